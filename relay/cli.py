@@ -1,0 +1,47 @@
+"""The ``relay`` command. Exit codes: 0 ok, 1 runtime failure, 2 bad input or configuration.
+
+Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from relay import __version__
+from relay.commands import bench, policy
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Usage errors: one line, exit 2 (argparse prints usage first by default)."""
+        self.exit(2, f"relay: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="relay", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"relay {__version__}")
+    sub: Any = parser.add_subparsers(dest="command", required=True)
+    policy.add_parser(sub)
+    bench.add_parser(sub)
+    try:
+        from relay import cli_keygen
+    except ImportError:  # pragma: no cover - present in every release
+        pass
+    else:
+        cli_keygen.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1

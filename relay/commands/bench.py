@@ -1,0 +1,90 @@
+"""`relay bench policy`: whole decisions per second on one core, and their latency.
+
+A whole decision is parse (event dict to message), normalise, detect and rebuild, for one
+partner, exactly as the relay does it per message and partner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from relay.commands.policy import read_policy
+from relay.core.policy.engine import evaluate_outbound
+from relay.core.policy.load import PolicyLoadError
+from relay.core.policy.match import compile_rules, hyperscan_available
+from relay.core.slack_parse import parse_event
+from relay.corpus import generate_corpus
+
+__all__ = ["add_parser"]
+
+_DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "baseline.yaml"
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    idx = min(len(sorted_values) - 1, int(q * len(sorted_values)))
+    return sorted_values[idx]
+
+
+def _bench(args: argparse.Namespace) -> int:
+    now = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
+    try:
+        policy = read_policy(args.policy, now.date())
+    except PolicyLoadError as exc:
+        for line in exc.lines():
+            print(line)
+        return 2
+    fast = not args.no_fast_path and hyperscan_available()
+    if not fast:
+        policy.rules.use_fast_path = False
+    else:
+        policy.rules.use_fast_path = True
+    peer = next(iter(policy.partners), "")
+    corpus = generate_corpus(args.count, seed=args.seed)
+    for event in corpus[:200]:  # warm up caches
+        evaluate_outbound(parse_event(event), policy, peer, "bolo", now=now)
+    timings: list[float] = []
+    actions: Counter[str] = Counter()
+    clock = time.perf_counter
+    start = clock()
+    for event in corpus:
+        t0 = clock()
+        decision = evaluate_outbound(parse_event(event), policy, peer, "bolo", now=now)
+        timings.append(clock() - t0)
+        actions[decision.action.value] += 1
+    total = clock() - start
+    timings.sort()
+    lines = sum(len(str(e.get("text", "")).splitlines()) for e in corpus)
+    print(
+        f"relay bench policy: {len(corpus)} messages ({lines} lines), policy "
+        f"{args.policy}, partner {peer}, matching: "
+        f"{'hyperscan prefilter + re' if fast else 're only'}"
+    )
+    print(f"throughput: {len(corpus) / total:,.0f} decisions/s on one core")
+    print(
+        f"latency: p50 {_percentile(timings, 0.50) * 1e6:.1f} us, "
+        f"p99 {_percentile(timings, 0.99) * 1e6:.1f} us, "
+        f"max {timings[-1] * 1e6:.1f} us"
+    )
+    print("actions: " + ", ".join(f"{k} {v}" for k, v in sorted(actions.items())))
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    bench = subparsers.add_parser("bench", help="benchmarks that print figures")
+    sub = bench.add_subparsers(dest="bench_command", required=True)
+    p = sub.add_parser("policy", help="policy decisions per second over a generated corpus")
+    p.add_argument("--policy", default=str(_DEFAULT_POLICY), metavar="FILE")
+    p.add_argument("--count", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="match with Python re only (what runs without hyperscan)",
+    )
+    p.set_defaults(func=_bench)
+    _ = compile_rules  # re-exported for tests that build rules without the fast path

@@ -1,0 +1,335 @@
+"""The policy engine: one Slack message, one partner, one topic -> a :class:`Decision`.
+
+Order (domain brief §6): partner and topic checks; what the relay cannot evaluate (unknown
+fields, ignored subtypes, bots not federated, file types); classified markings anywhere; keep
+only what follows the last tearline; drop portions above the partner's ceiling; block
+detectors; strip detectors; Slack references and links; block when nothing of substance is
+left. Reasons are rule ids with counts, never matched text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from enum import StrEnum
+
+from relay.core.model import Line, MessageKind, SlackMessage
+from relay.core.policy.marking import (
+    UNKNOWN_MARK,
+    Mark,
+    is_tearline,
+    parse_banner,
+    parse_portion,
+    releasable,
+)
+from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage
+from relay.core.policy.outbound import OutboundMessage
+from relay.core.policy.redact import Rebuild, has_substance, line_text, rebuild_part
+from relay.core.text import compact, fold, fold_filename
+
+__all__ = ["Decision", "Reason", "Rule", "evaluate_inbound", "evaluate_outbound"]
+
+
+class Rule(StrEnum):
+    """Built-in reasons; policy detectors add their own ids."""
+
+    PARTNER_UNKNOWN = "partner_unknown"
+    TOPIC_NOT_SHARED = "topic_not_shared"
+    TOPIC_NOT_ACCEPTED = "topic_not_accepted"
+    AGREEMENT_EXPIRED = "agreement_expired"
+    UNKNOWN_FIELD = "unknown_field"
+    NOT_RELAYED = "not_relayed"
+    BOT_NOT_FEDERATED = "bot_not_federated"
+    FILE_TYPE = "file_type_not_allowed"
+    FILE_UNVERIFIABLE = "file_unverifiable"
+    TEARLINE = "tearline"
+    MARKING_UNKNOWN = "marking_unknown"
+    ABOVE_CEILING = "marking_above_ceiling"
+    SHARED_DROPPED = "shared_content_dropped"
+    NOTHING_LEFT = "nothing_left"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reason:
+    rule: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    action: Action
+    message: OutboundMessage | None
+    reasons: tuple[Reason, ...]
+
+
+def _block(*rules: tuple[str, int]) -> Decision:
+    return Decision(
+        action=Action.BLOCK, message=None, reasons=tuple(Reason(rule=r, count=c) for r, c in rules)
+    )
+
+
+def evaluate_outbound(
+    message: SlackMessage, policy: Policy, partner: str, topic: str, *, now: dt.datetime
+) -> Decision:
+    """What ``partner`` may receive of ``message`` posted in ``topic``."""
+    p = policy.partners.get(partner)
+    if p is None:
+        return _block((Rule.PARTNER_UNKNOWN, 1))
+    if topic not in policy.topics or topic not in p.share:
+        return _block((Rule.TOPIC_NOT_SHARED, 1))
+    if now.date() > p.agreement_expires:
+        return _block((Rule.AGREEMENT_EXPIRED, 1))
+    return judge(message, policy, p, now=now)
+
+
+def evaluate_inbound(
+    message: SlackMessage, policy: Policy, partner: str, topic: str, *, now: dt.datetime
+) -> Decision:
+    """The receiving agency's own rules over what ``partner`` sent in ``topic``."""
+    p = policy.partners.get(partner)
+    if p is None:
+        return _block((Rule.PARTNER_UNKNOWN, 1))
+    if topic not in policy.topics or topic not in p.accept:
+        return _block((Rule.TOPIC_NOT_ACCEPTED, 1))
+    if now.date() > p.agreement_expires:
+        return _block((Rule.AGREEMENT_EXPIRED, 1))
+    return judge(message, policy, None, now=now)
+
+
+@dataclass(slots=True)
+class _Scan:
+    """Every line the detectors read: text lines of each part, then file fields."""
+
+    folds: list[str]
+    part_start: list[int]
+    file_start: int
+    compacts: list[str] | None = None
+
+
+def _scan(message: SlackMessage) -> _Scan:
+    folds: list[str] = []
+    starts: list[int] = []
+    for part in message.parts:
+        starts.append(len(folds))
+        folds.extend(fold(line_text(line)) for line in part.lines)
+    file_start = len(folds)
+    for f in message.files:
+        folds.extend((fold_filename(f.name), fold(f.title), fold(f.alt_txt)))
+    return _Scan(folds=folds, part_start=starts, file_start=file_start)
+
+
+class _Matcher:
+    def __init__(self, policy: Policy, scan: _Scan, now: dt.datetime) -> None:
+        self.rules = policy.rules
+        self.scan = scan
+        self.now = now
+        self.candidates = self.rules.candidates("\n".join(scan.folds))
+        self.memo: dict[str, dict[int, list[str]]] = {}
+
+    def hits(self, name: str) -> dict[int, list[str]]:
+        found = self.memo.get(name)
+        if found is None:
+            compacts = None
+            if name in self.rules.set_terms:
+                if self.scan.compacts is None:
+                    self.scan.compacts = [compact(f) for f in self.scan.folds]
+                compacts = self.scan.compacts
+            found = self.rules.match_set(
+                name, self.scan.folds, self.candidates, compacts, self.now
+            )
+            self.memo[name] = found
+        return found
+
+    def detect(self, det: Detector, allowed: set[int]) -> set[int]:
+        lines: set[int] | None = None
+        for group in det.when:
+            h: set[int] = set()
+            for name in group:
+                h |= self.hits(name).keys() & allowed
+            lines = h if lines is None else lines & h
+            if not lines:
+                return set()
+        assert lines is not None  # noqa: S101 - `when` is never empty
+        if det.min_distinct > 1:
+            found = {
+                m.upper()
+                for name in det.when[0]
+                for i, ms in self.hits(name).items()
+                if i in lines
+                for m in ms
+            }
+            if len(found) < det.min_distinct:
+                return set()
+        if det.context and not any(self.hits(c).keys() & allowed for c in det.context):
+            return set()
+        return lines
+
+
+@dataclass(slots=True)
+class _Released:
+    lines: set[int]
+    marks: dict[int, Mark]
+    banners: dict[int, dict[int, Mark]]  # part -> line -> banner mark
+    removed: Counter[str]
+    unknown_mark: bool = False
+
+
+def _release(
+    message: SlackMessage, policy: Policy, partner: Partner | None, scan: _Scan
+) -> _Released:
+    out = _Released(lines=set(), marks={}, banners={}, removed=Counter())
+    for pi, part in enumerate(message.parts):
+        start = scan.part_start[pi]
+        idx = list(range(start, start + len(part.lines)))
+        if policy.tearline:
+            last = max((i for i in idx if is_tearline(scan.folds[i])), default=None)
+            if last is not None:
+                out.removed[Rule.TEARLINE] += sum(1 for i in idx if i <= last and scan.folds[i])
+                idx = [i for i in idx if i > last]
+        banners = {i: m for i in idx if (m := parse_banner(scan.folds[i])) is not None}
+        portions = {
+            i: pm[0]
+            for i in idx
+            if i not in banners and (pm := parse_portion(scan.folds[i])) is not None
+        }
+        marks = [*portions.values(), *banners.values()]
+        if any(m is UNKNOWN_MARK for m in marks):
+            out.unknown_mark = True
+        highest = max(marks, key=lambda m: m.rank) if marks else None
+        out.banners[pi] = banners
+        for i in idx:
+            if i in banners:
+                continue
+            mark = portions.get(i, highest)
+            if mark is not None and scan.folds[i]:
+                if not releasable(mark, partner, policy.ceiling):
+                    out.removed[Rule.ABOVE_CEILING] += 1
+                    continue
+                out.marks[i] = mark
+            out.lines.add(i)
+    return out
+
+
+def judge(
+    message: SlackMessage, policy: Policy, partner: Partner | None, *, now: dt.datetime
+) -> Decision:
+    """Apply ``policy`` to ``message`` for ``partner`` (None: the agency's own inbound view)."""
+    if message.kind is MessageKind.IGNORED:
+        return _block((Rule.NOT_RELAYED, 1))
+    if message.unknown:
+        return _block((Rule.UNKNOWN_FIELD, len(message.unknown)))
+    if message.is_bot and (message.bot_id or "") not in policy.bots:
+        return _block((Rule.BOT_NOT_FEDERATED, 1))
+    if message.kind is MessageKind.DELETE:
+        return Decision(
+            action=Action.FORWARD,
+            reasons=(),
+            message=OutboundMessage(
+                kind=MessageKind.DELETE, target_ts=message.target_ts, thread_ts=message.thread_ts
+            ),
+        )
+    blocked: Counter[str] = Counter()
+    for f in message.files:
+        if not f.mimetype or f.mode not in ("hosted", "snippet"):
+            blocked[Rule.FILE_UNVERIFIABLE] += 1
+        elif f.mimetype not in policy.file_types:
+            blocked[Rule.FILE_TYPE] += 1
+    scan = _scan(message)
+    matcher = _Matcher(policy, scan, now)
+    text_lines = set(range(scan.file_start))
+    file_lines = set(range(scan.file_start, len(scan.folds)))
+
+    def allowed(det: Detector, text: set[int]) -> set[int]:
+        return (text if Scope.TEXT in det.scope else set()) | (
+            file_lines if Scope.FILES in det.scope else set()
+        )
+
+    for det in policy.detectors:
+        if det.stage is Stage.WHOLE_MESSAGE and det.action is Action.BLOCK:
+            hit = matcher.detect(det, allowed(det, text_lines))
+            if hit:
+                blocked[det.id] += len(hit)
+    if blocked:
+        return _block(*blocked.items())
+    released = _release(message, policy, partner, scan)
+    if released.unknown_mark:
+        return _block((Rule.MARKING_UNKNOWN, 1))
+    strip: dict[str, set[int]] = {}
+    for det in policy.detectors:
+        if det.stage is Stage.WHOLE_MESSAGE and det.action is Action.BLOCK:
+            continue
+        hit = matcher.detect(det, allowed(det, released.lines))
+        if not hit:
+            continue
+        if det.action is Action.BLOCK:
+            blocked[det.id] += len(hit)
+        else:
+            strip[det.id] = hit
+    if blocked:
+        return _block(*blocked.items())
+    return _assemble(message, policy, scan, released, strip)
+
+
+def _assemble(
+    message: SlackMessage,
+    policy: Policy,
+    scan: _Scan,
+    released: _Released,
+    strip: dict[str, set[int]],
+) -> Decision:
+    reasons: Counter[str] = Counter(released.removed)
+    detectors = {d.id: d for d in policy.detectors}
+    body_lines: list[Line] = []
+    aux_counts: Counter[str] = Counter()
+    for pi, part in enumerate(message.parts):
+        start = scan.part_start[pi]
+        if not part.body:
+            if part.where == "shared_message" and part.lines:
+                reasons[Rule.SHARED_DROPPED] += 1
+            for rule, hit in strip.items():
+                n = sum(1 for i in hit if start <= i < start + len(part.lines))
+                aux_counts[rule] = max(aux_counts[rule], n)
+            continue
+        built: Rebuild = rebuild_part(
+            part,
+            start,
+            policy,
+            scan.folds,
+            released.lines,
+            released.marks,
+            released.banners.get(pi, {}),
+            strip,
+            detectors,
+        )
+        body_lines.extend(built.lines)
+        reasons.update(built.reasons)
+    for rule, n in aux_counts.items():
+        if n > reasons[rule]:
+            reasons[rule] = n
+    files = []
+    for fi, f in enumerate(message.files):
+        base = scan.file_start + 3 * fi
+        dropped = [rule for rule, hit in strip.items() if hit & {base, base + 1, base + 2}]
+        for rule in dropped:
+            reasons[rule] += 1
+        if not dropped:
+            files.append(f)
+    if not has_substance(body_lines, policy.min_words) and not files:
+        reasons[Rule.NOTHING_LEFT] += 1
+        return Decision(action=Action.BLOCK, message=None, reasons=_sorted(reasons))
+    out = OutboundMessage(
+        kind=message.kind,
+        lines=tuple(body_lines),
+        files=tuple(files),
+        thread_ts=message.thread_ts,
+        broadcast=message.broadcast,
+        target_ts=message.target_ts,
+        rich_text=message.from_blocks,
+    )
+    action = Action.REDACT if reasons else Action.FORWARD
+    return Decision(action=action, message=out, reasons=_sorted(reasons))
+
+
+def _sorted(reasons: Counter[str]) -> tuple[Reason, ...]:
+    return tuple(Reason(rule=str(r), count=c) for r, c in sorted(reasons.items()) if c > 0)

@@ -1,0 +1,168 @@
+"""Portion marks, banner lines and tearlines (domain brief §4, §6 steps 2-3).
+
+A portion mark opens a line: ``(U)``, ``(U//LES)``, ``(CUI)``, ``(CUI//SP-INF)``. A banner is a
+whole line of marking: ``UNCLASSIFIED//LAW ENFORCEMENT SENSITIVE``, ``CUI//SP-INF``. Classified
+marks are not handled here: the classified detectors block them before this step.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from relay.core.policy.model import Level, Partner
+
+__all__ = [
+    "UNKNOWN_MARK",
+    "Mark",
+    "is_tearline",
+    "parse_banner",
+    "parse_portion",
+    "releasable",
+    "render_banner",
+]
+
+_PORTION: Final = re.compile(r"^\s*\(([A-Z][A-Z ]*(?://[^)]*)?)\)")
+_BANNER: Final = re.compile(r"^(?:UNCLASSIFIED|CUI|CONTROLLED|U)(?://[A-Z0-9 /,-]*)?$")
+_TEARLINE: Final = re.compile(r"^\W*TEAR\s?LINE\W*$", re.IGNORECASE)
+_LEGACY: Final = {
+    "FOUO": "FOUO",
+    "LES": "LES",
+    "SBU": "SBU",
+    "FOR OFFICIAL USE ONLY": "FOUO",
+    "LAW ENFORCEMENT SENSITIVE": "LES",
+    "SENSITIVE BUT UNCLASSIFIED": "SBU",
+}
+_LIMITED: Final = (
+    "NOFORN",
+    "FED ONLY",
+    "FEDCON",
+    "NOCON",
+    "DL ONLY",
+    "DISPLAY ONLY",
+    "REL TO",
+    "ORCON",
+    "NF",
+)
+_CATEGORY: Final = re.compile(r"^(SP-)?([A-Z][A-Z0-9]{1,11})$")
+_LEGACY_BANNER: Final = {
+    "FOUO": "UNCLASSIFIED//FOR OFFICIAL USE ONLY",
+    "LES": "UNCLASSIFIED//LAW ENFORCEMENT SENSITIVE",
+    "SBU": "UNCLASSIFIED//SENSITIVE BUT UNCLASSIFIED",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mark:
+    level: Level
+    family: str  # "U" (legacy, incl. FOUO/LES) or "CUI"
+    controls: tuple[str, ...] = ()  # legacy controls, or CUI basic categories
+    specified: tuple[str, ...] = ()  # CUI specified categories, "SP-" prefix removed
+    limited: tuple[str, ...] = ()  # limited dissemination controls
+
+    @property
+    def rank(self) -> tuple[int, int, int]:
+        return (
+            int(self.level),
+            len(self.specified) + len(self.limited),
+            1 if self.family == "CUI" else 0,
+        )
+
+
+UNKNOWN_MARK: Final = Mark(level=Level.SPECIFIED, family="?", limited=("UNKNOWN",))
+
+
+def _parse(body: str) -> Mark | None:
+    """Parse a marking body such as ``U//LES`` or ``CUI//SP-INF/SP-CHRI//NOFORN``.
+
+    Returns None when ``body`` is not a marking at all, UNKNOWN_MARK when it looks like one the
+    relay does not understand (which blocks: fail closed).
+    """
+    parts = [p.strip() for p in body.split("//")]
+    head, rest = parts[0], [p for p in parts[1:] if p]
+    if head in ("U", "UNCLASSIFIED"):
+        controls: list[str] = []
+        limited: list[str] = []
+        for part in rest:
+            for item in (x.strip() for x in part.split("/")):
+                if item in _LEGACY:
+                    controls.append(_LEGACY[item])
+                elif any(item.startswith(x) for x in _LIMITED):
+                    limited.append(item)
+                else:
+                    return UNKNOWN_MARK
+        level = (
+            Level.SPECIFIED if limited else (Level.CONTROLLED if controls else Level.UNCLASSIFIED)
+        )
+        return Mark(level=level, family="U", controls=tuple(controls), limited=tuple(limited))
+    if head in _LEGACY and not rest:
+        return Mark(level=Level.CONTROLLED, family="U", controls=(_LEGACY[head],))
+    if head in ("CUI", "CONTROLLED"):
+        basic: list[str] = []
+        specified: list[str] = []
+        limited = []
+        for part in rest:
+            for item in (x.strip() for x in part.split("/")):
+                if any(item.startswith(x) for x in _LIMITED):
+                    limited.append(item)
+                    continue
+                m = _CATEGORY.match(item)
+                if m is None:
+                    return UNKNOWN_MARK
+                (specified if m.group(1) else basic).append(m.group(2))
+        level = Level.SPECIFIED if specified or limited else Level.CONTROLLED
+        return Mark(
+            level=level,
+            family="CUI",
+            controls=tuple(basic),
+            specified=tuple(specified),
+            limited=tuple(limited),
+        )
+    return UNKNOWN_MARK if rest else None
+
+
+def parse_portion(folded: str) -> tuple[Mark, int] | None:
+    """The portion mark that opens a line, and where the mark ends; None if unmarked."""
+    m = _PORTION.match(folded)
+    if m is None:
+        return None
+    mark = _parse(m.group(1))
+    return (mark, m.end()) if mark is not None else None
+
+
+def parse_banner(folded: str) -> Mark | None:
+    line = folded.strip()
+    if not _BANNER.match(line) or line == "U":
+        return None
+    return _parse(line)
+
+
+def is_tearline(folded: str) -> bool:
+    return bool(_TEARLINE.match(folded))
+
+
+def releasable(mark: Mark, partner: Partner | None, ceiling: Level) -> bool:
+    """May a line with this mark go to the partner (or, with no partner, under ``ceiling``)?"""
+    limit = partner.ceiling if partner is not None else ceiling
+    if mark is UNKNOWN_MARK:
+        return False
+    if mark.level <= limit:
+        return True
+    if mark.level is Level.SPECIFIED and not mark.limited and partner is not None:
+        return set(mark.specified) <= partner.allow_categories
+    return False
+
+
+def render_banner(mark: Mark) -> str:
+    if mark.family == "CUI":
+        parts = ["CUI"]
+        cats = [*(f"SP-{c}" for c in mark.specified), *mark.controls]
+        if cats:
+            parts.append("/".join(cats))
+        if mark.limited:
+            parts.append("/".join(mark.limited))
+        return "//".join(parts)
+    if mark.controls:
+        return _LEGACY_BANNER.get(mark.controls[0], "UNCLASSIFIED")
+    return "UNCLASSIFIED"

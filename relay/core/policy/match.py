@@ -1,0 +1,186 @@
+"""Pattern sets compiled once per policy, matched against a message's folded lines.
+
+Python ``re`` is the judge of every match. When the ``hyperscan`` wheel is present, all of a
+policy's patterns are also compiled into one Hyperscan database in prefilter mode
+(``HS_FLAG_PREFILTER``: Hyperscan may report a pattern that ``re`` would not match, never the
+reverse), and one scan of the message says which patterns can match at all; ``re`` then runs
+only those. The fast path is taken only for ASCII text (after folding, nearly every message),
+where Hyperscan's and Python's character classes agree; any other text, a pattern Hyperscan
+cannot compile, or a missing wheel means ``re`` runs every pattern: slower, never less strict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from relay.core.policy.model import PatternSet
+from relay.core.text import compact
+
+_hs: Any
+try:
+    import hyperscan as _hs
+except ImportError:  # pragma: no cover - the fallback is tested by turning the fast path off
+    _hs = None
+
+__all__ = ["CompiledRules", "LineHits", "compile_rules", "hyperscan_available"]
+
+_DATE: Final = (
+    r"\b(?:(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>(?:19|20)\d{2})"
+    r"|(?P<y2>(?:19|20)\d{2})-(?P<m2>\d{1,2})-(?P<d2>\d{1,2})"
+    r"|(?<=DOB[/: ])(?P<y3>(?:19|20)\d{2})(?P<m3>\d{2})(?P<d3>\d{2}))\b"
+)
+_MIN_COMPACT_TERM: Final = 6
+
+LineHits = dict[int, list[str]]  # line index -> matched strings
+
+
+def hyperscan_available() -> bool:
+    return _hs is not None
+
+
+def _term_regex(term: str) -> str:
+    words = [re.escape(w) for w in term.split()]
+    return r"(?<![A-Za-z0-9])" + r"[\W_]*".join(words) + r"(?:s|es)?(?![A-Za-z0-9])"
+
+
+def _hs_expression(pattern: str) -> bytes:
+    return pattern.replace(r"\A", "^").replace(r"\Z", "$").encode()
+
+
+@dataclass(slots=True)
+class CompiledRules:
+    patterns: list[re.Pattern[str]]
+    set_patterns: dict[str, list[int]]
+    set_terms: dict[str, tuple[str, ...]]
+    set_dob_age: dict[str, int]
+    database: Any = None
+    always: frozenset[int] = frozenset()
+    use_fast_path: bool = True
+    _scratch: list[int] = field(default_factory=list)
+
+    def candidates(self, joined: str) -> set[int] | None:
+        """Pattern indices that may match ``joined``; None means run them all."""
+        if self.database is None or not self.use_fast_path or not joined.isascii():
+            return None
+        found: set[int] = set(self.always)
+        self.database.scan(joined.encode(), match_event_handler=_collect, context=found)
+        return found
+
+    def match_set(
+        self,
+        name: str,
+        folds: list[str],
+        candidates: set[int] | None,
+        compacts: list[str] | None,
+        now: dt.datetime | None,
+    ) -> LineHits:
+        hits: LineHits = {}
+        age = self.set_dob_age.get(name)
+        for idx in self.set_patterns.get(name, ()):
+            if candidates is not None and idx not in candidates:
+                continue
+            pattern = self.patterns[idx]
+            for i, line in enumerate(folds):
+                if not line:
+                    continue
+                found = [m for m in pattern.finditer(line) if m.group(0)]
+                if age is not None:
+                    found = [m for m in found if _is_minor(m, age, now)]
+                if found:
+                    hits.setdefault(i, []).extend(m.group(0) for m in found)
+        terms = self.set_terms.get(name)
+        if terms and compacts is not None:
+            joined = "\n".join(compacts)
+            for term in terms:
+                if term in joined:
+                    for i, c in enumerate(compacts):
+                        if term in c:
+                            hits.setdefault(i, []).append(term)
+        return hits
+
+
+def _collect(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
+    context.add(pattern_id)
+
+
+def _is_minor(m: re.Match[str], age_limit: int, now: dt.datetime | None) -> bool:
+    if now is None:
+        return False
+    g = m.groupdict()
+    try:
+        if g.get("y"):
+            born = dt.date(int(g["y"]), int(g["m"]), int(g["d"]))
+        elif g.get("y2"):
+            born = dt.date(int(g["y2"]), int(g["m2"]), int(g["d2"]))
+        else:
+            born = dt.date(int(g["y3"]), int(g["m3"]), int(g["d3"]))
+    except (TypeError, ValueError):
+        return False
+    today = now.date()
+    years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return 0 <= years < age_limit
+
+
+def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> CompiledRules:
+    patterns: list[re.Pattern[str]] = []
+    caseless: list[bool] = []
+    set_patterns: dict[str, list[int]] = {}
+    set_terms: dict[str, tuple[str, ...]] = {}
+    set_dob_age: dict[str, int] = {}
+    for name, ps in sets.items():
+        flags = 0 if ps.case_sensitive else re.IGNORECASE
+        sources = list(ps.regexes) + [_term_regex(t) for t in ps.terms]
+        if ps.dob_under_age is not None:
+            set_dob_age[name] = ps.dob_under_age
+            sources.append(_DATE)
+        indices = []
+        for src in sources:
+            patterns.append(re.compile(src, flags))
+            caseless.append(not ps.case_sensitive)
+            indices.append(len(patterns) - 1)
+        set_patterns[name] = indices
+        long_terms = tuple(
+            c for c in (compact(t) for t in ps.terms) if len(c) >= _MIN_COMPACT_TERM
+        )
+        if long_terms:
+            set_terms[name] = long_terms
+    rules = CompiledRules(
+        patterns=patterns,
+        set_patterns=set_patterns,
+        set_terms=set_terms,
+        set_dob_age=set_dob_age,
+        use_fast_path=fast_path,
+    )
+    if _hs is not None and len(patterns) > 0:
+        _build_database(rules, caseless)
+    return rules
+
+
+def _build_database(rules: CompiledRules, caseless: list[bool]) -> None:
+    assert _hs is not None  # noqa: S101 - guarded by the caller
+    base = _hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_SINGLEMATCH | _hs.HS_FLAG_MULTILINE
+    ok: list[int] = []
+    always: set[int] = set()
+    for i, pattern in enumerate(rules.patterns):
+        flags = base | (_hs.HS_FLAG_CASELESS if caseless[i] else 0)
+        try:
+            probe = _hs.Database()
+            probe.compile(
+                expressions=[_hs_expression(pattern.pattern)], ids=[i], elements=1, flags=[flags]
+            )
+            ok.append(i)
+        except _hs.error:
+            always.add(i)
+    if ok:
+        db = _hs.Database()
+        db.compile(
+            expressions=[_hs_expression(rules.patterns[i].pattern) for i in ok],
+            ids=ok,
+            elements=len(ok),
+            flags=[base | (_hs.HS_FLAG_CASELESS if caseless[i] else 0) for i in ok],
+        )
+        rules.database = db
+    rules.always = frozenset(always)

@@ -1,0 +1,114 @@
+"""The sharing policy as frozen values (see README, "Policy reference")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING
+
+from relay.core.model import AgencyId
+
+if TYPE_CHECKING:
+    from relay.core.policy.match import CompiledRules
+
+__all__ = [
+    "Action",
+    "Detector",
+    "Level",
+    "Partner",
+    "PatternSet",
+    "Policy",
+    "Scope",
+    "Stage",
+    "Unit",
+]
+
+
+class Action(StrEnum):
+    FORWARD = "forward"
+    REDACT = "redact"
+    BLOCK = "block"
+
+
+class Level(IntEnum):
+    """Marking levels, ordered. Classified markings are never a level: they block."""
+
+    UNCLASSIFIED = 0  # (U)
+    CONTROLLED = 1  # (U//FOUO), (U//LES), (U//SBU), (CUI) and CUI Basic categories
+    SPECIFIED = 2  # CUI Specified (SP-...) or any limited-dissemination control
+
+
+class Scope(StrEnum):
+    TEXT = "text"
+    FILES = "files"
+
+
+class Stage(StrEnum):
+    WHOLE_MESSAGE = "whole_message"  # before the tearline and portion marks (classified spills)
+    RELEASED = "released"  # what survives the tearline and the partner's marking ceiling
+
+
+class Unit(StrEnum):
+    LINE = "line"
+    MATCH = "match"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatternSet:
+    name: str
+    regexes: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    case_sensitive: bool = False
+    dob_under_age: int | None = None  # matches a date of birth younger than this at `now`
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Detector:
+    id: str
+    action: Action  # STRIP is expressed as REDACT
+    # Pattern sets matched on one line: every group must match, a group matches when any of
+    # its sets does. ``when: [a, [b, c]]`` in YAML reads "a and (b or c)".
+    when: tuple[tuple[str, ...], ...]
+    context: tuple[str, ...] = ()  # at least one must match somewhere in the released message
+    min_distinct: int = 1  # distinct matches of when[0] across the message
+    scope: frozenset[Scope] = frozenset({Scope.TEXT, Scope.FILES})
+    stage: Stage = Stage.RELEASED
+    unit: Unit = Unit.LINE
+    replacement: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Partner:
+    ori: AgencyId
+    name: str
+    kind: str
+    state: str
+    agreement_id: str
+    agreement_expires: dt.date
+    share: frozenset[str]
+    accept: frozenset[str]
+    ceiling: Level
+    allow_categories: frozenset[str]
+    redisseminate: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    source: str
+    digest: str  # sha256 of the policy text: the version audit records name
+    version: str
+    ori: AgencyId
+    name: str
+    state: str
+    topics: frozenset[str]
+    partners: dict[str, Partner]
+    ceiling: Level
+    tearline: bool
+    link_hosts: tuple[str, ...]
+    file_types: frozenset[str]
+    bots: frozenset[str]
+    min_words: int
+    pattern_sets: dict[str, PatternSet]
+    detectors: tuple[Detector, ...]
+    rules: CompiledRules  # pattern sets compiled once at load

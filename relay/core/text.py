@@ -1,0 +1,172 @@
+"""Normalised views of text that detectors match against.
+
+``fold`` undoes the common disguises so one pattern catches every spelling: Unicode
+compatibility forms (NFKC: full-width, ligatures, mathematical letters), zero-width and other
+invisible format characters, accents, Cyrillic and Greek look-alikes of Latin letters, mrkdwn
+markup (``*C*I-1234``, ``~x~``, backticks; ``_`` becomes a space) and runs of white space.
+``compact`` goes further for keyword terms: lower case, digits and symbols read as letters
+(``inf0rmant``), everything but letters removed (``i n f o r m a n t``, ``in-form-ant``).
+
+Detectors only ever read these views; outgoing text is rebuilt from the original segments, so
+folding never changes what a partner reads except on a line a token-level rule rewrote.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+__all__ = ["compact", "fold", "fold_filename"]
+
+_INVISIBLE: Final = [
+    0x00AD,
+    0x034F,
+    0x061C,
+    0x115F,
+    0x1160,
+    0x17B4,
+    0x17B5,
+    0x180E,
+    0x3164,
+    0xFEFF,
+    0xFFA0,
+    *range(0x180B, 0x1810),
+    *range(0x200B, 0x2010),
+    *range(0x202A, 0x202F),
+    *range(0x2060, 0x2070),
+    *range(0xFE00, 0xFE10),
+    *range(0x1D173, 0x1D17B),
+    *range(0xE0000, 0xE0080),
+]
+# Cyrillic and Greek letters that render like Latin ones (Unicode confusables, the common set).
+_LOOKALIKES: Final = {
+    "А": "A",
+    "В": "B",
+    "Е": "E",
+    "К": "K",
+    "М": "M",
+    "Н": "H",
+    "О": "O",
+    "Р": "P",
+    "С": "C",
+    "Т": "T",
+    "Х": "X",
+    "У": "Y",
+    "І": "I",
+    "Ј": "J",
+    "Ѕ": "S",
+    "Ԁ": "D",
+    "Ԛ": "Q",
+    "Ԝ": "W",
+    "а": "a",
+    "в": "b",
+    "е": "e",
+    "к": "k",
+    "м": "m",
+    "н": "h",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "х": "x",
+    "у": "y",
+    "і": "i",
+    "ј": "j",
+    "ѕ": "s",
+    "ԁ": "d",
+    "ԛ": "q",
+    "ԝ": "w",
+    "ӏ": "l",
+    "Ӏ": "I",
+    "ɑ": "a",
+    "ɡ": "g",
+    "ı": "i",
+    "ȷ": "j",
+    "Α": "A",
+    "Β": "B",
+    "Ε": "E",
+    "Ζ": "Z",
+    "Η": "H",
+    "Ι": "I",
+    "Κ": "K",
+    "Μ": "M",
+    "Ν": "N",
+    "Ο": "O",
+    "Ρ": "P",
+    "Τ": "T",
+    "Υ": "Y",
+    "Χ": "X",
+    "ο": "o",
+    "ν": "v",
+    "α": "a",
+    "ι": "i",
+    "κ": "k",
+    "ρ": "p",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "ϲ": "c",
+    "ϳ": "j",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2044": "/",
+    "\u2215": "/",
+    "\uff0f": "/",
+    "\u29f8": "/",
+}
+_NONASCII_TABLE: Final = {cp: None for cp in _INVISIBLE} | {
+    ord(k): v for k, v in _LOOKALIKES.items()
+}
+_MARKUP_TABLE: Final = {ord("*"): None, ord("~"): None, ord("`"): None, ord("_"): " "}
+_LEET: Final = str.maketrans(
+    {
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "@": "a",
+        "$": "s",
+        "!": "i",
+        "|": "i",
+        "+": "t",
+    }
+)
+_NOT_LETTER: Final = re.compile(r"[^a-z]+")
+_FILENAME_SEPARATORS: Final = str.maketrans({"_": " ", ".": " ", "-": " "})
+
+
+def _fold_unicode(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_NONASCII_TABLE)
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        text = unicodedata.normalize("NFKC", text).translate(_NONASCII_TABLE)
+    return text
+
+
+def fold(text: str) -> str:
+    """The view every regex detector matches: disguises undone, case kept."""
+    if not text.isascii():
+        text = _fold_unicode(text)
+    return " ".join(text.translate(_MARKUP_TABLE).split())
+
+
+def compact(folded: str) -> str:
+    """Letters only, lower case, digits read as letters: for keyword terms."""
+    return _NOT_LETTER.sub("", folded.lower().translate(_LEET))
+
+
+def fold_filename(name: str) -> str:
+    """File names: ``_ . -`` become spaces first, so ``CI-0871_buy.jpg`` reads ``CI 0871 buy``."""
+    return fold(name.translate(_FILENAME_SEPARATORS))
