@@ -66,7 +66,8 @@ def _s(value: Any) -> str:
 
 
 def _keys(obj: Mapping[str, Any], known: frozenset[str], path: str, unknown: list[str]) -> None:
-    unknown.extend(f"{path}.{k}" for k in obj if k not in known)
+    if not known.issuperset(obj):
+        unknown.extend(f"{path}.{k}" for k in obj if k not in known)
 
 
 def _typed(
@@ -75,12 +76,13 @@ def _typed(
     if not isinstance(obj, Mapping):
         unknown.append(path)
         return None
-    kind = _s(obj.get("type"))
-    known = table.get(kind)
+    kind = obj.get("type")
+    known = table.get(kind) if isinstance(kind, str) else None
     if known is None:
-        unknown.append(f"{path}:{kind or '?'}"[:120])
+        unknown.append(f"{path}:{kind if isinstance(kind, str) else '?'}"[:120])
         return None
-    _keys(obj, known, path, unknown)
+    if not known.issuperset(obj):
+        _keys(obj, known, path, unknown)
     return kind
 
 
@@ -97,51 +99,64 @@ def _text_object(obj: Any, path: str, unknown: list[str]) -> tuple[Line, ...]:
     return tuple(split_lines(text_segments(text)))
 
 
-def _inline(el: Any, path: str, unknown: list[str]) -> list[Segment]:
-    kind = _typed(el, _INLINE_KEYS, path, unknown)
-    if kind is None:
-        return []
-    style = el.get("style") or {}
-    if not isinstance(style, Mapping):
-        unknown.append(f"{path}.style")
-        style = {}
-    _keys(style, _STYLE_KEYS, f"{path}.style", unknown)
+_NO_STYLE: Final[Mapping[str, Any]] = {}
+
+
+def _inline(el: Any, parent: str, index: int, unknown: list[str]) -> list[Segment]:
+    kind = el.get("type") if isinstance(el, Mapping) else None
+    known = _INLINE_KEYS.get(kind) if isinstance(kind, str) else None
+    if known is None or not known.issuperset(el):
+        kind = _typed(el, _INLINE_KEYS, f"{parent}.elements[{index}]", unknown)
+        if kind is None:
+            return []
+    style = el.get("style") or _NO_STYLE
+    if style is not _NO_STYLE:
+        if not isinstance(style, Mapping):
+            unknown.append(f"{parent}.elements[{index}].style")
+            style = _NO_STYLE
+        elif not _STYLE_KEYS.issuperset(style):
+            _keys(style, _STYLE_KEYS, f"{parent}.elements[{index}].style", unknown)
     match kind:
         case "text":
+            if style is _NO_STYLE:
+                return [Text(_s(el.get("text")))]
             return [
                 Text(
-                    text=_s(el.get("text")),
-                    bold=bool(style.get("bold")),
-                    italic=bool(style.get("italic")),
-                    strike=bool(style.get("strike")),
-                    code=bool(style.get("code")),
+                    _s(el.get("text")),
+                    bool(style.get("bold")),
+                    bool(style.get("italic")),
+                    bool(style.get("strike")),
+                    bool(style.get("code")),
                 )
             ]
         case "link":
-            return [Link(url=_s(el.get("url")), label=_s(el.get("text")))]
+            return [Link(_s(el.get("url")), _s(el.get("text")))]
         case "user":
-            return [Ref(kind="user", target=_s(el.get("user_id")))]
+            return [Ref("user", _s(el.get("user_id")))]
         case "channel":
-            return [Ref(kind="channel", target=_s(el.get("channel_id")))]
+            return [Ref("channel", _s(el.get("channel_id")))]
         case "usergroup":
-            return [Ref(kind="usergroup", target=_s(el.get("usergroup_id")))]
+            return [Ref("usergroup", _s(el.get("usergroup_id")))]
         case "team":
-            return [Ref(kind="team", target=_s(el.get("team_id")))]
+            return [Ref("team", _s(el.get("team_id")))]
         case "broadcast":
-            return [Ref(kind="broadcast", target=_s(el.get("range")))]
+            return [Ref("broadcast", _s(el.get("range")))]
         case "emoji":
-            return [Text(text=f":{_s(el.get('name'))}:")]
+            return [Text(f":{_s(el.get('name'))}:")]
         case "date":
-            return [Text(text=_s(el.get("fallback")))]
+            return [Text(_s(el.get("fallback")))]
         case _:  # color
-            return [Text(text=_s(el.get("value")))]
+            return [Text(_s(el.get("value")))]
 
 
-def _container(el: Any, path: str, unknown: list[str], indent: int = 0) -> list[Line]:
+def _container(el: Any, path: str, unknown: list[str]) -> list[Line]:
     kind = _typed(el, _CONTAINER_KEYS, path, unknown)
     if kind is None:
         return []
     children = el.get("elements") or []
+    if not isinstance(children, list):
+        unknown.append(f"{path}.elements")
+        return []
     if kind == "rich_text_list":
         ordered = el.get("style") == "ordered"
         level = el.get("indent") if isinstance(el.get("indent"), int) else 0
@@ -149,16 +164,12 @@ def _container(el: Any, path: str, unknown: list[str], indent: int = 0) -> list[
         for i, child in enumerate(children):
             for ln in _container(child, f"{path}.elements[{i}]", unknown):
                 lines.append(
-                    Line(
-                        segments=ln.segments,
-                        kind=LineKind.ORDERED if ordered else LineKind.BULLET,
-                        indent=level,
-                    )
+                    Line(ln.segments, LineKind.ORDERED if ordered else LineKind.BULLET, level)
                 )
         return lines
     segments: list[Segment] = []
     for i, child in enumerate(children):
-        segments.extend(_inline(child, f"{path}.elements[{i}]", unknown))
+        segments.extend(_inline(child, path, i, unknown))
     line_kind = {
         "rich_text_quote": LineKind.QUOTE,
         "rich_text_preformatted": LineKind.PREFORMATTED,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NewType
+from typing import NamedTuple, NewType
 
 __all__ = [
     "AgencyId",
@@ -52,8 +52,9 @@ class LineKind(StrEnum):
     PREFORMATTED = "preformatted"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Text:
+# Segments and lines are NamedTuples rather than frozen dataclasses: just as immutable and
+# typed, and several times cheaper to build, which matters on the per-message hot path.
+class Text(NamedTuple):
     """Plain display text (mrkdwn entities already decoded)."""
 
     text: str
@@ -63,14 +64,12 @@ class Text:
     code: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Link:
+class Link(NamedTuple):
     url: str
     label: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ref:
+class Ref(NamedTuple):
     """A workspace-local reference: ``kind`` is user, channel, usergroup, broadcast or team."""
 
     kind: str
@@ -81,8 +80,7 @@ class Ref:
 Segment = Text | Link | Ref
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Line:
+class Line(NamedTuple):
     segments: tuple[Segment, ...]
     kind: LineKind = LineKind.PARAGRAPH
     indent: int = 0

@@ -47,6 +47,8 @@ def _token(body: str) -> Segment:
 
 def text_segments(plain: str) -> list[Segment]:
     """Split display text into Text and Link segments, turning bare URLs into links."""
+    if "://" not in plain:
+        return [Text(plain)]
     out: list[Segment] = []
     pos = 0
     for m in _BARE_URL.finditer(plain):
@@ -66,26 +68,19 @@ def split_lines(segments: list[Segment], kind: LineKind = LineKind.PARAGRAPH) ->
     lines: list[Line] = []
     current: list[Segment] = []
     for seg in segments:
-        if isinstance(seg, Text) and "\n" in seg.text:
+        if type(seg) is Text and "\n" in seg.text:
             pieces = seg.text.split("\n")
+            last = len(pieces) - 1
             for i, piece in enumerate(pieces):
                 if piece:
-                    current.append(
-                        Text(
-                            text=piece,
-                            bold=seg.bold,
-                            italic=seg.italic,
-                            strike=seg.strike,
-                            code=seg.code,
-                        )
-                    )
-                if i < len(pieces) - 1:
-                    lines.append(Line(segments=tuple(current), kind=kind))
+                    current.append(seg._replace(text=piece))
+                if i < last:
+                    lines.append(Line(tuple(current), kind))
                     current = []
         else:
             current.append(seg)
     if current:
-        lines.append(Line(segments=tuple(current), kind=kind))
+        lines.append(Line(tuple(current), kind))
     return lines
 
 

@@ -26,7 +26,7 @@ from relay.core.policy.marking import (
 from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage
 from relay.core.policy.outbound import OutboundMessage
 from relay.core.policy.redact import Rebuild, has_substance, line_text, rebuild_part
-from relay.core.text import compact, fold, fold_filename
+from relay.core.text import compact, fold, fold_filename, fold_lines
 
 __all__ = ["Decision", "Reason", "Rule", "evaluate_inbound", "evaluate_outbound"]
 
@@ -99,24 +99,38 @@ def evaluate_inbound(
 
 @dataclass(slots=True)
 class _Scan:
-    """Every line the detectors read: text lines of each part, then file fields."""
+    """Every line the detectors read: text lines of each part, then file fields.
+
+    ``part_start[i]`` is -1 for a part that repeats another part word for word (Slack's
+    ``text`` fallback usually mirrors the blocks): it is neither scanned twice nor counted.
+    """
 
     folds: list[str]
     part_start: list[int]
     file_start: int
-    compacts: list[str] | None = None
+    joined: str = ""
 
 
 def _scan(message: SlackMessage) -> _Scan:
     folds: list[str] = []
     starts: list[int] = []
+    body_folds: list[list[str]] = []
     for part in message.parts:
+        part_folds = fold_lines([line_text(line) for line in part.lines])
+        if part.body:
+            body_folds.append(part_folds)
+        elif any(part_folds == b for b in body_folds):
+            starts.append(-1)
+            continue
         starts.append(len(folds))
-        folds.extend(fold(line_text(line)) for line in part.lines)
+        folds.extend(part_folds)
     file_start = len(folds)
     for f in message.files:
         folds.extend((fold_filename(f.name), fold(f.title), fold(f.alt_txt)))
-    return _Scan(folds=folds, part_start=starts, file_start=file_start)
+    return _Scan(folds=folds, part_start=starts, file_start=file_start, joined="\n".join(folds))
+
+
+_NOTHING: frozenset[int] = frozenset()
 
 
 class _Matcher:
@@ -124,17 +138,34 @@ class _Matcher:
         self.rules = policy.rules
         self.scan = scan
         self.now = now
-        self.candidates = self.rules.candidates("\n".join(scan.folds))
+        self.candidates = self.rules.candidates(scan.joined)
         self.memo: dict[str, dict[int, list[str]]] = {}
+        self.compacts: list[str] | None = None
+        self.compact_joined: str | None = None
+
+    def _term_possible(self, terms: tuple[str, ...]) -> bool:
+        if self.compact_joined is None:
+            self.compact_joined = compact(self.scan.joined)
+        return any(t in self.compact_joined for t in terms)
+
+    def possible(self, name: str) -> bool:
+        """Can any pattern of the set match? (Cheap: from the prefilter's candidates.)"""
+        if self.candidates is None:
+            return True
+        idx = self.rules.set_index.get(name)
+        if idx and not self.candidates.isdisjoint(idx):
+            return True
+        terms = self.rules.set_terms.get(name)
+        return bool(terms) and self._term_possible(terms)  # type: ignore[arg-type]
 
     def hits(self, name: str) -> dict[int, list[str]]:
         found = self.memo.get(name)
         if found is None:
             compacts = None
             if name in self.rules.set_terms:
-                if self.scan.compacts is None:
-                    self.scan.compacts = [compact(f) for f in self.scan.folds]
-                compacts = self.scan.compacts
+                if self.compacts is None:
+                    self.compacts = [compact(f) for f in self.scan.folds]
+                compacts = self.compacts
             found = self.rules.match_set(
                 name, self.scan.folds, self.candidates, compacts, self.now
             )
@@ -142,6 +173,11 @@ class _Matcher:
         return found
 
     def detect(self, det: Detector, allowed: set[int]) -> set[int]:
+        for group in det.when:
+            if not any(self.possible(n) for n in group):
+                return set()
+        if det.context and not any(self.possible(c) for c in det.context):
+            return set()
         lines: set[int] | None = None
         for group in det.when:
             h: set[int] = set()
@@ -179,10 +215,13 @@ def _release(
     message: SlackMessage, policy: Policy, partner: Partner | None, scan: _Scan
 ) -> _Released:
     out = _Released(lines=set(), marks={}, banners={}, removed=Counter())
+    tear = policy.tearline and "tear" in scan.joined.lower()
     for pi, part in enumerate(message.parts):
         start = scan.part_start[pi]
+        if start < 0:
+            continue
         idx = list(range(start, start + len(part.lines)))
-        if policy.tearline:
+        if tear:
             last = max((i for i in idx if is_tearline(scan.folds[i])), default=None)
             if last is not None:
                 out.removed[Rule.TEARLINE] += sum(1 for i in idx if i <= last and scan.folds[i])
@@ -284,6 +323,8 @@ def _assemble(
     aux_counts: Counter[str] = Counter()
     for pi, part in enumerate(message.parts):
         start = scan.part_start[pi]
+        if start < 0:
+            continue
         if not part.body:
             if part.where == "shared_message" and part.lines:
                 reasons[Rule.SHARED_DROPPED] += 1

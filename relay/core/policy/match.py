@@ -54,6 +54,7 @@ def _hs_expression(pattern: str) -> bytes:
 class CompiledRules:
     patterns: list[re.Pattern[str]]
     set_patterns: dict[str, list[int]]
+    set_index: dict[str, frozenset[int]]
     set_terms: dict[str, tuple[str, ...]]
     set_dob_age: dict[str, int]
     database: Any = None
@@ -83,8 +84,9 @@ class CompiledRules:
             if candidates is not None and idx not in candidates:
                 continue
             pattern = self.patterns[idx]
+            search = pattern.search
             for i, line in enumerate(folds):
-                if not line:
+                if not line or search(line) is None:
                     continue
                 found = [m for m in pattern.finditer(line) if m.group(0)]
                 if age is not None:
@@ -150,6 +152,7 @@ def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> Com
     rules = CompiledRules(
         patterns=patterns,
         set_patterns=set_patterns,
+        set_index={k: frozenset(v) for k, v in set_patterns.items()},
         set_terms=set_terms,
         set_dob_age=set_dob_age,
         use_fast_path=fast_path,

@@ -41,15 +41,18 @@ class Rebuild:
 
 def line_text(line: Line) -> str:
     """The text detectors read for a line: link labels and targets included."""
+    segs = line.segments
+    if len(segs) == 1 and type(segs[0]) is Text:
+        return segs[0].text
     parts: list[str] = []
-    for seg in line.segments:
+    for seg in segs:
         if isinstance(seg, Text):
             parts.append(seg.text)
         elif isinstance(seg, Link):
             parts.append(f"{seg.label} {seg.url}" if seg.label else seg.url)
         else:
             parts.append(seg.label)
-    return "".join(parts)
+    return "".join(parts).replace("\n", " ")
 
 
 def _host_allowed(url: str, hosts: tuple[str, ...]) -> bool:
@@ -175,7 +178,7 @@ def rebuild_part(
 
 
 def _blank(line: Line) -> bool:
-    return not line_text(line).strip()
+    return all(type(s) is Text and not s.text.strip() for s in line.segments)
 
 
 def _tidy(lines: list[Line]) -> list[Line]:

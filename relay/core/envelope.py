@@ -1,0 +1,216 @@
+"""Signed relay envelopes: build, sign at the origin, append hops, verify.
+
+The format is an SD-JWT (RFC 9901) in JWS General JSON Serialization (RFC 7515 section 7.2.1)
+with JCS (RFC 8785) payload and headers and alg ``Ed25519`` (RFC 9864), as in the worked example
+``relay-envelope-example.json``. The origin agency signs the payload once. Each relay on the
+path may withhold Disclosures (lines, files) and appends its own signature over the same
+payload; its protected header holds a hop record chained to the previous signature. See
+``docs/envelope.md`` for the full format and refusal reasons.
+
+Where this differs from the example, and why:
+
+- ``iss`` and ``from``/``to`` are agency ORIs and kids are ``<ORI>#<suffix>``, not DNS names.
+- ``typ`` is ``relay-envelope+sd-jwt``; ``kind`` is ``post|edit|delete|cancel``.
+- Message content lives only in Disclosures (``line.N``, ``file.N``); the example's always-visible
+  ``text``/``priority``/``channel`` claims do not exist, so a relay can withhold any line. The
+  index in the claim name signs the order of lines; a withheld one leaves a visible gap.
+- Disclosures are written as JCS (the example uses ``", "`` separators); digests are over the
+  base64url text either way, JCS just makes building twice give identical bytes.
+- ``_sd`` must be sorted and unique, so its order says nothing about the order of lines.
+- Every hop's ``disclosed`` must be a subset of the previous hop's, and the Disclosures that
+  arrive must be exactly the last hop's ``disclosed``: a Disclosure withheld upstream cannot be
+  put back downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from relay.core.canonical import JSONValue, canonicalize
+from relay.core.envelope_claims import (
+    Author,
+    DisclosedFile,
+    DisclosedLine,
+    EnvelopeId,
+    EnvelopeKind,
+    FileRef,
+    Payload,
+    file_claim,
+    line_claim,
+    parse_part,
+    parse_payload,
+)
+from relay.core.envelope_verify import Hop, VerifiedEnvelope, verify_envelope
+from relay.core.envelope_wire import (
+    HopRecord,
+    SignedEnvelope,
+    WireSignature,
+    hop_header,
+    origin_header,
+    parse_hop_header,
+    parse_origin_header,
+)
+from relay.core.jws import signing_input
+from relay.core.model import AgencyId
+from relay.core.sdjwt import decode_disclosure, disclosure_digest, make_disclosure
+from relay.core.signing import b64url_encode, sign
+from relay.errors import VerificationError
+
+__all__ = [
+    "Author",
+    "DisclosedFile",
+    "DisclosedLine",
+    "EnvelopeId",
+    "EnvelopeKind",
+    "FileRef",
+    "Hop",
+    "SignedEnvelope",
+    "UnsignedEnvelope",
+    "VerifiedEnvelope",
+    "add_hop",
+    "build_envelope",
+    "from_wire",
+    "sign_origin",
+    "to_wire",
+    "verify_envelope",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsignedEnvelope:
+    """JCS payload bytes and every Disclosure, before the origin signs."""
+
+    payload: bytes
+    disclosures: tuple[str, ...]
+
+
+def build_envelope(
+    *,
+    issuer: AgencyId,
+    envelope_id: EnvelopeId,
+    issued_at: datetime,
+    expires_at: datetime,
+    kind: EnvelopeKind,
+    topic: str,
+    marking: str,
+    author: Author,
+    lines: Sequence[str],
+    files: Sequence[FileRef] = (),
+    salts: Sequence[str],
+    thread: EnvelopeId | None = None,
+    target: EnvelopeId | None = None,
+) -> UnsignedEnvelope:
+    """Build the payload and Disclosures; ``salts`` gives one salt per line, then per file."""
+    if len(salts) != len(lines) + len(files):
+        raise ValueError(f"need {len(lines) + len(files)} salts, got {len(salts)}")
+    if len(set(salts)) != len(salts):
+        raise ValueError("salts must be distinct")
+    claims = [line_claim(i, text) for i, text in enumerate(lines)]
+    claims += [file_claim(i, file) for i, file in enumerate(files)]
+    disclosures = tuple(
+        make_disclosure(salt, name, value)
+        for salt, (name, value) in zip(salts, claims, strict=True)
+    )
+    payload = Payload(
+        iss=issuer,
+        jti=envelope_id,
+        iat=_seconds(issued_at),
+        exp=_seconds(expires_at),
+        kind=kind,
+        topic=topic,
+        marking=marking,
+        author=author,
+        thread=thread,
+        target=target,
+        sd=tuple(sorted(disclosure_digest(d) for d in disclosures)),
+    )
+    raw = canonicalize(payload.to_json())
+    try:  # the parser is the one definition of a valid envelope: run it on what we built
+        parse_payload(raw)
+        for disclosure in disclosures:
+            parse_part(decode_disclosure(disclosure))
+    except VerificationError as exc:
+        raise ValueError(exc.message) from None
+    return UnsignedEnvelope(payload=raw, disclosures=disclosures)
+
+
+def sign_origin(unsigned: UnsignedEnvelope, *, key: Ed25519PrivateKey, kid: str) -> SignedEnvelope:
+    """The origin agency's signature over the payload, with every Disclosure attached."""
+    protected = b64url_encode(canonicalize(origin_header(kid)))
+    try:
+        parse_origin_header(protected)
+    except VerificationError as exc:
+        raise ValueError(exc.message) from None
+    payload = b64url_encode(unsigned.payload)
+    signature = b64url_encode(sign(key, signing_input(protected, payload)))
+    return SignedEnvelope(
+        payload=payload,
+        signatures=(WireSignature(protected=protected, signature=signature),),
+        disclosures=unsigned.disclosures,
+    )
+
+
+def add_hop(
+    envelope: SignedEnvelope,
+    *,
+    key: Ed25519PrivateKey,
+    kid: str,
+    from_agency: AgencyId,
+    to_agency: AgencyId,
+    at: datetime,
+    policy: str,
+    withhold_lines: Collection[int] = (),
+    withhold_files: Collection[int] = (),
+) -> SignedEnvelope:
+    """Withhold some lines/files and append this relay's hop signature.
+
+    ``from_agency`` is the agency that sent the envelope here (the last signer), ``policy``
+    is ``<policy id>@<version>``. The origin signature and payload are left untouched.
+    """
+    kept = []
+    for encoded in envelope.disclosures:
+        part = parse_part(decode_disclosure(encoded))
+        withheld = withhold_lines if isinstance(part, DisclosedLine) else withhold_files
+        if part.index not in withheld:
+            kept.append(encoded)
+    record = HopRecord(
+        number=len(envelope.signatures),
+        at=_seconds(at),
+        from_agency=from_agency,
+        to_agency=to_agency,
+        policy=policy,
+        disclosed=tuple(sorted(disclosure_digest(d) for d in kept)),
+        prev_sig_sha256=b64url_encode(
+            hashlib.sha256(envelope.signatures[-1].signature_bytes).digest()
+        ),
+    )
+    protected = b64url_encode(canonicalize(hop_header(kid, record)))
+    try:
+        parse_hop_header(protected)
+    except VerificationError as exc:
+        raise ValueError(exc.message) from None
+    signature = b64url_encode(sign(key, signing_input(protected, envelope.payload)))
+    return SignedEnvelope(
+        payload=envelope.payload,
+        signatures=(*envelope.signatures, WireSignature(protected=protected, signature=signature)),
+        disclosures=tuple(kept),
+    )
+
+
+def to_wire(envelope: SignedEnvelope) -> dict[str, JSONValue]:
+    return envelope.to_wire()
+
+
+def from_wire(data: JSONValue) -> SignedEnvelope:
+    return SignedEnvelope.from_wire(data)
+
+
+def _seconds(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("times must be timezone-aware")
+    return int((moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(seconds=1))

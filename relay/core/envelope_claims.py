@@ -1,0 +1,211 @@
+"""The envelope's claims: the signed payload and its selectively disclosable parts.
+
+Payload (JCS, every member from this allowlist; ``thread`` and ``target`` optional)::
+
+    {"iss": "CT9990100", "jti": "<envelope id>", "iat": 1760000000, "exp": 1760086400,
+     "kind": "post" | "edit" | "delete" | "cancel", "topic": "bolo", "marking": "LES",
+     "author": {"name": "Det. A. Smith", "agency": "CT9990100"},
+     "thread": "<envelope id of the thread root>", "target": "<envelope id edited/deleted>",
+     "_sd_alg": "sha-256", "_sd": ["<digest>", ...]}
+
+Each message line and each file is one object-property Disclosure. Its claim name carries its
+position, so the order of lines is signed and a withheld line leaves a visible gap::
+
+    [salt, "line.0", "first line of text"]
+    [salt, "file.0", {"mime": "image/jpeg", "sha256": "<64 hex>", "size": 48213}]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final, NewType
+
+from relay.core.allowlist import Fields, malformed
+from relay.core.canonical import JSONValue, parse_json
+from relay.core.envelope_wire import DIGEST_PATTERN, MAX_DISCLOSURES, require_jcs
+from relay.core.keys import ORI_PATTERN
+from relay.core.model import AgencyId
+from relay.core.refusal import Refusal
+from relay.core.sdjwt import SD_ALG, Disclosure
+from relay.errors import VerificationError
+
+__all__ = [
+    "Author",
+    "DisclosedFile",
+    "DisclosedLine",
+    "EnvelopeId",
+    "EnvelopeKind",
+    "FileRef",
+    "Payload",
+    "file_claim",
+    "line_claim",
+    "parse_part",
+    "parse_payload",
+]
+
+EnvelopeId = NewType("EnvelopeId", str)
+
+ENVELOPE_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_TOPIC: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
+_MARKING: Final = re.compile(r"[A-Z0-9][A-Z0-9 /_.-]{0,63}")
+_PART_NAME: Final = re.compile(r"(line|file)\.(0|[1-9][0-9]{0,3})")
+_SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
+_MIME: Final = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+MAX_LINE_CHARS: Final = 40_000
+MAX_FILE_BYTES: Final = 1 << 40
+
+
+class EnvelopeKind(StrEnum):
+    POST = "post"
+    EDIT = "edit"
+    DELETE = "delete"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Author:
+    name: str
+    agency: AgencyId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Payload:
+    iss: AgencyId
+    jti: EnvelopeId
+    iat: int
+    exp: int
+    kind: EnvelopeKind
+    topic: str
+    marking: str
+    author: Author
+    thread: EnvelopeId | None
+    target: EnvelopeId | None
+    sd: tuple[str, ...]
+
+    def to_json(self) -> dict[str, JSONValue]:
+        out: dict[str, JSONValue] = {
+            "iss": self.iss,
+            "jti": self.jti,
+            "iat": self.iat,
+            "exp": self.exp,
+            "kind": self.kind.value,
+            "topic": self.topic,
+            "marking": self.marking,
+            "author": {"name": self.author.name, "agency": self.author.agency},
+            "_sd_alg": SD_ALG,
+            "_sd": list(self.sd),
+        }
+        if self.thread is not None:
+            out["thread"] = self.thread
+        if self.target is not None:
+            out["target"] = self.target
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileRef:
+    """A file by content: lowercase hex SHA-256 of its bytes, media type, size in bytes."""
+
+    sha256: str
+    mime: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisclosedLine:
+    index: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisclosedFile:
+    index: int
+    file: FileRef
+
+
+_PAYLOAD_FIELDS: Final = (
+    "iss", "jti", "iat", "exp", "kind", "topic", "marking", "author", "thread", "target",
+    "_sd_alg", "_sd",
+)  # fmt: skip
+
+
+def parse_payload(raw: bytes) -> Payload:
+    """Rebuild the payload from its allowlist; ``unknown_field`` / ``malformed`` otherwise."""
+    try:
+        value = parse_json(raw)
+    except (ValueError, RecursionError):
+        raise malformed("payload is not JSON") from None
+    require_jcs(raw, value, "payload")
+    fields = Fields(value, where="payload", allowed=_PAYLOAD_FIELDS)
+    author = Fields(fields.raw("author"), where="payload.author", allowed=("name", "agency"))
+    if fields.text("_sd_alg") != SD_ALG:
+        raise malformed("payload._sd_alg is not sha-256")
+    sd = fields.text_list("_sd", pattern=DIGEST_PATTERN, max_items=MAX_DISCLOSURES)
+    if list(sd) != sorted(set(sd)):
+        raise malformed("payload._sd is not sorted and unique")
+    try:
+        kind = EnvelopeKind(fields.text("kind"))
+    except ValueError:
+        raise malformed("payload.kind is not a known kind") from None
+    payload = Payload(
+        iss=AgencyId(fields.text("iss", pattern=ORI_PATTERN)),
+        jti=EnvelopeId(fields.text("jti", pattern=ENVELOPE_ID_PATTERN)),
+        iat=fields.integer("iat"),
+        exp=fields.integer("exp"),
+        kind=kind,
+        topic=fields.text("topic", pattern=_TOPIC),
+        marking=fields.text("marking", pattern=_MARKING),
+        author=Author(
+            name=author.text("name", max_len=200),
+            agency=AgencyId(author.text("agency", pattern=ORI_PATTERN)),
+        ),
+        thread=_optional_id(fields, "thread"),
+        target=_optional_id(fields, "target"),
+        sd=sd,
+    )
+    if payload.exp <= payload.iat:
+        raise malformed("payload.exp is not after iat")
+    if (payload.kind is EnvelopeKind.POST) != (payload.target is None):
+        raise malformed("payload.target is required for edit/delete/cancel, refused for post")
+    return payload
+
+
+def _optional_id(fields: Fields, key: str) -> EnvelopeId | None:
+    value = fields.optional_text(key, pattern=ENVELOPE_ID_PATTERN)
+    return None if value is None else EnvelopeId(value)
+
+
+def line_claim(index: int, text: str) -> tuple[str, JSONValue]:
+    """The (claim name, value) of line ``index``."""
+    return f"line.{index}", text
+
+
+def file_claim(index: int, file: FileRef) -> tuple[str, JSONValue]:
+    """The (claim name, value) of file ``index``."""
+    return f"file.{index}", {"mime": file.mime, "sha256": file.sha256, "size": file.size}
+
+
+def parse_part(disclosure: Disclosure) -> DisclosedLine | DisclosedFile:
+    """A decoded Disclosure as a line or a file; any other claim is ``unknown_field``."""
+    if disclosure.name is None:
+        raise malformed("disclosure is an array element, not a line or file")
+    match = _PART_NAME.fullmatch(disclosure.name)
+    if match is None:
+        raise VerificationError(
+            "disclosure claim is not line.N or file.N", code=Refusal.UNKNOWN_FIELD
+        )
+    index = int(match.group(2))
+    if match.group(1) == "line":
+        text = disclosure.value
+        if not isinstance(text, str) or len(text) > MAX_LINE_CHARS:
+            raise malformed(f"line.{index} is not a string of at most {MAX_LINE_CHARS}")
+        return DisclosedLine(index=index, text=text)
+    fields = Fields(disclosure.value, where=f"file.{index}", allowed=("mime", "sha256", "size"))
+    file = FileRef(
+        sha256=fields.text("sha256", pattern=_SHA256_HEX),
+        mime=fields.text("mime", pattern=_MIME),
+        size=fields.integer("size", high=MAX_FILE_BYTES),
+    )
+    return DisclosedFile(index=index, file=file)

@@ -1,0 +1,233 @@
+"""Verify a relay envelope against pinned keys at a given time; see ``docs/envelope.md``.
+
+Order of checks (the first failure is the refusal reason):
+
+1. shape: only allowlisted fields (``unknown_field``), types and encodings (``malformed``);
+2. hop count (``hop_limit``), before any signature work;
+3. payload and headers are their own JCS bytes, payload claims are valid (``malformed``);
+4. every signature, origin first: kid pinned and usable now (``key_not_pinned``,
+   ``key_revoked``, ``not_yet_valid``, ``expired``), origin key pinned to ``iss``
+   (``issuer_mismatch``), strict Ed25519 (``signature_invalid``);
+5. ``iat``/``exp`` against ``now`` with ``skew`` (``not_yet_valid``, ``expired``);
+6. the path of agencies holds no agency twice (``loop``);
+7. hop records chain: number, previous-signature digest, from/to, times, disclosed subsets
+   (``hop_invalid``);
+8. Disclosures: each digest in ``_sd`` and, after a hop, exactly the last hop's ``disclosed``
+   (``disclosure_invalid``); none twice (``disclosure_duplicate``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from relay.core.canonical import JSONValue
+from relay.core.envelope_claims import (
+    Author,
+    DisclosedFile,
+    DisclosedLine,
+    EnvelopeId,
+    EnvelopeKind,
+    parse_part,
+    parse_payload,
+)
+from relay.core.envelope_wire import (
+    HopRecord,
+    SignedEnvelope,
+    WireSignature,
+    parse_hop_header,
+    parse_origin_header,
+)
+from relay.core.jws import signing_input
+from relay.core.keys import KeyId, Keyring, PinnedKey
+from relay.core.model import AgencyId
+from relay.core.refusal import Refusal
+from relay.core.sdjwt import check_disclosures
+from relay.core.signing import b64url_decode, b64url_encode, verify
+from relay.errors import VerificationError
+
+__all__ = ["DEFAULT_MAX_HOPS", "DEFAULT_SKEW", "Hop", "VerifiedEnvelope", "verify_envelope"]
+
+DEFAULT_MAX_HOPS: Final = 4
+DEFAULT_SKEW: Final = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hop:
+    number: int
+    signer: AgencyId  # the agency the hop's key is pinned to
+    kid: KeyId
+    from_agency: AgencyId
+    to_agency: AgencyId
+    at: datetime
+    policy_id: str
+    policy_version: str
+    disclosed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifiedEnvelope:
+    """What a verified envelope says; lines and files in index order, gaps where withheld."""
+
+    envelope_id: EnvelopeId
+    issuer: AgencyId
+    origin_kid: KeyId
+    issued_at: datetime
+    expires_at: datetime
+    kind: EnvelopeKind
+    topic: str
+    marking: str
+    author: Author
+    thread: EnvelopeId | None
+    target: EnvelopeId | None
+    lines: tuple[DisclosedLine, ...]
+    files: tuple[DisclosedFile, ...]
+    withheld: int  # digests in _sd with no Disclosure here
+    hops: tuple[Hop, ...]
+    path: tuple[AgencyId, ...]  # issuer, each hop signer, then the last hop's recipient
+    envelope: SignedEnvelope  # as received, for add_hop
+
+    @property
+    def last_signer(self) -> AgencyId:
+        return self.hops[-1].signer if self.hops else self.issuer
+
+
+def verify_envelope(
+    data: JSONValue | SignedEnvelope,
+    keyring: Keyring,
+    *,
+    now: datetime,
+    max_hops: int = DEFAULT_MAX_HOPS,
+    skew: timedelta = DEFAULT_SKEW,
+    receiver: AgencyId | None = None,
+) -> VerifiedEnvelope:
+    """Verify everything or raise ``VerificationError`` with a :class:`Refusal` code.
+
+    ``receiver``, if given, must be the last hop's ``to`` and takes part in loop detection
+    (an envelope that comes back to its issuer is a ``loop``).
+    """
+    env = data if isinstance(data, SignedEnvelope) else SignedEnvelope.from_wire(data)
+    if len(env.signatures) - 1 > max_hops:
+        raise _refuse(f"{len(env.signatures) - 1} hops > {max_hops}", Refusal.HOP_LIMIT)
+    payload = parse_payload(_decode(env.payload))
+    origin_kid = parse_origin_header(env.signatures[0].protected)
+    origin = keyring.lookup(origin_kid, now=now)
+    if origin.agency != payload.iss:
+        raise _refuse(f"origin key {origin.kid} is not pinned to iss", Refusal.ISSUER_MISMATCH)
+    _verify_member(origin, env.signatures[0], env.payload)
+    chain: list[tuple[PinnedKey, HopRecord]] = []
+    for member in env.signatures[1:]:
+        kid, record = parse_hop_header(member.protected)
+        key = keyring.lookup(kid, now=now)
+        _verify_member(key, member, env.payload)
+        chain.append((key, record))
+
+    now_s, skew_s = now.timestamp(), skew.total_seconds()
+    if payload.iat > now_s + skew_s:
+        raise _refuse(f"envelope {payload.jti} iat in the future", Refusal.NOT_YET_VALID)
+    if now_s - skew_s >= payload.exp:
+        raise _refuse(f"envelope {payload.jti} expired", Refusal.EXPIRED)
+
+    path = [payload.iss, *(key.agency for key, _ in chain)]
+    if chain:
+        path.append(chain[-1][1].to_agency)
+    elif receiver is not None:
+        path.append(receiver)
+    if len(set(path)) != len(path):
+        raise _refuse(f"envelope {payload.jti} path visits an agency twice", Refusal.LOOP)
+
+    prev_signer, prev_sig, prev_at = origin.agency, env.signatures[0], payload.iat
+    prev_disclosed = frozenset(payload.sd)
+    hops = []
+    for number, ((key, record), member) in enumerate(
+        zip(chain, env.signatures[1:], strict=True), start=1
+    ):
+        digest = b64url_encode(hashlib.sha256(_decode(prev_sig.signature)).digest())
+        if record.number != number or record.prev_sig_sha256 != digest:
+            raise _refuse(f"hop {number} does not chain to its predecessor", Refusal.HOP_INVALID)
+        if record.from_agency != prev_signer:
+            raise _refuse(f"hop {number} from is not the previous signer", Refusal.HOP_INVALID)
+        if number < len(chain) and chain[number][0].agency != record.to_agency:
+            raise _refuse(f"hop {number} to is not the next signer", Refusal.HOP_INVALID)
+        if record.at > now_s + skew_s:
+            raise _refuse(f"hop {number} time in the future", Refusal.NOT_YET_VALID)
+        if record.at < prev_at - skew_s:
+            raise _refuse(f"hop {number} time before its predecessor", Refusal.HOP_INVALID)
+        if not prev_disclosed.issuperset(record.disclosed):
+            raise _refuse(f"hop {number} disclosed more than it got", Refusal.HOP_INVALID)
+        hops.append(_hop(number, key, record))
+        prev_signer, prev_sig, prev_at = key.agency, member, record.at
+        prev_disclosed = frozenset(record.disclosed)
+    if receiver is not None and chain and chain[-1][1].to_agency != receiver:
+        raise _refuse("last hop is addressed to another agency", Refusal.HOP_INVALID)
+
+    disclosures = check_disclosures(env.disclosures, payload.sd)
+    if chain and {d.digest for d in disclosures} != prev_disclosed:
+        raise _refuse("disclosures differ from the last hop's list", Refusal.DISCLOSURE_INVALID)
+    parts = [parse_part(d) for d in disclosures]
+    lines = sorted((p for p in parts if isinstance(p, DisclosedLine)), key=lambda p: p.index)
+    files = sorted((p for p in parts if isinstance(p, DisclosedFile)), key=lambda p: p.index)
+    for group in (lines, files):
+        if len({p.index for p in group}) != len(group):
+            raise _refuse("a line or file is disclosed twice", Refusal.DISCLOSURE_DUPLICATE)
+    return VerifiedEnvelope(
+        envelope_id=payload.jti,
+        issuer=payload.iss,
+        origin_kid=origin.kid,
+        issued_at=_time(payload.iat),
+        expires_at=_time(payload.exp),
+        kind=payload.kind,
+        topic=payload.topic,
+        marking=payload.marking,
+        author=payload.author,
+        thread=payload.thread,
+        target=payload.target,
+        lines=tuple(lines),
+        files=tuple(files),
+        withheld=len(payload.sd) - len(disclosures),
+        hops=tuple(hops),
+        path=tuple(path),
+        envelope=env,
+    )
+
+
+def _verify_member(key: PinnedKey, member: WireSignature, payload_b64: str) -> None:
+    signature = _decode(member.signature)
+    try:
+        verify(key.public_key, signature, signing_input(member.protected, payload_b64))
+    except VerificationError as exc:  # keep the reason, name the kid
+        raise _refuse(
+            f"signature by {key.kid}: {exc.message}", Refusal.SIGNATURE_INVALID
+        ) from None
+
+
+def _hop(number: int, key: PinnedKey, record: HopRecord) -> Hop:
+    policy_id, _, policy_version = record.policy.rpartition("@")
+    return Hop(
+        number=number,
+        signer=key.agency,
+        kid=key.kid,
+        from_agency=record.from_agency,
+        to_agency=record.to_agency,
+        at=_time(record.at),
+        policy_id=policy_id,
+        policy_version=policy_version,
+        disclosed=record.disclosed,
+    )
+
+
+def _decode(text: str) -> bytes:
+    try:
+        return b64url_decode(text)
+    except ValueError:
+        raise _refuse("a part is not canonical base64url", Refusal.MALFORMED) from None
+
+
+def _time(seconds: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+
+
+def _refuse(message: str, code: Refusal) -> VerificationError:
+    return VerificationError(message, code=code)

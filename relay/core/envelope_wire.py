@@ -1,0 +1,182 @@
+"""The envelope on the wire: JWS General JSON Serialization, read through allowlists.
+
+::
+
+    {"payload": "<b64url JCS payload>",
+     "signatures": [
+       {"protected": "<b64url JCS {alg, kid, typ}>",            the origin agency
+        "header": {"disclosures": ["<Disclosure>", ...]},
+        "signature": "<b64url 64 bytes>"},
+       {"protected": "<b64url JCS {alg, kid, relay: {...}}>",   hop 1, hop 2, ...
+        "signature": "<b64url 64 bytes>"}]}
+
+Only the first signature carries an unprotected ``header`` (RFC 9901 section 8.1); anything
+else anywhere is ``unknown_field``. Protected headers must be exactly their own JCS bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from relay.core.allowlist import Fields, malformed
+from relay.core.canonical import JSONValue, canonicalize
+from relay.core.jws import decode_json_part
+from relay.core.keys import ORI_PATTERN, KeyId
+from relay.core.model import AgencyId
+from relay.core.signing import b64url_decode
+
+__all__ = [
+    "ALG",
+    "DIGEST_PATTERN",
+    "ENVELOPE_TYP",
+    "MAX_DISCLOSURES",
+    "HopRecord",
+    "SignedEnvelope",
+    "WireSignature",
+    "hop_header",
+    "origin_header",
+    "parse_hop_header",
+    "parse_origin_header",
+    "require_jcs",
+]
+
+ALG: Final = "Ed25519"
+ENVELOPE_TYP: Final = "relay-envelope+sd-jwt"
+MAX_DISCLOSURES: Final = 512
+MAX_SIGNATURES: Final = 64  # far above any hop limit; bounds work before hop_limit is checked
+DIGEST_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+_B64: Final = re.compile(r"[A-Za-z0-9_-]+")
+_KID: Final = re.compile(r"[A-Z]{2}[A-Z0-9]{7}#[A-Za-z0-9._-]{1,32}")
+_POLICY: Final = re.compile(r"[A-Za-z0-9._/-]{1,100}@[A-Za-z0-9._-]{1,32}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WireSignature:
+    protected: str
+    signature: str
+
+    @property
+    def signature_bytes(self) -> bytes:
+        return b64url_decode(self.signature)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignedEnvelope:
+    """An envelope as sent: base64url parts, checked for shape only (not yet verified)."""
+
+    payload: str
+    signatures: tuple[WireSignature, ...]
+    disclosures: tuple[str, ...]
+
+    @classmethod
+    def from_wire(cls, data: JSONValue) -> SignedEnvelope:
+        top = Fields(data, where="envelope", allowed=("payload", "signatures"))
+        payload = top.text("payload", pattern=_B64, max_len=1 << 20)
+        members = top.raw("signatures")
+        if not isinstance(members, list) or not 0 < len(members) <= MAX_SIGNATURES:
+            raise malformed(f"envelope.signatures is not a list of 1-{MAX_SIGNATURES}")
+        signatures = []
+        disclosures: tuple[str, ...] = ()
+        for i, member in enumerate(members):
+            allowed = (
+                ("protected", "header", "signature") if i == 0 else ("protected", "signature")
+            )
+            fields = Fields(member, where=f"signatures[{i}]", allowed=allowed)
+            if i == 0:
+                header = Fields(fields.raw("header"), where="header", allowed=("disclosures",))
+                disclosures = header.text_list(
+                    "disclosures", pattern=_B64, max_items=MAX_DISCLOSURES
+                )
+            signatures.append(
+                WireSignature(
+                    protected=fields.text("protected", pattern=_B64, max_len=8192),
+                    signature=fields.text("signature", pattern=_B64, max_len=86),
+                )
+            )
+        return cls(payload=payload, signatures=tuple(signatures), disclosures=disclosures)
+
+    def to_wire(self) -> dict[str, JSONValue]:
+        members: list[JSONValue] = []
+        for i, sig in enumerate(self.signatures):
+            member: dict[str, JSONValue] = {"protected": sig.protected}
+            if i == 0:
+                member["header"] = {"disclosures": list(self.disclosures)}
+            member["signature"] = sig.signature
+            members.append(member)
+        return {"payload": self.payload, "signatures": members}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HopRecord:
+    """What one relay did: received from ``from_agency``, forwarded to ``to_agency``."""
+
+    number: int
+    at: int
+    from_agency: AgencyId
+    to_agency: AgencyId
+    policy: str  # "<policy id>@<version>"
+    disclosed: tuple[str, ...]  # sorted digests of the Disclosures forwarded
+    prev_sig_sha256: str
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "at": self.at,
+            "disclosed": list(self.disclosed),
+            "from": self.from_agency,
+            "hop": self.number,
+            "policy": self.policy,
+            "prev_sig_sha256": self.prev_sig_sha256,
+            "to": self.to_agency,
+        }
+
+
+def origin_header(kid: str) -> dict[str, JSONValue]:
+    return {"alg": ALG, "kid": kid, "typ": ENVELOPE_TYP}
+
+
+def hop_header(kid: str, record: HopRecord) -> dict[str, JSONValue]:
+    return {"alg": ALG, "kid": kid, "relay": record.to_json()}
+
+
+def require_jcs(raw: bytes, value: JSONValue, where: str) -> None:
+    if canonicalize(value) != raw:
+        raise malformed(f"{where} is not in canonical (JCS) form")
+
+
+def parse_origin_header(protected: str) -> KeyId:
+    """The kid of the origin signature's protected header."""
+    raw, value = decode_json_part(protected)
+    require_jcs(raw, value, "origin header")
+    fields = Fields(value, where="origin header", allowed=("alg", "kid", "typ"))
+    if fields.text("alg") != ALG or fields.text("typ") != ENVELOPE_TYP:
+        raise malformed("origin header alg/typ is not the relay's")
+    return KeyId(fields.text("kid", pattern=_KID))
+
+
+def parse_hop_header(protected: str) -> tuple[KeyId, HopRecord]:
+    """The kid and hop record of a relay signature's protected header."""
+    raw, value = decode_json_part(protected)
+    require_jcs(raw, value, "hop header")
+    fields = Fields(value, where="hop header", allowed=("alg", "kid", "relay"))
+    if fields.text("alg") != ALG:
+        raise malformed("hop header alg is not the relay's")
+    relay = Fields(
+        fields.raw("relay"),
+        where="hop header.relay",
+        allowed=("at", "disclosed", "from", "hop", "policy", "prev_sig_sha256", "to"),
+    )
+    disclosed = relay.text_list("disclosed", pattern=DIGEST_PATTERN, max_items=MAX_DISCLOSURES)
+    if list(disclosed) != sorted(set(disclosed)):
+        raise malformed("hop header.relay.disclosed is not sorted and unique")
+    record = HopRecord(
+        number=relay.integer("hop", low=1, high=MAX_SIGNATURES),
+        at=relay.integer("at"),
+        from_agency=AgencyId(relay.text("from", pattern=ORI_PATTERN)),
+        to_agency=AgencyId(relay.text("to", pattern=ORI_PATTERN)),
+        policy=relay.text("policy", pattern=_POLICY),
+        disclosed=disclosed,
+        prev_sig_sha256=relay.text("prev_sig_sha256", pattern=DIGEST_PATTERN),
+    )
+    return KeyId(fields.text("kid", pattern=_KID)), record
