@@ -56,6 +56,7 @@ _INLINE_KEYS: Final[dict[str, frozenset[str]]] = {
     "team": frozenset({"type", "team_id", "style"}),
     "color": frozenset({"type", "value", "style"}),
 }
+_TEXT_KEYS: Final = frozenset({"type", "text", "style"})
 _STYLE_KEYS: Final = frozenset(
     {"bold", "italic", "strike", "code", "underline", "highlight", "client_highlight", "unlink"}
 )
@@ -169,6 +170,25 @@ def _container(el: Any, path: str, unknown: list[str]) -> list[Line]:
         return lines
     segments: list[Segment] = []
     for i, child in enumerate(children):
+        # Fast path for the common element: a text run with known keys and style.
+        if type(child) is dict and child.get("type") == "text" and child.keys() <= _TEXT_KEYS:
+            text = child.get("text")
+            style = child.get("style")
+            if type(text) is str:
+                if style is None:
+                    segments.append(Text(text))
+                    continue
+                if type(style) is dict and style.keys() <= _STYLE_KEYS:
+                    segments.append(
+                        Text(
+                            text,
+                            bool(style.get("bold")),
+                            bool(style.get("italic")),
+                            bool(style.get("strike")),
+                            bool(style.get("code")),
+                        )
+                    )
+                    continue
         segments.extend(_inline(child, path, i, unknown))
     line_kind = {
         "rich_text_quote": LineKind.QUOTE,

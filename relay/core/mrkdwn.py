@@ -13,11 +13,39 @@ from typing import Final
 
 from relay.core.model import Line, LineKind, Link, Ref, Segment, Text
 
-__all__ = ["escape", "parse_mrkdwn", "render_line", "render_lines", "split_lines"]
+__all__ = [
+    "escape",
+    "line_text",
+    "parse_mrkdwn",
+    "render_line",
+    "render_lines",
+    "split_lines",
+    "unescape",
+]
 
 _TOKEN: Final = re.compile(r"<([^<>\n]*)>")
 _BARE_URL: Final = re.compile(r"https?://[^\s<>|]+", re.IGNORECASE)
 _TRAILING_PUNCT: Final = ".,;:!?)]}'\""
+
+
+def line_text(line: Line) -> str:
+    """The plain text of a line as detectors read it: link labels and targets included."""
+    segs = line.segments
+    if len(segs) == 1 and type(segs[0]) is Text:
+        return segs[0].text
+    parts: list[str] = []
+    for seg in segs:
+        if isinstance(seg, Text):
+            parts.append(seg.text)
+        elif isinstance(seg, Link):
+            parts.append(f"{seg.label} {seg.url}" if seg.label else seg.url)
+        else:
+            parts.append(seg.label)
+    return "".join(parts).replace("\n", " ")
+
+
+def unescape(text: str) -> str:
+    return _unescape(text)
 
 
 def _unescape(text: str) -> str:

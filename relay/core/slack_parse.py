@@ -23,7 +23,7 @@ from relay.core.model import (
     TextPart,
     UserId,
 )
-from relay.core.mrkdwn import parse_mrkdwn, split_lines, text_segments
+from relay.core.mrkdwn import line_text, parse_mrkdwn, split_lines, text_segments, unescape
 from relay.errors import InputError
 
 __all__ = ["parse_event"]
@@ -341,7 +341,8 @@ def _content(
             raw_blocks, f"{path}.blocks" if path else "blocks", unknown
         )
         body.append(TextPart(where="blocks", lines=block_lines, body=True))
-        if text:
+        # The text fallback usually says exactly what the blocks say: scan it only when not.
+        if text and unescape(text) != "\n".join(line_text(ln) for ln in block_lines):
             aux.append(TextPart(where="text", lines=parse_mrkdwn(text), body=False))
     elif text:
         body.append(TextPart(where="text", lines=parse_mrkdwn(text), body=True))

@@ -127,21 +127,14 @@ _NONASCII_TABLE: Final = {cp: None for cp in _INVISIBLE} | {
     ord(k): v for k, v in _LOOKALIKES.items()
 }
 _MARKUP_TABLE: Final = {ord("*"): None, ord("~"): None, ord("`"): None, ord("_"): " "}
-_LEET: Final = str.maketrans(
-    {
-        "0": "o",
-        "1": "i",
-        "3": "e",
-        "4": "a",
-        "5": "s",
-        "7": "t",
-        "@": "a",
-        "$": "s",
-        "!": "i",
-        "|": "i",
-        "+": "t",
-    }
-)
+# ASCII fast paths use bytes.translate (a C table lookup per byte); str.translate with a dict
+# costs a Python-level lookup per character.
+_MARKUP_BYTES: Final = bytes.maketrans(b"_", b" ")
+_MARKUP_DELETE: Final = b"*~`"
+_LEET_FROM: Final = b"013457@$!|+"
+_LEET_BYTES: Final = bytes.maketrans(_LEET_FROM, b"oieaststiit")
+_LEET: Final = str.maketrans(_LEET_FROM.decode(), "oieaststiit")
+_COMPACT_DELETE: Final = bytes(b for b in range(256) if not (97 <= b <= 122 or b in _LEET_FROM))
 _NOT_LETTER: Final = re.compile(r"[^a-z]+")
 _FILENAME_SEPARATORS: Final = str.maketrans({"_": " ", ".": " ", "-": " "})
 
@@ -155,11 +148,17 @@ def _fold_unicode(text: str) -> str:
     return text
 
 
+def _strip_markup(text: str) -> str:
+    if text.isascii():
+        return text.encode().translate(_MARKUP_BYTES, _MARKUP_DELETE).decode()
+    return text.translate(_MARKUP_TABLE)
+
+
 def fold(text: str) -> str:
     """The view every regex detector matches: disguises undone, case kept."""
     if not text.isascii():
         text = _fold_unicode(text)
-    return " ".join(text.translate(_MARKUP_TABLE).split())
+    return " ".join(_strip_markup(text).split())
 
 
 def fold_lines(texts: list[str]) -> list[str]:
@@ -167,12 +166,15 @@ def fold_lines(texts: list[str]) -> list[str]:
     joined = "\n".join(texts)
     if not joined.isascii():
         return [fold(t) for t in texts]
-    return [" ".join(t.split()) for t in joined.translate(_MARKUP_TABLE).split("\n")]
+    return [" ".join(t.split()) for t in _strip_markup(joined).split("\n")]
 
 
 def compact(folded: str) -> str:
     """Letters only, lower case, digits read as letters: for keyword terms."""
-    return _NOT_LETTER.sub("", folded.lower().translate(_LEET))
+    lowered = folded.lower() if folded.isascii() else _fold_unicode(folded).lower()
+    if lowered.isascii():
+        return lowered.encode().translate(_LEET_BYTES, _COMPACT_DELETE).decode()
+    return _NOT_LETTER.sub("", lowered.translate(_LEET))
 
 
 def fold_filename(name: str) -> str:

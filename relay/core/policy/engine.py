@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from relay.core.model import Line, MessageKind, SlackMessage
+from relay.core.mrkdwn import line_text
 from relay.core.policy.marking import (
     UNKNOWN_MARK,
     Mark,
@@ -25,7 +26,7 @@ from relay.core.policy.marking import (
 )
 from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage
 from relay.core.policy.outbound import OutboundMessage
-from relay.core.policy.redact import Rebuild, has_substance, line_text, rebuild_part
+from relay.core.policy.redact import Rebuild, has_substance, rebuild_part
 from relay.core.text import compact, fold, fold_filename, fold_lines
 
 __all__ = ["Decision", "Reason", "Rule", "evaluate_inbound", "evaluate_outbound"]
@@ -109,6 +110,7 @@ class _Scan:
     part_start: list[int]
     file_start: int
     joined: str = ""
+    starts: list[int] = field(default_factory=list)  # offset of each fold in `joined`
 
 
 def _scan(message: SlackMessage) -> _Scan:
@@ -127,7 +129,18 @@ def _scan(message: SlackMessage) -> _Scan:
     file_start = len(folds)
     for f in message.files:
         folds.extend((fold_filename(f.name), fold(f.title), fold(f.alt_txt)))
-    return _Scan(folds=folds, part_start=starts, file_start=file_start, joined="\n".join(folds))
+    line_starts = []
+    offset = 0
+    for text in folds:
+        line_starts.append(offset)
+        offset += len(text) + 1
+    return _Scan(
+        starts=line_starts,
+        folds=folds,
+        part_start=starts,
+        file_start=file_start,
+        joined="\n".join(folds),
+    )
 
 
 _NOTHING: frozenset[int] = frozenset()
@@ -138,31 +151,32 @@ class _Matcher:
         self.rules = policy.rules
         self.scan = scan
         self.now = now
-        self.candidates = self.rules.candidates(scan.joined)
+        self.candidates = self.rules.candidates(scan.joined, scan.starts)
         self.memo: dict[str, dict[int, list[str]]] = {}
         self.compacts: list[str] | None = None
-        self.compact_joined: str | None = None
+        self.compact_joined = ""
+        self.possible = self._possible_sets()
 
-    def _term_possible(self, terms: tuple[str, ...]) -> bool:
-        if self.compact_joined is None:
-            self.compact_joined = compact(self.scan.joined)
-        return any(t in self.compact_joined for t in terms)
-
-    def possible(self, name: str) -> bool:
-        """Can any pattern of the set match? (Cheap: from the prefilter's candidates.)"""
+    def _possible_sets(self) -> frozenset[str] | None:
+        """Sets that can match at all (None: any). Cheap: from the prefilter's candidates."""
         if self.candidates is None:
-            return True
-        idx = self.rules.set_index.get(name)
-        if idx and not self.candidates.isdisjoint(idx):
-            return True
-        terms = self.rules.set_terms.get(name)
-        return bool(terms) and self._term_possible(terms)  # type: ignore[arg-type]
+            return None
+        names: set[str] = set()
+        for idx in self.candidates:
+            names |= self.rules.sets_of_pattern[idx]
+        if self.rules.set_terms:
+            joined = self.compact_joined = compact(self.scan.joined)
+            names.update(
+                n for n, terms in self.rules.set_terms.items() if any(t in joined for t in terms)
+            )
+        return frozenset(names)
 
     def hits(self, name: str) -> dict[int, list[str]]:
         found = self.memo.get(name)
         if found is None:
             compacts = None
-            if name in self.rules.set_terms:
+            terms = self.rules.set_terms.get(name)
+            if terms and (self.possible is None or any(t in self.compact_joined for t in terms)):
                 if self.compacts is None:
                     self.compacts = [compact(f) for f in self.scan.folds]
                 compacts = self.compacts
@@ -172,12 +186,25 @@ class _Matcher:
             self.memo[name] = found
         return found
 
-    def detect(self, det: Detector, allowed: set[int]) -> set[int]:
+    def may_fire(self, det: Detector) -> bool:
+        possible = self.possible
+        if possible is None:
+            return True
         for group in det.when:
-            if not any(self.possible(n) for n in group):
-                return set()
-        if det.context and not any(self.possible(c) for c in det.context):
-            return set()
+            if possible.isdisjoint(group):
+                return False
+        return not det.context or not possible.isdisjoint(det.context)
+
+    def firing(self, detectors: tuple[Detector, ...]) -> list[Detector]:
+        """The detectors that can fire on this message, in policy order."""
+        possible = self.possible
+        if possible is None:
+            return list(detectors)
+        if not possible:
+            return []
+        return [d for d in detectors if self.may_fire(d)]
+
+    def detect(self, det: Detector, allowed: set[int]) -> set[int]:
         lines: set[int] | None = None
         for group in det.when:
             h: set[int] = set()
@@ -284,7 +311,8 @@ def judge(
             file_lines if Scope.FILES in det.scope else set()
         )
 
-    for det in policy.detectors:
+    firing = matcher.firing(policy.detectors)
+    for det in firing:
         if det.stage is Stage.WHOLE_MESSAGE and det.action is Action.BLOCK:
             hit = matcher.detect(det, allowed(det, text_lines))
             if hit:
@@ -295,7 +323,7 @@ def judge(
     if released.unknown_mark:
         return _block((Rule.MARKING_UNKNOWN, 1))
     strip: dict[str, set[int]] = {}
-    for det in policy.detectors:
+    for det in firing:
         if det.stage is Stage.WHOLE_MESSAGE and det.action is Action.BLOCK:
             continue
         hit = matcher.detect(det, allowed(det, released.lines))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -25,7 +27,7 @@ try:
 except ImportError:  # pragma: no cover - the fallback is tested by turning the fast path off
     _hs = None
 
-__all__ = ["CompiledRules", "LineHits", "compile_rules", "hyperscan_available"]
+__all__ = ["Candidates", "CompiledRules", "LineHits", "compile_rules", "hyperscan_available"]
 
 _DATE: Final = (
     r"\b(?:(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>(?:19|20)\d{2})"
@@ -35,6 +37,8 @@ _DATE: Final = (
 _MIN_COMPACT_TERM: Final = 6
 
 LineHits = dict[int, list[str]]  # line index -> matched strings
+Candidates = dict[int, "set[int] | None"]  # pattern index -> lines it may match (None: all)
+_MISSING: Final = object()
 
 
 def hyperscan_available() -> bool:
@@ -55,6 +59,7 @@ class CompiledRules:
     patterns: list[re.Pattern[str]]
     set_patterns: dict[str, list[int]]
     set_index: dict[str, frozenset[int]]
+    sets_of_pattern: list[frozenset[str]]  # pattern index -> the sets it belongs to
     set_terms: dict[str, tuple[str, ...]]
     set_dob_age: dict[str, int]
     database: Any = None
@@ -62,30 +67,43 @@ class CompiledRules:
     use_fast_path: bool = True
     _scratch: list[int] = field(default_factory=list)
 
-    def candidates(self, joined: str) -> set[int] | None:
-        """Pattern indices that may match ``joined``; None means run them all."""
+    def candidates(self, joined: str, starts: list[int]) -> Candidates | None:
+        """Which patterns may match, and on which lines; None means run them all everywhere.
+
+        ``joined`` is the message's folded lines joined by newlines, ``starts`` the offset of
+        each line in it. Every match ``re`` can find on one line is also a match of the
+        prefilter pattern in ``joined`` (the prefilter language is a superset, and line edges
+        read the same as the newline), so its end offset is reported and its line is listed.
+        """
         if self.database is None or not self.use_fast_path or not joined.isascii():
             return None
-        found: set[int] = set(self.always)
-        self.database.scan(joined.encode(), match_event_handler=_collect, context=found)
+        found: Candidates = dict.fromkeys(self.always)
+        self.database.scan(joined.encode(), match_event_handler=_collect, context=(found, starts))
         return found
 
     def match_set(
         self,
         name: str,
         folds: list[str],
-        candidates: set[int] | None,
+        candidates: Candidates | None,
         compacts: list[str] | None,
         now: dt.datetime | None,
     ) -> LineHits:
         hits: LineHits = {}
         age = self.set_dob_age.get(name)
         for idx in self.set_patterns.get(name, ()):
-            if candidates is not None and idx not in candidates:
+            lines: Iterable[int]
+            if candidates is None:
+                lines = range(len(folds))
+            elif idx not in candidates:
                 continue
+            else:
+                where = candidates[idx]
+                lines = range(len(folds)) if where is None else sorted(where)
             pattern = self.patterns[idx]
             search = pattern.search
-            for i, line in enumerate(folds):
+            for i in lines:
+                line = folds[i]
                 if not line or search(line) is None:
                     continue
                 found = [m for m in pattern.finditer(line) if m.group(0)]
@@ -105,7 +123,13 @@ class CompiledRules:
 
 
 def _collect(pattern_id: int, start: int, end: int, flags: int, context: Any) -> None:
-    context.add(pattern_id)
+    found, starts = context
+    line = bisect_right(starts, end - 1) - 1
+    where = found.get(pattern_id, _MISSING)
+    if where is _MISSING:
+        found[pattern_id] = {line}
+    elif where is not None:
+        where.add(line)
 
 
 def _is_minor(m: re.Match[str], age_limit: int, now: dt.datetime | None) -> bool:
@@ -153,6 +177,9 @@ def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> Com
         patterns=patterns,
         set_patterns=set_patterns,
         set_index={k: frozenset(v) for k, v in set_patterns.items()},
+        sets_of_pattern=[
+            frozenset(k for k, v in set_patterns.items() if i in v) for i in range(len(patterns))
+        ],
         set_terms=set_terms,
         set_dob_age=set_dob_age,
         use_fast_path=fast_path,
@@ -164,7 +191,7 @@ def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> Com
 
 def _build_database(rules: CompiledRules, caseless: list[bool]) -> None:
     assert _hs is not None  # noqa: S101 - guarded by the caller
-    base = _hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_SINGLEMATCH | _hs.HS_FLAG_MULTILINE
+    base = _hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_MULTILINE
     ok: list[int] = []
     always: set[int] = set()
     for i, pattern in enumerate(rules.patterns):

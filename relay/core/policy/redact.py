@@ -14,11 +14,12 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from relay.core.model import Line, Link, Ref, Segment, Text, TextPart
+from relay.core.mrkdwn import line_text
 from relay.core.policy.marking import Mark, parse_banner, render_banner
 from relay.core.policy.model import Detector, Policy, Unit
 from relay.core.text import fold
 
-__all__ = ["Rebuild", "has_substance", "line_text", "rebuild_part"]
+__all__ = ["Rebuild", "has_substance", "rebuild_part"]
 
 LINK_REMOVED: Final = "[link removed]"
 MENTION_REMOVED: Final = "[mention removed]"
@@ -37,22 +38,6 @@ _PLACEHOLDERS: Final = re.compile(r"\[(?:link|mention|channel|SSN) removed\]", r
 class Rebuild:
     lines: list[Line]
     reasons: Counter[str]
-
-
-def line_text(line: Line) -> str:
-    """The text detectors read for a line: link labels and targets included."""
-    segs = line.segments
-    if len(segs) == 1 and type(segs[0]) is Text:
-        return segs[0].text
-    parts: list[str] = []
-    for seg in segs:
-        if isinstance(seg, Text):
-            parts.append(seg.text)
-        elif isinstance(seg, Link):
-            parts.append(f"{seg.label} {seg.url}" if seg.label else seg.url)
-        else:
-            parts.append(seg.label)
-    return "".join(parts).replace("\n", " ")
 
 
 def _host_allowed(url: str, hosts: tuple[str, ...]) -> bool:
@@ -141,25 +126,24 @@ def rebuild_part(
             continue
         if i not in released:
             continue
-        hits = [detectors[rule] for rule, lines in strip.items() if i in lines]
-        line_rules = [d for d in hits if d.unit is Unit.LINE]
-        if line_rules:
-            for d in line_rules:
-                reasons[d.id] += 1
-            continue
-        new = _substitute(line, hits, policy, reasons) if hits else line
-        if new is None:
-            continue
-        kept.append(
-            (
-                i,
-                Line(
-                    segments=_resolve(new.segments, policy.link_hosts, reasons),
-                    kind=new.kind,
-                    indent=new.indent,
-                ),
-            )
-        )
+        hits = [detectors[rule] for rule, lines in strip.items() if i in lines] if strip else []
+        if hits:
+            line_rules = [d for d in hits if d.unit is Unit.LINE]
+            if line_rules:
+                for d in line_rules:
+                    reasons[d.id] += 1
+                continue
+            new = _substitute(line, hits, policy, reasons)
+            if new is None:
+                continue
+            line = new
+        for seg in line.segments:
+            if type(seg) is not Text:
+                line = Line(
+                    _resolve(line.segments, policy.link_hosts, reasons), line.kind, line.indent
+                )
+                break
+        kept.append((i, line))
     surviving = [marks[i] for i, ln in kept if ln is not None and i in marks]
     banner_line: Line | None = None
     if banners and surviving:
