@@ -82,29 +82,42 @@ _OFFENSES = [
     "hit and run",
 ]
 
-_SAFE = [
+_BOLO = [
     "BOLO - {off}, {town}, {d} {t} hrs.",
     "Suspect vehicle: {color} {year} {make}, {st} reg {plate}.",
     "Last seen {dir}bound on {street} toward {town2}.",
     "Suspect: W/M, {age}s, {h}, thin build, gray hoodie.",
     "CAUTION: displayed a black handgun - consider ARMED.",
-    "{town} PD case {case}. Contact Det. {first} {last}, 555-01{n2}.",
-    "(U//LES) Pattern: {n} {off} incidents since {d}, daytime, rear doors pried.",
-    "(U) Contact {town} PD Crime Analysis Unit, 555-01{n2}, ref {case}.",
     "Occupants have fled when approached; do not pursue into residential areas.",
+    "Suspect seen changing into a {color} windbreaker behind the {street} gas station.",
+    "{town} PD case {case}. Contact Det. {first} {last}, 555-01{n2}.",
+]
+_BULLETIN = [
+    "(U//LES) Pattern: {n} {off} incidents since {d}, daytime, rear doors pried.",
+    "(U//LES) Suspect vehicle: {color} {year} {make}, dented rear bumper.",
+    "(U) Contact {town} PD Crime Analysis Unit, 555-01{n2}, ref {case}.",
+]
+_UPDATE = [
     "*** CANCEL BOLO *** {town} PD case {case}: SUBJECT IN CUSTODY.",
     "Plate corrected to {st} reg {plate} (not {plate2}).",
-    "Suspect seen changing into a {color} windbreaker behind the {street} gas station.",
+    "Vehicle ({color} {year} {make}) recovered in {town2}.",
+    "Per <@U02HPD{n4}> the report is at <https://rms.havenport.example/cases/{case}|RMS {case}>",
 ]
-_RISKY = [
+_CHAT = [
+    "Unit {n1} checked the lot on {street}, no match.",
+    "Copy, thanks {town} - will advise.",
+    "Eastbound units be advised, last seen near {street}.",
+]
+_STRIP = [
     "CI-{n4} advises the crew sells to a buyer on {street}.",
     "Per C/S {n2}-0{n2} the supply comes up on {street} on Thursdays.",
     "A confidential informant reports the crew plans to retaliate.",
     "SSN {n3}-{n2}-{n4}",
     "Per hospital records subject is HIV positive.",
     "Note for patrol: UC-{n1} is working that lot nightly - do not stop that car.",
-    "Per <@U02HPD{n4}> the report is at <https://rms.havenport.example/cases/{case}|RMS {case}>",
     "(CUI//SP-INF) A registered source reports he sleeps at his girlfriend's apartment.",
+]
+_BLOCK = [
     "our CI on the crew is {first} {last} (DOB 03/14/1991).",
     "suspect identified as {first} {last}, 16 y/o, attends Eastfield High.",
     "Victim: {first} {last}, 24, of 88 Larchmont Ave - sexual assault.",
@@ -143,15 +156,36 @@ def _fill(template: str, rng: random.Random) -> str:
     )
 
 
+def _lines(rng: random.Random) -> list[str]:
+    kind = rng.random()
+    if kind < 0.45:  # a BOLO: a few facts, one per line
+        return [_fill(t, rng) for t in rng.sample(_BOLO, rng.randint(3, 7))]
+    if kind < 0.57:  # a portion-marked pattern bulletin
+        body = [_fill(t, rng) for t in _BULLETIN]
+        return [
+            "UNCLASSIFIED//LAW ENFORCEMENT SENSITIVE",
+            *body,
+            "UNCLASSIFIED//LAW ENFORCEMENT SENSITIVE",
+        ]
+    if kind < 0.67:  # an update or cancellation
+        return [_fill(t, rng) for t in rng.sample(_UPDATE, rng.randint(2, 4))]
+    if kind < 0.75:  # thread chatter
+        return [_fill(rng.choice(_CHAT), rng)]
+    lines = [_fill(t, rng) for t in rng.sample(_BOLO, rng.randint(3, 6))]
+    risky = _STRIP if kind < 0.92 else _BLOCK  # intel with a line that must not leave
+    lines.insert(rng.randrange(len(lines) + 1), _fill(rng.choice(risky), rng))
+    return lines
+
+
 def generate_corpus(count: int, seed: int = 2026) -> list[dict[str, Any]]:
-    """``count`` Slack message events: 3-9 lines each, about a third with risky lines, some
-    with rich_text blocks, style runs, mrkdwn markup, zero-width and look-alike characters."""
+    """``count`` Slack message events in a realistic mix: BOLOs (45%), portion-marked
+    bulletins (12%), updates and cancellations (10%), thread chatter (8%), intel with a line
+    to strip (17%) or a line that blocks (8%); half written as rich_text blocks with style
+    runs, some with mrkdwn markup, zero-width and look-alike characters."""
     rng = random.Random(seed)  # noqa: S311 - test data, not security
     events: list[dict[str, Any]] = []
     for i in range(count):
-        lines = [_fill(rng.choice(_SAFE), rng) for _ in range(rng.randint(3, 8))]
-        if rng.random() < 0.35:
-            lines.insert(rng.randrange(len(lines) + 1), _fill(rng.choice(_RISKY), rng))
+        lines = _lines(rng)
         if rng.random() < 0.05:
             lines[0] = lines[0].replace("C", "\u0421", 1)  # Cyrillic look-alike
         if rng.random() < 0.05:
@@ -163,7 +197,7 @@ def generate_corpus(count: int, seed: int = 2026) -> list[dict[str, Any]]:
             "ts": f"{1700000000 + i}.000100",
             "channel": "C0BOLO0001",
         }
-        if rng.random() < 0.5:
+        if rng.random() < 0.5 and "<" not in text:
             elements: list[dict[str, Any]] = []
             for line in lines:
                 head, _, tail = line.partition(" ")
@@ -176,7 +210,7 @@ def generate_corpus(count: int, seed: int = 2026) -> list[dict[str, Any]]:
                     "elements": [{"type": "rich_text_section", "elements": elements}],
                 }
             ]
-            event["text"] = text
+            event["text"] = text.replace("&", "&amp;")
         else:
             event["text"] = text.replace("&", "&amp;")
         events.append(event)

@@ -114,6 +114,8 @@ def split_lines(segments: list[Segment], kind: LineKind = LineKind.PARAGRAPH) ->
 
 def parse_mrkdwn(text: str) -> tuple[Line, ...]:
     """Parse Slack ``text`` (escaped mrkdwn) into lines of segments."""
+    if "<" not in text and "&" not in text and "://" not in text:
+        return tuple(Line((Text(t),)) if t else Line(()) for t in text.split("\n"))
     segments: list[Segment] = []
     pos = 0
     for m in _TOKEN.finditer(text):

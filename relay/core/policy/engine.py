@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from relay.core.model import Line, MessageKind, SlackMessage
+from relay.core.model import Line, MessageKind, SlackMessage, Text
 from relay.core.mrkdwn import line_text
 from relay.core.policy.marking import (
     UNKNOWN_MARK,
@@ -27,9 +27,20 @@ from relay.core.policy.marking import (
 from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage
 from relay.core.policy.outbound import OutboundMessage
 from relay.core.policy.redact import Rebuild, has_substance, rebuild_part
+from relay.core.policy.redact import tidy as _tidy
 from relay.core.text import compact, fold, fold_filename, fold_lines
 
-__all__ = ["Decision", "Reason", "Rule", "evaluate_inbound", "evaluate_outbound"]
+__all__ = [
+    "Analysis",
+    "Decision",
+    "Reason",
+    "Rule",
+    "analyze",
+    "decide",
+    "evaluate_inbound",
+    "evaluate_outbound",
+    "evaluate_outbound_all",
+]
 
 
 class Rule(StrEnum):
@@ -241,34 +252,46 @@ class _Released:
 def _release(
     message: SlackMessage, policy: Policy, partner: Partner | None, scan: _Scan
 ) -> _Released:
+    """Tearline and portion marks: which text lines may go to ``partner``."""
     out = _Released(lines=set(), marks={}, banners={}, removed=Counter())
+    folds = scan.folds
     tear = policy.tearline and "tear" in scan.joined.lower()
     for pi, part in enumerate(message.parts):
         start = scan.part_start[pi]
         if start < 0:
             continue
-        idx = list(range(start, start + len(part.lines)))
+        idx = range(start, start + len(part.lines))
         if tear:
-            last = max((i for i in idx if is_tearline(scan.folds[i])), default=None)
+            last = max((i for i in idx if is_tearline(folds[i])), default=None)
             if last is not None:
-                out.removed[Rule.TEARLINE] += sum(1 for i in idx if i <= last and scan.folds[i])
-                idx = [i for i in idx if i > last]
-        banners = {i: m for i in idx if (m := parse_banner(scan.folds[i])) is not None}
+                out.removed[Rule.TEARLINE] += sum(1 for i in idx if i <= last and folds[i])
+                idx = range(last + 1, start + len(part.lines))
+        # Only lines opening with "(" can carry a portion mark, only U... or C... a banner.
+        banners = {
+            i: m
+            for i in idx
+            if folds[i][:1] in _BANNER_START and (m := parse_banner(folds[i])) is not None
+        }
         portions = {
             i: pm[0]
             for i in idx
-            if i not in banners and (pm := parse_portion(scan.folds[i])) is not None
+            if folds[i][:1] == "("
+            and i not in banners
+            and (pm := parse_portion(folds[i])) is not None
         }
+        if not banners and not portions:
+            out.lines.update(idx)
+            continue
         marks = [*portions.values(), *banners.values()]
         if any(m is UNKNOWN_MARK for m in marks):
             out.unknown_mark = True
-        highest = max(marks, key=lambda m: m.rank) if marks else None
+        highest = max(marks, key=lambda m: m.rank)
         out.banners[pi] = banners
         for i in idx:
             if i in banners:
                 continue
             mark = portions.get(i, highest)
-            if mark is not None and scan.folds[i]:
+            if folds[i]:
                 if not releasable(mark, partner, policy.ceiling):
                     out.removed[Rule.ABOVE_CEILING] += 1
                     continue
@@ -277,65 +300,158 @@ def _release(
     return out
 
 
-def judge(
-    message: SlackMessage, policy: Policy, partner: Partner | None, *, now: dt.datetime
-) -> Decision:
-    """Apply ``policy`` to ``message`` for ``partner`` (None: the agency's own inbound view)."""
+_BANNER_START = ("U", "C")
+
+
+@dataclass(slots=True)
+class Analysis:
+    """Everything about a message that does not depend on the partner: computed once, then
+    :func:`decide` runs per partner. Internal caches; not a wire value."""
+
+    message: SlackMessage
+    policy: Policy
+    verdict: Decision | None  # decided for every partner already (block, delete, untouched)
+    scan: _Scan | None = None
+    matcher: _Matcher | None = None
+    firing: list[Detector] = field(default_factory=list)
+    blocked: dict[str, int] = field(default_factory=dict)  # file-type refusals
+
+
+def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analysis:
+    """The partner-independent half of a decision."""
     if message.kind is MessageKind.IGNORED:
-        return _block((Rule.NOT_RELAYED, 1))
+        return Analysis(message, policy, _block((Rule.NOT_RELAYED, 1)))
     if message.unknown:
-        return _block((Rule.UNKNOWN_FIELD, len(message.unknown)))
+        return Analysis(message, policy, _block((Rule.UNKNOWN_FIELD, len(message.unknown))))
     if message.is_bot and (message.bot_id or "") not in policy.bots:
-        return _block((Rule.BOT_NOT_FEDERATED, 1))
+        return Analysis(message, policy, _block((Rule.BOT_NOT_FEDERATED, 1)))
     if message.kind is MessageKind.DELETE:
-        return Decision(
-            action=Action.FORWARD,
-            reasons=(),
-            message=OutboundMessage(
-                kind=MessageKind.DELETE, target_ts=message.target_ts, thread_ts=message.thread_ts
-            ),
+        out = OutboundMessage(
+            kind=MessageKind.DELETE, target_ts=message.target_ts, thread_ts=message.thread_ts
         )
-    blocked: Counter[str] = Counter()
+        return Analysis(message, policy, Decision(action=Action.FORWARD, message=out, reasons=()))
+    blocked: dict[str, int] = {}
     for f in message.files:
         if not f.mimetype or f.mode not in ("hosted", "snippet"):
-            blocked[Rule.FILE_UNVERIFIABLE] += 1
+            blocked[Rule.FILE_UNVERIFIABLE] = blocked.get(Rule.FILE_UNVERIFIABLE, 0) + 1
         elif f.mimetype not in policy.file_types:
-            blocked[Rule.FILE_TYPE] += 1
+            blocked[Rule.FILE_TYPE] = blocked.get(Rule.FILE_TYPE, 0) + 1
     scan = _scan(message)
     matcher = _Matcher(policy, scan, now)
+    firing = matcher.firing(policy.detectors)
+    if not firing and not blocked:
+        quick = _forward_untouched(message, policy, scan)
+        if quick is not None:
+            return Analysis(message, policy, quick)
     text_lines = set(range(scan.file_start))
     file_lines = set(range(scan.file_start, len(scan.folds)))
-
-    def allowed(det: Detector, text: set[int]) -> set[int]:
-        return (text if Scope.TEXT in det.scope else set()) | (
-            file_lines if Scope.FILES in det.scope else set()
-        )
-
-    firing = matcher.firing(policy.detectors)
     for det in firing:
         if det.stage is Stage.WHOLE_MESSAGE and det.action is Action.BLOCK:
-            hit = matcher.detect(det, allowed(det, text_lines))
+            allowed = (text_lines if Scope.TEXT in det.scope else set()) | (
+                file_lines if Scope.FILES in det.scope else set()
+            )
+            hit = matcher.detect(det, allowed)
             if hit:
-                blocked[det.id] += len(hit)
+                blocked[det.id] = blocked.get(det.id, 0) + len(hit)
     if blocked:
-        return _block(*blocked.items())
+        return Analysis(message, policy, _block(*blocked.items()))
+    return Analysis(message, policy, None, scan, matcher, firing)
+
+
+def decide(analysis: Analysis, partner: Partner | None) -> Decision:
+    """The partner-dependent half: marking ceiling, released-text detectors, rebuild."""
+    if analysis.verdict is not None:
+        return analysis.verdict
+    message, policy = analysis.message, analysis.policy
+    scan, matcher = analysis.scan, analysis.matcher
+    assert scan is not None  # noqa: S101 - set whenever there is no verdict
+    assert matcher is not None  # noqa: S101
     released = _release(message, policy, partner, scan)
     if released.unknown_mark:
         return _block((Rule.MARKING_UNKNOWN, 1))
+    file_lines = set(range(scan.file_start, len(scan.folds)))
+    scopes = {
+        frozenset({Scope.TEXT, Scope.FILES}): released.lines | file_lines,
+        frozenset({Scope.TEXT}): released.lines,
+        frozenset({Scope.FILES}): file_lines,
+    }
+    blocked: dict[str, int] = {}
     strip: dict[str, set[int]] = {}
-    for det in firing:
+    for det in analysis.firing:
         if det.stage is Stage.WHOLE_MESSAGE and det.action is Action.BLOCK:
             continue
-        hit = matcher.detect(det, allowed(det, released.lines))
+        hit = matcher.detect(det, scopes.get(det.scope, set()))
         if not hit:
             continue
         if det.action is Action.BLOCK:
-            blocked[det.id] += len(hit)
+            blocked[det.id] = blocked.get(det.id, 0) + len(hit)
         else:
             strip[det.id] = hit
     if blocked:
         return _block(*blocked.items())
     return _assemble(message, policy, scan, released, strip)
+
+
+def judge(
+    message: SlackMessage, policy: Policy, partner: Partner | None, *, now: dt.datetime
+) -> Decision:
+    """Apply ``policy`` to ``message`` for ``partner`` (None: the agency's own inbound view)."""
+    return decide(analyze(message, policy, now=now), partner)
+
+
+def evaluate_outbound_all(
+    message: SlackMessage, policy: Policy, topic: str, *, now: dt.datetime
+) -> dict[str, Decision]:
+    """:func:`evaluate_outbound` for every partner of ``policy``, analysing the message once."""
+    analysis: Analysis | None = None
+    out: dict[str, Decision] = {}
+    for ori, p in policy.partners.items():
+        if topic not in policy.topics or topic not in p.share:
+            out[ori] = _block((Rule.TOPIC_NOT_SHARED, 1))
+        elif now.date() > p.agreement_expires:
+            out[ori] = _block((Rule.AGREEMENT_EXPIRED, 1))
+        else:
+            if analysis is None:
+                analysis = analyze(message, policy, now=now)
+            out[ori] = decide(analysis, p)
+    return out
+
+
+def _forward_untouched(message: SlackMessage, policy: Policy, scan: _Scan) -> Decision | None:
+    """The common case, decided without per-line bookkeeping: no detector can fire, and the
+    message has no tearline, marking, reference, link or shared content to handle. Returns
+    None whenever any of that is present (the full path then decides)."""
+    folds = scan.folds
+    if policy.tearline and "tear" in scan.joined.lower():
+        return None
+    for text in folds[: scan.file_start]:
+        first = text[:1]
+        if first == "(" or (first in _BANNER_START and parse_banner(text) is not None):
+            return None
+    lines: list[Line] = []
+    for pi, part in enumerate(message.parts):
+        if not part.body:
+            if scan.part_start[pi] >= 0 and part.where == "shared_message" and part.lines:
+                return None
+            continue
+        for line in part.lines:
+            for seg in line.segments:
+                if type(seg) is not Text:
+                    return None
+        lines.extend(part.lines)
+    lines = _tidy(lines)
+    if not message.files and not has_substance(lines, policy.min_words):
+        return None
+    out = OutboundMessage(
+        kind=message.kind,
+        lines=tuple(lines),
+        files=message.files,
+        thread_ts=message.thread_ts,
+        broadcast=message.broadcast,
+        target_ts=message.target_ts,
+        rich_text=message.from_blocks,
+    )
+    return Decision(action=Action.FORWARD, message=out, reasons=())
 
 
 def _assemble(

@@ -19,7 +19,7 @@ from relay.core.policy.marking import Mark, parse_banner, render_banner
 from relay.core.policy.model import Detector, Policy, Unit
 from relay.core.text import fold
 
-__all__ = ["Rebuild", "has_substance", "rebuild_part"]
+__all__ = ["Rebuild", "has_substance", "rebuild_part", "tidy"]
 
 LINK_REMOVED: Final = "[link removed]"
 MENTION_REMOVED: Final = "[mention removed]"
@@ -118,6 +118,11 @@ def rebuild_part(
     detectors: dict[str, Detector],
 ) -> Rebuild:
     reasons: Counter[str] = Counter()
+    if not strip and not banners and _plain(part.lines):
+        plain = [
+            part.lines[i - start] for i in range(start, start + len(part.lines)) if i in released
+        ]
+        return Rebuild(lines=tidy(plain), reasons=reasons)
     kept: list[tuple[int, Line | None]] = []  # None marks a banner position
     for offset, line in enumerate(part.lines):
         i = start + offset
@@ -158,14 +163,22 @@ def rebuild_part(
             lines.append(banner_line if banner_line is not None else part.lines[i - start])
         else:
             lines.append(ln)
-    return Rebuild(lines=_tidy(lines), reasons=reasons)
+    return Rebuild(lines=tidy(lines), reasons=reasons)
+
+
+def _plain(lines: tuple[Line, ...]) -> bool:
+    """Only text segments: nothing for the reference and link rules to rewrite."""
+    return all(type(seg) is Text for line in lines for seg in line.segments)
 
 
 def _blank(line: Line) -> bool:
     return all(type(s) is Text and not s.text.strip() for s in line.segments)
 
 
-def _tidy(lines: list[Line]) -> list[Line]:
+def tidy(lines: list[Line]) -> list[Line]:
+    """No leading, trailing or repeated blank lines."""
+    if all(line.segments and not _blank(line) for line in lines):
+        return lines
     out: list[Line] = []
     for line in lines:
         if _blank(line) and (not out or _blank(out[-1])):
