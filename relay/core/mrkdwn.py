@@ -101,7 +101,7 @@ def split_lines(segments: list[Segment], kind: LineKind = LineKind.PARAGRAPH) ->
             last = len(pieces) - 1
             for i, piece in enumerate(pieces):
                 if piece:
-                    current.append(seg._replace(text=piece))
+                    current.append(Text(piece, seg.bold, seg.italic, seg.strike, seg.code))
                 if i < last:
                     lines.append(Line(tuple(current), kind))
                     current = []

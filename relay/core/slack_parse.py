@@ -225,6 +225,8 @@ _POST_SUBTYPES: Final = frozenset(
 
 
 def _check(obj: Mapping[str, Any], known: frozenset[str], path: str, unknown: list[str]) -> None:
+    if known.issuperset(obj):
+        return
     for key in obj:
         if key not in known and not (path.endswith("files[]") and key.startswith("thumb_")):
             unknown.append(f"{path}.{key}" if path else key)

@@ -392,7 +392,9 @@ def load_policy(
             problems.add(line, f"topic '{topic}' must be lower-case letters, digits, - or _")
         topics.add(topic)
     ceiling = _level(root, "ceiling", base.ceiling if base else Level.CONTROLLED)
-    tearline = root.get("tearline", str, None)
+    tearline = root.get("tearline", (str, bool), None)
+    if tearline is False:  # YAML 1.1 reads a bare `off` as false
+        tearline = "off"
     if tearline not in (None, "release_after_last", "off"):
         problems.add(root.line_of("tearline"), "tearline must be 'release_after_last' or 'off'")
     sub_loc = root.data.get("links")
