@@ -25,7 +25,11 @@ __all__ = [
 
 _PORTION: Final = re.compile(r"^\s*\(([A-Z][A-Z ]*(?://[^)]*)?)\)")
 _BANNER: Final = re.compile(r"^(?:UNCLASSIFIED|CUI|CONTROLLED|U)(?://[A-Z0-9 /,-]*)?$")
-_TEARLINE: Final = re.compile(r"^\W*TEAR\s?LINE\W*$", re.IGNORECASE)
+_TEARLINE: Final = re.compile(
+    r"^\W*TEAR[\s-]?LINE\b(?:[\W_]+(?:RELEASABLE|RELEASE|BELOW|FOR|TO|THE|PUBLIC|LAW|"
+    r"ENFORCEMENT|LE|PARTNERS?|DISSEMINATION|WIDER|AUDIENCE)\b)*\W*$",
+    re.IGNORECASE,
+)
 _LEGACY: Final = {
     "FOUO": "FOUO",
     "LES": "LES",
@@ -79,6 +83,7 @@ def _parse(body: str) -> Mark | None:
     Returns None when ``body`` is not a marking at all, UNKNOWN_MARK when it looks like one the
     relay does not understand (which blocks: fail closed).
     """
+    body = body.split(" - ", 1)[0]  # "UNCLASSIFIED//LES - NOT FOR PUBLIC RELEASE": a remark
     parts = [p.strip() for p in body.split("//")]
     head, rest = parts[0], [p for p in parts[1:] if p]
     if head in ("U", "UNCLASSIFIED"):

@@ -30,9 +30,11 @@ except ImportError:  # pragma: no cover - the fallback is tested by turning the 
 __all__ = ["Candidates", "CompiledRules", "LineHits", "compile_rules", "hyperscan_available"]
 
 _DATE: Final = (
-    r"\b(?:(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>(?:19|20)\d{2})"
+    r"\b(?:(?P<m>\d{1,2})[/.-](?P<d>\d{1,2})[/.-](?P<y>(?:19|20)\d{2})"
     r"|(?P<y2>(?:19|20)\d{2})-(?P<m2>\d{1,2})-(?P<d2>\d{1,2})"
-    r"|(?<=DOB[/: ])(?P<y3>(?:19|20)\d{2})(?P<m3>\d{2})(?P<d3>\d{2}))\b"
+    r"|(?<=DOB[/: ])(?P<y3>(?:19|20)\d{2})(?P<m3>\d{2})(?P<d3>\d{2})"
+    r"|(?<=(?:DOB|YOB)[: ])(?P<y4>(?:19|20)\d{2})(?![\d/.-])"
+    r"|(?<=born in )(?P<y5>(?:19|20)\d{2})(?![\d/.-]))\b"
 )
 _MIN_COMPACT_TERM: Final = 6
 
@@ -133,9 +135,17 @@ def _collect(pattern_id: int, start: int, end: int, flags: int, context: Any) ->
 
 
 def _is_minor(m: re.Match[str], age_limit: int, now: dt.datetime | None) -> bool:
+    """Could the person born on this date be under ``age_limit`` at ``now``?
+
+    A year alone counts as a minor when any birthday in that year would (fail closed).
+    """
     if now is None:
         return False
     g = m.groupdict()
+    today = now.date()
+    year_only = g.get("y4") or g.get("y5")
+    if year_only:
+        return 0 <= today.year - int(year_only) <= age_limit
     try:
         if g.get("y"):
             born = dt.date(int(g["y"]), int(g["m"]), int(g["d"]))
@@ -145,7 +155,6 @@ def _is_minor(m: re.Match[str], age_limit: int, now: dt.datetime | None) -> bool
             born = dt.date(int(g["y3"]), int(g["m3"]), int(g["d3"]))
     except (TypeError, ValueError):
         return False
-    today = now.date()
     years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     return 0 <= years < age_limit
 

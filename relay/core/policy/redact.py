@@ -25,11 +25,19 @@ LINK_REMOVED: Final = "[link removed]"
 MENTION_REMOVED: Final = "[mention removed]"
 CHANNEL_REMOVED: Final = "[channel removed]"
 _WORD: Final = re.compile(r"[A-Za-z]{2,}")
-_BOILERPLATE: Final = re.compile(
+# Lines that are only a contact or a pointer carry no substance of their own.
+_CONTACT: Final = re.compile(
     r"^\W*(?:\([A-Z/ -]+\)\s*)?(?:contact|call|questions?|report (?:sightings|info\w*)|poc|"
-    r"thanks?|thank you|fyi|fysa|heads up|see (?:below|above|attached)|please advise|"
+    r"thanks?|thank you|see (?:below|above|attached)|please advise|"
     r"\[(?:link|mention|channel) removed\])\b",
     re.IGNORECASE,
+)
+_CLAUSE: Final = re.compile(
+    r"\b(?:if|when|re|regarding|about|with info(?:rmation)? on)\b", re.IGNORECASE
+)
+# Openers carry none either, but what follows them may ("Heads up: white van on Elm St").
+_OPENER: Final = re.compile(
+    r"^\W*(?:fyi|fysa|heads up|attention|be advised|all units)\b\W*", re.IGNORECASE
 )
 _PLACEHOLDERS: Final = re.compile(r"\[(?:link|mention|channel|SSN) removed\]", re.IGNORECASE)
 
@@ -194,8 +202,15 @@ def has_substance(lines: list[Line], min_words: int) -> bool:
     words = 0
     for line in lines:
         text = fold(line_text(line))
-        if not text or _BOILERPLATE.match(text) or parse_banner(text) is not None:
+        if not text or parse_banner(text) is not None:
             continue
+        if _CONTACT.match(text):
+            # "Contact Det. Ruiz 555-0140 if you see a silver Nissan...": the clause counts.
+            clause = _CLAUSE.search(text)
+            if clause is None:
+                continue
+            text = text[clause.end() :]
+        text = _OPENER.sub("", text, count=1)
         words += len(_WORD.findall(_PLACEHOLDERS.sub(" ", text)))
         if words >= min_words:
             return True
