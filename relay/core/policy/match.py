@@ -29,12 +29,15 @@ except ImportError:  # pragma: no cover - the fallback is tested by turning the 
 
 __all__ = ["Candidates", "CompiledRules", "LineHits", "compile_rules", "hyperscan_available"]
 
-_DATE: Final = (
-    r"\b(?:(?P<m>\d{1,2})[/.-](?P<d>\d{1,2})[/.-](?P<y>(?:19|20)\d{2})"
-    r"|(?P<y2>(?:19|20)\d{2})-(?P<m2>\d{1,2})-(?P<d2>\d{1,2})"
-    r"|(?<=DOB[/: ])(?P<y3>(?:19|20)\d{2})(?P<m3>\d{2})(?P<d3>\d{2})"
-    r"|(?<=(?:DOB|YOB)[: ])(?P<y4>(?:19|20)\d{2})(?![\d/.-])"
-    r"|(?<=born in )(?P<y5>(?:19|20)\d{2})(?![\d/.-]))\b"
+# Dates of birth for `dob_under_age`. Each alternative is its own pattern with a literal
+# anchor inside the match (not a lookbehind, which a prefilter drops), so the fast path does
+# not flag every four-digit year.
+_DATES: Final = (
+    r"\b(?P<m>\d{1,2})[/.-](?P<d>\d{1,2})[/.-](?P<y>(?:19|20)\d{2})\b",
+    r"\b(?P<y>(?:19|20)\d{2})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b",
+    r"\bDOB[/: ]\s?(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})\b",
+    r"\b(?:DOB|YOB)[/: ]\s?(?P<year>(?:19|20)\d{2})\b(?![/.-]\d)",
+    r"\bborn in (?P<year>(?:19|20)\d{2})\b",
 )
 _MIN_COMPACT_TERM: Final = 6
 
@@ -143,17 +146,12 @@ def _is_minor(m: re.Match[str], age_limit: int, now: dt.datetime | None) -> bool
         return False
     g = m.groupdict()
     today = now.date()
-    year_only = g.get("y4") or g.get("y5")
+    year_only = g.get("year")
     if year_only:
         return 0 <= today.year - int(year_only) <= age_limit
     try:
-        if g.get("y"):
-            born = dt.date(int(g["y"]), int(g["m"]), int(g["d"]))
-        elif g.get("y2"):
-            born = dt.date(int(g["y2"]), int(g["m2"]), int(g["d2"]))
-        else:
-            born = dt.date(int(g["y3"]), int(g["m3"]), int(g["d3"]))
-    except (TypeError, ValueError):
+        born = dt.date(int(g["y"]), int(g["m"]), int(g["d"]))
+    except (TypeError, ValueError, KeyError):
         return False
     years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     return 0 <= years < age_limit
@@ -170,7 +168,7 @@ def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> Com
         sources = list(ps.regexes) + [_term_regex(t) for t in ps.terms]
         if ps.dob_under_age is not None:
             set_dob_age[name] = ps.dob_under_age
-            sources.append(_DATE)
+            sources.extend(_DATES)
         indices = []
         for src in sources:
             patterns.append(re.compile(src, flags))
