@@ -91,6 +91,9 @@ class DeliveryError(RelayError):
     code = "delivery_failed"
     http_status = 502
 
-    def __init__(self, message: str, *, code: str, retryable: bool) -> None:
+    def __init__(
+        self, message: str, *, code: str, retryable: bool, retry_after: float | None = None
+    ) -> None:
         super().__init__(message, code=code)
         self.retryable = retryable
+        self.retry_after = retry_after

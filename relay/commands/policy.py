@@ -101,7 +101,8 @@ def _apply(args: argparse.Namespace) -> int:
         print(f"relay: stdin: {msg}", file=sys.stderr)
         return 2
     decision = evaluate_outbound(message, policy, args.peer, args.topic, now=now)
-    sys.stdout.write(json.dumps(decision_to_wire(decision), ensure_ascii=False) + "\n")
+    # ASCII JSON: valid UTF-8 whatever the input held (a lone surrogate cannot be encoded).
+    sys.stdout.write(json.dumps(decision_to_wire(decision)) + "\n")
     return 0
 
 
@@ -183,6 +184,7 @@ def _test(args: argparse.Namespace) -> int:
     passed = failed = 0
     print(f"{'CASE':<40} {'EXPECTED':<9} {'GOT':<9} RESULT")
     for path in cases:
+        case: Any = None
         try:
             case = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(case, dict):

@@ -62,6 +62,16 @@ _STYLE_KEYS: Final = frozenset(
 )
 
 
+def _list(obj: Mapping[str, Any], key: str, path: str, unknown: list[str]) -> list[Any]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        unknown.append(f"{path}.{key}")
+        return []
+    return value
+
+
 def _s(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -119,17 +129,17 @@ def _inline(el: Any, parent: str, index: int, unknown: list[str]) -> list[Segmen
             _keys(style, _STYLE_KEYS, f"{parent}.elements[{index}].style", unknown)
     match kind:
         case "text":
-            if style is _NO_STYLE:
-                return [Text(_s(el.get("text")))]
-            return [
-                Text(
-                    _s(el.get("text")),
-                    bool(style.get("bold")),
-                    bool(style.get("italic")),
-                    bool(style.get("strike")),
-                    bool(style.get("code")),
-                )
-            ]
+            if not isinstance(el.get("text"), str):
+                unknown.append(f"{parent}.elements[{index}].text")
+                return []
+            runs = text_segments(el["text"])  # a bare URL in a run is a link like any other
+            flags = (
+                bool(style.get("bold")),
+                bool(style.get("italic")),
+                bool(style.get("strike")),
+                bool(style.get("code")),
+            )
+            return [Text(seg.text, *flags) if isinstance(seg, Text) else seg for seg in runs]
         case "link":
             return [Link(_s(el.get("url")), _s(el.get("text")))]
         case "user":
@@ -154,10 +164,7 @@ def _container(el: Any, path: str, unknown: list[str]) -> list[Line]:
     kind = _typed(el, _CONTAINER_KEYS, path, unknown)
     if kind is None:
         return []
-    children = el.get("elements") or []
-    if not isinstance(children, list):
-        unknown.append(f"{path}.elements")
-        return []
+    children = _list(el, "elements", path, unknown)
     if kind == "rich_text_list":
         ordered = el.get("style") == "ordered"
         level = el.get("indent") if isinstance(el.get("indent"), int) else 0
@@ -174,7 +181,7 @@ def _container(el: Any, path: str, unknown: list[str]) -> list[Line]:
         if type(child) is dict and child.get("type") == "text" and child.keys() <= _TEXT_KEYS:
             text = child.get("text")
             style = child.get("style")
-            if type(text) is str:
+            if type(text) is str and "://" not in text:
                 if style is None:
                     segments.append(Text(text))
                     continue
@@ -202,11 +209,11 @@ def _block(b: Any, path: str, unknown: list[str]) -> list[Line]:
     lines: list[Line] = []
     match kind:
         case "rich_text":
-            for i, el in enumerate(b.get("elements") or []):
+            for i, el in enumerate(_list(b, "elements", path, unknown)):
                 lines.extend(_container(el, f"{path}.elements[{i}]", unknown))
         case "section":
             lines.extend(_text_object(b.get("text"), f"{path}.text", unknown))
-            for i, fld in enumerate(b.get("fields") or []):
+            for i, fld in enumerate(_list(b, "fields", path, unknown)):
                 lines.extend(_text_object(fld, f"{path}.fields[{i}]", unknown))
         case "header" | "markdown":
             txt = b.get("text")
@@ -215,7 +222,7 @@ def _block(b: Any, path: str, unknown: list[str]) -> list[Line]:
             else:
                 lines.extend(_text_object(txt, f"{path}.text", unknown))
         case "context":
-            for i, el in enumerate(b.get("elements") or []):
+            for i, el in enumerate(_list(b, "elements", path, unknown)):
                 epath = f"{path}.elements[{i}]"
                 if isinstance(el, Mapping) and el.get("type") == "image":
                     _keys(

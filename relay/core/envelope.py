@@ -20,6 +20,9 @@ Where this differs from the example, and why:
 - Every hop's ``disclosed`` must be a subset of the previous hop's, and the Disclosures that
   arrive must be exactly the last hop's ``disclosed``: a Disclosure withheld upstream cannot be
   put back downstream.
+- The origin signs the partner it addressed (``aud``) and whether that partner may pass the
+  envelope on (``onward``); each hop signs the same permission for its own recipient. The first
+  hop must be signed by ``aud``, and a hop exists only where the previous signer allowed it.
 """
 
 from __future__ import annotations
@@ -92,6 +95,8 @@ class UnsignedEnvelope:
 def build_envelope(
     *,
     issuer: AgencyId,
+    audience: AgencyId,
+    onward: bool,
     envelope_id: EnvelopeId,
     issued_at: datetime,
     expires_at: datetime,
@@ -105,7 +110,13 @@ def build_envelope(
     thread: EnvelopeId | None = None,
     target: EnvelopeId | None = None,
 ) -> UnsignedEnvelope:
-    """Build the payload and Disclosures; ``salts`` gives one salt per line, then per file."""
+    """Build the payload and Disclosures; ``salts`` gives one salt per line, then per file.
+
+    ``audience`` is the partner this copy is sent to; ``onward`` whether it may pass it on
+    (see ``relay.core.routing.onward_allowed``). One envelope per partner: each names its own.
+    """
+    if audience == issuer:
+        raise ValueError("audience must be another agency than the issuer")
     if len(salts) != len(lines) + len(files):
         raise ValueError(f"need {len(lines) + len(files)} salts, got {len(salts)}")
     if len(set(salts)) != len(salts):
@@ -118,6 +129,8 @@ def build_envelope(
     )
     payload = Payload(
         iss=issuer,
+        aud=audience,
+        onward=onward,
         jti=envelope_id,
         iat=_seconds(issued_at),
         exp=_seconds(expires_at),
@@ -164,13 +177,16 @@ def add_hop(
     to_agency: AgencyId,
     at: datetime,
     policy: str,
+    onward: bool,
     withhold_lines: Collection[int] = (),
     withhold_files: Collection[int] = (),
 ) -> SignedEnvelope:
     """Withhold some lines/files and append this relay's hop signature.
 
     ``from_agency`` is the agency that sent the envelope here (the last signer), ``policy``
-    is ``<policy id>@<version>``. The origin signature and payload are left untouched.
+    is ``<policy id>@<version>``, ``onward`` whether ``to_agency`` may pass it on. The origin
+    signature and payload are left untouched. Whether this relay may forward at all is the
+    verifier's and ``relay.core.routing``'s business, not checked here.
     """
     kept = []
     for encoded in envelope.disclosures:
@@ -188,6 +204,7 @@ def add_hop(
         prev_sig_sha256=b64url_encode(
             hashlib.sha256(envelope.signatures[-1].signature_bytes).digest()
         ),
+        onward=onward,
     )
     protected = b64url_encode(canonicalize(hop_header(kid, record)))
     try:

@@ -2,7 +2,8 @@
 
 Payload (JCS, every member from this allowlist; ``thread`` and ``target`` optional)::
 
-    {"iss": "CT9990100", "jti": "<envelope id>", "iat": 1760000000, "exp": 1760086400,
+    {"iss": "CT9990100", "aud": "NY0300000", "onward": false,
+     "jti": "<envelope id>", "iat": 1760000000, "exp": 1760086400,
      "kind": "post" | "edit" | "delete" | "cancel", "topic": "bolo", "marking": "LES",
      "author": {"name": "Det. A. Smith", "agency": "CT9990100"},
      "thread": "<envelope id of the thread root>", "target": "<envelope id edited/deleted>",
@@ -13,6 +14,10 @@ position, so the order of lines is signed and a withheld line leaves a visible g
 
     [salt, "line.0", "first line of text"]
     [salt, "file.0", {"mime": "image/jpeg", "sha256": "<64 hex>", "size": 48213}]
+
+``aud`` is the partner the origin sent the envelope to and ``onward`` says whether that partner
+may pass it on to its own partners: both are signed by the origin, so no relay can change who
+the envelope was meant for or lift the origin's "no further dissemination".
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Final, NewType
 
 from relay.core.allowlist import Fields, malformed
 from relay.core.canonical import JSONValue, parse_json
-from relay.core.envelope_wire import DIGEST_PATTERN, MAX_DISCLOSURES, require_jcs
+from relay.core.envelope_wire import DIGEST_PATTERN, MAX_DISCLOSURES, boolean, require_jcs
 from relay.core.keys import ORI_PATTERN
 from relay.core.model import AgencyId
 from relay.core.refusal import Refusal
@@ -73,6 +78,8 @@ class Author:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Payload:
     iss: AgencyId
+    aud: AgencyId  # the partner the origin addressed (the first signer after it, or receiver)
+    onward: bool  # may ``aud`` pass the envelope on
     jti: EnvelopeId
     iat: int
     exp: int
@@ -87,6 +94,8 @@ class Payload:
     def to_json(self) -> dict[str, JSONValue]:
         out: dict[str, JSONValue] = {
             "iss": self.iss,
+            "aud": self.aud,
+            "onward": self.onward,
             "jti": self.jti,
             "iat": self.iat,
             "exp": self.exp,
@@ -126,8 +135,8 @@ class DisclosedFile:
 
 
 _PAYLOAD_FIELDS: Final = (
-    "iss", "jti", "iat", "exp", "kind", "topic", "marking", "author", "thread", "target",
-    "_sd_alg", "_sd",
+    "iss", "aud", "onward", "jti", "iat", "exp", "kind", "topic", "marking", "author",
+    "thread", "target", "_sd_alg", "_sd",
 )  # fmt: skip
 
 
@@ -151,6 +160,8 @@ def parse_payload(raw: bytes) -> Payload:
         raise malformed("payload.kind is not a known kind") from None
     payload = Payload(
         iss=AgencyId(fields.text("iss", pattern=ORI_PATTERN)),
+        aud=AgencyId(fields.text("aud", pattern=ORI_PATTERN)),
+        onward=boolean(fields, "onward", where="payload"),
         jti=EnvelopeId(fields.text("jti", pattern=ENVELOPE_ID_PATTERN)),
         iat=fields.integer("iat"),
         exp=fields.integer("exp"),

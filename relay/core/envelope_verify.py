@@ -10,8 +10,10 @@ Order of checks (the first failure is the refusal reason):
    (``issuer_mismatch``), strict Ed25519 (``signature_invalid``);
 5. ``iat``/``exp`` against ``now`` with ``skew`` (``not_yet_valid``, ``expired``);
 6. the path of agencies holds no agency twice (``loop``);
-7. hop records chain: number, previous-signature digest, from/to, times, disclosed subsets
-   (``hop_invalid``);
+7. addressing: a direct envelope's ``aud`` is the ``receiver`` (``not_addressed``); hop 1 is
+   signed by ``aud``, and hop records chain: number, previous-signature digest, from/to, times,
+   disclosed subsets (``hop_invalid``); each hop was allowed by the previous signer's ``onward``
+   (``onward_forbidden``);
 8. Disclosures: each digest in ``_sd`` and, after a hop, exactly the last hop's ``disclosed``
    (``disclosure_invalid``); none twice (``disclosure_duplicate``).
 """
@@ -65,6 +67,7 @@ class Hop:
     policy_id: str
     policy_version: str
     disclosed: tuple[str, ...]
+    onward: bool  # may ``to_agency`` pass it on
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +76,8 @@ class VerifiedEnvelope:
 
     envelope_id: EnvelopeId
     issuer: AgencyId
+    audience: AgencyId  # the partner the origin addressed (``aud``)
+    onward: bool  # may the receiver pass it on: the origin's ``onward``, or the last hop's
     origin_kid: KeyId
     issued_at: datetime
     expires_at: datetime
@@ -86,7 +91,7 @@ class VerifiedEnvelope:
     files: tuple[DisclosedFile, ...]
     withheld: int  # digests in _sd with no Disclosure here
     hops: tuple[Hop, ...]
-    path: tuple[AgencyId, ...]  # issuer, each hop signer, then the last hop's recipient
+    path: tuple[AgencyId, ...]  # issuer, then aud and each later hop signer, then the receiver
     envelope: SignedEnvelope  # as received, for add_hop
 
     @property
@@ -105,8 +110,9 @@ def verify_envelope(
 ) -> VerifiedEnvelope:
     """Verify everything or raise ``VerificationError`` with a :class:`Refusal` code.
 
-    ``receiver``, if given, must be the last hop's ``to`` and takes part in loop detection
-    (an envelope that comes back to its issuer is a ``loop``).
+    ``receiver``, if given, must be ``aud`` when there are no hops (``not_addressed``) and the
+    last hop's ``to`` otherwise (``hop_invalid``). Relays should always pass it: without it a
+    direct envelope is not checked against its addressee.
     """
     env = data if isinstance(data, SignedEnvelope) else SignedEnvelope.from_wire(data)
     if len(env.signatures) - 1 > max_hops:
@@ -130,16 +136,20 @@ def verify_envelope(
     if now_s - skew_s >= payload.exp:
         raise _refuse(f"envelope {payload.jti} expired", Refusal.EXPIRED)
 
-    path = [payload.iss, *(key.agency for key, _ in chain)]
+    # A direct envelope goes to receiver, which must be aud (not_addressed below; an issuer
+    # receiving its own envelope is a loop first). With hops, hop 1 must be signed by aud.
+    path = [payload.iss, payload.aud if receiver is None else receiver]
     if chain:
-        path.append(chain[-1][1].to_agency)
-    elif receiver is not None:
-        path.append(receiver)
+        path[1:] = [*(key.agency for key, _ in chain), chain[-1][1].to_agency]
     if len(set(path)) != len(path):
         raise _refuse(f"envelope {payload.jti} path visits an agency twice", Refusal.LOOP)
+    if receiver is not None and not chain and payload.aud != receiver:
+        raise _refuse(
+            f"envelope {payload.jti} is addressed to another agency", Refusal.NOT_ADDRESSED
+        )
 
     prev_signer, prev_sig, prev_at = origin.agency, env.signatures[0], payload.iat
-    prev_disclosed = frozenset(payload.sd)
+    prev_disclosed, prev_onward = frozenset(payload.sd), payload.onward
     hops = []
     for number, ((key, record), member) in enumerate(
         zip(chain, env.signatures[1:], strict=True), start=1
@@ -149,6 +159,10 @@ def verify_envelope(
             raise _refuse(f"hop {number} does not chain to its predecessor", Refusal.HOP_INVALID)
         if record.from_agency != prev_signer:
             raise _refuse(f"hop {number} from is not the previous signer", Refusal.HOP_INVALID)
+        if number == 1 and key.agency != payload.aud:
+            raise _refuse(
+                "hop 1 is not signed by the agency the origin addressed", Refusal.HOP_INVALID
+            )
         if number < len(chain) and chain[number][0].agency != record.to_agency:
             raise _refuse(f"hop {number} to is not the next signer", Refusal.HOP_INVALID)
         if record.at > now_s + skew_s:
@@ -157,9 +171,13 @@ def verify_envelope(
             raise _refuse(f"hop {number} time before its predecessor", Refusal.HOP_INVALID)
         if not prev_disclosed.issuperset(record.disclosed):
             raise _refuse(f"hop {number} disclosed more than it got", Refusal.HOP_INVALID)
+        if not prev_onward:
+            raise _refuse(
+                f"hop {number} passed on what it was not allowed to", Refusal.ONWARD_FORBIDDEN
+            )
         hops.append(_hop(number, key, record))
         prev_signer, prev_sig, prev_at = key.agency, member, record.at
-        prev_disclosed = frozenset(record.disclosed)
+        prev_disclosed, prev_onward = frozenset(record.disclosed), record.onward
     if receiver is not None and chain and chain[-1][1].to_agency != receiver:
         raise _refuse("last hop is addressed to another agency", Refusal.HOP_INVALID)
 
@@ -175,6 +193,8 @@ def verify_envelope(
     return VerifiedEnvelope(
         envelope_id=payload.jti,
         issuer=payload.iss,
+        audience=payload.aud,
+        onward=prev_onward,
         origin_kid=origin.kid,
         issued_at=_time(payload.iat),
         expires_at=_time(payload.exp),
@@ -215,6 +235,7 @@ def _hop(number: int, key: PinnedKey, record: HopRecord) -> Hop:
         policy_id=policy_id,
         policy_version=policy_version,
         disclosed=record.disclosed,
+        onward=record.onward,
     )
 
 

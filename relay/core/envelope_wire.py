@@ -35,6 +35,7 @@ __all__ = [
     "HopRecord",
     "SignedEnvelope",
     "WireSignature",
+    "boolean",
     "hop_header",
     "origin_header",
     "parse_hop_header",
@@ -119,6 +120,7 @@ class HopRecord:
     policy: str  # "<policy id>@<version>"
     disclosed: tuple[str, ...]  # sorted digests of the Disclosures forwarded
     prev_sig_sha256: str
+    onward: bool  # may ``to_agency`` pass the envelope on to its own partners
 
     def to_json(self) -> dict[str, JSONValue]:
         return {
@@ -126,6 +128,7 @@ class HopRecord:
             "disclosed": list(self.disclosed),
             "from": self.from_agency,
             "hop": self.number,
+            "onward": self.onward,
             "policy": self.policy,
             "prev_sig_sha256": self.prev_sig_sha256,
             "to": self.to_agency,
@@ -143,6 +146,14 @@ def hop_header(kid: str, record: HopRecord) -> dict[str, JSONValue]:
 def require_jcs(raw: bytes, value: JSONValue, where: str) -> None:
     if canonicalize(value) != raw:
         raise malformed(f"{where} is not in canonical (JCS) form")
+
+
+def boolean(fields: Fields, key: str, *, where: str) -> bool:
+    """A required JSON ``true``/``false`` member (``malformed`` for anything else, even 0/1)."""
+    value = fields.raw(key)
+    if not isinstance(value, bool):
+        raise malformed(f"{where}.{key} is not a boolean")
+    return value
 
 
 def parse_origin_header(protected: str) -> KeyId:
@@ -165,7 +176,7 @@ def parse_hop_header(protected: str) -> tuple[KeyId, HopRecord]:
     relay = Fields(
         fields.raw("relay"),
         where="hop header.relay",
-        allowed=("at", "disclosed", "from", "hop", "policy", "prev_sig_sha256", "to"),
+        allowed=("at", "disclosed", "from", "hop", "onward", "policy", "prev_sig_sha256", "to"),
     )
     disclosed = relay.text_list("disclosed", pattern=DIGEST_PATTERN, max_items=MAX_DISCLOSURES)
     if list(disclosed) != sorted(set(disclosed)):
@@ -178,5 +189,6 @@ def parse_hop_header(protected: str) -> tuple[KeyId, HopRecord]:
         policy=relay.text("policy", pattern=_POLICY),
         disclosed=disclosed,
         prev_sig_sha256=relay.text("prev_sig_sha256", pattern=DIGEST_PATTERN),
+        onward=boolean(relay, "onward", where="hop header.relay"),
     )
     return KeyId(fields.text("kid", pattern=_KID)), record

@@ -1,7 +1,8 @@
 """Stable reasons for refusing an envelope or a key, used as ``VerificationError.code``.
 
 The values are snake_case and never change: HTTP bodies, metrics labels, the audit trail and
-the CLI all carry them.
+the CLI all carry them. ``VerificationError`` carries HTTP 403 for each of them: the envelope is
+refused as it stands, and sending it again will not help.
 """
 
 from __future__ import annotations
@@ -26,3 +27,5 @@ class Refusal(StrEnum):
     HOP_INVALID = "hop_invalid"  # hop record does not chain (prev sig, from/to, number)
     HOP_LIMIT = "hop_limit"
     LOOP = "loop"  # an agency appears twice on the path
+    NOT_ADDRESSED = "not_addressed"  # a direct envelope whose signed aud is another agency
+    ONWARD_FORBIDDEN = "onward_forbidden"  # a hop where the previous signer said "no onward"

@@ -232,6 +232,17 @@ def _check(obj: Mapping[str, Any], known: frozenset[str], path: str, unknown: li
             unknown.append(f"{path}.{key}" if path else key)
 
 
+def _list(obj: Mapping[str, Any], key: str, path: str, unknown: list[str]) -> list[Any]:
+    """A list-valued field; any other type is recorded as unknown (fail closed)."""
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        unknown.append(f"{path}.{key}" if path else key)
+        return []
+    return value
+
+
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -291,7 +302,7 @@ def _parse_attachment(
     if "actions" in a:
         unknown.append(f"{path}.actions")
     texts = [_str(a.get(k)) for k in _ATTACHMENT_TEXT_KEYS if _str(a.get(k))]
-    for i, fld in enumerate(a.get("fields") or []):
+    for i, fld in enumerate(_list(a, "fields", path, unknown)):
         fpath = f"{path}.fields[{i}]"
         if not isinstance(fld, Mapping):
             unknown.append(fpath)
@@ -309,7 +320,7 @@ def _parse_attachment(
         or a.get("message_blocks")
         or a.get("original_url")
     )
-    for j, mb in enumerate(a.get("message_blocks") or []):
+    for j, mb in enumerate(_list(a, "message_blocks", path, unknown)):
         mpath = f"{path}.message_blocks[{j}]"
         if not isinstance(mb, Mapping):
             unknown.append(mpath)
@@ -336,6 +347,9 @@ def _content(
     body: list[TextPart] = []
     aux: list[TextPart] = []
     text = _str(msg.get("text"))
+    for key in ("text", "username", "thread_ts", "ts", "user", "subtype"):
+        if msg.get(key) is not None and not isinstance(msg.get(key), str):
+            unknown.append(f"{path}.{key}" if path else key)
     raw_blocks = msg.get("blocks") or []
     from_blocks = bool(raw_blocks)
     if from_blocks:
@@ -348,12 +362,12 @@ def _content(
             aux.append(TextPart(where="text", lines=parse_mrkdwn(text), body=False))
     elif text:
         body.append(TextPart(where="text", lines=parse_mrkdwn(text), body=True))
-    for i, a in enumerate(msg.get("attachments") or []):
+    for i, a in enumerate(_list(msg, "attachments", path, unknown)):
         _parse_attachment(
             a, f"{path}.attachments[{i}]" if path else f"attachments[{i}]", unknown, body, aux
         )
     files: list[SlackFile] = []
-    for f in msg.get("files") or []:
+    for f in _list(msg, "files", path, unknown):
         parsed = _parse_file(f, f"{path}.files[]" if path else "files[]", unknown, aux)
         if parsed is not None:
             files.append(parsed)

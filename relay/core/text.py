@@ -31,6 +31,8 @@ _INVISIBLE: Final = [
     0x3164,
     0xFEFF,
     0xFFA0,
+    0x2800,  # braille pattern blank
+    *range(0x1BCA0, 0x1BCA4),  # shorthand format controls
     *range(0x180B, 0x1810),
     *range(0x200B, 0x2010),
     *range(0x202A, 0x202F),
@@ -108,6 +110,55 @@ _LOOKALIKES: Final = {
     "χ": "x",
     "ϲ": "c",
     "ϳ": "j",
+    # Greek lunate sigma, Armenian, Cherokee and Latin small-capital letters that pass for Latin
+    "Ϲ": "C",
+    "Ϻ": "M",
+    "Ͻ": "C",
+    "Ꮯ": "C",
+    "Ꭺ": "A",
+    "Ᏼ": "B",
+    "Ꭼ": "E",
+    "Ꮋ": "H",
+    "Ꭻ": "J",
+    "Ꮶ": "K",
+    "Ꮮ": "L",
+    "Ꮇ": "M",
+    "Ꮲ": "P",
+    "Ꮪ": "S",
+    "Ꮤ": "T",
+    "Ꮩ": "V",
+    "Ꮃ": "W",
+    "Ꮓ": "Z",
+    "Ꮖ": "I",
+    "Ꮐ": "G",
+    "Օ": "O",
+    "օ": "o",
+    "ս": "u",
+    "ց": "g",
+    "հ": "h",
+    "ո": "n",
+    "ᴄ": "c",
+    "ɪ": "i",
+    "ᴏ": "o",
+    "ꜱ": "s",
+    "ᴜ": "u",
+    "ᴠ": "v",
+    "ᴡ": "w",
+    "ᴢ": "z",
+    "ʀ": "r",
+    "ʜ": "h",
+    "ʟ": "l",
+    "ɴ": "n",
+    "ᴍ": "m",
+    "ᴋ": "k",
+    "ᴛ": "t",
+    "ᴀ": "a",
+    "ʙ": "b",
+    "ᴅ": "d",
+    "ᴇ": "e",
+    "ɢ": "g",
+    "ᴊ": "j",
+    "ᴘ": "p",
     "\u2010": "-",
     "\u2011": "-",
     "\u2012": "-",
@@ -140,11 +191,19 @@ _FILENAME_SEPARATORS: Final = str.maketrans({"_": " ", ".": " ", "-": " "})
 
 
 def _fold_unicode(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).translate(_NONASCII_TABLE)
+    # Look-alikes first too: NFKC turns some (lunate sigma) into letters that look nothing
+    # like what the reader saw (Σ).
+    text = unicodedata.normalize("NFKC", text.translate(_NONASCII_TABLE)).translate(
+        _NONASCII_TABLE
+    )
     if not text.isascii():
         decomposed = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-        text = unicodedata.normalize("NFKC", text).translate(_NONASCII_TABLE)
+        # Look-alikes first too: NFKC turns some (lunate sigma) into letters that look nothing
+    # like what the reader saw (Σ).
+    text = unicodedata.normalize("NFKC", text.translate(_NONASCII_TABLE)).translate(
+        _NONASCII_TABLE
+    )
     return text
 
 

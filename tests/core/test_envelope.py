@@ -76,6 +76,8 @@ def salts(n):
 def origin(*, lines=LINES, files=(FILE,), key=None, signer=None, **overrides):
     fields = {
         "issuer": A,
+        "audience": B,
+        "onward": True,
         "envelope_id": EnvelopeId("0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"),
         "issued_at": T0,
         "expires_at": T0 + timedelta(hours=24),
@@ -91,7 +93,7 @@ def origin(*, lines=LINES, files=(FILE,), key=None, signer=None, **overrides):
     return sign_origin(unsigned, key=key or KEYS[A], kid=signer or kid(A))
 
 
-def hop(env, signer, *, frm, to, minutes=1, **kwargs):
+def hop(env, signer, *, frm, to, minutes=1, onward=True, **kwargs):
     return add_hop(
         env,
         key=KEYS[signer],
@@ -100,6 +102,7 @@ def hop(env, signer, *, frm, to, minutes=1, **kwargs):
         to_agency=to,
         at=T0 + timedelta(minutes=minutes),
         policy=f"{signer}/outbound/{to}@v3",
+        onward=onward,
         **kwargs,
     )
 
@@ -191,7 +194,7 @@ def test_wire_layout_matches_the_worked_example():
     assert [set(m) for m in ours["signatures"]] == [set(m) for m in theirs["signatures"]]
     ours_relay = json.loads(b64url_decode(ours["signatures"][1]["protected"]))["relay"]
     theirs_relay = json.loads(b64url_decode(theirs["signatures"][1]["protected"]))["relay"]
-    assert set(ours_relay) == set(theirs_relay)
+    assert set(ours_relay) == set(theirs_relay) | {"onward"}  # our addition, docs/envelope.md
 
 
 def test_building_twice_gives_identical_bytes():
@@ -395,10 +398,92 @@ def test_zero_s_signature_on_a_pinned_key_is_signature_invalid():
 def test_building_with_wrong_salt_count_or_bad_field_fails():
     with pytest.raises(ValueError, match="salts"):
         origin(salts=salts(1))
+    with pytest.raises(ValueError, match="audience"):
+        origin(audience=A)
     with pytest.raises(ValueError, match="topic"):
         origin(topic="Not A Topic!")
     with pytest.raises(ValueError, match="target"):
         origin(kind=EnvelopeKind.DELETE)
+
+
+# --------------------------------------------------------------------------- addressing
+
+
+def test_origin_signs_audience_and_onward_in_the_payload():
+    payload = json.loads(b64url_decode(origin(audience=C, onward=False).payload))
+    assert (payload["aud"], payload["onward"]) == (C, False)
+
+
+def test_direct_envelope_received_by_its_addressee_verifies():
+    got = verify_envelope(as_wire(origin(onward=False)), RING, now=T0, receiver=B)
+    assert (got.audience, got.onward, got.path) == (B, False, (A, B))
+
+
+def test_direct_envelope_received_by_another_agency_is_not_addressed():
+    """B cannot hand A's envelope to C unchanged: A's signature names B."""
+    with pytest.raises(VerificationError) as info:
+        verify_envelope(as_wire(origin()), RING, now=T0, receiver=C)
+    assert info.value.code == "not_addressed"
+    assert info.value.http_status == 403
+
+
+def test_envelope_addressed_to_its_own_issuer_is_loop():
+    assert refused(resign_payload(origin(), lambda p: p.update(aud=A))) == "loop"
+
+
+def test_hop_after_origin_said_no_onward_is_onward_forbidden():
+    env = hop(origin(onward=False), B, frm=A, to=C)
+    assert refused(as_wire(env), receiver=C) == "onward_forbidden"
+
+
+def test_hop_after_a_hop_said_no_onward_is_onward_forbidden():
+    env = hop(origin(), B, frm=A, to=C, onward=False)
+    got = verify_envelope(as_wire(env), RING, now=T0 + timedelta(minutes=5), receiver=C)
+    assert got.onward is False
+    assert refused(as_wire(hop(env, C, frm=B, to=D, minutes=2)), receiver=D) == (
+        "onward_forbidden"
+    )
+
+
+def test_first_hop_by_an_agency_other_than_the_audience_is_hop_invalid():
+    """A addressed B; C (holding a copy) forwarding it as if it were the first hop is refused."""
+    env = hop(origin(audience=B), C, frm=A, to=D)
+    assert refused(as_wire(env), receiver=D) == "hop_invalid"
+
+
+@pytest.mark.parametrize(
+    ("origin_onward", "hop_onward", "effective"),
+    [(True, False, False), (True, True, True)],
+)
+def test_effective_onward_is_the_last_signers_permission(origin_onward, hop_onward, effective):
+    env = hop(origin(onward=origin_onward), B, frm=A, to=C, onward=hop_onward)
+    got = verify_envelope(as_wire(env), RING, now=T0 + timedelta(minutes=5), receiver=C)
+    assert got.onward is effective
+    assert got.hops[0].onward is hop_onward
+    assert got.audience == B
+
+
+def test_effective_onward_of_a_direct_envelope_is_the_origins():
+    for onward in (True, False):
+        got = verify_envelope(as_wire(origin(onward=onward)), RING, now=T0, receiver=B)
+        assert got.onward is onward
+        assert got.hops == ()
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", None])
+def test_onward_that_is_not_a_json_boolean_is_malformed(value):
+    assert refused(resign_payload(origin(), lambda p: p.update(onward=value))) == "malformed"
+
+
+@pytest.mark.parametrize("member", ["aud", "onward"])
+def test_missing_audience_or_onward_is_malformed(member):
+    assert refused(resign_payload(origin(), lambda p: p.pop(member))) == "malformed"
+
+
+def test_hop_record_onward_is_signed_into_the_hop_header():
+    env = hop(origin(), B, frm=A, to=C, onward=False)
+    relay = json.loads(b64url_decode(env.signatures[1].protected))["relay"]
+    assert relay["onward"] is False
 
 
 # --------------------------------------------------------------------------- tampering

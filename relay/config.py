@@ -1,0 +1,308 @@
+"""``relay.yaml`` -> a frozen :class:`RelayConfig`, with ``file:line`` problems.
+
+The sharing policy (who may receive what) lives in the policy file; this file holds the
+technical side: the agency's signing key, listeners, TLS material, the store, and per partner
+the relay URL, the pinned TLS client certificate fingerprints and the pinned signing keys.
+Relative paths are resolved against the directory of ``relay.yaml``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from relay.core.policy.load import ORI_PATTERN, PolicyLoadError
+from relay.core.policy.yamlnodes import Loc, Problems, parse_yaml
+
+__all__ = [
+    "ConfigLoadError",
+    "FederationConfig",
+    "PartnerLink",
+    "PinnedKeyConfig",
+    "RelayConfig",
+    "load_config",
+    "read_config",
+]
+
+_HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
+_KID: Final = re.compile(r"^[A-Z]{2}[A-Z0-9]{7}#[A-Za-z0-9._-]{1,64}$")
+_B64URL: Final = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+class ConfigLoadError(PolicyLoadError):
+    """All problems of a ``relay.yaml``; one ``file:line: message`` per problem."""
+
+    code = "config_invalid"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PinnedKeyConfig:
+    kid: str
+    public_key: str  # base64url, 32 bytes
+    not_before: dt.datetime
+    not_after: dt.datetime
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartnerLink:
+    ori: str
+    url: str
+    tls_sha256: frozenset[str]  # pinned client/server certificate fingerprints (hex)
+    keys: tuple[PinnedKeyConfig, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FederationConfig:
+    host: str
+    port: int
+    tls_cert: Path
+    tls_key: Path
+    tls_ca: Path
+    hop_limit: int
+    clock_skew: dt.timedelta
+    max_body_bytes: int
+    read_timeout: float
+    rate_per_second: float
+    rate_burst: int
+    envelope_ttl: dt.timedelta
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelayConfig:
+    source: str
+    agency: str
+    policy: Path
+    signing_key: Path
+    signing_kid: str
+    store: str
+    federation: FederationConfig
+    partners: dict[str, PartnerLink]
+
+
+def _mapping(
+    loc: Loc | None, what: str, allowed: set[str], problems: Problems, line: int
+) -> dict[str, Loc]:
+    if loc is None:
+        problems.add(line, f"missing '{what}'")
+        return {}
+    if not isinstance(loc.value, dict):
+        problems.add(loc.line, f"'{what}' must be a mapping")
+        return {}
+    for key, value in loc.value.items():
+        if key not in allowed:
+            problems.add(value.line, f"unknown key '{key}' in {what}")
+    return loc.value
+
+
+def _value(
+    m: dict[str, Loc],
+    key: str,
+    kind: type | tuple[type, ...],
+    problems: Problems,
+    line: int,
+    default: Any = None,
+) -> Any:
+    loc = m.get(key)
+    if loc is None or loc.value is None:
+        if default is None:
+            problems.add(line, f"missing key '{key}'")
+        return default
+    if isinstance(loc.value, bool) and kind is not bool:
+        problems.add(loc.line, f"'{key}' has the wrong type")
+        return default
+    if not isinstance(loc.value, kind):
+        problems.add(loc.line, f"'{key}' has the wrong type")
+        return default
+    return loc.value
+
+
+def _time(value: Any, loc: Loc | None, problems: Problems, key: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        except ValueError:
+            pass
+    problems.add(loc.line if loc else 1, f"'{key}' must be an RFC 3339 time")
+    return dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _key(loc: Loc, problems: Problems) -> PinnedKeyConfig | None:
+    m = _mapping(
+        loc, "key", {"kid", "public_key", "not_before", "not_after", "revoked"}, problems, loc.line
+    )
+    kid = _value(m, "kid", str, problems, loc.line, "")
+    if kid and not _KID.match(kid):
+        problems.add(m["kid"].line, "kid must look like ORI#suffix (e.g. CT9990100#2026-k1)")
+    x = _value(m, "public_key", str, problems, loc.line, "")
+    if x and not _B64URL.match(x):
+        problems.add(
+            m["public_key"].line,
+            "public_key must be the 43-character base64url 'x' of an Ed25519 JWK",
+        )
+    nb = _time(
+        _value(m, "not_before", (str, dt.date), problems, loc.line, ""),
+        m.get("not_before"),
+        problems,
+        "not_before",
+    )
+    na = _time(
+        _value(m, "not_after", (str, dt.date), problems, loc.line, ""),
+        m.get("not_after"),
+        problems,
+        "not_after",
+    )
+    if nb >= na:
+        problems.add(loc.line, "not_before must be before not_after")
+    if not kid or not x:
+        return None
+    return PinnedKeyConfig(
+        kid=kid,
+        public_key=x,
+        not_before=nb,
+        not_after=na,
+        revoked=bool(_value(m, "revoked", bool, problems, loc.line, False)),
+    )
+
+
+def _partner(loc: Loc, problems: Problems) -> PartnerLink | None:
+    m = _mapping(loc, "partner", {"ori", "url", "tls_sha256", "keys"}, problems, loc.line)
+    ori = _value(m, "ori", str, problems, loc.line, "")
+    if ori and not ORI_PATTERN.match(ori):
+        problems.add(m["ori"].line, "partner ori must match ^[A-Z]{2}[A-Z0-9]{7}$")
+    url = _value(m, "url", str, problems, loc.line, "")
+    if url and not url.startswith("https://"):
+        problems.add(m["url"].line, "partner url must be https:// (relays talk TLS only)")
+    pins: set[str] = set()
+    pins_loc = m.get("tls_sha256")
+    for item in pins_loc.value if pins_loc and isinstance(pins_loc.value, list) else []:
+        value = str(item.value).lower().replace(":", "")
+        if not _HEX64.match(value):
+            problems.add(item.line, "tls_sha256 entries are SHA-256 fingerprints (64 hex)")
+        pins.add(value)
+    if not pins:
+        problems.add(
+            pins_loc.line if pins_loc else loc.line,
+            "partner needs at least one pinned tls_sha256 certificate fingerprint",
+        )
+    keys_loc = m.get("keys")
+    keys = [
+        k
+        for k in (
+            _key(item, problems)
+            for item in (keys_loc.value if keys_loc and isinstance(keys_loc.value, list) else [])
+        )
+        if k
+    ]
+    if not keys:
+        problems.add(
+            keys_loc.line if keys_loc else loc.line,
+            "partner needs at least one pinned signing key",
+        )
+    for key in keys:
+        if ori and not key.kid.startswith(f"{ori}#"):
+            problems.add(loc.line, f"key {key.kid} is not a key of {ori}")
+    if not ori:
+        return None
+    return PartnerLink(ori=ori, url=url, tls_sha256=frozenset(pins), keys=tuple(keys))
+
+
+_FEDERATION_KEYS: Final = {
+    "listen",
+    "tls",
+    "hop_limit",
+    "clock_skew_seconds",
+    "max_body_bytes",
+    "read_timeout_seconds",
+    "rate_limit",
+    "envelope_ttl_days",
+}
+
+
+def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> FederationConfig:
+    m = _mapping(loc, "federation", _FEDERATION_KEYS, problems, line)
+    fline = loc.line if loc else line
+    listen = _mapping(m.get("listen"), "listen", {"host", "port"}, problems, fline)
+    tls = _mapping(m.get("tls"), "tls", {"cert", "key", "ca"}, problems, fline)
+    rate = _mapping(
+        m.get("rate_limit") or Loc({}, fline),
+        "rate_limit",
+        {"per_second", "burst"},
+        problems,
+        fline,
+    )
+    port = _value(listen, "port", int, problems, fline, 8443)
+    if not 0 <= port <= 65535:
+        problems.add(listen["port"].line, "port must be 0-65535")
+    return FederationConfig(
+        host=_value(listen, "host", str, problems, fline, "127.0.0.1"),
+        port=port,
+        tls_cert=base / _value(tls, "cert", str, problems, fline, ""),
+        tls_key=base / _value(tls, "key", str, problems, fline, ""),
+        tls_ca=base / _value(tls, "ca", str, problems, fline, ""),
+        hop_limit=_value(m, "hop_limit", int, problems, fline, 4),
+        clock_skew=dt.timedelta(
+            seconds=_value(m, "clock_skew_seconds", int, problems, fline, 120)
+        ),
+        max_body_bytes=_value(m, "max_body_bytes", int, problems, fline, 1 << 20),
+        read_timeout=float(_value(m, "read_timeout_seconds", (int, float), problems, fline, 10)),
+        rate_per_second=float(_value(rate, "per_second", (int, float), problems, fline, 20)),
+        rate_burst=_value(rate, "burst", int, problems, fline, 100),
+        envelope_ttl=dt.timedelta(days=_value(m, "envelope_ttl_days", int, problems, fline, 30)),
+    )
+
+
+_TOP: Final = {"agency", "policy", "signing_key", "signing_kid", "store", "federation", "partners"}
+
+
+def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
+    """Parse ``relay.yaml`` text; raises :class:`ConfigLoadError` listing every problem."""
+    problems = Problems()
+    doc = parse_yaml(text, problems)
+    if doc is None:
+        raise ConfigLoadError(source, problems.items)
+    root = _mapping(doc, "relay config", _TOP, problems, doc.line)
+    agency = _value(root, "agency", str, problems, doc.line, "")
+    if agency and not ORI_PATTERN.match(agency):
+        problems.add(root["agency"].line, "agency must be an ORI (^[A-Z]{2}[A-Z0-9]{7}$)")
+    kid = _value(root, "signing_kid", str, problems, doc.line, "")
+    if kid and (not _KID.match(kid) or not kid.startswith(f"{agency}#")):
+        problems.add(root["signing_kid"].line, "signing_kid must be ORI#suffix of this agency")
+    partners: dict[str, PartnerLink] = {}
+    plist = root.get("partners")
+    for loc in plist.value if plist and isinstance(plist.value, list) else []:
+        link = _partner(loc, problems)
+        if link is not None:
+            if link.ori in partners:
+                problems.add(loc.line, f"duplicate partner '{link.ori}'")
+            partners[link.ori] = link
+    config = RelayConfig(
+        source=source,
+        agency=agency,
+        policy=base_dir / _value(root, "policy", str, problems, doc.line, ""),
+        signing_key=base_dir / _value(root, "signing_key", str, problems, doc.line, ""),
+        signing_kid=kid,
+        store=_value(root, "store", str, problems, doc.line, "sqlite:///relay.db"),
+        federation=_federation(root.get("federation"), base_dir, problems, doc.line),
+        partners=partners,
+    )
+    if problems.items:
+        raise ConfigLoadError(source, problems.items)
+    return config
+
+
+def read_config(path: str | Path) -> RelayConfig:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigLoadError(str(p), [(1, f"cannot read file ({type(exc).__name__})")]) from None
+    return load_config(text, source=str(p), base_dir=p.parent)

@@ -1,0 +1,1 @@
+"""Relay-to-relay federation over HTTPS with mutual TLS: server routes and peer client."""

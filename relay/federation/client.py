@@ -1,0 +1,98 @@
+"""Sending envelopes to partner relays over mutual TLS.
+
+Library errors are mapped once, here, to :class:`~relay.errors.DeliveryError` with a stable
+code and whether a retry can help; response bodies are never logged or raised as text.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import aiohttp
+
+from relay.errors import DeliveryError
+
+__all__ = ["PeerClient", "SendResult"]
+
+_RETRYABLE_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendResult:
+    status: str  # "accepted" or "duplicate"
+    envelope_id: str
+
+
+class PeerClient:
+    """One ``ClientSession`` for every partner; create inside a running event loop."""
+
+    def __init__(
+        self, urls: Mapping[str, str], ssl_context: ssl.SSLContext, *, timeout: float = 10.0
+    ) -> None:
+        self._urls = dict(urls)
+        self._ssl = ssl_context
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            connector=aiohttp.TCPConnector(ssl=ssl_context, limit_per_host=4),
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def send(self, partner: str, envelope: Mapping[str, Any]) -> SendResult:
+        url = self._urls.get(partner)
+        if url is None:
+            raise DeliveryError(
+                f"no relay url for partner {partner}", code="partner_unknown", retryable=False
+            )
+        body = json.dumps(envelope, separators=(",", ":")).encode()
+        try:
+            async with self._session.post(
+                f"{url.rstrip('/')}/v1/envelopes",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            ) as resp:
+                payload = await _json(resp)
+                if resp.status == 200:
+                    return SendResult(
+                        status=str(payload.get("status", "accepted")),
+                        envelope_id=str(payload.get("envelope", "")),
+                    )
+                code = str(payload.get("error", f"http_{resp.status}"))
+                retry_after = resp.headers.get("Retry-After")
+                err = DeliveryError(
+                    f"partner {partner} refused: {code} ({resp.status})",
+                    code=code,
+                    retryable=resp.status in _RETRYABLE_STATUS,
+                )
+                err.retry_after = _seconds(retry_after)
+                raise err
+        except (aiohttp.ClientSSLError, ssl.SSLError):
+            raise DeliveryError(
+                f"TLS with partner {partner} failed", code="tls_failed", retryable=True
+            ) from None
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            raise DeliveryError(
+                f"partner {partner} unreachable", code="unreachable", retryable=True
+            ) from None
+
+
+async def _json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
+    try:
+        value = await resp.json(content_type=None)
+    except (ValueError, aiohttp.ContentTypeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _seconds(header: str | None) -> float | None:
+    if header is None:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        return None

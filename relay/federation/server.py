@@ -1,0 +1,219 @@
+"""The federation listener: ``POST /v1/envelopes``, ``GET /v1/keys``, ``/healthz``, ``/readyz``.
+
+HTTP concerns only (who the TLS peer is, rate, size, time, status codes); what an envelope
+means is the service's business (:class:`EnvelopeHandler`). Every refusal is answered
+``{"error": "<reason>"}`` with a stable reason and status, and recorded (ids and codes only).
+See ``docs/openapi.yaml``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final, Protocol
+
+from aiohttp import web
+
+from relay.errors import RelayError, VerificationError
+from relay.federation.tls import peer_fingerprint
+from relay.store.contract import RefusalRecord
+
+__all__ = [
+    "Accepted",
+    "EnvelopeHandler",
+    "LinkReason",
+    "RateLimiter",
+    "build_federation_app",
+    "status_for",
+]
+
+
+class LinkReason(StrEnum):
+    """Refusals decided at the HTTP edge (envelope refusals come from ``Refusal``)."""
+
+    PEER_UNKNOWN = "peer_unknown"  # TLS client certificate not pinned to any partner
+    TOO_LARGE = "too_large"
+    TIMEOUT = "timeout"  # the body did not arrive in time
+    RATE_LIMITED = "rate_limited"
+    REPLAYED = "replayed"  # a different envelope reusing an envelope id
+    TOPIC_NOT_ACCEPTED = "topic_not_accepted"
+    BAD_REQUEST = "bad_request"  # not JSON, wrong content type
+
+
+_STATUS: Final[Mapping[str, int]] = {
+    "malformed": 400, "unknown_field": 400, "disclosure_invalid": 400,
+    "disclosure_duplicate": 400, "hop_invalid": 400, "bad_request": 400,
+    "signature_invalid": 403, "key_not_pinned": 403, "key_revoked": 403, "key_invalid": 403,
+    "issuer_mismatch": 403, "peer_unknown": 403, "not_addressed": 403,
+    "onward_forbidden": 403, "topic_not_accepted": 403,
+    "timeout": 408, "replayed": 409, "too_large": 413,
+    "expired": 422, "not_yet_valid": 422, "hop_limit": 422, "loop": 422,
+    "rate_limited": 429,
+}  # fmt: skip
+
+
+def status_for(reason: str) -> int:
+    return _STATUS.get(reason, 400)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    envelope_id: str
+    duplicate: bool
+
+
+class EnvelopeHandler(Protocol):
+    """What the federation listener hands a request body to (the relay service)."""
+
+    agency: str
+
+    async def handle_peer_envelope(self, body: bytes, *, peer: str) -> Accepted:
+        """Verify, store durably, then return; raise ``VerificationError`` to refuse."""
+
+    def partner_for_fingerprint(self, fingerprint: str) -> str | None: ...
+
+    def public_jwks(self) -> dict[str, Any]: ...
+
+    async def readiness(self) -> dict[str, bool]: ...
+
+    def record_refusal(self, record: RefusalRecord) -> None: ...
+
+
+@dataclass(slots=True)
+class RateLimiter:
+    """A token bucket per peer: ``rate`` tokens a second, at most ``burst`` saved up."""
+
+    rate: float
+    burst: int
+    clock: Callable[[], float] = time.monotonic
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def take(self, peer: str) -> float:
+        """0 when allowed; otherwise the seconds to wait before trying again."""
+        now = self.clock()
+        tokens, last = self._buckets.get(peer, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[peer] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[peer] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+
+HANDLER: Final = web.AppKey("handler", EnvelopeHandler)
+LIMITER: Final = web.AppKey("limiter", RateLimiter)
+LIMITS: Final = web.AppKey("limits", dict)
+
+
+def _refusal(
+    request: web.Request,
+    reason: str,
+    *,
+    peer: str,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    status = status_for(reason)
+    handler = request.app[HANDLER]
+    handler.record_refusal(
+        RefusalRecord(
+            at=dt.datetime.now(dt.UTC),
+            peer=peer,
+            reason=reason,
+            http_status=status,
+            digest=hashlib.sha256(body).hexdigest() if body else None,
+        )
+    )
+    return web.json_response({"error": reason}, status=status, headers=headers)
+
+
+@web.middleware
+async def _errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Any exception: a JSON error and a status; nothing of the request is echoed."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except RelayError as exc:
+        return web.json_response({"error": exc.code}, status=exc.http_status)
+    except Exception:  # noqa: BLE001 - last line of defence: never a traceback to a peer
+        return web.json_response({"error": "internal"}, status=500)
+
+
+async def _post_envelope(request: web.Request) -> web.Response:
+    handler = request.app[HANDLER]
+    limits = request.app[LIMITS]
+    fingerprint = peer_fingerprint(request.transport)
+    peer = handler.partner_for_fingerprint(fingerprint) if fingerprint else None
+    if peer is None:
+        return _refusal(request, LinkReason.PEER_UNKNOWN, peer="unknown")
+    wait = request.app[LIMITER].take(peer)
+    if wait > 0:
+        return _refusal(
+            request,
+            LinkReason.RATE_LIMITED,
+            peer=peer,
+            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+        )
+    if request.content_length is not None and request.content_length > limits["max_body"]:
+        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
+    try:
+        async with asyncio.timeout(limits["read_timeout"]):
+            body = await request.read()
+    except TimeoutError:
+        return _refusal(request, LinkReason.TIMEOUT, peer=peer)
+    except web.HTTPRequestEntityTooLarge:
+        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
+    try:
+        accepted = await handler.handle_peer_envelope(body, peer=peer)
+    except VerificationError as exc:
+        return _refusal(request, exc.code, peer=peer, body=body)
+    return web.json_response(
+        {
+            "status": "duplicate" if accepted.duplicate else "accepted",
+            "envelope": accepted.envelope_id,
+        }
+    )
+
+
+async def _keys(request: web.Request) -> web.Response:
+    return web.json_response(request.app[HANDLER].public_jwks())
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    checks = await request.app[HANDLER].readiness()
+    ready = all(checks.values())
+    return web.json_response(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
+def build_federation_app(
+    handler: EnvelopeHandler,
+    *,
+    max_body_bytes: int,
+    read_timeout: float,
+    rate_per_second: float,
+    rate_burst: int,
+) -> web.Application:
+    app = web.Application(middlewares=[_errors], client_max_size=max_body_bytes)
+    app[HANDLER] = handler
+    app[LIMITER] = RateLimiter(rate=rate_per_second, burst=rate_burst)
+    app[LIMITS] = {"max_body": max_body_bytes, "read_timeout": read_timeout}
+    app.router.add_post("/v1/envelopes", _post_envelope)
+    app.router.add_get("/v1/keys", _keys)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    return app

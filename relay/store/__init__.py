@@ -1,0 +1,1 @@
+"""Storage adapters behind the store contract in :mod:`relay.store.contract`."""
