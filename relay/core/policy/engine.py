@@ -175,11 +175,11 @@ class _Matcher:
         names: set[str] = set()
         for idx in self.candidates:
             names |= self.rules.sets_of_pattern[idx]
-        if self.rules.set_terms:
+        pattern = self.rules.term_pattern
+        if pattern is not None:
             joined = self.compact_joined = compact(self.scan.joined)
-            names.update(
-                n for n, terms in self.rules.set_terms.items() if any(t in joined for t in terms)
-            )
+            for term in set(pattern.findall(joined)):
+                names |= self.rules.sets_of_term[term]
         return frozenset(names)
 
     def hits(self, name: str) -> dict[int, list[str]]:
@@ -213,7 +213,16 @@ class _Matcher:
             return list(detectors)
         if not possible:
             return []
-        return [d for d in detectors if self.may_fire(d)]
+        cached = self.rules.detector_index
+        if cached is None or cached[0] is not detectors:
+            index: dict[str, list[int]] = {}
+            for i, det in enumerate(detectors):
+                for name in det.when[0]:
+                    index.setdefault(name, []).append(i)
+            cached = (detectors, {k: tuple(v) for k, v in index.items()})
+            self.rules.detector_index = cached
+        candidates = sorted({i for name in possible for i in cached[1].get(name, ())})
+        return [detectors[i] for i in candidates if self.may_fire(detectors[i])]
 
     def detect(self, det: Detector, allowed: set[int]) -> set[int]:
         lines: set[int] | None = None
@@ -429,6 +438,7 @@ def _forward_untouched(message: SlackMessage, policy: Policy, scan: _Scan) -> De
         if first == "(" or (first in _BANNER_START and parse_banner(text) is not None):
             return None
     lines: list[Line] = []
+    blank: list[bool] = []
     for pi, part in enumerate(message.parts):
         if not part.body:
             if scan.part_start[pi] >= 0 and part.where == "shared_message" and part.lines:
@@ -439,7 +449,10 @@ def _forward_untouched(message: SlackMessage, policy: Policy, scan: _Scan) -> De
                 if type(seg) is not Text:
                     return None
         lines.extend(part.lines)
-    lines = _tidy(lines)
+        start = scan.part_start[pi]
+        blank.extend(not folds[i] for i in range(start, start + len(part.lines)))
+    if any(blank):
+        lines = _tidy(lines)
     if not message.files and not has_substance(lines, policy.min_words):
         return None
     out = OutboundMessage(

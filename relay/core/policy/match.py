@@ -67,6 +67,11 @@ class CompiledRules:
     sets_of_pattern: list[frozenset[str]]  # pattern index -> the sets it belongs to
     set_terms: dict[str, tuple[str, ...]]
     set_dob_age: dict[str, int]
+    term_pattern: re.Pattern[str] | None = None  # every compact term, one alternation
+    # (detectors, set name -> indices of detectors whose first group names the set); rebuilt
+    # whenever the detectors tuple is not the one it was built for
+    detector_index: tuple[object, dict[str, tuple[int, ...]]] | None = None
+    sets_of_term: dict[str, frozenset[str]] = field(default_factory=dict)
     database: Any = None
     always: frozenset[int] = frozenset()
     use_fast_path: bool = True
@@ -191,6 +196,15 @@ def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> Com
         set_dob_age=set_dob_age,
         use_fast_path=fast_path,
     )
+    if set_terms:
+        every = sorted({t for terms in set_terms.values() for t in terms}, key=len, reverse=True)
+        # A lookahead at every position finds each place a term starts, overlapping or not;
+        # the longest term wins at a position, so it also stands for every term inside it.
+        rules.term_pattern = re.compile("(?=(" + "|".join(re.escape(t) for t in every) + "))")
+        rules.sets_of_term = {
+            t: frozenset(n for n, terms in set_terms.items() if any(u in t for u in terms))
+            for t in every
+        }
     if _hs is not None and len(patterns) > 0:
         _build_database(rules, caseless)
     return rules
