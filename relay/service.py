@@ -35,7 +35,7 @@ from relay.core.envelope import (
     sign_origin,
     verify_envelope,
 )
-from relay.core.keys import Keyring, public_jwk
+from relay.core.keys import KeyId, Keyring, PinnedKey, public_jwk
 from relay.core.model import AgencyId, Line, MessageKind, SlackMessage, TextPart
 from relay.core.mrkdwn import parse_mrkdwn, render_line
 from relay.core.policy.engine import Decision, evaluate_inbound, evaluate_outbound_all
@@ -126,7 +126,19 @@ class RelayService:
     ) -> None:
         self.agency = agency
         self.policy = policy
-        self.keyring = keyring
+        # A relay's own key is pinned too: its own envelopes coming back must verify so the
+        # loop is named as such.
+        own = PinnedKey(
+            kid=KeyId(signing_kid),
+            agency=AgencyId(agency),
+            public_key=signing_key.public_key().public_bytes_raw(),
+            not_before=dt.datetime.min.replace(tzinfo=dt.UTC),
+        )
+        self.keyring = (
+            keyring
+            if any(k.kid == signing_kid for k in keyring.keys)
+            else Keyring.of([*keyring.keys, own])
+        )
         self._key = signing_key
         self._kid = signing_kid
         self.store = store

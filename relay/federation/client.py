@@ -33,7 +33,7 @@ class PeerClient:
     def __init__(
         self, urls: Mapping[str, str], ssl_context: ssl.SSLContext, *, timeout: float = 10.0
     ) -> None:
-        self._urls = dict(urls)
+        self._urls = urls  # read at send time: partners may be added while running
         self._ssl = ssl_context
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),

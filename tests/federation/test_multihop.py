@@ -1,0 +1,145 @@
+"""Relays on 127.0.0.1 over HTTPS with mutual TLS: direct delivery, a fusion center relaying
+across state lines, withheld lines, duplicates over two paths."""
+
+from __future__ import annotations
+
+import pytest
+
+from relay.core.slack_parse import parse_event
+from tests.federation.harness import Federation, policy_text
+
+CT, FC, MA, RI = "CT9990100", "NY999FC00", "MA9990200", "RI9990400"
+
+BOLO = (
+    "BOLO - armed robbery, Havenport Food Mart, 06/02 1420 hrs.\n"
+    "CI-1234 says the driver sells parts out of a tire shop on Ferris Rd.\n"
+    "Suspect vehicle: dark green 2014 Subaru Outback, CT reg AB-12345.\n"
+    "Gang unit notes the crew answers to a man called Lefty.\n"
+    "Last seen northbound on Route 9 toward Millbrook."
+)
+GANG_RULE = """  gang:
+    regex: ['\\bgang unit\\b']
+"""
+
+
+def policies() -> dict[str, str]:
+    fc_rules = policy_text(
+        FC,
+        [
+            {"ori": CT, "share": "[]", "accept": "[bolo]"},
+            {"ori": MA, "share": "[bolo]", "accept": "[bolo]", "redisseminate": False},
+            {"ori": RI, "share": "[bolo]", "accept": "[bolo]", "redisseminate": False},
+        ],
+    )
+    # The fusion center withholds lines its own rule strips (a detector of its own).
+    fc_rules = fc_rules.replace("patterns:\n", "patterns:\n" + GANG_RULE).replace(
+        "detectors:\n", "detectors:\n  - id: local.gang\n    action: strip\n    when: [gang]\n"
+    )
+    return {
+        CT: policy_text(
+            CT,
+            [
+                {"ori": MA, "share": "[bolo]", "accept": "[bolo]", "redisseminate": False},
+                {"ori": FC, "kind": "fusion_center", "share": "[bolo]", "accept": "[bolo]"},
+            ],
+        ),
+        FC: fc_rules,
+        MA: policy_text(
+            MA,
+            [
+                {"ori": CT, "share": "[bolo]", "accept": "[bolo]"},
+                {"ori": FC, "share": "[]", "accept": "[bolo]"},
+            ],
+        ),
+        RI: policy_text(RI, [{"ori": FC, "share": "[]", "accept": "[bolo]"}]),
+    }
+
+
+@pytest.fixture
+async def federation(tmp_path):
+    fed = Federation(tmp_path, [CT, FC, MA, RI])
+    await fed.start(policies())
+    yield fed
+    await fed.stop()
+
+
+def _delivered(fed: Federation, ori: str) -> list:
+    service = fed.relays[ori].service
+    assert service is not None
+    out = []
+    while not service.delivered.empty():
+        out.append(service.delivered.get_nowait())
+    return out
+
+
+async def test_bolo_reaches_partners_redacted_and_relayed_once(federation: Federation):
+    """CT sends to MA directly and to its fusion center, which relays to MA (a duplicate:
+    posted once) and to RI (one hop, the origin signature still verifies)."""
+    ct = federation.relays[CT].service
+    assert ct is not None
+    message = parse_event({"type": "message", "user": "U1", "ts": "1.1", "text": BOLO})
+    decisions = await ct.publish(
+        message, topic="bolo", author="Det. R. Okafor", envelope_id="ct-0001"
+    )
+    assert {d.action.value for d in decisions.values()} == {"redact"}
+    await federation.settle()
+
+    ma = _delivered(federation, MA)
+    assert len(ma) == 1, "the copy relayed by the fusion center must not be posted again"
+    ma_text = "\n".join(line.text for line in ma[0].envelope.lines)
+    assert "CI-1234" not in ma_text
+    assert "CT reg AB-12345" in ma_text
+    assert ma[0].envelope.path == (CT, MA)
+
+    ri = _delivered(federation, RI)
+    assert len(ri) == 1
+    env = ri[0].envelope
+    assert env.issuer == CT
+    assert env.path == (CT, FC, RI)
+    assert [h.signer for h in env.hops] == [FC]
+    ri_text = "\n".join(line.text for line in env.lines)
+    assert "CI-1234" not in ri_text, "stripped at the origin, never disclosed"
+    assert "Gang unit" not in ri_text, "withheld by the fusion center's own rule"
+    assert env.withheld == 1
+    assert "Subaru Outback" in ri_text
+
+
+async def test_no_onward_relay_when_the_origin_forbids_it(federation: Federation):
+    """MA received with onward=false: it never passes the BOLO on (it has no partner that
+    would take it anyway, and the routing says no)."""
+    ct = federation.relays[CT].service
+    assert ct is not None
+    message = parse_event(
+        {
+            "type": "message",
+            "user": "U1",
+            "ts": "1.2",
+            "text": "BOLO: white van, RI reg 1AB234, last seen on Route 9.",
+        }
+    )
+    await ct.publish(message, topic="bolo", author="Det. R. Okafor", envelope_id="ct-0002")
+    await federation.settle()
+    assert len(_delivered(federation, MA)) == 1
+    assert len(_delivered(federation, RI)) == 1
+    assert federation.relays[MA].service is not None
+    assert all(
+        r.reason != "onward_forbidden" for r in federation.relays[RI].service.store.refusals()
+    )  # type: ignore[union-attr]
+
+
+async def test_a_blocked_message_sends_nothing(federation: Federation):
+    ct = federation.relays[CT].service
+    assert ct is not None
+    message = parse_event(
+        {
+            "type": "message",
+            "user": "U1",
+            "ts": "1.3",
+            "text": "SECRET//NOFORN\nSubject travels to Havenport on 06/07.",
+        }
+    )
+    decisions = await ct.publish(message, topic="bolo", author="Det. R. Okafor")
+    assert {d.action.value for d in decisions.values()} == {"block"}
+    await federation.settle()
+    assert _delivered(federation, MA) == []
+    assert _delivered(federation, RI) == []
