@@ -6,9 +6,11 @@ code and whether a retry can help; response bodies are never logged or raised as
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -16,7 +18,7 @@ import aiohttp
 
 from relay.errors import DeliveryError
 
-__all__ = ["PeerClient", "SendResult"]
+__all__ = ["PeerClient", "RetryPolicy", "SendResult"]
 
 _RETRYABLE_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -27,12 +29,34 @@ class SendResult:
     envelope_id: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, capped; only retryable failures are retried."""
+
+    attempts: int = 5
+    base: float = 0.25
+    cap: float = 30.0
+
+    def delay(self, attempt: int, rng: Callable[[], float]) -> float:
+        return float(rng() * min(self.cap, self.base * 2.0**attempt))
+
+
 class PeerClient:
     """One ``ClientSession`` for every partner; create inside a running event loop."""
 
     def __init__(
-        self, urls: Mapping[str, str], ssl_context: ssl.SSLContext, *, timeout: float = 10.0
+        self,
+        urls: Mapping[str, str],
+        ssl_context: ssl.SSLContext,
+        *,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
     ) -> None:
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng
         self._urls = urls  # read at send time: partners may be added while running
         self._ssl = ssl_context
         self._session = aiohttp.ClientSession(
@@ -44,12 +68,27 @@ class PeerClient:
         await self._session.close()
 
     async def send(self, partner: str, envelope: Mapping[str, Any]) -> SendResult:
+        """Send with retries: a retryable failure waits (``Retry-After`` if the partner gave
+        one, else backoff with jitter) and tries again; the last error is raised."""
+        body = json.dumps(envelope, separators=(",", ":")).encode()
+        for attempt in range(self._retry.attempts):
+            try:
+                return await self.send_once(partner, body)
+            except DeliveryError as exc:
+                if not exc.retryable or attempt == self._retry.attempts - 1:
+                    raise
+                wait = exc.retry_after
+                if wait is None:
+                    wait = self._retry.delay(attempt, self._rng)
+                await self._sleep(min(wait, self._retry.cap))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def send_once(self, partner: str, body: bytes) -> SendResult:
         url = self._urls.get(partner)
         if url is None:
             raise DeliveryError(
                 f"no relay url for partner {partner}", code="partner_unknown", retryable=False
             )
-        body = json.dumps(envelope, separators=(",", ":")).encode()
         try:
             async with self._session.post(
                 f"{url.rstrip('/')}/v1/envelopes",
@@ -64,13 +103,12 @@ class PeerClient:
                     )
                 code = str(payload.get("error", f"http_{resp.status}"))
                 retry_after = resp.headers.get("Retry-After")
-                err = DeliveryError(
+                raise DeliveryError(
                     f"partner {partner} refused: {code} ({resp.status})",
                     code=code,
                     retryable=resp.status in _RETRYABLE_STATUS,
+                    retry_after=_seconds(retry_after),
                 )
-                err.retry_after = _seconds(retry_after)
-                raise err
         except (aiohttp.ClientSSLError, ssl.SSLError):
             raise DeliveryError(
                 f"TLS with partner {partner} failed", code="tls_failed", retryable=True

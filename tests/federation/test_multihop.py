@@ -143,3 +143,51 @@ async def test_a_blocked_message_sends_nothing(federation: Federation):
     await federation.settle()
     assert _delivered(federation, MA) == []
     assert _delivered(federation, RI) == []
+
+
+async def test_three_relays_ct_fusion_center_ma_withheld_line_keeps_origin_signature(tmp_path):
+    """CT -> fusion center -> MA: the fusion center withholds a line its own rule strips;
+    MA verifies CT's signature over the payload and the fusion center's hop record."""
+    fed = Federation(tmp_path, [CT, FC, MA])
+    fc = policy_text(
+        FC,
+        [
+            {"ori": CT, "share": "[]", "accept": "[bolo]"},
+            {"ori": MA, "share": "[bolo]", "accept": "[bolo]"},
+        ],
+    )
+    fc = fc.replace("patterns:\n", "patterns:\n" + GANG_RULE).replace(
+        "detectors:\n", "detectors:\n  - id: local.gang\n    action: strip\n    when: [gang]\n"
+    )
+    await fed.start(
+        {
+            CT: policy_text(
+                CT, [{"ori": FC, "kind": "fusion_center", "share": "[bolo]", "accept": "[bolo]"}]
+            ),
+            FC: fc,
+            MA: policy_text(MA, [{"ori": FC, "share": "[]", "accept": "[bolo]"}]),
+        }
+    )
+    try:
+        ct = fed.relays[CT].service
+        assert ct is not None
+        await ct.publish(
+            parse_event({"type": "message", "user": "U1", "ts": "2.1", "text": BOLO}),
+            topic="bolo",
+            author="Det. Okafor",
+            envelope_id="ct-3relay",
+        )
+        await fed.settle()
+        [delivery] = _delivered(fed, MA)
+    finally:
+        await fed.stop()
+    env = delivery.envelope
+    assert env.issuer == CT
+    assert env.origin_kid == f"{CT}#2026-k1"
+    assert [(h.from_agency, h.to_agency, h.signer) for h in env.hops] == [(CT, MA, FC)]
+    assert env.hops[0].policy_id.startswith(FC)
+    assert env.withheld == 1
+    texts = [line.text for line in env.lines]
+    assert [line.index for line in env.lines] == [0, 1, 3], "a gap where a line was withheld"
+    assert not any("Gang unit" in t for t in texts)
+    assert any("Subaru Outback" in t for t in texts)
