@@ -1,0 +1,36 @@
+"""docs/openapi.yaml describes the routes and the refusal reasons the server really uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from relay.core.refusal import Refusal
+from relay.federation.server import LinkReason, build_federation_app, status_for
+
+SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text())
+
+
+def test_every_route_is_described():
+    app = build_federation_app(
+        object(),
+        max_body_bytes=1024,
+        read_timeout=1.0,  # type: ignore[arg-type]
+        rate_per_second=1.0,
+        rate_burst=1,
+    )
+    routes = {
+        (r.method.lower(), r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"
+    }
+    described = {(method, path) for path, ops in SPEC["paths"].items() for method in ops}
+    assert routes == described
+
+
+def test_every_reason_is_listed_with_the_status_the_server_sends():
+    reasons = SPEC["x-reasons"]
+    for reason in [*Refusal, *LinkReason]:
+        assert reason.value in reasons, reason
+        assert reasons[reason.value][0] == status_for(reason.value), reason
+    statuses = {str(v[0]) for v in reasons.values()}
+    assert statuses <= set(SPEC["paths"]["/v1/envelopes"]["post"]["responses"])
