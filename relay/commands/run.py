@@ -1,0 +1,34 @@
+"""`relay run CONFIG`: start the relay's federation listener from ``relay.yaml``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from relay.config import ConfigLoadError, read_config
+
+__all__ = ["add_parser"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        config = read_config(args.config)
+        from relay.app import run_forever
+
+        asyncio.run(run_forever(config))
+    except ConfigLoadError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"relay: cannot start: {exc.strerror or type(exc).__name__}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("run", help="run the relay from relay.yaml")
+    p.add_argument("config", metavar="CONFIG")
+    p.set_defaults(func=_run)

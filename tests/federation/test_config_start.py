@@ -1,0 +1,152 @@
+"""relay.yaml: problems named as file:line, and two relays started from their config files."""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trustme
+
+from relay.app import start_relay
+from relay.config import ConfigLoadError, load_config, read_config
+from relay.core.slack_parse import parse_event
+from tests.federation.harness import policy_text
+
+CT, MA = "CT9990100", "MA9990200"
+
+
+def _keygen(tmp: Path, ori: str) -> tuple[Path, str, str]:
+    out = tmp / "keys"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "relay",
+            "keygen",
+            "--agency",
+            ori,
+            "--out",
+            str(out),
+            "--kid-suffix",
+            "2026-k1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    import json
+
+    jwk = json.loads((out / f"{ori}-2026-k1.jwk.json").read_text())
+    return out / f"{ori}-2026-k1.key.pem", jwk["kid"], jwk["x"]
+
+
+def _write_relay(tmp: Path, ori: str, ca: trustme.CA) -> dict[str, str]:
+    d = tmp / ori
+    d.mkdir()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(d / "tls.key"))
+    cert.cert_chain_pems[0].write_to_path(str(d / "tls.crt"))
+    ca.cert_pem.write_to_path(str(d / "ca.pem"))
+    der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+    key, kid, x = _keygen(d, ori)
+    return {
+        "dir": str(d),
+        "key": str(key),
+        "kid": kid,
+        "x": x,
+        "fp": hashlib.sha256(der).hexdigest(),
+    }
+
+
+def _config(me: dict[str, str], ori: str, peer: dict[str, str], peer_ori: str, url: str) -> str:
+    return f"""
+agency: {ori}
+policy: policy.yaml
+signing_key: {me["key"]}
+signing_kid: "{me["kid"]}"
+store: sqlite:///relay.db
+federation:
+  listen: {{host: 127.0.0.1, port: 0}}
+  tls: {{cert: tls.crt, key: tls.key, ca: ca.pem}}
+partners:
+  - ori: {peer_ori}
+    url: {url}
+    tls_sha256: [{peer["fp"]}]
+    keys:
+      - kid: "{peer["kid"]}"
+        public_key: {peer["x"]}
+        not_before: 2026-01-01T00:00:00Z
+        not_after: 2030-01-01T00:00:00Z
+"""
+
+
+async def test_two_relays_started_from_relay_yaml_exchange_a_bolo(tmp_path):
+    ca = trustme.CA()
+    ct, ma = _write_relay(tmp_path, CT, ca), _write_relay(tmp_path, MA, ca)
+    (Path(ct["dir"]) / "policy.yaml").write_text(
+        policy_text(CT, [{"ori": MA, "share": "[bolo]", "accept": "[bolo]"}])
+    )
+    (Path(ma["dir"]) / "policy.yaml").write_text(
+        policy_text(MA, [{"ori": CT, "share": "[bolo]", "accept": "[bolo]"}])
+    )
+    (Path(ma["dir"]) / "relay.yaml").write_text(_config(ma, MA, ct, CT, "https://127.0.0.1:1"))
+    ma_relay = await start_relay(read_config(Path(ma["dir"]) / "relay.yaml"))
+    (Path(ct["dir"]) / "relay.yaml").write_text(_config(ct, CT, ma, MA, ma_relay.url))
+    ct_relay = await start_relay(read_config(Path(ct["dir"]) / "relay.yaml"))
+    try:
+        message = parse_event(
+            {
+                "type": "message",
+                "user": "U1",
+                "ts": "3.1",
+                "text": "BOLO: stolen white F-150, CT reg 7KX219, Route 9 NB.",
+            }
+        )
+        await ct_relay.service.publish(message, topic="bolo", author="Det. Okafor")
+        await ma_relay.service.drain()
+        delivery = ma_relay.service.delivered.get_nowait()
+    finally:
+        await ct_relay.stop()
+        await ma_relay.stop()
+    assert delivery.envelope.issuer == CT
+    assert "CT reg 7KX219" in delivery.envelope.lines[0].text
+
+
+def test_config_problems_are_named_by_line(tmp_path):
+    text = """agency: ct9990100
+policy: p.yaml
+signing_key: k.pem
+signing_kid: "XX#1"
+federation:
+  listen: {host: 127.0.0.1, port: 99999}
+  tls: {cert: a, key: b, ca: c}
+  hop_limt: 3
+partners:
+  - ori: MA9990200
+    url: http://relay.millbrook.example
+    tls_sha256: [nothex]
+    keys:
+      - kid: "RI9990400#k1"
+        public_key: short
+        not_before: 2027-01-01
+        not_after: 2026-01-01
+"""
+    with pytest.raises(ConfigLoadError) as err:
+        load_config(text, source="relay.yaml", base_dir=tmp_path)
+    lines = err.value.lines()
+    expected = {
+        "relay.yaml:1:",  # agency not an ORI
+        "relay.yaml:4:",  # signing_kid
+        "relay.yaml:6:",  # port range
+        "relay.yaml:8:",  # unknown key hop_limt
+        "relay.yaml:11:",  # http url
+        "relay.yaml:12:",  # fingerprint
+        "relay.yaml:15:",  # public key
+    }
+    for prefix in expected:
+        assert any(line.startswith(prefix) for line in lines), (prefix, lines)
+    assert any("not_before must be before not_after" in line for line in lines)
+    assert any("is not a key of MA9990200" in line for line in lines)
