@@ -79,7 +79,7 @@ def tiny_apply(tiny) -> list[str]:
 
 
 def relay(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+    return subprocess.run(
         [sys.executable, "-m", "relay", *args],
         input=stdin,
         capture_output=True,
