@@ -16,7 +16,7 @@ import hashlib
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from relay.core.envelope import (
     Author,
     EnvelopeId,
     EnvelopeKind,
+    FileRef,
     SignedEnvelope,
     VerifiedEnvelope,
     add_hop,
@@ -44,13 +45,23 @@ from relay.errors import DeliveryError, VerificationError
 from relay.federation.server import Accepted, LinkReason
 from relay.store.contract import ReceiveOutcome, RefusalRecord, Store
 
-__all__ = ["Delivery", "RelayService", "Sender"]
+__all__ = ["Delivery", "Prepared", "RelayService", "Sender"]
 
+# Reasons that mean the partner never was to get this message at all (nothing to retract).
+_NOT_SHARED = frozenset({"topic_not_shared", "partner_unknown", "agreement_expired"})
 _KIND = {
     MessageKind.POST: EnvelopeKind.POST,
     MessageKind.EDIT: EnvelopeKind.EDIT,
     MessageKind.DELETE: EnvelopeKind.DELETE,
 }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prepared:
+    """A file ready to share: its metadata claim and its re-encoded bytes."""
+
+    ref: FileRef
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +77,8 @@ class Sender(Protocol):
     """The port the service sends through (``PeerClient`` in production)."""
 
     async def send(self, partner: str, envelope: dict[str, Any]) -> object: ...
+
+    async def put_blob(self, partner: str, sha256: str, mime: str, data: bytes) -> None: ...
 
 
 def _lines_message(lines: Sequence[str]) -> SlackMessage:
@@ -159,34 +172,54 @@ class RelayService:
         topic: str,
         author: str,
         envelope_id: str | None = None,
+        kind: EnvelopeKind | None = None,
         thread: str | None = None,
         target: str | None = None,
+        files: Mapping[str, Prepared] | None = None,
     ) -> dict[str, Decision]:
-        """Judge ``message`` for every partner and send each what it may receive."""
+        """Judge ``message`` for every partner and send each what it may receive.
+
+        ``files`` maps a Slack file id to its re-encoded bytes; a partner receives the files
+        its decision kept. An edit that is no longer safe for a partner retracts that
+        partner's copy (a ``delete`` envelope) instead of leaving the old text standing.
+        """
         now = self.clock()
         decisions = evaluate_outbound_all(message, self.policy, topic, now=now)
         jti = EnvelopeId(envelope_id or str(uuid.uuid4()))
+        kind = kind or _KIND.get(message.kind, EnvelopeKind.POST)
         for partner, decision in decisions.items():
+            this_kind, lines, refs, blobs = kind, [], [], []
             if decision.action is Action.BLOCK or decision.message is None:
-                continue
-            lines = [render_line(line) for line in decision.message.lines]
+                if kind is not EnvelopeKind.EDIT or decision.reasons[0].rule in _NOT_SHARED:
+                    continue
+                this_kind = EnvelopeKind.DELETE  # retract what the partner has
+            else:
+                lines = [render_line(line) for line in decision.message.lines]
+                for f in decision.message.files:
+                    prepared = (files or {}).get(f.id)
+                    if prepared is not None:
+                        refs.append(prepared.ref)
+                        blobs.append(prepared)
             unsigned = build_envelope(
                 issuer=AgencyId(self.agency),
                 envelope_id=jti,
                 issued_at=now,
                 expires_at=now + self.ttl,
-                kind=_KIND.get(message.kind, EnvelopeKind.POST),
+                kind=this_kind,
                 topic=topic,
                 marking="LES",
                 author=Author(name=author, agency=AgencyId(self.agency)),
                 lines=lines,
-                salts=[_salt() for _ in lines],
+                files=refs,
+                salts=[_salt() for _ in range(len(lines) + len(refs))],
                 thread=EnvelopeId(thread) if thread else None,
                 target=EnvelopeId(target) if target else None,
                 audience=AgencyId(partner),
                 onward=routing.onward_allowed(self.policy, self.policy.partners[partner]),
             )
             signed = sign_origin(unsigned, key=self._key, kid=self._kid)
+            for blob in blobs:
+                await self.sender.put_blob(partner, blob.ref.sha256, blob.ref.mime, blob.data)
             await self._send(partner, signed)
         return decisions
 
@@ -220,6 +253,9 @@ class RelayService:
 
     def record_refusal(self, record: RefusalRecord) -> None:
         self.store.record_refusal(record)
+
+    def store_blob(self, sha256: str, mime: str, data: bytes) -> None:
+        self.store.put_blob(sha256=sha256, mime=mime, data=data)
 
     async def handle_peer_envelope(self, body: bytes, *, peer: str) -> Accepted:
         now = self.clock()
@@ -296,6 +332,16 @@ class RelayService:
             if not kept:
                 continue
             withhold = [line.index for i, line in enumerate(verified.lines) if i not in kept]
+            withhold_files = []
+            for f in verified.files:  # pass on the bytes of every file that goes on
+                blob = self.store.get_blob(f.file.sha256)
+                if blob is None:
+                    withhold_files.append(f.index)
+                    continue
+                try:
+                    await self.sender.put_blob(target, f.file.sha256, blob[0], blob[1])
+                except DeliveryError:
+                    withhold_files.append(f.index)
             hopped = add_hop(
                 verified.envelope,
                 key=self._key,
@@ -305,7 +351,7 @@ class RelayService:
                 at=now,
                 policy=f"{self.policy.ori}@{self.policy.digest[:12]}",
                 withhold_lines=withhold,
-                withhold_files=(),
+                withhold_files=withhold_files,
                 onward=routing.onward_allowed(self.policy, self.policy.partners[target]),
             )
             try:

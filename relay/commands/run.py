@@ -1,4 +1,4 @@
-"""`relay run CONFIG`: start the relay's federation listener from ``relay.yaml``."""
+"""`relay run --config relay.yaml`: start the relay's federation listener from ``relay.yaml``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("run", help="run the relay from relay.yaml")
-    p.add_argument("config", metavar="CONFIG")
+    p = subparsers.add_parser("run", help="run one relay for real from relay.yaml")
+    p.add_argument("--config", required=True, metavar="FILE")
     p.set_defaults(func=_run)

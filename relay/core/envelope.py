@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from relay.core.canonical import JSONValue, canonicalize
+from relay.core.canonical import JSONValue
 from relay.core.envelope_claims import (
     Author,
     DisclosedFile,
@@ -48,6 +48,12 @@ from relay.core.envelope_claims import (
     parse_part,
     parse_payload,
 )
+from relay.core.envelope_codec import (
+    canonical_bytes,
+    decode_disclosure,
+    disclosure_digest,
+    make_disclosure,
+)
 from relay.core.envelope_verify import Hop, VerifiedEnvelope, verify_envelope
 from relay.core.envelope_wire import (
     HopRecord,
@@ -60,7 +66,7 @@ from relay.core.envelope_wire import (
 )
 from relay.core.jws import signing_input
 from relay.core.model import AgencyId
-from relay.core.sdjwt import decode_disclosure, disclosure_digest, make_disclosure
+from relay.core.sdjwt import Disclosure
 from relay.core.signing import b64url_encode, sign
 from relay.errors import VerificationError
 
@@ -95,7 +101,7 @@ class UnsignedEnvelope:
 def build_envelope(
     *,
     issuer: AgencyId,
-    audience: AgencyId,
+    audience: AgencyId | None,
     onward: bool,
     envelope_id: EnvelopeId,
     issued_at: datetime,
@@ -114,19 +120,27 @@ def build_envelope(
 
     ``audience`` is the partner this copy is sent to; ``onward`` whether it may pass it on
     (see ``relay.core.routing.onward_allowed``). One envelope per partner: each names its own.
+    ``audience=None`` leaves ``aud`` out: the envelope is addressed to no one in particular
+    (``relay envelope sign`` without ``--peer``), and ``onward`` must then be false, as no
+    agency could sign hop 1 of it.
     """
     if audience == issuer:
         raise ValueError("audience must be another agency than the issuer")
+    if audience is None and onward:
+        raise ValueError("onward needs an audience: hop 1 must be signed by aud")
     if len(salts) != len(lines) + len(files):
         raise ValueError(f"need {len(lines) + len(files)} salts, got {len(salts)}")
     if len(set(salts)) != len(salts):
         raise ValueError("salts must be distinct")
     claims = [line_claim(i, text) for i, text in enumerate(lines)]
     claims += [file_claim(i, file) for i, file in enumerate(files)]
-    disclosures = tuple(
-        make_disclosure(salt, name, value)
+    parts = [
+        Disclosure(encoded=encoded, digest=disclosure_digest(encoded), salt=salt, name=name,
+                   value=value)
         for salt, (name, value) in zip(salts, claims, strict=True)
-    )
+        for encoded in (make_disclosure(salt, name, value),)
+    ]  # fmt: skip
+    disclosures = tuple(part.encoded for part in parts)
     payload = Payload(
         iss=issuer,
         aud=audience,
@@ -140,13 +154,13 @@ def build_envelope(
         author=author,
         thread=thread,
         target=target,
-        sd=tuple(sorted(disclosure_digest(d) for d in disclosures)),
+        sd=tuple(sorted(part.digest for part in parts)),
     )
-    raw = canonicalize(payload.to_json())
+    raw = canonical_bytes(payload.to_json())
     try:  # the parser is the one definition of a valid envelope: run it on what we built
         parse_payload(raw)
-        for disclosure in disclosures:
-            parse_part(decode_disclosure(disclosure))
+        for part in parts:  # the decoded form of each Disclosure is what was encoded
+            parse_part(part)
     except VerificationError as exc:
         raise ValueError(exc.message) from None
     return UnsignedEnvelope(payload=raw, disclosures=disclosures)
@@ -154,7 +168,7 @@ def build_envelope(
 
 def sign_origin(unsigned: UnsignedEnvelope, *, key: Ed25519PrivateKey, kid: str) -> SignedEnvelope:
     """The origin agency's signature over the payload, with every Disclosure attached."""
-    protected = b64url_encode(canonicalize(origin_header(kid)))
+    protected = b64url_encode(canonical_bytes(origin_header(kid)))
     try:
         parse_origin_header(protected)
     except VerificationError as exc:
@@ -206,7 +220,7 @@ def add_hop(
         ),
         onward=onward,
     )
-    protected = b64url_encode(canonicalize(hop_header(kid, record)))
+    protected = b64url_encode(canonical_bytes(hop_header(kid, record)))
     try:
         parse_hop_header(protected)
     except VerificationError as exc:

@@ -1,6 +1,7 @@
 """The envelope's claims: the signed payload and its selectively disclosable parts.
 
-Payload (JCS, every member from this allowlist; ``thread`` and ``target`` optional)::
+Payload (JCS, every member from this allowlist; ``aud``, ``onward``, ``thread`` and ``target``
+optional)::
 
     {"iss": "CT9990100", "aud": "NY0300000", "onward": false,
      "jti": "<envelope id>", "iat": 1760000000, "exp": 1760086400,
@@ -18,6 +19,11 @@ position, so the order of lines is signed and a withheld line leaves a visible g
 ``aud`` is the partner the origin sent the envelope to and ``onward`` says whether that partner
 may pass it on to its own partners: both are signed by the origin, so no relay can change who
 the envelope was meant for or lift the origin's "no further dissemination".
+
+Both may be left out, failing closed: without ``aud`` the envelope is addressed to no one (a
+receiver that names itself refuses it, ``not_addressed``, and no hop can be added to it), and
+without ``onward`` it may not be passed on (``onward`` is ``false``). When present they must
+have their types (``malformed`` otherwise, even ``0``/``1`` for ``onward``).
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ from enum import StrEnum
 from typing import Final, NewType
 
 from relay.core.allowlist import Fields, malformed
-from relay.core.canonical import JSONValue, parse_json
-from relay.core.envelope_wire import DIGEST_PATTERN, MAX_DISCLOSURES, boolean, require_jcs
+from relay.core.canonical import JSONValue
+from relay.core.envelope_codec import parse_canonical
+from relay.core.envelope_wire import DIGEST_PATTERN, MAX_DISCLOSURES, boolean
 from relay.core.keys import ORI_PATTERN
 from relay.core.model import AgencyId
 from relay.core.refusal import Refusal
@@ -78,8 +85,8 @@ class Author:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Payload:
     iss: AgencyId
-    aud: AgencyId  # the partner the origin addressed (the first signer after it, or receiver)
-    onward: bool  # may ``aud`` pass the envelope on
+    aud: AgencyId | None  # the partner the origin addressed (first signer after it, or receiver)
+    onward: bool  # may ``aud`` pass the envelope on (false when the member is absent)
     jti: EnvelopeId
     iat: int
     exp: int
@@ -94,7 +101,6 @@ class Payload:
     def to_json(self) -> dict[str, JSONValue]:
         out: dict[str, JSONValue] = {
             "iss": self.iss,
-            "aud": self.aud,
             "onward": self.onward,
             "jti": self.jti,
             "iat": self.iat,
@@ -106,6 +112,8 @@ class Payload:
             "_sd_alg": SD_ALG,
             "_sd": list(self.sd),
         }
+        if self.aud is not None:
+            out["aud"] = self.aud
         if self.thread is not None:
             out["thread"] = self.thread
         if self.target is not None:
@@ -142,11 +150,7 @@ _PAYLOAD_FIELDS: Final = (
 
 def parse_payload(raw: bytes) -> Payload:
     """Rebuild the payload from its allowlist; ``unknown_field`` / ``malformed`` otherwise."""
-    try:
-        value = parse_json(raw)
-    except (ValueError, RecursionError):
-        raise malformed("payload is not JSON") from None
-    require_jcs(raw, value, "payload")
+    value = parse_canonical(raw, where="payload")
     fields = Fields(value, where="payload", allowed=_PAYLOAD_FIELDS)
     author = Fields(fields.raw("author"), where="payload.author", allowed=("name", "agency"))
     if fields.text("_sd_alg") != SD_ALG:
@@ -160,8 +164,8 @@ def parse_payload(raw: bytes) -> Payload:
         raise malformed("payload.kind is not a known kind") from None
     payload = Payload(
         iss=AgencyId(fields.text("iss", pattern=ORI_PATTERN)),
-        aud=AgencyId(fields.text("aud", pattern=ORI_PATTERN)),
-        onward=boolean(fields, "onward", where="payload"),
+        aud=_optional_ori(fields, "aud"),
+        onward=boolean(fields, "onward", where="payload") if fields.has("onward") else False,
         jti=EnvelopeId(fields.text("jti", pattern=ENVELOPE_ID_PATTERN)),
         iat=fields.integer("iat"),
         exp=fields.integer("exp"),
@@ -181,6 +185,11 @@ def parse_payload(raw: bytes) -> Payload:
     if (payload.kind is EnvelopeKind.POST) != (payload.target is None):
         raise malformed("payload.target is required for edit/delete/cancel, refused for post")
     return payload
+
+
+def _optional_ori(fields: Fields, key: str) -> AgencyId | None:
+    value = fields.optional_text(key, pattern=ORI_PATTERN)
+    return None if value is None else AgencyId(value)
 
 
 def _optional_id(fields: Fields, key: str) -> EnvelopeId | None:

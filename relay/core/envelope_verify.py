@@ -35,6 +35,8 @@ from relay.core.envelope_claims import (
     parse_part,
     parse_payload,
 )
+from relay.core.envelope_codec import decode_disclosure
+from relay.core.envelope_ed25519 import verify_strict
 from relay.core.envelope_wire import (
     HopRecord,
     SignedEnvelope,
@@ -46,8 +48,8 @@ from relay.core.jws import signing_input
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
 from relay.core.refusal import Refusal
-from relay.core.sdjwt import check_disclosures
-from relay.core.signing import b64url_decode, b64url_encode, verify
+from relay.core.sdjwt import Disclosure
+from relay.core.signing import b64url_decode, b64url_encode
 from relay.errors import VerificationError
 
 __all__ = ["DEFAULT_MAX_HOPS", "DEFAULT_SKEW", "Hop", "VerifiedEnvelope", "verify_envelope"]
@@ -76,7 +78,7 @@ class VerifiedEnvelope:
 
     envelope_id: EnvelopeId
     issuer: AgencyId
-    audience: AgencyId  # the partner the origin addressed (``aud``)
+    audience: AgencyId | None  # the partner the origin addressed (``aud``), None if absent
     onward: bool  # may the receiver pass it on: the origin's ``onward``, or the last hop's
     origin_kid: KeyId
     issued_at: datetime
@@ -91,7 +93,7 @@ class VerifiedEnvelope:
     files: tuple[DisclosedFile, ...]
     withheld: int  # digests in _sd with no Disclosure here
     hops: tuple[Hop, ...]
-    path: tuple[AgencyId, ...]  # issuer, then aud and each later hop signer, then the receiver
+    path: tuple[AgencyId, ...]  # issuer, aud and each later hop signer, then the receiver
     envelope: SignedEnvelope  # as received, for add_hop
 
     @property
@@ -110,9 +112,10 @@ def verify_envelope(
 ) -> VerifiedEnvelope:
     """Verify everything or raise ``VerificationError`` with a :class:`Refusal` code.
 
-    ``receiver``, if given, must be ``aud`` when there are no hops (``not_addressed``) and the
-    last hop's ``to`` otherwise (``hop_invalid``). Relays should always pass it: without it a
-    direct envelope is not checked against its addressee.
+    ``receiver``, if given, must be ``aud`` when there are no hops (``not_addressed``, also
+    when the payload has no ``aud``) and the last hop's ``to`` otherwise (``hop_invalid``).
+    Relays should always pass it: without it a direct envelope is not checked against its
+    addressee. An envelope without ``aud`` can have no hops (hop 1 must be signed by ``aud``).
     """
     env = data if isinstance(data, SignedEnvelope) else SignedEnvelope.from_wire(data)
     if len(env.signatures) - 1 > max_hops:
@@ -138,7 +141,8 @@ def verify_envelope(
 
     # A direct envelope goes to receiver, which must be aud (not_addressed below; an issuer
     # receiving its own envelope is a loop first). With hops, hop 1 must be signed by aud.
-    path = [payload.iss, payload.aud if receiver is None else receiver]
+    addressee = payload.aud if receiver is None else receiver
+    path = [payload.iss] if addressee is None else [payload.iss, addressee]
     if chain:
         path[1:] = [*(key.agency for key, _ in chain), chain[-1][1].to_agency]
     if len(set(path)) != len(path):
@@ -181,7 +185,7 @@ def verify_envelope(
     if receiver is not None and chain and chain[-1][1].to_agency != receiver:
         raise _refuse("last hop is addressed to another agency", Refusal.HOP_INVALID)
 
-    disclosures = check_disclosures(env.disclosures, payload.sd)
+    disclosures = _check_disclosures(env.disclosures, frozenset(payload.sd))
     if chain and {d.digest for d in disclosures} != prev_disclosed:
         raise _refuse("disclosures differ from the last hop's list", Refusal.DISCLOSURE_INVALID)
     parts = [parse_part(d) for d in disclosures]
@@ -216,11 +220,26 @@ def verify_envelope(
 def _verify_member(key: PinnedKey, member: WireSignature, payload_b64: str) -> None:
     signature = _decode(member.signature)
     try:
-        verify(key.public_key, signature, signing_input(member.protected, payload_b64))
+        verify_strict(key.public_key, signature, signing_input(member.protected, payload_b64))
     except VerificationError as exc:  # keep the reason, name the kid
         raise _refuse(
             f"signature by {key.kid}: {exc.message}", Refusal.SIGNATURE_INVALID
         ) from None
+
+
+def _check_disclosures(encoded: tuple[str, ...], sd: frozenset[str]) -> list[Disclosure]:
+    """Each Disclosure decoded, its digest in ``_sd`` and given once (RFC 9901 section 7.1)."""
+    seen: set[str] = set()
+    out = []
+    for text in encoded:
+        found = decode_disclosure(text)
+        if found.digest not in sd:
+            raise _refuse("disclosure digest not in _sd", Refusal.DISCLOSURE_INVALID)
+        if found.digest in seen:
+            raise _refuse("disclosure given twice", Refusal.DISCLOSURE_DUPLICATE)
+        seen.add(found.digest)
+        out.append(found)
+    return out
 
 
 def _hop(number: int, key: PinnedKey, record: HopRecord) -> Hop:

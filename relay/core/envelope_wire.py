@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from relay.core.allowlist import Fields, malformed
-from relay.core.canonical import JSONValue, canonicalize
-from relay.core.jws import decode_json_part
+from relay.core.canonical import CanonicalizationError, JSONValue, canonicalize
+from relay.core.envelope_codec import parse_canonical
 from relay.core.keys import ORI_PATTERN, KeyId
 from relay.core.model import AgencyId
 from relay.core.signing import b64url_decode
@@ -36,6 +36,7 @@ __all__ = [
     "SignedEnvelope",
     "WireSignature",
     "boolean",
+    "decode_header",
     "hop_header",
     "origin_header",
     "parse_hop_header",
@@ -74,7 +75,7 @@ class SignedEnvelope:
     @classmethod
     def from_wire(cls, data: JSONValue) -> SignedEnvelope:
         top = Fields(data, where="envelope", allowed=("payload", "signatures"))
-        payload = top.text("payload", pattern=_B64, max_len=1 << 20)
+        payload = _b64_member(top, "payload", where="envelope", max_len=1 << 20)
         members = top.raw("signatures")
         if not isinstance(members, list) or not 0 < len(members) <= MAX_SIGNATURES:
             raise malformed(f"envelope.signatures is not a list of 1-{MAX_SIGNATURES}")
@@ -90,10 +91,11 @@ class SignedEnvelope:
                 disclosures = header.text_list(
                     "disclosures", pattern=_B64, max_items=MAX_DISCLOSURES
                 )
+            where = f"signatures[{i}]"
             signatures.append(
                 WireSignature(
-                    protected=fields.text("protected", pattern=_B64, max_len=8192),
-                    signature=fields.text("signature", pattern=_B64, max_len=86),
+                    protected=_b64_member(fields, "protected", where=where, max_len=8192),
+                    signature=_b64_member(fields, "signature", where=where, max_len=86),
                 )
             )
         return cls(payload=payload, signatures=tuple(signatures), disclosures=disclosures)
@@ -144,8 +146,32 @@ def hop_header(kid: str, record: HopRecord) -> dict[str, JSONValue]:
 
 
 def require_jcs(raw: bytes, value: JSONValue, where: str) -> None:
-    if canonicalize(value) != raw:
+    try:
+        canonical = canonicalize(value)
+    except (CanonicalizationError, RecursionError):  # e.g. a lone surrogate from a \u escape
+        raise malformed(f"{where} has no canonical (JCS) form") from None
+    if canonical != raw:
         raise malformed(f"{where} is not in canonical (JCS) form")
+
+
+def decode_header(protected: str, where: str) -> dict[str, JSONValue]:
+    """A protected header: base64url of a JSON object that is its own JCS form."""
+    try:
+        raw = b64url_decode(protected)
+    except ValueError:
+        raise malformed(f"{where} is not base64url") from None
+    value = parse_canonical(raw, where=where)
+    if not isinstance(value, dict):
+        raise malformed(f"{where} is not a JSON object")
+    return value
+
+
+def _b64_member(fields: Fields, key: str, *, where: str, max_len: int) -> str:
+    """A base64url text member (the pattern already rules out control characters)."""
+    value = fields.raw(key)
+    if not isinstance(value, str) or not 0 < len(value) <= max_len or not _B64.fullmatch(value):
+        raise malformed(f"{where}.{key} is not base64url of 1-{max_len} characters")
+    return value
 
 
 def boolean(fields: Fields, key: str, *, where: str) -> bool:
@@ -158,8 +184,7 @@ def boolean(fields: Fields, key: str, *, where: str) -> bool:
 
 def parse_origin_header(protected: str) -> KeyId:
     """The kid of the origin signature's protected header."""
-    raw, value = decode_json_part(protected)
-    require_jcs(raw, value, "origin header")
+    value = decode_header(protected, "origin header")
     fields = Fields(value, where="origin header", allowed=("alg", "kid", "typ"))
     if fields.text("alg") != ALG or fields.text("typ") != ENVELOPE_TYP:
         raise malformed("origin header alg/typ is not the relay's")
@@ -168,8 +193,7 @@ def parse_origin_header(protected: str) -> KeyId:
 
 def parse_hop_header(protected: str) -> tuple[KeyId, HopRecord]:
     """The kid and hop record of a relay signature's protected header."""
-    raw, value = decode_json_part(protected)
-    require_jcs(raw, value, "hop header")
+    value = decode_header(protected, "hop header")
     fields = Fields(value, where="hop header", allowed=("alg", "kid", "relay"))
     if fields.text("alg") != ALG:
         raise malformed("hop header alg is not the relay's")

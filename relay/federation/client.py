@@ -83,6 +83,27 @@ class PeerClient:
                 await self._sleep(min(wait, self._retry.cap))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def put_blob(self, partner: str, sha256: str, mime: str, data: bytes) -> None:
+        """Push a file's bytes (content-addressed) before the envelope that names it."""
+        url = self._urls.get(partner)
+        if url is None:
+            raise DeliveryError(
+                f"no relay url for partner {partner}", code="partner_unknown", retryable=False
+            )
+        for attempt in range(self._retry.attempts):
+            try:
+                await _put_once(
+                    self._session, f"{url.rstrip('/')}/v1/files/{sha256}", partner, mime, data
+                )
+                return
+            except DeliveryError as exc:
+                if not exc.retryable or attempt == self._retry.attempts - 1:
+                    raise
+                wait = exc.retry_after
+                if wait is None:
+                    wait = self._retry.delay(attempt, self._rng)
+                await self._sleep(min(wait, self._retry.cap))
+
     async def send_once(self, partner: str, body: bytes) -> SendResult:
         url = self._urls.get(partner)
         if url is None:
@@ -117,6 +138,30 @@ class PeerClient:
             raise DeliveryError(
                 f"partner {partner} unreachable", code="unreachable", retryable=True
             ) from None
+
+
+async def _put_once(
+    session: aiohttp.ClientSession, url: str, partner: str, mime: str, data: bytes
+) -> None:
+    try:
+        async with session.put(url, data=data, headers={"Content-Type": mime}) as resp:
+            payload = await _json(resp)
+            if resp.status != 200:
+                code = str(payload.get("error", f"http_{resp.status}"))
+                raise DeliveryError(
+                    f"partner {partner} refused a file: {code}",
+                    code=code,
+                    retryable=resp.status in _RETRYABLE_STATUS,
+                    retry_after=_seconds(resp.headers.get("Retry-After")),
+                )
+    except (aiohttp.ClientSSLError, ssl.SSLError):
+        raise DeliveryError(
+            f"TLS with partner {partner} failed", code="tls_failed", retryable=True
+        ) from None
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        raise DeliveryError(
+            f"partner {partner} unreachable", code="unreachable", retryable=True
+        ) from None
 
 
 async def _json(resp: aiohttp.ClientResponse) -> dict[str, Any]:

@@ -83,6 +83,8 @@ class EnvelopeHandler(Protocol):
 
     def record_refusal(self, record: RefusalRecord) -> None: ...
 
+    def store_blob(self, sha256: str, mime: str, data: bytes) -> None: ...
+
 
 @dataclass(slots=True)
 class RateLimiter:
@@ -171,6 +173,8 @@ async def _post_envelope(request: web.Request) -> web.Response:
         return _refusal(request, LinkReason.TIMEOUT, peer=peer)
     except web.HTTPRequestEntityTooLarge:
         return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
+    if len(body) > limits["max_body"]:
+        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
     try:
         accepted = await handler.handle_peer_envelope(body, peer=peer)
     except VerificationError as exc:
@@ -181,6 +185,45 @@ async def _post_envelope(request: web.Request) -> web.Response:
             "envelope": accepted.envelope_id,
         }
     )
+
+
+async def _put_file(request: web.Request) -> web.Response:
+    """``PUT /v1/files/{sha256}``: a file's bytes, pushed before the envelope naming them.
+
+    Content-addressed: the body must hash to the path. Images only (the types partners'
+    policies allow are images); the receiving policy decides later whether it is posted."""
+    handler = request.app[HANDLER]
+    limits = request.app[LIMITS]
+    fingerprint = peer_fingerprint(request.transport)
+    peer = handler.partner_for_fingerprint(fingerprint) if fingerprint else None
+    if peer is None:
+        return _refusal(request, LinkReason.PEER_UNKNOWN, peer="unknown")
+    wait = request.app[LIMITER].take(peer)
+    if wait > 0:
+        return _refusal(
+            request,
+            LinkReason.RATE_LIMITED,
+            peer=peer,
+            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+        )
+    if request.content_length is not None and request.content_length > limits["max_file"]:
+        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
+    mime = request.content_type
+    if not mime.startswith("image/"):
+        return _refusal(request, LinkReason.BAD_REQUEST, peer=peer)
+    try:
+        async with asyncio.timeout(limits["read_timeout"]):
+            data = await request.read()
+    except TimeoutError:
+        return _refusal(request, LinkReason.TIMEOUT, peer=peer)
+    except web.HTTPRequestEntityTooLarge:
+        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
+    if len(data) > limits["max_file"]:
+        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
+    if hashlib.sha256(data).hexdigest() != request.match_info["sha256"]:
+        return _refusal(request, LinkReason.BAD_REQUEST, peer=peer)
+    handler.store_blob(request.match_info["sha256"], mime, data)
+    return web.json_response({"status": "stored"})
 
 
 async def _keys(request: web.Request) -> web.Response:
@@ -207,12 +250,20 @@ def build_federation_app(
     read_timeout: float,
     rate_per_second: float,
     rate_burst: int,
+    max_file_bytes: int = 10 << 20,
 ) -> web.Application:
-    app = web.Application(middlewares=[_errors], client_max_size=max_body_bytes)
+    app = web.Application(
+        middlewares=[_errors], client_max_size=max(max_body_bytes, max_file_bytes)
+    )
     app[HANDLER] = handler
     app[LIMITER] = RateLimiter(rate=rate_per_second, burst=rate_burst)
-    app[LIMITS] = {"max_body": max_body_bytes, "read_timeout": read_timeout}
+    app[LIMITS] = {
+        "max_body": max_body_bytes,
+        "max_file": max_file_bytes,
+        "read_timeout": read_timeout,
+    }
     app.router.add_post("/v1/envelopes", _post_envelope)
+    app.router.add_put(r"/v1/files/{sha256:[0-9a-f]{64}}", _put_file)
     app.router.add_get("/v1/keys", _keys)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)

@@ -36,6 +36,33 @@ MIGRATIONS: Final = (
         digest TEXT
     );
     """,
+    # 2: Slack events taken (dedupe on event_id), envelope -> Slack ts, file blobs,
+    #    last seen ts per channel (catch-up after an outage)
+    """
+    CREATE TABLE inbox (
+        event_id TEXT PRIMARY KEY,
+        team TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        body BLOB NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE posted (
+        issuer TEXT NOT NULL,
+        envelope_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        PRIMARY KEY (issuer, envelope_id)
+    );
+    CREATE TABLE blobs (
+        sha256 TEXT PRIMARY KEY,
+        mime TEXT NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE seen (
+        channel TEXT PRIMARY KEY,
+        ts TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -128,6 +155,70 @@ class SqliteStore:
             )
             for r in rows
         ]
+
+    # -- Slack inbox ---------------------------------------------------------------------
+    def take_event(self, *, event_id: str, team: str, body: bytes, at: dt.datetime) -> bool:
+        """Store a Slack event before it is acknowledged; False if already taken."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO inbox (event_id, team, received_at, body) "
+                "VALUES (?, ?, ?, ?)",
+                (event_id, team, at.isoformat(), body),
+            )
+            return cur.rowcount == 1
+
+    def pending_events(self, limit: int = 100) -> list[tuple[str, bytes]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT event_id, body FROM inbox WHERE done = 0 ORDER BY rowid LIMIT ?", (limit,)
+            ).fetchall()
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    def finish_event(self, event_id: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE inbox SET done = 1 WHERE event_id = ?", (event_id,))
+
+    # -- envelope -> Slack ts --------------------------------------------------------------
+    def map_post(self, *, issuer: str, envelope_id: str, channel: str, ts: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO posted VALUES (?, ?, ?, ?)",
+                (issuer, envelope_id, channel, ts),
+            )
+
+    def lookup_post(self, *, issuer: str, envelope_id: str) -> tuple[str, str] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT channel, ts FROM posted WHERE issuer = ? AND envelope_id = ?",
+                (issuer, envelope_id),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    # -- blobs ----------------------------------------------------------------------------
+    def put_blob(self, *, sha256: str, mime: str, data: bytes) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?)", (sha256, mime, data))
+
+    def get_blob(self, sha256: str) -> tuple[str, bytes] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT mime, data FROM blobs WHERE sha256 = ?", (sha256,)
+            ).fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
+    # -- catch-up -------------------------------------------------------------------------
+    def last_seen(self, channel: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT ts FROM seen WHERE channel = ?", (channel,)).fetchone()
+        return row[0] if row else None
+
+    def set_last_seen(self, channel: str, ts: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO seen VALUES (?, ?) ON CONFLICT(channel) DO UPDATE SET ts = "
+                "excluded.ts WHERE CAST(excluded.ts AS REAL) > CAST(seen.ts AS REAL)",
+                (channel, ts),
+            )
 
     def ping(self) -> None:
         with self._lock:

@@ -1,0 +1,1 @@
+"""Slack at both ends: receiving events, posting messages."""

@@ -1,0 +1,137 @@
+"""Calling Slack's Web API: pacing, and errors mapped once at the edge.
+
+``SlackApiError``'s text embeds the whole Slack response (message text included), so it is
+turned into :class:`~relay.errors.DeliveryError` with only Slack's error code, ``from None``,
+and never logged. Pacing: Slack allows about one ``chat.postMessage`` per second per channel
+(short bursts tolerated) and Tier 2-4 limits on other methods; a token bucket per (method,
+channel) keeps 429s the exception, and a 429 that still comes is waited out (``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from relay.errors import DeliveryError
+
+__all__ = ["Pacer", "SlackCaller", "map_slack_errors"]
+
+T = TypeVar("T")
+
+# Codes a later retry can fix; everything else needs a person (token, scope, membership).
+_RETRYABLE: Final = frozenset(
+    {
+        "ratelimited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "unreachable",
+    }
+)
+# Requests per second and burst, per (method, channel); Slack's published tiers, a bit under.
+_RATES: Final[dict[str, tuple[float, int]]] = {
+    "chat.postMessage": (1.0, 3), "chat.update": (0.8, 3), "chat.delete": (0.8, 3),
+    "chat.postEphemeral": (1.0, 3), "conversations.history": (0.8, 3),
+    "conversations.replies": (0.8, 3), "files.getUploadURLExternal": (0.3, 5),
+    "files.completeUploadExternal": (0.3, 5), "files.info": (1.5, 10), "users.info": (1.5, 10),
+}  # fmt: skip
+
+
+@asynccontextmanager
+async def map_slack_errors(method: str) -> AsyncIterator[None]:
+    """SlackApiError / client errors -> DeliveryError(code=<slack error>), text dropped."""
+    try:
+        yield
+    except SlackApiError as exc:
+        response = exc.response
+        code = str(response.get("error", "unknown_error")) if response is not None else "unknown"
+        status = getattr(response, "status_code", 0)
+        retry_after = None
+        if status == 429 or code == "ratelimited":
+            code = "ratelimited"
+            headers = getattr(response, "headers", {}) or {}
+            raw = headers.get("Retry-After") or headers.get("retry-after")
+            retry_after = float(raw) if raw and str(raw).isdigit() else 1.0
+        raise DeliveryError(
+            f"slack {method} failed: {code}",
+            code=code,
+            retryable=code in _RETRYABLE or status >= 500,
+            retry_after=retry_after,
+        ) from None
+    except (TimeoutError, SlackClientError, OSError) as exc:
+        raise DeliveryError(
+            f"slack {method} failed: {type(exc).__name__}", code="unreachable", retryable=True
+        ) from None
+
+
+@dataclass(slots=True)
+class Pacer:
+    """Token buckets per (method, channel); ``wait`` sleeps until a request may go."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    _buckets: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    waited: float = 0.0  # total seconds spent waiting (a metric)
+
+    async def wait(self, method: str, channel: str = "") -> None:
+        rate, burst = _RATES.get(method, (2.0, 5))
+        while True:
+            now = self.clock()
+            tokens, last = self._buckets.get((method, channel), (float(burst), now))
+            tokens = min(float(burst), tokens + (now - last) * rate)
+            if tokens >= 1.0:
+                self._buckets[(method, channel)] = (tokens - 1.0, now)
+                return
+            self._buckets[(method, channel)] = (tokens, now)
+            delay = (1.0 - tokens) / rate
+            self.waited += delay
+            await self.sleep(delay)
+
+
+class SlackCaller:
+    """An ``AsyncWebClient`` with pacing, 429s waited out, and errors mapped."""
+
+    def __init__(
+        self, client: AsyncWebClient, *, pacer: Pacer | None = None, max_attempts: int = 5
+    ) -> None:
+        self.client = client
+        self.pacer = pacer or Pacer()
+        self.max_attempts = max_attempts
+        self.calls: dict[tuple[str, str], int] = {}  # (method, outcome) -> count (metrics)
+
+    async def call(self, method: str, channel: str, fn: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(self.max_attempts):
+            await self.pacer.wait(method, channel)
+            try:
+                async with map_slack_errors(method):
+                    result = await fn()
+                self._count(method, "ok")
+                return result
+            except DeliveryError as exc:
+                self._count(method, exc.code)
+                if exc.code != "ratelimited" or attempt == self.max_attempts - 1:
+                    raise
+                wait = exc.retry_after or 1.0
+                self.pacer.waited += wait
+                await self.pacer.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _count(self, method: str, outcome: str) -> None:
+        self.calls[(method, outcome)] = self.calls.get((method, outcome), 0) + 1
+
+    async def api(self, method: str, channel: str = "", **kwargs: Any) -> dict[str, Any]:
+        """Call a Web API method by name; returns the response data."""
+
+        async def go() -> dict[str, Any]:
+            response = await self.client.api_call(method, json=kwargs)
+            return dict(response.data) if isinstance(response.data, dict) else {}
+
+        return await self.call(method, channel, go)
