@@ -127,11 +127,11 @@ class SlackCaller:
     def _count(self, method: str, outcome: str) -> None:
         self.calls[(method, outcome)] = self.calls.get((method, outcome), 0) + 1
 
-    async def api(self, method: str, channel: str = "", **kwargs: Any) -> dict[str, Any]:
-        """Call a Web API method by name; returns the response data."""
+    async def api(self, method: str, pace: str = "", /, **kwargs: Any) -> dict[str, Any]:
+        """Call a Web API method by name (``pace``: the channel its rate limit counts in)."""
 
         async def go() -> dict[str, Any]:
             response = await self.client.api_call(method, json=kwargs)
             return dict(response.data) if isinstance(response.data, dict) else {}
 
-        return await self.call(method, channel, go)
+        return await self.call(method, pace, go)

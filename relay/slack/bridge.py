@@ -1,0 +1,365 @@
+"""One agency's workspace on the relay: events in, judged messages out, partners' posts in.
+
+Inbound from Slack: every event is stored (keyed by the message it is about, so Slack's
+retries and the catch-up after an outage find it taken) before it is acknowledged; a worker
+judges it and publishes it to the partners. Own posts (the relay's bot, or the ``relay_post``
+metadata mark) and bots the policy does not federate never go back out. Envelope ids are
+derived from the agency, channel and Slack ts, so a thread reply, an edit or a delete names
+its original without any lookup.
+
+Outbound to Slack: each accepted delivery is posted into the channel mapped to its topic,
+attributed to the origin agency and officer, in the right thread; the envelope id -> ts map
+lives in the store, so edits, deletes and cancellations find the copy after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from relay.core.envelope import EnvelopeKind, VerifiedEnvelope
+from relay.core.model import MessageKind, SlackMessage
+from relay.core.policy.engine import Decision
+from relay.core.policy.outbound import rich_text_block
+from relay.core.slack_parse import parse_event
+from relay.errors import DeliveryError, InputError
+from relay.service import Delivery, RelayService
+from relay.slack.files import FileFetcher
+from relay.slack.web import SlackCaller
+
+__all__ = ["SlackBridge", "WorkspaceConfig"]
+
+RELAY_MARK: Final = "relay_post"
+_CANCEL: Final = re.compile(
+    r"\b(?:cancel+(?:ed|led)? (?:the )?bolo|bolo cancel+ed|subject (?:is )?in custody|"
+    r"disregard (?:the )?(?:previous|prior|above) bolo)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkspaceConfig:
+    team_id: str
+    channels: dict[str, str]  # Slack channel id -> federated topic
+    bot_user_id: str
+    bot_id: str | None = None
+    on_cancel: str = "mark"  # "mark" the original cancelled, or "delete" it
+    icon_url: str | None = None
+
+
+@dataclass
+class SlackBridge:
+    service: RelayService
+    caller: SlackCaller
+    config: WorkspaceConfig
+    fetcher: FileFetcher
+    channels: dict[str, str] = field(default_factory=dict)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _names: dict[str, str] = field(default_factory=dict)
+    processed: int = 0
+
+    def __post_init__(self) -> None:
+        self.channels = dict(self.config.channels)
+
+    # -- taking events -------------------------------------------------------------------
+    async def take_slack_event(self, *, team: str, event_id: str, body: bytes) -> bool:
+        key = _event_key(body) or event_id
+        taken = self.service.store.take_event(
+            event_id=key, team=team, body=body, at=self.service.clock()
+        )
+        self._wake.set()
+        return taken
+
+    async def run_worker(self) -> None:
+        """Process stored events in order, forever (run it in a TaskGroup)."""
+        while True:
+            await self.drain_events()
+            await self._wake.wait()
+            self._wake.clear()
+
+    async def drain_events(self) -> None:
+        while batch := self.service.store.pending_events():
+            for key, body in batch:
+                await self._process_event(body)
+                self.service.store.finish_event(key)
+                self.processed += 1
+
+    async def _process_event(self, body: bytes) -> None:
+        doc = json.loads(body)
+        event = doc.get("event") or {}
+        if event.get("type") == "channel_id_changed":
+            old, new = event.get("old_channel_id"), event.get("new_channel_id")
+            if old in self.channels and isinstance(new, str):
+                self.channels[new] = self.channels.pop(old)
+            return
+        channel = event.get("channel")
+        topic = self.channels.get(channel) if isinstance(channel, str) else None
+        if topic is None or event.get("type") != "message" or self._is_own(event):
+            return
+        try:
+            message = parse_event(doc)
+        except InputError:
+            return
+        await self.publish(message, topic, event)
+
+    def _is_own(self, event: dict[str, Any]) -> bool:
+        for m in (event, event.get("message") or {}, event.get("previous_message") or {}):
+            if not isinstance(m, dict):
+                continue
+            meta = m.get("metadata")
+            if isinstance(meta, dict) and meta.get("event_type") == RELAY_MARK:
+                return True
+            if m.get("user") == self.config.bot_user_id:
+                return True
+            if self.config.bot_id and m.get("bot_id") == self.config.bot_id:
+                return True
+        return False
+
+    async def publish(self, message: SlackMessage, topic: str, event: dict[str, Any]) -> None:
+        channel = str(message.channel)
+        base = f"{self.service.agency}.{channel}."
+        if message.kind is MessageKind.POST:
+            jti, kind, target = base + str(message.ts), None, None
+        elif message.kind is MessageKind.EDIT:
+            jti = f"{base}{message.target_ts}.e{message.ts}"
+            kind, target = EnvelopeKind.EDIT, base + str(message.target_ts)
+        else:
+            jti = f"{base}{message.target_ts}.d{message.ts}"
+            kind, target = EnvelopeKind.DELETE, base + str(message.target_ts)
+        thread = None
+        if message.thread_ts and message.thread_ts != (message.target_ts or message.ts):
+            thread = base + str(message.thread_ts)
+            if message.kind is MessageKind.POST and _CANCEL.search(event.get("text") or ""):
+                kind, target = EnvelopeKind.CANCEL, thread
+        files = await self.fetcher.prepare(message.files) if message.files else {}
+        author = await self._author(message.user) if message.user else "relay"
+        decisions = await self.service.publish(
+            message,
+            topic=topic,
+            author=author,
+            envelope_id=jti,
+            kind=kind,
+            thread=thread,
+            target=target,
+            files=files,
+        )
+        if message.user and message.kind is not MessageKind.DELETE:
+            await self._tell_author(channel, message.user, decisions)
+        if message.ts:
+            self.service.store.set_last_seen(channel, message.ts)
+
+    async def _author(self, user: str) -> str:
+        if user not in self._names:
+            name = user
+            try:
+                info = await self.caller.api("users.info", user=user)
+                profile = (info.get("user") or {}).get("profile") or {}
+                name = profile.get("display_name") or profile.get("real_name") or user
+            except DeliveryError:
+                pass
+            self._names[user] = str(name)[:80]
+        return self._names[user]
+
+    async def _tell_author(self, channel: str, user: str, decisions: dict[str, Decision]) -> None:
+        """An ephemeral note when something was held back: rule ids, never text."""
+        notes = []
+        for ori, decision in decisions.items():
+            rules = ", ".join(f"{r.rule} ({r.count})" for r in decision.reasons)
+            partner = self.service.policy.partners.get(ori)
+            who = partner.name if partner else ori
+            if decision.action.value == "block" and rules and not rules.startswith("topic_"):
+                notes.append(f"not shared with {who}: {rules}")
+            elif decision.action.value == "redact":
+                notes.append(f"shared with {who} after removing: {rules}")
+        if notes:
+            text = "Relay: your post was " + "; ".join(notes) + "."
+            with contextlib.suppress(DeliveryError):
+                await self.caller.api(
+                    "chat.postEphemeral", channel, channel=channel, user=user, text=text
+                )
+
+    # -- posting deliveries --------------------------------------------------------------
+    async def run_poster(self) -> None:
+        while True:
+            delivery = await self.service.delivered.get()
+            try:
+                await self.post(delivery)
+            except DeliveryError:
+                pass  # reason code counted by the caller; durable retry is the outbox's job
+            finally:
+                self.service.delivered.task_done()
+
+    async def post(self, delivery: Delivery) -> None:
+        env = delivery.envelope
+        channel = next((c for c, t in self.channels.items() if t == env.topic), None)
+        if channel is None:
+            return
+        store = self.service.store
+        target = (
+            store.lookup_post(issuer=env.issuer, envelope_id=env.target) if env.target else None
+        )
+        if env.kind is EnvelopeKind.DELETE:
+            if target is not None:
+                await self.caller.api("chat.delete", target[0], channel=target[0], ts=target[1])
+            return
+        args = self._render(delivery)
+        if env.kind is EnvelopeKind.EDIT and target is not None:
+            await self.caller.api(
+                "chat.update",
+                target[0],
+                channel=target[0],
+                ts=target[1],
+                **{k: v for k, v in args.items() if k in ("text", "blocks")},
+            )
+            return
+        thread = (
+            store.lookup_post(issuer=env.issuer, envelope_id=env.thread) if env.thread else None
+        )
+        if env.kind is EnvelopeKind.CANCEL and target is not None:
+            thread = target
+        if thread is not None:
+            args["thread_ts"] = thread[1]
+        response = await self.caller.api("chat.postMessage", channel, channel=channel, **args)
+        ts = str(response.get("ts", ""))
+        key = env.target if env.kind is EnvelopeKind.EDIT and env.target else env.envelope_id
+        store.map_post(issuer=env.issuer, envelope_id=key, channel=channel, ts=ts)
+        await self._upload_files(env, channel, ts)
+        if env.kind is EnvelopeKind.CANCEL and target is not None:
+            await self._cancel_original(*target)
+
+    def _render(self, delivery: Delivery) -> dict[str, Any]:
+        env, decision = delivery.envelope, delivery.decision
+        partner = self.service.policy.partners.get(env.issuer)
+        agency = (
+            f"{partner.name} ({partner.state})"
+            if partner and partner.state
+            else (partner.name if partner else env.issuer)
+        )
+        lines = decision.message.lines if decision.message else ()
+        text = decision.message.text if decision.message else ""
+        via = f" · via {', '.join(env.path[1:-1])}" if len(env.path) > 2 else ""
+        context = {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"Shared by {agency} ({env.issuer}) through the relay{via} · "
+                    f"envelope `{env.envelope_id}`",
+                }
+            ],
+        }
+        args: dict[str, Any] = {
+            "text": text or " ",
+            "blocks": [*([rich_text_block(lines)] if lines else []), context],
+            "username": f"{agency} · {env.author.name}"[:80],
+            "unfurl_links": False,
+            "unfurl_media": False,
+            "metadata": {
+                "event_type": RELAY_MARK,
+                "event_payload": {"envelope_id": env.envelope_id, "origin": env.issuer},
+            },
+        }
+        if self.config.icon_url:
+            args["icon_url"] = self.config.icon_url
+        return args
+
+    async def _upload_files(self, env: VerifiedEnvelope, channel: str, ts: str) -> None:
+        for f in env.files:
+            blob = self.service.store.get_blob(f.file.sha256)
+            if blob is None:
+                continue
+            await self.fetcher.upload(
+                channel=channel,
+                thread_ts=ts,
+                data=blob[1],
+                mime=blob[0],
+                name=f"{env.envelope_id}-{f.index}",
+            )
+
+    async def _cancel_original(self, channel: str, ts: str) -> None:
+        if self.config.on_cancel == "delete":
+            await self.caller.api("chat.delete", channel, channel=channel, ts=ts)
+            return
+        history = await self.caller.api(
+            "conversations.history", channel, channel=channel, latest=ts, inclusive=True, limit=1
+        )
+        messages = history.get("messages") or []
+        original = str(messages[0].get("text", "")) if messages else ""
+        struck = "\n".join(f"~{line}~" for line in original.split("\n") if line.strip())
+        await self.caller.api(
+            "chat.update",
+            channel,
+            channel=channel,
+            ts=ts,
+            text=f":no_entry: *CANCELLED* (see thread)\n{struck}",
+            blocks=[],
+        )
+
+    # -- after an outage -----------------------------------------------------------------
+    async def catch_up(self) -> int:
+        """Take every message posted in a federated channel since the last one seen,
+        thread replies included (``conversations.history`` lists only their parents)."""
+        taken = 0
+        for channel in list(self.channels):
+            oldest = self.service.store.last_seen(channel) or "0"
+            async for msg in self._pages("conversations.history", channel, oldest=oldest):
+                taken += await self._take_history(channel, msg)
+                latest_reply = str(msg.get("latest_reply") or "0")
+                if msg.get("reply_count") and float(latest_reply) > float(oldest):
+                    async for reply in self._pages(
+                        "conversations.replies", channel, ts=msg.get("ts"), oldest=oldest
+                    ):
+                        if reply.get("ts") != msg.get("ts"):
+                            taken += await self._take_history(channel, reply)
+        return taken
+
+    async def _pages(self, method: str, channel: str, **kwargs: Any) -> AsyncIterator[Any]:
+        cursor: str | None = None
+        while True:
+            extra: dict[str, str] = {"cursor": cursor} if cursor else {}
+            page = await self.caller.api(
+                method, channel, channel=channel, limit=200, **kwargs, **extra
+            )
+            messages = page.get("messages") or []
+            for msg in reversed(messages) if method == "conversations.history" else messages:
+                yield msg
+            next_cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not page.get("has_more") or not next_cursor:
+                return
+            cursor = str(next_cursor)
+
+    async def _take_history(self, channel: str, msg: dict[str, Any]) -> int:
+        event = dict(msg) | {"channel": channel, "type": "message"}
+        event_id = f"catchup.{channel}.{msg.get('ts')}"
+        doc = {
+            "type": "event_callback",
+            "team_id": self.config.team_id,
+            "event_id": event_id,
+            "event": event,
+        }
+        taken = await self.take_slack_event(
+            team=self.config.team_id, event_id=event_id, body=json.dumps(doc).encode()
+        )
+        return 1 if taken else 0
+
+
+def _event_key(body: bytes) -> str | None:
+    """The message an event is about: Slack's retries and the catch-up share it."""
+    try:
+        event = json.loads(body).get("event") or {}
+    except (ValueError, AttributeError):
+        return None
+    channel = event.get("channel")
+    if event.get("type") != "message" or not isinstance(channel, str):
+        return None
+    subtype = event.get("subtype")
+    if subtype == "message_changed":
+        return f"edit.{channel}.{event.get('ts')}"
+    if subtype == "message_deleted":
+        return f"delete.{channel}.{event.get('deleted_ts')}"
+    return f"post.{channel}.{event.get('ts')}"

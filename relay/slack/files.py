@@ -1,0 +1,136 @@
+"""Photos: download from Slack with the bot token, re-encode, upload at the partner.
+
+``url_private`` only works with a bearer token, so the relay downloads the bytes, checks type
+and size, and re-encodes the pixels into a fresh image: EXIF (GPS, camera, owner), XMP, IPTC,
+comments and any other metadata do not survive. The digest of the re-encoded bytes is what the
+envelope signs. At the partner the bytes are uploaded with ``files.getUploadURLExternal`` +
+``files.completeUploadExternal`` (slack-sdk's ``files_upload_v2``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+from typing import Final
+
+import aiohttp
+from PIL import Image, UnidentifiedImageError
+
+from relay.core.envelope import FileRef
+from relay.core.model import SlackFile
+from relay.errors import DeliveryError
+from relay.service import Prepared
+from relay.slack.web import SlackCaller
+
+__all__ = ["FileFetcher", "reencode"]
+
+MAX_IMAGE_BYTES: Final = 10 << 20
+MAX_PIXELS: Final = 40_000_000
+_FORMATS: Final = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/png",
+    "WEBP": "image/png",
+}
+
+
+def reencode(data: bytes) -> tuple[bytes, str]:
+    """Pixels only, in a new file: JPEG stays JPEG, everything else becomes PNG."""
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format or ""
+            if fmt not in _FORMATS:
+                raise ValueError("not an allowed image format")
+            img.load()
+            mode = "RGB" if fmt == "JPEG" else ("RGBA" if "A" in img.getbands() else "RGB")
+            pixels = img.convert(mode)
+            clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"not a readable image ({type(exc).__name__})") from None
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        clean.save(out, "JPEG", quality=90, optimize=True)
+        return out.getvalue(), "image/jpeg"
+    clean.save(out, "PNG", optimize=True)
+    return out.getvalue(), "image/png"
+
+
+class FileFetcher:
+    def __init__(
+        self, caller: SlackCaller, session: aiohttp.ClientSession, bot_token: str
+    ) -> None:
+        self.caller = caller
+        self.session = session
+        self._token = bot_token
+
+    async def prepare(self, files: Iterable[SlackFile]) -> dict[str, Prepared]:
+        """Re-encoded bytes for every image that can be read; others are left out (the
+        policy blocks a message with a file type it does not allow before anything goes)."""
+        out: dict[str, Prepared] = {}
+        for f in files:
+            if not f.mimetype.startswith("image/") or not f.id:
+                continue
+            try:
+                data = await self._download(f.id)
+                clean, mime = reencode(data)
+            except (DeliveryError, ValueError):
+                continue
+            out[f.id] = Prepared(
+                ref=FileRef(sha256=hashlib.sha256(clean).hexdigest(), mime=mime, size=len(clean)),
+                data=clean,
+            )
+        return out
+
+    async def _download(self, file_id: str) -> bytes:
+        info = await self.caller.api("files.info", file=file_id)
+        meta = info.get("file") or {}
+        url = meta.get("url_private_download") or meta.get("url_private")
+        if not isinstance(url, str) or int(meta.get("size") or 0) > MAX_IMAGE_BYTES:
+            raise DeliveryError("file not downloadable", code="file_unavailable", retryable=False)
+        try:
+            async with self.session.get(
+                url, headers={"Authorization": f"Bearer {self._token}"}, allow_redirects=False
+            ) as resp:
+                if resp.status != 200:
+                    raise DeliveryError(
+                        "file download refused",
+                        code=f"http_{resp.status}",
+                        retryable=resp.status >= 500,
+                    )
+                data = await resp.content.read(MAX_IMAGE_BYTES + 1)
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            raise DeliveryError(
+                "file download failed", code="unreachable", retryable=True
+            ) from None
+        if len(data) > MAX_IMAGE_BYTES:
+            raise DeliveryError("file too large", code="too_large", retryable=False)
+        return data
+
+    async def upload(
+        self,
+        *,
+        channel: str,
+        thread_ts: str,
+        data: bytes,
+        mime: str,
+        name: str,
+        title: str = "",
+        alt_txt: str = "",
+    ) -> None:
+        ext = {"image/jpeg": "jpg", "image/png": "png"}.get(mime, "bin")
+
+        async def go() -> object:
+            kwargs: dict[str, object] = {
+                "channel": channel,
+                "thread_ts": thread_ts,
+                "content": data,
+                "filename": f"{name}.{ext}",
+                "title": title or name,
+            }
+            if alt_txt:
+                kwargs["alt_txt"] = alt_txt
+            return await self.caller.client.files_upload_v2(**kwargs)  # type: ignore[arg-type]
+
+        await self.caller.call("files.getUploadURLExternal", channel, go)
