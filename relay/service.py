@@ -163,6 +163,7 @@ class RelayService:
         self.clock = clock
         self.delivered: asyncio.Queue[Delivery] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.undelivered: list[tuple[str, str, str]] = []  # (partner, envelope id, reason)
 
     # -- outbound ------------------------------------------------------------------------
     async def publish(
@@ -218,9 +219,13 @@ class RelayService:
                 onward=routing.onward_allowed(self.policy, self.policy.partners[partner]),
             )
             signed = sign_origin(unsigned, key=self._key, kid=self._kid)
-            for blob in blobs:
-                await self.sender.put_blob(partner, blob.ref.sha256, blob.ref.mime, blob.data)
-            await self._send(partner, signed)
+            try:
+                for blob in blobs:
+                    await self.sender.put_blob(partner, blob.ref.sha256, blob.ref.mime, blob.data)
+                await self._send(partner, signed)
+            except DeliveryError as exc:
+                # One partner down never stops the others; durable retry is the outbox's job.
+                self.undelivered.append((partner, jti, exc.code))
         return decisions
 
     async def _send(self, partner: str, envelope: SignedEnvelope) -> None:
