@@ -1,0 +1,124 @@
+"""What officers do in a workspace: post (with files, in threads), edit, delete. Each action
+goes through the same timeline as the Web API and fires the events Slack would."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from relay.emulator import shapes, timeline
+from relay.emulator.files import new_file, record_shares
+from relay.emulator.model import Channel, Json, Message, Workspace
+from relay.emulator.state import EmulatorState
+from relay.emulator.validate import check_blocks, check_text
+
+__all__ = ["FileUpload", "UserActions"]
+
+FileUpload = tuple[str, bytes, str, str | None]
+"""(file name, content, title, alt text)."""
+
+
+class UserActions:
+    state: EmulatorState
+
+    def _member(self, team_id: str, channel: str, user: str) -> tuple[Workspace, Channel]:
+        ws, ch = self.state.workspace(team_id), self.state.channel(team_id, channel)
+        if user not in ws.users:
+            raise KeyError(f"no user {user!r} in {team_id!r}")
+        if user not in ch.members:
+            raise ValueError(f"{user!r} is not a member of {ch.id!r}")
+        return ws, ch
+
+    def post_as_user(
+        self,
+        team_id: str,
+        channel: str,
+        user: str,
+        text: str = "",
+        *,
+        blocks: list[Json] | None = None,
+        files: Sequence[FileUpload] = (),
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> str:
+        """Post as an officer; returns the message ts. Fires ``message`` (or ``file_share`` /
+        ``thread_broadcast``) to the app if its bot is in the channel."""
+        ws, ch = self._member(team_id, channel, user)
+        check_text(text)
+        if thread_ts is not None and thread_ts not in ch.messages:
+            raise KeyError(f"no message {thread_ts!r} in {ch.id!r}")
+        ts = self.state.ts.next()
+        stored = [
+            new_file(self.state, ws, user=user, name=name, length=len(data), alt=alt)
+            for name, data, _, alt in files
+        ]
+        for f, (_, data, title, _) in zip(stored, files, strict=True):
+            f.content, f.title, f.completed = data, title or f.name, True
+        subtype = "file_share" if stored else None
+        if broadcast and thread_ts is not None:
+            subtype = "thread_broadcast"
+        msg = Message(
+            ts=ts,
+            text=text,
+            user=user,
+            subtype=subtype,
+            blocks=check_blocks(blocks) if blocks is not None else shapes.rich_text(text, ts),
+            file_ids=[f.id for f in stored],
+            thread_ts=thread_ts,
+            client_msg_id=str(uuid.UUID(int=int(ts.replace(".", "")))),
+            upload=False if stored else None,
+        )
+        record_shares(ws, ch, msg, user)
+        timeline.post(self.state, ws, ch, msg)
+        return ts
+
+    def edit_as_user(
+        self,
+        team_id: str,
+        channel: str,
+        user: str,
+        ts: str,
+        text: str,
+        *,
+        blocks: list[Json] | None = None,
+    ) -> None:
+        """Edit an officer's own message; fires ``message_changed``."""
+        ws, ch = self._member(team_id, channel, user)
+        msg = self._own(ch, user, ts)
+        check_text(text)
+        checked = check_blocks(blocks) if blocks is not None else None
+        timeline.edit(self.state, ws, ch, msg, text=text, blocks=checked, editor=user)
+
+    def delete_as_user(self, team_id: str, channel: str, user: str, ts: str) -> None:
+        """Delete an officer's own message; fires ``message_deleted`` (or a tombstone
+        ``message_changed`` for a thread parent with replies)."""
+        ws, ch = self._member(team_id, channel, user)
+        timeline.delete(self.state, ws, ch, self._own(ch, user, ts))
+
+    @staticmethod
+    def _own(ch: Channel, user: str, ts: str) -> Message:
+        msg = ch.messages.get(ts)
+        if msg is None or msg.tombstone:
+            raise KeyError(f"no message {ts!r} in {ch.id!r}")
+        if msg.user != user:
+            raise ValueError(f"message {ts!r} was not posted by {user!r}")
+        return msg
+
+    def messages(self, team_id: str, channel: str, *, replies: bool = True) -> list[Json]:
+        """Messages in a channel, oldest first, as ``conversations.history`` shows them
+        (metadata included); ``replies=False`` keeps only what history would list."""
+        ws, ch = self.state.workspace(team_id), self.state.channel(team_id, channel)
+        return [
+            shapes.message_json(ws, ch, m, self.state.base_url)
+            for m in ch.ordered()
+            if replies or m.in_history
+        ]
+
+    def bot_posts(self, team_id: str, channel: str) -> list[Json]:
+        """Messages the app's bot posted in a channel (threads included), oldest first."""
+        ws, ch = self.state.workspace(team_id), self.state.channel(team_id, channel)
+        return [
+            shapes.message_json(ws, ch, m, self.state.base_url)
+            for m in ch.ordered()
+            if m.bot_id == ws.bot_id and not m.tombstone
+        ]
