@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from relay import __version__
-from relay.commands import bench, policy, run
+from relay.commands import bench, demo, envelope, policy, run
 
 __all__ = ["main"]
 
@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub: Any = parser.add_subparsers(dest="command", required=True)
     policy.add_parser(sub)
     bench.add_parser(sub)
+    envelope.add_parser(sub)
     run.add_parser(sub)
+    demo.add_parser(sub)
     try:
         from relay import cli_keygen
     except ImportError:  # pragma: no cover - present in every release

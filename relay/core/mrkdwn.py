@@ -25,6 +25,7 @@ __all__ = [
 
 _TOKEN: Final = re.compile(r"<([^<>\n]*)>")
 _BARE_URL: Final = re.compile(r"https?://[^\s<>|]+", re.IGNORECASE)
+_LITERAL_LINK: Final = re.compile(r"<(https?://[^\s<>|]+)(?:\|([^<>]*))?>", re.IGNORECASE)
 _TRAILING_PUNCT: Final = ".,;:!?)]}'\""
 
 
@@ -77,7 +78,17 @@ def text_segments(plain: str) -> list[Segment]:
     """Split display text into Text and Link segments, turning bare URLs into links."""
     if "://" not in plain:
         return [Text(plain)]
-    out: list[Segment] = []
+    if "<" in plain and _LITERAL_LINK.search(plain):
+        # mrkdwn link syntax typed into a rich-text run: a link like any other
+        out: list[Segment] = []
+        pos = 0
+        for m in _LITERAL_LINK.finditer(plain):
+            out.extend(text_segments(plain[pos : m.start()]))
+            out.append(Link(m.group(1), m.group(2) or ""))
+            pos = m.end()
+        out.extend(text_segments(plain[pos:]))
+        return out
+    out = []
     pos = 0
     for m in _BARE_URL.finditer(plain):
         url = m.group(0).rstrip(_TRAILING_PUNCT)

@@ -60,6 +60,8 @@ class SlackBridge:
     fetcher: FileFetcher
     channels: dict[str, str] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+    log: list[tuple[str, dict[str, Decision]]] = field(default_factory=list)
     _names: dict[str, str] = field(default_factory=dict)
     processed: int = 0
 
@@ -72,15 +74,22 @@ class SlackBridge:
         taken = self.service.store.take_event(
             event_id=key, team=team, body=body, at=self.service.clock()
         )
+        self._idle.clear()
         self._wake.set()
         return taken
 
     async def run_worker(self) -> None:
         """Process stored events in order, forever (run it in a TaskGroup)."""
         while True:
-            await self.drain_events()
-            await self._wake.wait()
             self._wake.clear()
+            await self.drain_events()
+            if not self._wake.is_set():
+                self._idle.set()
+            await self._wake.wait()
+
+    async def wait_idle(self) -> None:
+        """Until every stored event has been processed."""
+        await self._idle.wait()
 
     async def drain_events(self) -> None:
         while batch := self.service.store.pending_events():
@@ -148,6 +157,7 @@ class SlackBridge:
             target=target,
             files=files,
         )
+        self.log.append((jti, decisions))
         if message.user and message.kind is not MessageKind.DELETE:
             await self._tell_author(channel, message.user, decisions)
         if message.ts:

@@ -1,0 +1,236 @@
+"""`relay demo [--json]`: three agencies on loopback, the 20 example messages, what arrived.
+
+Havenport PD (CT9990100) officers post the examples in their channels, including a photo, a
+thread reply, an edit and a cancellation; Millbrook PD (MA9990200) and Eastfield PD
+(NY9990300) receive what their partnership allows, through each agency's policy. Nothing
+outside this machine is used: the Slack workspaces are the emulator, the keys and the CA are
+throwaway, the stores are SQLite files in a temporary directory.
+
+``--json`` prints one line per message posted in a partner workspace:
+``{"workspace", "channel", "text", "files", "thread_of", "origin", "envelope_id"}``, then
+``{"summary": {"posted": N, "blocked": N, "redacted": N}}`` (a contract: other tools read it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from relay.network import Agency, Network
+
+__all__ = ["add_parser", "run_demo"]
+
+_ROOT = Path(__file__).resolve().parents[2]
+CT, MA, NY = "CT9990100", "MA9990200", "NY9990300"
+OKAFOR, FERREIRA = "U0OKAFOR01", "U0FERREI02"
+
+
+def agencies(root: Path = _ROOT) -> list[Agency]:
+    examples = root / "policies" / "examples"
+    return [
+        Agency(
+            CT,
+            "Havenport PD",
+            "T0HAVENPT1",
+            examples / "ct9990100-havenport.yaml",
+            officers=((OKAFOR, "Det. Sgt. R. Okafor"), (FERREIRA, "Det. L. Ferreira")),
+        ),
+        Agency(
+            MA,
+            "Millbrook PD",
+            "T0MILLBRK1",
+            examples / "ma9990200-millbrook.yaml",
+            officers=(("U0MILLBR01", "Sgt. P. Dunne"),),
+        ),
+        Agency(
+            NY,
+            "Eastfield PD",
+            "T0EASTFLD1",
+            examples / "ny9990300-eastfield.yaml",
+            officers=(("U0EASTFL01", "Det. K. Osei"),),
+        ),
+    ]
+
+
+def examples() -> list[tuple[str, dict[str, Any]]]:
+    folder = resources.files("relay") / "data" / "demo"
+    return sorted(
+        (p.name.removesuffix(".json"), json.loads(p.read_text(encoding="utf-8")))
+        for p in folder.iterdir()
+        if p.name.endswith(".json")
+    )
+
+
+def photo(label: str) -> bytes:
+    """A small JPEG carrying EXIF GPS and camera tags: the relay must not pass them on."""
+    img = Image.new("RGB", (96, 64), (40 + len(label) % 200, 90, 140))
+    exif = Image.Exif()
+    exif[0x010F] = "DoorbellCam"  # Make
+    exif[0x8825] = {1: "N", 2: (41.0, 45.0, 30.0), 3: "W", 4: (72.0, 40.0, 12.0)}  # GPS
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+async def _post_examples(net: Network) -> int:
+    """Post every example as Havenport officers; returns the number of events produced."""
+    assert net.emu is not None  # noqa: S101
+    posted: dict[str, str] = {}
+    events = 0
+    later = {"12_cancellation", "13_update_with_internal_links"}
+    for name, case in examples():
+        if name in later:
+            continue
+        topic = str(case["channel"]).lstrip("#")
+        files = [
+            (f["name"], photo(f["name"]), f.get("title", ""), f.get("alt_txt", ""))
+            for f in case.get("files") or []
+        ]
+        posted[name] = net.post(CT, topic, OKAFOR, case["text"], files=files)
+        events += 1
+    cases = dict(examples())
+    root = posted["01_harmless_vehicle_bolo"]
+    # The update goes in the BOLO's thread; an edit corrects the original; then the cancel.
+    net.post(CT, "bolo", FERREIRA, cases["13_update_with_internal_links"]["text"], thread_ts=root)
+    edited = cases["01_harmless_vehicle_bolo"]["text"].replace(
+        "(plate may be switched)", "(plate may be switched, see thread)"
+    )
+    net.emu.edit_as_user(
+        net.nodes[CT].agency.team, net.nodes[CT].agency.channel("bolo"), OKAFOR, root, edited
+    )
+    net.post(CT, "bolo", OKAFOR, cases["12_cancellation"]["text"], thread_ts=root)
+    return events + 3
+
+
+def partner_posts(net: Network) -> list[dict[str, Any]]:
+    """Every message the relays posted in partner workspaces, in the --json line format."""
+    assert net.emu is not None  # noqa: S101
+    out: list[dict[str, Any]] = []
+    for ori, node in net.nodes.items():
+        if ori == CT:
+            continue
+        for topic in ("bolo", "ctwide-intel", "narcotics", "pattern-crime", "dd-burglaries"):
+            channel = node.agency.channel(topic)
+            posts = net.emu.bot_posts(node.agency.team, channel)
+            by_ts = {p["ts"]: p for p in posts}
+            for post in posts:
+                payload = ((post.get("metadata") or {}).get("event_payload")) or {}
+                if "envelope_id" not in payload:
+                    continue  # a file share belongs to the post it follows
+                files = [
+                    f.get("title") or f.get("name")
+                    for p in posts
+                    if p.get("thread_ts") in (post["ts"], post.get("thread_ts"))
+                    for f in p.get("files") or []
+                    if str(f.get("title", "")).startswith(payload["envelope_id"])
+                ]
+                root = by_ts.get(post.get("thread_ts") or "")
+                thread_of = None
+                if root is not None and root["ts"] != post["ts"]:
+                    thread_of = ((root.get("metadata") or {}).get("event_payload") or {}).get(
+                        "envelope_id"
+                    )
+                out.append(
+                    {
+                        "workspace": ori,
+                        "channel": topic,
+                        "text": post.get("text", ""),
+                        "files": files,
+                        "thread_of": thread_of,
+                        "origin": payload.get("origin"),
+                        "envelope_id": payload["envelope_id"],
+                    }
+                )
+    return out
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.split("\n") if line.strip()]
+    more = f"  (+{len(lines) - 1} lines)" if len(lines) > 1 else ""
+    return (lines[0][:90] + more) if lines else ""
+
+
+def _report(net: Network, seconds: float) -> None:
+    bridge = net.nodes[CT].bridge
+    names = {a.ori: a.name for a in net.agencies}
+    received = {(p["workspace"], p["envelope_id"]): p for p in partner_posts(net)}
+    refused = {(p, j): code for p, j, code in net.nodes[CT].service.undelivered}
+    print(
+        f"relay demo: Havenport PD ({CT}) posted {len(bridge.log)} messages; "
+        f"Millbrook PD ({MA}) and Eastfield PD ({NY}) received them through their relays "
+        f"in {seconds:.1f} s.\n"
+    )
+    for jti, decisions in bridge.log:
+        print(f"envelope {jti}")
+        for ori, decision in decisions.items():
+            rules = ", ".join(f"{r.rule} ({r.count})" for r in decision.reasons)
+            got = received.get((ori, jti))
+            if got is not None:
+                shown = f"-> {_first_line(got['text'])}"
+                if got["files"]:
+                    shown += f"  [photo: {', '.join(got['files'])}]"
+            elif decision.action.value == "block":
+                shown = "nothing posted"
+            elif (ori, jti) in refused:
+                shown = f"refused by the partner's relay: {refused[(ori, jti)]}"
+            elif ".e" in jti:
+                shown = "(an edit: the earlier copy was updated in place)"
+            else:
+                shown = "(applied to the earlier copy)"
+            label = decision.action.value + (f" [{rules}]" if rules else "")
+            print(f"   {names.get(ori, ori):<14} {label}\n{'':18}{shown}")
+    print()
+
+
+def _summary(net: Network) -> dict[str, int]:
+    log = net.nodes[CT].bridge.log
+    actions = [d.action.value for _, decisions in log for d in decisions.values()]
+    return {
+        "posted": len(partner_posts(net)),
+        "blocked": actions.count("block"),
+        "redacted": actions.count("redact"),
+    }
+
+
+async def run_demo(*, as_json: bool) -> int:
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="relay-demo-") as tmp:
+        async with Network(Path(tmp), agencies()) as net:
+            events = await _post_examples(net)
+            await net.settle(CT, events, timeout=90)
+            if as_json:
+                for line in partner_posts(net):
+                    print(json.dumps(line, ensure_ascii=False))
+                print(json.dumps({"summary": _summary(net)}))
+            else:
+                _report(net, time.monotonic() - start)
+                s = _summary(net)
+                print(
+                    f"summary: {s['posted']} messages posted in partner workspaces, "
+                    f"{s['blocked']} blocked and {s['redacted']} redacted decisions."
+                )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(run_demo(as_json=args.json))
+    except TimeoutError:
+        print("relay demo: partners did not receive everything in time", file=sys.stderr)
+        return 1
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("demo", help="three agencies on loopback, the example messages")
+    p.add_argument("--json", action="store_true", help="one JSON line per partner post")
+    p.set_defaults(func=_demo)
