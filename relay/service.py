@@ -41,6 +41,7 @@ from relay.core.model import AgencyId, Line, MessageKind, SlackMessage, TextPart
 from relay.core.mrkdwn import parse_mrkdwn, render_line
 from relay.core.policy.engine import Decision, evaluate_inbound, evaluate_outbound_all
 from relay.core.policy.model import Action, Policy
+from relay.core.policy.outbound import OutboundMessage
 from relay.errors import DeliveryError, VerificationError
 from relay.federation.server import Accepted, LinkReason
 from relay.store.contract import ReceiveOutcome, RefusalRecord, Store
@@ -311,9 +312,15 @@ class RelayService:
     async def _process(self, verified: VerifiedEnvelope, sender: str) -> None:
         now = self.clock()
         texts = [line.text for line in verified.lines]
-        decision = evaluate_inbound(
-            _lines_message(texts), self.policy, sender, verified.topic, now=now
-        )
+        if verified.kind is EnvelopeKind.DELETE:
+            # A retraction carries no content to judge; it only removes a copy.
+            decision = Decision(
+                action=Action.FORWARD, reasons=(), message=OutboundMessage(kind=MessageKind.DELETE)
+            )
+        else:
+            decision = evaluate_inbound(
+                _lines_message(texts), self.policy, sender, verified.topic, now=now
+            )
         if decision.action is not Action.BLOCK:
             await self.delivered.put(Delivery(envelope=verified, decision=decision, sender=sender))
         targets = routing.relay_targets(

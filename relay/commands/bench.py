@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from relay.commands import bench_envelope
 from relay.commands.policy import read_policy
 from relay.core.policy.engine import evaluate_outbound, evaluate_outbound_all
 from relay.core.policy.load import PolicyLoadError
@@ -107,3 +108,4 @@ def add_parser(subparsers: Any) -> None:
         help="match with Python re only (what runs without hyperscan)",
     )
     p.set_defaults(func=_bench)
+    bench_envelope.add_parser(sub)

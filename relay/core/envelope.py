@@ -31,6 +31,8 @@ import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -43,16 +45,19 @@ from relay.core.envelope_claims import (
     EnvelopeKind,
     FileRef,
     Payload,
+    check_line,
     file_claim,
     line_claim,
-    parse_part,
-    parse_payload,
+    parse_claim,
+    payload_from_json,
 )
 from relay.core.envelope_codec import (
+    b64url_encode,
     canonical_bytes,
-    decode_disclosure,
+    checked_json_bytes,
     disclosure_digest,
     make_disclosure,
+    read_disclosure,
 )
 from relay.core.envelope_verify import Hop, VerifiedEnvelope, verify_envelope
 from relay.core.envelope_wire import (
@@ -66,8 +71,7 @@ from relay.core.envelope_wire import (
 )
 from relay.core.jws import signing_input
 from relay.core.model import AgencyId
-from relay.core.sdjwt import Disclosure
-from relay.core.signing import b64url_encode, sign
+from relay.core.signing import sign
 from relay.errors import VerificationError
 
 __all__ = [
@@ -134,13 +138,10 @@ def build_envelope(
         raise ValueError("salts must be distinct")
     claims = [line_claim(i, text) for i, text in enumerate(lines)]
     claims += [file_claim(i, file) for i, file in enumerate(files)]
-    parts = [
-        Disclosure(encoded=encoded, digest=disclosure_digest(encoded), salt=salt, name=name,
-                   value=value)
+    disclosures = tuple(
+        make_disclosure(salt, name, value)
         for salt, (name, value) in zip(salts, claims, strict=True)
-        for encoded in (make_disclosure(salt, name, value),)
-    ]  # fmt: skip
-    disclosures = tuple(part.encoded for part in parts)
+    )
     payload = Payload(
         iss=issuer,
         aud=audience,
@@ -154,25 +155,27 @@ def build_envelope(
         author=author,
         thread=thread,
         target=target,
-        sd=tuple(sorted(part.digest for part in parts)),
+        sd=tuple(sorted(disclosure_digest(d) for d in disclosures)),
     )
-    raw = canonical_bytes(payload.to_json())
-    try:  # the parser is the one definition of a valid envelope: run it on what we built
-        parse_payload(raw)
-        for part in parts:  # the decoded form of each Disclosure is what was encoded
-            parse_part(part)
+    # The parser is the one definition of a valid envelope: run its checks on what we built,
+    # on the JSON values rather than on a second decoding of the bytes. Once the payload's
+    # checks pass, every member is a string, a safe integer or a boolean under a fixed ASCII
+    # name, so json's encoder writes exactly its JCS bytes (relay.core.envelope_codec).
+    claims_json = payload.to_json()
+    try:
+        payload_from_json(claims_json)
+        for index, text in enumerate(lines):
+            check_line(index, text)
+        for name, value in claims[len(lines) :]:
+            parse_claim(name, value)
     except VerificationError as exc:
         raise ValueError(exc.message) from None
-    return UnsignedEnvelope(payload=raw, disclosures=disclosures)
+    return UnsignedEnvelope(payload=checked_json_bytes(claims_json), disclosures=disclosures)
 
 
 def sign_origin(unsigned: UnsignedEnvelope, *, key: Ed25519PrivateKey, kid: str) -> SignedEnvelope:
     """The origin agency's signature over the payload, with every Disclosure attached."""
-    protected = b64url_encode(canonical_bytes(origin_header(kid)))
-    try:
-        parse_origin_header(protected)
-    except VerificationError as exc:
-        raise ValueError(exc.message) from None
+    protected = _origin_protected(kid)
     payload = b64url_encode(unsigned.payload)
     signature = b64url_encode(sign(key, signing_input(protected, payload)))
     return SignedEnvelope(
@@ -204,7 +207,8 @@ def add_hop(
     """
     kept = []
     for encoded in envelope.disclosures:
-        part = parse_part(decode_disclosure(encoded))
+        _, _, name, value = read_disclosure(encoded)
+        part = parse_claim(name, value)
         withheld = withhold_lines if isinstance(part, DisclosedLine) else withhold_files
         if part.index not in withheld:
             kept.append(encoded)
@@ -241,7 +245,21 @@ def from_wire(data: JSONValue) -> SignedEnvelope:
     return SignedEnvelope.from_wire(data)
 
 
+@lru_cache(maxsize=64)  # one kid per agency key: build and check its header once
+def _origin_protected(kid: str) -> str:
+    protected = b64url_encode(canonical_bytes(origin_header(kid)))
+    try:
+        parse_origin_header(protected)
+    except VerificationError as exc:
+        raise ValueError(exc.message) from None
+    return protected
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND: Final = timedelta(seconds=1)
+
+
 def _seconds(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("times must be timezone-aware")
-    return int((moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(seconds=1))
+    return (moment - _EPOCH) // _SECOND

@@ -31,12 +31,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
+from re import Pattern
 from typing import Final, NewType
 
 from relay.core.allowlist import Fields, malformed
 from relay.core.canonical import JSONValue
 from relay.core.envelope_codec import parse_canonical
-from relay.core.envelope_wire import DIGEST_PATTERN, MAX_DISCLOSURES, boolean
+from relay.core.envelope_wire import MAX_DISCLOSURES, boolean, text_member
 from relay.core.keys import ORI_PATTERN
 from relay.core.model import AgencyId
 from relay.core.refusal import Refusal
@@ -51,10 +53,13 @@ __all__ = [
     "EnvelopeKind",
     "FileRef",
     "Payload",
+    "check_line",
     "file_claim",
     "line_claim",
+    "parse_claim",
     "parse_part",
     "parse_payload",
+    "payload_from_json",
 ]
 
 EnvelopeId = NewType("EnvelopeId", str)
@@ -63,6 +68,7 @@ ENVELOPE_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _TOPIC: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
 _MARKING: Final = re.compile(r"[A-Z0-9][A-Z0-9 /_.-]{0,63}")
 _PART_NAME: Final = re.compile(r"(line|file)\.(0|[1-9][0-9]{0,3})")
+_DIGEST_LIST: Final = re.compile(r"[A-Za-z0-9_-]{43}(?:,[A-Za-z0-9_-]{43})*")
 _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 _MIME: Final = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
 MAX_LINE_CHARS: Final = 40_000
@@ -150,31 +156,37 @@ _PAYLOAD_FIELDS: Final = (
 
 def parse_payload(raw: bytes) -> Payload:
     """Rebuild the payload from its allowlist; ``unknown_field`` / ``malformed`` otherwise."""
-    value = parse_canonical(raw, where="payload")
+    return payload_from_json(parse_canonical(raw, where="payload"))
+
+
+def payload_from_json(value: JSONValue) -> Payload:
+    """The payload's checks on its parsed JSON (``parse_payload`` without the JCS bytes)."""
     fields = Fields(value, where="payload", allowed=_PAYLOAD_FIELDS)
     author = Fields(fields.raw("author"), where="payload.author", allowed=("name", "agency"))
-    if fields.text("_sd_alg") != SD_ALG:
+    if fields.raw("_sd_alg") != SD_ALG:
         raise malformed("payload._sd_alg is not sha-256")
-    sd = fields.text_list("_sd", pattern=DIGEST_PATTERN, max_items=MAX_DISCLOSURES)
+    sd = _digests(fields.raw("_sd"))
     if list(sd) != sorted(set(sd)):
         raise malformed("payload._sd is not sorted and unique")
     try:
-        kind = EnvelopeKind(fields.text("kind"))
+        kind = EnvelopeKind(_text(fields, "kind"))
     except ValueError:
         raise malformed("payload.kind is not a known kind") from None
     payload = Payload(
-        iss=AgencyId(fields.text("iss", pattern=ORI_PATTERN)),
+        iss=AgencyId(_text(fields, "iss", ORI_PATTERN)),
         aud=_optional_ori(fields, "aud"),
         onward=boolean(fields, "onward", where="payload") if fields.has("onward") else False,
-        jti=EnvelopeId(fields.text("jti", pattern=ENVELOPE_ID_PATTERN)),
+        jti=EnvelopeId(_text(fields, "jti", ENVELOPE_ID_PATTERN)),
         iat=fields.integer("iat"),
         exp=fields.integer("exp"),
         kind=kind,
-        topic=fields.text("topic", pattern=_TOPIC),
-        marking=fields.text("marking", pattern=_MARKING),
+        topic=_text(fields, "topic", _TOPIC),
+        marking=_text(fields, "marking", _MARKING),
         author=Author(
-            name=author.text("name", max_len=200),
-            agency=AgencyId(author.text("agency", pattern=ORI_PATTERN)),
+            name=text_member(author, "name", where="payload.author", max_len=200),
+            agency=AgencyId(
+                text_member(author, "agency", where="payload.author", pattern=ORI_PATTERN)
+            ),
         ),
         thread=_optional_id(fields, "thread"),
         target=_optional_id(fields, "target"),
@@ -187,14 +199,27 @@ def parse_payload(raw: bytes) -> Payload:
     return payload
 
 
+def _digests(value: JSONValue) -> tuple[str, ...]:
+    """``Fields.text_list(pattern=DIGEST_PATTERN, max_items=MAX_DISCLOSURES)`` in one regex."""
+    if isinstance(value, list) and len(value) <= MAX_DISCLOSURES:
+        digests = tuple(item for item in value if isinstance(item, str))
+        if len(digests) == len(value) and (
+            not digests or _DIGEST_LIST.fullmatch(",".join(digests))
+        ):
+            return digests
+    raise malformed(f"payload._sd is not a list of at most {MAX_DISCLOSURES} digests")
+
+
+def _text(fields: Fields, key: str, pattern: Pattern[str] | None = None) -> str:
+    return text_member(fields, key, where="payload", pattern=pattern)
+
+
 def _optional_ori(fields: Fields, key: str) -> AgencyId | None:
-    value = fields.optional_text(key, pattern=ORI_PATTERN)
-    return None if value is None else AgencyId(value)
+    return AgencyId(_text(fields, key, ORI_PATTERN)) if fields.has(key) else None
 
 
 def _optional_id(fields: Fields, key: str) -> EnvelopeId | None:
-    value = fields.optional_text(key, pattern=ENVELOPE_ID_PATTERN)
-    return None if value is None else EnvelopeId(value)
+    return EnvelopeId(_text(fields, key, ENVELOPE_ID_PATTERN)) if fields.has(key) else None
 
 
 def line_claim(index: int, text: str) -> tuple[str, JSONValue]:
@@ -209,23 +234,39 @@ def file_claim(index: int, file: FileRef) -> tuple[str, JSONValue]:
 
 def parse_part(disclosure: Disclosure) -> DisclosedLine | DisclosedFile:
     """A decoded Disclosure as a line or a file; any other claim is ``unknown_field``."""
-    if disclosure.name is None:
+    return parse_claim(disclosure.name, disclosure.value)
+
+
+def parse_claim(name: str | None, value: JSONValue) -> DisclosedLine | DisclosedFile:
+    """``parse_part`` on a Disclosure's claim name (None: array element) and value."""
+    if name is None:
         raise malformed("disclosure is an array element, not a line or file")
-    match = _PART_NAME.fullmatch(disclosure.name)
-    if match is None:
+    part = _part_name(name)
+    if part is None:
         raise VerificationError(
             "disclosure claim is not line.N or file.N", code=Refusal.UNKNOWN_FIELD
         )
-    index = int(match.group(2))
-    if match.group(1) == "line":
-        text = disclosure.value
-        if not isinstance(text, str) or len(text) > MAX_LINE_CHARS:
-            raise malformed(f"line.{index} is not a string of at most {MAX_LINE_CHARS}")
-        return DisclosedLine(index=index, text=text)
-    fields = Fields(disclosure.value, where=f"file.{index}", allowed=("mime", "sha256", "size"))
+    is_line, index = part
+    if is_line:
+        return DisclosedLine(index=index, text=check_line(index, value))
+    fields = Fields(value, where=f"file.{index}", allowed=("mime", "sha256", "size"))
     file = FileRef(
         sha256=fields.text("sha256", pattern=_SHA256_HEX),
         mime=fields.text("mime", pattern=_MIME),
         size=fields.integer("size", high=MAX_FILE_BYTES),
     )
     return DisclosedFile(index=index, file=file)
+
+
+@lru_cache(maxsize=1024)  # the same few names in every envelope
+def _part_name(name: str) -> tuple[bool, int] | None:
+    """(is a line, index) of ``line.N`` / ``file.N``; None for any other claim name."""
+    match = _PART_NAME.fullmatch(name)
+    return None if match is None else (match.group(1) == "line", int(match.group(2)))
+
+
+def check_line(index: int, text: JSONValue) -> str:
+    """The text of line ``index``: a string of at most ``MAX_LINE_CHARS`` (else ``malformed``)."""
+    if not isinstance(text, str) or len(text) > MAX_LINE_CHARS:
+        raise malformed(f"line.{index} is not a string of at most {MAX_LINE_CHARS}")
+    return text

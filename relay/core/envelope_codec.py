@@ -24,6 +24,7 @@ everywhere else:
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
 import re
@@ -39,20 +40,29 @@ from relay.core.canonical import (
 )
 from relay.core.refusal import Refusal
 from relay.core.sdjwt import Disclosure
-from relay.core.signing import b64url_decode, b64url_encode
 from relay.errors import VerificationError
 
 __all__ = [
+    "b64url_decode",
+    "b64url_encode",
     "canonical_bytes",
+    "checked_json_bytes",
     "decode_disclosure",
     "disclosure_digest",
     "make_disclosure",
     "parse_canonical",
+    "read_disclosure",
 ]
 
 _encode: Final = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
 ).encode
+_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# base64url to standard base64; "+", "/" and "=" are not base64url and become "!", which
+# binascii's strict mode refuses like any other character outside the alphabet.
+_FROM_URL: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
+_TO_URL: Final = bytes.maketrans(b"+/", b"-_")
+_quote: Final = json.encoder.encode_basestring  # C version when available; no ASCII escaping
 _SALT: Final = re.compile(r"[A-Za-z0-9_-]{16,64}")  # relay.core.sdjwt's rule
 _RESERVED_NAMES: Final = frozenset({"_sd", "...", "_sd_alg"})
 
@@ -83,9 +93,34 @@ def _no_constant(name: str) -> JSONValue:
 
 
 _scan_fast: Final = json.JSONDecoder(parse_float=_no_float, parse_int=_short_int).decode
-_scan_strict: Final = json.JSONDecoder(
+_strict_decoder: Final = json.JSONDecoder(
     object_pairs_hook=_no_duplicates, parse_constant=_no_constant
-).decode
+)
+_scan_strict: Final = _strict_decoder.decode
+_raw_strict: Final = _strict_decoder.raw_decode
+
+
+def b64url_encode(data: bytes) -> str:
+    """``relay.core.signing.b64url_encode``: base64url without padding."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    """``relay.core.signing.b64url_decode``: canonical unpadded base64url, else ``ValueError``.
+
+    Canonical means no padding, no character outside the alphabet and no stray bits in the last
+    character, so one byte string has one spelling.
+    """
+    if len(text) % 4 == 1 or not text.isascii():
+        raise ValueError("not unpadded base64url")
+    padded = text.encode("ascii").translate(_FROM_URL) + b"=" * (-len(text) % 4)
+    try:
+        data = binascii.a2b_base64(padded, strict_mode=True)
+    except binascii.Error:
+        raise ValueError("not unpadded base64url") from None
+    if len(text) % 4 and _ALPHABET.index(text[-1]) & (0x0F if len(text) % 4 == 2 else 0x03):
+        raise ValueError("not canonical base64url")  # stray bits in the last character
+    return data
 
 
 def _plain(value: object) -> bool:
@@ -107,6 +142,18 @@ def canonical_bytes(value: JSONValue) -> bytes:
     """``canonicalize(value)``, fast for the plain values an envelope is made of."""
     if not _plain(value):
         return canonicalize(value)
+    try:
+        return _encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CanonicalizationError("string holds a lone surrogate") from None
+
+
+def checked_json_bytes(value: JSONValue) -> bytes:
+    """The JCS bytes of a value already checked to be plain (see the module doc), unguarded.
+
+    For the payload, whose parser has just checked every member's type: strings, integers
+    within +-(2**53 - 1), booleans, the fixed ASCII member names.
+    """
     try:
         return _encode(value).encode("utf-8")
     except UnicodeEncodeError:
@@ -146,13 +193,32 @@ def make_disclosure(salt: str, name: str, value: JSONValue) -> str:
         raise ValueError("salt must be 16-64 base64url characters")
     if name in _RESERVED_NAMES:
         raise ValueError("claim name is reserved by SD-JWT")
-    return b64url_encode(canonical_bytes([salt, name, value]))
+    if not isinstance(value, str):
+        return b64url_encode(canonical_bytes([salt, name, value]))
+    try:  # a line: three JSON strings, JCS-escaped by json's C encoder (see the module doc)
+        raw = f"[{_quote(salt)},{_quote(name)},{_quote(value)}]".encode()
+    except UnicodeEncodeError:
+        raise CanonicalizationError("string holds a lone surrogate") from None
+    return b64url_encode(raw)
 
 
 def decode_disclosure(disclosure: str) -> Disclosure:
     """``relay.core.sdjwt.decode_disclosure``: the same checks and the same refusals."""
+    digest, salt, name, value = read_disclosure(disclosure)
+    return Disclosure(encoded=disclosure, digest=digest, salt=salt, name=name, value=value)
+
+
+def read_disclosure(disclosure: str) -> tuple[str, str, str | None, JSONValue]:
+    """``decode_disclosure`` as a tuple ``(digest, salt, name, value)``, for the hot path."""
     try:
-        value: JSONValue = _scan_strict(b64url_decode(disclosure).decode("utf-8"))
+        text = b64url_decode(disclosure).decode("utf-8")
+        try:
+            value: JSONValue
+            value, end = _raw_strict(text)
+            if end != len(text):
+                raise ValueError("trailing text")
+        except ValueError:  # leading/trailing whitespace is allowed, as json.loads allows it
+            value = _scan_strict(text)
     except (ValueError, RecursionError):
         raise VerificationError(
             "disclosure is not base64url JSON", code=Refusal.MALFORMED
@@ -162,10 +228,9 @@ def decode_disclosure(disclosure: str) -> Disclosure:
     name = value[1] if len(value) == 3 else None
     if len(value) == 3 and (not isinstance(name, str) or name in _RESERVED_NAMES):
         raise VerificationError("disclosure claim name is not usable", code=Refusal.MALFORMED)
-    return Disclosure(
-        encoded=disclosure,
-        digest=disclosure_digest(disclosure),
-        salt=value[0],
-        name=name if isinstance(name, str) else None,
-        value=value[-1],
+    return (
+        disclosure_digest(disclosure),
+        value[0],
+        name if isinstance(name, str) else None,
+        value[-1],
     )

@@ -32,10 +32,10 @@ from relay.core.envelope_claims import (
     DisclosedLine,
     EnvelopeId,
     EnvelopeKind,
-    parse_part,
+    parse_claim,
     parse_payload,
 )
-from relay.core.envelope_codec import decode_disclosure
+from relay.core.envelope_codec import b64url_decode, b64url_encode, read_disclosure
 from relay.core.envelope_ed25519 import verify_strict
 from relay.core.envelope_wire import (
     HopRecord,
@@ -48,8 +48,6 @@ from relay.core.jws import signing_input
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
 from relay.core.refusal import Refusal
-from relay.core.sdjwt import Disclosure
-from relay.core.signing import b64url_decode, b64url_encode
 from relay.errors import VerificationError
 
 __all__ = ["DEFAULT_MAX_HOPS", "DEFAULT_SKEW", "Hop", "VerifiedEnvelope", "verify_envelope"]
@@ -186,9 +184,9 @@ def verify_envelope(
         raise _refuse("last hop is addressed to another agency", Refusal.HOP_INVALID)
 
     disclosures = _check_disclosures(env.disclosures, frozenset(payload.sd))
-    if chain and {d.digest for d in disclosures} != prev_disclosed:
+    if chain and {digest for digest, _, _ in disclosures} != prev_disclosed:
         raise _refuse("disclosures differ from the last hop's list", Refusal.DISCLOSURE_INVALID)
-    parts = [parse_part(d) for d in disclosures]
+    parts = [parse_claim(name, value) for _, name, value in disclosures]
     lines = sorted((p for p in parts if isinstance(p, DisclosedLine)), key=lambda p: p.index)
     files = sorted((p for p in parts if isinstance(p, DisclosedFile)), key=lambda p: p.index)
     for group in (lines, files):
@@ -227,18 +225,20 @@ def _verify_member(key: PinnedKey, member: WireSignature, payload_b64: str) -> N
         ) from None
 
 
-def _check_disclosures(encoded: tuple[str, ...], sd: frozenset[str]) -> list[Disclosure]:
-    """Each Disclosure decoded, its digest in ``_sd`` and given once (RFC 9901 section 7.1)."""
+def _check_disclosures(
+    encoded: tuple[str, ...], sd: frozenset[str]
+) -> list[tuple[str, str | None, JSONValue]]:
+    """Each Disclosure's (digest, name, value); digest in ``_sd``, given once (RFC 9901 7.1)."""
     seen: set[str] = set()
     out = []
     for text in encoded:
-        found = decode_disclosure(text)
-        if found.digest not in sd:
+        digest, _, name, value = read_disclosure(text)
+        if digest not in sd:
             raise _refuse("disclosure digest not in _sd", Refusal.DISCLOSURE_INVALID)
-        if found.digest in seen:
+        if digest in seen:
             raise _refuse("disclosure given twice", Refusal.DISCLOSURE_DUPLICATE)
-        seen.add(found.digest)
-        out.append(found)
+        seen.add(digest)
+        out.append((digest, name, value))
     return out
 
 

@@ -475,9 +475,48 @@ def test_onward_that_is_not_a_json_boolean_is_malformed(value):
     assert refused(resign_payload(origin(), lambda p: p.update(onward=value))) == "malformed"
 
 
-@pytest.mark.parametrize("member", ["aud", "onward"])
-def test_missing_audience_or_onward_is_malformed(member):
-    assert refused(resign_payload(origin(), lambda p: p.pop(member))) == "malformed"
+def test_envelope_without_audience_verifies_with_no_audience_and_no_onward():
+    """``aud`` is optional: without it the envelope is addressed to no one in particular."""
+    wire = resign_payload(origin(), lambda p: (p.pop("aud"), p.pop("onward")))
+    got = verify_envelope(wire, RING, now=T0)
+    assert (got.audience, got.onward, got.path) == (None, False, (A,))
+
+
+def test_envelope_without_audience_is_not_addressed_to_a_named_receiver():
+    wire = resign_payload(origin(), lambda p: p.pop("aud"))
+    assert refused(wire, receiver=B) == "not_addressed"
+
+
+def test_missing_onward_means_no_onward():
+    """Fail closed: an envelope that does not say it may be passed on may not be."""
+    wire = resign_payload(origin(), lambda p: p.pop("onward"))
+    got = verify_envelope(wire, RING, now=T0, receiver=B)
+    assert got.onward is False
+    env = from_wire(wire)
+    hopped = hop(env, B, frm=A, to=C)
+    assert refused(as_wire(hopped), receiver=C) == "onward_forbidden"
+
+
+def test_hop_on_an_envelope_without_audience_is_hop_invalid():
+    """Hop 1 must be signed by ``aud``: with no ``aud`` no agency can sign it."""
+    wire = resign_payload(origin(), lambda p: p.pop("aud"))
+    hopped = hop(from_wire(wire), B, frm=A, to=C)
+    assert refused(as_wire(hopped), receiver=C) == "hop_invalid"
+
+
+def test_building_without_audience_leaves_aud_out_and_refuses_onward():
+    env = origin(audience=None, onward=False)
+    payload = json.loads(b64url_decode(env.payload))
+    assert "aud" not in payload
+    assert payload["onward"] is False
+    assert verify_envelope(as_wire(env), RING, now=T0).audience is None
+    with pytest.raises(ValueError, match="onward needs an audience"):
+        origin(audience=None, onward=True)
+
+
+@pytest.mark.parametrize("value", ["", "ct9990100", 7, None, ["NY0300000"]])
+def test_audience_of_the_wrong_form_is_malformed(value):
+    assert refused(resign_payload(origin(), lambda p: p.update(aud=value))) == "malformed"
 
 
 def test_hop_record_onward_is_signed_into_the_hop_header():
