@@ -7,21 +7,30 @@ import base64
 import datetime as dt
 import signal
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from slack_sdk.web.async_client import AsyncWebClient
 
 from relay.commands.policy import read_policy
-from relay.config import ConfigLoadError, RelayConfig
+from relay.config import ConfigLoadError, RelayConfig, SlackConfig
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
+from relay.errors import DeliveryError
 from relay.federation.client import PeerClient
 from relay.federation.server import build_federation_app
 from relay.federation.tls import client_context, server_context
 from relay.service import RelayService
+from relay.slack.bridge import SlackBridge, WorkspaceConfig
+from relay.slack.events import build_events_app
+from relay.slack.files import FileFetcher
+from relay.slack.socket import SocketModeReceiver
+from relay.slack.web import SlackCaller
 from relay.store.sqlite import SqliteStore
 
 __all__ = ["RunningRelay", "keyring_from_config", "load_signing_key", "run_forever", "start_relay"]
@@ -34,11 +43,24 @@ class RunningRelay:
     client: PeerClient
     runner: web.AppRunner
     url: str
+    bridge: SlackBridge | None = None
+    slack_url: str | None = None
+    socket: SocketModeReceiver | None = None
+    extra: list[Any] = field(default_factory=list)  # runners, sessions to close
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self) -> None:
+        """Stop taking, finish what is in flight, release everything."""
+        if self.socket is not None:
+            await self.socket.stop()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.service.drain()
         await self.client.close()
         await self.runner.cleanup()
+        for thing in self.extra:
+            await (thing.cleanup() if isinstance(thing, web.AppRunner) else thing.close())
         self.service.store.close()
 
 
@@ -130,13 +152,77 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
     )
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return RunningRelay(
+    relay = RunningRelay(
         config=config,
         service=service,
         client=client,
         runner=runner,
         url=f"https://{fed.host}:{port}",
     )
+    if config.slack is not None:
+        await _start_slack(relay, config.slack, policy.cancellations)
+    return relay
+
+
+async def _start_slack(relay: RunningRelay, slack: SlackConfig, on_cancel: str) -> None:
+    """Slack at both ends: tokens from the environment or files, auth checked, events in
+    (HTTP or Socket Mode), deliveries posted, and a catch-up on what was missed."""
+    source = relay.config.source
+    token = slack.bot_token.read()
+    if not token:
+        raise ConfigLoadError(
+            source, [(1, "slack bot token not found (bot_token_env / bot_token_file)")]
+        )
+    web_client = AsyncWebClient(token=token, base_url=slack.api_url)
+    caller = SlackCaller(web_client)
+    try:
+        auth = await caller.api("auth.test")
+    except DeliveryError as exc:
+        raise ConfigLoadError(source, [(1, f"slack auth.test failed: {exc.code}")]) from None
+    session = aiohttp.ClientSession()
+    relay.extra.append(session)
+    bridge = SlackBridge(
+        service=relay.service,
+        caller=caller,
+        fetcher=FileFetcher(caller, session, token),
+        config=WorkspaceConfig(
+            team_id=slack.team_id,
+            channels=slack.channels,
+            bot_user_id=str(auth.get("user_id", "")),
+            bot_id=str(auth.get("bot_id") or "") or None,
+            on_cancel=on_cancel,
+            icon_url=slack.icon_url,
+        ),
+    )
+    relay.bridge = bridge
+    if slack.mode == "socket":
+        app_token = slack.app_token.read()
+        if not app_token:
+            raise ConfigLoadError(
+                source, [(1, "slack app token not found (app_token_env / app_token_file)")]
+            )
+        relay.socket = SocketModeReceiver(bridge, app_token=app_token, web_client=web_client)
+        await relay.socket.start()
+    else:
+        secret = slack.signing_secret.read()
+        if not secret:
+            raise ConfigLoadError(
+                source,
+                [(1, "slack signing secret not found (signing_secret_env / signing_secret_file)")],
+            )
+        runner = web.AppRunner(build_events_app(bridge, secret), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, slack.host, slack.port)
+        await site.start()
+        relay.extra.append(runner)
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        relay.slack_url = f"http://{slack.host}:{port}/slack/events"
+    relay.tasks = [
+        asyncio.create_task(bridge.run_worker()),
+        asyncio.create_task(bridge.run_poster()),
+    ]
+    with suppress(DeliveryError):
+        await bridge.catch_up()
 
 
 async def run_forever(config: RelayConfig) -> None:

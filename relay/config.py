@@ -9,6 +9,7 @@ Relative paths are resolved against the directory of ``relay.yaml``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,39 @@ class FederationConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Secret:
+    """Where a secret comes from: an environment variable or a file, never the YAML."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    def read(self) -> str | None:
+        if self.env:
+            value = os.environ.get(self.env)
+            return value.strip() if value else None
+        if self.file:
+            try:
+                return self.file.read_text(encoding="utf-8").strip() or None
+            except OSError:
+                return None
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlackConfig:
+    team_id: str
+    mode: str  # "events" (HTTP) or "socket"
+    api_url: str
+    bot_token: Secret
+    signing_secret: Secret
+    app_token: Secret
+    host: str
+    port: int
+    channels: dict[str, str]  # channel id -> topic
+    icon_url: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RelayConfig:
     source: str
     agency: str
@@ -81,6 +115,7 @@ class RelayConfig:
     store: str
     federation: FederationConfig
     partners: dict[str, PartnerLink]
+    slack: SlackConfig | None = None
 
 
 def _mapping(
@@ -260,7 +295,84 @@ def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> F
     )
 
 
-_TOP: Final = {"agency", "policy", "signing_key", "signing_kid", "store", "federation", "partners"}
+_TOP: Final = {
+    "agency",
+    "policy",
+    "signing_key",
+    "signing_kid",
+    "store",
+    "federation",
+    "partners",
+    "slack",
+}
+_SLACK: Final = {
+    "team_id",
+    "mode",
+    "api_url",
+    "bot_token_env",
+    "bot_token_file",
+    "signing_secret_env",
+    "signing_secret_file",
+    "app_token_env",
+    "app_token_file",
+    "listen",
+    "channels",
+    "icon_url",
+}
+_FORBIDDEN_SECRETS: Final = {"bot_token", "signing_secret", "app_token", "token"}
+
+
+def _secret(
+    m: dict[str, Loc], name: str, base: Path, problems: Problems, line: int, required: bool
+) -> Secret:
+    env = _value(m, f"{name}_env", str, problems, line, "")
+    file = _value(m, f"{name}_file", str, problems, line, "")
+    if env and file:
+        problems.add(line, f"give {name}_env or {name}_file, not both")
+    if required and not env and not file:
+        problems.add(line, f"missing {name}_env or {name}_file (secrets never go in the YAML)")
+    return Secret(env=env or None, file=(base / file) if file else None)
+
+
+def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
+    if isinstance(loc.value, dict):
+        for key, value in loc.value.items():
+            if key in _FORBIDDEN_SECRETS:
+                problems.add(
+                    value.line,
+                    f"'{key}' must not be written in the YAML: name an "
+                    f"environment variable ({key}_env) or a file "
+                    f"({key}_file)",
+                )
+    m = _mapping(loc, "slack", _SLACK | _FORBIDDEN_SECRETS, problems, loc.line)
+    mode = _value(m, "mode", str, problems, loc.line, "events")
+    if mode not in ("events", "socket"):
+        problems.add(m["mode"].line, "slack mode must be 'events' or 'socket'")
+    listen = _mapping(
+        m.get("listen") or Loc({}, loc.line), "listen", {"host", "port"}, problems, loc.line
+    )
+    channels: dict[str, str] = {}
+    ch = m.get("channels")
+    if ch is None or not isinstance(ch.value, dict) or not ch.value:
+        problems.add(ch.line if ch else loc.line, "slack channels must map channel ids to topics")
+    else:
+        for cid, topic in ch.value.items():
+            if not re.match(r"^[CG][A-Z0-9]{2,}$", cid) or not isinstance(topic.value, str):
+                problems.add(topic.line, f"channel '{cid}': a Slack channel id mapped to a topic")
+            else:
+                channels[cid] = topic.value
+    return SlackConfig(
+        team_id=_value(m, "team_id", str, problems, loc.line, ""),
+        mode=mode,
+        api_url=_value(m, "api_url", str, problems, loc.line, "https://slack.com/api/"),
+        bot_token=_secret(m, "bot_token", base, problems, loc.line, True),
+        signing_secret=_secret(m, "signing_secret", base, problems, loc.line, mode == "events"),
+        app_token=_secret(m, "app_token", base, problems, loc.line, mode == "socket"),
+        host=_value(listen, "host", str, problems, loc.line, "127.0.0.1"),
+        port=_value(listen, "port", int, problems, loc.line, 3000),
+        channels=channels,
+        icon_url=_value(m, "icon_url", str, problems, loc.line, "") or None,
+    )
 
 
 def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
@@ -284,7 +396,10 @@ def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
             if link.ori in partners:
                 problems.add(loc.line, f"duplicate partner '{link.ori}'")
             partners[link.ori] = link
+    slack_loc = root.get("slack")
+    slack = _slack(slack_loc, base_dir, problems) if slack_loc is not None else None
     config = RelayConfig(
+        slack=slack,
         source=source,
         agency=agency,
         policy=base_dir / _value(root, "policy", str, problems, doc.line, ""),

@@ -150,3 +150,99 @@ partners:
         assert any(line.startswith(prefix) for line in lines), (prefix, lines)
     assert any("not_before must be before not_after" in line for line in lines)
     assert any("is not a key of MA9990200" in line for line in lines)
+
+
+async def test_relays_from_relay_yaml_with_slack_events_api_and_socket_mode(tmp_path, monkeypatch):
+    """Havenport takes events over HTTP, Millbrook over Socket Mode; tokens come from the
+    environment and a file, never from the YAML."""
+    from relay.emulator import ChannelSpec, Emulator, UserSpec, WorkspaceSpec
+
+    specs = [
+        WorkspaceSpec(
+            team_id="T0HAVENPT1",
+            name="Havenport PD",
+            users=(UserSpec(id="U0OKAFOR01", name="okafor"),),
+            channels=(ChannelSpec(id="C0HBOLO01", name="bolo"),),
+        ),
+        WorkspaceSpec(
+            team_id="T0MILLBRK1",
+            name="Millbrook PD",
+            channels=(ChannelSpec(id="C0MBOLO01", name="bolo"),),
+        ),
+    ]
+    ca = trustme.CA()
+    ct, ma = _write_relay(tmp_path, CT, ca), _write_relay(tmp_path, MA, ca)
+    (Path(ct["dir"]) / "policy.yaml").write_text(
+        policy_text(CT, [{"ori": MA, "share": "[bolo]", "accept": "[bolo]"}])
+    )
+    (Path(ma["dir"]) / "policy.yaml").write_text(
+        policy_text(MA, [{"ori": CT, "share": "[bolo]", "accept": "[bolo]"}])
+    )
+    async with Emulator(specs) as emu:
+        hws, mws = emu.workspace("T0HAVENPT1"), emu.workspace("T0MILLBRK1")
+        monkeypatch.setenv("CT_BOT_TOKEN", hws.bot_token)
+        monkeypatch.setenv("CT_SIGNING_SECRET", hws.signing_secret)
+        monkeypatch.setenv("MA_BOT_TOKEN", mws.bot_token)
+        (Path(ma["dir"]) / "app-token").write_text(mws.app_token + "\n")
+        emu.use_socket_mode("T0MILLBRK1")
+        slack_ma = f"""slack:
+  team_id: T0MILLBRK1
+  mode: socket
+  api_url: {emu.api_url}
+  bot_token_env: MA_BOT_TOKEN
+  app_token_file: app-token
+  channels: {{C0MBOLO01: bolo}}
+"""
+        (Path(ma["dir"]) / "relay.yaml").write_text(
+            _config(ma, MA, ct, CT, "https://127.0.0.1:1") + slack_ma
+        )
+        ma_relay = await start_relay(read_config(Path(ma["dir"]) / "relay.yaml"))
+        slack_ct = f"""slack:
+  team_id: T0HAVENPT1
+  api_url: {emu.api_url}
+  bot_token_env: CT_BOT_TOKEN
+  signing_secret_env: CT_SIGNING_SECRET
+  listen: {{host: 127.0.0.1, port: 0}}
+  channels: {{C0HBOLO01: bolo}}
+"""
+        (Path(ct["dir"]) / "relay.yaml").write_text(
+            _config(ct, CT, ma, MA, ma_relay.url) + slack_ct
+        )
+        ct_relay = await start_relay(read_config(Path(ct["dir"]) / "relay.yaml"))
+        try:
+            assert ct_relay.slack_url is not None
+            emu.set_event_url("T0HAVENPT1", ct_relay.slack_url)
+            await emu.wait_for_socket_connections("T0MILLBRK1", 1, timeout=5)
+            emu.post_as_user(
+                "T0HAVENPT1",
+                "C0HBOLO01",
+                "U0OKAFOR01",
+                "BOLO: stolen white F-150, CT reg 7KX219, Route 9 northbound.",
+            )
+            [post] = await emu.wait_for_posts("T0MILLBRK1", "C0MBOLO01", 1, timeout=10)
+        finally:
+            await ct_relay.stop()
+            await ma_relay.stop()
+    assert "CT reg 7KX219" in post["text"]
+    assert post["metadata"]["event_payload"]["origin"] == CT
+
+
+def test_secrets_are_refused_in_the_yaml(tmp_path):
+    text = """agency: CT9990100
+policy: p.yaml
+signing_key: k.pem
+signing_kid: "CT9990100#k1"
+federation:
+  tls: {cert: a, key: b, ca: c}
+slack:
+  team_id: T0HAVENPT1
+  bot_token: xoxb-123-456
+  channels: {C0BOLO0001: bolo}
+"""
+    with pytest.raises(ConfigLoadError) as err:
+        load_config(text, source="relay.yaml", base_dir=tmp_path)
+    lines = err.value.lines()
+    assert any(
+        line.startswith("relay.yaml:9:") and "must not be written" in line for line in lines
+    )
+    assert all("xoxb-123-456" not in line for line in lines)

@@ -321,6 +321,7 @@ _TOP_KEYS: Final = {
     "patterns",
     "detectors",
     "disable",
+    "cancellations",
 }
 
 
@@ -409,6 +410,9 @@ def load_policy(
     bots = _Reader(bots_loc, "bots", {"federate"}, problems) if bots_loc else None
     sub_loc = root.data.get("substance")
     substance = _Reader(sub_loc, "substance", {"min_words"}, problems) if sub_loc else None
+    cancellations = root.get("cancellations", str, base.cancellations if base else "mark")
+    if cancellations not in ("mark", "delete"):
+        problems.add(root.line_of("cancellations"), "cancellations must be 'mark' or 'delete'")
     sets, detectors = _rules(root, base, problems)
     partners: dict[str, Partner] = {}
     partners_loc = root.data.get("partners")
@@ -440,6 +444,7 @@ def load_policy(
         min_words=(
             substance.get("min_words", int, 3) if substance else (base.min_words if base else 3)
         ),
+        cancellations=cancellations,
         pattern_sets=sets,
         detectors=tuple(detectors),
         rules=compile_rules(sets),

@@ -109,6 +109,7 @@ class Policy:
     file_types: frozenset[str]
     bots: frozenset[str]
     min_words: int
+    cancellations: str  # "mark" the received BOLO cancelled, or "delete" it
     pattern_sets: dict[str, PatternSet]
     detectors: tuple[Detector, ...]
     rules: CompiledRules  # pattern sets compiled once at load
