@@ -1,0 +1,73 @@
+"""Socket Mode: events are stored before they are acked, a refresh reconnects, and a
+redelivered event is not taken twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from relay.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
+from relay.slack.bridge import _event_key
+from relay.slack.socket import SocketModeReceiver
+
+TEAM, CHANNEL, USER = "T0HAVENPT1", "C0HBOLO01", "U0OKAFOR01"
+
+
+class Sink:
+    """Stores like the bridge does: keyed by the message an event is about."""
+
+    def __init__(self) -> None:
+        self.taken: dict[str, bytes] = {}
+        self.offered = 0
+        self.arrived = asyncio.Condition()
+
+    async def take_slack_event(self, *, team: str, event_id: str, body: bytes) -> bool:
+        async with self.arrived:
+            self.offered += 1
+            key = _event_key(body) or event_id
+            new = key not in self.taken
+            self.taken.setdefault(key, body)
+            self.arrived.notify_all()
+            return new
+
+    async def wait(self, n: int) -> None:
+        async with asyncio.timeout(10), self.arrived:
+            await self.arrived.wait_for(lambda: len(self.taken) >= n)
+
+
+def _spec() -> WorkspaceSpec:
+    return WorkspaceSpec(
+        team_id=TEAM,
+        name="Havenport PD",
+        users=(UserSpec(id=USER, name="okafor"),),
+        channels=(ChannelSpec(id=CHANNEL, name="bolo"),),
+    )
+
+
+async def test_events_survive_a_refresh_and_are_taken_once():
+    async with Emulator(
+        [_spec()], timings=Timings(socket_ack_timeout=1.0, disconnect_grace=0.2)
+    ) as emu:
+        emu.use_socket_mode(TEAM)
+        ws = emu.workspace(TEAM)
+        sink = Sink()
+        receiver = SocketModeReceiver(
+            sink,
+            app_token=ws.app_token,
+            web_client=AsyncWebClient(token=ws.bot_token, base_url=emu.api_url),
+        )
+        await receiver.start()
+        try:
+            await emu.wait_for_socket_connections(TEAM, 1, timeout=5)
+            emu.post_as_user(TEAM, CHANNEL, USER, "BOLO one: white van, Route 9 NB.")
+            await sink.wait(1)
+            await emu.socket_disconnect(TEAM, "refresh_requested")
+            await emu.wait_for_socket_connections(TEAM, 1, opened=2, timeout=10)
+            emu.post_as_user(TEAM, CHANNEL, USER, "BOLO two: red sedan, Canal St.")
+            await sink.wait(2)
+            await emu.wait_for_event_acks(TEAM, 2, timeout=10)
+        finally:
+            await receiver.stop()
+    assert len(sink.taken) == 2
+    assert receiver.acked >= 2
