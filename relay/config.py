@@ -389,12 +389,19 @@ def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
     if kid and (not _KID.match(kid) or not kid.startswith(f"{agency}#")):
         problems.add(root["signing_kid"].line, "signing_kid must be ORI#suffix of this agency")
     partners: dict[str, PartnerLink] = {}
+    pinned: dict[str, str] = {}
     plist = root.get("partners")
     for loc in plist.value if plist and isinstance(plist.value, list) else []:
         link = _partner(loc, problems)
         if link is not None:
             if link.ori in partners:
                 problems.add(loc.line, f"duplicate partner '{link.ori}'")
+            for fp in link.tls_sha256:
+                if pinned.setdefault(fp, link.ori) != link.ori:
+                    problems.add(
+                        loc.line,
+                        f"certificate {fp[:16]}... is pinned to both {pinned[fp]} and {link.ori}",
+                    )
             partners[link.ori] = link
     slack_loc = root.get("slack")
     slack = _slack(slack_loc, base_dir, problems) if slack_loc is not None else None

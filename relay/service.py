@@ -165,6 +165,7 @@ class RelayService:
         self.delivered: asyncio.Queue[Delivery] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
         self.undelivered: list[tuple[str, str, str]] = []  # (partner, envelope id, reason)
+        self.failures: list[tuple[str, str]] = []  # (envelope id, exception type): never text
 
     # -- outbound ------------------------------------------------------------------------
     async def publish(
@@ -189,6 +190,7 @@ class RelayService:
         decisions = evaluate_outbound_all(message, self.policy, topic, now=now)
         jti = EnvelopeId(envelope_id or str(uuid.uuid4()))
         kind = kind or _KIND.get(message.kind, EnvelopeKind.POST)
+        outgoing: list[tuple[str, SignedEnvelope, list[Prepared]]] = []
         for partner, decision in decisions.items():
             this_kind, lines, refs, blobs = kind, [], [], []
             if decision.action is Action.BLOCK or decision.message is None:
@@ -202,32 +204,45 @@ class RelayService:
                     if prepared is not None:
                         refs.append(prepared.ref)
                         blobs.append(prepared)
-            unsigned = build_envelope(
-                issuer=AgencyId(self.agency),
-                envelope_id=jti,
-                issued_at=now,
-                expires_at=now + self.ttl,
-                kind=this_kind,
-                topic=topic,
-                marking="LES",
-                author=Author(name=author, agency=AgencyId(self.agency)),
-                lines=lines,
-                files=refs,
-                salts=[_salt() for _ in range(len(lines) + len(refs))],
-                thread=EnvelopeId(thread) if thread else None,
-                target=EnvelopeId(target) if target else None,
-                audience=AgencyId(partner),
-                onward=routing.onward_allowed(self.policy, self.policy.partners[partner]),
-            )
-            signed = sign_origin(unsigned, key=self._key, kid=self._kid)
             try:
-                for blob in blobs:
-                    await self.sender.put_blob(partner, blob.ref.sha256, blob.ref.mime, blob.data)
-                await self._send(partner, signed)
-            except DeliveryError as exc:
-                # One partner down never stops the others; durable retry is the outbox's job.
-                self.undelivered.append((partner, jti, exc.code))
+                unsigned = build_envelope(
+                    issuer=AgencyId(self.agency),
+                    envelope_id=jti,
+                    issued_at=now,
+                    expires_at=now + self.ttl,
+                    kind=this_kind,
+                    topic=topic,
+                    marking="LES",
+                    author=Author(name=author, agency=AgencyId(self.agency)),
+                    lines=lines,
+                    files=refs,
+                    salts=[_salt() for _ in range(len(lines) + len(refs))],
+                    thread=EnvelopeId(thread) if thread else None,
+                    target=EnvelopeId(target) if target else None,
+                    audience=AgencyId(partner),
+                    onward=routing.onward_allowed(self.policy, self.policy.partners[partner]),
+                )
+            except ValueError:
+                # e.g. more lines than an envelope holds: nothing goes, the reason is kept
+                self.undelivered.append((partner, jti, "envelope_invalid"))
+                continue
+            outgoing.append((partner, sign_origin(unsigned, key=self._key, kid=self._kid), blobs))
+        # Partners in parallel: one slow or unreachable partner never delays the others.
+        await asyncio.gather(
+            *(self._send_to(partner, signed, blobs, jti) for partner, signed, blobs in outgoing)
+        )
         return decisions
+
+    async def _send_to(
+        self, partner: str, signed: SignedEnvelope, blobs: list[Prepared], jti: str
+    ) -> None:
+        try:
+            for blob in blobs:
+                await self.sender.put_blob(partner, blob.ref.sha256, blob.ref.mime, blob.data)
+            await self._send(partner, signed)
+        except DeliveryError as exc:
+            # Durable retry is the outbox's job (issue #5); the reason code is kept, no text.
+            self.undelivered.append((partner, jti, exc.code))
 
     async def _send(self, partner: str, envelope: SignedEnvelope) -> None:
         try:
@@ -310,17 +325,25 @@ class RelayService:
         )
 
     async def _process(self, verified: VerifiedEnvelope, sender: str) -> None:
+        try:
+            await self._judge_and_pass_on(verified, sender)
+        except Exception as exc:  # noqa: BLE001 - one bad envelope never stops the relay
+            self.failures.append((verified.envelope_id, type(exc).__name__))
+
+    async def _judge_and_pass_on(self, verified: VerifiedEnvelope, sender: str) -> None:
         now = self.clock()
         texts = [line.text for line in verified.lines]
+        retract = Decision(
+            action=Action.FORWARD, reasons=(), message=OutboundMessage(kind=MessageKind.DELETE)
+        )
         if verified.kind is EnvelopeKind.DELETE:
-            # A retraction carries no content to judge; it only removes a copy.
-            decision = Decision(
-                action=Action.FORWARD, reasons=(), message=OutboundMessage(kind=MessageKind.DELETE)
-            )
+            decision = retract  # a retraction carries no content to judge
         else:
             decision = evaluate_inbound(
                 _lines_message(texts), self.policy, sender, verified.topic, now=now
             )
+            if decision.action is Action.BLOCK and verified.kind is EnvelopeKind.EDIT:
+                decision = retract  # an edit this agency will not show retracts its copy
         if decision.action is not Action.BLOCK:
             await self.delivered.put(Delivery(envelope=verified, decision=decision, sender=sender))
         targets = routing.relay_targets(
@@ -339,37 +362,56 @@ class RelayService:
         outbound = evaluate_outbound_all(
             _lines_message(texts), self.policy, verified.topic, now=now
         )
-        for target in targets:
-            kept = _kept_indices(texts, outbound[target])
-            if not kept:
-                continue
-            withhold = [line.index for i, line in enumerate(verified.lines) if i not in kept]
-            withhold_files = []
-            for f in verified.files:  # pass on the bytes of every file that goes on
-                blob = self.store.get_blob(f.file.sha256)
-                if blob is None:
-                    withhold_files.append(f.index)
-                    continue
-                try:
-                    await self.sender.put_blob(target, f.file.sha256, blob[0], blob[1])
-                except DeliveryError:
-                    withhold_files.append(f.index)
-            hopped = add_hop(
-                verified.envelope,
-                key=self._key,
-                kid=self._kid,
-                from_agency=verified.last_signer,
-                to_agency=AgencyId(target),
-                at=now,
-                policy=f"{self.policy.ori}@{self.policy.digest[:12]}",
-                withhold_lines=withhold,
-                withhold_files=withhold_files,
-                onward=routing.onward_allowed(self.policy, self.policy.partners[target]),
+        content = verified.kind in (EnvelopeKind.POST, EnvelopeKind.CANCEL)
+        await asyncio.gather(
+            *(
+                self._pass_on(
+                    verified, target, _kept_indices(texts, outbound[target]), content, now
+                )
+                for target in targets
             )
+        )
+
+    async def _pass_on(
+        self,
+        verified: VerifiedEnvelope,
+        target: str,
+        kept: set[int],
+        content: bool,
+        now: dt.datetime,
+    ) -> None:
+        """Append this relay's hop for ``target``, withholding what its policy would not
+        send. A post with nothing left is not passed on; an edit or delete always is (an
+        edit with every line withheld retracts the copy downstream)."""
+        if content and not kept:
+            return
+        withhold = [line.index for i, line in enumerate(verified.lines) if i not in kept]
+        withhold_files = []
+        for f in verified.files:  # pass on the bytes of every file that goes on
+            blob = self.store.get_blob(f.file.sha256)
+            if blob is None or f.file.mime not in self.policy.file_types:
+                withhold_files.append(f.index)
+                continue
             try:
-                await self._send(target, hopped)
+                await self.sender.put_blob(target, f.file.sha256, f.file.mime, blob[1])
             except DeliveryError:
-                continue  # durable retry: issue #5
+                withhold_files.append(f.index)
+        hopped = add_hop(
+            verified.envelope,
+            key=self._key,
+            kid=self._kid,
+            from_agency=verified.last_signer,
+            to_agency=AgencyId(target),
+            at=now,
+            policy=f"{self.policy.ori}@{self.policy.digest[:12]}",
+            withhold_lines=withhold,
+            withhold_files=withhold_files,
+            onward=routing.onward_allowed(self.policy, self.policy.partners[target]),
+        )
+        try:
+            await self._send(target, hopped)
+        except DeliveryError as exc:
+            self.undelivered.append((target, verified.envelope_id, exc.code))
 
     async def drain(self) -> None:
         """Wait for in-flight processing (tests, graceful shutdown)."""

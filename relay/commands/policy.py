@@ -100,7 +100,13 @@ def _apply(args: argparse.Namespace) -> int:
         msg = exc.message if isinstance(exc, InputError) else "document nested too deeply"
         print(f"relay: stdin: {msg}", file=sys.stderr)
         return 2
-    decision = evaluate_outbound(message, policy, args.peer, args.topic, now=now)
+    try:
+        decision = evaluate_outbound(message, policy, args.peer, args.topic, now=now)
+    except Exception as exc:  # noqa: BLE001 - a bug must still not print a traceback or text
+        print(
+            f"relay: internal error ({type(exc).__name__}); nothing was decided", file=sys.stderr
+        )
+        return 1
     # ASCII JSON: valid UTF-8 whatever the input held (a lone surrogate cannot be encoded).
     sys.stdout.write(json.dumps(decision_to_wire(decision)) + "\n")
     return 0
@@ -190,10 +196,21 @@ def _test(args: argparse.Namespace) -> int:
             if not isinstance(case, dict):
                 raise InputError("case must be a JSON object")
             got, failures = run_case(case, policy, args.peer, args.topic, now)
-        except (json.JSONDecodeError, UnicodeDecodeError, InputError, OSError):
+        except (
+            json.JSONDecodeError,
+            UnicodeDecodeError,
+            InputError,
+            OSError,
+            TypeError,
+            AttributeError,
+            KeyError,
+            ValueError,
+        ):
             got, failures = "-", ["unreadable case"]
         expected = (
-            str((case.get("expected") or {}).get("action", "-")) if isinstance(case, dict) else "-"
+            str(case["expected"].get("action", "-"))
+            if isinstance(case, dict) and isinstance(case.get("expected"), dict)
+            else "-"
         )
         result = "pass" if not failures else "FAIL: " + "; ".join(failures)
         print(f"{path.stem[:40]:<40} {expected:<9} {got:<9} {result}")

@@ -100,7 +100,7 @@ def _typed(
 def _text_object(obj: Any, path: str, unknown: list[str]) -> tuple[Line, ...]:
     if obj is None:
         return ()
-    if not isinstance(obj, Mapping) or obj.get("type") not in {"plain_text", "mrkdwn"}:
+    if not isinstance(obj, Mapping) or obj.get("type") not in ("plain_text", "mrkdwn"):
         unknown.append(path)
         return ()
     _keys(obj, _TEXT_OBJECT_KEYS, path, unknown)
@@ -167,7 +167,8 @@ def _container(el: Any, path: str, unknown: list[str]) -> list[Line]:
     children = _list(el, "elements", path, unknown)
     if kind == "rich_text_list":
         ordered = el.get("style") == "ordered"
-        level = el.get("indent") if isinstance(el.get("indent"), int) else 0
+        raw_indent = el.get("indent")
+        level = min(max(raw_indent, 0), 8) if type(raw_indent) is int else 0
         lines: list[Line] = []
         for i, child in enumerate(children):
             for ln in _container(child, f"{path}.elements[{i}]", unknown):

@@ -16,11 +16,22 @@ from typing import Any, Final
 
 import aiohttp
 
+from relay.core.refusal import Refusal
 from relay.errors import DeliveryError
+from relay.federation.server import LinkReason
 
 __all__ = ["PeerClient", "RetryPolicy", "SendResult"]
 
 _RETRYABLE_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
+# A partner's error string is partner-controlled: only known reasons are kept as codes.
+_KNOWN: Final = frozenset(
+    {*(r.value for r in Refusal), *(r.value for r in LinkReason), "internal"}
+)
+
+
+def _code(payload: dict[str, Any], status: int) -> str:
+    code = payload.get("error")
+    return code if isinstance(code, str) and code in _KNOWN else f"http_{status}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,7 +133,7 @@ class PeerClient:
                         status=str(payload.get("status", "accepted")),
                         envelope_id=str(payload.get("envelope", "")),
                     )
-                code = str(payload.get("error", f"http_{resp.status}"))
+                code = _code(payload, resp.status)
                 retry_after = resp.headers.get("Retry-After")
                 raise DeliveryError(
                     f"partner {partner} refused: {code} ({resp.status})",
@@ -147,7 +158,7 @@ async def _put_once(
         async with session.put(url, data=data, headers={"Content-Type": mime}) as resp:
             payload = await _json(resp)
             if resp.status != 200:
-                code = str(payload.get("error", f"http_{resp.status}"))
+                code = _code(payload, resp.status)
                 raise DeliveryError(
                     f"partner {partner} refused a file: {code}",
                     code=code,

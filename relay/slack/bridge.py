@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import re
 from collections.abc import AsyncIterator
@@ -24,12 +25,13 @@ from typing import Any, Final
 
 from relay.core.envelope import EnvelopeKind, VerifiedEnvelope
 from relay.core.model import MessageKind, SlackMessage
-from relay.core.policy.engine import Decision
+from relay.core.policy.engine import Decision, judge
+from relay.core.policy.model import Policy
 from relay.core.policy.outbound import rich_text_block
 from relay.core.slack_parse import parse_event
 from relay.errors import DeliveryError, InputError
 from relay.service import Delivery, RelayService
-from relay.slack.files import FileFetcher
+from relay.slack.files import FileFetcher, reencode
 from relay.slack.web import SlackCaller
 
 __all__ = ["SlackBridge", "WorkspaceConfig"]
@@ -62,6 +64,7 @@ class SlackBridge:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     log: list[tuple[str, dict[str, Decision]]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (id, exception type)
     _names: dict[str, str] = field(default_factory=dict)
     processed: int = 0
 
@@ -94,7 +97,10 @@ class SlackBridge:
     async def drain_events(self) -> None:
         while batch := self.service.store.pending_events():
             for key, body in batch:
-                await self._process_event(body)
+                try:
+                    await self._process_event(body)
+                except Exception as exc:  # noqa: BLE001 - a poison event must not stop sharing
+                    self.failures.append((key, type(exc).__name__))
                 self.service.store.finish_event(key)
                 self.processed += 1
 
@@ -114,6 +120,8 @@ class SlackBridge:
             message = parse_event(doc)
         except InputError:
             return
+        if message.kind is MessageKind.IGNORED:
+            return  # joins, topic changes, ...: nothing to share, nobody to tell
         await self.publish(message, topic, event)
 
     def _is_own(self, event: dict[str, Any]) -> bool:
@@ -172,7 +180,7 @@ class SlackBridge:
                 name = profile.get("display_name") or profile.get("real_name") or user
             except DeliveryError:
                 pass
-            self._names[user] = str(name)[:80]
+            self._names[user] = safe_name(str(name), self.service.policy, self.service.clock())
         return self._names[user]
 
     async def _tell_author(self, channel: str, user: str, decisions: dict[str, Decision]) -> None:
@@ -199,8 +207,8 @@ class SlackBridge:
             delivery = await self.service.delivered.get()
             try:
                 await self.post(delivery)
-            except DeliveryError:
-                pass  # reason code counted by the caller; durable retry is the outbox's job
+            except Exception as exc:  # noqa: BLE001 - one bad delivery never stops posting
+                self.failures.append((delivery.envelope.envelope_id, type(exc).__name__))
             finally:
                 self.service.delivered.task_done()
 
@@ -266,7 +274,8 @@ class SlackBridge:
         args: dict[str, Any] = {
             "text": text or " ",
             "blocks": [*([rich_text_block(lines)] if lines else []), context],
-            "username": f"{agency} · {env.author.name}"[:80],
+            "username": f"{agency} · "
+            f"{safe_name(env.author.name, self.service.policy, self.service.clock())}"[:80],
             "unfurl_links": False,
             "unfurl_media": False,
             "metadata": {
@@ -281,13 +290,17 @@ class SlackBridge:
     async def _upload_files(self, env: VerifiedEnvelope, channel: str, ts: str) -> None:
         for f in env.files:
             blob = self.service.store.get_blob(f.file.sha256)
-            if blob is None:
+            if blob is None or f.file.mime not in self.service.policy.file_types:
+                continue  # this agency's own file policy applies to what it receives
+            try:
+                data, mime = reencode(blob[1])  # the bytes are checked again, not trusted
+            except ValueError:
                 continue
             await self.fetcher.upload(
                 channel=channel,
                 thread_ts=ts,
-                data=blob[1],
-                mime=blob[0],
+                data=data,
+                mime=mime,
                 name=f"{env.envelope_id}-{f.index}",
             )
 
@@ -356,6 +369,17 @@ class SlackBridge:
             team=self.config.team_id, event_id=event_id, body=json.dumps(doc).encode()
         )
         return 1 if taken else 0
+
+
+def safe_name(name: str, policy: Policy, now: dt.datetime) -> str:
+    """A display name as attribution: judged by the policy like any text; a name that trips a
+    rule, or holds control characters, becomes "officer"."""
+    clean = "".join(ch for ch in name if ch.isprintable())[:80].strip()
+    if not clean or clean != name.strip()[:80]:
+        return "officer"
+    message = parse_event({"type": "message", "text": f"Posted by {clean} today"})
+    decision = judge(message, policy, None, now=now)
+    return clean if decision.action.value == "forward" else "officer"
 
 
 def _event_key(body: bytes) -> str | None:

@@ -54,6 +54,8 @@ async def _events(request: web.Request) -> web.Response:
     except (TimeoutError, web.HTTPRequestEntityTooLarge):
         return _error("bad_request", 400)
     verifier = request.app[VERIFIER]
+    if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
+        return _error("invalid_signature", 401)
     if not verifier.is_valid(
         body=body,
         timestamp=request.headers.get("X-Slack-Request-Timestamp", ""),

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Final
 
 import aiohttp
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from relay.core.envelope import FileRef
 from relay.core.model import SlackFile
@@ -47,7 +47,9 @@ def reencode(data: bytes) -> tuple[bytes, str]:
             mode = "RGB" if fmt == "JPEG" else ("RGBA" if "A" in img.getbands() else "RGB")
             pixels = img.convert(mode)
             clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder failure: not a readable image
         raise ValueError(f"not a readable image ({type(exc).__name__})") from None
     out = io.BytesIO()
     if fmt == "JPEG":

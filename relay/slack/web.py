@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
+import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -66,7 +67,7 @@ async def map_slack_errors(method: str) -> AsyncIterator[None]:
             retryable=code in _RETRYABLE or status >= 500,
             retry_after=retry_after,
         ) from None
-    except (TimeoutError, SlackClientError, OSError) as exc:
+    except (TimeoutError, SlackClientError, aiohttp.ClientError, OSError) as exc:
         raise DeliveryError(
             f"slack {method} failed: {type(exc).__name__}", code="unreachable", retryable=True
         ) from None

@@ -191,3 +191,45 @@ async def test_three_relays_ct_fusion_center_ma_withheld_line_keeps_origin_signa
     assert [line.index for line in env.lines] == [0, 1, 3], "a gap where a line was withheld"
     assert not any("Gang unit" in t for t in texts)
     assert any("Subaru Outback" in t for t in texts)
+
+
+async def test_a_delete_is_passed_on_by_the_fusion_center(federation: Federation):
+    """CT deletes a BOLO: RI, reached only through the fusion center, gets the retraction."""
+    from relay.core.envelope import EnvelopeKind
+
+    ct = federation.relays[CT].service
+    assert ct is not None
+    post = parse_event(
+        {
+            "type": "message",
+            "user": "U1",
+            "ts": "4.1",
+            "text": "BOLO: silver Nissan Rogue, MA reg 3RTY55, Route 9 NB.",
+        }
+    )
+    await ct.publish(post, topic="bolo", author="Det. Okafor", envelope_id="ct-del-1")
+    await federation.settle()
+    assert [d.envelope.kind for d in _delivered(federation, RI)] == [EnvelopeKind.POST]
+    deleted = parse_event(
+        {
+            "type": "message",
+            "subtype": "message_deleted",
+            "ts": "4.2",
+            "deleted_ts": "4.1",
+            "channel": "C1",
+            "previous_message": {"type": "message", "ts": "4.1", "text": "x"},
+        }
+    )
+    await ct.publish(
+        deleted,
+        topic="bolo",
+        author="Det. Okafor",
+        envelope_id="ct-del-1.d",
+        kind=EnvelopeKind.DELETE,
+        target="ct-del-1",
+    )
+    await federation.settle()
+    [retraction] = _delivered(federation, RI)
+    assert retraction.envelope.kind is EnvelopeKind.DELETE
+    assert retraction.envelope.target == "ct-del-1"
+    assert retraction.envelope.path == (CT, FC, RI)

@@ -20,6 +20,7 @@ from relay.core.policy.marking import (
     UNKNOWN_MARK,
     Mark,
     is_tearline,
+    may_carry_mark,
     parse_banner,
     parse_portion,
     releasable,
@@ -261,46 +262,59 @@ class _Released:
 def _release(
     message: SlackMessage, policy: Policy, partner: Partner | None, scan: _Scan
 ) -> _Released:
-    """Tearline and portion marks: which text lines may go to ``partner``."""
+    """Tearline and portion marks, over the whole message: which text lines may go.
+
+    The body (text or blocks, then attachments, in display order) is one document: only what
+    follows its last tearline goes. A part that is never sent (the text fallback, metadata)
+    is cut at its own last tearline. Unmarked lines take the highest mark anywhere in the
+    message, banners included.
+    """
     out = _Released(lines=set(), marks={}, banners={}, removed=Counter())
     folds = scan.folds
-    tear = policy.tearline and "tear" in scan.joined.lower()
+    spans: list[tuple[int, list[int], bool]] = []
     for pi, part in enumerate(message.parts):
         start = scan.part_start[pi]
-        if start < 0:
-            continue
-        idx = range(start, start + len(part.lines))
-        if tear:
-            last = max((i for i in idx if is_tearline(folds[i])), default=None)
+        if start >= 0:
+            spans.append((pi, list(range(start, start + len(part.lines))), part.body))
+    if policy.tearline and "tear" in scan.joined.lower():
+        body_last = max(
+            (i for _, idx, body in spans if body for i in idx if is_tearline(folds[i])),
+            default=None,
+        )
+        cut: list[tuple[int, list[int], bool]] = []
+        for pi, idx, body in spans:
+            last = (
+                body_last if body else max((i for i in idx if is_tearline(folds[i])), default=None)
+            )
             if last is not None:
                 out.removed[Rule.TEARLINE] += sum(1 for i in idx if i <= last and folds[i])
-                idx = range(last + 1, start + len(part.lines))
-        # Only lines opening with "(" can carry a portion mark, only U... or C... a banner.
+                idx = [i for i in idx if i > last]
+            cut.append((pi, idx, body))
+        spans = cut
+    portions: dict[int, Mark] = {}
+    for pi, idx, _ in spans:
         banners = {
             i: m
             for i in idx
             if folds[i][:1] in _BANNER_START and (m := parse_banner(folds[i])) is not None
         }
-        portions = {
-            i: pm[0]
-            for i in idx
-            if folds[i][:1] == "("
-            and i not in banners
-            and (pm := parse_portion(folds[i])) is not None
-        }
-        if not banners and not portions:
-            out.lines.update(idx)
-            continue
-        marks = [*portions.values(), *banners.values()]
-        if any(m is UNKNOWN_MARK for m in marks):
-            out.unknown_mark = True
-        highest = max(marks, key=lambda m: m.rank)
         out.banners[pi] = banners
+        for i in idx:
+            if i not in banners and may_carry_mark(folds[i]):
+                pm = parse_portion(folds[i])
+                if pm is not None:
+                    portions[i] = pm[0]
+    marks = [*portions.values(), *(m for b in out.banners.values() for m in b.values())]
+    if any(m is UNKNOWN_MARK for m in marks):
+        out.unknown_mark = True
+    highest = max(marks, key=lambda m: m.rank) if marks else None
+    for pi, idx, _ in spans:
+        banners = out.banners[pi]
         for i in idx:
             if i in banners:
                 continue
             mark = portions.get(i, highest)
-            if folds[i]:
+            if mark is not None and folds[i]:
                 if not releasable(mark, partner, policy.ceiling):
                     out.removed[Rule.ABOVE_CEILING] += 1
                     continue
@@ -435,7 +449,7 @@ def _forward_untouched(message: SlackMessage, policy: Policy, scan: _Scan) -> De
         return None
     for text in folds[: scan.file_start]:
         first = text[:1]
-        if first == "(" or (first in _BANNER_START and parse_banner(text) is not None):
+        if may_carry_mark(text) or (first in _BANNER_START and parse_banner(text) is not None):
             return None
     lines: list[Line] = []
     blank: list[bool] = []

@@ -436,7 +436,7 @@ def load_policy(
         ceiling=ceiling,
         tearline=(tearline or ("release_after_last" if base is None or base.tearline else "off"))
         == "release_after_last",
-        link_hosts=tuple(h for h, _ in hosts) or (base.link_hosts if base else ()),
+        link_hosts=tuple(h for h, _ in hosts) if links else (base.link_hosts if base else ()),
         file_types=frozenset(t for t, _ in files.strings("allow_types"))
         if files
         else (base.file_types if base else frozenset(_DEFAULT_FILE_TYPES)),

@@ -23,7 +23,17 @@ __all__ = [
     "render_banner",
 ]
 
-_PORTION: Final = re.compile(r"^\s*\(([A-Z][A-Z ]*(?://[^)]*)?)\)")
+# A portion mark opens a line, possibly after list, quote or emoji markers a client or an
+# officer put in front of it ("- (U//LES)", "> (U//LES)", ":warning: (CUI//SP-INV)"); any case
+# ("(u//les)"); single or double slashes.
+_PREFIX: Final = r"^(?:\s|[-*>•·]|&gt;|:[a-z0-9_+-]+:|\d+[.)])*"
+_PORTION: Final = re.compile(_PREFIX + r"\(([A-Za-z][A-Za-z ]*(?:/{1,2}[^)]*)?)\)")
+# Tokens that look like a mark; one the parser cannot read blocks (fail closed).
+_MARK_HEAD: Final = re.compile(
+    r"^(?:U|CUI|C|S|TS|FOUO|LES|SBU|UNCLASSIFIED|CONFIDENTIAL|SECRET|TOP SECRET|CONTROLLED)"
+    r"(?:/|$)",
+    re.IGNORECASE,
+)
 _BANNER: Final = re.compile(r"^(?:UNCLASSIFIED|CUI|CONTROLLED|U)(?://[A-Z0-9 /,-]*)?$")
 _TEARLINE: Final = re.compile(
     r"^\W*TEAR[\s-]?LINE\b(?:[\W_]+(?:RELEASABLE|RELEASE|BELOW|FOR|TO|THE|PUBLIC|LAW|"
@@ -84,6 +94,9 @@ def _parse(body: str) -> Mark | None:
     relay does not understand (which blocks: fail closed).
     """
     body = body.split(" - ", 1)[0]  # "UNCLASSIFIED//LES - NOT FOR PUBLIC RELEASE": a remark
+    body = body.upper()
+    if "//" not in body and "/" in body:  # "(U/LES)": a sloppy single slash
+        body = body.replace("/", "//", 1)
     parts = [p.strip() for p in body.split("//")]
     head, rest = parts[0], [p for p in parts[1:] if p]
     if head in ("U", "UNCLASSIFIED"):
@@ -132,8 +145,16 @@ def parse_portion(folded: str) -> tuple[Mark, int] | None:
     m = _PORTION.match(folded)
     if m is None:
         return None
-    mark = _parse(m.group(1))
+    body = m.group(1)
+    mark = _parse(body)
+    if mark is None and "/" in body and _MARK_HEAD.match(body.strip()):
+        mark = UNKNOWN_MARK
     return (mark, m.end()) if mark is not None else None
+
+
+def may_carry_mark(folded: str) -> bool:
+    """Cheap: could this line open with a portion mark (see ``parse_portion``)?"""
+    return "(" in folded[:24]
 
 
 def parse_banner(folded: str) -> Mark | None:

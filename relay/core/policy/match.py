@@ -55,8 +55,32 @@ def _term_regex(term: str) -> str:
     return r"(?<![A-Za-z0-9])" + r"[\W_]*".join(words) + r"(?:s|es)?(?![A-Za-z0-9])"
 
 
+# Syntax whose meaning differs between Python ``re`` and Hyperscan/PCRE ({,n} is a quantifier in
+# Python and literal text in PCRE; \A and \Z anchor the line for ``re`` here but the joined
+# text for Hyperscan; \N, \u, \U, \x{ and POSIX classes differ too). A pattern using any of
+# them is never prefiltered: ``re`` runs it on every line. (Lookarounds and backreferences
+# are fine: prefilter mode approximates them by a superset.)
+_NOT_PREFILTERABLE: Final = (
+    "{,",
+    "\\A",
+    "\\Z",
+    "\\z",
+    "\\N",
+    "\\u",
+    "\\U",
+    "\\x{",
+    "(?(",
+    "\\Q",
+    "[[:",
+)
+
+
+def _prefilterable(pattern: str) -> bool:
+    return not any(token in pattern for token in _NOT_PREFILTERABLE)
+
+
 def _hs_expression(pattern: str) -> bytes:
-    return pattern.replace(r"\A", "^").replace(r"\Z", "$").encode()
+    return pattern.encode()
 
 
 @dataclass(slots=True)
@@ -216,6 +240,9 @@ def _build_database(rules: CompiledRules, caseless: list[bool]) -> None:
     ok: list[int] = []
     always: set[int] = set()
     for i, pattern in enumerate(rules.patterns):
+        if not _prefilterable(pattern.pattern):
+            always.add(i)
+            continue
         flags = base | (_hs.HS_FLAG_CASELESS if caseless[i] else 0)
         try:
             probe = _hs.Database()

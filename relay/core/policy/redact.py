@@ -17,7 +17,7 @@ from relay.core.model import Line, Link, Ref, Segment, Text, TextPart
 from relay.core.mrkdwn import line_text
 from relay.core.policy.marking import Mark, parse_banner, render_banner
 from relay.core.policy.model import Detector, Policy, Unit
-from relay.core.text import fold
+from relay.core.text import compact, fold
 
 __all__ = ["Rebuild", "has_substance", "rebuild_part", "tidy"]
 
@@ -106,9 +106,16 @@ def _substitute(
         )
     new = Line(segments=tuple(segments), kind=line.kind, indent=line.indent)
     check = fold(line_text(new))
+    letters = compact(check)
     for det in dets:
         for name in (n for group in det.when for n in group):
-            if any(rules.patterns[i].search(check) for i in rules.set_patterns.get(name, ())):
+            regex_hit = any(
+                rules.patterns[i].search(check) for i in rules.set_patterns.get(name, ())
+            )
+            # A term seen only in the letters-only view cannot be rewritten in place: the
+            # whole line goes.
+            term_hit = any(t in letters for t in rules.set_terms.get(name, ()))
+            if regex_hit or term_hit:
                 reasons[det.id] += 1
                 return None
     return new
@@ -168,7 +175,16 @@ def rebuild_part(
         if ln is None:
             if not surviving:
                 continue
-            lines.append(banner_line if banner_line is not None else part.lines[i - start])
+            original = part.lines[i - start]
+            lines.append(
+                banner_line
+                if banner_line is not None
+                else Line(
+                    _resolve(original.segments, policy.link_hosts, reasons),
+                    original.kind,
+                    original.indent,
+                )
+            )
         else:
             lines.append(ln)
     return Rebuild(lines=tidy(lines), reasons=reasons)
