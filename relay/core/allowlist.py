@@ -20,6 +20,7 @@ from relay.errors import VerificationError
 __all__ = ["Fields", "malformed"]
 
 _SAFE_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def malformed(message: str) -> VerificationError:
@@ -34,8 +35,8 @@ class Fields:
     def __init__(self, value: JSONValue, *, where: str, allowed: Collection[str]) -> None:
         if not isinstance(value, dict):
             raise malformed(f"{where} is not an object")
-        unknown = sorted(set(value) - set(allowed))
-        if unknown:
+        if not value.keys() <= (allowed if isinstance(allowed, frozenset) else set(allowed)):
+            unknown = sorted(set(value) - set(allowed))
             shown = [name for name in unknown if _SAFE_NAME.fullmatch(name)][:3]
             raise VerificationError(
                 f"{where} has {len(unknown)} unknown field(s) {shown}", code=Refusal.UNKNOWN_FIELD
@@ -57,7 +58,7 @@ class Fields:
             raise malformed(f"{self._where}.{key} is not a string of 1-{max_len} characters")
         if pattern is not None and not pattern.fullmatch(value):
             raise malformed(f"{self._where}.{key} has the wrong form")
-        if any(ch < " " or ch == "\x7f" for ch in value):
+        if _CONTROL.search(value):
             raise malformed(f"{self._where}.{key} holds control characters")
         return value
 

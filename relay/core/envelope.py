@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.core.canonical import JSONValue
 from relay.core.envelope_claims import (
+    MAX_LINE_CHARS,
     Author,
     DisclosedFile,
     DisclosedLine,
@@ -47,16 +48,19 @@ from relay.core.envelope_claims import (
     Payload,
     check_line,
     file_claim,
-    line_claim,
     parse_claim,
+    payload_from_jcs,
     payload_from_json,
+    payload_jcs_text,
 )
 from relay.core.envelope_codec import (
     b64url_encode,
     canonical_bytes,
     checked_json_bytes,
     disclosure_digest,
+    disclosure_digests,
     make_disclosure,
+    make_line_disclosures,
     read_disclosure,
 )
 from relay.core.envelope_verify import Hop, VerifiedEnvelope, verify_envelope
@@ -136,11 +140,13 @@ def build_envelope(
         raise ValueError(f"need {len(lines) + len(files)} salts, got {len(salts)}")
     if len(set(salts)) != len(salts):
         raise ValueError("salts must be distinct")
-    claims = [line_claim(i, text) for i, text in enumerate(lines)]
-    claims += [file_claim(i, file) for i, file in enumerate(files)]
-    disclosures = tuple(
-        make_disclosure(salt, name, value)
-        for salt, (name, value) in zip(salts, claims, strict=True)
+    file_claims = [file_claim(i, file) for i, file in enumerate(files)]
+    disclosures = (
+        *make_line_disclosures(salts[: len(lines)], lines),
+        *(
+            make_disclosure(salt, name, value)
+            for salt, (name, value) in zip(salts[len(lines) :], file_claims, strict=True)
+        ),
     )
     payload = Payload(
         iss=issuer,
@@ -155,22 +161,44 @@ def build_envelope(
         author=author,
         thread=thread,
         target=target,
-        sd=tuple(sorted(disclosure_digest(d) for d in disclosures)),
+        sd=tuple(sorted(disclosure_digests(disclosures))),
     )
-    # The parser is the one definition of a valid envelope: run its checks on what we built,
-    # on the JSON values rather than on a second decoding of the bytes. Once the payload's
-    # checks pass, every member is a string, a safe integer or a boolean under a fixed ASCII
-    # name, so json's encoder writes exactly its JCS bytes (relay.core.envelope_codec).
-    claims_json = payload.to_json()
+    # The parser is the one definition of a valid envelope: run its checks on what we built.
+    raw = _fast_payload_bytes(payload)
     try:
-        payload_from_json(claims_json)
-        for index, text in enumerate(lines):
-            check_line(index, text)
-        for name, value in claims[len(lines) :]:
+        if raw is None:  # the exact path: the checks on the JSON values (see below)
+            payload_from_json(payload.to_json())
+        if not all(type(text) is str and len(text) <= MAX_LINE_CHARS for text in lines):
+            for index, text in enumerate(lines):  # check_line's refusal for the first bad one
+                check_line(index, text)
+        for name, value in file_claims:
             parse_claim(name, value)
     except VerificationError as exc:
         raise ValueError(exc.message) from None
-    return UnsignedEnvelope(payload=checked_json_bytes(claims_json), disclosures=disclosures)
+    # Once the payload's checks pass, every member is a string, a safe integer or a boolean
+    # under a fixed ASCII name, so json's encoder writes exactly its JCS bytes
+    # (relay.core.envelope_codec).
+    return UnsignedEnvelope(
+        payload=checked_json_bytes(payload.to_json()) if raw is None else raw,
+        disclosures=disclosures,
+    )
+
+
+def _fast_payload_bytes(payload: Payload) -> bytes | None:
+    """The payload's bytes if parsing them gives ``payload`` back by the fast path, else None.
+
+    ``payload_jcs_text`` writes only members of their exact types, and ``payload_from_jcs``
+    accepts only JCS text whose members pass the parser's checks. So whenever this accepts,
+    the exact path (``payload_from_json``, then ``checked_json_bytes``) would accept the same
+    values and write the same bytes.
+    """
+    text = payload_jcs_text(payload)
+    if text is None or payload_from_jcs(text) != payload:
+        return None
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: the exact path refuses it in its turn
+        return None
 
 
 def sign_origin(unsigned: UnsignedEnvelope, *, key: Ed25519PrivateKey, kid: str) -> SignedEnvelope:

@@ -21,8 +21,10 @@ Order of checks (the first failure is the refusal reason):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Final
 
 from relay.core.canonical import JSONValue
@@ -32,10 +34,15 @@ from relay.core.envelope_claims import (
     DisclosedLine,
     EnvelopeId,
     EnvelopeKind,
-    parse_claim,
+    parse_claims,
     parse_payload,
 )
-from relay.core.envelope_codec import b64url_decode, b64url_encode, read_disclosure
+from relay.core.envelope_codec import (
+    b64url_decode,
+    b64url_encode,
+    read_disclosure,
+    read_disclosures,
+)
 from relay.core.envelope_ed25519 import verify_strict
 from relay.core.envelope_wire import (
     HopRecord,
@@ -54,6 +61,8 @@ __all__ = ["DEFAULT_MAX_HOPS", "DEFAULT_SKEW", "Hop", "VerifiedEnvelope", "verif
 
 DEFAULT_MAX_HOPS: Final = 4
 DEFAULT_SKEW: Final = timedelta(seconds=60)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_INDEX: Final = attrgetter("index")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,15 +192,16 @@ def verify_envelope(
     if receiver is not None and chain and chain[-1][1].to_agency != receiver:
         raise _refuse("last hop is addressed to another agency", Refusal.HOP_INVALID)
 
-    disclosures = _check_disclosures(env.disclosures, frozenset(payload.sd))
+    sd = frozenset(payload.sd)
+    disclosures = _check_disclosures(env.disclosures, sd)
     if chain and {digest for digest, _, _ in disclosures} != prev_disclosed:
         raise _refuse("disclosures differ from the last hop's list", Refusal.DISCLOSURE_INVALID)
-    parts = [parse_claim(name, value) for _, name, value in disclosures]
-    lines = sorted((p for p in parts if isinstance(p, DisclosedLine)), key=lambda p: p.index)
-    files = sorted((p for p in parts if isinstance(p, DisclosedFile)), key=lambda p: p.index)
+    lines, files = parse_claims(disclosures)
     for group in (lines, files):
-        if len({p.index for p in group}) != len(group):
-            raise _refuse("a line or file is disclosed twice", Refusal.DISCLOSURE_DUPLICATE)
+        if len(group) > 1:
+            group.sort(key=_INDEX)
+            if len({p.index for p in group}) != len(group):
+                raise _refuse("a line or file is disclosed twice", Refusal.DISCLOSURE_DUPLICATE)
     return VerifiedEnvelope(
         envelope_id=payload.jti,
         issuer=payload.iss,
@@ -227,8 +237,13 @@ def _verify_member(key: PinnedKey, member: WireSignature, payload_b64: str) -> N
 
 def _check_disclosures(
     encoded: tuple[str, ...], sd: frozenset[str]
-) -> list[tuple[str, str | None, JSONValue]]:
+) -> Sequence[tuple[str, str | None, JSONValue]]:
     """Each Disclosure's (digest, name, value); digest in ``_sd``, given once (RFC 9901 7.1)."""
+    found = read_disclosures(encoded)
+    if found is not None:  # all well-formed: check them together, else find the first failure
+        digests = [digest for digest, _, _ in found]
+        if sd.issuperset(digests) and len(set(digests)) == len(digests):
+            return found
     seen: set[str] = set()
     out = []
     for text in encoded:
@@ -266,7 +281,7 @@ def _decode(text: str) -> bytes:
 
 
 def _time(seconds: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    return _EPOCH + timedelta(seconds=seconds)
 
 
 def _refuse(message: str, code: Refusal) -> VerificationError:

