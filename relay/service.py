@@ -17,7 +17,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -201,8 +201,10 @@ class RelayService:
                 lines = [render_line(line) for line in decision.message.lines]
                 for f in decision.message.files:
                     prepared = (files or {}).get(f.id)
-                    if prepared is not None:
-                        refs.append(prepared.ref)
+                    if prepared is not None:  # title and alt text as the policy let them go
+                        refs.append(
+                            replace(prepared.ref, title=f.title[:1000], alt=f.alt_txt[:1000])
+                        )
                         blobs.append(prepared)
             try:
                 unsigned = build_envelope(
@@ -218,6 +220,7 @@ class RelayService:
                     files=refs,
                     salts=[_salt() for _ in range(len(lines) + len(refs))],
                     thread=EnvelopeId(thread) if thread else None,
+                    broadcast=message.broadcast and thread is not None,
                     target=EnvelopeId(target) if target else None,
                     audience=AgencyId(partner),
                     onward=routing.onward_allowed(self.policy, self.policy.partners[partner]),

@@ -132,7 +132,7 @@ def partner_posts(net: Network) -> list[dict[str, Any]]:
                     for p in posts
                     if p.get("thread_ts") in (post["ts"], post.get("thread_ts"))
                     for f in p.get("files") or []
-                    if str(f.get("title", "")).startswith(payload["envelope_id"])
+                    if str(f.get("name", "")).startswith(payload["envelope_id"])
                 ]
                 root = by_ts.get(post.get("thread_ts") or "")
                 thread_of = None

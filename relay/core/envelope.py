@@ -123,6 +123,7 @@ def build_envelope(
     salts: Sequence[str],
     thread: EnvelopeId | None = None,
     target: EnvelopeId | None = None,
+    broadcast: bool = False,
 ) -> UnsignedEnvelope:
     """Build the payload and Disclosures; ``salts`` gives one salt per line, then per file.
 
@@ -162,6 +163,7 @@ def build_envelope(
         thread=thread,
         target=target,
         sd=tuple(sorted(disclosure_digests(disclosures))),
+        broadcast=broadcast,
     )
     # The parser is the one definition of a valid envelope: run its checks on what we built.
     raw = _fast_payload_bytes(payload)

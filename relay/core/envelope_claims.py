@@ -109,6 +109,7 @@ class Payload:
     thread: EnvelopeId | None
     target: EnvelopeId | None
     sd: tuple[str, ...]
+    broadcast: bool = False  # a thread reply also sent to the channel
 
     def to_json(self) -> dict[str, JSONValue]:
         out: dict[str, JSONValue] = {
@@ -130,6 +131,8 @@ class Payload:
             out["thread"] = self.thread
         if self.target is not None:
             out["target"] = self.target
+        if self.broadcast:
+            out["broadcast"] = True
         return out
 
 
@@ -140,6 +143,8 @@ class FileRef:
     sha256: str
     mime: str
     size: int
+    title: str = ""  # the file's title and alt text as the origin's policy let them go
+    alt: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,10 +161,11 @@ class DisclosedFile:
 
 _PAYLOAD_FIELDS: Final = frozenset({
     "iss", "aud", "onward", "jti", "iat", "exp", "kind", "topic", "marking", "author",
-    "thread", "target", "_sd_alg", "_sd",
+    "thread", "target", "_sd_alg", "_sd", "broadcast",
 })  # fmt: skip
 _AUTHOR_FIELDS: Final = frozenset({"name", "agency"})
-_FILE_FIELDS: Final = frozenset({"mime", "sha256", "size"})
+_FILE_FIELDS: Final = frozenset({"mime", "sha256", "size", "title", "alt"})
+_MAX_FILE_TEXT: Final = 1000
 _KINDS: Final = {kind.value: kind for kind in EnvelopeKind}
 
 
@@ -186,6 +192,7 @@ _PAYLOAD_JCS: Final = re.compile(
     rf'\{{"_sd":\[((?:{_DIGEST_ITEM}(?:,{_DIGEST_ITEM})*)?)\],"_sd_alg":"sha-256"'
     rf'(?:,"aud":{_quoted(ORI_PATTERN)})?'
     rf',"author":\{{"agency":{_quoted(ORI_PATTERN)},"name":"((?:[^"\\\x00-\x1f\x7f]|\\["\\])+)"\}}'
+    r'(?:,"broadcast":(true))?'
     r',"exp":(0|[1-9][0-9]{0,14}),"iat":(0|[1-9][0-9]{0,14})'
     rf',"iss":{_quoted(ORI_PATTERN)},"jti":{_quoted(ENVELOPE_ID_PATTERN)}'
     rf',"kind":"({"|".join(kind.value for kind in EnvelopeKind)})"'
@@ -205,11 +212,11 @@ def payload_jcs_text(payload: Payload) -> str | None:
     p, author = payload, payload.author
     strings = (p.iss, p.jti, p.topic, p.marking, author.name, author.agency, *p.sd)
     optional = (p.aud, p.thread, p.target)
-    types = (type(p.iat), type(p.exp), type(p.onward), type(p.kind))
+    types = (type(p.iat), type(p.exp), type(p.onward), type(p.kind), type(p.broadcast))
     if (
         not all(type(item) is str for item in strings)
         or not all(item is None or type(item) is str for item in optional)
-        or types != (int, int, bool, EnvelopeKind)
+        or types != (int, int, bool, EnvelopeKind, bool)
     ):
         return None
     sd = '"' + '","'.join(p.sd) + '"' if p.sd else ""
@@ -219,6 +226,7 @@ def payload_jcs_text(payload: Payload) -> str | None:
             f'"_sd_alg":"{SD_ALG}",',
             "" if p.aud is None else f'"aud":"{p.aud}",',
             f'"author":{{"agency":"{author.agency}","name":{_quote(author.name)}}},',
+            '"broadcast":true,' if p.broadcast else "",
             f'"exp":{p.exp},"iat":{p.iat},"iss":"{p.iss}","jti":"{p.jti}",',
             f'"kind":"{p.kind.value}","marking":"{p.marking}",',
             f'"onward":{"true" if p.onward else "false"},',
@@ -244,6 +252,7 @@ def payload_from_jcs(text: str) -> Payload | None:
         aud,
         agency,
         name,
+        broadcast,
         exp,
         iat,
         iss,
@@ -276,6 +285,7 @@ def payload_from_jcs(text: str) -> Payload | None:
         thread=None if thread is None else EnvelopeId(thread),
         target=None if target is None else EnvelopeId(target),
         sd=sd,
+        broadcast=broadcast == "true",
     )
     if (payload.kind is EnvelopeKind.POST) != (target is None):
         return None
@@ -313,12 +323,22 @@ def payload_from_json(value: JSONValue) -> Payload:
         thread=_optional_id(fields, "thread"),
         target=_optional_id(fields, "target"),
         sd=sd,
+        broadcast=_broadcast(fields),
     )
     if payload.exp <= payload.iat:
         raise malformed("payload.exp is not after iat")
     if (payload.kind is EnvelopeKind.POST) != (payload.target is None):
         raise malformed("payload.target is required for edit/delete/cancel, refused for post")
     return payload
+
+
+def _broadcast(fields: Fields) -> bool:
+    """``broadcast`` is written only when true; ``false`` would be a second spelling."""
+    if not fields.has("broadcast"):
+        return False
+    if fields.raw("broadcast") is not True:
+        raise malformed("payload.broadcast is present but not true")
+    return True
 
 
 def _digests(value: JSONValue) -> tuple[str, ...]:
@@ -351,7 +371,12 @@ def line_claim(index: int, text: str) -> tuple[str, JSONValue]:
 
 def file_claim(index: int, file: FileRef) -> tuple[str, JSONValue]:
     """The (claim name, value) of file ``index``."""
-    return f"file.{index}", {"mime": file.mime, "sha256": file.sha256, "size": file.size}
+    value: dict[str, JSONValue] = {"mime": file.mime, "sha256": file.sha256, "size": file.size}
+    if file.title:
+        value["title"] = file.title
+    if file.alt:
+        value["alt"] = file.alt
+    return f"file.{index}", value
 
 
 def parse_part(disclosure: Disclosure) -> DisclosedLine | DisclosedFile:
@@ -376,6 +401,8 @@ def parse_claim(name: str | None, value: JSONValue) -> DisclosedLine | Disclosed
         sha256=fields.text("sha256", pattern=_SHA256_HEX),
         mime=fields.text("mime", pattern=_MIME),
         size=fields.integer("size", high=MAX_FILE_BYTES),
+        title=fields.text("title", max_len=_MAX_FILE_TEXT) if fields.has("title") else "",
+        alt=fields.text("alt", max_len=_MAX_FILE_TEXT) if fields.has("alt") else "",
     )
     return DisclosedFile(index=index, file=file)
 

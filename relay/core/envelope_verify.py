@@ -96,6 +96,7 @@ class VerifiedEnvelope:
     author: Author
     thread: EnvelopeId | None
     target: EnvelopeId | None
+    broadcast: bool  # a thread reply the origin also sent to the channel
     lines: tuple[DisclosedLine, ...]
     files: tuple[DisclosedFile, ...]
     withheld: int  # digests in _sd with no Disclosure here
@@ -216,6 +217,7 @@ def verify_envelope(
         author=payload.author,
         thread=payload.thread,
         target=payload.target,
+        broadcast=payload.broadcast,
         lines=tuple(lines),
         files=tuple(files),
         withheld=len(payload.sd) - len(disclosures),

@@ -242,11 +242,13 @@ class SlackBridge:
             thread = target
         if thread is not None:
             args["thread_ts"] = thread[1]
+            if env.broadcast:
+                args["reply_broadcast"] = True
         response = await self.caller.api("chat.postMessage", channel, channel=channel, **args)
         ts = str(response.get("ts", ""))
         key = env.target if env.kind is EnvelopeKind.EDIT and env.target else env.envelope_id
         store.map_post(issuer=env.issuer, envelope_id=key, channel=channel, ts=ts)
-        await self._upload_files(env, channel, ts)
+        await self._upload_files(env, channel, thread[1] if thread is not None else ts)
         if env.kind is EnvelopeKind.CANCEL and target is not None:
             await self._cancel_original(*target)
 
@@ -296,12 +298,15 @@ class SlackBridge:
                 data, mime = reencode(blob[1])  # the bytes are checked again, not trusted
             except ValueError:
                 continue
+            policy, now = self.service.policy, self.service.clock()
             await self.fetcher.upload(
                 channel=channel,
                 thread_ts=ts,
                 data=data,
                 mime=mime,
                 name=f"{env.envelope_id}-{f.index}",
+                title=safe_text(f.file.title, policy, now),
+                alt_txt=safe_text(f.file.alt, policy, now),
             )
 
     async def _cancel_original(self, channel: str, ts: str) -> None:
@@ -380,6 +385,15 @@ def safe_name(name: str, policy: Policy, now: dt.datetime) -> str:
     message = parse_event({"type": "message", "text": f"Posted by {clean} today"})
     decision = judge(message, policy, None, now=now)
     return clean if decision.action.value == "forward" else "officer"
+
+
+def safe_text(text: str, policy: Policy, now: dt.datetime) -> str:
+    """A file title or alt text from a partner, judged by this agency's own policy."""
+    clean = "".join(ch for ch in text if ch.isprintable())[:1000].strip()
+    if not clean:
+        return ""
+    message = parse_event({"type": "message", "text": f"Photo: {clean}"})
+    return clean if judge(message, policy, None, now=now).action.value == "forward" else ""
 
 
 def _event_key(body: bytes) -> str | None:

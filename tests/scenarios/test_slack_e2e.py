@@ -116,6 +116,8 @@ async def test_bolo_with_photo_thread_edit_and_cancel_reach_every_partner(net):
         info = ws.files[file_id]
         with Image.open(io.BytesIO(info.content)) as img:
             assert not img.getexif(), "EXIF/GPS stripped by re-encoding"
+        assert (info.title, info.alt_txt) == ("Suspect at pump 4", "Person in hoodie")
+        assert [c.get("subtype") for c in copies].count("thread_broadcast") == 1
 
 
 async def test_delete_removes_the_partner_copy(net):
