@@ -12,7 +12,7 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import aiohttp
 
@@ -22,6 +22,7 @@ from relay.federation.server import LinkReason
 
 __all__ = ["PeerClient", "RetryPolicy", "SendResult"]
 
+T = TypeVar("T")
 _RETRYABLE_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 # A partner's error string is partner-controlled: only known reasons are kept as codes.
 _KNOWN: Final = frozenset(
@@ -82,17 +83,7 @@ class PeerClient:
         """Send with retries: a retryable failure waits (``Retry-After`` if the partner gave
         one, else backoff with jitter) and tries again; the last error is raised."""
         body = json.dumps(envelope, separators=(",", ":")).encode()
-        for attempt in range(self._retry.attempts):
-            try:
-                return await self.send_once(partner, body)
-            except DeliveryError as exc:
-                if not exc.retryable or attempt == self._retry.attempts - 1:
-                    raise
-                wait = exc.retry_after
-                if wait is None:
-                    wait = self._retry.delay(attempt, self._rng)
-                await self._sleep(min(wait, self._retry.cap))
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._with_retries(lambda: self.send_once(partner, body))
 
     async def put_blob(self, partner: str, sha256: str, mime: str, data: bytes) -> None:
         """Push a file's bytes (content-addressed) before the envelope that names it."""
@@ -101,19 +92,21 @@ class PeerClient:
             raise DeliveryError(
                 f"no relay url for partner {partner}", code="partner_unknown", retryable=False
             )
-        for attempt in range(self._retry.attempts):
+        target = f"{url.rstrip('/')}/v1/files/{sha256}"
+        await self._with_retries(lambda: _put_once(self._session, target, partner, mime, data))
+
+    async def _with_retries(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        for number in range(self._retry.attempts):
             try:
-                await _put_once(
-                    self._session, f"{url.rstrip('/')}/v1/files/{sha256}", partner, mime, data
-                )
-                return
+                return await attempt()
             except DeliveryError as exc:
-                if not exc.retryable or attempt == self._retry.attempts - 1:
+                if not exc.retryable or number == self._retry.attempts - 1:
                     raise
                 wait = exc.retry_after
                 if wait is None:
-                    wait = self._retry.delay(attempt, self._rng)
+                    wait = self._retry.delay(number, self._rng)
                 await self._sleep(min(wait, self._retry.cap))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def send_once(self, partner: str, body: bytes) -> SendResult:
         url = self._urls.get(partner)

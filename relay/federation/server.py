@@ -149,9 +149,10 @@ async def _errors(
         return web.json_response({"error": "internal"}, status=500)
 
 
-async def _post_envelope(request: web.Request) -> web.Response:
+async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes] | web.Response:
+    """Who the TLS peer is, its rate, and the body within ``limit`` bytes and the time
+    allowed; or the refusal to answer."""
     handler = request.app[HANDLER]
-    limits = request.app[LIMITS]
     fingerprint = peer_fingerprint(request.transport)
     peer = handler.partner_for_fingerprint(fingerprint) if fingerprint else None
     if peer is None:
@@ -164,19 +165,27 @@ async def _post_envelope(request: web.Request) -> web.Response:
             peer=peer,
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
-    if request.content_length is not None and request.content_length > limits["max_body"]:
+    if request.content_length is not None and request.content_length > limit:
         return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
     try:
-        async with asyncio.timeout(limits["read_timeout"]):
+        async with asyncio.timeout(request.app[LIMITS]["read_timeout"]):
             body = await request.read()
     except TimeoutError:
         return _refusal(request, LinkReason.TIMEOUT, peer=peer)
     except web.HTTPRequestEntityTooLarge:
         return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
-    if len(body) > limits["max_body"]:
+    if len(body) > limit:
         return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
+    return peer, body
+
+
+async def _post_envelope(request: web.Request) -> web.Response:
+    got = await _read_from_peer(request, request.app[LIMITS]["max_body"])
+    if isinstance(got, web.Response):
+        return got
+    peer, body = got
     try:
-        accepted = await handler.handle_peer_envelope(body, peer=peer)
+        accepted = await request.app[HANDLER].handle_peer_envelope(body, peer=peer)
     except VerificationError as exc:
         return _refusal(request, exc.code, peer=peer, body=body)
     return web.json_response(
@@ -192,37 +201,21 @@ async def _put_file(request: web.Request) -> web.Response:
 
     Content-addressed: the body must hash to the path. Images only (the types partners'
     policies allow are images); the receiving policy decides later whether it is posted."""
-    handler = request.app[HANDLER]
-    limits = request.app[LIMITS]
-    fingerprint = peer_fingerprint(request.transport)
-    peer = handler.partner_for_fingerprint(fingerprint) if fingerprint else None
-    if peer is None:
-        return _refusal(request, LinkReason.PEER_UNKNOWN, peer="unknown")
-    wait = request.app[LIMITER].take(peer)
-    if wait > 0:
+    if not request.content_type.startswith("image/"):
+        fingerprint = peer_fingerprint(request.transport)
+        peer = request.app[HANDLER].partner_for_fingerprint(fingerprint) if fingerprint else None
         return _refusal(
             request,
-            LinkReason.RATE_LIMITED,
-            peer=peer,
-            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+            LinkReason.BAD_REQUEST if peer else LinkReason.PEER_UNKNOWN,
+            peer=peer or "unknown",
         )
-    if request.content_length is not None and request.content_length > limits["max_file"]:
-        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
-    mime = request.content_type
-    if not mime.startswith("image/"):
-        return _refusal(request, LinkReason.BAD_REQUEST, peer=peer)
-    try:
-        async with asyncio.timeout(limits["read_timeout"]):
-            data = await request.read()
-    except TimeoutError:
-        return _refusal(request, LinkReason.TIMEOUT, peer=peer)
-    except web.HTTPRequestEntityTooLarge:
-        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
-    if len(data) > limits["max_file"]:
-        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
+    got = await _read_from_peer(request, request.app[LIMITS]["max_file"])
+    if isinstance(got, web.Response):
+        return got
+    peer, data = got
     if hashlib.sha256(data).hexdigest() != request.match_info["sha256"]:
         return _refusal(request, LinkReason.BAD_REQUEST, peer=peer)
-    handler.store_blob(request.match_info["sha256"], mime, data)
+    request.app[HANDLER].store_blob(request.match_info["sha256"], request.content_type, data)
     return web.json_response({"status": "stored"})
 
 
