@@ -283,7 +283,10 @@ def _decode(text: str) -> bytes:
 
 
 def _time(seconds: int) -> datetime:
-    return _EPOCH + timedelta(seconds=seconds)
+    try:
+        return _EPOCH + timedelta(seconds=seconds)
+    except OverflowError:  # past year 9999: not a time this relay can hold
+        raise _refuse("a time is out of range", Refusal.MALFORMED) from None
 
 
 def _refuse(message: str, code: Refusal) -> VerificationError:

@@ -202,3 +202,13 @@ links: {allow_hosts: []}
 """)
     policy = read_policy(str(tmp_path / "p.yaml"), NOW.date())
     assert policy.link_hosts == ()
+
+
+def test_envelope_times_beyond_year_9999_are_malformed_not_a_crash():
+    """The largest integer an envelope may hold (2**53 - 1 seconds) is far past year 9999."""
+    from relay.core.envelope_verify import _time
+    from relay.errors import VerificationError
+
+    with pytest.raises(VerificationError) as err:
+        _time(2**53 - 1)
+    assert err.value.code == "malformed"
