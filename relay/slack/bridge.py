@@ -329,22 +329,48 @@ class SlackBridge:
         )
 
     # -- after an outage -----------------------------------------------------------------
-    async def catch_up(self) -> int:
-        """Take every message posted in a federated channel since the last one seen,
-        thread replies included (``conversations.history`` lists only their parents)."""
+    async def catch_up(self, *, lookback: float = 7 * 86400.0) -> int:
+        """Take what was posted in federated channels since the last message seen there:
+        new messages, replies (also in threads whose parent is older, found among the
+        parents of the last ``lookback`` seconds), and edits made meanwhile. A message taken
+        before is not taken again (events are keyed by the message they are about)."""
         taken = 0
         for channel in list(self.channels):
-            oldest = self.service.store.last_seen(channel) or "0"
-            async for msg in self._pages("conversations.history", channel, oldest=oldest):
-                taken += await self._take_history(channel, msg)
-                latest_reply = str(msg.get("latest_reply") or "0")
-                if msg.get("reply_count") and float(latest_reply) > float(oldest):
+            since = float(self.service.store.last_seen(channel) or "0")
+            window = f"{max(0.0, since - lookback):.6f}"
+            async for msg in self._pages("conversations.history", channel, oldest=window):
+                if float(msg.get("ts") or 0) > since:
+                    taken += await self._take_history(channel, msg)
+                else:
+                    taken += await self._take_edit(channel, msg, since)
+                if msg.get("reply_count") and float(msg.get("latest_reply") or 0) > since:
                     async for reply in self._pages(
-                        "conversations.replies", channel, ts=msg.get("ts"), oldest=oldest
+                        "conversations.replies", channel, ts=msg.get("ts"), oldest=f"{since:.6f}"
                     ):
-                        if reply.get("ts") != msg.get("ts"):
+                        if reply.get("ts") == msg.get("ts"):
+                            continue
+                        if float(reply.get("ts") or 0) > since:
                             taken += await self._take_history(channel, reply)
+                        else:
+                            taken += await self._take_edit(channel, reply, since)
         return taken
+
+    async def _take_edit(self, channel: str, msg: dict[str, Any], since: float) -> int:
+        """An older message edited during the outage, as the edit event Slack would send."""
+        edited = msg.get("edited") or {}
+        edited_ts = str(edited.get("ts") or "") if isinstance(edited, dict) else ""
+        if not edited_ts or float(edited_ts) <= since:
+            return 0
+        event = {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": channel,
+            "ts": edited_ts,
+            "event_ts": edited_ts,
+            "hidden": True,
+            "message": msg,
+        }
+        return await self._take(event, f"catchup.edit.{channel}.{edited_ts}")
 
     async def _pages(self, method: str, channel: str, **kwargs: Any) -> AsyncIterator[Any]:
         cursor: str | None = None
@@ -363,7 +389,9 @@ class SlackBridge:
 
     async def _take_history(self, channel: str, msg: dict[str, Any]) -> int:
         event = dict(msg) | {"channel": channel, "type": "message"}
-        event_id = f"catchup.{channel}.{msg.get('ts')}"
+        return await self._take(event, f"catchup.{channel}.{msg.get('ts')}")
+
+    async def _take(self, event: dict[str, Any], event_id: str) -> int:
         doc = {
             "type": "event_callback",
             "team_id": self.config.team_id,
@@ -407,7 +435,9 @@ def _event_key(body: bytes) -> str | None:
         return None
     subtype = event.get("subtype")
     if subtype == "message_changed":
-        return f"edit.{channel}.{event.get('ts')}"
+        # the edit's own time, so a live edit event and one rebuilt after an outage agree
+        edited = (event.get("message") or {}).get("edited") or {}
+        return f"edit.{channel}.{edited.get('ts') or event.get('ts')}"
     if subtype == "message_deleted":
         return f"delete.{channel}.{event.get('deleted_ts')}"
     return f"post.{channel}.{event.get('ts')}"

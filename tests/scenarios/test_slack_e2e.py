@@ -263,3 +263,32 @@ async def test_canary_in_a_blocked_paragraph_appears_nowhere(net, caplog):
     assert all(canary not in json.dumps(e) for e in ephemeral)
     assert "informant.identity" in json.dumps(ephemeral)
     assert canary not in caplog.text
+
+
+async def test_catch_up_finds_replies_in_older_threads_and_edits(net):
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    root = net.post(CT, "bolo", OFFICER, "BOLO: maroon minivan, MA reg 9PWX71, Canal St.")
+    await net.settle(CT, 1)
+    assert len(relayed(net, MA)) == 1
+    net.emu.set_delivery_failing(ct.team, True)
+    net.post(
+        CT, "bolo", OFFICER, "Update: minivan seen again on Route 9 southbound.", thread_ts=root
+    )
+    net.emu.edit_as_user(
+        ct.team,
+        ct.channel("bolo"),
+        OFFICER,
+        root,
+        "BOLO: maroon minivan, MA reg 9PWX71, now on Route 9.",
+    )
+    await net.emu.wait_for_settled_events(ct.team, 3, timeout=10)  # Slack gave up on both
+    net.emu.set_delivery_failing(ct.team, False)
+    assert await net.nodes[CT].bridge.catch_up() == 2
+    await net.nodes[CT].bridge.wait_idle()
+    await net.settle(CT, 3)
+    copies = relayed(net, MA)
+    assert len(copies) == 2, "the reply arrived in the thread"
+    assert copies[1]["thread_ts"] == copies[0]["ts"]
+    assert "now on Route 9" in copies[0]["text"], "the edit arrived"
+    assert await net.nodes[CT].bridge.catch_up() == 0
