@@ -31,7 +31,8 @@ from relay.slack.events import build_events_app
 from relay.slack.files import FileFetcher
 from relay.slack.socket import SocketModeReceiver
 from relay.slack.web import SlackCaller
-from relay.store.sqlite import SqliteStore
+from relay.store.contract import Store
+from relay.store.open import open_store
 
 __all__ = ["RunningRelay", "keyring_from_config", "load_signing_key", "run_forever", "start_relay"]
 
@@ -99,14 +100,11 @@ def keyring_from_config(config: RelayConfig) -> Keyring:
     return Keyring.of(keys)
 
 
-def _store_path(config: RelayConfig) -> Path:
-    url = config.store
-    if not url.startswith("sqlite:///"):
-        raise ConfigLoadError(
-            config.source, [(1, "store: only sqlite:///PATH is supported in this release")]
-        )
-    path = Path(url.removeprefix("sqlite:///"))
-    return path if path.is_absolute() else Path(config.source).parent / path
+def _open_store(config: RelayConfig) -> Store:
+    try:
+        return open_store(config.store, base_dir=Path(config.source).parent)
+    except ValueError as exc:
+        raise ConfigLoadError(config.source, [(1, f"store: {exc}")]) from None
 
 
 async def start_relay(config: RelayConfig) -> RunningRelay:
@@ -128,7 +126,7 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
         keyring=keyring_from_config(config),
         signing_key=load_signing_key(config.signing_key, config.source),
         signing_kid=config.signing_kid,
-        store=SqliteStore(_store_path(config)),
+        store=_open_store(config),
         sender=client,
         fingerprints={fp: o for o, link in config.partners.items() for fp in link.tls_sha256},
         hop_limit=fed.hop_limit,

@@ -359,7 +359,9 @@ class SlackBridge:
         """An older message edited during the outage, as the edit event Slack would send."""
         edited = msg.get("edited") or {}
         edited_ts = str(edited.get("ts") or "") if isinstance(edited, dict) else ""
-        if not edited_ts or float(edited_ts) <= since:
+        # Slack gives edits whole-second times: an edit in the same second as the last message
+        # seen may be newer. Taking one twice is harmless (the event key is the edit's time).
+        if not edited_ts or float(edited_ts) + 1.0 <= since:
             return 0
         event = {
             "type": "message",
