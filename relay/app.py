@@ -54,14 +54,22 @@ class RunningRelay:
         """Stop taking, finish what is in flight, release everything."""
         if self.socket is not None:
             await self.socket.stop()
+        await self.runner.cleanup()  # no new envelopes
+        for thing in self.extra:
+            if isinstance(thing, web.AppRunner):
+                await thing.cleanup()  # no new Slack events
+        await self.service.drain()  # envelopes already accepted are judged...
+        if self.tasks:
+            with suppress(TimeoutError):
+                async with asyncio.timeout(30):
+                    await self.service.delivered.join()  # ...and posted, within a bound
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.service.drain()
         await self.client.close()
-        await self.runner.cleanup()
         for thing in self.extra:
-            await (thing.cleanup() if isinstance(thing, web.AppRunner) else thing.close())
+            if not isinstance(thing, web.AppRunner):
+                await thing.close()
         self.service.store.close()
 
 
@@ -105,6 +113,10 @@ def _open_store(config: RelayConfig) -> Store:
         return open_store(config.store, base_dir=Path(config.source).parent)
     except ValueError as exc:
         raise ConfigLoadError(config.source, [(1, f"store: {exc}")]) from None
+    except Exception as exc:  # noqa: BLE001 - driver text may echo the URL and its password
+        raise ConfigLoadError(
+            config.source, [(1, f"store: cannot open ({type(exc).__name__})")]
+        ) from None
 
 
 async def start_relay(config: RelayConfig) -> RunningRelay:
@@ -215,12 +227,12 @@ async def _start_slack(relay: RunningRelay, slack: SlackConfig, on_cancel: str) 
         relay.extra.append(runner)
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         relay.slack_url = f"http://{slack.host}:{port}/slack/events"
+    with suppress(DeliveryError):
+        await bridge.catch_up()  # before the worker moves any channel's mark
     relay.tasks = [
         asyncio.create_task(bridge.run_worker()),
         asyncio.create_task(bridge.run_poster()),
     ]
-    with suppress(DeliveryError):
-        await bridge.catch_up()
 
 
 async def run_forever(config: RelayConfig) -> None:

@@ -25,6 +25,9 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"relay: cannot start: {exc.strerror or type(exc).__name__}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback (or a secret in it)
+        print(f"relay: stopped: {type(exc).__name__}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -85,7 +86,13 @@ class SlackBridge:
         """Process stored events in order, forever (run it in a TaskGroup)."""
         while True:
             self._wake.clear()
-            await self.drain_events()
+            try:
+                await self.drain_events()
+            except Exception as exc:  # noqa: BLE001 - e.g. the store reconnecting: try again
+                self.failures.append(("worker", type(exc).__name__))
+                await asyncio.sleep(1.0)
+                self._wake.set()
+                continue
             if not self._wake.is_set():
                 self._idle.set()
             await self._wake.wait()
@@ -247,7 +254,14 @@ class SlackBridge:
         response = await self.caller.api("chat.postMessage", channel, channel=channel, **args)
         ts = str(response.get("ts", ""))
         key = env.target if env.kind is EnvelopeKind.EDIT and env.target else env.envelope_id
-        store.map_post(issuer=env.issuer, envelope_id=key, channel=channel, ts=ts)
+        for attempt in range(3):  # the copy must stay findable for its edits and deletes
+            try:
+                store.map_post(issuer=env.issuer, envelope_id=key, channel=channel, ts=ts)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.5)
         await self._upload_files(env, channel, thread[1] if thread is not None else ts)
         if env.kind is EnvelopeKind.CANCEL and target is not None:
             await self._cancel_original(*target)
@@ -335,8 +349,10 @@ class SlackBridge:
         parents of the last ``lookback`` seconds), and edits made meanwhile. A message taken
         before is not taken again (events are keyed by the message they are about)."""
         taken = 0
-        for channel in list(self.channels):
-            since = float(self.service.store.last_seen(channel) or "0")
+        # Every channel's mark is read before anything is awaited: events taken meanwhile
+        # move the marks forward and must not hide what was posted during the outage.
+        marks = {c: float(self.service.store.last_seen(c) or "0") for c in self.channels}
+        for channel, since in marks.items():
             window = f"{max(0.0, since - lookback):.6f}"
             async for msg in self._pages("conversations.history", channel, oldest=window):
                 if float(msg.get("ts") or 0) > since:
@@ -439,7 +455,14 @@ def _event_key(body: bytes) -> str | None:
     if subtype == "message_changed":
         # the edit's own time, so a live edit event and one rebuilt after an outage agree
         edited = (event.get("message") or {}).get("edited") or {}
-        return f"edit.{channel}.{edited.get('ts') or event.get('ts')}"
+        message = event.get("message") or {}
+        content = hashlib.sha256(
+            json.dumps([message.get("text"), message.get("blocks")], sort_keys=True).encode()
+        ).hexdigest()[:12]
+        # which message, when (Slack gives edits whole seconds) and to what
+        return (
+            f"edit.{channel}.{message.get('ts')}.{edited.get('ts') or event.get('ts')}.{content}"
+        )
     if subtype == "message_deleted":
         return f"delete.{channel}.{event.get('deleted_ts')}"
     return f"post.{channel}.{event.get('ts')}"

@@ -71,3 +71,29 @@ async def test_events_survive_a_refresh_and_are_taken_once():
             await receiver.stop()
     assert len(sink.taken) == 2
     assert receiver.acked >= 2
+
+
+def test_edits_in_the_same_second_have_distinct_keys():
+    """Slack gives edits whole-second times: two edits in one second must not collide."""
+    import json
+
+    def edit(target: str, text: str) -> bytes:
+        return json.dumps(
+            {
+                "event": {
+                    "type": "message",
+                    "subtype": "message_changed",
+                    "channel": CHANNEL,
+                    "ts": "1700000100.000900",
+                    "message": {"ts": target, "text": text, "edited": {"ts": "1700000100.000000"}},
+                }
+            }
+        ).encode()
+
+    keys = {
+        _event_key(edit("1700000001.000100", "first")),
+        _event_key(edit("1700000002.000200", "first")),
+        _event_key(edit("1700000001.000100", "second")),
+    }
+    assert len(keys) == 3
+    assert _event_key(edit("1700000001.000100", "first")) in keys, "a retry keeps its key"
