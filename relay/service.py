@@ -16,7 +16,7 @@ import hashlib
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -424,7 +424,3 @@ class RelayService:
 
 def _salt() -> str:
     return secrets.token_urlsafe(16)
-
-
-def fingerprint_map(partners: Iterable[tuple[str, Iterable[str]]]) -> dict[str, str]:
-    return {fp: ori for ori, fps in partners for fp in fps}

@@ -12,7 +12,7 @@ from typing import Any, Final
 from relay.core.model import Line, LineKind, Link, Ref, Segment, Text
 from relay.core.mrkdwn import parse_mrkdwn, split_lines, text_segments
 
-__all__ = ["parse_blocks"]
+__all__ = ["list_field", "parse_blocks"]
 
 _BLOCK_KEYS: Final[dict[str, frozenset[str]]] = {
     "rich_text": frozenset({"type", "block_id", "elements"}),
@@ -62,12 +62,13 @@ _STYLE_KEYS: Final = frozenset(
 )
 
 
-def _list(obj: Mapping[str, Any], key: str, path: str, unknown: list[str]) -> list[Any]:
+def list_field(obj: Mapping[str, Any], key: str, path: str, unknown: list[str]) -> list[Any]:
+    """A list-valued field; any other type is recorded as unknown (fail closed)."""
     value = obj.get(key)
     if value is None:
         return []
     if not isinstance(value, list):
-        unknown.append(f"{path}.{key}")
+        unknown.append(f"{path}.{key}" if path else key)
         return []
     return value
 
@@ -164,7 +165,7 @@ def _container(el: Any, path: str, unknown: list[str]) -> list[Line]:
     kind = _typed(el, _CONTAINER_KEYS, path, unknown)
     if kind is None:
         return []
-    children = _list(el, "elements", path, unknown)
+    children = list_field(el, "elements", path, unknown)
     if kind == "rich_text_list":
         ordered = el.get("style") == "ordered"
         raw_indent = el.get("indent")
@@ -210,11 +211,11 @@ def _block(b: Any, path: str, unknown: list[str]) -> list[Line]:
     lines: list[Line] = []
     match kind:
         case "rich_text":
-            for i, el in enumerate(_list(b, "elements", path, unknown)):
+            for i, el in enumerate(list_field(b, "elements", path, unknown)):
                 lines.extend(_container(el, f"{path}.elements[{i}]", unknown))
         case "section":
             lines.extend(_text_object(b.get("text"), f"{path}.text", unknown))
-            for i, fld in enumerate(_list(b, "fields", path, unknown)):
+            for i, fld in enumerate(list_field(b, "fields", path, unknown)):
                 lines.extend(_text_object(fld, f"{path}.fields[{i}]", unknown))
         case "header" | "markdown":
             txt = b.get("text")
@@ -223,7 +224,7 @@ def _block(b: Any, path: str, unknown: list[str]) -> list[Line]:
             else:
                 lines.extend(_text_object(txt, f"{path}.text", unknown))
         case "context":
-            for i, el in enumerate(_list(b, "elements", path, unknown)):
+            for i, el in enumerate(list_field(b, "elements", path, unknown)):
                 epath = f"{path}.elements[{i}]"
                 if isinstance(el, Mapping) and el.get("type") == "image":
                     _keys(

@@ -232,17 +232,6 @@ def _check(obj: Mapping[str, Any], known: frozenset[str], path: str, unknown: li
             unknown.append(f"{path}.{key}" if path else key)
 
 
-def _list(obj: Mapping[str, Any], key: str, path: str, unknown: list[str]) -> list[Any]:
-    """A list-valued field; any other type is recorded as unknown (fail closed)."""
-    value = obj.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        unknown.append(f"{path}.{key}" if path else key)
-        return []
-    return value
-
-
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -302,7 +291,7 @@ def _parse_attachment(
     if "actions" in a:
         unknown.append(f"{path}.actions")
     texts = [_str(a.get(k)) for k in _ATTACHMENT_TEXT_KEYS if _str(a.get(k))]
-    for i, fld in enumerate(_list(a, "fields", path, unknown)):
+    for i, fld in enumerate(_blocks.list_field(a, "fields", path, unknown)):
         fpath = f"{path}.fields[{i}]"
         if not isinstance(fld, Mapping):
             unknown.append(fpath)
@@ -320,7 +309,7 @@ def _parse_attachment(
         or a.get("message_blocks")
         or a.get("original_url")
     )
-    for j, mb in enumerate(_list(a, "message_blocks", path, unknown)):
+    for j, mb in enumerate(_blocks.list_field(a, "message_blocks", path, unknown)):
         mpath = f"{path}.message_blocks[{j}]"
         if not isinstance(mb, Mapping):
             unknown.append(mpath)
@@ -362,12 +351,12 @@ def _content(
             aux.append(TextPart(where="text", lines=parse_mrkdwn(text), body=False))
     elif text:
         body.append(TextPart(where="text", lines=parse_mrkdwn(text), body=True))
-    for i, a in enumerate(_list(msg, "attachments", path, unknown)):
+    for i, a in enumerate(_blocks.list_field(msg, "attachments", path, unknown)):
         _parse_attachment(
             a, f"{path}.attachments[{i}]" if path else f"attachments[{i}]", unknown, body, aux
         )
     files: list[SlackFile] = []
-    for f in _list(msg, "files", path, unknown):
+    for f in _blocks.list_field(msg, "files", path, unknown):
         parsed = _parse_file(f, f"{path}.files[]" if path else "files[]", unknown, aux)
         if parsed is not None:
             files.append(parsed)

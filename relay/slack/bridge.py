@@ -422,24 +422,34 @@ class SlackBridge:
         return 1 if taken else 0
 
 
+def judged(
+    text: str,
+    policy: Policy,
+    now: dt.datetime,
+    *,
+    frame: str,
+    limit: int,
+    refuse_control: bool = False,
+) -> str:
+    """Text shown outside the message body (a display name, a file title or alt text),
+    judged by the policy like any line; "" when it trips a rule or holds control
+    characters."""
+    clean = "".join(ch for ch in text if ch.isprintable())[:limit].strip()
+    if not clean or (refuse_control and clean != text.strip()[:limit]):
+        return ""
+    message = parse_event({"type": "message", "text": frame.format(clean)})
+    return clean if judge(message, policy, None, now=now).action.value == "forward" else ""
+
+
 def safe_name(name: str, policy: Policy, now: dt.datetime) -> str:
-    """A display name as attribution: judged by the policy like any text; a name that trips a
-    rule, or holds control characters, becomes "officer"."""
-    clean = "".join(ch for ch in name if ch.isprintable())[:80].strip()
-    if not clean or clean != name.strip()[:80]:
-        return "officer"
-    message = parse_event({"type": "message", "text": f"Posted by {clean} today"})
-    decision = judge(message, policy, None, now=now)
-    return clean if decision.action.value == "forward" else "officer"
+    return (
+        judged(name, policy, now, frame="Posted by {} today", limit=80, refuse_control=True)
+        or "officer"
+    )
 
 
 def safe_text(text: str, policy: Policy, now: dt.datetime) -> str:
-    """A file title or alt text from a partner, judged by this agency's own policy."""
-    clean = "".join(ch for ch in text if ch.isprintable())[:1000].strip()
-    if not clean:
-        return ""
-    message = parse_event({"type": "message", "text": f"Photo: {clean}"})
-    return clean if judge(message, policy, None, now=now).action.value == "forward" else ""
+    return judged(text, policy, now, frame="Photo: {}", limit=1000)
 
 
 def _event_key(body: bytes) -> str | None:

@@ -87,7 +87,6 @@ def _hs_expression(pattern: str) -> bytes:
 class CompiledRules:
     patterns: list[re.Pattern[str]]
     set_patterns: dict[str, list[int]]
-    set_index: dict[str, frozenset[int]]
     sets_of_pattern: list[frozenset[str]]  # pattern index -> the sets it belongs to
     set_terms: dict[str, tuple[str, ...]]
     set_dob_age: dict[str, int]
@@ -99,7 +98,6 @@ class CompiledRules:
     database: Any = None
     always: frozenset[int] = frozenset()
     use_fast_path: bool = True
-    _scratch: list[int] = field(default_factory=list)
 
     def candidates(self, joined: str, starts: list[int]) -> Candidates | None:
         """Which patterns may match, and on which lines; None means run them all everywhere.
@@ -212,7 +210,6 @@ def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> Com
     rules = CompiledRules(
         patterns=patterns,
         set_patterns=set_patterns,
-        set_index={k: frozenset(v) for k, v in set_patterns.items()},
         sets_of_pattern=[
             frozenset(k for k, v in set_patterns.items() if i in v) for i in range(len(patterns))
         ],
