@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import json
 import signal
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -19,8 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from relay.commands.policy import read_policy
 from relay.config import ConfigLoadError, RelayConfig, SlackConfig
+from relay.core.backoff import Backoff
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
+from relay.delivery import QueueTuning
 from relay.errors import DeliveryError
 from relay.federation.client import PeerClient
 from relay.federation.server import build_federation_app
@@ -58,19 +61,27 @@ class RunningRelay:
         for thing in self.extra:
             if isinstance(thing, web.AppRunner):
                 await thing.cleanup()  # no new Slack events
-        await self.service.drain()  # envelopes already accepted are judged...
-        if self.tasks:
-            with suppress(TimeoutError):
-                async with asyncio.timeout(30):
-                    await self.service.delivered.join()  # ...and posted, within a bound
-        for task in self.tasks:
+        for task in self.tasks:  # the Slack event worker: what it leased is given back
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        # The queues finish the batches in hand within a bound, then give back their leases:
+        # the next start (or another instance) resumes the rest.
+        await self.service.stop(timeout=self.config.delivery.stop_timeout)
         await self.client.close()
         for thing in self.extra:
             if not isinstance(thing, web.AppRunner):
                 await thing.close()
         self.service.store.close()
+
+
+def tuning_from_config(config: RelayConfig) -> QueueTuning:
+    d = config.delivery
+    return QueueTuning(
+        lease=d.lease,
+        batch=d.batch,
+        poll=d.poll,
+        backoff=Backoff(base=d.retry_base, cap=d.retry_cap, max_age=d.max_age.total_seconds()),
+    )
 
 
 def load_signing_key(path: Path, source: str) -> Ed25519PrivateKey:
@@ -144,6 +155,7 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
         hop_limit=fed.hop_limit,
         skew=fed.clock_skew,
         ttl=fed.envelope_ttl,
+        tuning=tuning_from_config(config),
     )
     app = build_federation_app(
         service,
@@ -171,6 +183,7 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
     )
     if config.slack is not None:
         await _start_slack(relay, config.slack, policy.cancellations)
+    service.start()  # the outbox and the inbound queue: resume what was in flight
     return relay
 
 
@@ -229,15 +242,21 @@ async def _start_slack(relay: RunningRelay, slack: SlackConfig, on_cancel: str) 
         relay.slack_url = f"http://{slack.host}:{port}/slack/events"
     with suppress(DeliveryError):
         await bridge.catch_up()  # before the worker moves any channel's mark
-    relay.tasks = [
-        asyncio.create_task(bridge.run_worker()),
-        asyncio.create_task(bridge.run_poster()),
-    ]
+    relay.tasks = [asyncio.create_task(bridge.run_worker())]
 
 
 async def run_forever(config: RelayConfig) -> None:
     """Run until SIGTERM or SIGINT, then stop taking and finish what is in flight."""
     relay = await start_relay(config)
+    # One JSON line on stdout when ready: where the listeners are (port 0 picks a free one).
+    started = {
+        "event": "relay_started",
+        "agency": config.agency,
+        "instance": relay.service.instance,
+        "federation": relay.url,
+        "slack_events": relay.slack_url,
+    }
+    print(json.dumps(started), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -73,6 +73,19 @@ class FederationConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryConfig:
+    """The durable queues (``delivery:``): retries, dead letters, leases, shutdown."""
+
+    max_age: dt.timedelta = dt.timedelta(hours=24)
+    retry_base: float = 0.5
+    retry_cap: float = 300.0
+    lease: float = 30.0
+    batch: int = 64
+    poll: float = 1.0
+    stop_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Secret:
     """Where a secret comes from: an environment variable or a file, never the YAML."""
 
@@ -116,6 +129,7 @@ class RelayConfig:
     federation: FederationConfig
     partners: dict[str, PartnerLink]
     slack: SlackConfig | None = None
+    delivery: DeliveryConfig = DeliveryConfig()
 
 
 def _mapping(
@@ -295,7 +309,54 @@ def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> F
     )
 
 
+_DELIVERY_KEYS: Final = {
+    "max_age_hours",
+    "retry_base_seconds",
+    "retry_cap_seconds",
+    "lease_seconds",
+    "batch",
+    "poll_seconds",
+    "stop_timeout_seconds",
+}
+
+
+def _delivery(loc: Loc | None, problems: Problems, line: int) -> DeliveryConfig:
+    if loc is None:
+        return DeliveryConfig()
+    m = _mapping(loc, "delivery", _DELIVERY_KEYS, problems, line)
+    d = DeliveryConfig()
+    number = (int, float)
+    config = DeliveryConfig(
+        max_age=dt.timedelta(
+            hours=float(_value(m, "max_age_hours", number, problems, loc.line, 24))
+        ),
+        retry_base=float(
+            _value(m, "retry_base_seconds", number, problems, loc.line, d.retry_base)
+        ),
+        retry_cap=float(_value(m, "retry_cap_seconds", number, problems, loc.line, d.retry_cap)),
+        lease=float(_value(m, "lease_seconds", number, problems, loc.line, d.lease)),
+        batch=_value(m, "batch", int, problems, loc.line, d.batch),
+        poll=float(_value(m, "poll_seconds", number, problems, loc.line, d.poll)),
+        stop_timeout=float(
+            _value(m, "stop_timeout_seconds", number, problems, loc.line, d.stop_timeout)
+        ),
+    )
+    for key, value in (
+        ("max_age_hours", config.max_age.total_seconds()),
+        ("retry_base_seconds", config.retry_base),
+        ("retry_cap_seconds", config.retry_cap),
+        ("lease_seconds", config.lease),
+        ("batch", config.batch),
+        ("poll_seconds", config.poll),
+        ("stop_timeout_seconds", config.stop_timeout),
+    ):
+        if value <= 0:
+            problems.add(m[key].line if key in m else loc.line, f"delivery.{key} must be > 0")
+    return config
+
+
 _TOP: Final = {
+    "delivery",
     "agency",
     "policy",
     "signing_key",
@@ -415,6 +476,7 @@ def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
         store=_value(root, "store", str, problems, doc.line, "sqlite:///relay.db"),
         federation=_federation(root.get("federation"), base_dir, problems, doc.line),
         partners=partners,
+        delivery=_delivery(root.get("delivery"), problems, doc.line),
     )
     if problems.items:
         raise ConfigLoadError(source, problems.items)

@@ -177,10 +177,8 @@ class Network:
             runners=[fed_runner, events_runner],
             url=_url(fed_site, "https"),
         )
-        node.tasks = [
-            asyncio.create_task(bridge.run_worker()),
-            asyncio.create_task(bridge.run_poster()),
-        ]
+        node.tasks = [asyncio.create_task(bridge.run_worker())]
+        service.start()
         return node
 
     async def settle(self, origin: str, events: int, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109
@@ -195,7 +193,6 @@ class Network:
             for _ in range(4):  # hops are finite
                 for node in self.nodes.values():
                     await node.service.drain()
-                    await node.service.delivered.join()
 
     def post(self, origin: str, topic: str, user: str, text: str, **kw: Any) -> str:
         assert self.emu is not None  # noqa: S101
@@ -207,7 +204,7 @@ class Network:
             for task in node.tasks:
                 task.cancel()
             await asyncio.gather(*node.tasks, return_exceptions=True)
-            await node.service.drain()
+            await node.service.stop()
             await node.client.close()
             await node.session.close()
             for runner in node.runners:

@@ -3,9 +3,13 @@
 Outbound: ``publish`` judges a message once, per partner builds an envelope of what that
 partner may receive (``aud`` = the partner, ``onward`` = may it pass it on), signs and sends.
 Inbound: ``handle_peer_envelope`` verifies against pinned keys, checks the TLS peer is the
-last signer and the topic is accepted from it, stores durably (dedupe on issuer + envelope id),
-answers; then ``_process`` applies the inbound policy, hands the message to the delivery port
-and re-forwards where routing allows, withholding every line its own policy would not send.
+last signer and the topic is accepted from it, stores durably (dedupe on issuer + envelope id,
+and an inbound queue row, in one transaction), answers; then the inbound queue applies the
+inbound policy, hands the message to the delivery port (the Slack poster) and queues it for
+the partners routing allows, withholding every line its own policy would not send.
+
+Nothing is sent from here directly: every envelope goes through the durable outbox
+(:mod:`relay.delivery`), so a crash, restart or partner outage loses nothing.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import hashlib
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -42,9 +46,18 @@ from relay.core.mrkdwn import parse_mrkdwn, render_line
 from relay.core.policy.engine import Decision, evaluate_inbound, evaluate_outbound_all
 from relay.core.policy.model import Action, Policy
 from relay.core.policy.outbound import OutboundMessage
-from relay.errors import DeliveryError, VerificationError
+from relay.crashpoints import crash_point
+from relay.delivery import Dispatcher, InboundWorker, QueueTuning, WireSender
+from relay.errors import VerificationError
 from relay.federation.server import Accepted, LinkReason
-from relay.store.contract import ReceiveOutcome, RefusalRecord, Store
+from relay.store.contract import (
+    ClaimedEnvelope,
+    ClaimedInbound,
+    OutboxItem,
+    ReceiveOutcome,
+    RefusalRecord,
+    Store,
+)
 
 __all__ = ["Delivery", "Prepared", "RelayService", "Sender"]
 
@@ -72,14 +85,16 @@ class Delivery:
     envelope: VerifiedEnvelope
     decision: Decision
     sender: str
+    attempt: int = 1  # more than 1: an earlier attempt may have posted (reconcile first)
 
 
-class Sender(Protocol):
-    """The port the service sends through (``PeerClient`` in production)."""
+Sender = WireSender  # the port envelopes leave through (``PeerClient`` in production)
+Poster = Callable[[Delivery], Awaitable[None]]
 
-    async def send(self, partner: str, envelope: dict[str, Any]) -> object: ...
 
-    async def put_blob(self, partner: str, sha256: str, mime: str, data: bytes) -> None: ...
+def _order_key(thread: str | None, target: str | None, own: str) -> str:
+    """A thread's first message: its replies, edits, deletes and cancels queue behind it."""
+    return thread or target or own
 
 
 def _lines_message(lines: Sequence[str]) -> SlackMessage:
@@ -137,6 +152,8 @@ class RelayService:
         skew: dt.timedelta = dt.timedelta(minutes=2),
         ttl: dt.timedelta = dt.timedelta(days=30),
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        tuning: QueueTuning | None = None,
+        instance: str | None = None,
     ) -> None:
         self.agency = agency
         self.policy = policy
@@ -163,9 +180,71 @@ class RelayService:
         self.ttl = ttl
         self.clock = clock
         self.delivered: asyncio.Queue[Delivery] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.poster: Poster | None = None  # set by the Slack bridge; else ``delivered``
         self.undelivered: list[tuple[str, str, str]] = []  # (partner, envelope id, reason)
-        self.failures: list[tuple[str, str]] = []  # (envelope id, exception type): never text
+        self.failures: list[tuple[str, str]] = []  # (envelope id, reason code): never text
+        # This instance's name on leases: several instances may share one database.
+        self.instance = instance or f"{agency}-{uuid.uuid4().hex[:12]}"
+        self.tuning = tuning or QueueTuning()
+        self.dispatcher = Dispatcher(
+            store,
+            sender,
+            lambda: list(self.policy.partners),
+            owner=self.instance,
+            clock=self._now,
+            tuning=self.tuning,
+            on_dead=self._outbox_dead,
+        )
+        self.inbound = InboundWorker(
+            store,
+            self._process_item,
+            owner=self.instance,
+            clock=self._now,
+            tuning=self.tuning,
+            on_forward=self._forwarded,
+            on_dead=self._inbound_dead,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _now(self) -> float:
+        return self.clock().timestamp()
+
+    # -- the queues ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the outbox and inbound queue loops (call inside the running event loop);
+        what an earlier run left in flight is resumed once its lease expires."""
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self.dispatcher.run()),
+                asyncio.create_task(self.inbound.run()),
+            ]
+
+    async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Claim nothing more, finish the batches in hand within ``timeout`` seconds, then
+        give back every lease still held so another instance (or the next start) takes over
+        at once."""
+        self.dispatcher.stop()
+        self.inbound.stop()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks = []
+        try:
+            self.store.release(self.instance)
+        except Exception:  # noqa: BLE001 - the leases expire on their own
+            self.failures.append(("release", "store_unavailable"))
+
+    def _outbox_dead(self, item: ClaimedEnvelope, reason: str) -> None:
+        self.undelivered.append((item.partner, item.envelope_id, reason))
+
+    def _inbound_dead(self, item: ClaimedInbound, reason: str) -> None:
+        self.failures.append((item.envelope_id, reason))
+
+    def _forwarded(self, items: list[OutboxItem]) -> None:
+        for item in items:
+            self.dispatcher.wake(item.partner)
 
     # -- outbound ------------------------------------------------------------------------
     async def publish(
@@ -179,8 +258,10 @@ class RelayService:
         thread: str | None = None,
         target: str | None = None,
         files: Mapping[str, Prepared] | None = None,
+        event_key: str | None = None,
     ) -> dict[str, Decision]:
-        """Judge ``message`` for every partner and send each what it may receive.
+        """Judge ``message`` for every partner and queue for each what it may receive (in
+        one transaction with marking the Slack event ``event_key`` processed).
 
         ``files`` maps a Slack file id to its re-encoded bytes; a partner receives the files
         its decision kept. An edit that is no longer safe for a partner retracts that
@@ -190,7 +271,7 @@ class RelayService:
         decisions = evaluate_outbound_all(message, self.policy, topic, now=now)
         jti = EnvelopeId(envelope_id or str(uuid.uuid4()))
         kind = kind or _KIND.get(message.kind, EnvelopeKind.POST)
-        outgoing: list[tuple[str, SignedEnvelope, list[Prepared]]] = []
+        outgoing: list[OutboxItem] = []
         for partner, decision in decisions.items():
             this_kind, lines, refs, blobs = kind, [], [], []
             if decision.action is Action.BLOCK or decision.message is None:
@@ -229,30 +310,25 @@ class RelayService:
                 # e.g. more lines than an envelope holds: nothing goes, the reason is kept
                 self.undelivered.append((partner, jti, "envelope_invalid"))
                 continue
-            outgoing.append((partner, sign_origin(unsigned, key=self._key, kid=self._kid), blobs))
-        # Partners in parallel: one slow or unreachable partner never delays the others.
-        await asyncio.gather(
-            *(self._send_to(partner, signed, blobs, jti) for partner, signed, blobs in outgoing)
-        )
+            signed = sign_origin(unsigned, key=self._key, kid=self._kid)
+            for blob in blobs:  # kept with the envelope: the outbox pushes them first
+                self.store.put_blob(sha256=blob.ref.sha256, mime=blob.ref.mime, data=blob.data)
+            outgoing.append(
+                OutboxItem(
+                    partner=partner,
+                    envelope_id=jti,
+                    order_key=_order_key(thread, target, jti),
+                    body=_wire(signed),
+                    blobs=tuple((b.ref.sha256, b.ref.mime) for b in blobs),
+                    expires_at=(now + self.ttl).timestamp(),
+                )
+            )
+        # One transaction: the envelopes for every partner, and the Slack event marked done.
+        self.store.enqueue(outgoing, now=now.timestamp(), finish_event=event_key)
+        crash_point("after_outbox_commit")
+        for item in outgoing:
+            self.dispatcher.wake(item.partner)
         return decisions
-
-    async def _send_to(
-        self, partner: str, signed: SignedEnvelope, blobs: list[Prepared], jti: str
-    ) -> None:
-        try:
-            for blob in blobs:
-                await self.sender.put_blob(partner, blob.ref.sha256, blob.ref.mime, blob.data)
-            await self._send(partner, signed)
-        except DeliveryError as exc:
-            # Durable retry is the outbox's job (issue #5); the reason code is kept, no text.
-            self.undelivered.append((partner, jti, exc.code))
-
-    async def _send(self, partner: str, envelope: SignedEnvelope) -> None:
-        try:
-            await self.sender.send(partner, envelope.to_wire())
-        except DeliveryError:
-            # Durable retry is the outbox's job (issue #5); the refusal code is kept, no text.
-            raise
 
     # -- inbound -------------------------------------------------------------------------
     def partner_for_fingerprint(self, fingerprint: str) -> str | None:
@@ -312,6 +388,9 @@ class RelayService:
             sender=peer,
             body=body,
             at=now,
+            order_key=f"{verified.issuer}/"
+            + _order_key(verified.thread, verified.target, verified.envelope_id),
+            expires_at=verified.expires_at.timestamp(),
         )
         if outcome is ReceiveOutcome.CONFLICT:
             raise VerificationError(
@@ -319,21 +398,31 @@ class RelayService:
                 code=LinkReason.REPLAYED,
                 http_status=409,
             )
+        crash_point("after_envelope_commit")
         if outcome is ReceiveOutcome.NEW:
-            task = asyncio.create_task(self._process(verified, peer))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.inbound.wake()
         return Accepted(
             envelope_id=verified.envelope_id, duplicate=outcome is not ReceiveOutcome.NEW
         )
 
-    async def _process(self, verified: VerifiedEnvelope, sender: str) -> None:
-        try:
-            await self._judge_and_pass_on(verified, sender)
-        except Exception as exc:  # noqa: BLE001 - one bad envelope never stops the relay
-            self.failures.append((verified.envelope_id, type(exc).__name__))
+    async def _process_item(self, item: ClaimedInbound) -> list[OutboxItem]:
+        """Judge, post and work out the envelopes to pass on for one accepted envelope.
 
-    async def _judge_and_pass_on(self, verified: VerifiedEnvelope, sender: str) -> None:
+        It was verified when accepted; it is verified again at that time (the bytes come
+        from the store), so nothing unverified is ever posted."""
+        verified = verify_envelope(
+            json.loads(item.body),
+            self.keyring,
+            now=dt.datetime.fromtimestamp(item.created_at, dt.UTC),
+            max_hops=self.hop_limit,
+            skew=self.skew,
+            receiver=AgencyId(self.agency),
+        )
+        return await self._judge_and_pass_on(verified, item.sender, attempt=item.attempts)
+
+    async def _judge_and_pass_on(
+        self, verified: VerifiedEnvelope, sender: str, *, attempt: int = 1
+    ) -> list[OutboxItem]:
         now = self.clock()
         texts = [line.text for line in verified.lines]
         retract = Decision(
@@ -348,7 +437,13 @@ class RelayService:
             if decision.action is Action.BLOCK and verified.kind is EnvelopeKind.EDIT:
                 decision = retract  # an edit this agency will not show retracts its copy
         if decision.action is not Action.BLOCK:
-            await self.delivered.put(Delivery(envelope=verified, decision=decision, sender=sender))
+            delivery = Delivery(
+                envelope=verified, decision=decision, sender=sender, attempt=attempt
+            )
+            if self.poster is not None:
+                await self.poster(delivery)  # posted (and its ts stored) before we go on
+            else:
+                await self.delivered.put(delivery)
         targets = routing.relay_targets(
             self.policy,
             own=AgencyId(self.agency),
@@ -361,44 +456,40 @@ class RelayService:
             now=now,
         )
         if not targets:
-            return
+            return []
         outbound = evaluate_outbound_all(
             _lines_message(texts), self.policy, verified.topic, now=now
         )
         content = verified.kind in (EnvelopeKind.POST, EnvelopeKind.CANCEL)
-        await asyncio.gather(
-            *(
-                self._pass_on(
-                    verified, target, _kept_indices(texts, outbound[target]), content, now
-                )
-                for target in targets
-            )
+        forwards = (
+            self._pass_on(verified, target, _kept_indices(texts, outbound[target]), content, now)
+            for target in targets
         )
+        return [item for item in forwards if item is not None]
 
-    async def _pass_on(
+    def _pass_on(
         self,
         verified: VerifiedEnvelope,
         target: str,
         kept: set[int],
         content: bool,
         now: dt.datetime,
-    ) -> None:
+    ) -> OutboxItem | None:
         """Append this relay's hop for ``target``, withholding what its policy would not
         send. A post with nothing left is not passed on; an edit or delete always is (an
         edit with every line withheld retracts the copy downstream)."""
         if content and not kept:
-            return
+            return None
         withhold = [line.index for i, line in enumerate(verified.lines) if i not in kept]
-        withhold_files = []
-        for f in verified.files:  # pass on the bytes of every file that goes on
-            blob = self.store.get_blob(f.file.sha256)
-            if blob is None or f.file.mime not in self.policy.file_types:
+        withhold_files, blobs = [], []
+        for f in verified.files:  # the outbox pushes the bytes of every file that goes on
+            if (
+                f.file.mime not in self.policy.file_types
+                or self.store.get_blob(f.file.sha256) is None
+            ):
                 withhold_files.append(f.index)
-                continue
-            try:
-                await self.sender.put_blob(target, f.file.sha256, f.file.mime, blob[1])
-            except DeliveryError:
-                withhold_files.append(f.index)
+            else:
+                blobs.append((f.file.sha256, f.file.mime))
         hopped = add_hop(
             verified.envelope,
             key=self._key,
@@ -411,15 +502,30 @@ class RelayService:
             withhold_files=withhold_files,
             onward=routing.onward_allowed(self.policy, self.policy.partners[target]),
         )
-        try:
-            await self._send(target, hopped)
-        except DeliveryError as exc:
-            self.undelivered.append((target, verified.envelope_id, exc.code))
+        return OutboxItem(
+            partner=target,
+            envelope_id=verified.envelope_id,
+            order_key=f"{verified.issuer}/"
+            + _order_key(verified.thread, verified.target, verified.envelope_id),
+            body=_wire(hopped),
+            blobs=tuple(blobs),
+            expires_at=verified.expires_at.timestamp(),
+        )
 
-    async def drain(self) -> None:
-        """Wait for in-flight processing (tests, graceful shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def drain(self, rounds: int = 3) -> None:
+        """Until the queues have nothing due: everything accepted has been judged and posted,
+        and every envelope sent or waiting for a retry (tests, ``relay demo``)."""
+        if not self._tasks:
+            return
+        for _ in range(rounds):
+            self.inbound.wake()
+            self.dispatcher.wake()
+            await self.inbound.idle()
+            await self.dispatcher.idle()
+
+
+def _wire(envelope: SignedEnvelope) -> bytes:
+    return json.dumps(envelope.to_wire(), separators=(",", ":")).encode()
 
 
 def _salt() -> str:

@@ -73,7 +73,7 @@ class PeerClient:
         self._ssl = ssl_context
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
-            connector=aiohttp.TCPConnector(ssl=ssl_context, limit_per_host=4),
+            connector=aiohttp.TCPConnector(ssl=ssl_context, limit_per_host=16),
         )
 
     async def close(self) -> None:
@@ -94,6 +94,15 @@ class PeerClient:
             )
         target = f"{url.rstrip('/')}/v1/files/{sha256}"
         await self._with_retries(lambda: _put_once(self._session, target, partner, mime, data))
+
+    async def put_blob_once(self, partner: str, sha256: str, mime: str, data: bytes) -> None:
+        """One attempt at pushing a file (the outbox does the retrying)."""
+        url = self._urls.get(partner)
+        if url is None:
+            raise DeliveryError(
+                f"no relay url for partner {partner}", code="partner_unknown", retryable=False
+            )
+        await _put_once(self._session, f"{url.rstrip('/')}/v1/files/{sha256}", partner, mime, data)
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[T]]) -> T:
         for number in range(self._retry.attempts):

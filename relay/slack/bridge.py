@@ -30,6 +30,7 @@ from relay.core.policy.engine import Decision, judge
 from relay.core.policy.model import Policy
 from relay.core.policy.outbound import rich_text_block
 from relay.core.slack_parse import parse_event
+from relay.crashpoints import crash_point
 from relay.errors import DeliveryError, InputError
 from relay.service import Delivery, RelayService
 from relay.slack.files import FileFetcher, reencode
@@ -71,12 +72,13 @@ class SlackBridge:
 
     def __post_init__(self) -> None:
         self.channels = dict(self.config.channels)
+        self.service.poster = self.post  # accepted deliveries are posted by the inbound queue
 
     # -- taking events -------------------------------------------------------------------
     async def take_slack_event(self, *, team: str, event_id: str, body: bytes) -> bool:
-        key = _event_key(body) or event_id
+        key, order = _event_key(body) or (event_id, "")
         taken = self.service.store.take_event(
-            event_id=key, team=team, body=body, at=self.service.clock()
+            event_id=key, team=team, body=body, at=self.service.clock(), order_key=order
         )
         self._idle.clear()
         self._wake.set()
@@ -102,34 +104,46 @@ class SlackBridge:
         await self._idle.wait()
 
     async def drain_events(self) -> None:
-        while batch := self.service.store.pending_events():
+        """Process every event this instance can lease now (others may hold some)."""
+        service = self.service
+        while batch := service.store.claim_events(
+            owner=service.instance,
+            now=service.clock().timestamp(),
+            lease=service.tuning.lease,
+            limit=service.tuning.batch,
+        ):
             for key, body in batch:
+                crash_point("after_slack_ack")
                 try:
-                    await self._process_event(body)
+                    published = await self._process_event(body, key)
                 except Exception as exc:  # noqa: BLE001 - a poison event must not stop sharing
                     self.failures.append((key, type(exc).__name__))
-                self.service.store.finish_event(key)
+                    published = False
+                if not published:  # else marked done with its envelopes, in one transaction
+                    service.store.finish_event(key)
                 self.processed += 1
 
-    async def _process_event(self, body: bytes) -> None:
+    async def _process_event(self, body: bytes, key: str) -> bool:
+        """True when the event was published (its envelopes queued and it marked done)."""
         doc = json.loads(body)
         event = doc.get("event") or {}
         if event.get("type") == "channel_id_changed":
             old, new = event.get("old_channel_id"), event.get("new_channel_id")
             if old in self.channels and isinstance(new, str):
                 self.channels[new] = self.channels.pop(old)
-            return
+            return False
         channel = event.get("channel")
         topic = self.channels.get(channel) if isinstance(channel, str) else None
         if topic is None or event.get("type") != "message" or self._is_own(event):
-            return
+            return False
         try:
             message = parse_event(doc)
         except InputError:
-            return
+            return False
         if message.kind is MessageKind.IGNORED:
-            return  # joins, topic changes, ...: nothing to share, nobody to tell
-        await self.publish(message, topic, event)
+            return False  # joins, topic changes, ...: nothing to share, nobody to tell
+        await self.publish(message, topic, event, event_key=key)
+        return True
 
     def _is_own(self, event: dict[str, Any]) -> bool:
         for m in (event, event.get("message") or {}, event.get("previous_message") or {}):
@@ -144,7 +158,14 @@ class SlackBridge:
                 return True
         return False
 
-    async def publish(self, message: SlackMessage, topic: str, event: dict[str, Any]) -> None:
+    async def publish(
+        self,
+        message: SlackMessage,
+        topic: str,
+        event: dict[str, Any],
+        *,
+        event_key: str | None = None,
+    ) -> None:
         channel = str(message.channel)
         base = f"{self.service.agency}.{channel}."
         if message.kind is MessageKind.POST:
@@ -171,6 +192,7 @@ class SlackBridge:
             thread=thread,
             target=target,
             files=files,
+            event_key=event_key,
         )
         self.log.append((jti, decisions))
         if message.user and message.kind is not MessageKind.DELETE:
@@ -209,16 +231,6 @@ class SlackBridge:
                 )
 
     # -- posting deliveries --------------------------------------------------------------
-    async def run_poster(self) -> None:
-        while True:
-            delivery = await self.service.delivered.get()
-            try:
-                await self.post(delivery)
-            except Exception as exc:  # noqa: BLE001 - one bad delivery never stops posting
-                self.failures.append((delivery.envelope.envelope_id, type(exc).__name__))
-            finally:
-                self.service.delivered.task_done()
-
     async def post(self, delivery: Delivery) -> None:
         env = delivery.envelope
         channel = next((c for c, t in self.channels.items() if t == env.topic), None)
@@ -251,9 +263,16 @@ class SlackBridge:
             args["thread_ts"] = thread[1]
             if env.broadcast:
                 args["reply_broadcast"] = True
-        response = await self.caller.api("chat.postMessage", channel, channel=channel, **args)
-        ts = str(response.get("ts", ""))
         key = env.target if env.kind is EnvelopeKind.EDIT and env.target else env.envelope_id
+        if store.lookup_post(issuer=env.issuer, envelope_id=key) is not None:
+            return  # posted and recorded by an earlier attempt
+        ts = None
+        if delivery.attempt > 1:  # an earlier attempt's outcome is unknown: look, not repeat
+            ts = await self._find_posted(channel, env.envelope_id, thread)
+        if ts is None:
+            response = await self.caller.api("chat.postMessage", channel, channel=channel, **args)
+            ts = str(response.get("ts", ""))
+            crash_point("during_slack_post")
         for attempt in range(3):  # the copy must stay findable for its edits and deletes
             try:
                 store.map_post(issuer=env.issuer, envelope_id=key, channel=channel, ts=ts)
@@ -265,6 +284,29 @@ class SlackBridge:
         await self._upload_files(env, channel, thread[1] if thread is not None else ts)
         if env.kind is EnvelopeKind.CANCEL and target is not None:
             await self._cancel_original(*target)
+
+    async def _find_posted(
+        self, channel: str, envelope_id: str, thread: tuple[str, str] | None
+    ) -> str | None:
+        """The ts of this relay's post of ``envelope_id`` (found by its metadata mark) among
+        the channel's (or the thread's) recent messages, if an earlier attempt made it."""
+        if thread is not None:
+            method, extra = "conversations.replies", {"ts": thread[1]}
+        else:
+            method, extra = "conversations.history", {}
+        page = await self.caller.api(
+            method, channel, channel=channel, limit=200, include_all_metadata=True, **extra
+        )
+        for msg in page.get("messages") or []:
+            meta = msg.get("metadata") or {}
+            payload = meta.get("event_payload") or {} if isinstance(meta, dict) else {}
+            if (
+                isinstance(payload, dict)
+                and meta.get("event_type") == RELAY_MARK
+                and payload.get("envelope_id") == envelope_id
+            ):
+                return str(msg.get("ts"))
+        return None
 
     def _render(self, delivery: Delivery) -> dict[str, Any]:
         env, decision = delivery.envelope, delivery.decision
@@ -452,8 +494,9 @@ def safe_text(text: str, policy: Policy, now: dt.datetime) -> str:
     return judged(text, policy, now, frame="Photo: {}", limit=1000)
 
 
-def _event_key(body: bytes) -> str | None:
-    """The message an event is about: Slack's retries and the catch-up share it."""
+def _event_key(body: bytes) -> tuple[str, str] | None:
+    """The message an event is about (Slack's retries and the catch-up share it), and its
+    order key: events of one channel are judged in the order they were taken."""
     try:
         event = json.loads(body).get("event") or {}
     except (ValueError, AttributeError):
@@ -471,8 +514,9 @@ def _event_key(body: bytes) -> str | None:
         ).hexdigest()[:12]
         # which message, when (Slack gives edits whole seconds) and to what
         return (
-            f"edit.{channel}.{message.get('ts')}.{edited.get('ts') or event.get('ts')}.{content}"
+            f"edit.{channel}.{message.get('ts')}.{edited.get('ts') or event.get('ts')}.{content}",
+            channel,
         )
     if subtype == "message_deleted":
-        return f"delete.{channel}.{event.get('deleted_ts')}"
-    return f"post.{channel}.{event.get('ts')}"
+        return f"delete.{channel}.{event.get('deleted_ts')}", channel
+    return f"post.{channel}.{event.get('ts')}", channel

@@ -9,6 +9,7 @@ can be shared by threads. The schema version lives in a ``schema_version`` table
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from relay.store import sql
-from relay.store.contract import ReceiveOutcome, RefusalRecord
+from relay.store.contract import (
+    Attempt,
+    ClaimedEnvelope,
+    ClaimedInbound,
+    OutboxItem,
+    QueueEntry,
+    QueueStat,
+    ReceiveOutcome,
+    RefusalRecord,
+)
 
 __all__ = ["Result", "SqlStore", "ts_order"]
 
@@ -38,6 +48,19 @@ def ts_order(ts: str) -> tuple[int, Decimal]:
     except InvalidOperation:
         return (0, Decimal(0))
     return (1, value) if value.is_finite() else (0, Decimal(0))
+
+
+def _settle_params(seq: int, owner: str, attempt: Attempt, now: float) -> tuple[object, ...]:
+    finished = None if attempt.state == "pending" else now
+    return (seq, owner, attempt.state, attempt.next_at, attempt.reason, finished)
+
+
+def _entry(entry_id: str) -> tuple[str, int]:
+    """``out-12`` -> ("out", 12); ``ValueError`` for anything else."""
+    queue, _, number = entry_id.partition("-")
+    if queue not in ("out", "in") or not number.isdigit():
+        raise ValueError(f"queue id {entry_id!r} is not out-<n> or in-<n>")
+    return queue, int(number)
 
 
 class SqlStore(ABC):
@@ -119,6 +142,8 @@ class SqlStore(ABC):
         sender: str,
         body: bytes,
         at: dt.datetime,
+        order_key: str = "",
+        expires_at: float | None = None,
     ) -> ReceiveOutcome:
         """Store a verified envelope and its dedupe row in one transaction (durable).
 
@@ -130,6 +155,17 @@ class SqlStore(ABC):
                 (issuer, envelope_id, digest, sender, at.isoformat(), body),
             ).rowcount
             if inserted == 1:
+                self._execute(
+                    sql.INSERT_INBOUND,
+                    (
+                        issuer,
+                        envelope_id,
+                        sender,
+                        order_key or f"{issuer}/{envelope_id}",
+                        at.timestamp(),
+                        expires_at if expires_at is not None else at.timestamp() + 30 * 86400,
+                    ),
+                )
                 return ReceiveOutcome.NEW
             stored_digest, stored_sender = self._execute(
                 sql.SELECT_RECEIVED, (issuer, envelope_id)
@@ -172,11 +208,27 @@ class SqlStore(ABC):
         ]
 
     # -- Slack inbox ---------------------------------------------------------------------
-    def take_event(self, *, event_id: str, team: str, body: bytes, at: dt.datetime) -> bool:
+    def take_event(
+        self, *, event_id: str, team: str, body: bytes, at: dt.datetime, order_key: str = ""
+    ) -> bool:
         """Store a Slack event before it is acknowledged; False if already taken."""
         with self._transaction():
-            result = self._execute(sql.INSERT_EVENT, (event_id, team, at.isoformat(), body))
+            result = self._execute(
+                sql.INSERT_EVENT_KEYED, (event_id, team, at.isoformat(), body, order_key)
+            )
         return result.rowcount == 1
+
+    def claim_events(
+        self, *, owner: str, now: float, lease: float, limit: int
+    ) -> list[tuple[str, bytes]]:
+        """Lease pending events, oldest first, at most one per order key in flight."""
+        with self._transaction():
+            rows = self._execute(sql.CLAIM_EVENTS, (owner, now, lease, limit)).rows
+        return [(r[1], bytes(r[2])) for r in sorted(rows)]
+
+    def pending_event_count(self) -> int:
+        with self._transaction():
+            return int(self._execute(sql.COUNT_PENDING_EVENTS).rows[0][0])
 
     def pending_events(self, limit: int = 100) -> list[tuple[str, bytes]]:
         with self._transaction():
@@ -186,6 +238,172 @@ class SqlStore(ABC):
     def finish_event(self, event_id: str) -> None:
         with self._transaction():
             self._execute(sql.FINISH_EVENT, (event_id,))
+
+    # -- outbox ----------------------------------------------------------------------------
+    def _enqueue(self, items: Sequence[OutboxItem], now: float) -> int:
+        added = 0
+        for item in items:
+            added += self._execute(
+                sql.ENQUEUE,
+                (
+                    item.partner,
+                    item.envelope_id,
+                    item.order_key,
+                    item.body,
+                    json.dumps([list(b) for b in item.blobs]),
+                    now,
+                    item.expires_at,
+                ),
+            ).rowcount
+        return added
+
+    def enqueue(
+        self, items: Sequence[OutboxItem], *, now: float, finish_event: str | None = None
+    ) -> int:
+        """Queue envelopes (one per partner and id; a second copy is ignored) and, in the same
+        transaction, mark the Slack event they came from processed. Returns rows added."""
+        with self._transaction():
+            added = self._enqueue(items, now)
+            if finish_event is not None:
+                self._execute(sql.FINISH_EVENT, (finish_event,))
+        return added
+
+    def claim_outbox(
+        self, partner: str, *, owner: str, now: float, lease: float, limit: int
+    ) -> list[ClaimedEnvelope]:
+        with self._transaction():
+            rows = self._execute(sql.CLAIM_OUTBOX, (partner, owner, now, lease, limit)).rows
+        return [
+            ClaimedEnvelope(
+                seq=int(r[0]),
+                partner=r[1],
+                envelope_id=r[2],
+                body=bytes(r[3]),
+                blobs=tuple((str(a), str(b)) for a, b in json.loads(r[4])),
+                created_at=float(r[5]),
+                expires_at=float(r[6]),
+                attempts=int(r[7]),
+            )
+            for r in sorted(rows)
+        ]
+
+    def settle_outbox(
+        self, results: Sequence[tuple[int, Attempt]], *, owner: str, now: float
+    ) -> None:
+        """Record attempts' outcomes (only rows this owner still leases)."""
+        with self._transaction():
+            for seq, attempt in results:
+                self._execute(sql.SETTLE_OUTBOX, _settle_params(seq, owner, attempt, now))
+
+    def next_outbox_due(self, partner: str) -> float | None:
+        with self._transaction():
+            value = self._execute(sql.NEXT_DUE_OUTBOX, (partner,)).rows[0][0]
+        return None if value is None else float(value)
+
+    # -- inbound queue -----------------------------------------------------------------------
+    def claim_inbound(
+        self, *, owner: str, now: float, lease: float, limit: int
+    ) -> list[ClaimedInbound]:
+        out: list[ClaimedInbound] = []
+        with self._transaction():
+            rows = self._execute(sql.CLAIM_INBOUND, (owner, now, lease, limit)).rows
+            for r in sorted(rows):
+                body = self._execute(sql.SELECT_RECEIVED_BODY, (r[1], r[2])).rows[0][0]
+                out.append(
+                    ClaimedInbound(
+                        seq=int(r[0]),
+                        issuer=r[1],
+                        envelope_id=r[2],
+                        sender=r[3],
+                        body=bytes(body),
+                        created_at=float(r[4]),
+                        expires_at=float(r[5]),
+                        attempts=int(r[6]),
+                    )
+                )
+        return out
+
+    def complete_inbound(
+        self, seq: int, *, owner: str, now: float, forwards: Sequence[OutboxItem] = ()
+    ) -> None:
+        """Queue the envelopes passed on and mark the inbound item done, in one transaction."""
+        with self._transaction():
+            self._enqueue(forwards, now)
+            self._execute(
+                sql.SETTLE_INBOUND, _settle_params(seq, owner, Attempt(state="done"), now)
+            )
+
+    def settle_inbound(self, seq: int, attempt: Attempt, *, owner: str, now: float) -> None:
+        with self._transaction():
+            self._execute(sql.SETTLE_INBOUND, _settle_params(seq, owner, attempt, now))
+
+    def next_inbound_due(self) -> float | None:
+        with self._transaction():
+            value = self._execute(sql.NEXT_DUE_INBOUND).rows[0][0]
+        return None if value is None else float(value)
+
+    def release(self, owner: str) -> None:
+        """Give back every lease this owner holds (graceful shutdown)."""
+        with self._transaction():
+            self._execute(sql.RELEASE_OUTBOX, (owner,))
+            self._execute(sql.RELEASE_INBOUND, (owner,))
+            self._execute(sql.RELEASE_EVENTS, (owner,))
+
+    # -- the queue as operators see it -------------------------------------------------------
+    def queue_entries(
+        self, *, state: str = "", peer: str = "", limit: int = 1000
+    ) -> list[QueueEntry]:
+        out: list[QueueEntry] = []
+        with self._transaction():
+            for queue, prefix, query in (
+                ("outbox", "out", sql.LIST_OUTBOX),
+                ("inbound", "in", sql.LIST_INBOUND),
+            ):
+                for r in self._execute(query, (state, peer, limit)).rows:
+                    out.append(
+                        QueueEntry(
+                            id=f"{prefix}-{r[0]}",
+                            queue=queue,
+                            peer=r[1],
+                            envelope_id=r[2],
+                            state=r[3],
+                            attempts=int(r[4]),
+                            created_at=float(r[5]),
+                            next_at=float(r[6]),
+                            reason=r[7],
+                        )
+                    )
+        return out
+
+    def retry_entry(self, entry_id: str, *, now: float) -> bool:
+        """A dead item back to pending, due now. False if there is no such dead item."""
+        queue, seq = _entry(entry_id)
+        query = sql.RETRY_OUTBOX if queue == "out" else sql.RETRY_INBOUND
+        with self._transaction():
+            return self._execute(query, (seq, now)).rowcount == 1
+
+    def drop_entry(self, entry_id: str, *, now: float, reason: str) -> bool:
+        """A pending item to the dead letters with ``reason``. False if none is pending."""
+        queue, seq = _entry(entry_id)
+        query = sql.DROP_OUTBOX if queue == "out" else sql.DROP_INBOUND
+        with self._transaction():
+            return self._execute(query, (seq, now, reason)).rowcount == 1
+
+    def queue_stats(self) -> list[QueueStat]:
+        out: list[QueueStat] = []
+        with self._transaction():
+            for queue, query in (("outbox", sql.STATS_OUTBOX), ("inbound", sql.STATS_INBOUND)):
+                for peer, state, count, oldest in self._execute(query).rows:
+                    out.append(
+                        QueueStat(
+                            queue=queue,
+                            peer=peer,
+                            state=state,
+                            count=int(count),
+                            oldest=float(oldest),
+                        )
+                    )
+        return out
 
     # -- envelope -> Slack ts ------------------------------------------------------------
     def map_post(self, *, issuer: str, envelope_id: str, channel: str, ts: str) -> None:

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-__all__ = ["ReceiveOutcome", "RefusalRecord", "Store"]
+from relay.core.backoff import Attempt
+
+__all__ = [
+    "Attempt",
+    "ClaimedEnvelope",
+    "ClaimedInbound",
+    "OutboxItem",
+    "QueueEntry",
+    "QueueStat",
+    "ReceiveOutcome",
+    "RefusalRecord",
+    "Store",
+]
 
 
 class ReceiveOutcome(StrEnum):
@@ -30,6 +43,70 @@ class RefusalRecord:
     digest: str | None = None  # sha256 of the request body
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxItem:
+    """A signed envelope for one partner, with the files to push before it."""
+
+    partner: str
+    envelope_id: str
+    order_key: str  # the thread's first message: an edit never overtakes its post
+    body: bytes  # the envelope on the wire (JSON)
+    blobs: tuple[tuple[str, str], ...] = ()  # (sha256, mime) of files the partner needs
+    expires_at: float  # POSIX seconds: never delivered after this (an expired BOLO)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimedEnvelope:
+    """An outbox row leased to one instance for one delivery attempt."""
+
+    seq: int
+    partner: str
+    envelope_id: str
+    body: bytes
+    blobs: tuple[tuple[str, str], ...]
+    created_at: float
+    expires_at: float
+    attempts: int  # this attempt included
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimedInbound:
+    """An accepted envelope leased to one instance to judge, post and pass on."""
+
+    seq: int
+    issuer: str
+    envelope_id: str
+    sender: str
+    body: bytes
+    created_at: float
+    expires_at: float
+    attempts: int  # this attempt included: more than 1 means an earlier one may have posted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueEntry:
+    """One queued item as operators see it: ids, counts, times and reason codes only."""
+
+    id: str  # "out-<seq>" or "in-<seq>"
+    queue: str  # "outbox" or "inbound"
+    peer: str  # partner (outbox) or sender (inbound)
+    envelope_id: str
+    state: str
+    attempts: int
+    created_at: float
+    next_at: float
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueStat:
+    queue: str
+    peer: str
+    state: str
+    count: int
+    oldest: float  # created_at of the oldest item
+
+
 class Store(Protocol):
     def record_received(
         self,
@@ -40,19 +117,75 @@ class Store(Protocol):
         sender: str,
         body: bytes,
         at: dt.datetime,
+        order_key: str = "",
+        expires_at: float | None = None,
     ) -> ReceiveOutcome:
-        """Store a verified envelope and its dedupe row in one transaction (durable)."""
+        """Store a verified envelope, its dedupe row and (when new) its inbound queue row in
+        one transaction (durable)."""
 
     def record_refusal(self, record: RefusalRecord) -> None: ...
 
     def refusals(self) -> list[RefusalRecord]: ...
 
-    def take_event(self, *, event_id: str, team: str, body: bytes, at: dt.datetime) -> bool:
+    def take_event(
+        self, *, event_id: str, team: str, body: bytes, at: dt.datetime, order_key: str = ""
+    ) -> bool:
         """Store a Slack event before it is acknowledged; False if already taken."""
+
+    def claim_events(
+        self, *, owner: str, now: float, lease: float, limit: int
+    ) -> list[tuple[str, bytes]]:
+        """Lease pending events, oldest first, at most one per order key in flight."""
+
+    def pending_event_count(self) -> int: ...
 
     def pending_events(self, limit: int = 100) -> list[tuple[str, bytes]]: ...
 
     def finish_event(self, event_id: str) -> None: ...
+
+    # -- outbox and inbound queue ----------------------------------------------------------
+    def enqueue(
+        self, items: Sequence[OutboxItem], *, now: float, finish_event: str | None = None
+    ) -> int:
+        """Queue envelopes (one per partner and id; a second copy is ignored) and, in the same
+        transaction, mark the Slack event they came from processed. Returns rows added."""
+
+    def claim_outbox(
+        self, partner: str, *, owner: str, now: float, lease: float, limit: int
+    ) -> list[ClaimedEnvelope]: ...
+
+    def settle_outbox(
+        self, results: Sequence[tuple[int, Attempt]], *, owner: str, now: float
+    ) -> None:
+        """Record attempts' outcomes (only rows this owner still leases)."""
+
+    def next_outbox_due(self, partner: str) -> float | None: ...
+
+    def claim_inbound(
+        self, *, owner: str, now: float, lease: float, limit: int
+    ) -> list[ClaimedInbound]: ...
+
+    def complete_inbound(
+        self, seq: int, *, owner: str, now: float, forwards: Sequence[OutboxItem] = ()
+    ) -> None:
+        """Queue the envelopes passed on and mark the inbound item done, in one transaction."""
+
+    def settle_inbound(self, seq: int, attempt: Attempt, *, owner: str, now: float) -> None: ...
+
+    def next_inbound_due(self) -> float | None: ...
+
+    def release(self, owner: str) -> None:
+        """Give back every lease this owner holds (graceful shutdown)."""
+
+    def queue_entries(
+        self, *, state: str = "", peer: str = "", limit: int = 1000
+    ) -> list[QueueEntry]: ...
+
+    def retry_entry(self, entry_id: str, *, now: float) -> bool: ...
+
+    def drop_entry(self, entry_id: str, *, now: float, reason: str) -> bool: ...
+
+    def queue_stats(self) -> list[QueueStat]: ...
 
     def map_post(self, *, issuer: str, envelope_id: str, channel: str, ts: str) -> None: ...
 

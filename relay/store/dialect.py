@@ -19,7 +19,8 @@ _SQLITE_REWRITES: Final = (
     (re.compile(r"\bBIGSERIAL PRIMARY KEY\b"), "INTEGER PRIMARY KEY AUTOINCREMENT"),
     (re.compile(r"\bBYTEA\b"), "BLOB"),
     # BEGIN IMMEDIATE already holds the database's write lock for the whole transaction.
-    (re.compile(r"\s+FOR UPDATE\s*$"), ""),
+    # (a queue claim's ``FOR UPDATE SKIP LOCKED`` too: only one writer runs at a time)
+    (re.compile(r"\s+FOR UPDATE(?:\s+SKIP LOCKED)?\b"), ""),
 )
 
 

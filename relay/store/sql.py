@@ -15,6 +15,18 @@ from typing import Final
 
 __all__ = ["MIGRATIONS"]
 
+_DELIVERY_COLUMNS: Final = """
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at DOUBLE PRECISION NOT NULL,
+            next_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            lease_owner TEXT,
+            lease_until DOUBLE PRECISION,
+            reason TEXT,
+            finished_at DOUBLE PRECISION
+"""
+
 # Numbered migrations: MIGRATIONS[n - 1] takes a database from version n - 1 to n. Each is a
 # tuple of single statements (no splitting on ";"). Never edit a released migration; add one.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -100,6 +112,42 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "DROP TABLE inbox",
         "ALTER TABLE inbox_v3 RENAME TO inbox",
     ),
+    # 4: the outbox (signed envelopes per partner), the inbound queue (accepted envelopes to
+    #    judge and post), and leases on the Slack inbox (several instances on one database)
+    (
+        f"""
+        CREATE TABLE outbox (
+            seq BIGSERIAL PRIMARY KEY,
+            partner TEXT NOT NULL,
+            envelope_id TEXT NOT NULL,
+            order_key TEXT NOT NULL,
+            body BYTEA NOT NULL,
+            blobs TEXT NOT NULL,
+            {_DELIVERY_COLUMNS},
+            UNIQUE (partner, envelope_id)
+        )
+        """,
+        "CREATE INDEX outbox_due ON outbox (partner, state, seq)",
+        "CREATE INDEX outbox_order ON outbox (partner, order_key, state, seq)",
+        f"""
+        CREATE TABLE inbound (
+            seq BIGSERIAL PRIMARY KEY,
+            issuer TEXT NOT NULL,
+            envelope_id TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            order_key TEXT NOT NULL,
+            {_DELIVERY_COLUMNS},
+            UNIQUE (issuer, envelope_id)
+        )
+        """,
+        "CREATE INDEX inbound_due ON inbound (state, seq)",
+        "CREATE INDEX inbound_order ON inbound (order_key, state, seq)",
+        "ALTER TABLE inbox ADD COLUMN order_key TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE inbox ADD COLUMN lease_owner TEXT",
+        "ALTER TABLE inbox ADD COLUMN lease_until DOUBLE PRECISION",
+        "CREATE INDEX inbox_due ON inbox (done, seq)",
+        "CREATE INDEX inbox_order ON inbox (order_key, done, seq)",
+    ),
 )
 
 # -- schema version (a table, so both backends track it alike) --------------------------------
@@ -156,3 +204,130 @@ SELECT_SEEN_FOR_UPDATE: Final = "SELECT ts FROM seen WHERE channel = $1 FOR UPDA
 UPDATE_SEEN: Final = "UPDATE seen SET ts = $2 WHERE channel = $1"
 
 PING: Final = "SELECT 1"
+
+# -- durable delivery (migration 4) ------------------------------------------------------------
+# Times in these tables are POSIX seconds (DOUBLE PRECISION): leases and backoff compare them.
+# States: 'pending' (due at next_at; leased while lease_until is in the future), 'done', 'dead'.
+# A row is claimed only when no earlier pending row of the same order key exists, so an edit
+# never overtakes its post and a reply never overtakes its thread's first message.
+
+ENQUEUE: Final = (
+    "INSERT INTO outbox (partner, envelope_id, order_key, body, blobs, created_at, next_at, "
+    "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) "
+    "ON CONFLICT (partner, envelope_id) DO NOTHING"
+)
+CLAIM_OUTBOX: Final = """
+    UPDATE outbox SET lease_owner = $2, lease_until = $3 + $4, attempts = attempts + 1
+    WHERE seq IN (
+        SELECT o.seq FROM outbox o
+        WHERE o.partner = $1 AND o.state = 'pending' AND o.next_at <= $3
+          AND (o.lease_until IS NULL OR o.lease_until <= $3)
+          AND NOT EXISTS (
+              SELECT 1 FROM outbox p
+              WHERE p.partner = o.partner AND p.order_key = o.order_key
+                AND p.state = 'pending' AND p.seq < o.seq)
+        ORDER BY o.seq LIMIT $5 FOR UPDATE SKIP LOCKED)
+    RETURNING seq, partner, envelope_id, body, blobs, created_at, expires_at, attempts
+"""
+SETTLE_OUTBOX: Final = (
+    "UPDATE outbox SET state = $3, next_at = $4, reason = $5, finished_at = $6, "
+    "lease_owner = NULL, lease_until = NULL WHERE seq = $1 AND lease_owner = $2"
+)
+NEXT_DUE_OUTBOX: Final = (
+    "SELECT min(CASE WHEN lease_until IS NOT NULL AND lease_until > next_at "
+    "THEN lease_until ELSE next_at END) FROM outbox WHERE partner = $1 AND state = 'pending'"
+)
+
+INSERT_INBOUND: Final = (
+    "INSERT INTO inbound (issuer, envelope_id, sender, order_key, created_at, next_at, "
+    "expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (issuer, envelope_id) DO NOTHING"
+)
+CLAIM_INBOUND: Final = """
+    UPDATE inbound SET lease_owner = $1, lease_until = $2 + $3, attempts = attempts + 1
+    WHERE seq IN (
+        SELECT i.seq FROM inbound i
+        WHERE i.state = 'pending' AND i.next_at <= $2
+          AND (i.lease_until IS NULL OR i.lease_until <= $2)
+          AND NOT EXISTS (
+              SELECT 1 FROM inbound p
+              WHERE p.order_key = i.order_key AND p.state = 'pending' AND p.seq < i.seq)
+        ORDER BY i.seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+    RETURNING seq, issuer, envelope_id, sender, created_at, expires_at, attempts
+"""
+SELECT_RECEIVED_BODY: Final = "SELECT body FROM received WHERE issuer = $1 AND envelope_id = $2"
+SETTLE_INBOUND: Final = (
+    "UPDATE inbound SET state = $3, next_at = $4, reason = $5, finished_at = $6, "
+    "lease_owner = NULL, lease_until = NULL WHERE seq = $1 AND lease_owner = $2"
+)
+NEXT_DUE_INBOUND: Final = (
+    "SELECT min(CASE WHEN lease_until IS NOT NULL AND lease_until > next_at "
+    "THEN lease_until ELSE next_at END) FROM inbound WHERE state = 'pending'"
+)
+
+INSERT_EVENT_KEYED: Final = (
+    "INSERT INTO inbox (event_id, team, received_at, body, order_key) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING"
+)
+CLAIM_EVENTS: Final = """
+    UPDATE inbox SET lease_owner = $1, lease_until = $2 + $3
+    WHERE seq IN (
+        SELECT i.seq FROM inbox i
+        WHERE i.done = 0 AND (i.lease_until IS NULL OR i.lease_until <= $2)
+          AND NOT EXISTS (
+              SELECT 1 FROM inbox p WHERE p.order_key = i.order_key AND p.done = 0
+                AND p.seq < i.seq)
+        ORDER BY i.seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+    RETURNING seq, event_id, body
+"""
+NEXT_DUE_EVENTS: Final = (
+    "SELECT min(lease_until) FROM inbox WHERE done = 0 AND lease_until IS NOT NULL"
+)
+COUNT_PENDING_EVENTS: Final = "SELECT count(*) FROM inbox WHERE done = 0"
+
+RELEASE_OUTBOX: Final = (
+    "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 "
+    "WHERE lease_owner = $1 AND state = 'pending'"
+)
+RELEASE_INBOUND: Final = (
+    "UPDATE inbound SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 "
+    "WHERE lease_owner = $1 AND state = 'pending'"
+)
+RELEASE_EVENTS: Final = (
+    "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND done = 0"
+)
+
+# -- the queue as operators see it (relay queue, relay status, metrics) -----------------------
+LIST_OUTBOX: Final = (
+    "SELECT seq, partner, envelope_id, state, attempts, created_at, next_at, reason "
+    "FROM outbox WHERE ($1 = '' OR state = $1) AND ($2 = '' OR partner = $2) "
+    "ORDER BY seq LIMIT $3"
+)
+LIST_INBOUND: Final = (
+    "SELECT seq, sender, envelope_id, state, attempts, created_at, next_at, reason "
+    "FROM inbound WHERE ($1 = '' OR state = $1) AND ($2 = '' OR sender = $2) "
+    "ORDER BY seq LIMIT $3"
+)
+RETRY_OUTBOX: Final = (
+    "UPDATE outbox SET state = 'pending', next_at = $2, reason = NULL, finished_at = NULL, "
+    "lease_owner = NULL, lease_until = NULL WHERE seq = $1 AND state = 'dead'"
+)
+RETRY_INBOUND: Final = (
+    "UPDATE inbound SET state = 'pending', next_at = $2, reason = NULL, finished_at = NULL, "
+    "lease_owner = NULL, lease_until = NULL WHERE seq = $1 AND state = 'dead'"
+)
+DROP_OUTBOX: Final = (
+    "UPDATE outbox SET state = 'dead', reason = $3, finished_at = $2, lease_owner = NULL, "
+    "lease_until = NULL WHERE seq = $1 AND state <> 'done'"
+)
+DROP_INBOUND: Final = (
+    "UPDATE inbound SET state = 'dead', reason = $3, finished_at = $2, lease_owner = NULL, "
+    "lease_until = NULL WHERE seq = $1 AND state <> 'done'"
+)
+STATS_OUTBOX: Final = (
+    "SELECT partner, state, count(*), min(created_at) FROM outbox "
+    "WHERE state <> 'done' GROUP BY partner, state"
+)
+STATS_INBOUND: Final = (
+    "SELECT sender, state, count(*), min(created_at) FROM inbound "
+    "WHERE state <> 'done' GROUP BY sender, state"
+)

@@ -155,6 +155,7 @@ class Federation:
                 rate_per_second=rate,
                 rate_burst=burst,
             )
+            relay.service.start()
             relay.runner = web.AppRunner(app)
             await relay.runner.setup()
             site = web.TCPSite(
@@ -172,18 +173,16 @@ class Federation:
             relay.urls.update({o: r.url for o, r in self.relays.items() if o != relay.ori})
 
     async def settle(self) -> None:
-        """Wait until no relay has processing in flight (bounded: hops are finite)."""
-        for _ in range(10):
-            busy = [r.service for r in self.relays.values() if r.service and r.service._tasks]
-            if not busy:
-                return
-            for service in busy:
-                await service.drain()
+        """Wait until no relay has work due in its queues (bounded: hops are finite)."""
+        for _ in range(4):
+            for relay in self.relays.values():
+                if relay.service:
+                    await relay.service.drain()
 
     async def stop(self) -> None:
         for relay in self.relays.values():
             if relay.service:
-                await relay.service.drain()
+                await relay.service.stop()
             if relay.client:
                 await relay.client.close()
             if relay.runner:

@@ -106,7 +106,8 @@ async def test_two_relays_started_from_relay_yaml_exchange_a_bolo(tmp_path):
             }
         )
         await ct_relay.service.publish(message, topic="bolo", author="Det. Okafor")
-        await ma_relay.service.drain()
+        await ct_relay.service.drain()  # CT's outbox sends...
+        await ma_relay.service.drain()  # ...MA's inbound queue judges
         delivery = ma_relay.service.delivered.get_nowait()
     finally:
         await ct_relay.stop()

@@ -1,0 +1,306 @@
+"""The durable queues at work: the outbox (envelopes to partners) and the inbound queue
+(accepted envelopes to judge, post and pass on).
+
+Each loop leases a batch from the store, works it, and records the outcome; a lease that
+expires (an instance that died) puts the work back for any instance. One loop per partner, so
+a partner that is down never delays the others; the store hands out at most one item per
+thread at a time, so order within a thread holds. Between batches a loop sleeps until woken,
+until the next item falls due, or ``poll`` seconds (another instance may have queued work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from relay.core.backoff import DONE, Attempt, Backoff, after_failure, before_attempt
+from relay.crashpoints import crash_point
+from relay.errors import DeliveryError, RelayError
+from relay.store.contract import ClaimedEnvelope, ClaimedInbound, OutboxItem, Store
+
+__all__ = ["Dispatcher", "InboundWorker", "QueueTuning", "WireSender"]
+
+
+class WireSender(Protocol):
+    """One attempt each, no retries of its own (``PeerClient`` in production)."""
+
+    async def send_once(self, partner: str, body: bytes) -> object: ...
+
+    async def put_blob_once(self, partner: str, sha256: str, mime: str, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueTuning:
+    lease: float = 30.0  # seconds an instance holds an item before others may take it
+    batch: int = 64  # items leased at once (per partner for the outbox)
+    poll: float = 1.0  # seconds between looks when nothing wakes the loop
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+class _Loop:
+    """Wake, idle and stop signals shared by the two queue loops."""
+
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._stopping = False
+        self.inflight = 0
+
+    def wake(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._idle.set()
+        self._wake.set()
+
+    async def sleep(self, seconds: float) -> None:
+        """Until woken or ``seconds``; idle meanwhile unless a wake is already waiting."""
+        if not self._wake.is_set():
+            self._idle.set()
+        try:
+            async with asyncio.timeout(max(0.0, seconds)):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def idle(self) -> None:
+        await self._idle.wait()
+
+
+class Dispatcher:
+    """The outbox: one loop per partner, sending leased envelopes concurrently."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender: WireSender,
+        partners: Callable[[], Iterable[str]],
+        *,
+        owner: str,
+        clock: Callable[[], float],
+        tuning: QueueTuning | None = None,
+        on_dead: Callable[[ClaimedEnvelope, str], None] = lambda item, reason: None,
+        on_delivered: Callable[[ClaimedEnvelope], None] = lambda item: None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.partners = partners
+        self.owner = owner
+        self.clock = clock
+        self.tuning = tuning or QueueTuning()
+        self.on_dead = on_dead
+        self.on_delivered = on_delivered
+        self.rng = rng
+        self._loops: dict[str, _Loop] = {}
+        self._stopping = False
+
+    def _loop(self, partner: str) -> _Loop:
+        return self._loops.setdefault(partner, _Loop())
+
+    def wake(self, partner: str | None = None) -> None:
+        for p in [partner] if partner else list(self._loops):
+            self._loop(p).wake()
+
+    async def run(self) -> None:
+        """Run every partner's loop until cancelled or :meth:`stop`."""
+        async with asyncio.TaskGroup() as group:
+            for partner in self.partners():
+                group.create_task(self._run_partner(partner))
+
+    def stop(self) -> None:
+        """Claim nothing more; loops finish the batch in hand and return."""
+        self._stopping = True
+        for loop in self._loops.values():
+            loop.stop()
+
+    async def idle(self) -> None:
+        """Until every partner's loop found nothing due (tests, ``relay chaos``)."""
+        for partner in self.partners():
+            await self._loop(partner).idle()
+
+    async def _run_partner(self, partner: str) -> None:
+        loop = self._loop(partner)
+        while not self._stopping:
+            try:
+                claimed = self.store.claim_outbox(
+                    partner,
+                    owner=self.owner,
+                    now=self.clock(),
+                    lease=self.tuning.lease,
+                    limit=self.tuning.batch,
+                )
+            except Exception:  # noqa: BLE001 - the store is away: look again later
+                await loop.sleep(self.tuning.poll)
+                continue
+            if not claimed:
+                due = _safe(lambda: self.store.next_outbox_due(partner))
+                wait = (
+                    self.tuning.poll if due is None else min(due - self.clock(), self.tuning.poll)
+                )
+                await loop.sleep(wait)
+                continue
+            loop.inflight = len(claimed)
+            results = await asyncio.gather(*(self._attempt(item) for item in claimed))
+            try:
+                self.store.settle_outbox(
+                    list(zip((i.seq for i in claimed), results, strict=True)),
+                    owner=self.owner,
+                    now=self.clock(),
+                )
+            except Exception:  # noqa: BLE001 - leases expire; the receiver dedupes the resend
+                await loop.sleep(self.tuning.poll)
+            finally:
+                loop.inflight = 0
+            for item, result in zip(claimed, results, strict=True):
+                if result.state == "dead":
+                    self.on_dead(item, result.reason or "dead")
+                elif result.state == "done":
+                    self.on_delivered(item)
+
+    async def _attempt(self, item: ClaimedEnvelope) -> Attempt:
+        backoff = self.tuning.backoff
+        now = self.clock()
+        stale = before_attempt(
+            created_at=item.created_at, expires_at=item.expires_at, now=now, backoff=backoff
+        )
+        if stale is not None:
+            return stale
+        try:
+            for sha256, mime in item.blobs:
+                blob = self.store.get_blob(sha256)
+                if blob is not None:
+                    await self.sender.put_blob_once(item.partner, sha256, mime, blob[1])
+            await self.sender.send_once(item.partner, item.body)
+            crash_point("after_partner_answered")
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, by its code only
+            return after_failure(
+                code=exc.code if isinstance(exc, DeliveryError) else "internal",
+                retryable=exc.retryable if isinstance(exc, DeliveryError) else True,
+                retry_after=exc.retry_after if isinstance(exc, DeliveryError) else None,
+                attempts=item.attempts,
+                created_at=item.created_at,
+                expires_at=item.expires_at,
+                now=self.clock(),
+                backoff=backoff,
+                rng=self.rng,
+            )
+        return DONE
+
+
+class InboundWorker:
+    """The inbound queue: judge, post and pass on each accepted envelope, once."""
+
+    def __init__(
+        self,
+        store: Store,
+        process: Callable[[ClaimedInbound], Awaitable[list[OutboxItem]]],
+        *,
+        owner: str,
+        clock: Callable[[], float],
+        tuning: QueueTuning | None = None,
+        on_forward: Callable[[list[OutboxItem]], None] = lambda items: None,
+        on_dead: Callable[[ClaimedInbound, str], None] = lambda item, reason: None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.process = process
+        self.owner = owner
+        self.clock = clock
+        self.tuning = tuning or QueueTuning()
+        self.on_forward = on_forward
+        self.on_dead = on_dead
+        self.rng = rng
+        self._loop = _Loop()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._loop.wake()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._loop.stop()
+
+    async def idle(self) -> None:
+        await self._loop.idle()
+
+    async def run(self) -> None:
+        loop = self._loop
+        while not self._stopping:
+            try:
+                claimed = self.store.claim_inbound(
+                    owner=self.owner,
+                    now=self.clock(),
+                    lease=self.tuning.lease,
+                    limit=self.tuning.batch,
+                )
+            except Exception:  # noqa: BLE001 - the store is away: look again later
+                await loop.sleep(self.tuning.poll)
+                continue
+            if not claimed:
+                due = _safe(self.store.next_inbound_due)
+                wait = (
+                    self.tuning.poll if due is None else min(due - self.clock(), self.tuning.poll)
+                )
+                await loop.sleep(wait)
+                continue
+            loop.inflight = len(claimed)
+            try:
+                for item in claimed:
+                    await self._one(item)
+            finally:
+                loop.inflight = 0
+
+    async def _one(self, item: ClaimedInbound) -> None:
+        backoff = self.tuning.backoff
+        now = self.clock()
+        outcome = before_attempt(
+            created_at=item.created_at, expires_at=item.expires_at, now=now, backoff=backoff
+        )
+        if outcome is None:
+            try:
+                forwards = await self.process(item)
+            except DeliveryError as exc:
+                outcome = after_failure(
+                    code=exc.code,
+                    retryable=exc.retryable,
+                    retry_after=exc.retry_after,
+                    attempts=item.attempts,
+                    created_at=item.created_at,
+                    expires_at=item.expires_at,
+                    now=self.clock(),
+                    backoff=backoff,
+                    rng=self.rng,
+                )
+            except RelayError as exc:  # e.g. a key revoked since: its refusal code
+                outcome = Attempt(state="dead", reason=exc.code)
+            except Exception as exc:  # noqa: BLE001 - one bad envelope never stops the queue
+                outcome = Attempt(state="dead", reason=f"error_{type(exc).__name__}")
+            else:
+                try:
+                    self.store.complete_inbound(
+                        item.seq, owner=self.owner, now=self.clock(), forwards=forwards
+                    )
+                except Exception:  # noqa: BLE001 - the lease expires; it is done again
+                    return
+                self.on_forward(forwards)
+                return
+        try:
+            self.store.settle_inbound(item.seq, outcome, owner=self.owner, now=self.clock())
+        except Exception:  # noqa: BLE001 - the lease expires; it is tried again
+            return
+        if outcome.state == "dead":
+            self.on_dead(item, outcome.reason or "dead")
+
+
+def _safe(read: Callable[[], float | None]) -> float | None:
+    try:
+        return read()
+    except Exception:  # noqa: BLE001 - the store is away: the caller polls
+        return None
