@@ -196,7 +196,9 @@ async def _start_slack(relay: RunningRelay, slack: SlackConfig, on_cancel: str) 
         raise ConfigLoadError(
             source, [(1, "slack bot token not found (bot_token_env / bot_token_file)")]
         )
-    web_client = AsyncWebClient(token=token, base_url=slack.api_url)
+    # No slack-sdk retry handlers: a post cut off after Slack took it must be reconciled (the
+    # relay looks for its mark), never sent again blindly; the queues do the retrying.
+    web_client = AsyncWebClient(token=token, base_url=slack.api_url, retry_handlers=[])
     caller = SlackCaller(web_client)
     try:
         auth = await caller.api("auth.test")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from relay import __version__
-from relay.commands import bench, demo, envelope, policy, run
+from relay.commands import bench, chaos, demo, envelope, policy, queue, run
 
 __all__ = ["main"]
 
@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(sub)
     envelope.add_parser(sub)
     run.add_parser(sub)
+    queue.add_parser(sub)
     demo.add_parser(sub)
+    chaos.add_parser(sub)
     try:
         from relay import cli_keygen
     except ImportError:  # pragma: no cover - present in every release

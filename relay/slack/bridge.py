@@ -85,19 +85,24 @@ class SlackBridge:
         return taken
 
     async def run_worker(self) -> None:
-        """Process stored events in order, forever (run it in a TaskGroup)."""
+        """Process stored events in order, forever (run it in a TaskGroup). Between batches
+        it waits to be woken, or ``poll`` seconds: another instance may have taken events,
+        or a dead instance's lease may have expired."""
+        poll = self.service.tuning.poll
         while True:
             self._wake.clear()
             try:
                 await self.drain_events()
             except Exception as exc:  # noqa: BLE001 - e.g. the store reconnecting: try again
                 self.failures.append(("worker", type(exc).__name__))
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(poll)
                 self._wake.set()
                 continue
             if not self._wake.is_set():
                 self._idle.set()
-            await self._wake.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll):
+                    await self._wake.wait()
 
     async def wait_idle(self) -> None:
         """Until every stored event has been processed."""
@@ -385,11 +390,14 @@ class SlackBridge:
         )
 
     # -- after an outage -----------------------------------------------------------------
-    async def catch_up(self, *, lookback: float = 7 * 86400.0) -> int:
+    async def catch_up(self, *, lookback: float = 7 * 86400.0, replay: float = 600.0) -> int:
         """Take what was posted in federated channels since the last message seen there:
         new messages, replies (also in threads whose parent is older, found among the
-        parents of the last ``lookback`` seconds), and edits made meanwhile. A message taken
-        before is not taken again (events are keyed by the message they are about)."""
+        parents of the last ``lookback`` seconds), and edits made meanwhile. Messages up to
+        ``replay`` seconds older than the mark are offered again too: with several instances,
+        one may have moved the mark past an event that reached an instance as it died. A
+        message taken before is not taken again (events are keyed by the message they are
+        about, and the inbox keeps their keys)."""
         taken = 0
         # Every channel's mark is read before anything is awaited: events taken meanwhile
         # move the marks forward and must not hide what was posted during the outage.
@@ -397,7 +405,7 @@ class SlackBridge:
         for channel, since in marks.items():
             window = f"{max(0.0, since - lookback):.6f}"
             async for msg in self._pages("conversations.history", channel, oldest=window):
-                if float(msg.get("ts") or 0) > since:
+                if float(msg.get("ts") or 0) > since - replay:
                     taken += await self._take_history(channel, msg)
                 else:
                     taken += await self._take_edit(channel, msg, since)
@@ -407,7 +415,7 @@ class SlackBridge:
                     ):
                         if reply.get("ts") == msg.get("ts"):
                             continue
-                        if float(reply.get("ts") or 0) > since:
+                        if float(reply.get("ts") or 0) > since - replay:
                             taken += await self._take_history(channel, reply)
                         else:
                             taken += await self._take_edit(channel, reply, since)
