@@ -63,7 +63,7 @@ class _Loop:
         if not self._wake.is_set():
             self._idle.set()
         try:
-            async with asyncio.timeout(max(0.0, seconds)):
+            async with asyncio.timeout(max(0.01, seconds)):
                 await self._wake.wait()
         except TimeoutError:
             pass
@@ -251,9 +251,8 @@ class InboundWorker:
                 await loop.sleep(wait)
                 continue
             loop.inflight = len(claimed)
-            try:
-                for item in claimed:
-                    await self._one(item)
+            try:  # one item per thread in a batch: threads go in parallel
+                await asyncio.gather(*(self._one(item) for item in claimed))
             finally:
                 loop.inflight = 0
 

@@ -117,16 +117,19 @@ class SlackBridge:
             lease=service.tuning.lease,
             limit=service.tuning.batch,
         ):
-            for key, body in batch:
-                crash_point("after_slack_ack")
-                try:
-                    published = await self._process_event(body, key)
-                except Exception as exc:  # noqa: BLE001 - a poison event must not stop sharing
-                    self.failures.append((key, type(exc).__name__))
-                    published = False
-                if not published:  # else marked done with its envelopes, in one transaction
-                    service.store.finish_event(key)
-                self.processed += 1
+            # One event per thread in a batch: threads are judged in parallel.
+            await asyncio.gather(*(self._one_event(key, body) for key, body in batch))
+
+    async def _one_event(self, key: str, body: bytes) -> None:
+        crash_point("after_slack_ack")
+        try:
+            published = await self._process_event(body, key)
+        except Exception as exc:  # noqa: BLE001 - a poison event must not stop sharing
+            self.failures.append((key, type(exc).__name__))
+            published = False
+        if not published:  # else marked done with its envelopes, in one transaction
+            self.service.store.finish_event(key)
+        self.processed += 1
 
     async def _process_event(self, body: bytes, key: str) -> bool:
         """True when the event was published (its envelopes queued and it marked done)."""
@@ -504,7 +507,8 @@ def safe_text(text: str, policy: Policy, now: dt.datetime) -> str:
 
 def _event_key(body: bytes) -> tuple[str, str] | None:
     """The message an event is about (Slack's retries and the catch-up share it), and its
-    order key: events of one channel are judged in the order they were taken."""
+    order key, the thread it belongs to: a thread's events (the post, its replies, edits and
+    deletes) are judged in the order they were taken; other threads go in parallel."""
     try:
         event = json.loads(body).get("event") or {}
     except (ValueError, AttributeError):
@@ -523,8 +527,16 @@ def _event_key(body: bytes) -> tuple[str, str] | None:
         # which message, when (Slack gives edits whole seconds) and to what
         return (
             f"edit.{channel}.{message.get('ts')}.{edited.get('ts') or event.get('ts')}.{content}",
-            channel,
+            f"{channel}/{message.get('thread_ts') or message.get('ts')}",
         )
     if subtype == "message_deleted":
-        return f"delete.{channel}.{event.get('deleted_ts')}", channel
-    return f"post.{channel}.{event.get('ts')}", channel
+        previous = event.get("previous_message") or {}
+        thread = previous.get("thread_ts") if isinstance(previous, dict) else None
+        return (
+            f"delete.{channel}.{event.get('deleted_ts')}",
+            f"{channel}/{thread or event.get('deleted_ts')}",
+        )
+    return (
+        f"post.{channel}.{event.get('ts')}",
+        f"{channel}/{event.get('thread_ts') or event.get('ts')}",
+    )
