@@ -198,14 +198,16 @@ async def _start_slack(relay: RunningRelay, slack: SlackConfig, on_cancel: str) 
         )
     # No slack-sdk retry handlers: a post cut off after Slack took it must be reconciled (the
     # relay looks for its mark), never sent again blindly; the queues do the retrying.
-    web_client = AsyncWebClient(token=token, base_url=slack.api_url, retry_handlers=[])
+    session = aiohttp.ClientSession()
+    relay.extra.append(session)
+    web_client = AsyncWebClient(
+        token=token, base_url=slack.api_url, retry_handlers=[], session=session
+    )
     caller = SlackCaller(web_client)
     try:
         auth = await caller.api("auth.test")
     except DeliveryError as exc:
         raise ConfigLoadError(source, [(1, f"slack auth.test failed: {exc.code}")]) from None
-    session = aiohttp.ClientSession()
-    relay.extra.append(session)
     bridge = SlackBridge(
         service=relay.service,
         caller=caller,

@@ -11,6 +11,7 @@ until the next item falls due, or ``poll`` seconds (another instance may have qu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from relay.core.backoff import DONE, Attempt, Backoff, after_failure, before_att
 from relay.crashpoints import crash_point
 from relay.errors import DeliveryError, RelayError
 from relay.store.contract import ClaimedEnvelope, ClaimedInbound, OutboxItem, Store
+from relay.store.group import GroupWriter
 
 __all__ = ["Dispatcher", "InboundWorker", "QueueTuning", "WireSender"]
 
@@ -208,8 +210,10 @@ class InboundWorker:
         on_forward: Callable[[list[OutboxItem]], None] = lambda items: None,
         on_dead: Callable[[ClaimedInbound, str], None] = lambda item, reason: None,
         rng: Callable[[], float] = random.random,
+        writer: GroupWriter | None = None,
     ) -> None:
         self.store = store
+        self.writer = writer or GroupWriter(store)
         self.process = process
         self.owner = owner
         self.clock = clock
@@ -265,6 +269,9 @@ class InboundWorker:
         if outcome is None:
             try:
                 forwards = await self.process(item)
+            except asyncio.CancelledError:
+                self._interrupted(item)
+                raise
             except DeliveryError as exc:
                 outcome = after_failure(
                     code=exc.code,
@@ -283,19 +290,40 @@ class InboundWorker:
                 outcome = Attempt(state="dead", reason=f"error_{type(exc).__name__}")
             else:
                 try:
-                    self.store.complete_inbound(
-                        item.seq, owner=self.owner, now=self.clock(), forwards=forwards
+                    await self.writer.run(
+                        lambda: self.store.complete_inbound(
+                            item.seq, owner=self.owner, now=self.clock(), forwards=forwards
+                        )
                     )
                 except Exception:  # noqa: BLE001 - the lease expires; it is done again
                     return
                 self.on_forward(forwards)
                 return
+        settled = outcome
         try:
-            self.store.settle_inbound(item.seq, outcome, owner=self.owner, now=self.clock())
+            await self.writer.run(
+                lambda: self.store.settle_inbound(
+                    item.seq, settled, owner=self.owner, now=self.clock()
+                )
+            )
         except Exception:  # noqa: BLE001 - the lease expires; it is tried again
             return
         if outcome.state == "dead":
             self.on_dead(item, outcome.reason or "dead")
+
+    def _interrupted(self, item: ClaimedInbound) -> None:
+        """Stopped mid-attempt (a shutdown past its timeout): a Slack post may have been made
+        and its answer never seen. The attempt counts, so the next one looks for the post
+        before posting (``release`` would hand the item back as never tried: a second post).
+        """
+        now = self.clock()
+        with contextlib.suppress(Exception):  # the store is away: the lease runs out, counted
+            self.store.settle_inbound(
+                item.seq,
+                Attempt(state="pending", next_at=now, reason="interrupted"),
+                owner=self.owner,
+                now=now,
+            )
 
 
 def _safe(read: Callable[[], float | None]) -> float | None:

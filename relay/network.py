@@ -201,16 +201,19 @@ class Network:
             self.slack_proxy[agency.ori] = FaultProxy(host, int(port))
             await self.slack_proxy[agency.ori].start()
         ws = self.emu.workspace(agency.team)
-        pacer = Pacer(rates=opts.slack_rates if opts.slack_pacing else None)
-        if opts.slack_rates is None and opts.slack_pacing:
-            pacer = Pacer()
-        caller = SlackCaller(
-            AsyncWebClient(
-                token=ws.bot_token, base_url=self.api_url(agency.ori), retry_handlers=[]
-            ),
-            pacer=pacer,
-        )
+        pacer = Pacer()
+        if not opts.slack_pacing:
+            pacer = Pacer(rates=None)
+        elif opts.slack_rates is not None:
+            pacer = Pacer(rates=opts.slack_rates)
         session = aiohttp.ClientSession()
+        web_client = AsyncWebClient(
+            token=ws.bot_token,
+            base_url=self.api_url(agency.ori),
+            retry_handlers=[],
+            session=session,  # one connection pool, not a new session per call
+        )
+        caller = SlackCaller(web_client, pacer=pacer)
         bridge = SlackBridge(
             service=service,
             caller=caller,

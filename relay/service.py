@@ -58,6 +58,7 @@ from relay.store.contract import (
     RefusalRecord,
     Store,
 )
+from relay.store.group import GroupWriter
 
 __all__ = ["Delivery", "Prepared", "RelayService", "Sender"]
 
@@ -186,6 +187,7 @@ class RelayService:
         # This instance's name on leases: several instances may share one database.
         self.instance = instance or f"{agency}-{uuid.uuid4().hex[:12]}"
         self.tuning = tuning or QueueTuning()
+        self.writer = GroupWriter(store)  # writes that precede an acknowledgement, batched
         self.dispatcher = Dispatcher(
             store,
             sender,
@@ -203,6 +205,7 @@ class RelayService:
             tuning=self.tuning,
             on_forward=self._forwarded,
             on_dead=self._inbound_dead,
+            writer=self.writer,
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -324,7 +327,9 @@ class RelayService:
                 )
             )
         # One transaction: the envelopes for every partner, and the Slack event marked done.
-        self.store.enqueue(outgoing, now=now.timestamp(), finish_event=event_key)
+        await self.writer.run(
+            lambda: self.store.enqueue(outgoing, now=now.timestamp(), finish_event=event_key)
+        )
         crash_point("after_outbox_commit")
         for item in outgoing:
             self.dispatcher.wake(item.partner)
@@ -381,16 +386,18 @@ class RelayService:
                 "topic not accepted from this partner", code=LinkReason.TOPIC_NOT_ACCEPTED
             )
         digest = hashlib.sha256(canonicalize(verified.envelope.to_wire())).hexdigest()
-        outcome = self.store.record_received(
-            issuer=verified.issuer,
-            envelope_id=verified.envelope_id,
-            digest=digest,
-            sender=peer,
-            body=body,
-            at=now,
-            order_key=f"{verified.issuer}/"
-            + _order_key(verified.thread, verified.target, verified.envelope_id),
-            expires_at=verified.expires_at.timestamp(),
+        outcome = await self.writer.run(
+            lambda: self.store.record_received(
+                issuer=verified.issuer,
+                envelope_id=verified.envelope_id,
+                digest=digest,
+                sender=peer,
+                body=body,
+                at=now,
+                order_key=f"{verified.issuer}/"
+                + _order_key(verified.thread, verified.target, verified.envelope_id),
+                expires_at=verified.expires_at.timestamp(),
+            )
         )
         if outcome is ReceiveOutcome.CONFLICT:
             raise VerificationError(

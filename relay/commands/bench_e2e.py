@@ -24,12 +24,13 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relay.commands.chaos import _stores
 from relay.commands.demo import agencies
-from relay.delivery import QueueTuning
-from relay.network import Network, NetworkOptions
+
+if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when the bench runs
+    from relay.network import Network
 
 __all__ = ["add_parser", "run_e2e"]
 
@@ -98,6 +99,9 @@ async def _drive(
 async def run_e2e(
     *, backend: str, instances: int, count: int, rate: float, pg_url: str
 ) -> dict[str, Any]:
+    from relay.delivery import QueueTuning
+    from relay.network import Network, NetworkOptions
+
     url = pg_url if backend == "postgresql" else None
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp, _stores(url) as opener:
         options = NetworkOptions(

@@ -36,19 +36,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relay.commands.demo import agencies
 from relay.core.backoff import Backoff
 from relay.core.policy.engine import evaluate_inbound, evaluate_outbound_all
 from relay.core.policy.model import Action
 from relay.core.slack_parse import parse_event
-from relay.delivery import QueueTuning
-from relay.emulator import Timings
-from relay.emulator.limits import Limit
 from relay.faultproxy import Mode
-from relay.network import Network, NetworkOptions
 from relay.store.contract import Store
+
+if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when chaos runs
+    from relay.network import Network
 
 __all__ = ["add_parser", "run_chaos"]
 
@@ -270,6 +269,11 @@ async def run_chaos(
     timeout: float,  # noqa: ASYNC109
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """The result line, and how many faults of each kind were injected."""
+    from relay.delivery import QueueTuning
+    from relay.emulator import Timings
+    from relay.emulator.limits import Limit
+    from relay.network import Network, NetworkOptions
+
     rng = random.Random(seed)  # noqa: S311 - a reproducible fault schedule, not a secret
     tally = _Tally()
     expected: dict[tuple[str, str], int] = {}

@@ -22,11 +22,10 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
-from relay.network import Agency, Network
+if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when the demo runs
+    from relay.network import Agency, Network
 
 __all__ = ["add_parser", "run_demo"]
 
@@ -36,6 +35,8 @@ OKAFOR, FERREIRA = "U0OKAFOR01", "U0FERREI02"
 
 
 def agencies(root: Path = _ROOT) -> list[Agency]:
+    from relay.network import Agency
+
     examples = root / "policies" / "examples"
     return [
         Agency(
@@ -73,6 +74,8 @@ def examples() -> list[tuple[str, dict[str, Any]]]:
 
 def photo(label: str) -> bytes:
     """A small JPEG carrying EXIF GPS and camera tags: the relay must not pass them on."""
+    from PIL import Image
+
     img = Image.new("RGB", (96, 64), (40 + len(label) % 200, 90, 140))
     exif = Image.Exif()
     exif[0x010F] = "DoorbellCam"  # Make
@@ -203,6 +206,8 @@ def _summary(net: Network) -> dict[str, int]:
 
 
 async def run_demo(*, as_json: bool) -> int:
+    from relay.network import Network
+
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="relay-demo-") as tmp:
         async with Network(Path(tmp), agencies()) as net:

@@ -264,11 +264,10 @@ def _retry(args: argparse.Namespace, store: Store) -> int:
 def _drop(args: argparse.Namespace, store: Store) -> int:
     reason = _check_reason(args.reason)
     ids = _check_ids(args.ids)
-    # Only pending items: a dead letter keeps the reason it died with.
-    pending = {e.id for e in _entries(store, ("pending",), "")}
     failed = False
     for entry_id in ids:
-        if entry_id in pending and store.drop_entry(entry_id, now=time.time(), reason=reason):
+        # Only a pending item: a dead letter keeps the reason it died with, done stays done.
+        if store.drop_entry(entry_id, now=time.time(), reason=reason):
             print(f"dropped {entry_id}")
         else:
             print(f"not pending: {entry_id}")

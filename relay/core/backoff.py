@@ -34,7 +34,10 @@ class Backoff:
 
     def delay(self, attempts: int, rng: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^(attempts-1))]."""
-        return rng() * min(self.cap, self.base * 2.0 ** max(0, attempts - 1))
+        # 2.0 ** 1024 raises OverflowError (an item retried that often, e.g. after many short
+        # Retry-After answers); 2.0 ** 1023 times any sensible base is past the cap already.
+        exponent = min(max(0, attempts - 1), 1023)
+        return rng() * min(self.cap, self.base * 2.0**exponent)
 
 
 def before_attempt(

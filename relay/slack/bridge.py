@@ -77,8 +77,9 @@ class SlackBridge:
     # -- taking events -------------------------------------------------------------------
     async def take_slack_event(self, *, team: str, event_id: str, body: bytes) -> bool:
         key, order = _event_key(body) or (event_id, "")
-        taken = self.service.store.take_event(
-            event_id=key, team=team, body=body, at=self.service.clock(), order_key=order
+        store, at = self.service.store, self.service.clock()
+        taken = await self.service.writer.run(
+            lambda: store.take_event(event_id=key, team=team, body=body, at=at, order_key=order)
         )
         self._idle.clear()
         self._wake.set()
@@ -128,7 +129,8 @@ class SlackBridge:
             self.failures.append((key, type(exc).__name__))
             published = False
         if not published:  # else marked done with its envelopes, in one transaction
-            self.service.store.finish_event(key)
+            store = self.service.store
+            await self.service.writer.run(lambda: store.finish_event(key))
         self.processed += 1
 
     async def _process_event(self, body: bytes, key: str) -> bool:
@@ -206,7 +208,8 @@ class SlackBridge:
         if message.user and message.kind is not MessageKind.DELETE:
             await self._tell_author(channel, message.user, decisions)
         if message.ts:
-            self.service.store.set_last_seen(channel, message.ts)
+            store, ts = self.service.store, message.ts
+            await self.service.writer.run(lambda: store.set_last_seen(channel, ts))
 
     async def _author(self, user: str) -> str:
         if user not in self._names:
@@ -283,7 +286,11 @@ class SlackBridge:
             crash_point("during_slack_post")
         for attempt in range(3):  # the copy must stay findable for its edits and deletes
             try:
-                store.map_post(issuer=env.issuer, envelope_id=key, channel=channel, ts=ts)
+                await self.service.writer.run(
+                    lambda: store.map_post(
+                        issuer=env.issuer, envelope_id=key, channel=channel, ts=ts
+                    )
+                )
                 break
             except Exception:
                 if attempt == 2:
@@ -408,9 +415,10 @@ class SlackBridge:
         for channel, since in marks.items():
             window = f"{max(0.0, since - lookback):.6f}"
             async for msg in self._pages("conversations.history", channel, oldest=window):
-                if float(msg.get("ts") or 0) > since - replay:
+                ts = float(msg.get("ts") or 0)
+                if ts > since - replay:  # new, or recent enough to re-offer (deduplicated)
                     taken += await self._take_history(channel, msg)
-                else:
+                if ts <= since:  # seen before: edited meanwhile?
                     taken += await self._take_edit(channel, msg, since)
                 if msg.get("reply_count") and float(msg.get("latest_reply") or 0) > since:
                     async for reply in self._pages(
@@ -418,9 +426,10 @@ class SlackBridge:
                     ):
                         if reply.get("ts") == msg.get("ts"):
                             continue
-                        if float(reply.get("ts") or 0) > since - replay:
+                        reply_ts = float(reply.get("ts") or 0)
+                        if reply_ts > since - replay:
                             taken += await self._take_history(channel, reply)
-                        else:
+                        if reply_ts <= since:
                             taken += await self._take_edit(channel, reply, since)
         return taken
 

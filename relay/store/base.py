@@ -13,7 +13,7 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -68,7 +68,9 @@ class SqlStore(ABC):
     :meth:`_migrate` at the end of ``__init__``."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._group_thread: int | None = None  # the thread inside ``group``, if any
+        self._savepoints = 0
 
     # -- what a backend supplies ---------------------------------------------------------
     @abstractmethod
@@ -98,13 +100,49 @@ class SqlStore(ABC):
     # -- transactions and migrations -----------------------------------------------------
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        """One contract method's transaction; inside :meth:`group`, a savepoint of the
+        group's transaction (its failure undoes only its own writes)."""
         with self._lock:
+            if self._group_thread == threading.get_ident():
+                self._savepoints += 1
+                name = f"relay_sp{self._savepoints}"
+                self._execute(f"SAVEPOINT {name}")
+                try:
+                    yield
+                except BaseException:
+                    self._execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    self._execute(f"RELEASE SAVEPOINT {name}")
+                    raise
+                self._execute(f"RELEASE SAVEPOINT {name}")
+                return
             self._begin()
             try:
                 yield
                 self._commit()
             except BaseException:
                 self._rollback()  # also after a failed commit: never leave one open
+                raise
+
+    def unit(self) -> AbstractContextManager[None]:
+        """One unit of work: a transaction, or inside :meth:`group` a savepoint (several
+        contract methods that stand or fall together)."""
+        return self._transaction()
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Run several contract methods in one transaction, committed once (group commit:
+        one fsync for many acknowledgements). Each method is a savepoint; nothing is
+        durable, and no caller may be answered, before the group commits."""
+        with self._lock:
+            self._begin()
+            self._group_thread = threading.get_ident()
+            try:
+                yield
+                self._group_thread = None
+                self._commit()
+            except BaseException:
+                self._group_thread = None
+                self._rollback()
                 raise
 
     def _migrate(self) -> None:

@@ -207,6 +207,8 @@ PING: Final = "SELECT 1"
 
 # -- durable delivery (migration 4) ------------------------------------------------------------
 # Times in these tables are POSIX seconds (DOUBLE PRECISION): leases and backoff compare them.
+# A lease's end is computed in SQL from a cast: psycopg sends a small Python int as smallint,
+# and 30000 + 5000 would overflow it.
 # States: 'pending' (due at next_at; leased while lease_until is in the future), 'done', 'dead'.
 # A row is claimed only when no earlier pending row of the same order key exists, so an edit
 # never overtakes its post and a reply never overtakes its thread's first message.
@@ -217,7 +219,8 @@ ENQUEUE: Final = (
     "ON CONFLICT (partner, envelope_id) DO NOTHING"
 )
 CLAIM_OUTBOX: Final = """
-    UPDATE outbox SET lease_owner = $2, lease_until = $3 + $4, attempts = attempts + 1
+    UPDATE outbox SET lease_owner = $2, lease_until = CAST($3 AS DOUBLE PRECISION) + $4,
+        attempts = attempts + 1
     WHERE seq IN (
         SELECT o.seq FROM outbox o
         WHERE o.partner = $1 AND o.state = 'pending' AND o.next_at <= $3
@@ -233,17 +236,27 @@ SETTLE_OUTBOX: Final = (
     "UPDATE outbox SET state = $3, next_at = $4, reason = $5, finished_at = $6, "
     "lease_owner = NULL, lease_until = NULL WHERE seq = $1 AND lease_owner = $2"
 )
-NEXT_DUE_OUTBOX: Final = (
-    "SELECT min(CASE WHEN lease_until IS NOT NULL AND lease_until > next_at "
-    "THEN lease_until ELSE next_at END) FROM outbox WHERE partner = $1 AND state = 'pending'"
-)
+# Due: the earliest time a claim can return something. Only the first pending row of each order
+# key counts: a row queued behind one that waits for its retry or lease is not due (a loop that
+# sleeps until a time already past would spin); it follows once that row settles.
+NEXT_DUE_OUTBOX: Final = """
+    SELECT min(CASE WHEN o.lease_until IS NOT NULL AND o.lease_until > o.next_at
+                    THEN o.lease_until ELSE o.next_at END)
+    FROM outbox o
+    WHERE o.partner = $1 AND o.state = 'pending'
+      AND NOT EXISTS (
+          SELECT 1 FROM outbox p
+          WHERE p.partner = o.partner AND p.order_key = o.order_key
+            AND p.state = 'pending' AND p.seq < o.seq)
+"""
 
 INSERT_INBOUND: Final = (
     "INSERT INTO inbound (issuer, envelope_id, sender, order_key, created_at, next_at, "
     "expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (issuer, envelope_id) DO NOTHING"
 )
 CLAIM_INBOUND: Final = """
-    UPDATE inbound SET lease_owner = $1, lease_until = $2 + $3, attempts = attempts + 1
+    UPDATE inbound SET lease_owner = $1, lease_until = CAST($2 AS DOUBLE PRECISION) + $3,
+        attempts = attempts + 1
     WHERE seq IN (
         SELECT i.seq FROM inbound i
         WHERE i.state = 'pending' AND i.next_at <= $2
@@ -259,17 +272,22 @@ SETTLE_INBOUND: Final = (
     "UPDATE inbound SET state = $3, next_at = $4, reason = $5, finished_at = $6, "
     "lease_owner = NULL, lease_until = NULL WHERE seq = $1 AND lease_owner = $2"
 )
-NEXT_DUE_INBOUND: Final = (
-    "SELECT min(CASE WHEN lease_until IS NOT NULL AND lease_until > next_at "
-    "THEN lease_until ELSE next_at END) FROM inbound WHERE state = 'pending'"
-)
+NEXT_DUE_INBOUND: Final = """
+    SELECT min(CASE WHEN i.lease_until IS NOT NULL AND i.lease_until > i.next_at
+                    THEN i.lease_until ELSE i.next_at END)
+    FROM inbound i
+    WHERE i.state = 'pending'
+      AND NOT EXISTS (
+          SELECT 1 FROM inbound p
+          WHERE p.order_key = i.order_key AND p.state = 'pending' AND p.seq < i.seq)
+"""
 
 INSERT_EVENT_KEYED: Final = (
     "INSERT INTO inbox (event_id, team, received_at, body, order_key) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING"
 )
 CLAIM_EVENTS: Final = """
-    UPDATE inbox SET lease_owner = $1, lease_until = $2 + $3
+    UPDATE inbox SET lease_owner = $1, lease_until = CAST($2 AS DOUBLE PRECISION) + $3
     WHERE seq IN (
         SELECT i.seq FROM inbox i
         WHERE i.done = 0 AND (i.lease_until IS NULL OR i.lease_until <= $2)
@@ -317,11 +335,11 @@ RETRY_INBOUND: Final = (
 )
 DROP_OUTBOX: Final = (
     "UPDATE outbox SET state = 'dead', reason = $3, finished_at = $2, lease_owner = NULL, "
-    "lease_until = NULL WHERE seq = $1 AND state <> 'done'"
+    "lease_until = NULL WHERE seq = $1 AND state = 'pending'"
 )
 DROP_INBOUND: Final = (
     "UPDATE inbound SET state = 'dead', reason = $3, finished_at = $2, lease_owner = NULL, "
-    "lease_until = NULL WHERE seq = $1 AND state <> 'done'"
+    "lease_until = NULL WHERE seq = $1 AND state = 'pending'"
 )
 STATS_OUTBOX: Final = (
     "SELECT partner, state, count(*), min(created_at) FROM outbox "
