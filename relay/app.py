@@ -33,7 +33,7 @@ from relay.slack.bridge import SlackBridge, WorkspaceConfig
 from relay.slack.events import build_events_app
 from relay.slack.files import FileFetcher
 from relay.slack.socket import SocketModeReceiver
-from relay.slack.web import SlackCaller
+from relay.slack.web import Pacer, SlackCaller
 from relay.store.contract import Store
 from relay.store.open import open_store
 
@@ -203,7 +203,7 @@ async def _start_slack(relay: RunningRelay, slack: SlackConfig, on_cancel: str) 
     web_client = AsyncWebClient(
         token=token, base_url=slack.api_url, retry_handlers=[], session=session
     )
-    caller = SlackCaller(web_client)
+    caller = SlackCaller(web_client, pacer=Pacer() if slack.pacing else Pacer(rates=None))
     try:
         auth = await caller.api("auth.test")
     except DeliveryError as exc:

@@ -116,6 +116,7 @@ class SlackConfig:
     port: int
     channels: dict[str, str]  # channel id -> topic
     icon_url: str | None
+    pacing: bool = True  # false: no client-side pacing (an emulator without rate limits)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -379,6 +380,7 @@ _SLACK: Final = {
     "listen",
     "channels",
     "icon_url",
+    "pacing",
 }
 _FORBIDDEN_SECRETS: Final = {"bot_token", "signing_secret", "app_token", "token"}
 
@@ -433,6 +435,7 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
         port=_value(listen, "port", int, problems, loc.line, 3000),
         channels=channels,
         icon_url=_value(m, "icon_url", str, problems, loc.line, "") or None,
+        pacing=_value(m, "pacing", bool, problems, loc.line, True),
     )
 
 

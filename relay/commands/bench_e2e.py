@@ -2,122 +2,298 @@
 
 Havenport officers post BOLOs in #bolo; Havenport's relay takes each event (durably), judges,
 signs and queues it; Millbrook's relay accepts it (durably), judges it and posts it in
-Millbrook's workspace. Emulator rate limits and the relays' Slack pacing are off: what is
-measured is the relay. Per configuration (SQLite or PostgreSQL, one instance per agency or
-two on the same store) it prints:
+Millbrook's workspace. Each relay is a real ``relay run`` process from a generated
+``relay.yaml`` (mutual TLS with a throwaway CA, keys generated for the run); the Slack
+emulator runs in this process with its rate limits off, and the relays' own Slack pacing is
+off too (``slack.pacing: false``): what is measured is the relay. Per configuration (SQLite
+or PostgreSQL, one instance per agency or two on the same store) it prints one JSON line:
 
-- durable messages per second: messages posted / seconds from the first post to the last
-  arrival, every one of them committed at each edge on the way;
-- relay-added latency per hop at a fixed offered rate (``--rate``, default 200/s): hop 1 from
-  the officer's post to the envelope committed at the partner relay (the origin relay's
-  work, the federation link included), hop 2 from there to the partner's Slack post;
-- resident memory before and after, to show it stays flat.
+- ``durable_msgs_per_s``: messages posted as fast as possible / seconds from the first post
+  to the last arrival, every one committed at each edge on the way;
+- ``hop1_*_ms``: at a fixed offered rate (``--rate``), from the officer's post to the envelope
+  committed at the partner relay (the origin relay's work and the link);
+- ``hop2_*_ms``: from there to the post in the partner's workspace (the receiving relay);
+- ``rss_mib``: each relay process's resident memory after the warm-up and at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import contextlib
 import json
-import resource
+import os
+import secrets
+import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from relay.commands.chaos import _stores
 from relay.commands.demo import agencies
 
-if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when the bench runs
-    from relay.network import Network
+if TYPE_CHECKING:
+    from relay.emulator import Emulator
+    from relay.network import Agency
 
 __all__ = ["add_parser", "run_e2e"]
 
 
-def _rss_mib() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+@dataclass
+class _Proc:
+    proc: subprocess.Popen[str]
+    started: dict[str, Any] = field(default_factory=dict)
+
+    def rss_mib(self) -> float:
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
 
 
 def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def _config(
+    agency: Agency,
+    *,
+    d: Path,
+    store: str,
+    kid: str,
+    partner: Agency,
+    partner_url: str,
+    partner_kid: str,
+    partner_x: str,
+    partner_fp: str,
+    api_url: str,
+) -> str:
+    return f"""agency: {agency.ori}
+policy: {agency.policy}
+signing_key: {d / "signing.pem"}
+signing_kid: "{kid}"
+store: "{store}"
+delivery: {{lease_seconds: 10, poll_seconds: 0.2, batch: 128, stop_timeout_seconds: 5}}
+federation:
+  listen: {{host: 127.0.0.1, port: 0}}
+  tls: {{cert: {d / "tls.crt"}, key: {d / "tls.key"}, ca: {d / "ca.pem"}}}
+  rate_limit: {{per_second: 100000, burst: 100000}}
+partners:
+  - ori: {partner.ori}
+    url: {partner_url}
+    tls_sha256: [{partner_fp}]
+    keys:
+      - kid: "{partner_kid}"
+        public_key: {partner_x}
+        not_before: 2020-01-01T00:00:00Z
+        not_after: 2099-01-01T00:00:00Z
+slack:
+  team_id: {agency.team}
+  api_url: {api_url}
+  bot_token_env: BENCH_BOT_TOKEN
+  signing_secret_env: BENCH_SIGNING_SECRET
+  listen: {{host: 127.0.0.1, port: 0}}
+  pacing: false
+  channels: {{{agency.channel("bolo")}: bolo}}
+"""
+
+
+async def _start(config: Path, env: dict[str, str]) -> _Proc:
+    proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own CLI, fixed arguments; quick
+        [sys.executable, "-m", "relay", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if os.environ.get("RELAY_BENCH_DEBUG") else subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert proc.stdout is not None  # noqa: S101
+    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), timeout=60)
+    if not line:
+        if proc.stderr is not None:
+            print(proc.stderr.read(), file=sys.stderr)
+        raise RuntimeError("relay did not start")
+    return _Proc(proc, json.loads(line))
+
+
+@contextlib.asynccontextmanager
+async def _relays(
+    emu: Emulator, tmp: Path, stores: dict[str, str], instances: int
+) -> AsyncIterator[dict[str, list[_Proc]]]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from relay.pki import ThrowawayCA
+
+    ct, ma = agencies()[:2]
+    ca = ThrowawayCA(tmp / "pki")
+    info: dict[str, dict[str, str]] = {}
+    for agency in (ct, ma):
+        d = tmp / agency.ori
+        d.mkdir()
+        leaf = ca.issue(agency.ori)
+        for src, dst in ((leaf.cert, "tls.crt"), (leaf.key, "tls.key"), (ca.ca_path, "ca.pem")):
+            (d / dst).write_bytes(src.read_bytes())
+        key = Ed25519PrivateKey.generate()
+        (d / "signing.pem").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        raw = key.public_key().public_bytes_raw()
+        info[agency.ori] = {
+            "dir": str(d),
+            "kid": f"{agency.ori}#bench",
+            "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
+            "fp": leaf.sha256,
+        }
+    procs: dict[str, list[_Proc]] = {ct.ori: [], ma.ori: []}
+    try:
+        for agency, partner, url in ((ma, ct, "https://127.0.0.1:1"), (ct, ma, None)):
+            me, them = info[agency.ori], info[partner.ori]
+            partner_url = url or str(procs[ma.ori][0].started["federation"])
+            path = Path(me["dir"]) / "relay.yaml"
+            path.write_text(
+                _config(
+                    agency,
+                    d=Path(me["dir"]),
+                    store=stores[agency.ori],
+                    kid=me["kid"],
+                    partner=partner,
+                    partner_url=partner_url,
+                    partner_kid=them["kid"],
+                    partner_x=them["x"],
+                    partner_fp=them["fp"],
+                    api_url=emu.api_url,
+                )
+            )
+            ws = emu.workspace(agency.team)
+            env = {"BENCH_BOT_TOKEN": ws.bot_token, "BENCH_SIGNING_SECRET": ws.signing_secret}
+            for _ in range(instances):
+                procs[agency.ori].append(await _start(path, env))
+            emu.set_event_url(agency.team, str(procs[agency.ori][0].started["slack_events"]))
+        yield procs
+    finally:
+        for p in (p for ps in procs.values() for p in ps):
+            p.proc.terminate()
+        for p in (p for ps in procs.values() for p in ps):
+            try:
+                await asyncio.wait_for(asyncio.to_thread(p.proc.wait), timeout=20)
+            except TimeoutError:
+                p.proc.kill()
+
+
+def _accepted(store: str, ids: set[str]) -> dict[str, float]:
+    """When the partner relay committed each envelope (its inbound queue's created_at)."""
+    query = "SELECT envelope_id, created_at FROM inbound"
+    if store.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(store.removeprefix("sqlite:///"))) as db:
+            rows = db.execute(query).fetchall()
+    else:
+        import psycopg
+
+        with psycopg.connect(store) as db:
+            rows = db.execute(query).fetchall()
+    return {str(e): float(t) for e, t in rows if e in ids}
 
 
 async def _drive(
-    net: Network, count: int, rate: float | None, label: str
-) -> tuple[float, list[float], list[float]]:
-    """Post ``count`` messages (at ``rate`` per second, or as fast as possible); wait for all
-    to arrive; return (seconds, hop-1 latencies, hop-2 latencies) in milliseconds."""
-    assert net.emu is not None  # noqa: S101
-    ct, ma = net.agencies[0], net.agencies[1]
+    emu: Emulator, count: int, rate: float | None, label: str
+) -> tuple[dict[str, float], dict[str, float], float]:
+    """Post ``count`` BOLOs; wait until all arrived. (posted at, arrived at, seconds)."""
+    ct, ma = agencies()[:2]
     channel, target = ct.channel("bolo"), ma.channel("bolo")
     posted: dict[str, float] = {}
-    start = time.monotonic()
-    wall0 = time.time()
+    start, wall0 = time.monotonic(), time.time()
     for i in range(count):
         if rate is not None:
-            due = start + i / rate
-            delay = due - time.monotonic()
+            delay = start + i / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
         text = f"BOLO {label}-{i}: stolen grey Honda Civic, reg 4KX{i % 1000:03d}, Route 9 NB."
-        ts = net.emu.post_as_user(ct.team, channel, ct.officers[0][0], text)
+        ts = emu.post_as_user(ct.team, channel, ct.officers[0][0], text)
         posted[f"{ct.ori}.{channel}.{ts}"] = time.time()
-        if rate is None and i % 50 == 49:
-            await asyncio.sleep(0)  # let the relays breathe; the emulator queues the events
+        if rate is None and i % 20 == 19:
+            await asyncio.sleep(0)  # the emulator's deliveries are tasks of this loop
     arrived: dict[str, float] = {}
     deadline = time.monotonic() + 300
     while len(arrived) < count and time.monotonic() < deadline:
-        for post in net.emu.bot_posts(ma.team, target):
-            payload = (post.get("metadata") or {}).get("event_payload") or {}
-            env = payload.get("envelope_id")
+        for env, ts in emu.marked_posts(ma.team, target):
             if env in posted and env not in arrived:
-                arrived[str(env)] = float(post["ts"])
-        await asyncio.sleep(0.2)  # arrival times come from the posts' ts, not this poll
-    seconds = max(arrived.values(), default=time.time()) - wall0
-    accepted = {
-        e.envelope_id: e.created_at
-        for e in net.nodes[ma.ori].service.store.queue_entries(state="done", limit=10**7)
-        if e.envelope_id in posted
-    }
-    hop1 = [(accepted[e] - posted[e]) * 1000 for e in posted if e in accepted]
-    hop2 = [(arrived[e] - accepted[e]) * 1000 for e in arrived if e in accepted]
+                arrived[env] = float(ts)  # the post's own time, not this poll's
+        await asyncio.sleep(0.2)
     if len(arrived) < count:
         raise TimeoutError(f"{count - len(arrived)} of {count} messages did not arrive")
-    return seconds, hop1, hop2
+    return posted, arrived, max(arrived.values()) - wall0
+
+
+@contextlib.contextmanager
+def _store_urls(backend: str, tmp: Path, pg_url: str) -> Iterator[dict[str, str]]:
+    ct, ma = agencies()[:2]
+    if backend == "sqlite":
+        yield {a.ori: f"sqlite:///{tmp / f'{a.ori}.db'}" for a in (ct, ma)}
+        return
+    import psycopg
+    from psycopg import sql as pgsql
+
+    tag = secrets.token_hex(4)
+    schemas = {a.ori: f"bench_{tag}_{a.ori.lower()}" for a in (ct, ma)}
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        for schema in schemas.values():
+            admin.execute(pgsql.SQL("CREATE SCHEMA {}").format(pgsql.Identifier(schema)))
+    try:
+        sep = "&" if "?" in pg_url else "?"
+        yield {o: f"{pg_url}{sep}options=-csearch_path%3D{s}" for o, s in schemas.items()}
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            for schema in schemas.values():
+                admin.execute(
+                    pgsql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(pgsql.Identifier(schema))
+                )
 
 
 async def run_e2e(
     *, backend: str, instances: int, count: int, rate: float, pg_url: str
 ) -> dict[str, Any]:
-    from relay.delivery import QueueTuning
-    from relay.network import Network, NetworkOptions
+    from relay.emulator import ChannelSpec, Emulator, UserSpec, WorkspaceSpec
+    from relay.network import TOPICS
 
-    url = pg_url if backend == "postgresql" else None
-    with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp, _stores(url) as opener:
-        options = NetworkOptions(
-            store=opener,
-            instances=instances,
-            slack_pacing=False,
-            tuning=QueueTuning(batch=128, poll=0.05),
+    specs = [
+        WorkspaceSpec(
+            team_id=a.team,
+            name=a.name,
+            users=tuple(UserSpec(id=u, name=n.lower().replace(" ", ".")) for u, n in a.officers),
+            channels=tuple(ChannelSpec(id=a.channel(t), name=t) for t in TOPICS),
         )
-        async with Network(Path(tmp), agencies()[:2], options) as net:
-            assert net.emu is not None  # noqa: S101
-            net.emu.disable_rate_limits()
-            await _drive(net, 50, None, "warmup")
-            rss0 = _rss_mib()
-            seconds, _, _ = await _drive(net, count, None, "burst")
-            _, hop1, hop2 = await _drive(net, max(200, int(rate * 5)), rate, "paced")
-            rss1 = _rss_mib()
+        for a in agencies()[:2]
+    ]
+    ma = agencies()[1]
+    with (
+        tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp,
+        _store_urls(backend, Path(tmp), pg_url) as stores,
+    ):
+        async with Emulator(specs) as emu:
+            emu.disable_rate_limits()
+            async with _relays(emu, Path(tmp), stores, instances) as procs:
+                await _drive(emu, 100, None, "warmup")
+                rss0 = {o: [round(p.rss_mib(), 1) for p in ps] for o, ps in procs.items()}
+                _, _, seconds = await _drive(emu, count, None, "burst")
+                posted, arrived, _ = await _drive(emu, max(200, int(rate * 5)), rate, "paced")
+                rss1 = {o: [round(p.rss_mib(), 1) for p in ps] for o, ps in procs.items()}
+            accepted = await asyncio.to_thread(_accepted, stores[ma.ori], set(posted))
+    hop1 = [(accepted[e] - posted[e]) * 1000 for e in posted if e in accepted]
+    hop2 = [(arrived[e] - accepted[e]) * 1000 for e in arrived if e in accepted]
     return {
         "store": backend,
         "instances": instances,
@@ -128,30 +304,27 @@ async def run_e2e(
         "hop1_p99_ms": round(_pct(hop1, 0.99), 2),
         "hop2_p50_ms": round(statistics.median(hop2), 2),
         "hop2_p99_ms": round(_pct(hop2, 0.99), 2),
-        "rss_mib_before": round(rss0, 1),
-        "rss_mib_after": round(rss1, 1),
+        "rss_mib_after_warmup": rss0,
+        "rss_mib_at_end": rss1,
     }
 
 
 def _bench(args: argparse.Namespace) -> int:
-    configs = [(b, i) for b in args.store for i in args.instances]
-    for backend, instances in configs:
-        try:
-            result = asyncio.run(
-                run_e2e(
-                    backend=backend,
-                    instances=instances,
-                    count=args.messages,
-                    rate=args.rate,
-                    pg_url=args.postgres,
+    for backend in args.store:
+        for instances in args.instances:
+            try:
+                result = asyncio.run(
+                    run_e2e(
+                        backend=backend,
+                        instances=instances,
+                        count=args.messages,
+                        rate=args.rate,
+                        pg_url=args.postgres,
+                    )
                 )
-            )
-        except Exception as exc:  # noqa: BLE001 - one line per configuration, never a trace
-            print(
-                json.dumps({"store": backend, "instances": instances, "error": type(exc).__name__})
-            )
-            continue
-        print(json.dumps(result), flush=True)
+            except Exception as exc:  # noqa: BLE001 - one line per configuration, no trace
+                result = {"store": backend, "instances": instances, "error": type(exc).__name__}
+            print(json.dumps(result), flush=True)
     return 0
 
 
@@ -160,10 +333,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--messages", type=int, default=2000, help="for the throughput figure")
     p.add_argument("--rate", type=float, default=200.0, help="offered rate for latency")
     p.add_argument(
-        "--store",
-        nargs="+",
-        choices=("sqlite", "postgresql"),
-        default=["sqlite", "postgresql"],
+        "--store", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"]
     )
     p.add_argument("--instances", nargs="+", type=int, default=[1, 2])
     p.add_argument(

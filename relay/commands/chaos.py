@@ -98,10 +98,8 @@ def _copies(net: Network) -> Counter[tuple[str, str]]:
     assert net.emu is not None  # noqa: S101
     seen: Counter[tuple[str, str]] = Counter()
     for ori, node in net.nodes.items():
-        for post in net.emu.bot_posts(node.agency.team, node.agency.channel(TOPIC)):
-            payload = (post.get("metadata") or {}).get("event_payload") or {}
-            if "envelope_id" in payload:
-                seen[(ori, str(payload["envelope_id"]))] += 1
+        for envelope_id, _ in net.emu.marked_posts(node.agency.team, node.agency.channel(TOPIC)):
+            seen[(ori, envelope_id)] += 1
     return seen
 
 

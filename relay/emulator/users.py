@@ -114,6 +114,19 @@ class UserActions:
             if replies or m.in_history
         ]
 
+    def marked_posts(self, team_id: str, channel: str) -> list[tuple[str, str]]:
+        """(envelope id, ts) of every live bot post carrying the relay's metadata mark: a
+        cheap look for benchmarks and chaos runs (no JSON is built)."""
+        ws, ch = self.state.workspace(team_id), self.state.channel(team_id, channel)
+        out: list[tuple[str, str]] = []
+        for m in ch.messages.values():
+            if m.bot_id != ws.bot_id or m.tombstone or not m.metadata:
+                continue
+            payload = m.metadata.get("event_payload")
+            if isinstance(payload, dict) and isinstance(payload.get("envelope_id"), str):
+                out.append((payload["envelope_id"], m.ts))
+        return out
+
     def bot_posts(self, team_id: str, channel: str) -> list[Json]:
         """Messages the app's bot posted in a channel (threads included), oldest first."""
         ws, ch = self.state.workspace(team_id), self.state.channel(team_id, channel)
