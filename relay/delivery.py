@@ -15,7 +15,7 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from relay.core.backoff import DONE, Attempt, Backoff, after_failure, before_attempt
 from relay.crashpoints import crash_point
@@ -24,6 +24,8 @@ from relay.store.contract import ClaimedEnvelope, ClaimedInbound, OutboxItem, St
 from relay.store.group import GroupWriter
 
 __all__ = ["Dispatcher", "InboundWorker", "QueueTuning", "WireSender"]
+
+T = TypeVar("T")
 
 
 class WireSender(Protocol):
@@ -73,6 +75,25 @@ class _Loop:
 
     async def idle(self) -> None:
         await self._idle.wait()
+
+    async def claim(
+        self,
+        take: Callable[[], list[T]],
+        next_due: Callable[[], float | None],
+        clock: Callable[[], float],
+        poll: float,
+    ) -> list[T]:
+        """Lease a batch; when there is none (or the store is away), sleep until woken, the
+        next item falls due, or ``poll`` seconds, and return nothing."""
+        try:
+            claimed = take()
+        except Exception:  # noqa: BLE001 - the store is away: look again later
+            await self.sleep(poll)
+            return []
+        if not claimed:
+            due = _safe(next_due)
+            await self.sleep(poll if due is None else min(due - clock(), poll))
+        return claimed
 
 
 class Dispatcher:
@@ -130,23 +151,19 @@ class Dispatcher:
     async def _run_partner(self, partner: str) -> None:
         loop = self._loop(partner)
         while not self._stopping:
-            try:
-                claimed = self.store.claim_outbox(
+            claimed = await loop.claim(
+                lambda: self.store.claim_outbox(
                     partner,
                     owner=self.owner,
                     now=self.clock(),
                     lease=self.tuning.lease,
                     limit=self.tuning.batch,
-                )
-            except Exception:  # noqa: BLE001 - the store is away: look again later
-                await loop.sleep(self.tuning.poll)
-                continue
+                ),
+                lambda: self.store.next_outbox_due(partner),
+                self.clock,
+                self.tuning.poll,
+            )
             if not claimed:
-                due = _safe(lambda: self.store.next_outbox_due(partner))
-                wait = (
-                    self.tuning.poll if due is None else min(due - self.clock(), self.tuning.poll)
-                )
-                await loop.sleep(wait)
                 continue
             loop.inflight = len(claimed)
             results = await asyncio.gather(*(self._attempt(item) for item in claimed))
@@ -182,17 +199,8 @@ class Dispatcher:
             await self.sender.send_once(item.partner, item.body)
             crash_point("after_partner_answered")
         except Exception as exc:  # noqa: BLE001 - any failure is retried, by its code only
-            return after_failure(
-                code=exc.code if isinstance(exc, DeliveryError) else "internal",
-                retryable=exc.retryable if isinstance(exc, DeliveryError) else True,
-                retry_after=exc.retry_after if isinstance(exc, DeliveryError) else None,
-                attempts=item.attempts,
-                created_at=item.created_at,
-                expires_at=item.expires_at,
-                now=self.clock(),
-                backoff=backoff,
-                rng=self.rng,
-            )
+            error = exc if isinstance(exc, DeliveryError) else None
+            return _failed(error, item, self.clock(), self.tuning.backoff, self.rng)
         return DONE
 
 
@@ -237,22 +245,18 @@ class InboundWorker:
     async def run(self) -> None:
         loop = self._loop
         while not self._stopping:
-            try:
-                claimed = self.store.claim_inbound(
+            claimed = await loop.claim(
+                lambda: self.store.claim_inbound(
                     owner=self.owner,
                     now=self.clock(),
                     lease=self.tuning.lease,
                     limit=self.tuning.batch,
-                )
-            except Exception:  # noqa: BLE001 - the store is away: look again later
-                await loop.sleep(self.tuning.poll)
-                continue
+                ),
+                self.store.next_inbound_due,
+                self.clock,
+                self.tuning.poll,
+            )
             if not claimed:
-                due = _safe(self.store.next_inbound_due)
-                wait = (
-                    self.tuning.poll if due is None else min(due - self.clock(), self.tuning.poll)
-                )
-                await loop.sleep(wait)
                 continue
             loop.inflight = len(claimed)
             try:  # one item per thread in a batch: threads go in parallel
@@ -273,17 +277,7 @@ class InboundWorker:
                 self._interrupted(item)
                 raise
             except DeliveryError as exc:
-                outcome = after_failure(
-                    code=exc.code,
-                    retryable=exc.retryable,
-                    retry_after=exc.retry_after,
-                    attempts=item.attempts,
-                    created_at=item.created_at,
-                    expires_at=item.expires_at,
-                    now=self.clock(),
-                    backoff=backoff,
-                    rng=self.rng,
-                )
+                outcome = _failed(exc, item, self.clock(), backoff, self.rng)
             except RelayError as exc:  # e.g. a key revoked since: its refusal code
                 outcome = Attempt(state="dead", reason=exc.code)
             except Exception as exc:  # noqa: BLE001 - one bad envelope never stops the queue
@@ -324,6 +318,27 @@ class InboundWorker:
                 owner=self.owner,
                 now=now,
             )
+
+
+def _failed(
+    exc: DeliveryError | None,
+    item: ClaimedEnvelope | ClaimedInbound,
+    now: float,
+    backoff: Backoff,
+    rng: Callable[[], float],
+) -> Attempt:
+    """After a failed attempt: ``exc`` None is an unexpected error, retried as "internal"."""
+    return after_failure(
+        code=exc.code if exc else "internal",
+        retryable=exc.retryable if exc else True,
+        retry_after=exc.retry_after if exc else None,
+        attempts=item.attempts,
+        created_at=item.created_at,
+        expires_at=item.expires_at,
+        now=now,
+        backoff=backoff,
+        rng=rng,
+    )
 
 
 def _safe(read: Callable[[], float | None]) -> float | None:

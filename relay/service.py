@@ -20,6 +20,7 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -208,6 +209,10 @@ class RelayService:
             writer=self.writer,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        # Envelopes this instance verified when it accepted them, until judged (bounded): the
+        # inbound queue need not verify them again. After a restart, or on another instance,
+        # it verifies the stored bytes.
+        self._verified: OrderedDict[tuple[str, str], VerifiedEnvelope] = OrderedDict()
 
     def _now(self) -> float:
         return self.clock().timestamp()
@@ -407,6 +412,9 @@ class RelayService:
             )
         crash_point("after_envelope_commit")
         if outcome is ReceiveOutcome.NEW:
+            self._verified[(verified.issuer, verified.envelope_id)] = verified
+            while len(self._verified) > 4096:
+                self._verified.popitem(last=False)
             self.inbound.wake()
         return Accepted(
             envelope_id=verified.envelope_id, duplicate=outcome is not ReceiveOutcome.NEW
@@ -415,16 +423,19 @@ class RelayService:
     async def _process_item(self, item: ClaimedInbound) -> list[OutboxItem]:
         """Judge, post and work out the envelopes to pass on for one accepted envelope.
 
-        It was verified when accepted; it is verified again at that time (the bytes come
-        from the store), so nothing unverified is ever posted."""
-        verified = verify_envelope(
-            json.loads(item.body),
-            self.keyring,
-            now=dt.datetime.fromtimestamp(item.created_at, dt.UTC),
-            max_hops=self.hop_limit,
-            skew=self.skew,
-            receiver=AgencyId(self.agency),
-        )
+        It was verified when accepted. Unless this instance still holds that result (same
+        process, same pinned keys), the stored bytes are verified again as of that time, so
+        nothing unverified is ever posted."""
+        verified = self._verified.pop((item.issuer, item.envelope_id), None)
+        if verified is None:
+            verified = verify_envelope(
+                json.loads(item.body),
+                self.keyring,
+                now=dt.datetime.fromtimestamp(item.created_at, dt.UTC),
+                max_hops=self.hop_limit,
+                skew=self.skew,
+                receiver=AgencyId(self.agency),
+            )
         return await self._judge_and_pass_on(verified, item.sender, attempt=item.attempts)
 
     async def _judge_and_pass_on(

@@ -9,7 +9,10 @@ off too (``slack.pacing: false``): what is measured is the relay. Per configurat
 or PostgreSQL, one instance per agency or two on the same store) it prints one JSON line:
 
 - ``durable_msgs_per_s``: messages posted as fast as possible / seconds from the first post
-  to the last arrival, every one committed at each edge on the way;
+  to the last arrival, every one committed at each edge on the way (the emulator and both
+  relays share this machine's cores);
+- ``relay_cpu_ms_per_msg``: CPU each agency's relay process(es) spent per message during
+  that burst; 1000 / this is what one core gives a relay on its own;
 - ``hop1_*_ms``: at a fixed offered rate (``--rate``), from the officer's post to the envelope
   committed at the partner relay (the origin relay's work and the link);
 - ``hop2_*_ms``: from there to the post in the partner's workspace (the receiving relay);
@@ -58,6 +61,14 @@ class _Proc:
         except OSError:
             pass
         return float("nan")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return float("nan")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -288,7 +299,12 @@ async def run_e2e(
             async with _relays(emu, Path(tmp), stores, instances) as procs:
                 await _drive(emu, 100, None, "warmup")
                 rss0 = {o: [round(p.rss_mib(), 1) for p in ps] for o, ps in procs.items()}
+                cpu0 = {o: sum(p.cpu_seconds() for p in ps) for o, ps in procs.items()}
                 _, _, seconds = await _drive(emu, count, None, "burst")
+                cpu = {
+                    o: round((sum(p.cpu_seconds() for p in ps) - cpu0[o]) * 1000 / count, 3)
+                    for o, ps in procs.items()
+                }
                 posted, arrived, _ = await _drive(emu, max(200, int(rate * 5)), rate, "paced")
                 rss1 = {o: [round(p.rss_mib(), 1) for p in ps] for o, ps in procs.items()}
             accepted = await asyncio.to_thread(_accepted, stores[ma.ori], set(posted))
@@ -299,6 +315,7 @@ async def run_e2e(
         "instances": instances,
         "messages": count,
         "durable_msgs_per_s": round(count / seconds, 1),
+        "relay_cpu_ms_per_msg": cpu,
         "offered_rate_per_s": rate,
         "hop1_p50_ms": round(statistics.median(hop1), 2),
         "hop1_p99_ms": round(_pct(hop1, 0.99), 2),
