@@ -246,7 +246,10 @@ async def _start_slack(relay: RunningRelay, slack: SlackConfig, on_cancel: str) 
         relay.slack_url = f"http://{slack.host}:{port}/slack/events"
     with suppress(DeliveryError):
         await bridge.catch_up()  # before the worker moves any channel's mark
-    relay.tasks = [asyncio.create_task(bridge.run_worker())]
+    relay.tasks = [
+        asyncio.create_task(bridge.run_worker()),
+        asyncio.create_task(bridge.run_catch_up(slack.catch_up_seconds)),
+    ]
 
 
 async def run_forever(config: RelayConfig) -> None:

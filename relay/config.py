@@ -117,6 +117,7 @@ class SlackConfig:
     channels: dict[str, str]  # channel id -> topic
     icon_url: str | None
     pacing: bool = True  # false: no client-side pacing (an emulator without rate limits)
+    catch_up_seconds: float = 60.0  # look for events Slack gave up delivering this often
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -381,6 +382,7 @@ _SLACK: Final = {
     "channels",
     "icon_url",
     "pacing",
+    "catch_up_seconds",
 }
 _FORBIDDEN_SECRETS: Final = {"bot_token", "signing_secret", "app_token", "token"}
 
@@ -424,6 +426,9 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
                 problems.add(topic.line, f"channel '{cid}': a Slack channel id mapped to a topic")
             else:
                 channels[cid] = topic.value
+    every = m.get("catch_up_seconds")
+    if every is not None and (not isinstance(every.value, int | float) or every.value < 1):
+        problems.add(every.line, "slack.catch_up_seconds must be a number of seconds >= 1")
     return SlackConfig(
         team_id=_value(m, "team_id", str, problems, loc.line, ""),
         mode=mode,
@@ -436,6 +441,9 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
         channels=channels,
         icon_url=_value(m, "icon_url", str, problems, loc.line, "") or None,
         pacing=_value(m, "pacing", bool, problems, loc.line, True),
+        catch_up_seconds=float(
+            _value(m, "catch_up_seconds", (int, float), problems, loc.line, 60.0)
+        ),
     )
 
 

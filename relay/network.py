@@ -82,6 +82,7 @@ class NetworkOptions:
     slack_rates: dict[str, tuple[float, int]] | None = None  # the relay's own Slack pacing
     slack_pacing: bool = True
     peer_timeout: float = 10.0
+    catch_up_every: float = 0.0  # seconds between catch-ups (events Slack gave up on); 0: off
     timings: Timings = field(default_factory=lambda: Timings(retry_delays=(0.0, 0.1, 0.2)))
 
 
@@ -255,6 +256,8 @@ class Network:
             events_url=f"{_url(events_site, 'http')}/slack/events",
         )
         node.tasks = [asyncio.create_task(bridge.run_worker())]
+        if opts.catch_up_every > 0:
+            node.tasks.append(asyncio.create_task(bridge.run_catch_up(opts.catch_up_every)))
         service.start()
         return node
 

@@ -115,6 +115,7 @@ slack:
   signing_secret_env: BENCH_SIGNING_SECRET
   listen: {{host: 127.0.0.1, port: 0}}
   pacing: false
+  catch_up_seconds: 5
   channels: {{{agency.channel("bolo")}: bolo}}
 """
 

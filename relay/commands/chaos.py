@@ -283,6 +283,7 @@ async def run_chaos(
             tuning=QueueTuning(lease=2.0, batch=32, poll=0.2, backoff=Backoff(base=0.1, cap=2.0)),
             slack_pacing=False,  # the emulator's (faster) limits and its 429s pace the relays
             peer_timeout=2.0,
+            catch_up_every=3.0,
             timings=Timings(http_timeout=2.0, retry_delays=(0.0, 0.5, 1.5)),
         )
         async with Network(Path(tmp), agencies(), options) as net:

@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -35,10 +36,12 @@ from relay.errors import DeliveryError, InputError
 from relay.service import Delivery, RelayService
 from relay.slack.files import FileFetcher, reencode
 from relay.slack.web import SlackCaller
+from relay.store.base import ts_order
 
 __all__ = ["SlackBridge", "WorkspaceConfig"]
 
 RELAY_MARK: Final = "relay_post"
+MARK_EVERY: Final = 5.0  # seconds between writes of a channel's last-seen mark
 _CANCEL: Final = re.compile(
     r"\b(?:cancel+(?:ed|led)? (?:the )?bolo|bolo cancel+ed|subject (?:is )?in custody|"
     r"disregard (?:the )?(?:previous|prior|above) bolo)\b",
@@ -69,6 +72,11 @@ class SlackBridge:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (id, exception type)
     _names: dict[str, str] = field(default_factory=dict)
     processed: int = 0
+    # The last message seen per channel is written at most every MARK_EVERY seconds and when
+    # the worker goes idle: one row that every instance writes must not be held by every
+    # group commit. A mark that lags is harmless: the catch-up re-offers a margin before it.
+    _marks: dict[str, str] = field(default_factory=dict)  # channel -> ts not yet written
+    _marked_at: dict[str, float] = field(default_factory=dict)  # channel -> monotonic time
 
     def __post_init__(self) -> None:
         self.channels = dict(self.config.channels)
@@ -99,11 +107,42 @@ class SlackBridge:
                 await asyncio.sleep(poll)
                 self._wake.set()
                 continue
+            await self._write_marks()
             if not self._wake.is_set():
                 self._idle.set()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(poll):
                     await self._wake.wait()
+
+    async def run_catch_up(self, every: float) -> None:
+        """Catch up every ``every`` seconds, forever: an event Slack gave up delivering (the
+        relay was slow or unreachable for longer than Slack retries) is still taken."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.catch_up()
+            except Exception as exc:  # noqa: BLE001 - Slack or the store away: next round
+                self.failures.append(("catch_up", type(exc).__name__))
+
+    def _mark(self, channel: str, ts: str) -> bool:
+        """Note the newest ts seen in ``channel``; True when it is time to write it."""
+        held = self._marks.get(channel)
+        if held is None or ts_order(ts) > ts_order(held):
+            self._marks[channel] = ts
+        return time.monotonic() - self._marked_at.get(channel, 0.0) >= MARK_EVERY
+
+    async def _write_marks(self, channel: str | None = None) -> None:
+        store = self.service.store
+        for ch in [channel] if channel else list(self._marks):
+            ts = self._marks.pop(ch, None)
+            if ts is None:
+                continue
+            self._marked_at[ch] = time.monotonic()
+            try:
+                await asyncio.to_thread(store.set_last_seen, ch, ts)
+            except Exception as exc:  # noqa: BLE001 - kept for the next write
+                self._mark(ch, ts)
+                self.failures.append(("mark", type(exc).__name__))
 
     async def wait_idle(self) -> None:
         """Until every stored event has been processed."""
@@ -207,9 +246,8 @@ class SlackBridge:
         self.log.append((jti, decisions))
         if message.user and message.kind is not MessageKind.DELETE:
             await self._tell_author(channel, message.user, decisions)
-        if message.ts:
-            store, ts = self.service.store, message.ts
-            await self.service.writer.run(lambda: store.set_last_seen(channel, ts))
+        if message.ts and self._mark(channel, message.ts):
+            await self._write_marks(channel)
 
     async def _author(self, user: str) -> str:
         if user not in self._names:

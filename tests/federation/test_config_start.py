@@ -247,3 +247,46 @@ slack:
         line.startswith("relay.yaml:9:") and "must not be written" in line for line in lines
     )
     assert all("xoxb-123-456" not in line for line in lines)
+
+
+def test_delivery_and_catch_up_settings_are_checked_by_line(tmp_path):
+    text = """agency: CT9990100
+policy: p.yaml
+signing_key: k.pem
+signing_kid: "CT9990100#1"
+federation:
+  listen: {host: 127.0.0.1, port: 0}
+  tls: {cert: a, key: b, ca: c}
+partners: []
+delivery:
+  lease_seconds: 0
+  retry_cap_seconds: -1
+  max_age_hours: 2
+  batchsize: 3
+slack:
+  team_id: T0HAVENPT1
+  bot_token_env: X
+  signing_secret_env: Y
+  catch_up_seconds: 0
+  channels: {C0HBOLO01: bolo}
+"""
+    with pytest.raises(ConfigLoadError) as err:
+        load_config(text, source="relay.yaml", base_dir=tmp_path)
+    lines = err.value.lines()
+    for prefix, what in (
+        ("relay.yaml:10:", "lease_seconds"),
+        ("relay.yaml:11:", "retry_cap_seconds"),
+        ("relay.yaml:13:", "batchsize"),
+        ("relay.yaml:18:", "catch_up_seconds"),
+    ):
+        assert any(line.startswith(prefix) and what in line for line in lines), (prefix, lines)
+    good = (
+        text.replace("  lease_seconds: 0\n  retry_cap_seconds: -1\n", "")
+        .replace("  batchsize: 3\n", "")
+        .replace("catch_up_seconds: 0", "catch_up_seconds: 30")
+    )
+    config = load_config(good, source="relay.yaml", base_dir=tmp_path)
+    assert config.delivery.max_age.total_seconds() == 2 * 3600
+    assert config.delivery.lease == 30.0  # the default
+    assert config.slack is not None
+    assert config.slack.catch_up_seconds == 30.0

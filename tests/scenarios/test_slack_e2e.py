@@ -3,6 +3,7 @@ partner workspace shows it. Real slack-sdk, real HTTPS, SQLite stores; no sleeps
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import io
@@ -240,6 +241,28 @@ async def test_message_posted_while_the_relay_was_down_is_caught_up(net):
     await net.settle(CT, 1)
     assert len(relayed(net, MA)) == 1
     assert await net.nodes[CT].bridge.catch_up() == 0, "caught up once, not twice"
+
+
+async def test_periodic_catch_up_takes_what_slack_gave_up_on_without_a_restart(net):
+    """Slack stops retrying after three attempts; the relay's periodic catch-up still takes
+    the message, once, while the relay keeps running."""
+    assert net.emu is not None
+    team = net.nodes[CT].agency.team
+    net.emu.set_delivery_failing(team, True)
+    net.post(CT, "bolo", OFFICER, "BOLO: maroon minivan, MA reg 9PWX71, Canal St.")
+    await net.emu.wait_for_settled_events(team, 1, timeout=10)  # Slack gave up
+    net.emu.set_delivery_failing(team, False)
+    task = asyncio.create_task(net.nodes[CT].bridge.run_catch_up(0.2))
+    try:
+        ma = net.nodes[MA].agency
+        await net.emu.wait_for_posts(ma.team, ma.channel("bolo"), 1, timeout=30)
+        for _ in range(3):  # later rounds find it taken
+            await net.nodes[CT].bridge.catch_up()
+        await net.settle(CT, 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(relayed(net, MA)) == 1
 
 
 async def test_canary_in_a_blocked_paragraph_appears_nowhere(net, caplog):
