@@ -280,8 +280,8 @@ class InboundWorker:
                 outcome = _failed(exc, item, self.clock(), backoff, self.rng)
             except RelayError as exc:  # e.g. a key revoked since: its refusal code
                 outcome = Attempt(state="dead", reason=exc.code)
-            except Exception as exc:  # noqa: BLE001 - one bad envelope never stops the queue
-                outcome = Attempt(state="dead", reason=f"error_{type(exc).__name__}")
+            except Exception:  # noqa: BLE001 - e.g. the store away: retried until max_age
+                outcome = _failed(None, item, self.clock(), backoff, self.rng)
             else:
                 try:
                     await self.writer.run(

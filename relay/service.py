@@ -225,7 +225,21 @@ class RelayService:
             self._tasks = [
                 asyncio.create_task(self.dispatcher.run()),
                 asyncio.create_task(self.inbound.run()),
+                asyncio.create_task(self._heartbeat()),
             ]
+
+    async def _heartbeat(self) -> None:
+        """Renew this instance's leases every third of a lease while it runs: work that
+        takes longer than a lease (a batch paced by Slack) stays its own; when the instance
+        dies the heartbeat stops and the leases run out."""
+        every = self.tuning.lease / 3
+        while True:
+            await asyncio.sleep(every)
+            until = self._now() + self.tuning.lease
+            try:
+                await asyncio.to_thread(self.store.renew, self.instance, until=until)
+            except Exception:  # noqa: BLE001 - the store is away: the next beat tries again
+                self.failures.append(("heartbeat", "store_unavailable"))
 
     async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Claim nothing more, finish the batches in hand within ``timeout`` seconds, then
@@ -234,6 +248,7 @@ class RelayService:
         self.dispatcher.stop()
         self.inbound.stop()
         if self._tasks:
+            self._tasks[-1].cancel()  # the heartbeat: leases are released below
             _, pending = await asyncio.wait(self._tasks, timeout=timeout)
             for task in pending:
                 task.cancel()

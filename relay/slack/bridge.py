@@ -119,8 +119,8 @@ class SlackBridge:
         relay was slow or unreachable for longer than Slack retries) is still taken."""
         while True:
             await asyncio.sleep(every)
-            try:
-                await self.catch_up()
+            try:  # a backstop for live events: an hour of thread parents, not the week
+                await self.catch_up(lookback=3600.0)
             except Exception as exc:  # noqa: BLE001 - Slack or the store away: next round
                 self.failures.append(("catch_up", type(exc).__name__))
 
@@ -166,6 +166,8 @@ class SlackBridge:
             published = await self._process_event(body, key)
         except Exception as exc:  # noqa: BLE001 - a poison event must not stop sharing
             self.failures.append((key, type(exc).__name__))
+            if _transient(exc):
+                return  # left leased: taken again when the lease runs out
             published = False
         if not published:  # else marked done with its envelopes, in one transaction
             store = self.service.store
@@ -226,8 +228,15 @@ class SlackBridge:
             jti = f"{base}{message.target_ts}.d{message.ts}"
             kind, target = EnvelopeKind.DELETE, base + str(message.target_ts)
         thread = None
-        if message.thread_ts and message.thread_ts != (message.target_ts or message.ts):
-            thread = base + str(message.thread_ts)
+        thread_ts: str | None = message.thread_ts
+        if thread_ts is None and message.kind is MessageKind.DELETE:
+            # Slack names a deleted reply's thread only in previous_message: without it the
+            # delete would queue apart from the reply and could overtake it.
+            previous = event.get("previous_message")
+            found = previous.get("thread_ts") if isinstance(previous, dict) else None
+            thread_ts = found if isinstance(found, str) else None
+        if thread_ts and thread_ts != (message.target_ts or message.ts):
+            thread = base + str(thread_ts)
             if message.kind is MessageKind.POST and _CANCEL.search(event.get("text") or ""):
                 kind, target = EnvelopeKind.CANCEL, thread
         files = await self.fetcher.prepare(message.files) if message.files else {}
@@ -550,6 +559,17 @@ def safe_name(name: str, policy: Policy, now: dt.datetime) -> str:
 
 def safe_text(text: str, policy: Policy, now: dt.datetime) -> str:
     return judged(text, policy, now, frame="Photo: {}", limit=1000)
+
+
+def _transient(exc: Exception) -> bool:
+    """A failure a later attempt can get past (Slack or the store away), as opposed to an
+    event that will never process (it is marked done, and its reason kept)."""
+    if isinstance(exc, DeliveryError):
+        return exc.retryable
+    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in (
+        "sqlite3",
+        "psycopg",
+    )
 
 
 def _event_key(body: bytes) -> tuple[str, str] | None:

@@ -380,6 +380,16 @@ class SqlStore(ABC):
             value = self._execute(sql.NEXT_DUE_INBOUND).rows[0][0]
         return None if value is None else float(value)
 
+    def renew(self, owner: str, *, until: float) -> int:
+        """Extend every lease this owner holds to ``until`` (a heartbeat while it works: a
+        batch may take longer than one lease). Returns the leases renewed."""
+        with self._transaction():
+            until_ = float(until)
+            return sum(
+                self._execute(query, (owner, until_)).rowcount
+                for query in (sql.RENEW_OUTBOX, sql.RENEW_INBOUND, sql.RENEW_EVENTS)
+            )
+
     def release(self, owner: str) -> None:
         """Give back every lease this owner holds (graceful shutdown)."""
         with self._transaction():

@@ -174,6 +174,9 @@ class Store(Protocol):
 
     def next_inbound_due(self) -> float | None: ...
 
+    def renew(self, owner: str, *, until: float) -> int:
+        """Extend every lease this owner holds to ``until`` (a heartbeat while it works)."""
+
     def release(self, owner: str) -> None:
         """Give back every lease this owner holds (graceful shutdown)."""
 

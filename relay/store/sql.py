@@ -306,10 +306,20 @@ RELEASE_OUTBOX: Final = (
     "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 "
     "WHERE lease_owner = $1 AND state = 'pending'"
 )
+# An inbound item keeps the attempt: it may have posted in Slack before it was released, so
+# the next attempt looks for that post first.
 RELEASE_INBOUND: Final = (
-    "UPDATE inbound SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 "
+    "UPDATE inbound SET lease_owner = NULL, lease_until = NULL "
     "WHERE lease_owner = $1 AND state = 'pending'"
 )
+# A heartbeat: the work an instance holds stays its own while it is alive and working.
+RENEW_OUTBOX: Final = (
+    "UPDATE outbox SET lease_until = $2 WHERE lease_owner = $1 AND state = 'pending'"
+)
+RENEW_INBOUND: Final = (
+    "UPDATE inbound SET lease_until = $2 WHERE lease_owner = $1 AND state = 'pending'"
+)
+RENEW_EVENTS: Final = "UPDATE inbox SET lease_until = $2 WHERE lease_owner = $1 AND done = 0"
 RELEASE_EVENTS: Final = (
     "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND done = 0"
 )

@@ -9,6 +9,7 @@ import hmac
 import io
 import json
 import logging
+import sqlite3
 import time
 from pathlib import Path
 
@@ -130,6 +131,27 @@ async def test_delete_removes_the_partner_copy(net):
     net.emu.delete_as_user(ct.team, ct.channel("bolo"), OFFICER, ts)
     await net.settle(CT, 2)
     assert relayed(net, MA) == []
+
+
+async def test_a_deleted_thread_reply_queues_behind_the_reply(net, tmp_path):
+    """Slack names a deleted reply's thread only in previous_message; the delete must share
+    the reply's queue order (the thread), or it could overtake the reply and leave it up."""
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    root = net.post(CT, "bolo", OFFICER, "BOLO: white van, RI reg 1AB234, last seen on Route 9.")
+    reply = net.post(CT, "bolo", OFFICER, "Update: van heading east on I-95.", thread_ts=root)
+    await net.settle(CT, 2)
+    assert len(relayed(net, MA)) == 2
+    net.emu.delete_as_user(ct.team, ct.channel("bolo"), OFFICER, reply)
+    await net.settle(CT, 3)
+    assert len(relayed(net, MA)) == 1, "the reply's copy is gone"
+    with sqlite3.connect(tmp_path / f"{CT}.db") as db:
+        keys = dict(
+            db.execute("SELECT envelope_id, order_key FROM outbox WHERE partner = ?", (MA,))
+        )
+    reply_id = f"{CT}.{ct.channel('bolo')}.{reply}"
+    [delete_id] = [e for e in keys if e.startswith(f"{reply_id}.d")]
+    assert keys[delete_id] == keys[reply_id] == f"{CT}.{ct.channel('bolo')}.{root}"
 
 
 async def test_edit_that_becomes_unsafe_retracts_the_copy(net):

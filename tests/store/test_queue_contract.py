@@ -504,7 +504,9 @@ def test_inbound_is_ordered_per_order_key_and_leased(store: SqlStore) -> None:
     assert _entry(store, f"in-{second['r'].seq}").state == "pending"
     again = claim("four", T0 + 200)
     assert list(again) == ["r"]
-    assert again["r"].attempts == 2  # the released attempt is not counted
+    # An inbound attempt counts even when released: it may have posted in Slack, so the
+    # next attempt looks for that post before posting.
+    assert again["r"].attempts == 3
     store.settle_inbound(again["r"].seq, dead, owner="four", now=T0 + 201)
     assert [e.envelope_id for e in store.queue_entries(state="dead")] == ["r"]
     assert list(claim("five", T0 + 201)) == ["s"]
@@ -713,3 +715,14 @@ def test_opener_stores_share_one_queue(opener: Opener) -> None:
     assert _claim(two, owner="two") == []
     _settle(one, [claimed], owner="one")
     assert _ids(_claim(two, owner="two")) == ["env-2"]
+
+
+def test_renew_keeps_an_owners_leases_while_it_works(store: SqlStore) -> None:
+    """A heartbeat: work held longer than one lease stays with its owner."""
+    store.enqueue([_item("env-1")], now=T0)
+    (mine,) = _claim(store, owner="one", now=T0)
+    assert store.renew("one", until=T0 + 10 * LEASE) == 1
+    assert _claim(store, owner="two", now=T0 + 2 * LEASE) == []  # not expired: renewed
+    assert store.renew("two", until=T0 + 99 * LEASE) == 0  # holds nothing
+    (taken,) = _claim(store, owner="two", now=T0 + 10 * LEASE)  # the beats stopped
+    assert taken.seq == mine.seq
