@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final
 
 from relay.core.envelope import EnvelopeKind, VerifiedEnvelope
@@ -322,8 +323,14 @@ class SlackBridge:
             if env.broadcast:
                 args["reply_broadcast"] = True
         key = env.target if env.kind is EnvelopeKind.EDIT and env.target else env.envelope_id
-        if store.lookup_post(issuer=env.issuer, envelope_id=key) is not None:
-            return  # posted and recorded by an earlier attempt
+        earlier = store.lookup_post(issuer=env.issuer, envelope_id=key)
+        if earlier is not None:
+            # Posted and recorded by an earlier attempt, which may have stopped before its
+            # photos or the cancellation mark: those are done now (each only once).
+            await self._upload_files(env, channel, thread[1] if thread is not None else earlier[1])
+            if env.kind is EnvelopeKind.CANCEL and target is not None:
+                await self._cancel_original(*target)
+            return
         ts = None
         if delivery.attempt > 1:  # an earlier attempt's outcome is unknown: look, not repeat
             ts = await self._find_posted(channel, env.envelope_id, thread)
@@ -408,8 +415,14 @@ class SlackBridge:
         return args
 
     async def _upload_files(self, env: VerifiedEnvelope, channel: str, ts: str) -> None:
+        """Upload the envelope's photos; each one uploaded is recorded, so a retry of a post
+        that stopped half-way uploads only what is missing."""
+        store = self.service.store
         for f in env.files:
-            blob = self.service.store.get_blob(f.file.sha256)
+            mark = f"{env.envelope_id}#file{f.index}"
+            if store.lookup_post(issuer=env.issuer, envelope_id=mark) is not None:
+                continue  # uploaded by an earlier attempt
+            blob = store.get_blob(f.file.sha256)
             if blob is None or f.file.mime not in self.service.policy.file_types:
                 continue  # this agency's own file policy applies to what it receives
             try:
@@ -425,6 +438,11 @@ class SlackBridge:
                 name=f"{env.envelope_id}-{f.index}",
                 title=safe_text(f.file.title, policy, now),
                 alt_txt=safe_text(f.file.alt, policy, now),
+            )
+            await self.service.writer.run(
+                partial(
+                    store.map_post, issuer=env.issuer, envelope_id=mark, channel=channel, ts=ts
+                )
             )
 
     async def _cancel_original(self, channel: str, ts: str) -> None:

@@ -35,7 +35,17 @@ class PostgresStore(SqlStore):
         self._migrate()
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
-        conn = psycopg.connect(self._dsn, autocommit=False)
+        # A database that has gone away must fail a call, not hang it: bounded connects, and
+        # TCP keepalives so a dead peer is noticed (the URL may set its own values).
+        conn = psycopg.connect(
+            self._dsn,
+            autocommit=False,
+            connect_timeout=10,
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
+        )
         if self._schema is not None:
             conn.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self._schema)))
             conn.commit()

@@ -19,6 +19,7 @@ from PIL import Image
 
 from relay.commands.demo import photo
 from relay.network import Agency, Network
+from relay.store.contract import ClaimedInbound
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "data" / "slack_events"
@@ -120,6 +121,39 @@ async def test_bolo_with_photo_thread_edit_and_cancel_reach_every_partner(net):
             assert not img.getexif(), "EXIF/GPS stripped by re-encoding"
         assert (info.title, info.alt_txt) == ("Suspect at pump 4", "Person in hoodie")
         assert [c.get("subtype") for c in copies].count("thread_broadcast") == 1
+
+
+async def test_a_retried_post_with_a_photo_posts_and_uploads_nothing_twice(net, tmp_path):
+    """The inbound queue may run an item again (an earlier attempt's outcome unknown): the
+    post and each photo upload are recorded, so nothing is posted or uploaded twice."""
+    assert net.emu is not None
+    root = net.post(
+        CT,
+        "bolo",
+        OFFICER,
+        "BOLO: dark green Subaru Outback, CT reg AB-12345, Route 9 northbound.",
+        files=[("suspect.jpg", photo("x"), "Suspect at pump 4", "Person in hoodie")],
+    )
+    await net.settle(CT, 1)
+    envelope_id = f"{CT}.{net.nodes[CT].agency.channel('bolo')}.{root}"
+    with sqlite3.connect(tmp_path / f"{MA}.db") as db:
+        (body,) = db.execute(
+            "SELECT body FROM received WHERE envelope_id = ?", (envelope_id,)
+        ).fetchone()
+    service = net.nodes[MA].service
+    again = ClaimedInbound(
+        seq=0,
+        issuer=CT,
+        envelope_id=envelope_id,
+        sender=CT,
+        body=bytes(body),
+        created_at=time.time(),
+        expires_at=time.time() + 3600,
+        attempts=2,
+    )
+    await service._process_item(again)
+    assert len(relayed(net, MA)) == 1
+    assert len([p for p in posts(net, MA) if p.get("files")]) == 1
 
 
 async def test_delete_removes_the_partner_copy(net):
