@@ -50,15 +50,12 @@ class _Loop:
     def __init__(self) -> None:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
-        self._stopping = False
-        self.inflight = 0
 
     def wake(self) -> None:
         self._idle.clear()
         self._wake.set()
 
     def stop(self) -> None:
-        self._stopping = True
         self._idle.set()
         self._wake.set()
 
@@ -109,7 +106,6 @@ class Dispatcher:
         clock: Callable[[], float],
         tuning: QueueTuning | None = None,
         on_dead: Callable[[ClaimedEnvelope, str], None] = lambda item, reason: None,
-        on_delivered: Callable[[ClaimedEnvelope], None] = lambda item: None,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.store = store
@@ -119,7 +115,6 @@ class Dispatcher:
         self.clock = clock
         self.tuning = tuning or QueueTuning()
         self.on_dead = on_dead
-        self.on_delivered = on_delivered
         self.rng = rng
         self._loops: dict[str, _Loop] = {}
         self._stopping = False
@@ -165,7 +160,6 @@ class Dispatcher:
             )
             if not claimed:
                 continue
-            loop.inflight = len(claimed)
             results = await asyncio.gather(*(self._attempt(item) for item in claimed))
             try:
                 self.store.settle_outbox(
@@ -175,13 +169,9 @@ class Dispatcher:
                 )
             except Exception:  # noqa: BLE001 - leases expire; the receiver dedupes the resend
                 await loop.sleep(self.tuning.poll)
-            finally:
-                loop.inflight = 0
             for item, result in zip(claimed, results, strict=True):
                 if result.state == "dead":
                     self.on_dead(item, result.reason or "dead")
-                elif result.state == "done":
-                    self.on_delivered(item)
 
     async def _attempt(self, item: ClaimedEnvelope) -> Attempt:
         backoff = self.tuning.backoff
@@ -258,11 +248,8 @@ class InboundWorker:
             )
             if not claimed:
                 continue
-            loop.inflight = len(claimed)
-            try:  # one item per thread in a batch: threads go in parallel
-                await asyncio.gather(*(self._one(item) for item in claimed))
-            finally:
-                loop.inflight = 0
+            # one item per thread in a batch: threads go in parallel
+            await asyncio.gather(*(self._one(item) for item in claimed))
 
     async def _one(self, item: ClaimedInbound) -> None:
         backoff = self.tuning.backoff

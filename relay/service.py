@@ -390,14 +390,7 @@ class RelayService:
             raise VerificationError(
                 "body is not JSON", code=LinkReason.BAD_REQUEST, http_status=400
             ) from None
-        verified = verify_envelope(
-            data,
-            self.keyring,
-            now=now,
-            max_hops=self.hop_limit,
-            skew=self.skew,
-            receiver=AgencyId(self.agency),
-        )
+        verified = self._verify(data, now)
         if verified.last_signer != peer:
             raise VerificationError("TLS peer is not the last signer", code="issuer_mismatch")
         partner = self.policy.partners.get(peer)
@@ -435,6 +428,17 @@ class RelayService:
             envelope_id=verified.envelope_id, duplicate=outcome is not ReceiveOutcome.NEW
         )
 
+    def _verify(self, data: Any, now: dt.datetime) -> VerifiedEnvelope:
+        """Against the pinned keys, addressed to this relay, within the hop limit."""
+        return verify_envelope(
+            data,
+            self.keyring,
+            now=now,
+            max_hops=self.hop_limit,
+            skew=self.skew,
+            receiver=AgencyId(self.agency),
+        )
+
     async def _process_item(self, item: ClaimedInbound) -> list[OutboxItem]:
         """Judge, post and work out the envelopes to pass on for one accepted envelope.
 
@@ -443,13 +447,8 @@ class RelayService:
         nothing unverified is ever posted."""
         verified = self._verified.pop((item.issuer, item.envelope_id), None)
         if verified is None:
-            verified = verify_envelope(
-                json.loads(item.body),
-                self.keyring,
-                now=dt.datetime.fromtimestamp(item.created_at, dt.UTC),
-                max_hops=self.hop_limit,
-                skew=self.skew,
-                receiver=AgencyId(self.agency),
+            verified = self._verify(
+                json.loads(item.body), dt.datetime.fromtimestamp(item.created_at, dt.UTC)
             )
         return await self._judge_and_pass_on(verified, item.sender, attempt=item.attempts)
 

@@ -252,7 +252,7 @@ class SqlStore(ABC):
         """Store a Slack event before it is acknowledged; False if already taken."""
         with self._transaction():
             result = self._execute(
-                sql.INSERT_EVENT_KEYED, (event_id, team, at.isoformat(), body, order_key)
+                sql.INSERT_EVENT, (event_id, team, at.isoformat(), body, order_key)
             )
         return result.rowcount == 1
 

@@ -175,10 +175,6 @@ SELECT_REFUSALS: Final = (
 )
 
 # -- Slack inbox -------------------------------------------------------------------------------
-INSERT_EVENT: Final = (
-    "INSERT INTO inbox (event_id, team, received_at, body) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT (event_id) DO NOTHING"
-)
 SELECT_PENDING: Final = "SELECT event_id, body FROM inbox WHERE done = 0 ORDER BY seq LIMIT $1"
 FINISH_EVENT: Final = "UPDATE inbox SET done = 1 WHERE event_id = $1"
 
@@ -282,7 +278,7 @@ NEXT_DUE_INBOUND: Final = """
           WHERE p.order_key = i.order_key AND p.state = 'pending' AND p.seq < i.seq)
 """
 
-INSERT_EVENT_KEYED: Final = (
+INSERT_EVENT: Final = (
     "INSERT INTO inbox (event_id, team, received_at, body, order_key) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING"
 )
@@ -297,9 +293,6 @@ CLAIM_EVENTS: Final = """
         ORDER BY i.seq LIMIT $4 FOR UPDATE SKIP LOCKED)
     RETURNING seq, event_id, body
 """
-NEXT_DUE_EVENTS: Final = (
-    "SELECT min(lease_until) FROM inbox WHERE done = 0 AND lease_until IS NOT NULL"
-)
 COUNT_PENDING_EVENTS: Final = "SELECT count(*) FROM inbox WHERE done = 0"
 
 RELEASE_OUTBOX: Final = (
