@@ -19,8 +19,11 @@ from relay.core.policy.load import ORI_PATTERN, PolicyLoadError
 from relay.core.policy.yamlnodes import Loc, Problems, parse_yaml
 
 __all__ = [
+    "AdminConfig",
+    "AuditConfig",
     "ConfigLoadError",
     "FederationConfig",
+    "LoggingConfig",
     "PartnerLink",
     "PinnedKeyConfig",
     "RelayConfig",
@@ -86,6 +89,33 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AdminConfig:
+    """The admin listener (``admin:``): ``/metrics``, ``/healthz``, ``/readyz``, ``/status``.
+    Plain HTTP, separate from the federation and Slack listeners: bind it to loopback or a
+    management network only."""
+
+    host: str = "127.0.0.1"
+    port: int = 9469
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditConfig:
+    """The dissemination ledger (``audit:``)."""
+
+    retention_days: int = 365  # never less: CJIS AU-11 and 28 CFR 23 keep a year at least
+    checkpoint_interval: float = 300.0  # seconds between signed checkpoints sent to partners
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoggingConfig:
+    """Logs (``logging:``): ``json`` for production, ``console`` for a terminal, ``auto``
+    picks ``console`` when stderr is a terminal."""
+
+    format: str = "auto"
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Secret:
     """Where a secret comes from: an environment variable or a file, never the YAML."""
 
@@ -132,6 +162,9 @@ class RelayConfig:
     partners: dict[str, PartnerLink]
     slack: SlackConfig | None = None
     delivery: DeliveryConfig = DeliveryConfig()
+    admin: AdminConfig | None = None  # no ``admin:`` section: no admin listener
+    audit: AuditConfig = AuditConfig()
+    logging: LoggingConfig = LoggingConfig()
 
 
 def _mapping(
@@ -357,7 +390,55 @@ def _delivery(loc: Loc | None, problems: Problems, line: int) -> DeliveryConfig:
     return config
 
 
+_LEVELS: Final = ("debug", "info", "warning", "error")
+
+
+def _admin(loc: Loc | None, problems: Problems, line: int) -> AdminConfig | None:
+    if loc is None:
+        return None
+    m = _mapping(loc, "admin", {"listen"}, problems, line)
+    listen = _mapping(m.get("listen"), "admin listen", {"host", "port"}, problems, loc.line)
+    d = AdminConfig()
+    port = _value(listen, "port", int, problems, loc.line, d.port)
+    if not 0 <= port <= 65535:
+        problems.add(listen["port"].line, "admin port must be 0-65535")
+    return AdminConfig(host=_value(listen, "host", str, problems, loc.line, d.host), port=port)
+
+
+def _audit(loc: Loc | None, problems: Problems, line: int) -> AuditConfig:
+    if loc is None:
+        return AuditConfig()
+    m = _mapping(loc, "audit", {"retention_days", "checkpoint_interval_seconds"}, problems, line)
+    d = AuditConfig()
+    days = _value(m, "retention_days", int, problems, loc.line, d.retention_days)
+    if days < 365:
+        problems.add(
+            m["retention_days"].line if "retention_days" in m else loc.line,
+            "audit.retention_days must be at least 365 (CJIS AU-11)",
+        )
+    every = float(_value(m, "checkpoint_interval_seconds", (int, float), problems, loc.line, 300))
+    if every <= 0:
+        problems.add(m["checkpoint_interval_seconds"].line, "checkpoint interval must be > 0")
+    return AuditConfig(retention_days=days, checkpoint_interval=every)
+
+
+def _logging(loc: Loc | None, problems: Problems, line: int) -> LoggingConfig:
+    if loc is None:
+        return LoggingConfig()
+    m = _mapping(loc, "logging", {"format", "level"}, problems, line)
+    fmt = _value(m, "format", str, problems, loc.line, "auto")
+    if fmt not in ("auto", "json", "console"):
+        problems.add(m["format"].line, "logging.format must be auto, json or console")
+    level = _value(m, "level", str, problems, loc.line, "info")
+    if level not in _LEVELS:
+        problems.add(m["level"].line, f"logging.level must be one of {', '.join(_LEVELS)}")
+    return LoggingConfig(format=fmt, level=level)
+
+
 _TOP: Final = {
+    "admin",
+    "audit",
+    "logging",
     "delivery",
     "agency",
     "policy",
@@ -488,6 +569,9 @@ def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
         federation=_federation(root.get("federation"), base_dir, problems, doc.line),
         partners=partners,
         delivery=_delivery(root.get("delivery"), problems, doc.line),
+        admin=_admin(root.get("admin"), problems, doc.line),
+        audit=_audit(root.get("audit"), problems, doc.line),
+        logging=_logging(root.get("logging"), problems, doc.line),
     )
     if problems.items:
         raise ConfigLoadError(source, problems.items)
