@@ -7,17 +7,21 @@ import base64
 import datetime as dt
 import json
 import signal
+import time
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import structlog
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from slack_sdk.web.async_client import AsyncWebClient
 
+from relay.admin import build_admin_app, start_admin
 from relay.commands.policy import read_policy
 from relay.config import ConfigLoadError, RelayConfig, SlackConfig
 from relay.core.backoff import Backoff
@@ -28,6 +32,8 @@ from relay.errors import DeliveryError
 from relay.federation.client import PeerClient
 from relay.federation.server import build_federation_app
 from relay.federation.tls import client_context, server_context
+from relay.ledger import Ledger
+from relay.metrics import RelayMetrics
 from relay.service import RelayService
 from relay.slack.bridge import SlackBridge, WorkspaceConfig
 from relay.slack.events import build_events_app
@@ -36,6 +42,9 @@ from relay.slack.socket import SocketModeReceiver
 from relay.slack.web import Pacer, SlackCaller
 from relay.store.contract import Store
 from relay.store.open import open_store
+
+log = structlog.get_logger("relay.app")
+_AUTH_FAILED = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive"})
 
 __all__ = ["RunningRelay", "keyring_from_config", "load_signing_key", "run_forever", "start_relay"]
 
@@ -52,6 +61,55 @@ class RunningRelay:
     socket: SocketModeReceiver | None = None
     extra: list[Any] = field(default_factory=list)  # runners, sessions to close
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    admin_url: str | None = None
+    admin: web.AppRunner | None = None
+    slack_auth_ok: bool | None = None  # None: no Slack workspace configured
+
+    @property
+    def metrics(self) -> RelayMetrics:
+        return self.service.metrics
+
+    async def readiness(self) -> dict[str, bool]:
+        """``/readyz``: store reachable, Slack auth valid, policies loaded, keys valid, and
+        the audit ledger taking writes (without it nothing is forwarded)."""
+        checks = dict(await self.service.readiness())
+        if self.slack_auth_ok is not None:
+            checks["slack_auth"] = self.slack_auth_ok
+        ledger = self.service.ledger
+        checks["audit"] = ledger is not None and not ledger.failing
+        return checks
+
+    async def refresh_metrics(self) -> None:
+        """Before a scrape: the queue gauges from the store (shared by every instance)."""
+        store = self.service.store
+        stats = await asyncio.to_thread(store.queue_stats)
+        pending = await asyncio.to_thread(store.pending_event_count)
+        self.metrics.queues(stats, now=time.time(), pending_events=pending)
+
+    async def status(self) -> Mapping[str, Any]:
+        """``/status``: partners, queues and the last errors (ids and reason codes only)."""
+        service = self.service
+        stats = await asyncio.to_thread(service.store.queue_stats)
+        ledger = service.ledger
+        return {
+            "agency": service.agency,
+            "instance": service.instance,
+            "policy": f"{service.policy.ori}@{service.policy.digest[:12]}",
+            "partners": sorted(self.config.partners),
+            "queues": [
+                {"queue": s.queue, "peer": s.peer, "state": s.state, "count": s.count}
+                for s in stats
+            ],
+            "undelivered": [
+                {"partner": p, "envelope": e, "reason": r} for p, e, r in service.undelivered[-10:]
+            ],
+            "failures": [{"envelope": e, "reason": r} for e, r in service.failures[-10:]],
+            "audit": {
+                "head": ledger.head[0] if ledger is not None and ledger.head else None,
+                "writable": ledger is not None and not ledger.failing,
+            },
+            "slack_auth": self.slack_auth_ok,
+        }
 
     async def stop(self) -> None:
         """Stop taking, finish what is in flight, release everything."""
@@ -71,6 +129,8 @@ class RunningRelay:
         for thing in self.extra:
             if not isinstance(thing, web.AppRunner):
                 await thing.close()
+        if self.admin is not None:
+            await self.admin.cleanup()  # last: /healthz answers until the relay is down
         self.service.store.close()
 
 
@@ -139,6 +199,26 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
             [(1, f"policy {config.policy} is for {policy.ori}, not {config.agency}")],
         )
     fed = config.federation
+    now = dt.datetime.now(dt.UTC)
+    metrics = RelayMetrics()
+    metrics.start_time.set(now.timestamp())
+    metrics.policy(policy.ori, policy.digest, now.timestamp())
+    keyring = keyring_from_config(config)
+    metrics.keys((k.agency, k.kid, k.not_after.timestamp()) for k in keyring.keys if k.not_after)
+    signing_key = load_signing_key(config.signing_key, config.source)
+    store = _open_store(config)
+    ledger = Ledger(
+        store,
+        agency=config.agency,
+        key=signing_key,
+        kid=config.signing_kid,
+        keyring=keyring,
+        clock=lambda: dt.datetime.now(dt.UTC),
+        retention_days=config.audit.retention_days,
+        on_failure=metrics.audit_failed,
+        on_append=metrics.audit_appended,
+    )
+    _audit_start(ledger, policy.ori, policy.digest, keyring)
     client = PeerClient(
         {o: link.url for o, link in config.partners.items()},
         client_context(fed.tls_cert, fed.tls_key, fed.tls_ca),
@@ -146,16 +226,18 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
     service = RelayService(
         agency=config.agency,
         policy=policy,
-        keyring=keyring_from_config(config),
-        signing_key=load_signing_key(config.signing_key, config.source),
+        keyring=keyring,
+        signing_key=signing_key,
         signing_kid=config.signing_kid,
-        store=_open_store(config),
+        store=store,
         sender=client,
         fingerprints={fp: o for o, link in config.partners.items() for fp in link.tls_sha256},
         hop_limit=fed.hop_limit,
         skew=fed.clock_skew,
         ttl=fed.envelope_ttl,
         tuning=tuning_from_config(config),
+        metrics=metrics,
+        ledger=ledger,
     )
     app = build_federation_app(
         service,
@@ -181,10 +263,90 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
         runner=runner,
         url=f"https://{fed.host}:{port}",
     )
+    if config.admin is not None:
+        relay.admin, relay.admin_url = await start_admin(
+            build_admin_app(
+                metrics=metrics,
+                checks=relay.readiness,
+                before_scrape=relay.refresh_metrics,
+                status=relay.status,
+            ),
+            config.admin.host,
+            config.admin.port,
+        )
     if config.slack is not None:
         await _start_slack(relay, config.slack, policy.cancellations)
     service.start()  # the outbox and the inbound queue: resume what was in flight
+    relay.tasks.append(asyncio.create_task(_checkpoints(relay, config.audit.checkpoint_interval)))
+    log.info(
+        "relay_started",
+        agency=config.agency,
+        instance=service.instance,
+        policy=policy.digest[:12],
+        partners=len(config.partners),
+    )
     return relay
+
+
+def _audit_start(ledger: Ledger, ori: str, digest: str, keyring: Keyring) -> None:
+    """At every start: the policy version and the pinned keys in force from now on (the
+    ledger shows every change, since nothing changes without a restart)."""
+    try:
+        ledger.append(
+            [
+                ledger.entry("policy_change", outcome="loaded", policy=f"{ori}@{digest[:12]}"),
+                *(
+                    ledger.entry(
+                        "key_change",
+                        actor_agency=k.agency,
+                        kid=k.kid,
+                        outcome="revoked" if k.revoked else "pinned",
+                    )
+                    for k in keyring.keys
+                ),
+            ]
+        )
+    except Exception:  # noqa: BLE001 - the relay starts; nothing leaves until the ledger works
+        log.error("audit_write_failed", audit_event="policy_change")
+
+
+async def _checkpoints(relay: RunningRelay, every: float) -> None:
+    """Every ``every`` seconds: sign the audit chain head and send it to every partner, who
+    keep it (a truncated or forked history shows against it); once a day, prune records
+    past retention."""
+    ledger = relay.service.ledger
+    if ledger is None:
+        return
+    last_prune = 0.0
+    while True:
+        await asyncio.sleep(every)
+        await send_checkpoint(relay)
+        if time.time() - last_prune > 86400:
+            last_prune = time.time()
+            try:
+                await asyncio.to_thread(ledger.prune, dt.datetime.now(dt.UTC))
+            except Exception:  # noqa: BLE001 - tried again tomorrow
+                log.error("audit_prune_failed")
+
+
+async def send_checkpoint(relay: RunningRelay) -> None:
+    """Sign a checkpoint now and send it to every partner (also ``relay`` tests)."""
+    ledger = relay.service.ledger
+    if ledger is None:
+        return
+    try:
+        token = await asyncio.to_thread(ledger.make_checkpoint)
+    except Exception:  # noqa: BLE001 - the ledger is failing: counted, tried next interval
+        log.error("audit_checkpoint_failed")
+        return
+    relay.metrics.checkpoint_time.set(time.time())
+    for partner in sorted(relay.config.partners):
+        try:
+            outcome = await relay.client.send_checkpoint(partner, token)
+        except DeliveryError as exc:
+            outcome = exc.code
+        relay.metrics.checkpoint("sent", partner, str(outcome))
+        log.info("audit_checkpoint_sent", partner=partner, outcome=str(outcome))
 
 
 async def _start_slack(relay: RunningRelay, slack: SlackConfig, on_cancel: str) -> None:
@@ -203,11 +365,18 @@ async def _start_slack(relay: RunningRelay, slack: SlackConfig, on_cancel: str) 
     web_client = AsyncWebClient(
         token=token, base_url=slack.api_url, retry_handlers=[], session=session
     )
-    caller = SlackCaller(web_client, pacer=Pacer() if slack.pacing else Pacer(rates=None))
+    caller = SlackCaller(
+        web_client,
+        pacer=Pacer() if slack.pacing else Pacer(rates=None),
+        metrics=relay.metrics,
+    )
     try:
         auth = await caller.api("auth.test")
     except DeliveryError as exc:
+        relay.metrics.slack_auth.set(0)
         raise ConfigLoadError(source, [(1, f"slack auth.test failed: {exc.code}")]) from None
+    relay.slack_auth_ok = True
+    relay.metrics.slack_auth.set(1)
     bridge = SlackBridge(
         service=relay.service,
         caller=caller,
@@ -249,7 +418,29 @@ async def _start_slack(relay: RunningRelay, slack: SlackConfig, on_cancel: str) 
     relay.tasks = [
         asyncio.create_task(bridge.run_worker()),
         asyncio.create_task(bridge.run_catch_up(slack.catch_up_seconds)),
+        asyncio.create_task(_watch_slack_auth(relay, caller)),
     ]
+
+
+async def _watch_slack_auth(relay: RunningRelay, caller: SlackCaller, every: float = 60.0) -> None:
+    """Check the bot token every minute (``/readyz``, ``relay_slack_auth_ok``): a revoked or
+    rotated token shows before deliveries pile up."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await caller.api("auth.test")
+            ok = True
+        except DeliveryError as exc:
+            ok = exc.code not in (
+                "invalid_auth",
+                "not_authed",
+                "token_revoked",
+                "account_inactive",
+            )
+            if not ok:
+                log.error("slack_auth_failed", reason=exc.code)
+        relay.slack_auth_ok = ok
+        relay.metrics.slack_auth.set(1 if ok else 0)
 
 
 async def run_forever(config: RelayConfig) -> None:
@@ -262,6 +453,7 @@ async def run_forever(config: RelayConfig) -> None:
         "instance": relay.service.instance,
         "federation": relay.url,
         "slack_events": relay.slack_url,
+        "admin": relay.admin_url,
     }
     print(json.dumps(started), flush=True)
     stop = asyncio.Event()

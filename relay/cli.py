@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from relay import __version__
-from relay.commands import bench, chaos, demo, envelope, policy, queue, run
+from relay.commands import audit, bench, chaos, config, demo, envelope, policy, queue, run, status
 
 __all__ = ["main"]
 
@@ -30,8 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     envelope.add_parser(sub)
     run.add_parser(sub)
     queue.add_parser(sub)
+    audit.add_parser(sub)
     demo.add_parser(sub)
     chaos.add_parser(sub)
+    config.add_parser(sub)
+    status.add_parser(sub)
     try:
         from relay import cli_keygen
     except ImportError:  # pragma: no cover - present in every release
@@ -44,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from relay.logs import configure_logging
+
+    configure_logging("auto", "warning")  # stderr; ``relay run`` takes relay.yaml's logging:
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

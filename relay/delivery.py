@@ -15,13 +15,16 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from relay.core.backoff import DONE, Attempt, Backoff, after_failure, before_attempt
 from relay.crashpoints import crash_point
 from relay.errors import DeliveryError, RelayError
 from relay.store.contract import ClaimedEnvelope, ClaimedInbound, OutboxItem, Store
 from relay.store.group import GroupWriter
+
+if TYPE_CHECKING:
+    from relay.metrics import RelayMetrics
 
 __all__ = ["Dispatcher", "InboundWorker", "QueueTuning", "WireSender"]
 
@@ -107,9 +110,17 @@ class Dispatcher:
         tuning: QueueTuning | None = None,
         on_dead: Callable[[ClaimedEnvelope, str], None] = lambda item, reason: None,
         rng: Callable[[], float] = random.random,
+        metrics: RelayMetrics | None = None,
+        audit: Callable[[list[tuple[ClaimedEnvelope, str]]], None] | None = None,
+        may_send: Callable[[], bool] = lambda: True,
     ) -> None:
         self.store = store
         self.sender = sender
+        self.metrics = metrics
+        # Writes the dissemination records of what partners accepted, in the transaction
+        # that settles them: a failure leaves them unsettled, sent again, recorded then.
+        self.audit = audit
+        self.may_send = may_send  # False while audit writes fail: nothing leaves
         self.partners = partners
         self.owner = owner
         self.clock = clock
@@ -146,6 +157,9 @@ class Dispatcher:
     async def _run_partner(self, partner: str) -> None:
         loop = self._loop(partner)
         while not self._stopping:
+            if not self.may_send():
+                await loop.sleep(self.tuning.poll)
+                continue
             claimed = await loop.claim(
                 lambda: self.store.claim_outbox(
                     partner,
@@ -160,38 +174,56 @@ class Dispatcher:
             )
             if not claimed:
                 continue
-            results = await asyncio.gather(*(self._attempt(item) for item in claimed))
+            answers = await asyncio.gather(*(self._attempt(item) for item in claimed))
+            results = [result for result, _ in answers]
+            sent = [(i, how) for i, (_, how) in zip(claimed, answers, strict=True) if how]
+            # one transaction: the dissemination records and the settlement stand together
+            group = getattr(self.store, "group", None)
+            together = group() if group is not None and self.audit else contextlib.nullcontext()
             try:
-                self.store.settle_outbox(
-                    list(zip((i.seq for i in claimed), results, strict=True)),
-                    owner=self.owner,
-                    now=self.clock(),
-                )
+                with together:
+                    if self.audit is not None:
+                        self.audit(sent)
+                    self.store.settle_outbox(
+                        list(zip((i.seq for i in claimed), results, strict=True)),
+                        owner=self.owner,
+                        now=self.clock(),
+                    )
             except Exception:  # noqa: BLE001 - leases expire; the receiver dedupes the resend
                 await loop.sleep(self.tuning.poll)
+                continue
+            now = self.clock()
             for item, result in zip(claimed, results, strict=True):
                 if result.state == "dead":
                     self.on_dead(item, result.reason or "dead")
+            if self.metrics is not None:
+                for item, how in sent:
+                    self.metrics.envelope_sent(item.partner, how, now - item.created_at)
 
-    async def _attempt(self, item: ClaimedEnvelope) -> Attempt:
+    async def _attempt(self, item: ClaimedEnvelope) -> tuple[Attempt, str | None]:
+        """One delivery attempt: its outcome, and the partner's answer if it took it
+        (``accepted`` or ``duplicate``)."""
         backoff = self.tuning.backoff
         now = self.clock()
         stale = before_attempt(
             created_at=item.created_at, expires_at=item.expires_at, now=now, backoff=backoff
         )
         if stale is not None:
-            return stale
+            return stale, None
         try:
             for sha256, mime in item.blobs:
                 blob = self.store.get_blob(sha256)
                 if blob is not None:
                     await self.sender.put_blob_once(item.partner, sha256, mime, blob[1])
-            await self.sender.send_once(item.partner, item.body)
+            answer = await self.sender.send_once(item.partner, item.body)
             crash_point("after_partner_answered")
         except Exception as exc:  # noqa: BLE001 - any failure is retried, by its code only
             error = exc if isinstance(exc, DeliveryError) else None
-            return _failed(error, item, self.clock(), self.tuning.backoff, self.rng)
-        return DONE
+            if self.metrics is not None:
+                self.metrics.send_failed(item.partner, error.code if error else "internal")
+            return _failed(error, item, self.clock(), self.tuning.backoff, self.rng), None
+        status = getattr(answer, "status", None)
+        return DONE, status if status in ("accepted", "duplicate") else "accepted"
 
 
 class InboundWorker:

@@ -31,6 +31,8 @@ from relay.faultproxy import FaultProxy
 from relay.federation.client import PeerClient, RetryPolicy
 from relay.federation.server import build_federation_app
 from relay.federation.tls import client_context, server_context
+from relay.ledger import Ledger
+from relay.metrics import RelayMetrics
 from relay.pki import Leaf, ThrowawayCA
 from relay.service import RelayService
 from relay.slack.bridge import SlackBridge, WorkspaceConfig
@@ -186,6 +188,17 @@ class Network:
         store = (
             opts.store(agency.ori) if opts.store else SqliteStore(self.dir / f"{agency.ori}.db")
         )
+        metrics = RelayMetrics()
+        ledger = Ledger(
+            store,
+            agency=agency.ori,
+            key=self._keys[agency.ori],
+            kid=f"{agency.ori}#demo",
+            keyring=keyring,
+            clock=lambda: dt.datetime.now(dt.UTC),
+            on_failure=metrics.audit_failed,
+            on_append=metrics.audit_appended,
+        )
         service = RelayService(
             agency=agency.ori,
             policy=read_policy(str(agency.policy), now.date()),
@@ -196,6 +209,8 @@ class Network:
             sender=client,
             fingerprints={self._leaves[o].sha256: o for o in others},
             tuning=opts.tuning,
+            metrics=metrics,
+            ledger=ledger,
         )
         if opts.proxies and agency.ori not in self.slack_proxy:
             host, _, port = self.emu.base_url.removeprefix("http://").rstrip("/").rpartition(":")
@@ -214,7 +229,7 @@ class Network:
             retry_handlers=[],
             session=session,  # one connection pool, not a new session per call
         )
-        caller = SlackCaller(web_client, pacer=pacer)
+        caller = SlackCaller(web_client, pacer=pacer, metrics=metrics)
         bridge = SlackBridge(
             service=service,
             caller=caller,

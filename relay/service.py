@@ -15,6 +15,7 @@ Nothing is sent from here directly: every envelope goes through the durable outb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -23,8 +24,9 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.core import routing
@@ -49,8 +51,9 @@ from relay.core.policy.model import Action, Policy
 from relay.core.policy.outbound import OutboundMessage
 from relay.crashpoints import crash_point
 from relay.delivery import Dispatcher, InboundWorker, QueueTuning, WireSender
-from relay.errors import VerificationError
+from relay.errors import DeliveryError, VerificationError
 from relay.federation.server import Accepted, LinkReason
+from relay.metrics import RelayMetrics
 from relay.store.contract import (
     ClaimedEnvelope,
     ClaimedInbound,
@@ -61,15 +64,36 @@ from relay.store.contract import (
 )
 from relay.store.group import GroupWriter
 
-__all__ = ["Delivery", "Prepared", "RelayService", "Sender"]
+if TYPE_CHECKING:
+    from relay.core.audit import AuditRecord
+    from relay.ledger import Ledger
+
+__all__ = ["AuditUnavailable", "Delivery", "Prepared", "RelayService", "Sender"]
 
 # Reasons that mean the partner never was to get this message at all (nothing to retract).
 _NOT_SHARED = frozenset({"topic_not_shared", "partner_unknown", "agreement_expired"})
+log = structlog.get_logger("relay.service")
+# Audit fields whose values come from outside (Slack, partners): left out if they do not fit.
+_LOOSE_FIELDS = frozenset({"actor_user", "topic", "rules", "kid", "actor_agency", "source"})
+_POSTED = {  # envelope kind -> audit event and metric kind of what was done in Slack
+    EnvelopeKind.POST: "post",
+    EnvelopeKind.EDIT: "edit",
+    EnvelopeKind.DELETE: "delete",
+    EnvelopeKind.CANCEL: "cancel",
+}
 _KIND = {
     MessageKind.POST: EnvelopeKind.POST,
     MessageKind.EDIT: EnvelopeKind.EDIT,
     MessageKind.DELETE: EnvelopeKind.DELETE,
 }
+
+
+class AuditUnavailable(DeliveryError):
+    """Audit writes are failing: nothing is forwarded until the ledger takes writes again.
+    Retryable: the Slack event (or queue item) stays and is tried again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="audit_unavailable", retryable=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +180,8 @@ class RelayService:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         tuning: QueueTuning | None = None,
         instance: str | None = None,
+        metrics: RelayMetrics | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.agency = agency
         self.policy = policy
@@ -188,6 +214,8 @@ class RelayService:
         # This instance's name on leases: several instances may share one database.
         self.instance = instance or f"{agency}-{uuid.uuid4().hex[:12]}"
         self.tuning = tuning or QueueTuning()
+        self.metrics = metrics if metrics is not None else RelayMetrics()
+        self.ledger = ledger  # None only in unit tests: production always keeps the ledger
         self.writer = GroupWriter(store)  # writes that precede an acknowledgement, batched
         self.dispatcher = Dispatcher(
             store,
@@ -197,6 +225,9 @@ class RelayService:
             clock=self._now,
             tuning=self.tuning,
             on_dead=self._outbox_dead,
+            metrics=self.metrics,
+            audit=self._audit_forwards if ledger is not None else None,
+            may_send=self.audit_ready,
         )
         self.inbound = InboundWorker(
             store,
@@ -261,9 +292,88 @@ class RelayService:
 
     def _outbox_dead(self, item: ClaimedEnvelope, reason: str) -> None:
         self.undelivered.append((item.partner, item.envelope_id, reason))
+        self.metrics.dead_letter("outbox", item.partner, reason)
+        log.warning(
+            "dead_letter",
+            queue="outbox",
+            partner=item.partner,
+            envelope=item.envelope_id,
+            reason=reason,
+        )
 
     def _inbound_dead(self, item: ClaimedInbound, reason: str) -> None:
         self.failures.append((item.envelope_id, reason))
+        self.metrics.dead_letter("inbound", item.sender, reason)
+        log.warning(
+            "dead_letter",
+            queue="inbound",
+            partner=item.sender,
+            envelope=item.envelope_id,
+            reason=reason,
+        )
+
+    # -- the audit ledger ----------------------------------------------------------------
+    def audit_ready(self) -> bool:
+        """May this relay forward now? Not while audit writes fail: the ledger is tried
+        again (it records that writes came back) and forwarding resumes when it succeeds."""
+        ledger = self.ledger
+        if ledger is None or not ledger.failing:
+            return True
+        try:
+            ledger.append([ledger.entry("audit_recovered", outcome="recovered")])
+        except Exception:  # noqa: BLE001 - still failing: forwarding stays stopped
+            return False
+        log.warning("audit_recovered")
+        return True
+
+    def _audit_entries(self, event: str, **fields: Any) -> list[AuditRecord]:
+        """One record (none without a ledger). A value that does not fit its field's closed
+        shape (a test's short user id, a partner's odd topic) is left out, never written."""
+        if self.ledger is None:
+            return []
+        try:
+            return [self.ledger.entry(event, **fields)]
+        except ValueError:
+            log.warning("audit_field_refused", audit_event=event)
+            kept = {k: v for k, v in fields.items() if k not in _LOOSE_FIELDS}
+            return [self.ledger.entry(event, **kept)]
+
+    async def _audit(self, records: Sequence[AuditRecord]) -> None:
+        """Write audit records durably before going on; a failure raises, so the step they
+        record is retried (and forwarding stops until the ledger takes writes again)."""
+        ledger = self.ledger
+        if ledger is not None and records:
+            try:
+                await self.writer.run(lambda: ledger.append(records))
+            except Exception:
+                log.error("audit_write_failed", records=len(records))
+                raise
+
+    def _audit_forwards(self, sent: Sequence[tuple[ClaimedEnvelope, str]]) -> None:
+        """In the transaction that settles the outbox: one ``forward`` per envelope a
+        partner accepted (who received what, when: the dissemination record)."""
+        ledger = self.ledger
+        if ledger is None or not sent:
+            return
+        ledger.append(
+            [
+                record
+                for item, outcome in sent
+                for record in self._audit_entries(
+                    "forward",
+                    source=self.agency,
+                    destination=item.partner,
+                    envelope_id=item.envelope_id,
+                    digest=hashlib.sha256(item.body).hexdigest(),
+                    policy=self._policy_version(),
+                    outcome=outcome,
+                    kid=self._kid,
+                )
+            ]
+        )
+
+    def _policy_version(self) -> str:
+        return f"{self.policy.ori}@{self.policy.digest[:12]}"
 
     def _forwarded(self, items: list[OutboxItem]) -> None:
         for item in items:
@@ -290,12 +400,30 @@ class RelayService:
         its decision kept. An edit that is no longer safe for a partner retracts that
         partner's copy (a ``delete`` envelope) instead of leaving the old text standing.
         """
+        if not self.audit_ready():
+            raise AuditUnavailable("audit writes are failing: nothing is forwarded")
         now = self.clock()
         decisions = evaluate_outbound_all(message, self.policy, topic, now=now)
         jti = EnvelopeId(envelope_id or str(uuid.uuid4()))
         kind = kind or _KIND.get(message.kind, EnvelopeKind.POST)
         outgoing: list[OutboxItem] = []
+        records: list[AuditRecord] = []
+        actor = message.user if message.user else None
         for partner, decision in decisions.items():
+            rules = tuple(dict.fromkeys(r.rule for r in decision.reasons))
+            self.metrics.decision("outbound", partner, topic, decision.action.value, rules)
+            records += self._audit_entries(
+                "decision",
+                source=self.agency,
+                destination=partner,
+                actor_user=actor,
+                actor_agency=self.agency if actor else None,
+                envelope_id=jti,
+                topic=topic,
+                rules=rules,
+                policy=self._policy_version(),
+                outcome=decision.action.value,
+            )
             this_kind, lines, refs, blobs = kind, [], [], []
             if decision.action is Action.BLOCK or decision.message is None:
                 if kind is not EnvelopeKind.EDIT or decision.reasons[0].rule in _NOT_SHARED:
@@ -332,8 +460,23 @@ class RelayService:
             except ValueError:
                 # e.g. more lines than an envelope holds: nothing goes, the reason is kept
                 self.undelivered.append((partner, jti, "envelope_invalid"))
+                log.warning("envelope_invalid", partner=partner, envelope=jti)
                 continue
             signed = sign_origin(unsigned, key=self._key, kid=self._kid)
+            body = _wire(signed)
+            records += self._audit_entries(
+                "sign",
+                source=self.agency,
+                destination=partner,
+                actor_user=actor,
+                actor_agency=self.agency if actor else None,
+                envelope_id=jti,
+                digest=hashlib.sha256(body).hexdigest(),
+                topic=topic,
+                policy=self._policy_version(),
+                kid=self._kid,
+                outcome=this_kind.value,
+            )
             for blob in blobs:  # kept with the envelope: the outbox pushes them first
                 self.store.put_blob(sha256=blob.ref.sha256, mime=blob.ref.mime, data=blob.data)
             outgoing.append(
@@ -341,16 +484,32 @@ class RelayService:
                     partner=partner,
                     envelope_id=jti,
                     order_key=_order_key(thread, target, jti),
-                    body=_wire(signed),
+                    body=body,
                     blobs=tuple((b.ref.sha256, b.ref.mime) for b in blobs),
                     expires_at=(now + self.ttl).timestamp(),
                 )
             )
-        # One transaction: the envelopes for every partner, and the Slack event marked done.
-        await self.writer.run(
-            lambda: self.store.enqueue(outgoing, now=now.timestamp(), finish_event=event_key)
-        )
+        # One transaction: the audit records, the envelopes for every partner, and the Slack
+        # event marked done.
+        ledger = self.ledger
+
+        def write() -> None:
+            if ledger is not None and records:
+                ledger.append(records)
+            self.store.enqueue(outgoing, now=now.timestamp(), finish_event=event_key)
+
+        try:
+            await self.writer.run(write)
+        except Exception:
+            if ledger is not None and ledger.failing:
+                log.error("audit_write_failed", envelope=jti)
+            raise
         crash_point("after_outbox_commit")
+        if message.ts and kind is EnvelopeKind.POST:
+            with contextlib.suppress(ValueError):
+                waited = now.timestamp() - float(message.ts)
+                for item in outgoing:
+                    self.metrics.observe("queued", item.partner, waited)
         for item in outgoing:
             self.dispatcher.wake(item.partner)
         return decisions
@@ -377,7 +536,28 @@ class RelayService:
         return {"store": store_ok, "policy": True, "partner_keys": keys_ok}
 
     def record_refusal(self, record: RefusalRecord) -> None:
+        self.metrics.envelope_refused(record.peer, record.reason)
+        log.info(
+            "envelope_refused",
+            partner=record.peer,
+            reason=record.reason,
+            status=record.http_status,
+            digest=record.digest,
+        )
         self.store.record_refusal(record)
+        ledger = self.ledger
+        if ledger is not None:
+            with contextlib.suppress(Exception):  # counted and logged by the ledger
+                ledger.append(
+                    self._audit_entries(
+                        "refusal",
+                        source=record.peer if record.peer != "unknown" else None,
+                        destination=self.agency,
+                        envelope_id=record.envelope_id,
+                        digest=record.digest,
+                        outcome=record.reason,
+                    )
+                )
 
     def store_blob(self, sha256: str, mime: str, data: bytes) -> None:
         self.store.put_blob(sha256=sha256, mime=mime, data=data)
@@ -399,8 +579,14 @@ class RelayService:
                 "topic not accepted from this partner", code=LinkReason.TOPIC_NOT_ACCEPTED
             )
         digest = hashlib.sha256(canonicalize(verified.envelope.to_wire())).hexdigest()
-        outcome = await self.writer.run(
-            lambda: self.store.record_received(
+        ledger = self.ledger
+        if ledger is not None and not self.audit_ready():
+            raise VerificationError(
+                "audit unavailable", code=LinkReason.UNAVAILABLE, http_status=503
+            )
+
+        def write() -> ReceiveOutcome:
+            got = self.store.record_received(
                 issuer=verified.issuer,
                 envelope_id=verified.envelope_id,
                 digest=digest,
@@ -411,7 +597,23 @@ class RelayService:
                 + _order_key(verified.thread, verified.target, verified.envelope_id),
                 expires_at=verified.expires_at.timestamp(),
             )
-        )
+            if ledger is not None and got is not ReceiveOutcome.CONFLICT:
+                ledger.append(
+                    self._audit_entries(
+                        "receive",
+                        source=peer,
+                        destination=self.agency,
+                        actor_agency=verified.issuer,
+                        envelope_id=verified.envelope_id,
+                        digest=digest,
+                        topic=verified.topic,
+                        kid=verified.origin_kid,
+                        outcome="duplicate" if got is not ReceiveOutcome.NEW else "new",
+                    )
+                )
+            return got
+
+        outcome = await self.writer.run(write)
         if outcome is ReceiveOutcome.CONFLICT:
             raise VerificationError(
                 "envelope id reused for another envelope",
@@ -419,6 +621,11 @@ class RelayService:
                 http_status=409,
             )
         crash_point("after_envelope_commit")
+        self.metrics.envelope_received(
+            peer, verified.topic, "new" if outcome is ReceiveOutcome.NEW else "duplicate"
+        )
+        signed_at = verified.hops[-1].at if verified.hops else verified.issued_at
+        self.metrics.observe("hop", peer, (now - signed_at).total_seconds())
         if outcome is ReceiveOutcome.NEW:
             self._verified[(verified.issuer, verified.envelope_id)] = verified
             while len(self._verified) > 4096:
@@ -468,12 +675,45 @@ class RelayService:
             )
             if decision.action is Action.BLOCK and verified.kind is EnvelopeKind.EDIT:
                 decision = retract  # an edit this agency will not show retracts its copy
+        rules = tuple(dict.fromkeys(r.rule for r in decision.reasons))
+        if attempt <= 1:
+            self.metrics.decision("inbound", sender, verified.topic, decision.action.value, rules)
+        await self._audit(
+            self._audit_entries(
+                "decision",
+                source=sender,
+                destination=self.agency,
+                actor_agency=verified.issuer,
+                envelope_id=verified.envelope_id,
+                topic=verified.topic,
+                rules=rules,
+                policy=self._policy_version(),
+                outcome=decision.action.value,
+            )
+        )
         if decision.action is not Action.BLOCK:
             delivery = Delivery(
                 envelope=verified, decision=decision, sender=sender, attempt=attempt
             )
             if self.poster is not None:
                 await self.poster(delivery)  # posted (and its ts stored) before we go on
+                what = "delete" if decision is retract else _POSTED.get(verified.kind, "post")
+                self.metrics.posted(sender, what)
+                if verified.kind is EnvelopeKind.POST:
+                    waited = (now - verified.issued_at).total_seconds()
+                    self.metrics.observe("posted", sender, waited)
+                await self._audit(
+                    self._audit_entries(
+                        what,
+                        source=sender,
+                        destination=self.agency,
+                        actor_agency=verified.issuer,
+                        envelope_id=verified.envelope_id,
+                        topic=verified.topic,
+                        policy=self._policy_version(),
+                        outcome="posted",
+                    )
+                )
             else:
                 await self.delivered.put(delivery)
         targets = routing.relay_targets(
@@ -497,7 +737,26 @@ class RelayService:
             self._pass_on(verified, target, _kept_indices(texts, outbound[target]), content, now)
             for target in targets
         )
-        return [item for item in forwards if item is not None]
+        items = [item for item in forwards if item is not None]
+        await self._audit(
+            [
+                record
+                for item in items
+                for record in self._audit_entries(
+                    "sign",
+                    source=sender,
+                    destination=item.partner,
+                    actor_agency=verified.issuer,
+                    envelope_id=verified.envelope_id,
+                    digest=hashlib.sha256(item.body).hexdigest(),
+                    topic=verified.topic,
+                    policy=self._policy_version(),
+                    kid=self._kid,
+                    outcome="hop",
+                )
+            ]
+        )
+        return items
 
     def _pass_on(
         self,
@@ -529,7 +788,7 @@ class RelayService:
             from_agency=verified.last_signer,
             to_agency=AgencyId(target),
             at=now,
-            policy=f"{self.policy.ori}@{self.policy.digest[:12]}",
+            policy=self._policy_version(),
             withhold_lines=withhold,
             withhold_files=withhold_files,
             onward=routing.onward_allowed(self.policy, self.policy.partners[target]),

@@ -16,6 +16,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         config = read_config(args.config)
         from relay.app import run_forever
+        from relay.logs import configure_logging
+
+        configure_logging(config.logging.format, config.logging.level)
 
         asyncio.run(run_forever(config))
     except ConfigLoadError as exc:

@@ -16,6 +16,7 @@ from typing import Any, Final, TypeVar
 
 import aiohttp
 
+from relay.core.audit import CHECKPOINT_CODES
 from relay.core.refusal import Refusal
 from relay.errors import DeliveryError
 from relay.federation.server import LinkReason
@@ -103,6 +104,54 @@ class PeerClient:
                 f"no relay url for partner {partner}", code="partner_unknown", retryable=False
             )
         await _put_once(self._session, f"{url.rstrip('/')}/v1/files/{sha256}", partner, mime, data)
+
+    async def send_checkpoint(self, partner: str, token: str) -> str:
+        """One attempt at handing a signed audit checkpoint to a partner (the next interval
+        sends a newer one); returns its ``status``: stored, conflict or stale."""
+        payload = await self._audit_call(partner, "POST", {"token": token})
+        status = payload.get("status")
+        return status if status in ("stored", "conflict", "stale") else "unknown"
+
+    async def fetch_checkpoints(self, partner: str) -> list[str]:
+        """The checkpoint tokens ``partner`` keeps of this relay (verify them before use)."""
+        payload = await self._audit_call(partner, "GET", None)
+        tokens = payload.get("checkpoints")
+        if not isinstance(tokens, list):
+            return []
+        return [t for t in tokens if isinstance(t, str)]
+
+    async def _audit_call(
+        self, partner: str, method: str, body: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        url = self._urls.get(partner)
+        if url is None:
+            raise DeliveryError(
+                f"no relay url for partner {partner}", code="partner_unknown", retryable=False
+            )
+        try:
+            async with self._session.request(
+                method, f"{url.rstrip('/')}/v1/audit/checkpoints", json=body
+            ) as resp:
+                payload = await _json(resp)
+                if resp.status == 200:
+                    return payload
+                code = payload.get("error")
+                raise DeliveryError(
+                    f"partner {partner} refused a checkpoint call ({resp.status})",
+                    code=code
+                    if isinstance(code, str) and code in _KNOWN | CHECKPOINT_CODES
+                    else f"http_{resp.status}",
+                    retryable=resp.status in _RETRYABLE_STATUS,
+                    retry_after=_seconds(resp.headers.get("Retry-After")),
+                )
+        except (aiohttp.ClientSSLError, ssl.SSLError):
+            raise DeliveryError(
+                f"TLS with partner {partner} failed", code="tls_failed", retryable=True
+            ) from None
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            raise DeliveryError(
+                f"partner {partner} unreachable", code="unreachable", retryable=True
+            ) from None
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[T]]) -> T:
         for number in range(self._retry.attempts):

@@ -29,6 +29,7 @@ __all__ = [
     "LinkReason",
     "RateLimiter",
     "build_federation_app",
+    "read_from_peer",
     "status_for",
 ]
 
@@ -43,6 +44,7 @@ class LinkReason(StrEnum):
     REPLAYED = "replayed"  # a different envelope reusing an envelope id
     TOPIC_NOT_ACCEPTED = "topic_not_accepted"
     BAD_REQUEST = "bad_request"  # not JSON, wrong content type
+    UNAVAILABLE = "unavailable"  # this relay cannot take envelopes now (its audit ledger)
 
 
 _STATUS: Final[Mapping[str, int]] = {
@@ -53,7 +55,7 @@ _STATUS: Final[Mapping[str, int]] = {
     "onward_forbidden": 403, "topic_not_accepted": 403,
     "timeout": 408, "replayed": 409, "too_large": 413,
     "expired": 422, "not_yet_valid": 422, "hop_limit": 422, "loop": 422,
-    "rate_limited": 429,
+    "rate_limited": 429, "unavailable": 503,
 }  # fmt: skip
 
 
@@ -177,6 +179,9 @@ async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes]
     if len(body) > limit:
         return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
     return peer, body
+
+
+read_from_peer: Final = _read_from_peer  # for routes added elsewhere (audit checkpoints)
 
 
 async def _post_envelope(request: web.Request) -> web.Response:

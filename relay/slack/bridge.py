@@ -240,6 +240,7 @@ class SlackBridge:
             thread = base + str(thread_ts)
             if message.kind is MessageKind.POST and _CANCEL.search(event.get("text") or ""):
                 kind, target = EnvelopeKind.CANCEL, thread
+        self.service.metrics.slack_message(topic, message.kind.value)
         files = await self.fetcher.prepare(message.files) if message.files else {}
         author = await self._author(message.user) if message.user else "relay"
         decisions = await self.service.publish(

@@ -14,13 +14,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from relay.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from relay.metrics import RelayMetrics
 
 __all__ = ["Pacer", "SlackCaller", "map_slack_errors"]
 
@@ -107,16 +110,25 @@ class SlackCaller:
     """An ``AsyncWebClient`` with pacing, 429s waited out, and errors mapped."""
 
     def __init__(
-        self, client: AsyncWebClient, *, pacer: Pacer | None = None, max_attempts: int = 5
+        self,
+        client: AsyncWebClient,
+        *,
+        pacer: Pacer | None = None,
+        max_attempts: int = 5,
+        metrics: RelayMetrics | None = None,
     ) -> None:
         self.client = client
         self.pacer = pacer or Pacer()
         self.max_attempts = max_attempts
+        self.metrics = metrics
         self.calls: dict[tuple[str, str], int] = {}  # (method, outcome) -> count (metrics)
 
     async def call(self, method: str, channel: str, fn: Callable[[], Awaitable[T]]) -> T:
         for attempt in range(self.max_attempts):
+            before = self.pacer.waited
             await self.pacer.wait(method, channel)
+            if self.metrics is not None and self.pacer.waited > before:
+                self.metrics.rate_limited(method, self.pacer.waited - before)
             try:
                 async with map_slack_errors(method):
                     result = await fn()
@@ -128,11 +140,15 @@ class SlackCaller:
                     raise
                 wait = exc.retry_after or 1.0
                 self.pacer.waited += wait
+                if self.metrics is not None:
+                    self.metrics.rate_limited(method, wait)
                 await self.pacer.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _count(self, method: str, outcome: str) -> None:
         self.calls[(method, outcome)] = self.calls.get((method, outcome), 0) + 1
+        if self.metrics is not None:
+            self.metrics.slack_call(method, outcome)
 
     async def api(self, method: str, pace: str = "", /, **kwargs: Any) -> dict[str, Any]:
         """Call a Web API method by name (``pace``: the channel its rate limit counts in)."""

@@ -16,8 +16,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 
+from relay.core import audit
 from relay.store import sql
 from relay.store.contract import (
     Attempt,
@@ -28,6 +29,7 @@ from relay.store.contract import (
     QueueStat,
     ReceiveOutcome,
     RefusalRecord,
+    StoredCheckpoint,
 )
 
 __all__ = ["Result", "SqlStore", "ts_order"]
@@ -53,6 +55,16 @@ def ts_order(ts: str) -> tuple[int, Decimal]:
 def _settle_params(seq: int, owner: str, attempt: Attempt, now: float) -> tuple[object, ...]:
     finished = None if attempt.state == "pending" else now
     return (seq, owner, attempt.state, attempt.next_at, attempt.reason, finished)
+
+
+_RETENTION_FLOOR: Final = 365 * 86400.0  # seconds: CJIS AU-11 keeps audit records a year
+
+
+def _at_text(seconds: float | None) -> str:
+    """POSIX seconds as the records' fixed-width RFC 3339 text ('' for no bound)."""
+    if seconds is None:
+        return ""
+    return audit.rfc3339(dt.datetime.fromtimestamp(seconds, dt.UTC))
 
 
 def _entry(entry_id: str) -> tuple[str, int]:
@@ -487,6 +499,110 @@ class SqlStore(ABC):
             (stored,) = self._execute(sql.SELECT_SEEN_FOR_UPDATE, (channel,)).rows[0]
             if ts_order(ts) > ts_order(stored):
                 self._execute(sql.UPDATE_SEEN, (channel, ts))
+
+    # -- audit ledger ------------------------------------------------------------------------
+    def audit_append(self, records: Sequence[audit.AuditRecord]) -> tuple[int, str]:
+        """Chain ``records`` after the head in one transaction (inside :meth:`group`, a
+        savepoint: it stands or falls with the caller's unit). The head row is locked first,
+        so appends from several instances on one database queue up and extend one chain."""
+        with self._transaction():
+            seq, head = self._execute(sql.SELECT_AUDIT_HEAD_FOR_UPDATE).rows[0]
+            chained = audit.chain(int(seq), str(head), records)
+            if not chained:
+                return int(seq), str(head)
+            for item in chained:
+                self._execute(
+                    sql.INSERT_AUDIT,
+                    (
+                        item.seq,
+                        item.record.at,
+                        item.prev,
+                        item.hash,
+                        item.record.canonical().decode("utf-8"),
+                    ),
+                )
+            last = chained[-1]
+            self._execute(sql.UPDATE_AUDIT_HEAD, (last.seq, last.hash))
+        return last.seq, last.hash
+
+    def audit_head(self) -> tuple[int, str]:
+        with self._transaction():
+            seq, head, _, _ = self._execute(sql.SELECT_AUDIT_HEAD).rows[0]
+        return int(seq), str(head)
+
+    def audit_anchor(self) -> tuple[int, str] | None:
+        with self._transaction():
+            _, _, seq, head = self._execute(sql.SELECT_AUDIT_HEAD).rows[0]
+        return (int(seq), str(head)) if int(seq) > 0 else None
+
+    def audit_raw_rows(self, *, after_seq: int = 0, limit: int = 10_000) -> list[audit.RawRow]:
+        with self._transaction():
+            rows = self._execute(sql.SELECT_AUDIT_ROWS, (int(after_seq), "", "", limit)).rows
+        return [audit.RawRow(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    def audit_rows(
+        self,
+        *,
+        after_seq: int = 0,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = None,
+    ) -> list[audit.ChainedRecord]:
+        """Records in sequence order; ``ValueError`` (field name only) for a stored record
+        that no longer parses (``relay audit verify`` says which)."""
+        bound = limit if limit is not None else 2**62
+        with self._transaction():
+            rows = self._execute(
+                sql.SELECT_AUDIT_ROWS, (int(after_seq), _at_text(since), _at_text(until), bound)
+            ).rows
+        return [
+            audit.ChainedRecord(
+                seq=int(r[0]),
+                prev=str(r[1]),
+                hash=str(r[2]),
+                record=audit.AuditRecord.from_json(json.loads(r[3])),
+            )
+            for r in rows
+        ]
+
+    def audit_prune(self, before: float, *, now: float) -> int:
+        """Delete the records older than ``before`` (the chain's prefix up to the first one
+        that is not), keeping the last deleted record's ``(seq, hash)`` as the anchor."""
+        if before > now - _RETENTION_FLOOR:
+            raise ValueError("audit retention must be at least 365 days")
+        with self._transaction():
+            self._execute(sql.SELECT_AUDIT_HEAD_FOR_UPDATE)  # no append while the anchor moves
+            rows = self._execute(sql.SELECT_AUDIT_PRUNE_END, (_at_text(before),)).rows
+            if not rows:
+                return 0
+            seq, head = int(rows[0][0]), str(rows[0][1])
+            deleted = self._execute(sql.DELETE_AUDIT_UPTO, (seq,)).rowcount
+            self._execute(sql.UPDATE_AUDIT_ANCHOR, (seq, head))
+        return int(deleted)
+
+    def put_checkpoint(
+        self, *, issuer: str, seq: int, head: str, at: str, token: str, received_at: str
+    ) -> bool:
+        with self._transaction():
+            inserted = self._execute(
+                sql.INSERT_CHECKPOINT, (issuer, int(seq), head, at, token, received_at)
+            ).rowcount
+        return inserted == 1
+
+    def checkpoints(self, issuer: str) -> list[StoredCheckpoint]:
+        with self._transaction():
+            rows = self._execute(sql.SELECT_CHECKPOINTS, (issuer,)).rows
+        return [
+            StoredCheckpoint(
+                issuer=str(r[0]),
+                seq=int(r[1]),
+                head=str(r[2]),
+                at=str(r[3]),
+                token=str(r[4]),
+                received_at=str(r[5]),
+            )
+            for r in rows
+        ]
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from relay.core.audit import AuditRecord, ChainedRecord, RawRow
 from relay.core.backoff import Attempt
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ReceiveOutcome",
     "RefusalRecord",
     "Store",
+    "StoredCheckpoint",
 ]
 
 
@@ -105,6 +107,18 @@ class QueueStat:
     state: str
     count: int
     oldest: float  # created_at of the oldest item
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredCheckpoint:
+    """A signed audit checkpoint kept by this relay: its own, or a partner's."""
+
+    issuer: str  # the agency that signed it
+    seq: int
+    head: str
+    at: str  # RFC 3339, as signed
+    token: str  # the compact JWS
+    received_at: str  # RFC 3339, when it was kept
 
 
 class Store(Protocol):
@@ -201,6 +215,42 @@ class Store(Protocol):
     def last_seen(self, channel: str) -> str | None: ...
 
     def set_last_seen(self, channel: str, ts: str) -> None: ...
+
+    # -- audit ledger ------------------------------------------------------------------------
+    def audit_append(self, records: Sequence[AuditRecord]) -> tuple[int, str]:
+        """Chain ``records`` after the head (locked: one chain for every instance) in one
+        transaction, or the caller's savepoint; returns the new head ``(seq, hash)``."""
+
+    def audit_head(self) -> tuple[int, str]: ...
+
+    def audit_rows(
+        self,
+        *,
+        after_seq: int = 0,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = None,
+    ) -> list[ChainedRecord]:
+        """Records after ``after_seq`` in sequence order, ``since <= at < until`` (POSIX)."""
+
+    def audit_raw_rows(self, *, after_seq: int = 0, limit: int = 10_000) -> list[RawRow]:
+        """Rows as stored, record JSON unparsed (for verification)."""
+
+    def audit_anchor(self) -> tuple[int, str] | None:
+        """``(seq, hash)`` of the last pruned record; None if nothing was ever pruned."""
+
+    def audit_prune(self, before: float, *, now: float) -> int:
+        """Delete the records older than ``before`` (a prefix of the chain), keep the last
+        one's ``(seq, hash)`` as the anchor; ``ValueError`` if ``before`` is within 365 days
+        of ``now``. Returns the records deleted."""
+
+    def put_checkpoint(
+        self, *, issuer: str, seq: int, head: str, at: str, token: str, received_at: str
+    ) -> bool:
+        """Keep a checkpoint (own or a partner's); False if it was kept already."""
+
+    def checkpoints(self, issuer: str) -> list[StoredCheckpoint]:
+        """The checkpoints kept of ``issuer``, by seq."""
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""

@@ -148,6 +148,45 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX inbox_due ON inbox (done, seq)",
         "CREATE INDEX inbox_order ON inbox (order_key, done, seq)",
     ),
+    # 5: the audit ledger: the hash chain (records as canonical JSON, ids and codes only), its
+    #    one-row head (locked by every append: several instances extend one chain), the
+    #    retention anchor (the last pruned record), and signed checkpoints (own and partners')
+    (
+        """
+        CREATE TABLE audit_log (
+            seq BIGINT PRIMARY KEY,
+            at TEXT NOT NULL,
+            prev TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            record TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX audit_log_at ON audit_log (at)",
+        """
+        CREATE TABLE audit_head (
+            id INTEGER PRIMARY KEY,
+            seq BIGINT NOT NULL,
+            hash TEXT NOT NULL,
+            anchor_seq BIGINT NOT NULL,
+            anchor_hash TEXT NOT NULL
+        )
+        """,
+        # the head before any record is relay.core.audit.GENESIS (64 zeros)
+        "INSERT INTO audit_head (id, seq, hash, anchor_seq, anchor_hash) VALUES (1, 0, "
+        "'0000000000000000000000000000000000000000000000000000000000000000', 0, "
+        "'0000000000000000000000000000000000000000000000000000000000000000')",
+        """
+        CREATE TABLE audit_checkpoints (
+            issuer TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            head TEXT NOT NULL,
+            at TEXT NOT NULL,
+            token TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (issuer, seq, head)
+        )
+        """,
+    ),
 )
 
 # -- schema version (a table, so both backends track it alike) --------------------------------
@@ -351,4 +390,37 @@ STATS_OUTBOX: Final = (
 STATS_INBOUND: Final = (
     "SELECT sender, state, count(*), min(created_at) FROM inbound "
     "WHERE state <> 'done' GROUP BY sender, state"
+)
+
+# -- audit ledger (migration 5) ----------------------------------------------------------------
+# Record times are fixed-width RFC 3339 text (microseconds, Z), so text order is time order.
+# The head row is locked FOR UPDATE by every append (SQLite: BEGIN IMMEDIATE already excludes
+# other writers), so appends from several instances queue up on it and extend one chain.
+SELECT_AUDIT_HEAD_FOR_UPDATE: Final = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+SELECT_AUDIT_HEAD: Final = "SELECT seq, hash, anchor_seq, anchor_hash FROM audit_head WHERE id = 1"
+UPDATE_AUDIT_HEAD: Final = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1"
+UPDATE_AUDIT_ANCHOR: Final = "UPDATE audit_head SET anchor_seq = $1, anchor_hash = $2 WHERE id = 1"
+INSERT_AUDIT: Final = (
+    "INSERT INTO audit_log (seq, at, prev, hash, record) VALUES ($1, $2, $3, $4, $5)"
+)
+SELECT_AUDIT_ROWS: Final = (
+    "SELECT seq, prev, hash, record FROM audit_log "
+    "WHERE seq > $1 AND ($2 = '' OR at >= $2) AND ($3 = '' OR at < $3) "
+    "ORDER BY seq LIMIT $4"
+)
+# The last record of the prefix to prune: every record up to it is older than the cut-off.
+SELECT_AUDIT_PRUNE_END: Final = """
+    SELECT seq, hash FROM audit_log
+    WHERE seq < coalesce((SELECT min(seq) FROM audit_log WHERE at >= $1),
+                         (SELECT max(seq) FROM audit_log) + 1)
+    ORDER BY seq DESC LIMIT 1
+"""
+DELETE_AUDIT_UPTO: Final = "DELETE FROM audit_log WHERE seq <= $1"
+INSERT_CHECKPOINT: Final = (
+    "INSERT INTO audit_checkpoints (issuer, seq, head, at, token, received_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (issuer, seq, head) DO NOTHING"
+)
+SELECT_CHECKPOINTS: Final = (
+    "SELECT issuer, seq, head, at, token, received_at FROM audit_checkpoints "
+    "WHERE issuer = $1 ORDER BY seq, at, head"
 )

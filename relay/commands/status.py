@@ -1,0 +1,305 @@
+"""`relay status --config FILE [--json]`: the relay's queues from its store, and whether it runs.
+
+Read from the store, so it works while the relay is down; any instance's host can run it. A
+table by default; with ``--json`` one JSON object (a contract)::
+
+    {
+      "agency": "CT9990100",
+      "generated_at": "2026-11-26T12:00:00Z",          # RFC 3339 UTC, whole seconds
+      "relay": {
+        "state": "ready" | "running" | "not_running" | "no_admin_listener",
+        "url": "http://127.0.0.1:9469/readyz" | null,  # what was asked (2 s timeout)
+        "http_status": 200 | 503 | null
+      },
+      "partners": [                                    # by ORI: relay.yaml's and any queued
+        {"ori": "MA9990200",
+         "queued": 3,          # outbox items pending (due, waiting for a retry, or leased)
+         "due": 2,             # pending with their next attempt due now (leased ones too)
+         "leased": 1 | null,   # pending and leased by an instance now (null: not known)
+         "dead": 1,            # dead letters
+         "oldest_queued_age_seconds": 312 | null,
+         "last_dead_reason": "http_410" | null}        # of the newest dead letter
+      ],
+      "inbound": {"queued", "due", "leased", "dead", "oldest_queued_age_seconds",
+                  "last_dead_reason"},                 # the same fields, every sender
+      "slack_pending_events": 0,                       # Slack events taken, not processed
+      "refusals": [                                    # the last 5, oldest first
+        {"at": "2026-11-26T11:58:00Z", "peer": "unknown", "reason": "signature_invalid"}
+      ]
+    }
+
+``state``: ``ready`` when ``GET /readyz`` on the admin listener answers 200, ``running`` when it
+answers anything else (up, not ready), ``not_running`` when nothing answers in 2 s, and
+``no_admin_listener`` when ``relay.yaml`` has no ``admin:`` section. Ids, counts, times and
+reason codes only, never message text.
+
+Exit codes: 0 (whatever the relay's state), 1 the store cannot be opened or read, 2 a
+``relay.yaml`` that does not load or usage. Errors are one line on stderr, never a traceback,
+never the store URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import math
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from relay.config import AdminConfig, ConfigLoadError, RelayConfig, read_config
+from relay.store.contract import Store
+
+__all__ = ["add_parser", "collect_status", "probe_admin"]
+
+_LIMIT: Final = 100_000
+_REFUSALS: Final = 5
+_TIMEOUT: Final = 2.0
+
+
+class _Fail(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(slots=True)
+class _Counts:
+    queued: int = 0
+    due: int = 0
+    leased: int | None = None
+    dead: int = 0
+    oldest: float | None = None
+    last_dead_seq: int = -1
+    last_dead_reason: str | None = None
+
+    def wire(self, now: float) -> dict[str, Any]:
+        return {
+            "queued": self.queued,
+            "due": self.due,
+            "leased": self.leased,
+            "dead": self.dead,
+            "oldest_queued_age_seconds": (
+                max(0, int(now - self.oldest)) if self.oldest is not None else None
+            ),
+            "last_dead_reason": self.last_dead_reason,
+        }
+
+
+def _rfc3339(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(math.floor(seconds), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- the admin listener ------------------------------------------------------------------------
+def probe_admin(admin: AdminConfig | None, timeout: float = _TIMEOUT) -> dict[str, Any]:
+    """``GET /readyz`` on the admin listener: ready, running (answers, not ready) or not."""
+    if admin is None:
+        return {"state": "no_admin_listener", "url": None, "http_status": None}
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(admin.host, admin.host)  # noqa: S104
+    netloc = f"[{host}]" if ":" in host else host
+    url = f"http://{netloc}:{admin.port}/readyz"
+    status: int | None = None
+    try:
+        # A fixed http:// URL built from relay.yaml's admin listener.
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            status = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        status = int(exc.code)
+    except (OSError, ValueError):
+        status = None
+    state = "not_running" if status is None else "ready" if status == 200 else "running"
+    return {"state": state, "url": url, "http_status": status}
+
+
+# -- the store ---------------------------------------------------------------------------------
+def _open(config: RelayConfig) -> Store:
+    from relay.store.open import open_store
+
+    base = Path(config.source).parent
+    url = config.store
+    if url.startswith("sqlite:///") and url != "sqlite:///":
+        path = Path(url.removeprefix("sqlite:///"))
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            raise _Fail(f"relay status: no SQLite store at {path}", 1)
+    try:
+        return open_store(url, base_dir=base)
+    except Exception as exc:  # noqa: BLE001 - driver text may echo the URL and its password
+        detail = str(exc) if type(exc) in (ValueError, RuntimeError) else type(exc).__name__
+        raise _Fail(f"relay status: cannot open the store: {detail}", 1) from None
+
+
+def _leased(store: Store, now: float) -> tuple[dict[str, int], int] | None:
+    """Leased items per partner and inbound; None when the store cannot say.
+
+    The store contract has no lease counts yet, so this reads the SQL stores' columns (the
+    only backends) directly, read-only."""
+    from relay.store.base import SqlStore
+
+    if not isinstance(store, SqlStore):
+        return None
+    with store._transaction():
+        out = store._execute(
+            "SELECT partner, count(*) FROM outbox WHERE state = 'pending' "
+            "AND lease_until IS NOT NULL AND lease_until > $1 GROUP BY partner",
+            (now,),
+        ).rows
+        inbound = store._execute(
+            "SELECT count(*) FROM inbound WHERE state = 'pending' "
+            "AND lease_until IS NOT NULL AND lease_until > $1",
+            (now,),
+        ).rows
+    return {str(peer): int(n) for peer, n in out}, int(inbound[0][0]) if inbound else 0
+
+
+def collect_status(
+    config: RelayConfig, store: Store, *, now: float, admin: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``--json`` object (see the module docstring) from an open store."""
+    partners: dict[str, _Counts] = {ori: _Counts() for ori in config.partners}
+    inbound = _Counts()
+
+    def counts(queue: str, peer: str) -> _Counts:
+        return partners.setdefault(peer, _Counts()) if queue == "outbox" else inbound
+
+    for stat in store.queue_stats():
+        c = counts(stat.queue, stat.peer)
+        if stat.state == "pending":
+            c.queued += stat.count
+            c.oldest = stat.oldest if c.oldest is None else min(c.oldest, stat.oldest)
+        elif stat.state == "dead":
+            c.dead += stat.count
+    for entry in store.queue_entries(state="pending", limit=_LIMIT):
+        if entry.next_at <= now:
+            counts(entry.queue, entry.peer).due += 1
+    for entry in store.queue_entries(state="dead", limit=_LIMIT):
+        c = counts(entry.queue, entry.peer)
+        seq = int(entry.id.partition("-")[2])
+        if seq > c.last_dead_seq:
+            c.last_dead_seq, c.last_dead_reason = seq, entry.reason
+    leased = _leased(store, now)
+    if leased is not None:
+        by_partner, inbound_leased = leased
+        for ori, c in partners.items():
+            c.leased = by_partner.get(ori, 0)
+        inbound.leased = inbound_leased
+    refusals = store.refusals()[-_REFUSALS:]
+    return {
+        "agency": config.agency,
+        "generated_at": _rfc3339(now),
+        "relay": admin,
+        "partners": [{"ori": ori, **partners[ori].wire(now)} for ori in sorted(partners)],
+        "inbound": inbound.wire(now),
+        "slack_pending_events": store.pending_event_count(),
+        "refusals": [
+            {"at": _rfc3339(r.at.timestamp()), "peer": r.peer, "reason": r.reason}
+            for r in refusals
+        ],
+    }
+
+
+# -- output ------------------------------------------------------------------------------------
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    s = max(0, seconds)
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h{m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d{h:02d}h"
+
+
+def _cell(value: Any) -> str:
+    text = "-" if value is None else str(value)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+_STATES: Final = {
+    "ready": "running, ready",
+    "running": "running, not ready",
+    "not_running": "not running",
+    "no_admin_listener": "unknown (no admin: listener in relay.yaml)",
+}
+
+
+def render(status: dict[str, Any]) -> str:
+    relay = status["relay"]
+    where = f" ({relay['url']} -> {relay['http_status'] or 'no answer'})" if relay["url"] else ""
+    out = [f"relay {status['agency']}: {_STATES[relay['state']]}{where}", ""]
+    header = ["QUEUE", "PEER", "QUEUED", "DUE", "LEASED", "DEAD", "OLDEST", "LAST DEAD REASON"]
+    rows = [header]
+    for p in [*status["partners"], {"ori": "(all senders)", **status["inbound"]}]:
+        queue = "inbound" if p["ori"] == "(all senders)" else "outbox"
+        rows.append(
+            [
+                queue,
+                _cell(p["ori"]),
+                str(p["queued"]),
+                str(p["due"]),
+                _cell(p["leased"]),
+                str(p["dead"]),
+                _duration(p["oldest_queued_age_seconds"]),
+                _cell(p["last_dead_reason"]),
+            ]
+        )
+    out += _table(rows)
+    out += ["", f"Slack events pending: {status['slack_pending_events']}", ""]
+    if status["refusals"]:
+        out.append(f"Last {len(status['refusals'])} refusals:")
+        out += _table(
+            [
+                ["TIME", "PEER", "REASON"],
+                *([r["at"], _cell(r["peer"]), _cell(r["reason"])] for r in status["refusals"]),
+            ]
+        )
+    else:
+        out.append("No refusals.")
+    return "\n".join(out) + "\n"
+
+
+def _status(args: argparse.Namespace) -> int:
+    try:
+        try:
+            config = read_config(args.config)
+        except ConfigLoadError as exc:
+            raise _Fail("\n".join(exc.lines()), 2) from None
+        store = _open(config)
+        try:
+            now = time.time()
+            admin = probe_admin(config.admin)
+            status = collect_status(config, store, now=now, admin=admin)
+        except Exception as exc:  # noqa: BLE001 - one line, never a traceback or the URL
+            raise _Fail(f"relay status: store error ({type(exc).__name__})", 1) from None
+        finally:
+            with contextlib.suppress(Exception):
+                store.close()
+    except _Fail as fail:
+        print(fail.message, file=sys.stderr)
+        return fail.code
+    sys.stdout.write(json.dumps(status) + "\n" if args.json else render(status))
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("status", help="queues, dead letters and refusals from the store")
+    p.add_argument("--config", required=True, metavar="FILE", help="relay.yaml")
+    p.add_argument("--json", action="store_true", help="one JSON object (a contract)")
+    p.set_defaults(func=_status)

@@ -1,0 +1,103 @@
+"""Audit checkpoints between partners: ``POST`` and ``GET /v1/audit/checkpoints``.
+
+A relay signs its audit chain head at an interval and sends the token to its partners, who
+keep it (:meth:`relay.ledger.Ledger.receive_checkpoint`). A partner holding our checkpoints
+can later show that our log was truncated or rewritten. ``GET`` answers the requesting peer
+the checkpoints this relay keeps *of that peer*, so a relay can collect what others hold of
+it. The peer is the one its pinned TLS client certificate names, exactly as for envelopes
+(:func:`relay.federation.server.read_from_peer`: pinning, rate limit, size and time limits).
+
+Answers: ``200 {"status": "stored"|"conflict"|"stale"}``, ``200 {"checkpoints": [token,
+...]}``; refusals ``{"error": code}`` with 400 (``bad_request``, ``malformed``, ...), 403
+(``signature_invalid``, ``key_not_pinned``, ``issuer_mismatch``, ``peer_unknown``, ...) or
+503 (``unavailable``: this relay's audit writes are failing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+from typing import Final, Protocol
+
+from aiohttp import web
+
+from relay.core.audit import CheckpointError
+from relay.federation.server import HANDLER, read_from_peer
+from relay.ledger import AuditWriteError
+from relay.store.contract import RefusalRecord
+
+__all__ = ["CHECKPOINTS_PATH", "CheckpointHandler", "add_checkpoint_routes"]
+
+CHECKPOINTS_PATH: Final = "/v1/audit/checkpoints"
+MAX_CHECKPOINT_BODY: Final = 8192
+_FORBIDDEN: Final = frozenset(
+    {"signature_invalid", "key_invalid", "key_not_pinned", "key_revoked", "issuer_mismatch"}
+)
+
+
+class CheckpointHandler(Protocol):
+    """What the routes hand checkpoints to (:class:`relay.ledger.Ledger`); called in a
+    worker thread (the store is synchronous)."""
+
+    def receive_checkpoint(self, partner: str, token: str) -> str: ...
+
+    def kept_tokens(self, issuer: str) -> list[str]: ...
+
+
+CHECKPOINT_HANDLER: Final = web.AppKey("checkpoint_handler", CheckpointHandler)
+
+
+def _refuse(
+    request: web.Request, code: str, status: int, *, peer: str, body: bytes
+) -> web.Response:
+    request.app[HANDLER].record_refusal(
+        RefusalRecord(
+            at=dt.datetime.now(dt.UTC),
+            peer=peer,
+            reason=code,
+            http_status=status,
+            digest=hashlib.sha256(body).hexdigest() if body else None,
+        )
+    )
+    return web.json_response({"error": code}, status=status)
+
+
+async def _post(request: web.Request) -> web.Response:
+    got = await read_from_peer(request, MAX_CHECKPOINT_BODY)
+    if isinstance(got, web.Response):
+        return got
+    peer, body = got
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        value = None
+    token = value.get("token") if isinstance(value, dict) else None
+    if not isinstance(token, str) or set(value) != {"token"}:
+        return _refuse(request, "bad_request", 400, peer=peer, body=body)
+    handler = request.app[CHECKPOINT_HANDLER]
+    try:
+        status = await asyncio.to_thread(handler.receive_checkpoint, peer, token)
+    except CheckpointError as exc:
+        code = exc.code
+        return _refuse(request, code, 403 if code in _FORBIDDEN else 400, peer=peer, body=body)
+    except AuditWriteError:
+        return web.json_response({"error": "unavailable"}, status=503)
+    return web.json_response({"status": status})
+
+
+async def _get(request: web.Request) -> web.Response:
+    got = await read_from_peer(request, 0)
+    if isinstance(got, web.Response):
+        return got
+    peer, _ = got
+    tokens = await asyncio.to_thread(request.app[CHECKPOINT_HANDLER].kept_tokens, peer)
+    return web.json_response({"checkpoints": tokens})
+
+
+def add_checkpoint_routes(app: web.Application, handler: CheckpointHandler) -> None:
+    """Add the checkpoint routes to a federation app (before it starts)."""
+    app[CHECKPOINT_HANDLER] = handler
+    app.router.add_post(CHECKPOINTS_PATH, _post)
+    app.router.add_get(CHECKPOINTS_PATH, _get)

@@ -1,0 +1,227 @@
+"""The dissemination ledger: audit records chained in the store, signed checkpoints.
+
+:class:`Ledger` is the adapter between the pure chain (:mod:`relay.core.audit`) and the store.
+``append`` is synchronous so it can run inside a store write (``writer.run(lambda:
+(ledger.append(records), store.enqueue(...)))``): the records and the step they record commit
+together or not at all. A failed append raises :class:`AuditWriteError` and sets ``failing``
+(and calls ``on_failure``): the service stops forwarding until an append succeeds again
+(CJIS AU-5: an audit failure must not go unnoticed; the relay fails closed).
+
+Checkpoints: ``make_checkpoint`` signs the current head with the agency key (sent to partners
+by the service); ``receive_checkpoint`` verifies a partner's, keeps it and says whether it
+contradicts one kept before (a fork at the same seq, or a history that went backwards).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from relay.core.audit import (
+    AuditEvent,
+    AuditRecord,
+    CheckpointError,
+    parse_rfc3339,
+    rfc3339,
+    sign_checkpoint,
+    verify_checkpoint,
+)
+from relay.core.keys import Keyring
+from relay.store.contract import Store
+
+__all__ = ["RETENTION_FLOOR_DAYS", "AuditWriteError", "CheckpointError", "Ledger"]
+
+RETENTION_FLOOR_DAYS: Final = 365  # CJIS AU-11 / 5.4.6: audit records are kept a year at least
+# Two checkpoints whose (seq, time) order disagrees by more than this are a conflict (several
+# instances of one agency sign with their own clocks; a rolled-back history shows much more).
+ORDER_SLACK: Final = dt.timedelta(seconds=60)
+
+
+class AuditWriteError(Exception):
+    """An audit write failed; nothing it recorded may go ahead. The message names no value
+    and no driver text (that may echo a URL or data)."""
+
+    code = "audit_write_failed"
+
+    def __init__(self, message: str = "audit write failed") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Ledger:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        agency: str,
+        key: Ed25519PrivateKey,
+        kid: str,
+        keyring: Keyring,
+        clock: Callable[[], dt.datetime],
+        retention_days: int = RETENTION_FLOOR_DAYS,
+        on_failure: Callable[[], None] | None = None,
+        on_append: Callable[[int], None] | None = None,
+    ) -> None:
+        if retention_days < RETENTION_FLOOR_DAYS:
+            raise ValueError("audit retention_days must be at least 365 (CJIS AU-11)")
+        if not kid.startswith(f"{agency}#"):
+            raise ValueError("kid must name the agency")
+        self.store = store
+        self.agency = agency
+        self.kid = kid
+        self.keyring = keyring
+        self.retention_days = retention_days
+        self._key = key
+        self._clock = clock
+        self._on_failure = on_failure
+        self._on_append = on_append
+        self.failing = False
+        self.head: tuple[int, str] | None = None  # the last head this ledger wrote
+
+    # -- records -------------------------------------------------------------------------------
+    def entry(self, event: AuditEvent | str, **fields: Any) -> AuditRecord:
+        """A record of ``event`` now, by this relay; ``ValueError`` names a bad field."""
+        return AuditRecord(
+            event=event,  # type: ignore[arg-type]  # checked: ValueError("event")
+            at=rfc3339(self._clock()),
+            relay=self.agency,
+            **fields,
+        )
+
+    def append(self, records: Sequence[AuditRecord]) -> None:
+        """Chain ``records`` durably (in the caller's transaction when inside a store write).
+        Raises :class:`AuditWriteError` on any store failure."""
+        if not records:
+            return
+        try:
+            head = self.store.audit_append(records)
+        except Exception:  # noqa: BLE001 - any store failure stops forwarding
+            self._failed()
+            raise AuditWriteError() from None
+        self.failing = False
+        self.head = head
+        if self._on_append is not None:
+            self._on_append(head[0])
+
+    def _failed(self) -> None:
+        self.failing = True
+        if self._on_failure is not None:
+            with contextlib.suppress(Exception):  # a broken callback must not hide the error
+                self._on_failure()
+
+    @contextlib.contextmanager
+    def _together(self) -> Iterator[None]:
+        """Several store calls in one transaction (a group, when the store has one)."""
+        group = getattr(self.store, "group", None)
+        if group is None:
+            yield
+            return
+        with group():
+            yield
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def make_checkpoint(self) -> str:
+        """Sign the current head; keep it as this relay's own checkpoint and record it
+        (``checkpoint``: ``count`` is the seq, ``digest`` the head). Returns the token."""
+        now = self._clock()
+        try:
+            with self._together():
+                seq, head = self.store.audit_head()
+                at = rfc3339(now)
+                token = sign_checkpoint(
+                    self._key, self.kid, agency=self.agency, seq=seq, head=head, at=at
+                )
+                self.store.put_checkpoint(
+                    issuer=self.agency, seq=seq, head=head, at=at, token=token, received_at=at
+                )
+                record = self.entry(
+                    AuditEvent.CHECKPOINT, outcome="signed", kid=self.kid, count=seq, digest=head
+                )
+                self.append([record])
+        except AuditWriteError:
+            raise
+        except Exception:  # noqa: BLE001 - the group's commit failed
+            self._failed()
+            raise AuditWriteError() from None
+        return token
+
+    def receive_checkpoint(self, partner: str, token: str) -> str:
+        """Verify and keep ``partner``'s checkpoint: ``"stored"`` (new, consistent),
+        ``"stale"`` (one already kept, or an older one arriving late) or ``"conflict"``
+        (another head at a seq already kept: a fork; or a history that went backwards).
+        ``CheckpointError`` (with a code) if it does not verify or is not ``partner``'s."""
+        now = self._clock()
+        checkpoint = verify_checkpoint(token, self.keyring, now)
+        if checkpoint.agency != partner:
+            raise CheckpointError("checkpoint is not the peer's", code="issuer_mismatch")
+        signed_at = parse_rfc3339(checkpoint.at)
+        outcome, why = "stored", "stored"
+        kept = self.store.checkpoints(partner)
+        for old in kept:
+            if old.seq == checkpoint.seq and old.head == checkpoint.head:
+                outcome, why = "stale", "duplicate"
+        for old in kept:
+            old_at = parse_rfc3339(old.at)
+            if old.seq == checkpoint.seq and old.head != checkpoint.head:
+                outcome, why = "conflict", "fork"
+                break
+            if (old.seq > checkpoint.seq and signed_at - old_at > ORDER_SLACK) or (
+                old.seq < checkpoint.seq and old_at - signed_at > ORDER_SLACK
+            ):
+                outcome, why = "conflict", "rollback"
+                break
+        if outcome == "stored" and kept and checkpoint.seq < max(k.seq for k in kept):
+            outcome, why = "stale", "late"
+        event = AuditEvent.CHECKPOINT_RECEIVED
+        if outcome == "conflict":
+            event = AuditEvent.CHECKPOINT_CONFLICT
+        try:
+            with self._together():
+                self.store.put_checkpoint(
+                    issuer=partner,
+                    seq=checkpoint.seq,
+                    head=checkpoint.head,
+                    at=checkpoint.at,
+                    token=token,
+                    received_at=rfc3339(now),
+                )
+                record = self.entry(
+                    event,
+                    outcome=why,
+                    source=partner,
+                    kid=checkpoint.kid,
+                    count=checkpoint.seq,
+                    digest=checkpoint.head,
+                )
+                self.append([record])
+        except AuditWriteError:
+            raise
+        except Exception:  # noqa: BLE001 - the group's commit failed
+            self._failed()
+            raise AuditWriteError() from None
+        return outcome
+
+    def kept_tokens(self, issuer: str) -> list[str]:
+        """The checkpoint tokens kept of ``issuer`` (what a partner may fetch of itself)."""
+        return [c.token for c in self.store.checkpoints(issuer)]
+
+    # -- retention -----------------------------------------------------------------------------
+    def prune(self, now: dt.datetime) -> int:
+        """Delete records older than the retention period (never less than 365 days) and
+        record it (``retention``, ``count`` records); the chain stays verifiable from the
+        anchor the store keeps."""
+        before = now - dt.timedelta(days=self.retention_days)
+        try:
+            with self._together():
+                deleted = self.store.audit_prune(before.timestamp(), now=now.timestamp())
+                self.append([self.entry(AuditEvent.RETENTION, outcome="pruned", count=deleted)])
+        except AuditWriteError:
+            raise
+        except Exception:  # noqa: BLE001 - the group's commit failed
+            self._failed()
+            raise AuditWriteError() from None
+        return deleted

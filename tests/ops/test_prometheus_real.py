@@ -1,0 +1,358 @@
+"""The real Prometheus scrapes two real relays' admin listeners while a BOLO flows CT -> MA.
+
+Two relays start from ``relay.yaml`` (mutual TLS on loopback, admin listeners on port 0);
+``prometheus`` (Debian's package, installed by ``.ci/run``) starts on a free loopback port with
+a 1 s scrape interval and the rules of ``deploy/prometheus/alerts.yml``. Everything is
+asserted through Prometheus' HTTP query API, the way an agency's dashboards and alerts see it.
+
+CT also shares with RI, whose relay is down: CT's outbox holds RI's copy, and the backlog shows
+as ``relay_queue_depth`` and ``relay_queue_oldest_age_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+import pytest
+import trustme
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+)
+
+from relay.app import RunningRelay, start_relay
+from relay.config import read_config
+from relay.core.slack_parse import parse_event
+from tests.federation.harness import policy_text
+from tests.ops.promql import DEPLOY, require_binary
+
+CT, MA, RI = "CT9990100", "MA9990200", "RI9990400"
+WAIT: Final = 15.0  # seconds for any one condition to show in Prometheus (scrapes every 1 s)
+POLL: Final = 0.2
+
+Result = list[dict[str, Any]]
+
+
+# -- relays -----------------------------------------------------------------------------------
+@dataclass
+class _Agency:
+    ori: str
+    dir: Path
+    kid: str
+    x: str  # public key, base64url
+    fingerprint: str
+
+
+def _agency(tmp: Path, ori: str, ca: trustme.CA) -> _Agency:
+    d = tmp / ori
+    d.mkdir()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(d / "tls.key"))
+    cert.cert_chain_pems[0].write_to_path(str(d / "tls.crt"))
+    ca.cert_pem.write_to_path(str(d / "ca.pem"))
+    der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+    key = Ed25519PrivateKey.generate()
+    (d / "signing.pem").write_bytes(
+        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    )
+    raw = key.public_key().public_bytes_raw()
+    return _Agency(
+        ori=ori,
+        dir=d,
+        kid=f"{ori}#2026-k1",
+        x=base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
+        fingerprint=hashlib.sha256(der).hexdigest(),
+    )
+
+
+def _free_port() -> int:
+    """A port free a moment ago: bind port 0, read it, close. Another process may take it
+    before our child binds it (a tiny race); the caller retries once on a bind failure."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _relay_yaml(me: _Agency, partners: list[tuple[_Agency, str]]) -> str:
+    doc: dict[str, Any] = {
+        "agency": me.ori,
+        "policy": "policy.yaml",
+        "signing_key": "signing.pem",
+        "signing_kid": me.kid,
+        "store": "sqlite:///relay.db",
+        "federation": {
+            "listen": {"host": "127.0.0.1", "port": 0},
+            "tls": {"cert": "tls.crt", "key": "tls.key", "ca": "ca.pem"},
+        },
+        "admin": {"listen": {"host": "127.0.0.1", "port": 0}},
+        "partners": [
+            {
+                "ori": peer.ori,
+                "url": url,
+                "tls_sha256": [peer.fingerprint],
+                "keys": [
+                    {
+                        "kid": peer.kid,
+                        "public_key": peer.x,
+                        "not_before": "2026-01-01T00:00:00Z",
+                        "not_after": "2030-01-01T00:00:00Z",
+                    }
+                ],
+            }
+            for peer, url in partners
+        ],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+@pytest.fixture
+async def relays(tmp_path: Path) -> AsyncIterator[tuple[RunningRelay, RunningRelay]]:
+    """CT and MA running; CT's third partner RI is down (its port refuses connections)."""
+    ca = trustme.CA()
+    ct, ma, ri = (_agency(tmp_path, o, ca) for o in (CT, MA, RI))
+    bolo = {"share": "[bolo]", "accept": "[bolo]"}
+    (ct.dir / "policy.yaml").write_text(
+        policy_text(CT, [{"ori": MA, **bolo}, {"ori": RI, **bolo}])
+    )
+    (ma.dir / "policy.yaml").write_text(policy_text(MA, [{"ori": CT, **bolo}]))
+    (ma.dir / "relay.yaml").write_text(_relay_yaml(ma, [(ct, "https://127.0.0.1:1")]))
+    started: list[RunningRelay] = []
+    try:
+        ma_relay = await start_relay(read_config(ma.dir / "relay.yaml"))
+        started.append(ma_relay)
+        down = f"https://127.0.0.1:{_free_port()}"
+        (ct.dir / "relay.yaml").write_text(_relay_yaml(ct, [(ma, ma_relay.url), (ri, down)]))
+        ct_relay = await start_relay(read_config(ct.dir / "relay.yaml"))
+        started.append(ct_relay)
+        yield ct_relay, ma_relay
+    finally:
+        for running in reversed(started):
+            await running.stop()
+
+
+# -- prometheus -------------------------------------------------------------------------------
+def _prometheus_yml(targets: dict[str, str]) -> str:
+    doc = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(DEPLOY / "prometheus" / "alerts.yml")],
+        "scrape_configs": [
+            {
+                "job_name": "relay",
+                "static_configs": [
+                    {"targets": [address], "labels": {"relay": ori}}
+                    for ori, address in targets.items()
+                ],
+            }
+        ],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+async def _ready(
+    session: aiohttp.ClientSession, base: str, proc: asyncio.subprocess.Process
+) -> bool:
+    """Until /-/ready answers 200 (True) or the process exits (False: the port was taken)."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while asyncio.get_running_loop().time() < deadline:
+        if proc.returncode is not None:
+            return False
+        with contextlib.suppress(aiohttp.ClientError):
+            async with session.get(f"{base}/-/ready") as response:
+                if response.status == 200:
+                    return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), POLL)
+    pytest.fail(f"prometheus at {base} not ready within {WAIT}s")
+
+
+@contextlib.asynccontextmanager
+async def _prometheus(
+    tmp: Path, targets: dict[str, str], session: aiohttp.ClientSession
+) -> AsyncIterator[str]:
+    """Run prometheus on a free loopback port; yields its base URL; always stopped."""
+    binary = require_binary("prometheus")
+    config = tmp / "prometheus.yml"
+    config.write_text(_prometheus_yml(targets))
+    log = tmp / "prometheus.log"
+    for attempt in range(3):  # a port taken between _free_port() and prometheus' bind
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        with log.open("ab") as out:
+            proc = await asyncio.create_subprocess_exec(
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / f'tsdb-{attempt}'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+            )
+        try:
+            if await _ready(session, base, proc):
+                yield base
+                return
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 10)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+    pytest.fail(f"prometheus did not start; its log:\n{log.read_text()[-3000:]}")
+
+
+async def _query(session: aiohttp.ClientSession, base: str, promql: str) -> Result:
+    async with session.get(f"{base}/api/v1/query", params={"query": promql}) as response:
+        body = await response.json()
+    assert body["status"] == "success", body
+    result: Result = body["data"]["result"]
+    return result
+
+
+async def _until(
+    session: aiohttp.ClientSession,
+    base: str,
+    promql: str,
+    ok: Callable[[Result], bool],
+    what: str,
+) -> Result:
+    """Poll the query API until ``ok`` (Prometheus scrapes on its own clock), bounded."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while True:
+        result = await _query(session, base, promql)
+        if ok(result):
+            return result
+        if loop.time() > deadline:
+            pytest.fail(f"{what}: `{promql}` still {result} after {WAIT}s")
+        await asyncio.sleep(POLL)
+
+
+def _value(result: Result) -> float:
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+# -- the test ---------------------------------------------------------------------------------
+async def test_prometheus_scrapes_relays_and_sees_the_flow(
+    relays: tuple[RunningRelay, RunningRelay], tmp_path: Path
+):
+    ct, ma = relays
+    targets = {}
+    for running in (ct, ma):
+        assert running.admin_url, "admin: in relay.yaml starts the admin listener"
+        targets[running.config.agency] = running.admin_url.removeprefix("http://")
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        _prometheus(tmp_path, targets, session) as prom,
+    ):
+        # Both targets up, both relays' build info scraped.
+        await _until(
+            session,
+            prom,
+            'up{job="relay"} == 1',
+            lambda r: {s["metric"]["relay"] for s in r} == {CT, MA},
+            "both relays up",
+        )
+        info = await _until(
+            session, prom, "relay_build_info", lambda r: len(r) == 2, "relay_build_info"
+        )
+        assert {s["metric"]["relay"] for s in info} == {CT, MA}
+        assert all(s["metric"]["version"] for s in info)
+
+        sent_q = f'sum(relay_envelopes_sent_total{{relay="{CT}", partner="{MA}"}})'
+        received_q = (
+            f'sum(relay_envelopes_received_total{{relay="{MA}", partner="{CT}", topic="bolo"}})'
+        )
+        sent_before = _value(await _query(session, prom, sent_q))
+        received_before = _value(await _query(session, prom, received_q))
+
+        # A BOLO from CT's Slack: delivered to MA, and queued for RI (down).
+        message = parse_event(
+            {
+                "type": "message",
+                "user": "U1",
+                "ts": "7.1",
+                "text": "BOLO: stolen white F-150, CT reg 7KX219, Route 9 NB.",
+            }
+        )
+        await ct.service.publish(message, topic="bolo", author="Det. Okafor")
+        await ct.service.drain()
+        await ma.service.drain()
+        assert ma.service.delivered.get_nowait().envelope.issuer == CT
+
+        sent = await _until(
+            session, prom, sent_q, lambda r: _value(r) > sent_before, "CT's sent counter"
+        )
+        assert _value(sent) == sent_before + 1
+        received = await _until(
+            session,
+            prom,
+            received_q,
+            lambda r: _value(r) > received_before,
+            "MA's received counter",
+        )
+        assert _value(received) == received_before + 1
+
+        # Decisions on both sides, by direction, partner, topic and action.
+        decisions = await _until(
+            session,
+            prom,
+            f'relay_decisions_total{{topic="bolo", partner=~"{MA}|{RI}|{CT}"}}',
+            lambda r: (
+                {(s["metric"]["relay"], s["metric"]["partner"]) for s in r}
+                >= {(CT, MA), (CT, RI), (MA, CT)}
+            ),
+            "decisions",
+        )
+        assert all(s["metric"]["action"] for s in decisions)
+
+        # RI's copy waits in CT's outbox: the queue gauges (refreshed from the store at each
+        # scrape) show it, with its age.
+        await _until(
+            session,
+            prom,
+            f'relay_queue_depth{{relay="{CT}", queue="outbox", partner="{RI}", '
+            'state="pending"} == 1',
+            lambda r: len(r) == 1,
+            "CT's outbox backlog for RI",
+        )
+        await _until(
+            session,
+            prom,
+            f'relay_queue_oldest_age_seconds{{relay="{CT}", queue="outbox", partner="{RI}"}}',
+            lambda r: len(r) == 1,
+            "the age of CT's backlog for RI",
+        )
+        await _until(
+            session,
+            prom,
+            f'sum(relay_envelope_send_failures_total{{relay="{CT}", partner="{RI}"}})',
+            lambda r: _value(r) >= 1,
+            "CT's failed attempts to RI",
+        )
+
+        # The shipped alert rules load and evaluate against live relays without errors, and
+        # nothing critical fires for two healthy relays.
+        async with session.get(f"{prom}/api/v1/rules") as response:
+            rules = (await response.json())["data"]["groups"]
+        loaded = [rule for group in rules for rule in group["rules"]]
+        assert len(loaded) >= 8
+        assert [r["name"] for r in loaded if r.get("health") == "err"] == []
+        firing = await _query(session, prom, 'ALERTS{severity="critical"}')
+        assert firing == []
