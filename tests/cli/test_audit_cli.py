@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.cli import main
 from relay.commands.audit import CSV_HEADER
+from relay.core.audit import GENESIS, rfc3339, sign_checkpoint
 from relay.core.keys import Keyring
 from relay.ledger import Ledger
 from relay.store.sqlite import SqliteStore
@@ -197,9 +198,7 @@ def test_verify_refuses_a_forged_checkpoint_file(
     setup: Setup, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     other = Ed25519PrivateKey.generate()
-    from relay.core.audit import GENESIS, sign_checkpoint
-
-    forged = sign_checkpoint(other, KID, agency=CT, seq=99, head=GENESIS, at=setup_at())
+    forged = sign_checkpoint(other, KID, agency=CT, seq=99, head=GENESIS, at=rfc3339(T0))
     bad = tmp_path / "forged.jsonl"
     bad.write_text(json.dumps({"token": forged}) + "\n", encoding="utf-8")
     code, out, err = run(
@@ -216,10 +215,6 @@ def test_verify_refuses_a_forged_checkpoint_file(
         "verify", "--config", str(setup.config), "--checkpoints", "nope.jsonl", capsys=capsys
     )
     assert "cannot read nope.jsonl" in one_error(code, out, err, 2)
-
-
-def setup_at() -> str:
-    return "2026-11-02T09:30:00.000000Z"
 
 
 # -- export ------------------------------------------------------------------------------------

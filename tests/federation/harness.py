@@ -20,6 +20,8 @@ from relay.core.policy.load import load_policy
 from relay.federation.client import PeerClient
 from relay.federation.server import build_federation_app
 from relay.federation.tls import client_context, server_context
+from relay.ledger import Ledger
+from relay.metrics import RelayMetrics
 from relay.service import RelayService
 from relay.store.sqlite import SqliteStore
 
@@ -136,17 +138,31 @@ class Federation:
                 r.pinned() for o, r in self.relays.items() if o != ori
             )
             relay.client = PeerClient(relay.urls, relay.client_ssl(self.ca), timeout=5)
+            store = SqliteStore(relay.dir / "relay.db")
+            metrics = RelayMetrics()
+            ledger = Ledger(
+                store,
+                agency=ori,
+                key=relay.key,
+                kid=relay.kid,
+                keyring=keyring,
+                clock=self.now,
+                on_failure=metrics.audit_failed,
+                on_append=metrics.audit_appended,
+            )
             relay.service = RelayService(
                 agency=ori,
                 policy=policy,
                 keyring=keyring,
                 signing_key=relay.key,
                 signing_kid=relay.kid,
-                store=SqliteStore(relay.dir / "relay.db"),
+                store=store,
                 sender=relay.client,
                 fingerprints={r.fingerprint: o for o, r in self.relays.items() if o != ori},
                 hop_limit=hop_limit,
                 clock=self.now,
+                metrics=metrics,
+                ledger=ledger,
             )
             app = build_federation_app(
                 relay.service,

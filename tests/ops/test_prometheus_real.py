@@ -178,12 +178,17 @@ async def _ready(
     pytest.fail(f"prometheus at {base} not ready within {WAIT}s")
 
 
+@pytest.fixture
+def prometheus_binary() -> str:
+    """Asked for before the relays: without prometheus the test fails at once, saying why."""
+    return require_binary("prometheus")
+
+
 @contextlib.asynccontextmanager
 async def _prometheus(
-    tmp: Path, targets: dict[str, str], session: aiohttp.ClientSession
+    binary: str, tmp: Path, targets: dict[str, str], session: aiohttp.ClientSession
 ) -> AsyncIterator[str]:
     """Run prometheus on a free loopback port; yields its base URL; always stopped."""
-    binary = require_binary("prometheus")
     config = tmp / "prometheus.yml"
     config.write_text(_prometheus_yml(targets))
     log = tmp / "prometheus.log"
@@ -249,7 +254,7 @@ def _value(result: Result) -> float:
 
 # -- the test ---------------------------------------------------------------------------------
 async def test_prometheus_scrapes_relays_and_sees_the_flow(
-    relays: tuple[RunningRelay, RunningRelay], tmp_path: Path
+    prometheus_binary: str, relays: tuple[RunningRelay, RunningRelay], tmp_path: Path
 ):
     ct, ma = relays
     targets = {}
@@ -259,7 +264,7 @@ async def test_prometheus_scrapes_relays_and_sees_the_flow(
     timeout = aiohttp.ClientTimeout(total=5)
     async with (
         aiohttp.ClientSession(timeout=timeout) as session,
-        _prometheus(tmp_path, targets, session) as prom,
+        _prometheus(prometheus_binary, tmp_path, targets, session) as prom,
     ):
         # Both targets up, both relays' build info scraped.
         await _until(

@@ -1,0 +1,147 @@
+"""The dissemination ledger as the relay writes it: every step recorded, no text, and an
+audit write that fails stops forwarding until the ledger takes writes again."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from relay.core.audit import verify_chain
+from relay.core.slack_parse import parse_event
+from relay.service import AuditUnavailable
+from tests.federation.harness import Federation, policy_text
+
+CT, MA = "CT9990100", "MA9990200"
+SECRET_BITS = ("CI-4471", "Route 9", "3RTY55", "Nissan")
+
+
+@pytest.fixture
+async def fed(tmp_path: Path):
+    federation = Federation(tmp_path, [CT, MA])
+    await federation.start(
+        {
+            CT: policy_text(CT, [{"ori": MA}]),
+            MA: policy_text(MA, [{"ori": CT}]),
+        }
+    )
+    yield federation
+    await federation.stop()
+
+
+def _bolo(ts: str, text: str):
+    return parse_event({"type": "message", "user": "U0HAVEN01", "ts": ts, "text": text})
+
+
+def _rows(fed: Federation, ori: str):
+    service = fed.relays[ori].service
+    assert service is not None
+    return service.store.audit_rows()
+
+
+def _raw(fed: Federation, ori: str) -> str:
+    """Every audit row as stored, as one string (for the no-text check)."""
+    with sqlite3.connect(fed.relays[ori].dir / "relay.db") as db:
+        return "\n".join(str(r) for r in db.execute("SELECT * FROM audit_log"))
+
+
+async def test_every_step_is_recorded_without_text_and_the_chain_verifies(fed: Federation):
+    ct = fed.relays[CT].service
+    assert ct is not None
+    text = "BOLO: silver Nissan Rogue, MA reg 3RTY55, Route 9 NB.\nPer CI-4471 he is armed."
+    await ct.publish(_bolo("5.1", text), topic="bolo", author="Det. Okafor", envelope_id="e-1")
+    await fed.settle()
+
+    sent = [(r.record.event, r.record.destination, r.record.outcome) for r in _rows(fed, CT)]
+    assert ("decision", MA, "redact") in sent  # the informant line was stripped
+    assert ("sign", MA, "post") in sent
+    assert ("forward", MA, "accepted") in sent
+    forward = next(r.record for r in _rows(fed, CT) if r.record.event == "forward")
+    assert forward.envelope_id == "e-1"
+    assert forward.actor_user is None or forward.actor_user.startswith("U")
+    assert forward.policy is not None and forward.policy.startswith(f"{CT}@")
+    assert forward.digest is not None and len(forward.digest) == 64
+
+    got = [(r.record.event, r.record.source, r.record.outcome) for r in _rows(fed, MA)]
+    assert ("receive", CT, "new") in got
+    assert ("decision", CT, "forward") in got
+
+    for ori in (CT, MA):
+        raw = _raw(fed, ori)
+        assert raw, "the ledger is empty"
+        for bit in SECRET_BITS:
+            assert bit not in raw
+        store = fed.relays[ori].service.store  # type: ignore[union-attr]
+        verdict = verify_chain(store.audit_rows(), [], store.audit_anchor())
+        assert verdict.ok, verdict
+
+
+async def test_a_failing_audit_write_stops_forwarding_until_it_succeeds(fed: Federation):
+    ct = fed.relays[CT].service
+    ma = fed.relays[MA].service
+    assert ct is not None and ma is not None
+    db = fed.relays[CT].dir / "relay.db"
+    with sqlite3.connect(db) as conn:  # a real write failure of the real store
+        conn.execute(
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    with pytest.raises(Exception) as failed:
+        await ct.publish(_bolo("6.1", "BOLO: red Honda Civic"), topic="bolo", author="x")
+    assert ct.ledger is not None and ct.ledger.failing
+    assert ct.metrics.audit_writable._value.get() == 0
+    assert ct.metrics.audit_failures._value.get() >= 1
+    assert "Honda" not in str(failed.value)
+    # while it fails nothing is taken either: the Slack event stays to be retried
+    with pytest.raises(AuditUnavailable):
+        await ct.publish(_bolo("6.2", "BOLO: blue Ford"), topic="bolo", author="x")
+    assert ct.store.queue_stats() == []
+    assert not ct.audit_ready()
+    await fed.settle()
+    assert ma.delivered.empty()
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER fail_audit")
+    assert ct.audit_ready()  # the ledger records that writes came back, then opens
+    assert ct.metrics.audit_writable._value.get() == 1
+    await ct.publish(_bolo("6.3", "BOLO: blue Ford"), topic="bolo", author="x")
+    await fed.settle()
+    assert not ma.delivered.empty()
+    events = [r.record.event for r in _rows(fed, CT)]
+    assert "audit_recovered" in events
+    assert events.index("audit_recovered") < events.index("forward")
+
+
+async def test_the_outbox_holds_envelopes_while_the_ledger_fails(fed: Federation):
+    """Queued before the failure: not sent while audit writes fail (its forward record could
+    not be kept), sent once they succeed."""
+    import datetime as dt
+
+    ct, ma = fed.relays[CT], fed.relays[MA].service
+    assert ct.service is not None and ma is not None and ct.service.ledger is not None
+    url, ct.urls[MA] = ct.urls[MA], "https://127.0.0.1:1"  # refused: retried later
+    await ct.service.publish(_bolo("7.1", "BOLO: grey Jeep"), topic="bolo", author="x")
+    await fed.settle()
+    assert ma.delivered.empty()
+    assert [e.state for e in ct.service.store.queue_entries()] == ["pending"]
+    with sqlite3.connect(ct.dir / "relay.db") as conn:
+        conn.execute(
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    ledger = ct.service.ledger
+    with pytest.raises(Exception, match="audit write failed"):
+        ledger.append([ledger.entry("audit_read", outcome="probe")])
+    ct.urls[MA] = url
+    fed.clock[0] += dt.timedelta(hours=1)  # the retry is due
+    ct.service.dispatcher.wake()
+    await fed.settle()
+    assert ma.delivered.empty()
+    assert [e.state for e in ct.service.store.queue_entries()] == ["pending"]
+    with sqlite3.connect(ct.dir / "relay.db") as conn:
+        conn.execute("DROP TRIGGER fail_audit")
+    ct.service.dispatcher.wake()
+    await fed.settle()
+    assert not ma.delivered.empty()
+    assert [r.record.event for r in _rows(fed, CT)][-1] == "forward"
