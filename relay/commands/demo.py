@@ -205,6 +205,19 @@ def _summary(net: Network) -> dict[str, int]:
     }
 
 
+def _audit_line(net: Network) -> str:
+    """Each relay's dissemination ledger, its hash chain checked end to end."""
+    from relay.core.audit import verify_chain
+
+    parts = []
+    for ori, node in net.nodes.items():
+        store = node.service.store
+        verdict = verify_chain(store.audit_rows(), [], store.audit_anchor())
+        state = "verified" if verdict.ok else f"BROKEN at {verdict.first_bad_seq}"
+        parts.append(f"{ori} {verdict.records} records {state}")
+    return "audit ledgers: " + "; ".join(parts)
+
+
 async def run_demo(*, as_json: bool) -> int:
     from relay.network import Network
 
@@ -219,6 +232,7 @@ async def run_demo(*, as_json: bool) -> int:
                 print(json.dumps({"summary": _summary(net)}))
             else:
                 _report(net, time.monotonic() - start)
+                print(_audit_line(net))
                 s = _summary(net)
                 print(
                     f"summary: {s['posted']} messages posted in partner workspaces, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -209,10 +209,8 @@ async def test_a_failing_handler_answers_internal_error_without_its_text():
 
 
 async def test_start_admin_on_a_free_loopback_port():
-    metrics = RelayMetrics()
-    scrape: Callable[[], Awaitable[None]] | None = None
     runner, url = await start_admin(
-        build_admin_app(metrics=metrics, checks=_ok, before_scrape=scrape), "127.0.0.1", 0
+        build_admin_app(metrics=RelayMetrics(), checks=_ok), "127.0.0.1", 0
     )
     try:
         assert url.startswith("http://127.0.0.1:")
