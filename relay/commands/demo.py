@@ -242,6 +242,11 @@ async def run_demo(*, as_json: bool) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from relay.logs import configure_logging
+
+    # The report below names every refusal and dead letter (the demo's unreachable partner
+    # among them): the log shows errors only.
+    configure_logging("auto", "error")
     try:
         return asyncio.run(run_demo(as_json=args.json))
     except TimeoutError:
