@@ -29,6 +29,7 @@ from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
 from relay.delivery import QueueTuning
 from relay.errors import DeliveryError
+from relay.federation.checkpoints import add_checkpoint_routes
 from relay.federation.client import PeerClient
 from relay.federation.server import build_federation_app
 from relay.federation.tls import client_context, server_context
@@ -246,6 +247,7 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
         rate_per_second=fed.rate_per_second,
         rate_burst=fed.rate_burst,
     )
+    add_checkpoint_routes(app, _Checkpoints(ledger, metrics))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(
@@ -286,6 +288,24 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
         partners=len(config.partners),
     )
     return relay
+
+
+@dataclass(frozen=True, slots=True)
+class _Checkpoints:
+    """Partners' checkpoints into the ledger, counted."""
+
+    ledger: Ledger
+    metrics: RelayMetrics
+
+    def receive_checkpoint(self, partner: str, token: str) -> str:
+        outcome = self.ledger.receive_checkpoint(partner, token)
+        self.metrics.checkpoint("received", partner, outcome)
+        if outcome == "conflict":
+            log.error("audit_checkpoint_conflict", partner=partner)
+        return outcome
+
+    def kept_tokens(self, issuer: str) -> list[str]:
+        return self.ledger.kept_tokens(issuer)
 
 
 def _audit_start(ledger: Ledger, ori: str, digest: str, keyring: Keyring) -> None:

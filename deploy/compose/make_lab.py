@@ -61,7 +61,7 @@ def main(out: Path) -> int:
         .sign(ca_key, hashes.SHA256())
     )
     made: dict[str, tuple[str, str]] = {}  # service -> (certificate sha256, signing key x)
-    for service, ori in AGENCIES.items():
+    for service in AGENCIES:
         home = out / service
         home.mkdir(parents=True, exist_ok=True)
         signing = Ed25519PrivateKey.generate()

@@ -1,0 +1,106 @@
+"""Two relays started from relay.yaml with admin listeners: health, readiness, status and
+metrics over real HTTP, and audit checkpoints exchanged over the federation link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import trustme
+from prometheus_client.parser import text_string_to_metric_families
+
+from relay.app import send_checkpoint, start_relay
+from relay.config import read_config
+from relay.core.audit import verify_checkpoint
+from relay.core.slack_parse import parse_event
+from tests.federation.harness import policy_text
+from tests.federation.test_config_start import _config, _write_relay
+
+CT, MA = "CT9990100", "MA9990200"
+ADMIN = "admin:\n  listen: {host: 127.0.0.1, port: 0}\n"
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
+    async with session.get(url) as resp:
+        return resp.status, await resp.text()
+
+
+async def test_admin_endpoints_metrics_and_checkpoints(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    ct, ma = _write_relay(tmp_path, CT, ca), _write_relay(tmp_path, MA, ca)
+    for me, ori, peer in ((ct, CT, MA), (ma, MA, CT)):
+        (Path(me["dir"]) / "policy.yaml").write_text(policy_text(ori, [{"ori": peer}]))
+    (Path(ma["dir"]) / "relay.yaml").write_text(
+        _config(ma, MA, ct, CT, "https://127.0.0.1:1") + ADMIN
+    )
+    ma_relay = await start_relay(read_config(Path(ma["dir"]) / "relay.yaml"))
+    (Path(ct["dir"]) / "relay.yaml").write_text(_config(ct, CT, ma, MA, ma_relay.url) + ADMIN)
+    ct_relay = await start_relay(read_config(Path(ct["dir"]) / "relay.yaml"))
+    try:
+        assert ct_relay.admin_url is not None
+        assert ct_relay.admin_url != ct_relay.url  # a listener of its own
+        message = parse_event(
+            {
+                "type": "message",
+                "user": "U0OKAFOR01",
+                "ts": "3.1",
+                "text": "BOLO: stolen white F-150, CT reg 7KX219, Route 9 NB.",
+            }
+        )
+        await ct_relay.service.publish(message, topic="bolo", author="Det. Okafor")
+        await ct_relay.service.drain()
+        await ma_relay.service.drain()
+
+        async with aiohttp.ClientSession() as http:
+            base = ct_relay.admin_url
+            assert await _get(http, f"{base}/healthz") == (200, '{"status": "alive"}')
+            status, body = await _get(http, f"{base}/readyz")
+            assert status == 200, body
+            assert '"audit": true' in body
+            status, body = await _get(http, f"{base}/metrics")
+            assert status == 200
+            samples = _samples(body)
+            sent = {"partner": MA, "outcome": "accepted"}
+            assert samples[("relay_envelopes_sent_total", frozenset(sent.items()))] == 1.0
+            decided = {"direction": "outbound", "partner": MA, "topic": "bolo"}
+            assert (
+                samples[
+                    ("relay_decisions_total", frozenset({**decided, "action": "forward"}.items()))
+                ]
+                == 1.0
+            )
+            assert samples[("relay_audit_chain_head", frozenset())] >= 3
+            status, body = await _get(http, f"{base}/status")
+            assert status == 200
+            assert '"agency": "CT9990100"' in body
+            status, body = await _get(http, f"{base}/nope")
+            assert status == 404
+            assert "not_found" in body
+
+        await send_checkpoint(ct_relay)  # signed by CT, kept by MA
+        ma_ledger = ma_relay.service.ledger
+        assert ma_ledger is not None
+        [token] = ma_ledger.kept_tokens(CT)
+        kept = verify_checkpoint(token, ma_relay.service.keyring, ct_relay.service.clock())
+        assert kept.agency == CT
+        assert ct_relay.service.ledger is not None
+        assert ct_relay.service.ledger.head is not None
+        assert kept.seq >= 1
+        sent = ct_relay.metrics.checkpoints.labels("sent", MA, "stored")._value.get()
+        assert sent == 1
+        got = ma_relay.metrics.checkpoints.labels("received", CT, "stored")._value.get()
+        assert got == 1
+        events = [r.record.event for r in ma_relay.service.store.audit_rows()]
+        assert "checkpoint_received" in events
+        assert events[:1] == ["policy_change"]  # every start records the policy in force
+    finally:
+        await ct_relay.stop()
+        await ma_relay.stop()
