@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from relay.core.refusal import Refusal
+from relay.federation.checkpoints import add_checkpoint_routes
 from relay.federation.server import LinkReason, build_federation_app, status_for
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text())
@@ -20,6 +21,7 @@ def test_every_route_is_described():
         rate_per_second=1.0,
         rate_burst=1,
     )
+    add_checkpoint_routes(app, object())  # type: ignore[arg-type]  # as relay.app does
     routes = {
         (r.method.lower(), r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"
     }

@@ -162,10 +162,400 @@ def _workspace_text(net: Network, ori: str) -> str:
     assert net.emu is not None
     team = net.nodes[ori].agency.team
     ws = net.emu.workspace(team)
-    parts = [
-        json.dumps(net.emu.messages(team, ch), default=str) for ch in ws.channels  # type: ignore[attr-defined]
-    ]
+    parts = [json.dumps(net.emu.messages(team, ch), default=str) for ch in ws.channels]
     for info in ws.files.values():
         parts.append(f"{info.name}\n{info.title}\n{info.alt_txt}")
         parts.append(info.content.decode("latin-1") if info.content else "")
     return "\n".join(parts)
+
+
+def _tables(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The audit ledger, its head, checkpoints and the refusal records, as stored."""
+    with sqlite3.connect(db_path) as db:
+        return {
+            table: list(db.execute(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
+            for table in ("audit_log", "audit_head", "audit_checkpoints", "refusals")
+        }
+
+
+def _found(text: str, names: tuple[str, ...] | None = None) -> list[str]:
+    """The canaries (by name) that occur in ``text``."""
+    return [n for n in names or tuple(CANARY) if CANARY[n] in text]
+
+
+# -- the Slack side ------------------------------------------------------------------------------
+async def _slack_paths(net: Network) -> int:
+    """Officers post, reply, edit, delete and upload; returns the events the emulator sent."""
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    bolo = (
+        "BOLO - armed robbery, Havenport Food Mart, 06/02 1420 hrs.\n"
+        f"Suspect vehicle: dark green Subaru Outback, plate noted as {CANARY['shared']}.\n"
+        f"Per CI-4471 he is armed and carries {CANARY['informant']} in the glovebox.\n"
+        "Last seen northbound on Route 9 toward Millbrook."
+    )
+    root = net.post(
+        CT,
+        "bolo",
+        OFFICER,
+        bolo,
+        files=[
+            (
+                f"suspect-{CANARY['file_name']}.jpg",
+                _photo(f"camera note {CANARY['exif']}"),
+                f"Suspect at pump 4 {CANARY['file_title']}",
+                f"Person in hoodie {CANARY['file_alt']}",
+            )
+        ],
+    )
+    net.post(
+        CT,
+        "bolo",
+        OFFICER,
+        f"(S//NF) Intercept places the suspect with {CANARY['classified']} tonight.\n"
+        "Watch the Route 9 gas station for the green Subaru.",
+    )
+    net.post(
+        CT,
+        "bolo",
+        OFFICER,
+        f"Update: plate may be switched, also check {CANARY['reply']} on the Subaru.",
+        thread_ts=root,
+    )
+    net.emu.edit_as_user(
+        ct.team,
+        ct.channel("bolo"),
+        OFFICER,
+        root,
+        bolo.replace("northbound", f"southbound past {CANARY['edit']} exit"),
+    )
+    gone = net.post(
+        CT,
+        "bolo",
+        OFFICER,
+        f"BOLO: white van seen near {CANARY['deleted']} on Route 9, driver unknown.",
+    )
+    private = "C0HAVGEN01"
+    net.emu.create_channel(ct.team, ChannelSpec(id=private, name="squad-room"))
+    net.emu.post_as_user(
+        ct.team,
+        private,
+        OFFICER,
+        f"Squad room only: the van belongs to {CANARY['private']}, keep it quiet.",
+    )
+    events = 6
+    await net.settle(CT, events)
+    net.emu.delete_as_user(ct.team, ct.channel("bolo"), OFFICER, gone)
+    events += 1
+    await net.settle(CT, events)
+    return events
+
+
+async def _events_endpoint(net: Network) -> list[str]:
+    """Slack events sent straight to CT's Events URL; returns the response bodies."""
+    assert net.emu is not None
+    node = net.nodes[CT]
+    secret = net.emu.workspace(node.agency.team).signing_secret
+    channel = node.agency.channel("bolo")
+    now = str(int(time.time()))
+
+    def callback(event: dict[str, Any], event_id: str) -> bytes:
+        doc = {
+            "type": "event_callback",
+            "team_id": node.agency.team,
+            "event_id": event_id,
+            "event_time": int(now),
+            "event": event,
+        }
+        return json.dumps(doc).encode()
+
+    forged = callback(
+        {
+            "type": "message",
+            "channel": channel,
+            "user": OFFICER,
+            "ts": f"{now}.000901",
+            "text": f"Forged: release the file on {CANARY['bad_signature']} to everyone.",
+        },
+        "Ev0FORGED01",
+    )
+    poison = callback(
+        {
+            "type": "message",
+            "channel": channel,
+            "user": OFFICER,
+            "ts": f"{now}.000902",
+            "text": {CANARY["poison"]: f"nested text {CANARY['poison']}"},
+        },
+        "Ev0POISON01",
+    )
+    junk = f"not json at all: {CANARY['signed_junk']}".encode()
+    requests = [
+        (forged, {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": "v0=" + "0" * 64}, 401),
+        (forged, {"X-Slack-Request-Timestamp": CANARY["bad_signature"]}, 401),
+        (junk, {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": "v0=" + "1" * 64}, 401),
+        (junk, {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": _slack_signature(secret, now, junk)}, 400),
+        (poison, {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": _slack_signature(secret, now, poison)}, 200),
+    ]  # fmt: skip
+    bodies = []
+    async with aiohttp.ClientSession() as session:
+        for body, headers, status in requests:
+            async with session.post(
+                node.events_url,
+                data=body,
+                headers={"Content-Type": "application/json", **headers},
+            ) as resp:
+                assert resp.status == status, (status, await resp.text())
+                bodies.append(await resp.text())
+    await node.bridge.wait_idle()  # the poison event was taken: it is judged (and dropped)
+    return bodies
+
+
+# -- the federation side -------------------------------------------------------------------------
+async def _federation_paths(net: Network) -> tuple[list[str], list[str]]:
+    """Raw HTTPS to CT's federation listener as MA (and as a stranger), then bodies handed to
+    the service directly. Returns the response bodies and the exception messages."""
+    ca, leaves, keys = net._ca, net._leaves, net._keys  # the network's own throwaway PKI
+    assert ca is not None
+    node = net.nodes[CT]
+    url = net.urls[CT]
+    as_ma = client_context(leaves[MA].cert, leaves[MA].key, ca.ca_path)
+    stranger = ca.issue("ZZ9990999")
+    as_stranger = client_context(stranger.cert, stranger.key, ca.ca_path)
+
+    forged = _envelope(
+        Ed25519PrivateKey.generate(),
+        lines=[f"BOLO: the courier is {CANARY['fed_forged']}, armed."],
+        audience=CT,
+        author=f"Det. {CANARY['fed_forged']}",
+        kid=f"{MA}#demo",
+    )
+    misaddressed = _envelope(
+        keys[MA],
+        lines=[f"BOLO: the courier is {CANARY['fed_misaddressed']}, armed."],
+        audience=NY,
+        author=f"Det. {CANARY['fed_misaddressed']}",
+        kid=f"{MA}#demo",
+    )
+    extra = json.loads(forged)
+    extra[f"{CANARY['fed_field']} is the informant"] = CANARY["fed_field"]
+    with_field = json.dumps(extra).encode()
+    bad_json = f'{{"payload": "{CANARY["fed_json"]}", "signatures": ['.encode()
+    not_envelope = json.dumps({"text": CANARY["fed_json"], "lines": [CANARY["fed_json"]]}).encode()
+
+    requests = [
+        (as_ma, "POST", "/v1/envelopes", bad_json, "application/json", 400),
+        (as_ma, "POST", "/v1/envelopes", not_envelope, "application/json", 400),
+        (as_ma, "POST", "/v1/envelopes", forged, "application/json", 403),
+        (as_ma, "POST", "/v1/envelopes", with_field, "application/json", 400),
+        (as_ma, "POST", "/v1/envelopes", misaddressed, "application/json", 403),
+        (as_stranger, "POST", "/v1/envelopes", misaddressed, "application/json", 403),
+        (as_stranger, "POST", "/v1/envelopes", f"{CANARY['fed_stranger']}".encode(), "text/plain", 403),
+        (as_ma, "PUT", "/v1/files/" + "ab" * 32, f"JPEG {CANARY['fed_file']}".encode(), "image/jpeg", 400),
+        (as_ma, "PUT", "/v1/files/" + "cd" * 32, f"{CANARY['fed_file']}".encode(), "text/plain", 400),
+    ]  # fmt: skip
+    bodies: list[str] = []
+    for ctx, method, path, body, mime, status in requests:
+        async with (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as session,
+            session.request(method, url + path, data=body, headers={"Content-Type": mime}) as resp,
+        ):
+            text = await resp.text()
+            assert resp.status == status, (path, status, resp.status, text)
+            assert set(json.loads(text)) == {"error"}, text
+            bodies.append(text)
+
+    errors: list[str] = []
+    direct = [
+        f"{CANARY['direct']} is not JSON".encode(),
+        json.dumps({"payload": CANARY["direct"], "signatures": []}).encode(),
+        json.dumps([CANARY["direct"]]).encode(),
+        json.dumps({**json.loads(forged), "payload": CANARY["direct"]}).encode(),
+        with_field,
+        misaddressed,
+    ]
+    for body in direct:
+        with pytest.raises(VerificationError) as caught:
+            await node.service.handle_peer_envelope(body, peer=MA)
+        errors += [str(caught.value), repr(caught.value), caught.value.message, caught.value.code]
+
+    ledger = net.nodes[MA].service.ledger
+    assert ledger is not None
+    bad_token = f"eyJhbGciOiJFZERTQSJ9.{CANARY['checkpoint']}.c2ln"
+    with pytest.raises(CheckpointError) as caught_cp:
+        ledger.receive_checkpoint(CT, bad_token)
+    errors += [str(caught_cp.value), repr(caught_cp.value)]
+    # and a good checkpoint both ways, so the checkpoint tables are not empty
+    own = net.nodes[CT].service.ledger
+    assert own is not None
+    assert ledger.receive_checkpoint(CT, own.make_checkpoint()) == "stored"
+    return bodies, errors
+
+
+# -- the command line ----------------------------------------------------------------------------
+RELAY_YAML = """\
+agency: CT9990100
+policy: policy.yaml
+signing_key: keys/ct.key.pem
+signing_kid: "CT9990100#k1"
+store: postgresql://relay_ct:{c}@db.internal:5432/relay_ct
+logging: {{format: json-{c}, level: loud-{c}}}
+federation:
+  listen: {{host: 127.0.0.1, port: 8443}}
+  tls: {{cert: tls/relay.crt, key: tls/relay.key, ca: tls/ca.pem}}
+partners:
+  - ori: MA9990200
+    url: http://relay.millbrook.test:8443/{c}
+    tls_sha256: ["{c}"]
+    keys:
+      - kid: "MA9990200#k1"
+        public_key: {c}
+        not_before: {c}
+        not_after: 2030-06-30T00:00:00Z
+        revoked: {c}
+slack:
+  team_id: T0TESTWS01
+  mode: {c}
+  api_url: https://slack.com/api/
+  bot_token: xoxb-{c}
+  signing_secret: {c}
+  listen: {{host: 127.0.0.1, port: 3000}}
+  channels:
+    C0TESTBOLO: bolo
+"""
+
+POLICY_YAML = """\
+version: "2026-11-26"
+extends: {baseline}
+agency:
+  ori: CT9990100
+  name: Havenport PD
+  state: CT
+topics: [bolo]
+ceiling: {c}
+tearline: {c}
+partners:
+  - ori: MA9990200
+    name: Millbrook PD
+    state: MA
+    kind: law_enforcement
+    agreement: {{id: IEA-CT-MA-2025-014, expires: {c}}}
+    share: [bolo]
+    accept: [bolo]
+    redisseminate: {c}
+patterns:
+  codename:
+    regex:
+      - '{c}(unclosed'
+      - '{c} of [z-a]'
+"""
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    capsys.readouterr()
+    code = relay_cli(argv)
+    got = capsys.readouterr()
+    return code, got.out + got.err
+
+
+def _cli_paths(tmp: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """``relay config check`` and ``relay policy check`` on files with canaries in bad
+    values (secrets written inline, a password in the store URL, bad enums, bad regexes)."""
+    cli = tmp / "cli"
+    cli.mkdir()
+    policy = cli / "policy.yaml"
+    policy.write_text(
+        POLICY_YAML.format(c=CANARY["policy"], baseline=ROOT / "policies" / "baseline.yaml"),
+        encoding="utf-8",
+    )
+    config = cli / "relay.yaml"
+    config.write_text(RELAY_YAML.format(c=CANARY["config"]), encoding="utf-8")
+    outputs = []
+    code, out = _cli(["config", "check", str(config)], capsys)
+    assert code == 2, out
+    assert "config invalid" in out
+    assert "must not be written in the YAML" in out  # the inline secrets were seen
+    outputs.append(out)
+    code, out = _cli(["policy", "check", str(policy)], capsys)
+    assert code == 2, out
+    assert "bad regex in pattern set 'codename'" in out
+    outputs.append(out)
+    return outputs
+
+
+# -- the test ------------------------------------------------------------------------------------
+async def test_canaries_reach_no_log_metric_audit_record_or_error(
+    tmp_path: Path, _logging: io.StringIO, caplog: pytest.LogCaptureFixture, capsys
+) -> None:
+    started = time.monotonic()
+    async with Network(tmp_path, _agencies()) as net:
+        await _slack_paths(net)
+        event_bodies = await _events_endpoint(net)
+        fed_bodies, errors = await _federation_paths(net)
+        for ori in (CT, MA):
+            await net.nodes[ori].service.drain()
+
+        # The flow happened: MA's officers read the shared canaries, and nothing withheld.
+        seen = _workspace_text(net, MA)
+        assert _found(seen, SHARED) == list(SHARED), "a shared canary did not reach MA"
+        assert _found(seen, WITHHELD) == [], "withheld text reached MA's workspace"
+        assert CANARY["deleted"] not in seen, "the deleted message's copy is still up"
+        assert "southbound" in seen and "Last seen" in seen
+
+        metrics = {ori: generate_latest(n.service.metrics.registry).decode() for ori, n in net.nodes.items()}  # fmt: skip
+        failures = {
+            ori: repr((n.service.failures, n.service.undelivered, n.bridge.failures))
+            for ori, n in net.nodes.items()
+        }
+        rows = {ori: repr(n.service.store.audit_rows()) for ori, n in net.nodes.items()}
+    tables = {ori: _tables(tmp_path / f"{ori}.db") for ori in (CT, MA)}
+    cli_out = _cli_paths(tmp_path, capsys)
+    elapsed = time.monotonic() - started
+
+    # -- not vacuous ---------------------------------------------------------------------------
+    log_text = _logging.getvalue()
+    lines = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
+    events = {line.get("event") for line in lines}
+    assert {"envelope_refused", "dead_letter"} <= events, events
+    refused = [line for line in lines if line.get("event") == "envelope_refused"]
+    assert {line["reason"] for line in refused} >= {
+        "bad_request",
+        "signature_invalid",
+        "unknown_field",
+        "not_addressed",
+        "peer_unknown",
+    }
+    for ori in (CT, MA):
+        assert len(tables[ori]["audit_log"]) >= 5, ori
+        assert tables[ori]["audit_checkpoints"], ori
+    assert tables[CT]["refusals"], "the refusals were recorded"
+    audit = [json.loads(row[4]) for row in tables[CT]["audit_log"]]
+    assert {"decision", "sign", "forward", "refusal"} <= {r["event"] for r in audit}
+    assert any(r.get("outcome") == "block" for r in audit), "the classified post was blocked"
+    assert any(r.get("outcome") == "redact" for r in audit), "the informant line was stripped"
+    assert "relay_decisions_total" in metrics[CT] or "relay_" in metrics[CT]
+    assert len(errors) >= 20
+
+    # -- no canary anywhere it must not be -----------------------------------------------------
+    records = "\n".join(
+        f"{r.name} {r.levelname} {r.getMessage()} {r.msg!r} {r.args!r}" for r in caplog.records
+    )
+    places = {
+        "json log lines": log_text,
+        "stdlib log records": records,
+        **{f"{ori} metrics": text for ori, text in metrics.items()},
+        **{f"{ori} audit rows": text for ori, text in rows.items()},
+        **{
+            f"{ori} table {name}": repr(found)
+            for ori, named in tables.items()
+            for name, found in named.items()
+        },
+        **{f"{ori} failure lists": text for ori, text in failures.items()},
+        "events endpoint answers": "\n".join(event_bodies),
+        "federation answers": "\n".join(fed_bodies),
+        "exception messages": "\n".join(errors),
+        "cli output": "\n".join(cli_out),
+    }
+    leaks = {where: _found(text) for where, text in places.items() if _found(text)}
+    assert leaks == {}, f"canaries leaked: {leaks}"
+    assert elapsed < 60, elapsed
