@@ -230,7 +230,7 @@ def test_placeholders_are_the_example_values() -> None:
     assert set(PLACEHOLDERS) <= values
 
 
-Mutation = Callable[[Setup], None]
+Mutation = Callable[[Setup], object]
 
 
 def _ec_signing_key(s: Setup) -> None:

@@ -90,9 +90,9 @@ def _fill(path: Path, now: float) -> None:
             at=dt.datetime.fromtimestamp(t0, dt.UTC),
             expires_at=now + 86400,
         )
-        (inbound,) = store.claim_inbound(owner="a", now=t0, lease=30, limit=1)
+        (inbound,) = store.claim_inbound(owner="a", now=now, lease=30, limit=1)
         store.settle_inbound(
-            inbound.seq, Attempt(state="dead", reason="policy_blocked"), owner="a", now=t0
+            inbound.seq, Attempt(state="dead", reason="policy_blocked"), owner="a", now=now
         )
         store.take_event(
             event_id="Ev1", team="T0TESTWS01", body=BODY.encode(), at=dt.datetime.now(dt.UTC)

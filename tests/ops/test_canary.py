@@ -10,8 +10,13 @@ peer, a bad file push), envelopes handed to the service directly, a bad audit ch
 bad values in ``relay.yaml`` and a policy file through ``relay config check`` and ``relay policy
 check``. Then no canary may appear in: the JSON log lines (DEBUG), the stdlib log records,
 any relay's Prometheus exposition, the audit tables and refusals as stored, refusal bodies,
-exception messages, the services' failure lists, or the CLI output. The canaries that are
-shared legitimately appear in the partner's workspace, which proves the flow ran.
+exception messages, the services' failure lists, or the CLI output (including ``relay queue
+list`` over the stores the flow left). What was refused at the door is not stored at all. The
+canaries that are shared legitimately appear in the partner's workspace (and only there),
+which, with the log events, audit records and metrics asserted, proves the flow ran.
+
+Identifiers are not canaried: envelope ids, key ids, rule ids, config keys and enum names are
+what logs and errors are meant to carry.
 
 One Network (two agencies: Havenport CT and Millbrook MA), 127.0.0.1 only, no sleeps.
 """
@@ -86,6 +91,17 @@ CANARY: dict[str, str] = {
 }
 # What MA's officers may read (in MA's Slack workspace, nowhere else).
 SHARED = ("shared", "reply", "edit", "file_title", "file_alt", "officer")
+# What was refused at the door: not stored anywhere, not even in the agency's own database.
+REFUSED = (
+    "bad_signature",
+    "signed_junk",
+    "fed_json",
+    "fed_field",
+    "fed_stranger",
+    "fed_file",
+    "direct",
+    "checkpoint",
+)
 # What must not reach MA's workspace at all.
 WITHHELD = ("informant", "classified", "exif", "private", "poison", "bad_signature")
 
@@ -104,7 +120,7 @@ def _agencies() -> list[Agency]:
 
 
 @pytest.fixture
-def _logging(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
+def json_logs(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
     """JSON logs at DEBUG into a StringIO for the whole flow (and the stdlib records in
     caplog); the logging configuration is put back afterwards."""
     root = logging.getLogger()
@@ -178,14 +194,25 @@ def _tables(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+def _whole_db(db_path: Path) -> str:
+    """Every row of every table, bytes included: for what must not be stored at all."""
+    with sqlite3.connect(db_path) as db:
+        names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        rows = [row for name in names for row in db.execute(f'SELECT * FROM "{name}"')]  # noqa: S608
+    return "\n".join(
+        " ".join(v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in row)
+        for row in rows
+    )
+
+
 def _found(text: str, names: tuple[str, ...] | None = None) -> list[str]:
     """The canaries (by name) that occur in ``text``."""
     return [n for n in names or tuple(CANARY) if CANARY[n] in text]
 
 
 # -- the Slack side ------------------------------------------------------------------------------
-async def _slack_paths(net: Network) -> int:
-    """Officers post, reply, edit, delete and upload; returns the events the emulator sent."""
+async def _slack_paths(net: Network) -> None:
+    """Officers post, reply, edit, delete and upload, and post in a channel not federated."""
     assert net.emu is not None
     ct = net.nodes[CT].agency
     bolo = (
@@ -248,7 +275,6 @@ async def _slack_paths(net: Network) -> int:
     net.emu.delete_as_user(ct.team, ct.channel("bolo"), OFFICER, gone)
     events += 1
     await net.settle(CT, events)
-    return events
 
 
 async def _events_endpoint(net: Network) -> list[str]:
@@ -290,13 +316,21 @@ async def _events_endpoint(net: Network) -> list[str]:
         "Ev0POISON01",
     )
     junk = f"not json at all: {CANARY['signed_junk']}".encode()
+
+    def signed(body: bytes) -> dict[str, str]:
+        return {
+            "X-Slack-Request-Timestamp": now,
+            "X-Slack-Signature": _slack_signature(secret, now, body),
+        }
+
+    wrong = {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": "v0=" + "0" * 64}
     requests = [
-        (forged, {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": "v0=" + "0" * 64}, 401),
-        (forged, {"X-Slack-Request-Timestamp": CANARY["bad_signature"]}, 401),
-        (junk, {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": "v0=" + "1" * 64}, 401),
-        (junk, {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": _slack_signature(secret, now, junk)}, 400),
-        (poison, {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": _slack_signature(secret, now, poison)}, 200),
-    ]  # fmt: skip
+        (forged, wrong, 401),  # a bad signature
+        (forged, {"X-Slack-Request-Timestamp": CANARY["bad_signature"]}, 401),  # none at all
+        (junk, wrong, 401),
+        (junk, signed(junk), 400),  # signed, but not JSON
+        (poison, signed(poison), 200),  # signed, stored, judged and dropped
+    ]
     bodies = []
     async with aiohttp.ClientSession() as session:
         for body, headers, status in requests:
@@ -343,17 +377,21 @@ async def _federation_paths(net: Network) -> tuple[list[str], list[str]]:
     bad_json = f'{{"payload": "{CANARY["fed_json"]}", "signatures": ['.encode()
     not_envelope = json.dumps({"text": CANARY["fed_json"], "lines": [CANARY["fed_json"]]}).encode()
 
+    envelopes, files = "/v1/envelopes", "/v1/files/"
+    as_json, text_plain = "application/json", "text/plain"
+    stranger_body = f"{CANARY['fed_stranger']}".encode()
+    file_body = f"JPEG {CANARY['fed_file']}".encode()
     requests = [
-        (as_ma, "POST", "/v1/envelopes", bad_json, "application/json", 400),
-        (as_ma, "POST", "/v1/envelopes", not_envelope, "application/json", 400),
-        (as_ma, "POST", "/v1/envelopes", forged, "application/json", 403),
-        (as_ma, "POST", "/v1/envelopes", with_field, "application/json", 400),
-        (as_ma, "POST", "/v1/envelopes", misaddressed, "application/json", 403),
-        (as_stranger, "POST", "/v1/envelopes", misaddressed, "application/json", 403),
-        (as_stranger, "POST", "/v1/envelopes", f"{CANARY['fed_stranger']}".encode(), "text/plain", 403),
-        (as_ma, "PUT", "/v1/files/" + "ab" * 32, f"JPEG {CANARY['fed_file']}".encode(), "image/jpeg", 400),
-        (as_ma, "PUT", "/v1/files/" + "cd" * 32, f"{CANARY['fed_file']}".encode(), "text/plain", 400),
-    ]  # fmt: skip
+        (as_ma, "POST", envelopes, bad_json, as_json, 400),  # bad_request
+        (as_ma, "POST", envelopes, not_envelope, as_json, 400),  # malformed
+        (as_ma, "POST", envelopes, forged, as_json, 403),  # signature_invalid
+        (as_ma, "POST", envelopes, with_field, as_json, 400),  # unknown_field
+        (as_ma, "POST", envelopes, misaddressed, as_json, 403),  # not_addressed
+        (as_stranger, "POST", envelopes, misaddressed, as_json, 403),  # peer_unknown
+        (as_stranger, "POST", envelopes, stranger_body, text_plain, 403),
+        (as_ma, "PUT", files + "ab" * 32, file_body, "image/jpeg", 400),  # wrong hash
+        (as_ma, "PUT", files + "cd" * 32, file_body, text_plain, 400),  # not an image
+    ]
     bodies: list[str] = []
     for ctx, method, path, body, mime, status in requests:
         async with (
@@ -480,12 +518,32 @@ def _cli_paths(tmp: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
     assert code == 2, out
     assert "bad regex in pattern set 'codename'" in out
     outputs.append(out)
+    broken = cli / "broken.yaml"  # a YAML syntax error on the line holding the canary
+    broken.write_text(
+        f"version: '2026-11-26'\npatterns:\n  codename:\n    regex: ['{CANARY['policy']}\n\t- x\n",
+        encoding="utf-8",
+    )
+    code, out = _cli(["policy", "check", str(broken)], capsys)
+    assert code == 2, out
+    assert "YAML syntax error" in out
+    outputs.append(out)
+    for ori in (CT, MA):  # what an operator lists of the queues the flow left behind
+        code, out = _cli(
+            ["queue", "list", "--store", f"sqlite:///{tmp / f'{ori}.db'}", "--state", "all"],
+            capsys,
+        )
+        assert code == 0, out
+        assert "partner_unknown" in out, out  # the dead letters (NY, probation: no relay)
+        outputs.append(out)
     return outputs
 
 
 # -- the test ------------------------------------------------------------------------------------
 async def test_canaries_reach_no_log_metric_audit_record_or_error(
-    tmp_path: Path, _logging: io.StringIO, caplog: pytest.LogCaptureFixture, capsys
+    tmp_path: Path,
+    json_logs: io.StringIO,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     started = time.monotonic()
     async with Network(tmp_path, _agencies()) as net:
@@ -500,20 +558,25 @@ async def test_canaries_reach_no_log_metric_audit_record_or_error(
         assert _found(seen, SHARED) == list(SHARED), "a shared canary did not reach MA"
         assert _found(seen, WITHHELD) == [], "withheld text reached MA's workspace"
         assert CANARY["deleted"] not in seen, "the deleted message's copy is still up"
-        assert "southbound" in seen and "Last seen" in seen
+        assert "southbound" in seen
+        assert "Last seen" in seen
 
-        metrics = {ori: generate_latest(n.service.metrics.registry).decode() for ori, n in net.nodes.items()}  # fmt: skip
+        metrics = {
+            ori: generate_latest(n.service.metrics.registry).decode()
+            for ori, n in net.nodes.items()
+        }
         failures = {
             ori: repr((n.service.failures, n.service.undelivered, n.bridge.failures))
             for ori, n in net.nodes.items()
         }
         rows = {ori: repr(n.service.store.audit_rows()) for ori, n in net.nodes.items()}
     tables = {ori: _tables(tmp_path / f"{ori}.db") for ori in (CT, MA)}
+    stored = {ori: _whole_db(tmp_path / f"{ori}.db") for ori in (CT, MA)}
     cli_out = _cli_paths(tmp_path, capsys)
     elapsed = time.monotonic() - started
 
     # -- not vacuous ---------------------------------------------------------------------------
-    log_text = _logging.getvalue()
+    log_text = json_logs.getvalue()
     lines = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
     events = {line.get("event") for line in lines}
     assert {"envelope_refused", "dead_letter"} <= events, events
@@ -533,7 +596,12 @@ async def test_canaries_reach_no_log_metric_audit_record_or_error(
     assert {"decision", "sign", "forward", "refusal"} <= {r["event"] for r in audit}
     assert any(r.get("outcome") == "block" for r in audit), "the classified post was blocked"
     assert any(r.get("outcome") == "redact" for r in audit), "the informant line was stripped"
-    assert "relay_decisions_total" in metrics[CT] or "relay_" in metrics[CT]
+    redacted = 'relay_rule_hits_total{action="redact",direction="outbound",rule="informant'
+    assert redacted in metrics[CT]
+    assert (
+        'relay_envelopes_refused_total{partner="MA9990200",reason="not_addressed"}'
+        in (metrics[CT])
+    )
     assert len(errors) >= 20
 
     # -- no canary anywhere it must not be -----------------------------------------------------
@@ -558,4 +626,7 @@ async def test_canaries_reach_no_log_metric_audit_record_or_error(
     }
     leaks = {where: _found(text) for where, text in places.items() if _found(text)}
     assert leaks == {}, f"canaries leaked: {leaks}"
+    kept = {ori: _found(text, REFUSED) for ori, text in stored.items() if _found(text, REFUSED)}
+    assert kept == {}, f"refused input was stored: {kept}"
+    assert CANARY["shared"] in stored[CT], "the stores were read (the event queue holds it)"
     assert elapsed < 60, elapsed
