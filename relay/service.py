@@ -292,25 +292,16 @@ class RelayService:
 
     def _outbox_dead(self, item: ClaimedEnvelope, reason: str) -> None:
         self.undelivered.append((item.partner, item.envelope_id, reason))
-        self.metrics.dead_letter("outbox", item.partner, reason)
-        log.warning(
-            "dead_letter",
-            queue="outbox",
-            partner=item.partner,
-            envelope=item.envelope_id,
-            reason=reason,
-        )
+        self._dead_letter("outbox", item.partner, item.envelope_id, reason)
 
     def _inbound_dead(self, item: ClaimedInbound, reason: str) -> None:
         self.failures.append((item.envelope_id, reason))
-        self.metrics.dead_letter("inbound", item.sender, reason)
-        log.warning(
-            "dead_letter",
-            queue="inbound",
-            partner=item.sender,
-            envelope=item.envelope_id,
-            reason=reason,
-        )
+        self._dead_letter("inbound", item.sender, item.envelope_id, reason)
+
+    def _dead_letter(self, queue: str, peer: str, envelope_id: str, reason: str) -> None:
+        """A dead letter counted and logged (ids and codes only)."""
+        self.metrics.dead_letter(queue, peer, reason)
+        log.warning("dead_letter", queue=queue, partner=peer, envelope=envelope_id, reason=reason)
 
     # -- the audit ledger ----------------------------------------------------------------
     def audit_ready(self) -> bool:

@@ -35,15 +35,14 @@ import contextlib
 import csv
 import datetime as dt
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final
 
-from relay.commands.queue import _Fail, _open
-from relay.config import ConfigLoadError, RelayConfig, read_config
+from relay.commands.common import CommandError, load_config, one_line_errors, using_store
+from relay.config import ConfigLoadError, RelayConfig
 from relay.core.audit import (
     AuditEvent,
     AuditRecord,
@@ -90,8 +89,8 @@ _TABLE: Final = ("TIME", "ENVELOPE", "TOPIC", "DIGEST", "POLICY", "OUTCOME")
 _Action = Callable[[argparse.Namespace, RelayConfig, Store], int]
 
 
-def _fail(command: str, message: str, code: int) -> _Fail:
-    return _Fail(f"relay audit {command}: {message}", code)
+def _fail(command: str, message: str, code: int) -> CommandError:
+    return CommandError(f"relay audit {command}: {message}", code)
 
 
 # -- input checks ----------------------------------------------------------------------------
@@ -145,13 +144,6 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 # -- the store ---------------------------------------------------------------------------------
-def _config(args: argparse.Namespace) -> RelayConfig:
-    try:
-        return read_config(args.config)
-    except ConfigLoadError as exc:
-        raise _Fail("\n".join(exc.lines()), 2) from None
-
-
 def _rows(store: Store, *, since: float | None, until: float | None) -> Iterator[ChainedRecord]:
     after = 0
     while True:
@@ -194,7 +186,7 @@ def _own_keyring(config: RelayConfig) -> Keyring:
     try:
         key = load_signing_key(config.signing_key, config.source)
     except ConfigLoadError as exc:
-        raise _Fail("\n".join(exc.lines()), 2) from None
+        raise CommandError("\n".join(exc.lines()), 2) from None
     return Keyring.of(
         [
             PinnedKey(
@@ -360,44 +352,25 @@ def _checkpoints(args: argparse.Namespace, config: RelayConfig, store: Store) ->
 
 
 # -- wiring --------------------------------------------------------------------------------------
-def _run(action: _Action, args: argparse.Namespace) -> int:
-    config = _config(args)
-    try:
-        store = _open(config.store, Path(config.source).parent)
-    except _Fail as fail:  # the queue command's opener: say which command failed
-        raise _Fail(fail.message.replace("relay queue:", "relay audit:", 1), fail.code) from None
-    try:
-        return action(args, config, store)
-    except (_Fail, BrokenPipeError):
-        raise
-    except ValueError as exc:  # a stored record that no longer parses (names a field)
-        raise _fail(
-            args.audit_command,
-            f"a stored record does not read ({exc}); run relay audit verify",
-            1,
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback or the URL
-        raise _fail(args.audit_command, f"store error ({type(exc).__name__})", 1) from None
-    finally:
-        with contextlib.suppress(Exception):  # closing cannot change the answer
-            store.close()
-
-
 def _command(action: _Action) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        try:
-            _check_args(args)
-            code = _run(action, args)
-            sys.stdout.flush()
-        except _Fail as fail:
-            print(fail.message, file=sys.stderr)
-            return fail.code
-        except BrokenPipeError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 1
-        return code
+        _check_args(args)
+        config = load_config(args.config)
+        command = args.audit_command
+        with using_store(
+            config.store,
+            Path(config.source).parent,
+            prog="relay audit",
+            error_prog=f"relay audit {command}",
+        ) as store:
+            try:
+                return action(args, config, store)
+            except ValueError as exc:  # a stored record that no longer parses (names a field)
+                raise _fail(
+                    command, f"a stored record does not read ({exc}); run relay audit verify", 1
+                ) from None
 
-    return run
+    return one_line_errors(run)
 
 
 def _window_args(p: argparse.ArgumentParser) -> None:

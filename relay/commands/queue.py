@@ -20,11 +20,9 @@ line on stderr, never a traceback, and never the store URL (it may hold a passwo
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import math
-import os
 import re
 import sys
 import time
@@ -32,7 +30,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from relay.config import ConfigLoadError, read_config
+from relay.commands.common import (
+    CommandError,
+    duration,
+    load_config,
+    one_line_errors,
+    printable,
+    using_store,
+)
 from relay.store.contract import QueueEntry, Store
 
 __all__ = ["add_parser"]
@@ -44,8 +49,6 @@ _MAX_SEQ: Final = 2**63 - 1
 _DEFAULT_REASON: Final = "dropped_by_operator"
 # Per queue and state: a bound on memory, far above any backlog a relay builds in a day.
 _LIMIT: Final = 100_000
-_SQLITE: Final = "sqlite:///"
-_BACKENDS: Final = {"sqlite": "SQLite ", "postgresql": "PostgreSQL ", "postgres": "PostgreSQL "}
 _QUEUE_ORDER: Final = {"outbox": 0, "inbound": 1}
 # ``--state``: the store's states to list ("" is the default: everything not done).
 _STATES: Final = {
@@ -60,15 +63,6 @@ _STATES: Final = {
 _Action = Callable[[argparse.Namespace, Store], int]
 
 
-class _Fail(Exception):
-    """A one-line error for stderr and the exit code that goes with it."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
 # -- input checks ----------------------------------------------------------------------------
 def _check_ids(raw: Iterable[str]) -> list[str]:
     """Every id well formed (else exit 2 before anything changes); repeats dropped."""
@@ -76,7 +70,7 @@ def _check_ids(raw: Iterable[str]) -> list[str]:
     for value in raw:
         match = _ID.fullmatch(value)
         if match is None or int(match.group(2)) > _MAX_SEQ:
-            raise _Fail(f"relay queue: bad id {value!r} (expected out-<n> or in-<n>)", 2)
+            raise CommandError(f"relay queue: bad id {value!r} (expected out-<n> or in-<n>)", 2)
         out[f"{match.group(1)}-{int(match.group(2))}"] = None
     return list(out)
 
@@ -85,13 +79,15 @@ def _check_partner(value: str | None) -> str:
     if value is None:
         return ""
     if _ORI.fullmatch(value) is None:
-        raise _Fail(f"relay queue: bad partner {value!r} (expected an ORI such as CT9990100)", 2)
+        raise CommandError(
+            f"relay queue: bad partner {value!r} (expected an ORI such as CT9990100)", 2
+        )
     return value
 
 
 def _check_reason(value: str) -> str:
     if _REASON.fullmatch(value) is None:
-        raise _Fail(
+        raise CommandError(
             f"relay queue: bad reason {value!r} (expected a code matching "
             f"^[a-z][a-z0-9_]{{0,63}}$, such as {_DEFAULT_REASON})",
             2,
@@ -104,43 +100,8 @@ def _store_url(args: argparse.Namespace) -> tuple[str, Path]:
     """The store URL and the directory a relative SQLite path is under."""
     if args.store is not None:
         return str(args.store), Path.cwd()
-    try:
-        config = read_config(args.config)
-    except ConfigLoadError as exc:
-        raise _Fail("\n".join(exc.lines()), 2) from None
+    config = load_config(args.config)
     return config.store, Path(config.source).parent
-
-
-def _open(url: str, base_dir: Path) -> Store:
-    """Open an existing store; a failure names the problem, never the URL."""
-    from relay.store.open import open_store
-
-    if url.startswith(_SQLITE) and url != _SQLITE:
-        path = Path(url.removeprefix(_SQLITE))
-        path = path if path.is_absolute() else base_dir / path
-        if not path.is_file():
-            # Opening would create an empty store and show an empty queue: say so instead.
-            raise _Fail(f"relay queue: no SQLite store at {path}", 1)
-    backend = _BACKENDS.get(url.partition("://")[0], "")
-    try:
-        return open_store(url, base_dir=base_dir)
-    except Exception as exc:  # noqa: BLE001 - driver text may echo the URL and its password
-        # open_store's own ValueError and the schema-version RuntimeError name no URL.
-        detail = str(exc) if type(exc) in (ValueError, RuntimeError) else type(exc).__name__
-        raise _Fail(f"relay queue: cannot open the {backend}store: {detail}", 1) from None
-
-
-def _run_on_store(action: _Action, args: argparse.Namespace) -> int:
-    store = _open(*_store_url(args))
-    try:
-        return action(args, store)
-    except (_Fail, BrokenPipeError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback or the URL
-        raise _Fail(f"relay queue: store error ({type(exc).__name__})", 1) from None
-    finally:
-        with contextlib.suppress(Exception):  # closing cannot change the answer
-            store.close()
 
 
 def _entries(store: Store, states: Iterable[str], peer: str) -> list[QueueEntry]:
@@ -169,26 +130,6 @@ def _rfc3339(seconds: float) -> str:
     )
 
 
-def _duration(seconds: float) -> str:
-    """``45s``, ``3m12s``, ``2h05m``, ``4d03h``."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m{s:02d}s"
-    h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h}h{m:02d}m"
-    d, h = divmod(h, 24)
-    return f"{d}d{h:02d}h"
-
-
-def _printable(value: str) -> str:
-    """A stored value as one safe table cell: no control characters reach the terminal."""
-    return value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
-
-
 def _wire(entry: QueueEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
@@ -209,17 +150,17 @@ def _row(entry: QueueEntry, now: float) -> list[str]:
     elif entry.next_at <= now:
         due = "now"
     else:
-        due = f"in {_duration(math.ceil(entry.next_at - now))}"
+        due = f"in {duration(math.ceil(entry.next_at - now))}"
     return [
         entry.id,
         entry.queue,
-        _printable(entry.peer),
+        printable(entry.peer),
         entry.state,
         str(entry.attempts),
-        _duration(now - entry.created_at),
+        duration(now - entry.created_at),
         due,
-        _printable(entry.reason or "-"),
-        _printable(entry.envelope_id),
+        printable(entry.reason or "-"),
+        printable(entry.envelope_id),
     ]
 
 
@@ -279,11 +220,11 @@ def _check_args(args: argparse.Namespace) -> None:
     """Bad ids, reasons and partners are exit 2 before the store is opened."""
     if args.queue_command == "retry":
         if args.ids and args.all_dead:
-            raise _Fail("relay queue retry: give ids or --all-dead, not both", 2)
+            raise CommandError("relay queue retry: give ids or --all-dead, not both", 2)
         if not args.ids and not args.all_dead:
-            raise _Fail("relay queue retry: give the ids to retry, or --all-dead", 2)
+            raise CommandError("relay queue retry: give the ids to retry, or --all-dead", 2)
         if args.partner is not None and not args.all_dead:
-            raise _Fail("relay queue retry: --partner goes with --all-dead", 2)
+            raise CommandError("relay queue retry: --partner goes with --all-dead", 2)
     if args.queue_command == "drop":
         _check_reason(args.reason)
     _check_ids(getattr(args, "ids", None) or [])
@@ -292,20 +233,12 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _command(action: _Action) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        try:
-            _check_args(args)
-            code = _run_on_store(action, args)
-            sys.stdout.flush()
-        except _Fail as fail:
-            print(fail.message, file=sys.stderr)
-            return fail.code
-        except BrokenPipeError:
-            # The reader went away (``| head``): no complaint from the interpreter at exit.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 1
-        return code
+        _check_args(args)
+        url, base_dir = _store_url(args)
+        with using_store(url, base_dir, prog="relay queue") as store:
+            return action(args, store)
 
-    return run
+    return one_line_errors(run)
 
 
 def _source(p: argparse.ArgumentParser) -> None:

@@ -41,7 +41,6 @@ never the store URL.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import math
@@ -53,7 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from relay.config import AdminConfig, ConfigLoadError, RelayConfig, read_config
+from relay.commands.common import CommandError, duration, load_config, printable, using_store
+from relay.config import AdminConfig, RelayConfig
 from relay.store.contract import Store
 
 __all__ = ["add_parser", "collect_status", "probe_admin"]
@@ -61,13 +61,6 @@ __all__ = ["add_parser", "collect_status", "probe_admin"]
 _LIMIT: Final = 100_000
 _REFUSALS: Final = 5
 _TIMEOUT: Final = 2.0
-
-
-class _Fail(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 @dataclass(slots=True)
@@ -118,47 +111,6 @@ def probe_admin(admin: AdminConfig | None, timeout: float = _TIMEOUT) -> dict[st
     return {"state": state, "url": url, "http_status": status}
 
 
-# -- the store ---------------------------------------------------------------------------------
-def _open(config: RelayConfig) -> Store:
-    from relay.store.open import open_store
-
-    base = Path(config.source).parent
-    url = config.store
-    if url.startswith("sqlite:///") and url != "sqlite:///":
-        path = Path(url.removeprefix("sqlite:///"))
-        path = path if path.is_absolute() else base / path
-        if not path.is_file():
-            raise _Fail(f"relay status: no SQLite store at {path}", 1)
-    try:
-        return open_store(url, base_dir=base)
-    except Exception as exc:  # noqa: BLE001 - driver text may echo the URL and its password
-        detail = str(exc) if type(exc) in (ValueError, RuntimeError) else type(exc).__name__
-        raise _Fail(f"relay status: cannot open the store: {detail}", 1) from None
-
-
-def _leased(store: Store, now: float) -> tuple[dict[str, int], int] | None:
-    """Leased items per partner and inbound; None when the store cannot say.
-
-    The store contract has no lease counts yet, so this reads the SQL stores' columns (the
-    only backends) directly, read-only."""
-    from relay.store.base import SqlStore
-
-    if not isinstance(store, SqlStore):
-        return None
-    with store._transaction():
-        out = store._execute(
-            "SELECT partner, count(*) FROM outbox WHERE state = 'pending' "
-            "AND lease_until IS NOT NULL AND lease_until > $1 GROUP BY partner",
-            (now,),
-        ).rows
-        inbound = store._execute(
-            "SELECT count(*) FROM inbound WHERE state = 'pending' "
-            "AND lease_until IS NOT NULL AND lease_until > $1",
-            (now,),
-        ).rows
-    return {str(peer): int(n) for peer, n in out}, int(inbound[0][0]) if inbound else 0
-
-
 def collect_status(
     config: RelayConfig, store: Store, *, now: float, admin: dict[str, Any]
 ) -> dict[str, Any]:
@@ -184,13 +136,11 @@ def collect_status(
         seq = int(entry.id.partition("-")[2])
         if seq > c.last_dead_seq:
             c.last_dead_seq, c.last_dead_reason = seq, entry.reason
-    leased = _leased(store, now)
-    if leased is not None:
-        by_partner, inbound_leased = leased
-        for ori, c in partners.items():
-            c.leased = by_partner.get(ori, 0)
-        inbound.leased = inbound_leased
-    refusals = store.refusals()[-_REFUSALS:]
+    leased = store.lease_counts(now)
+    for ori, c in partners.items():
+        c.leased = leased.get(("outbox", ori), 0)
+    inbound.leased = sum(n for (queue, _), n in leased.items() if queue == "inbound")
+    refusals = store.refusals(limit=_REFUSALS)
     return {
         "agency": config.agency,
         "generated_at": _rfc3339(now),
@@ -207,24 +157,11 @@ def collect_status(
 
 # -- output ------------------------------------------------------------------------------------
 def _duration(seconds: int | None) -> str:
-    if seconds is None:
-        return "-"
-    s = max(0, seconds)
-    if s < 60:
-        return f"{s}s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m{s:02d}s"
-    h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h}h{m:02d}m"
-    d, h = divmod(h, 24)
-    return f"{d}d{h:02d}h"
+    return "-" if seconds is None else duration(seconds)
 
 
 def _cell(value: Any) -> str:
-    text = "-" if value is None else str(value)
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+    return printable("-" if value is None else str(value))
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -277,21 +214,14 @@ def render(status: dict[str, Any]) -> str:
 
 def _status(args: argparse.Namespace) -> int:
     try:
-        try:
-            config = read_config(args.config)
-        except ConfigLoadError as exc:
-            raise _Fail("\n".join(exc.lines()), 2) from None
-        store = _open(config)
-        try:
+        config = load_config(args.config)
+        base_dir = Path(config.source).parent
+        # "cannot open the store" (no backend named): the message is a contract.
+        with using_store(config.store, base_dir, prog="relay status", name_backend=False) as store:
             now = time.time()
             admin = probe_admin(config.admin)
             status = collect_status(config, store, now=now, admin=admin)
-        except Exception as exc:  # noqa: BLE001 - one line, never a traceback or the URL
-            raise _Fail(f"relay status: store error ({type(exc).__name__})", 1) from None
-        finally:
-            with contextlib.suppress(Exception):
-                store.close()
-    except _Fail as fail:
+    except CommandError as fail:
         print(fail.message, file=sys.stderr)
         return fail.code
     sys.stdout.write(json.dumps(status) + "\n" if args.json else render(status))

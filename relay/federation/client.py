@@ -7,10 +7,11 @@ code and whether a retry can help; response bodies are never logged or raised as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -80,6 +81,15 @@ class PeerClient:
     async def close(self) -> None:
         await self._session.close()
 
+    def _url(self, partner: str) -> str:
+        """The partner's relay URL; ``partner_unknown`` (not retryable) when there is none."""
+        url = self._urls.get(partner)
+        if url is None:
+            raise DeliveryError(
+                f"no relay url for partner {partner}", code="partner_unknown", retryable=False
+            )
+        return url
+
     async def send(self, partner: str, envelope: Mapping[str, Any]) -> SendResult:
         """Send with retries: a retryable failure waits (``Retry-After`` if the partner gave
         one, else backoff with jitter) and tries again; the last error is raised."""
@@ -88,21 +98,13 @@ class PeerClient:
 
     async def put_blob(self, partner: str, sha256: str, mime: str, data: bytes) -> None:
         """Push a file's bytes (content-addressed) before the envelope that names it."""
-        url = self._urls.get(partner)
-        if url is None:
-            raise DeliveryError(
-                f"no relay url for partner {partner}", code="partner_unknown", retryable=False
-            )
+        url = self._url(partner)
         target = f"{url.rstrip('/')}/v1/files/{sha256}"
         await self._with_retries(lambda: _put_once(self._session, target, partner, mime, data))
 
     async def put_blob_once(self, partner: str, sha256: str, mime: str, data: bytes) -> None:
         """One attempt at pushing a file (the outbox does the retrying)."""
-        url = self._urls.get(partner)
-        if url is None:
-            raise DeliveryError(
-                f"no relay url for partner {partner}", code="partner_unknown", retryable=False
-            )
+        url = self._url(partner)
         await _put_once(self._session, f"{url.rstrip('/')}/v1/files/{sha256}", partner, mime, data)
 
     async def send_checkpoint(self, partner: str, token: str) -> str:
@@ -123,35 +125,25 @@ class PeerClient:
     async def _audit_call(
         self, partner: str, method: str, body: Mapping[str, Any] | None
     ) -> dict[str, Any]:
-        url = self._urls.get(partner)
-        if url is None:
-            raise DeliveryError(
-                f"no relay url for partner {partner}", code="partner_unknown", retryable=False
-            )
-        try:
-            async with self._session.request(
+        url = self._url(partner)
+        async with (
+            _mapped(partner),
+            self._session.request(
                 method, f"{url.rstrip('/')}/v1/audit/checkpoints", json=body
-            ) as resp:
-                payload = await _json(resp)
-                if resp.status == 200:
-                    return payload
-                code = payload.get("error")
-                raise DeliveryError(
-                    f"partner {partner} refused a checkpoint call ({resp.status})",
-                    code=code
-                    if isinstance(code, str) and code in _KNOWN | CHECKPOINT_CODES
-                    else f"http_{resp.status}",
-                    retryable=resp.status in _RETRYABLE_STATUS,
-                    retry_after=_seconds(resp.headers.get("Retry-After")),
-                )
-        except (aiohttp.ClientSSLError, ssl.SSLError):
+            ) as resp,
+        ):
+            payload = await _json(resp)
+            if resp.status == 200:
+                return payload
+            code = payload.get("error")
             raise DeliveryError(
-                f"TLS with partner {partner} failed", code="tls_failed", retryable=True
-            ) from None
-        except (TimeoutError, aiohttp.ClientError, OSError):
-            raise DeliveryError(
-                f"partner {partner} unreachable", code="unreachable", retryable=True
-            ) from None
+                f"partner {partner} refused a checkpoint call ({resp.status})",
+                code=code
+                if isinstance(code, str) and code in _KNOWN | CHECKPOINT_CODES
+                else f"http_{resp.status}",
+                retryable=resp.status in _RETRYABLE_STATUS,
+                retry_after=_seconds(resp.headers.get("Retry-After")),
+            )
 
     async def _with_retries(self, attempt: Callable[[], Awaitable[T]]) -> T:
         for number in range(self._retry.attempts):
@@ -167,55 +159,57 @@ class PeerClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def send_once(self, partner: str, body: bytes) -> SendResult:
-        url = self._urls.get(partner)
-        if url is None:
-            raise DeliveryError(
-                f"no relay url for partner {partner}", code="partner_unknown", retryable=False
-            )
-        try:
-            async with self._session.post(
+        url = self._url(partner)
+        async with (
+            _mapped(partner),
+            self._session.post(
                 f"{url.rstrip('/')}/v1/envelopes",
                 data=body,
                 headers={"Content-Type": "application/json"},
-            ) as resp:
-                payload = await _json(resp)
-                if resp.status == 200:
-                    return SendResult(
-                        status=str(payload.get("status", "accepted")),
-                        envelope_id=str(payload.get("envelope", "")),
-                    )
-                code = _code(payload, resp.status)
-                retry_after = resp.headers.get("Retry-After")
-                raise DeliveryError(
-                    f"partner {partner} refused: {code} ({resp.status})",
-                    code=code,
-                    retryable=resp.status in _RETRYABLE_STATUS,
-                    retry_after=_seconds(retry_after),
+            ) as resp,
+        ):
+            payload = await _json(resp)
+            if resp.status == 200:
+                return SendResult(
+                    status=str(payload.get("status", "accepted")),
+                    envelope_id=str(payload.get("envelope", "")),
                 )
-        except (aiohttp.ClientSSLError, ssl.SSLError):
+            code = _code(payload, resp.status)
+            retry_after = resp.headers.get("Retry-After")
             raise DeliveryError(
-                f"TLS with partner {partner} failed", code="tls_failed", retryable=True
-            ) from None
-        except (TimeoutError, aiohttp.ClientError, OSError):
-            raise DeliveryError(
-                f"partner {partner} unreachable", code="unreachable", retryable=True
-            ) from None
+                f"partner {partner} refused: {code} ({resp.status})",
+                code=code,
+                retryable=resp.status in _RETRYABLE_STATUS,
+                retry_after=_seconds(retry_after),
+            )
 
 
 async def _put_once(
     session: aiohttp.ClientSession, url: str, partner: str, mime: str, data: bytes
 ) -> None:
+    async with (
+        _mapped(partner),
+        session.put(url, data=data, headers={"Content-Type": mime}) as resp,
+    ):
+        payload = await _json(resp)
+        if resp.status != 200:
+            code = _code(payload, resp.status)
+            raise DeliveryError(
+                f"partner {partner} refused a file: {code}",
+                code=code,
+                retryable=resp.status in _RETRYABLE_STATUS,
+                retry_after=_seconds(resp.headers.get("Retry-After")),
+            )
+
+
+@contextlib.asynccontextmanager
+async def _mapped(partner: str) -> AsyncIterator[None]:
+    """A call to ``partner``: the library's failures as a retryable :class:`DeliveryError`,
+    ``tls_failed`` or ``unreachable``; a ``DeliveryError`` raised inside passes as it is."""
     try:
-        async with session.put(url, data=data, headers={"Content-Type": mime}) as resp:
-            payload = await _json(resp)
-            if resp.status != 200:
-                code = _code(payload, resp.status)
-                raise DeliveryError(
-                    f"partner {partner} refused a file: {code}",
-                    code=code,
-                    retryable=resp.status in _RETRYABLE_STATUS,
-                    retry_after=_seconds(resp.headers.get("Retry-After")),
-                )
+        yield
+    except DeliveryError:
+        raise
     except (aiohttp.ClientSSLError, ssl.SSLError):
         raise DeliveryError(
             f"TLS with partner {partner} failed", code="tls_failed", retryable=True

@@ -241,9 +241,14 @@ class SqlStore(ABC):
                 ),
             )
 
-    def refusals(self) -> list[RefusalRecord]:
+    def refusals(self, *, limit: int | None = None) -> list[RefusalRecord]:
+        if limit is not None and limit < 0:
+            raise ValueError("limit must not be negative")
         with self._transaction():
-            rows = self._execute(sql.SELECT_REFUSALS).rows
+            if limit is None:
+                rows = self._execute(sql.SELECT_REFUSALS).rows
+            else:
+                rows = self._execute(sql.SELECT_LAST_REFUSALS, (int(limit),)).rows
         return [
             RefusalRecord(
                 at=dt.datetime.fromisoformat(r[0]),
@@ -463,6 +468,14 @@ class SqlStore(ABC):
                             oldest=float(oldest),
                         )
                     )
+        return out
+
+    def lease_counts(self, now: float) -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = {}
+        with self._transaction():
+            for queue, query in (("outbox", sql.LEASED_OUTBOX), ("inbound", sql.LEASED_INBOUND)):
+                for peer, count in self._execute(query, (now,)).rows:
+                    out[(queue, str(peer))] = int(count)
         return out
 
     # -- envelope -> Slack ts ------------------------------------------------------------

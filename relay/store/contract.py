@@ -139,7 +139,8 @@ class Store(Protocol):
 
     def record_refusal(self, record: RefusalRecord) -> None: ...
 
-    def refusals(self) -> list[RefusalRecord]: ...
+    def refusals(self, *, limit: int | None = None) -> list[RefusalRecord]:
+        """The refusals in the order recorded; with ``limit``, only the last ``limit``."""
 
     def take_event(
         self, *, event_id: str, team: str, body: bytes, at: dt.datetime, order_key: str = ""
@@ -203,6 +204,10 @@ class Store(Protocol):
     def drop_entry(self, entry_id: str, *, now: float, reason: str) -> bool: ...
 
     def queue_stats(self) -> list[QueueStat]: ...
+
+    def lease_counts(self, now: float) -> dict[tuple[str, str], int]:
+        """Pending items whose lease is still held at ``now``, by ``(queue, peer)``: queue
+        ``outbox`` (peer the partner) or ``inbound`` (peer the sender); none is no key."""
 
     def map_post(self, *, issuer: str, envelope_id: str, channel: str, ts: str) -> None: ...
 

@@ -212,6 +212,12 @@ INSERT_REFUSAL: Final = (
 SELECT_REFUSALS: Final = (
     "SELECT at, peer, reason, http_status, issuer, envelope_id, digest FROM refusals ORDER BY id"
 )
+# The last $1, still in the order recorded.
+SELECT_LAST_REFUSALS: Final = (
+    "SELECT at, peer, reason, http_status, issuer, envelope_id, digest FROM ("
+    "SELECT id, at, peer, reason, http_status, issuer, envelope_id, digest FROM refusals "
+    "ORDER BY id DESC LIMIT $1) AS r ORDER BY id"
+)
 
 # -- Slack inbox -------------------------------------------------------------------------------
 SELECT_PENDING: Final = "SELECT event_id, body FROM inbox WHERE done = 0 ORDER BY seq LIMIT $1"
@@ -390,6 +396,15 @@ STATS_OUTBOX: Final = (
 STATS_INBOUND: Final = (
     "SELECT sender, state, count(*), min(created_at) FROM inbound "
     "WHERE state <> 'done' GROUP BY sender, state"
+)
+# Pending items whose lease is still held at $1, per peer.
+LEASED_OUTBOX: Final = (
+    "SELECT partner, count(*) FROM outbox WHERE state = 'pending' "
+    "AND lease_until IS NOT NULL AND lease_until > $1 GROUP BY partner"
+)
+LEASED_INBOUND: Final = (
+    "SELECT sender, count(*) FROM inbound WHERE state = 'pending' "
+    "AND lease_until IS NOT NULL AND lease_until > $1 GROUP BY sender"
 )
 
 # -- audit ledger (migration 5) ----------------------------------------------------------------

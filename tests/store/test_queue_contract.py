@@ -26,6 +26,7 @@ from relay.store.contract import (
     QueueEntry,
     QueueStat,
     ReceiveOutcome,
+    RefusalRecord,
 )
 from relay.store.postgres import PostgresStore
 from relay.store.sqlite import SqliteStore
@@ -551,6 +552,55 @@ def test_queue_stats_group_by_queue_peer_and_state(store: SqlStore) -> None:
         QueueStat(queue="outbox", peer=A, state="dead", count=2, oldest=T0 + 10),
         QueueStat(queue="outbox", peer=A, state="pending", count=1, oldest=T0 + 5),
     ]
+
+
+def test_lease_counts_are_pending_items_leased_now_by_queue_and_peer(store: SqlStore) -> None:
+    assert store.lease_counts(T0) == {}
+    store.enqueue([_item("a-1"), _item("a-2"), _item("a-3"), _item("a-4")], now=T0)
+    store.enqueue([_item("b-1", partner=B), _item("b-2", partner=B)], now=T0)
+    a1, a2, a3, _ = _claim(store, A, now=T0)
+    _settle(store, [a1])  # done: no longer pending
+    _settle(store, [a2], Attempt(state="pending", next_at=T0 + 100, reason="http_503"))
+    _settle(store, [a3], Attempt(state="dead", reason="expired"))
+    _claim(store, B, owner="two", now=T0, limit=1)
+    _receive(store, "in-1")
+    _receive(store, "in-2", sender=A)
+    _receive(store, "in-3", sender=A)
+    store.claim_inbound(owner="one", now=T0 + 1, lease=LEASE, limit=10)
+
+    assert store.lease_counts(T0 + 1) == {
+        ("outbox", A): 1,  # "a-4"; "a-2" waits for its retry without a lease
+        ("outbox", B): 1,  # "b-2" is not claimed
+        ("inbound", ISSUER): 1,
+        ("inbound", A): 2,
+    }
+    assert store.lease_counts(T0 + LEASE) == {("inbound", ISSUER): 1, ("inbound", A): 2}
+    assert store.lease_counts(T0 + 1 + LEASE) == {}  # a lease runs out at lease_until
+    store.release("one")
+    assert store.lease_counts(T0 + 1) == {("outbox", B): 1}
+
+
+def test_refusals_limit_is_the_last_ones_in_the_order_recorded(store: SqlStore) -> None:
+    records = [
+        RefusalRecord(
+            at=AT + dt.timedelta(seconds=i),
+            peer=f"PEER{i}",
+            reason="signature_invalid",
+            http_status=401,
+        )
+        for i in range(7)
+    ]
+    assert store.refusals(limit=5) == []
+    for record in records:
+        store.record_refusal(record)
+    assert store.refusals() == records
+    assert store.refusals(limit=5) == records[2:]
+    assert store.refusals(limit=1) == records[6:]
+    assert store.refusals(limit=7) == records
+    assert store.refusals(limit=100) == records
+    assert store.refusals(limit=0) == []
+    with pytest.raises(ValueError, match="limit"):
+        store.refusals(limit=-1)
 
 
 # -- the Slack inbox ---------------------------------------------------------------------------
