@@ -241,9 +241,14 @@ class InboundWorker:
         on_dead: Callable[[ClaimedInbound, str], None] = lambda item, reason: None,
         rng: Callable[[], float] = random.random,
         writer: GroupWriter | None = None,
+        audit: Callable[[ClaimedInbound], None] | None = None,
+        may_take: Callable[[], bool] = lambda: True,
     ) -> None:
         self.store = store
         self.writer = writer or GroupWriter(store)
+        # Writes an item's audit records in the transaction that marks it done.
+        self.audit = audit
+        self.may_take = may_take  # False while audit writes fail: nothing is taken
         self.process = process
         self.owner = owner
         self.clock = clock
@@ -267,6 +272,9 @@ class InboundWorker:
     async def run(self) -> None:
         loop = self._loop
         while not self._stopping:
+            if not self.may_take():
+                await loop.sleep(self.tuning.poll)
+                continue
             claimed = await loop.claim(
                 lambda: self.store.claim_inbound(
                     owner=self.owner,
@@ -302,12 +310,17 @@ class InboundWorker:
             except Exception:  # noqa: BLE001 - e.g. the store away: retried until max_age
                 outcome = _failed(None, item, self.clock(), backoff, self.rng)
             else:
-                try:
-                    await self.writer.run(
-                        lambda: self.store.complete_inbound(
-                            item.seq, owner=self.owner, now=self.clock(), forwards=forwards
-                        )
+                audit = self.audit
+
+                def complete() -> None:
+                    if audit is not None:
+                        audit(item)
+                    self.store.complete_inbound(
+                        item.seq, owner=self.owner, now=self.clock(), forwards=forwards
                     )
+
+                try:
+                    await self.writer.run(complete)
                 except Exception:  # noqa: BLE001 - the lease expires; it is done again
                     return
                 self.on_forward(forwards)

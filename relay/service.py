@@ -238,7 +238,10 @@ class RelayService:
             on_forward=self._forwarded,
             on_dead=self._inbound_dead,
             writer=self.writer,
+            audit=self._audit_completion if ledger is not None else None,
+            may_take=self.audit_ready,
         )
+        self._inbound_records: dict[int, list[AuditRecord]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         # Envelopes this instance verified when it accepted them, until judged (bounded): the
         # inbound queue need not verify them again. After a restart, or on another instance,
@@ -328,17 +331,6 @@ class RelayService:
             log.warning("audit_field_refused", audit_event=event)
             kept = {k: v for k, v in fields.items() if k not in _LOOSE_FIELDS}
             return [self.ledger.entry(event, **kept)]
-
-    async def _audit(self, records: Sequence[AuditRecord]) -> None:
-        """Write audit records durably before going on; a failure raises, so the step they
-        record is retried (and forwarding stops until the ledger takes writes again)."""
-        ledger = self.ledger
-        if ledger is not None and records:
-            try:
-                await self.writer.run(lambda: ledger.append(records))
-            except Exception:
-                log.error("audit_write_failed", records=len(records))
-                raise
 
     def _audit_forwards(self, sent: Sequence[tuple[ClaimedEnvelope, str]]) -> None:
         """In the transaction that settles the outbox: one ``forward`` per envelope a
@@ -648,10 +640,30 @@ class RelayService:
             verified = self._verify(
                 json.loads(item.body), dt.datetime.fromtimestamp(item.created_at, dt.UTC)
             )
-        return await self._judge_and_pass_on(verified, item.sender, attempt=item.attempts)
+        records: list[AuditRecord] = []
+        forwards = await self._judge_and_pass_on(
+            verified, item.sender, attempt=item.attempts, records=records
+        )
+        self._inbound_records[item.seq] = records
+        return forwards
+
+    def _audit_completion(self, item: ClaimedInbound) -> None:
+        """In the transaction that marks an inbound item done: its decision, what was posted
+        and what was signed onward. Written with the step, not before it: the inbound queue
+        takes nothing while audit writes fail, and a completion whose records cannot be
+        written fails too, so the item is done again (its post reconciled, never repeated)
+        and recorded then."""
+        records = self._inbound_records.pop(item.seq, [])
+        if self.ledger is not None and records:
+            self.ledger.append(records)
 
     async def _judge_and_pass_on(
-        self, verified: VerifiedEnvelope, sender: str, *, attempt: int = 1
+        self,
+        verified: VerifiedEnvelope,
+        sender: str,
+        *,
+        attempt: int = 1,
+        records: list[AuditRecord],
     ) -> list[OutboxItem]:
         now = self.clock()
         texts = [line.text for line in verified.lines]
@@ -669,18 +681,16 @@ class RelayService:
         rules = tuple(dict.fromkeys(r.rule for r in decision.reasons))
         if attempt <= 1:
             self.metrics.decision("inbound", sender, verified.topic, decision.action.value, rules)
-        await self._audit(
-            self._audit_entries(
-                "decision",
-                source=sender,
-                destination=self.agency,
-                actor_agency=verified.issuer,
-                envelope_id=verified.envelope_id,
-                topic=verified.topic,
-                rules=rules,
-                policy=self._policy_version(),
-                outcome=decision.action.value,
-            )
+        records += self._audit_entries(
+            "decision",
+            source=sender,
+            destination=self.agency,
+            actor_agency=verified.issuer,
+            envelope_id=verified.envelope_id,
+            topic=verified.topic,
+            rules=rules,
+            policy=self._policy_version(),
+            outcome=decision.action.value,
         )
         if decision.action is not Action.BLOCK:
             delivery = Delivery(
@@ -693,17 +703,15 @@ class RelayService:
                 if verified.kind is EnvelopeKind.POST:
                     waited = (now - verified.issued_at).total_seconds()
                     self.metrics.observe("posted", sender, waited)
-                await self._audit(
-                    self._audit_entries(
-                        what,
-                        source=sender,
-                        destination=self.agency,
-                        actor_agency=verified.issuer,
-                        envelope_id=verified.envelope_id,
-                        topic=verified.topic,
-                        policy=self._policy_version(),
-                        outcome="posted",
-                    )
+                records += self._audit_entries(
+                    what,
+                    source=sender,
+                    destination=self.agency,
+                    actor_agency=verified.issuer,
+                    envelope_id=verified.envelope_id,
+                    topic=verified.topic,
+                    policy=self._policy_version(),
+                    outcome="posted",
                 )
             else:
                 await self.delivered.put(delivery)
@@ -729,7 +737,7 @@ class RelayService:
             for target in targets
         )
         items = [item for item in forwards if item is not None]
-        await self._audit(
+        records.extend(
             [
                 record
                 for item in items

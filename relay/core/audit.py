@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -106,7 +107,8 @@ def parse_rfc3339(text: str) -> dt.datetime:
     if not isinstance(value, str) or not _AT.fullmatch(value):
         raise ValueError("at")
     try:
-        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+        # the pattern fixed the form; fromisoformat (C) checks the calendar, unlike a regex
+        return dt.datetime.fromisoformat(text[:-1]).replace(tzinfo=dt.UTC)
     except ValueError:
         raise ValueError("at") from None
 
@@ -220,7 +222,11 @@ class AuditRecord:
         return cls(**kwargs)
 
     def canonical(self) -> bytes:
-        return canonicalize(self.to_json())
+        """The record's RFC 8785 (JCS) bytes. Every string field is held to an ASCII pattern
+        with no quote, backslash or control character, and ``count`` is an integer, so JSON
+        with sorted keys and no whitespace *is* JCS here (a property test holds the two
+        equal); it is several times faster than the general canonicalizer."""
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
 
 
 _FIELDS: Final = frozenset(f.name for f in fields(AuditRecord))
@@ -246,10 +252,14 @@ class RawRow(NamedTuple):
 
 
 def link(seq: int, prev: str, record: AuditRecord) -> str:
-    """The hash of record ``seq``: sha256 hex of ``JCS({"seq", "prev", "record"})``."""
-    return hashlib.sha256(
-        canonicalize({"seq": seq, "prev": prev, "record": record.to_json()})
-    ).hexdigest()
+    """The hash of record ``seq``: sha256 hex of ``JCS({"seq", "prev", "record"})``, its keys
+    in JCS order (``prev`` < ``record`` < ``seq``)."""
+    if not _HEX64.fullmatch(prev) or type(seq) is not int:
+        # a tampered row: the general canonicalizer takes any value
+        general = canonicalize({"seq": seq, "prev": prev, "record": record.to_json()})
+        return hashlib.sha256(general).hexdigest()
+    body = b'{"prev":"%s","record":%s,"seq":%d}' % (prev.encode(), record.canonical(), seq)
+    return hashlib.sha256(body).hexdigest()
 
 
 def chain(head_seq: int, head_hash: str, records: Iterable[AuditRecord]) -> list[ChainedRecord]:

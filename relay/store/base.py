@@ -75,6 +75,9 @@ def _entry(entry_id: str) -> tuple[str, int]:
     return queue, int(number)
 
 
+_AUDIT_ROWS_PER_INSERT: Final = 100  # rows per INSERT statement (5 parameters each)
+
+
 class SqlStore(ABC):
     """Implements :class:`relay.store.contract.Store`; subclasses connect and call
     :meth:`_migrate` at the end of ``__init__``."""
@@ -523,16 +526,21 @@ class SqlStore(ABC):
             chained = audit.chain(int(seq), str(head), records)
             if not chained:
                 return int(seq), str(head)
-            for item in chained:
+            for start in range(0, len(chained), _AUDIT_ROWS_PER_INSERT):
+                part = chained[start : start + _AUDIT_ROWS_PER_INSERT]
                 self._execute(
-                    sql.INSERT_AUDIT,
-                    (
-                        item.seq,
-                        item.record.at,
-                        item.prev,
-                        item.hash,
-                        item.record.canonical().decode("utf-8"),
-                    ),
+                    sql.INSERT_AUDIT + sql.audit_rows_values(len(part)),
+                    [
+                        value
+                        for item in part
+                        for value in (
+                            item.seq,
+                            item.record.at,
+                            item.prev,
+                            item.hash,
+                            item.record.canonical().decode("utf-8"),
+                        )
+                    ],
                 )
             last = chained[-1]
             self._execute(sql.UPDATE_AUDIT_HEAD, (last.seq, last.hash))

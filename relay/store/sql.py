@@ -415,9 +415,17 @@ SELECT_AUDIT_HEAD_FOR_UPDATE: Final = "SELECT seq, hash FROM audit_head WHERE id
 SELECT_AUDIT_HEAD: Final = "SELECT seq, hash, anchor_seq, anchor_hash FROM audit_head WHERE id = 1"
 UPDATE_AUDIT_HEAD: Final = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1"
 UPDATE_AUDIT_ANCHOR: Final = "UPDATE audit_head SET anchor_seq = $1, anchor_hash = $2 WHERE id = 1"
-INSERT_AUDIT: Final = (
-    "INSERT INTO audit_log (seq, at, prev, hash, record) VALUES ($1, $2, $3, $4, $5)"
-)
+INSERT_AUDIT: Final = "INSERT INTO audit_log (seq, at, prev, hash, record) VALUES "
+
+
+def audit_rows_values(count: int) -> str:
+    """The VALUES list for ``count`` audit rows in one INSERT (one round trip per append)."""
+    return ", ".join(
+        f"(${5 * i + 1}, ${5 * i + 2}, ${5 * i + 3}, ${5 * i + 4}, ${5 * i + 5})"
+        for i in range(count)
+    )
+
+
 SELECT_AUDIT_ROWS: Final = (
     "SELECT seq, prev, hash, record FROM audit_log "
     "WHERE seq > $1 AND ($2 = '' OR at >= $2) AND ($3 = '' OR at < $3) "

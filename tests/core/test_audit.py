@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -461,3 +462,32 @@ def test_records_are_frozen() -> None:
     r = rec()
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.outcome = "x"  # type: ignore[misc]
+
+
+@given(
+    seq=st.integers(min_value=1, max_value=2**53 - 1),
+    prev=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    rules=st.lists(st.from_regex(r"[a-z0-9_.:-]{1,64}", fullmatch=True), max_size=5),
+    count=st.none() | st.integers(min_value=0, max_value=2**53 - 1),
+    envelope=st.from_regex(r"[A-Za-z0-9._:#/-]{1,128}", fullmatch=True),
+)
+def test_the_fast_canonical_form_is_jcs(seq, prev, rules, count, envelope):
+    """canonical() and link() take a shortcut past the general canonicalizer: it must give
+    the same bytes for every record the patterns admit."""
+    from relay.core.audit import AuditRecord, link
+    from relay.core.canonical import canonicalize
+
+    record = AuditRecord(
+        event="forward",
+        at="2026-11-29T18:15:46.123456Z",
+        relay="CT9990100",
+        outcome="accepted",
+        destination="MA9990200",
+        envelope_id=envelope,
+        rules=tuple(rules),
+        count=count,
+        kid="CT9990100#2026-k1",
+    )
+    assert record.canonical() == canonicalize(record.to_json())
+    jcs = canonicalize({"seq": seq, "prev": prev, "record": record.to_json()})
+    assert link(seq, prev, record) == hashlib.sha256(jcs).hexdigest()
