@@ -152,3 +152,71 @@ async def test_the_outbox_holds_envelopes_while_the_ledger_fails(fed: Federation
     await fed.settle()
     assert not ma.delivered.empty()
     assert [r.record.event for r in _rows(fed, CT)][-1] == "forward"
+
+
+async def test_a_receiver_whose_ledger_fails_takes_nothing_until_it_recovers(fed: Federation):
+    """MA's audit writes fail: it answers 503 ``unavailable`` (CT keeps the envelope and
+    retries) and its inbound queue posts nothing; once MA's ledger works, it arrives."""
+    import datetime as dt
+
+    ct, ma = fed.relays[CT].service, fed.relays[MA]
+    assert ct is not None
+    assert ma.service is not None
+    assert ma.service.ledger is not None
+    with sqlite3.connect(ma.dir / "relay.db") as conn:
+        conn.execute(
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    ledger = ma.service.ledger
+    with pytest.raises(AuditWriteError):
+        ledger.append([ledger.entry("audit_read", outcome="probe")])
+    await ct.publish(_bolo("8.1", "BOLO: black Audi A4"), topic="bolo", author="x")
+    await fed.settle()
+    assert ma.service.delivered.empty()
+    assert ct.metrics.send_failures.labels(MA, "unavailable")._value.get() >= 1
+    assert [e.state for e in ct.store.queue_entries()] == ["pending"]
+    assert ma.service.store.queue_stats() == []  # nothing was accepted
+
+    with sqlite3.connect(ma.dir / "relay.db") as conn:
+        conn.execute("DROP TRIGGER fail_audit")
+    fed.clock[0] += dt.timedelta(hours=1)  # CT's retry is due
+    ct.dispatcher.wake()
+    await fed.settle()
+    assert not ma.service.delivered.empty()
+    events = [r.record.event for r in _rows(fed, MA)]
+    assert events.index("audit_recovered") < events.index("receive")
+
+
+async def test_the_inbound_queue_takes_nothing_while_the_ledger_fails(fed: Federation):
+    """An accepted envelope whose records cannot be written is not marked done, and is not
+    taken again while audit writes fail; once they succeed it is completed and recorded."""
+    import datetime as dt
+
+    ct, ma = fed.relays[CT].service, fed.relays[MA]
+    assert ct is not None
+    assert ma.service is not None
+    with sqlite3.connect(ma.dir / "relay.db") as conn:  # receipts go in, nothing after
+        conn.execute(
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
+            """WHEN NEW.record NOT LIKE '%"event":"receive"%' """
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    await ct.publish(_bolo("9.1", "BOLO: white Tesla"), topic="bolo", author="x")
+    await fed.settle()
+    assert ma.service.ledger is not None
+    assert ma.service.ledger.failing
+    first = ma.service.delivered.qsize()  # handed to the poster before the records failed
+    fed.clock[0] += dt.timedelta(hours=1)  # the retry is due, and the lease long gone
+    ma.service.inbound.wake()
+    await fed.settle()
+    assert ma.service.delivered.qsize() == first  # not taken again while failing
+    assert [e.state for e in ma.service.store.queue_entries()] == ["pending"]
+
+    with sqlite3.connect(ma.dir / "relay.db") as conn:
+        conn.execute("DROP TRIGGER fail_audit")
+    ma.service.inbound.wake()
+    await fed.settle()
+    assert [e.state for e in ma.service.store.queue_entries()] == ["done"]
+    events = [r.record.event for r in _rows(fed, MA)]
+    assert events.index("audit_recovered") < events.index("decision")
