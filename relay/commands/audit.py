@@ -7,7 +7,11 @@
   against our signing key). Prints ``ok: N records, head SEQ HASH12, K checkpoints`` (exit 0)
   or ``broken: record SEQ: REASON`` (exit 1; REASON is ``edited``, ``deleted``, ``reordered``,
   ``truncated``, ``forked`` or ``bad_record``) or ``broken: checkpoint SEQ: CODE`` (one of our
-  own kept checkpoints does not verify).
+  own kept checkpoints does not verify). ``--fetch`` also asks every partner in relay.yaml,
+  over the federation link (mutual TLS), for the checkpoints it keeps of us
+  (``GET /v1/audit/checkpoints``); a partner that cannot be reached, or a token that does not
+  verify against our key, is named on stderr (``relay audit: verify: MA9990200:
+  unreachable``) and left out, and verification goes on with the rest.
 * ``relay audit export --config FILE [--since T] [--until T] [--format jsonl|csv]
   [--output FILE]``: records with ``since <= at < until`` (T a date, ``2026-11-01`` =
   midnight UTC, or an RFC 3339 time). JSON Lines: ``seq``, the record's fields, ``prev``,
@@ -230,10 +234,60 @@ def _file_checkpoints(
     return out
 
 
+def _fetched_checkpoints(
+    config: RelayConfig, keyring: Keyring, now: dt.datetime
+) -> list[Checkpoint]:
+    """What every partner keeps of us, fetched over mutual TLS and verified against our key;
+    a partner that fails is named on stderr and skipped."""
+    import asyncio
+
+    from relay.errors import DeliveryError
+    from relay.federation.client import PeerClient
+    from relay.federation.tls import client_context
+
+    fed = config.federation
+
+    async def fetch() -> list[tuple[str, list[str] | str]]:
+        try:
+            context = client_context(fed.tls_cert, fed.tls_key, fed.tls_ca)
+        except (OSError, ValueError) as exc:
+            raise _fail("verify", f"cannot load TLS material ({type(exc).__name__})", 2) from None
+        client = PeerClient({o: link.url for o, link in config.partners.items()}, context)
+        out: list[tuple[str, list[str] | str]] = []
+        try:
+            for partner in sorted(config.partners):
+                try:
+                    out.append((partner, await client.fetch_checkpoints(partner)))
+                except DeliveryError as exc:
+                    out.append((partner, exc.code))
+        finally:
+            await client.close()
+        return out
+
+    checkpoints: list[Checkpoint] = []
+    for partner, got in asyncio.run(fetch()):
+        if isinstance(got, str):
+            print(f"relay audit: verify: {partner}: {got}", file=sys.stderr)
+            continue
+        for token in got:
+            try:
+                checkpoint = verify_checkpoint(token, keyring, now)
+            except CheckpointError as exc:
+                print(
+                    f"relay audit: verify: {partner}: token refused ({exc.code})", file=sys.stderr
+                )
+                continue
+            if checkpoint.agency == config.agency:
+                checkpoints.append(checkpoint)
+    return checkpoints
+
+
 def _verify(args: argparse.Namespace, config: RelayConfig, store: Store) -> int:
     now = dt.datetime.now(dt.UTC)
     keyring = _own_keyring(config)
     checkpoints = _file_checkpoints(args.checkpoints or [], keyring, config.agency, now)
+    if args.fetch:
+        checkpoints += _fetched_checkpoints(config, keyring, now)
     broken: str | None = None
     for kept in store.checkpoints(config.agency):
         try:
@@ -391,6 +445,11 @@ def add_parser(subparsers: Any) -> None:
         nargs="+",
         default=[],
         help="JSON Lines of our checkpoints a partner kept",
+    )
+    verify.add_argument(
+        "--fetch",
+        action="store_true",
+        help="also ask every partner (mutual TLS) for the checkpoints it keeps of us",
     )
     verify.set_defaults(func=_command(_verify))
 

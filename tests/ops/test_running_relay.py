@@ -3,6 +3,10 @@ metrics over real HTTP, and audit checkpoints exchanged over the federation link
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+import sqlite3
 from pathlib import Path
 
 import aiohttp
@@ -10,6 +14,7 @@ import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
 from relay.app import send_checkpoint, start_relay
+from relay.cli import main
 from relay.config import read_config
 from relay.core.audit import verify_checkpoint
 from relay.core.slack_parse import parse_event
@@ -26,6 +31,18 @@ def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
+
+
+async def _cli(argv: list[str]) -> tuple[int, str]:
+    """``relay ...`` in a worker thread (it runs its own event loop), its stdout."""
+    out = io.StringIO()
+
+    def run() -> int:
+        with contextlib.redirect_stdout(out):
+            return main(argv)
+
+    code = await asyncio.to_thread(run)
+    return code, out.getvalue()
 
 
 async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
@@ -101,6 +118,23 @@ async def test_admin_endpoints_metrics_and_checkpoints(tmp_path: Path) -> None:
         events = [r.record.event for r in ma_relay.service.store.audit_rows()]
         assert "checkpoint_received" in events
         assert events[:1] == ["policy_change"]  # every start records the policy in force
+
+        # CT's verify, holding its chain against what MA keeps of it: fine as it stands...
+        ct_yaml = str(Path(ct["dir"]) / "relay.yaml")
+        code, out = await _cli(["audit", "verify", "--config", ct_yaml, "--fetch"])
+        assert code == 0, out
+        assert out.startswith("ok: ")
+        # ...then someone cuts CT's history short and removes CT's own checkpoints: alone the
+        # chain still looks whole, but not against the checkpoint MA keeps.
+        with sqlite3.connect(Path(ct["dir"]) / "relay.db") as db:
+            keep = kept.seq - 2
+            (cut,) = db.execute("SELECT hash FROM audit_log WHERE seq = ?", (keep,)).fetchone()
+            db.execute("DELETE FROM audit_log WHERE seq > ?", (keep,))
+            db.execute("UPDATE audit_head SET seq = ?, hash = ?", (keep, cut))
+            db.execute("DELETE FROM audit_checkpoints WHERE issuer = ?", (CT,))
+        code, out = await _cli(["audit", "verify", "--config", ct_yaml, "--fetch"])
+        assert code == 1
+        assert out.startswith("broken: record ")
     finally:
         await ct_relay.stop()
         await ma_relay.stop()
