@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+import structlog
+
 from relay.core.backoff import DONE, Attempt, Backoff, after_failure, before_attempt
 from relay.crashpoints import crash_point
 from relay.errors import DeliveryError, RelayError
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from relay.metrics import RelayMetrics
 
 __all__ = ["Dispatcher", "InboundWorker", "QueueTuning", "WireSender"]
+
+log = structlog.get_logger("relay.delivery")
 
 T = TypeVar("T")
 
@@ -219,8 +223,17 @@ class Dispatcher:
             crash_point("after_partner_answered")
         except Exception as exc:  # noqa: BLE001 - any failure is retried, by its code only
             error = exc if isinstance(exc, DeliveryError) else None
+            reason = error.code if error else "internal"
+            log.info(
+                "send_failed",
+                partner=item.partner,
+                envelope=item.envelope_id,
+                attempt=item.attempts,
+                reason=reason,
+                exc_type=None if error else type(exc).__name__,
+            )
             if self.metrics is not None:
-                self.metrics.send_failed(item.partner, error.code if error else "internal")
+                self.metrics.send_failed(item.partner, reason)
             return _failed(error, item, self.clock(), self.tuning.backoff, self.rng), None
         status = getattr(answer, "status", None)
         return DONE, status if status in ("accepted", "duplicate") else "accepted"
@@ -305,10 +318,14 @@ class InboundWorker:
                 raise
             except DeliveryError as exc:
                 outcome = _failed(exc, item, self.clock(), backoff, self.rng)
+                log.info("inbound_failed", envelope=item.envelope_id, reason=exc.code)
             except RelayError as exc:  # e.g. a key revoked since: its refusal code
                 outcome = Attempt(state="dead", reason=exc.code)
-            except Exception:  # noqa: BLE001 - e.g. the store away: retried until max_age
+            except Exception as exc:  # noqa: BLE001 - e.g. the store away: retried until max_age
                 outcome = _failed(None, item, self.clock(), backoff, self.rng)
+                log.warning(
+                    "inbound_failed", envelope=item.envelope_id, exc_type=type(exc).__name__
+                )
             else:
                 audit = self.audit
 

@@ -274,6 +274,7 @@ class RelayService:
                 await asyncio.to_thread(self.store.renew, self.instance, until=until)
             except Exception:  # noqa: BLE001 - the store is away: the next beat tries again
                 self.failures.append(("heartbeat", "store_unavailable"))
+                log.warning("lease_heartbeat_failed", reason="store_unavailable")
 
     async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Claim nothing more, finish the batches in hand within ``timeout`` seconds, then
@@ -292,6 +293,7 @@ class RelayService:
             self.store.release(self.instance)
         except Exception:  # noqa: BLE001 - the leases expire on their own
             self.failures.append(("release", "store_unavailable"))
+            log.warning("lease_release_failed", reason="store_unavailable")
 
     def _outbox_dead(self, item: ClaimedEnvelope, reason: str) -> None:
         self.undelivered.append((item.partner, item.envelope_id, reason))

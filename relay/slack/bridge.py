@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final
 
+import structlog
+
 from relay.core.envelope import EnvelopeKind, VerifiedEnvelope
 from relay.core.model import MessageKind, SlackMessage
 from relay.core.policy.engine import Decision, judge
@@ -39,6 +41,8 @@ from relay.service import Delivery, RelayService
 from relay.slack.files import FileFetcher, reencode
 from relay.slack.web import SlackCaller
 from relay.store.base import ts_order
+
+log = structlog.get_logger("relay.slack")
 
 __all__ = ["SlackBridge", "WorkspaceConfig"]
 
@@ -106,6 +110,7 @@ class SlackBridge:
                 await self.drain_events()
             except Exception as exc:  # noqa: BLE001 - e.g. the store reconnecting: try again
                 self.failures.append(("worker", type(exc).__name__))
+                log.warning("slack_worker_failed", exc_type=type(exc).__name__)
                 await asyncio.sleep(poll)
                 self._wake.set()
                 continue
@@ -125,6 +130,7 @@ class SlackBridge:
                 await self.catch_up(lookback=3600.0)
             except Exception as exc:  # noqa: BLE001 - Slack or the store away: next round
                 self.failures.append(("catch_up", type(exc).__name__))
+                log.warning("slack_catch_up_failed", exc_type=type(exc).__name__)
 
     def _mark(self, channel: str, ts: str) -> bool:
         """Note the newest ts seen in ``channel``; True when it is time to write it."""
@@ -145,6 +151,7 @@ class SlackBridge:
             except Exception as exc:  # noqa: BLE001 - kept for the next write
                 self._mark(ch, ts)
                 self.failures.append(("mark", type(exc).__name__))
+                log.warning("slack_mark_failed", exc_type=type(exc).__name__)
 
     async def wait_idle(self) -> None:
         """Until every stored event has been processed."""
@@ -168,6 +175,7 @@ class SlackBridge:
             published = await self._process_event(body, key)
         except Exception as exc:  # noqa: BLE001 - a poison event must not stop sharing
             self.failures.append((key, type(exc).__name__))
+            log.warning("slack_event_failed", exc_type=type(exc).__name__, retried=_transient(exc))
             if _transient(exc):
                 return  # left leased: taken again when the lease runs out
             published = False
