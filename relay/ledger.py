@@ -107,6 +107,11 @@ class Ledger:
         if self._on_append is not None:
             self._on_append(head[0])
 
+    def mark_failed(self) -> None:
+        """A transaction that held audit records failed after ``append`` returned (its
+        commit): the records are not kept, so forwarding stops as for a failed append."""
+        self._failed()
+
     def _failed(self) -> None:
         self.failing = True
         if self._on_failure is not None:
