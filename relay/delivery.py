@@ -100,6 +100,32 @@ class _Loop:
         return claimed
 
 
+async def _yes() -> bool:
+    return True
+
+
+Gate = Callable[[], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A batch worked and answered, to be settled (again, while settling fails)."""
+
+    claimed: list[ClaimedEnvelope]
+    results: list[Attempt]
+    sent: list[tuple[ClaimedEnvelope, str]]  # what partners accepted, and their answer
+
+    @property
+    def unconfirmed(self) -> list[ClaimedEnvelope]:
+        """Given up after earlier attempts, any of which may have been taken (an attempt
+        whose answer was lost, or whose settlement died with its process)."""
+        return [
+            item
+            for item, result in zip(self.claimed, self.results, strict=True)
+            if result.state == "dead" and item.attempts > 1
+        ]
+
+
 class Dispatcher:
     """The outbox: one loop per partner, sending leased envelopes concurrently."""
 
@@ -115,16 +141,21 @@ class Dispatcher:
         on_dead: Callable[[ClaimedEnvelope, str], None] = lambda item, reason: None,
         rng: Callable[[], float] = random.random,
         metrics: RelayMetrics | None = None,
-        audit: Callable[[list[tuple[ClaimedEnvelope, str]]], None] | None = None,
-        may_send: Callable[[], bool] = lambda: True,
+        audit: Callable[[list[tuple[ClaimedEnvelope, str]], list[ClaimedEnvelope]], None]
+        | None = None,
+        may_send: Gate = _yes,
+        on_settle_failed: Callable[[], None] = lambda: None,
+        writer: GroupWriter | None = None,
     ) -> None:
         self.store = store
         self.sender = sender
         self.metrics = metrics
-        # Writes the dissemination records of what partners accepted, in the transaction
-        # that settles them: a failure leaves them unsettled, sent again, recorded then.
+        # Writes the dissemination records (what partners accepted; what was given up after
+        # attempts that may have been taken) in the transaction that settles them.
         self.audit = audit
         self.may_send = may_send  # False while audit writes fail: nothing leaves
+        self.on_settle_failed = on_settle_failed
+        self.writer = writer or GroupWriter(store)
         self.partners = partners
         self.owner = owner
         self.clock = clock
@@ -160,8 +191,18 @@ class Dispatcher:
 
     async def _run_partner(self, partner: str) -> None:
         loop = self._loop(partner)
+        unsettled: _Sent | None = None
         while not self._stopping:
-            if not self.may_send():
+            if unsettled is not None:
+                # Answered but not yet settled (the store or the ledger failed): settle it
+                # before anything else. Its leases stay ours (the heartbeat), so nobody else
+                # takes it meanwhile; stopping gives them back and the partner dedupes.
+                if await self._settle(unsettled):
+                    unsettled = None
+                else:
+                    await loop.sleep(self.tuning.poll)
+                continue
+            if not await self.may_send():
                 await loop.sleep(self.tuning.poll)
                 continue
             claimed = await loop.claim(
@@ -179,30 +220,42 @@ class Dispatcher:
             if not claimed:
                 continue
             answers = await asyncio.gather(*(self._attempt(item) for item in claimed))
-            results = [result for result, _ in answers]
-            sent = [(i, how) for i, (_, how) in zip(claimed, answers, strict=True) if how]
-            # one transaction: the dissemination records and the settlement stand together
-            group = getattr(self.store, "group", None)
-            together = group() if group is not None and self.audit else contextlib.nullcontext()
-            try:
-                with together:
-                    if self.audit is not None:
-                        self.audit(sent)
-                    self.store.settle_outbox(
-                        list(zip((i.seq for i in claimed), results, strict=True)),
-                        owner=self.owner,
-                        now=self.clock(),
-                    )
-            except Exception:  # noqa: BLE001 - leases expire; the receiver dedupes the resend
+            batch = _Sent(
+                claimed=claimed,
+                results=[result for result, _ in answers],
+                sent=[(i, how) for i, (_, how) in zip(claimed, answers, strict=True) if how],
+            )
+            if not await self._settle(batch):
+                unsettled = batch
                 await loop.sleep(self.tuning.poll)
-                continue
-            now = self.clock()
-            for item, result in zip(claimed, results, strict=True):
-                if result.state == "dead":
-                    self.on_dead(item, result.reason or "dead")
-            if self.metrics is not None:
-                for item, how in sent:
-                    self.metrics.envelope_sent(item.partner, how, now - item.created_at)
+
+    async def _settle(self, batch: _Sent) -> bool:
+        """Record and settle a worked batch in one transaction (off the event loop)."""
+        audit = self.audit
+
+        def write() -> None:
+            if audit is not None:
+                audit(batch.sent, batch.unconfirmed)
+            self.store.settle_outbox(
+                list(zip((i.seq for i in batch.claimed), batch.results, strict=True)),
+                owner=self.owner,
+                now=self.clock(),
+            )
+
+        try:
+            await self.writer.run(write)
+        except Exception as exc:  # noqa: BLE001 - kept and settled again
+            log.warning("settle_failed", items=len(batch.claimed), exc_type=type(exc).__name__)
+            self.on_settle_failed()
+            return False
+        now = self.clock()
+        for item, result in zip(batch.claimed, batch.results, strict=True):
+            if result.state == "dead":
+                self.on_dead(item, result.reason or "dead")
+        if self.metrics is not None:
+            for item, how in batch.sent:
+                self.metrics.envelope_sent(item.partner, how, now - item.created_at)
+        return True
 
     async def _attempt(self, item: ClaimedEnvelope) -> tuple[Attempt, str | None]:
         """One delivery attempt: its outcome, and the partner's answer if it took it
@@ -254,14 +307,21 @@ class InboundWorker:
         on_dead: Callable[[ClaimedInbound, str], None] = lambda item, reason: None,
         rng: Callable[[], float] = random.random,
         writer: GroupWriter | None = None,
-        audit: Callable[[ClaimedInbound], None] | None = None,
-        may_take: Callable[[], bool] = lambda: True,
+        audit: Callable[[ClaimedInbound, Attempt | None], None] | None = None,
+        may_take: Gate = _yes,
+        on_settle_failed: Callable[[], None] = lambda: None,
+        on_settled: Callable[[ClaimedInbound], None] = lambda item: None,
     ) -> None:
         self.store = store
         self.writer = writer or GroupWriter(store)
-        # Writes an item's audit records in the transaction that marks it done.
+        # Writes an item's audit records in the transaction that settles it (``None``: done;
+        # else the attempt's outcome, e.g. given up).
         self.audit = audit
         self.may_take = may_take  # False while audit writes fail: nothing is taken
+        self.on_settle_failed = on_settle_failed
+        self.on_settled = on_settled  # after the item's settlement committed
+        # Worked items whose settlement failed: settled again before anything is taken.
+        self._unsettled: list[tuple[ClaimedInbound, Attempt | None, list[OutboxItem]]] = []
         self.process = process
         self.owner = owner
         self.clock = clock
@@ -285,7 +345,14 @@ class InboundWorker:
     async def run(self) -> None:
         loop = self._loop
         while not self._stopping:
-            if not self.may_take():
+            if self._unsettled:
+                pending, self._unsettled = self._unsettled, []
+                for item, outcome, forwards in pending:
+                    await self._settle(item, outcome, forwards)
+                if self._unsettled:
+                    await loop.sleep(self.tuning.poll)
+                continue
+            if not await self.may_take():
                 await loop.sleep(self.tuning.poll)
                 continue
             claimed = await loop.claim(
@@ -327,31 +394,40 @@ class InboundWorker:
                     "inbound_failed", envelope=item.envelope_id, exc_type=type(exc).__name__
                 )
             else:
-                audit = self.audit
-
-                def complete() -> None:
-                    if audit is not None:
-                        audit(item)
-                    self.store.complete_inbound(
-                        item.seq, owner=self.owner, now=self.clock(), forwards=forwards
-                    )
-
-                try:
-                    await self.writer.run(complete)
-                except Exception:  # noqa: BLE001 - the lease expires; it is done again
-                    return
-                self.on_forward(forwards)
+                await self._settle(item, None, forwards)
                 return
-        settled = outcome
-        try:
-            await self.writer.run(
-                lambda: self.store.settle_inbound(
-                    item.seq, settled, owner=self.owner, now=self.clock()
+        await self._settle(item, outcome, [])
+
+    async def _settle(
+        self, item: ClaimedInbound, outcome: Attempt | None, forwards: list[OutboxItem]
+    ) -> None:
+        """Mark ``item`` done (``outcome`` None: with its onward envelopes) or record the
+        attempt's ``outcome``, with its audit records, in one transaction. A failure keeps
+        it, to be settled again before anything new is taken: its lease stays ours (the
+        heartbeat), so it is not taken again meanwhile."""
+        audit = self.audit
+
+        def write() -> None:
+            if audit is not None:
+                audit(item, outcome)
+            if outcome is None:
+                self.store.complete_inbound(
+                    item.seq, owner=self.owner, now=self.clock(), forwards=forwards
                 )
-            )
-        except Exception:  # noqa: BLE001 - the lease expires; it is tried again
+            else:
+                self.store.settle_inbound(item.seq, outcome, owner=self.owner, now=self.clock())
+
+        try:
+            await self.writer.run(write)
+        except Exception as exc:  # noqa: BLE001 - kept and settled again
+            log.warning("settle_failed", envelope=item.envelope_id, exc_type=type(exc).__name__)
+            self.on_settle_failed()
+            self._unsettled.append((item, outcome, forwards))
             return
-        if outcome.state == "dead":
+        self.on_settled(item)
+        if outcome is None:
+            self.on_forward(forwards)
+        elif outcome.state == "dead":
             self.on_dead(item, outcome.reason or "dead")
 
     def _interrupted(self, item: ClaimedInbound) -> None:

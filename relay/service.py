@@ -30,6 +30,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.core import routing
+from relay.core.backoff import Attempt
 from relay.core.canonical import canonicalize
 from relay.core.envelope import (
     Author,
@@ -53,6 +54,7 @@ from relay.crashpoints import crash_point
 from relay.delivery import Dispatcher, InboundWorker, QueueTuning, WireSender
 from relay.errors import DeliveryError, VerificationError
 from relay.federation.server import Accepted, LinkReason
+from relay.ledger import AuditWriteError
 from relay.metrics import RelayMetrics
 from relay.store.contract import (
     ClaimedEnvelope,
@@ -228,6 +230,8 @@ class RelayService:
             metrics=self.metrics,
             audit=self._audit_forwards if ledger is not None else None,
             may_send=self.audit_ready,
+            on_settle_failed=self._settle_failed,
+            writer=self.writer,
         )
         self.inbound = InboundWorker(
             store,
@@ -238,10 +242,13 @@ class RelayService:
             on_forward=self._forwarded,
             on_dead=self._inbound_dead,
             writer=self.writer,
-            audit=self._audit_completion if ledger is not None else None,
+            audit=self._audit_inbound if ledger is not None else None,
             may_take=self.audit_ready,
+            on_settle_failed=self._settle_failed,
+            on_settled=self._inbound_settled,
         )
         self._inbound_records: dict[int, list[AuditRecord]] = {}
+        self._probe: asyncio.Future[bool] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # Envelopes this instance verified when it accepted them, until judged (bounded): the
         # inbound queue need not verify them again. After a restart, or on another instance,
@@ -309,41 +316,64 @@ class RelayService:
         log.warning("dead_letter", queue=queue, partner=peer, envelope=envelope_id, reason=reason)
 
     # -- the audit ledger ----------------------------------------------------------------
-    def audit_ready(self) -> bool:
+    async def audit_ready(self) -> bool:
         """May this relay forward now? Not while audit writes fail: the ledger is tried
-        again (it records that writes came back) and forwarding resumes when it succeeds."""
+        again (it records that writes came back) and forwarding resumes when it succeeds.
+        Callers waiting together share one attempt (one ``audit_recovered`` record)."""
         ledger = self.ledger
         if ledger is None or not ledger.failing:
             return True
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.ensure_future(self._probe_ledger(ledger))
+        return await asyncio.shield(self._probe)
+
+    async def _probe_ledger(self, ledger: Ledger) -> bool:
         try:
-            ledger.append([ledger.entry("audit_recovered", outcome="recovered")])
+            await self.writer.run(
+                lambda: ledger.append([ledger.entry("audit_recovered", outcome="recovered")])
+            )
         except Exception:  # noqa: BLE001 - still failing: forwarding stays stopped
             return False
         log.warning("audit_recovered")
         return True
 
+    def _settle_failed(self) -> None:
+        """A queue settlement (which carries audit records) did not commit."""
+        if self.ledger is not None and not self.ledger.failing:
+            self.ledger.mark_failed()
+
     def _audit_entries(self, event: str, **fields: Any) -> list[AuditRecord]:
-        """One record (none without a ledger). A value that does not fit its field's closed
-        shape (a test's short user id, a partner's odd topic) is left out, never written."""
+        """One record (none without a ledger). A value from outside that does not fit its
+        field's closed shape (a test's short user id, a partner's odd topic) is left out,
+        never written; the record keeps every other field."""
         if self.ledger is None:
             return []
-        try:
-            return [self.ledger.entry(event, **fields)]
-        except ValueError:
-            log.warning("audit_field_refused", audit_event=event)
-            kept = {k: v for k, v in fields.items() if k not in _LOOSE_FIELDS}
-            return [self.ledger.entry(event, **kept)]
+        while True:
+            try:
+                return [self.ledger.entry(event, **fields)]
+            except ValueError as exc:
+                field = str(exc)
+                if field not in _LOOSE_FIELDS or field not in fields:
+                    raise
+                log.warning("audit_field_refused", audit_event=event, field=field)
+                fields = {k: v for k, v in fields.items() if k != field}
 
-    def _audit_forwards(self, sent: Sequence[tuple[ClaimedEnvelope, str]]) -> None:
+    def _audit_forwards(
+        self, sent: Sequence[tuple[ClaimedEnvelope, str]], unconfirmed: Sequence[ClaimedEnvelope]
+    ) -> None:
         """In the transaction that settles the outbox: one ``forward`` per envelope a
-        partner accepted (who received what, when: the dissemination record)."""
+        partner accepted (who received what, when: the dissemination record), and one with
+        outcome ``unconfirmed`` per envelope given up after earlier attempts, any of which
+        may have reached the partner (an answer lost, or a settlement that died)."""
         ledger = self.ledger
-        if ledger is None or not sent:
+        if ledger is None or not (sent or unconfirmed):
             return
+        answered = [(item, outcome) for item, outcome in sent]
+        answered += [(item, "unconfirmed") for item in unconfirmed]
         ledger.append(
             [
                 record
-                for item, outcome in sent
+                for item, outcome in answered
                 for record in self._audit_entries(
                     "forward",
                     source=self.agency,
@@ -385,7 +415,7 @@ class RelayService:
         its decision kept. An edit that is no longer safe for a partner retracts that
         partner's copy (a ``delete`` envelope) instead of leaving the old text standing.
         """
-        if not self.audit_ready():
+        if not await self.audit_ready():
             raise AuditUnavailable("audit writes are failing: nothing is forwarded")
         now = self.clock()
         decisions = evaluate_outbound_all(message, self.policy, topic, now=now)
@@ -486,7 +516,9 @@ class RelayService:
         try:
             await self.writer.run(write)
         except Exception:
-            if ledger is not None and ledger.failing:
+            if ledger is not None and records:
+                if not ledger.failing:
+                    ledger.mark_failed()  # the commit failed: the records are not kept
                 log.error("audit_write_failed", envelope=jti)
             raise
         crash_point("after_outbox_commit")
@@ -509,7 +541,7 @@ class RelayService:
 
     async def readiness(self) -> dict[str, bool]:
         try:
-            self.store.ping()
+            await asyncio.to_thread(self.store.ping)
             store_ok = True
         except Exception:  # noqa: BLE001 - any failure means not ready
             store_ok = False
@@ -565,7 +597,7 @@ class RelayService:
             )
         digest = hashlib.sha256(canonicalize(verified.envelope.to_wire())).hexdigest()
         ledger = self.ledger
-        if ledger is not None and not self.audit_ready():
+        if ledger is not None and not await self.audit_ready():
             raise VerificationError(
                 "audit unavailable", code=LinkReason.UNAVAILABLE, http_status=503
             )
@@ -598,7 +630,16 @@ class RelayService:
                 )
             return got
 
-        outcome = await self.writer.run(write)
+        try:
+            outcome = await self.writer.run(write)
+        except AuditWriteError:
+            raise VerificationError(
+                "audit unavailable", code=LinkReason.UNAVAILABLE, http_status=503
+            ) from None
+        except Exception:
+            if ledger is not None:
+                ledger.mark_failed()  # the commit with the receipt's record failed
+            raise
         if outcome is ReceiveOutcome.CONFLICT:
             raise VerificationError(
                 "envelope id reused for another envelope",
@@ -649,15 +690,34 @@ class RelayService:
         self._inbound_records[item.seq] = records
         return forwards
 
-    def _audit_completion(self, item: ClaimedInbound) -> None:
-        """In the transaction that marks an inbound item done: its decision, what was posted
-        and what was signed onward. Written with the step, not before it: the inbound queue
-        takes nothing while audit writes fail, and a completion whose records cannot be
-        written fails too, so the item is done again (its post reconciled, never repeated)
-        and recorded then."""
-        records = self._inbound_records.pop(item.seq, [])
-        if self.ledger is not None and records:
-            self.ledger.append(records)
+    def _inbound_settled(self, item: ClaimedInbound) -> None:
+        self._inbound_records.pop(item.seq, None)
+
+    def _audit_inbound(self, item: ClaimedInbound, outcome: Attempt | None) -> None:
+        """In the transaction that settles an inbound item. Done (``outcome`` None): its
+        decision, what was posted and what was signed onward. Written with the step, not
+        before it: the inbound queue takes nothing while audit writes fail, and a settlement
+        whose records cannot be written is kept and settled again until they are. Given up
+        after earlier attempts: a ``post`` record with outcome ``unconfirmed`` (one of them
+        may have posted)."""
+        ledger = self.ledger
+        if ledger is None:
+            return
+        if outcome is None:
+            records = self._inbound_records.get(item.seq, [])
+        elif outcome.state == "dead" and item.attempts > 1:
+            records = self._audit_entries(
+                "post",
+                source=item.sender,
+                destination=self.agency,
+                actor_agency=item.issuer,
+                envelope_id=item.envelope_id,
+                policy=self._policy_version(),
+                outcome="unconfirmed",
+            )
+        else:
+            return
+        ledger.append(records)
 
     async def _judge_and_pass_on(
         self,

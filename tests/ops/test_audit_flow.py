@@ -102,13 +102,13 @@ async def test_a_failing_audit_write_stops_forwarding_until_it_succeeds(fed: Fed
     with pytest.raises(AuditUnavailable):
         await ct.publish(_bolo("6.2", "BOLO: blue Ford"), topic="bolo", author="x")
     assert ct.store.queue_stats() == []
-    assert not ct.audit_ready()
+    assert not await ct.audit_ready()
     await fed.settle()
     assert ma.delivered.empty()
 
     with sqlite3.connect(db) as conn:
         conn.execute("DROP TRIGGER fail_audit")
-    assert ct.audit_ready()  # the ledger records that writes came back, then opens
+    assert await ct.audit_ready()  # the ledger records that writes came back, then opens
     assert ct.metrics.audit_writable._value.get() == 1
     await ct.publish(_bolo("6.3", "BOLO: blue Ford"), topic="bolo", author="x")
     await fed.settle()
@@ -218,5 +218,59 @@ async def test_the_inbound_queue_takes_nothing_while_the_ledger_fails(fed: Feder
     ma.service.inbound.wake()
     await fed.settle()
     assert [e.state for e in ma.service.store.queue_entries()] == ["done"]
+    # the settlement kept in hand was written once the ledger took writes: recorded once
     events = [r.record.event for r in _rows(fed, MA)]
-    assert events.index("audit_recovered") < events.index("decision")
+    assert events.count("decision") == 1
+    assert events.count("post") == 0  # the harness has no Slack poster
+    assert not ma.service.ledger.failing
+
+
+async def test_an_accepted_envelope_whose_record_fails_is_recorded_once_the_ledger_works(
+    fed: Federation,
+):
+    """MA took the envelope, CT could not write the ``forward`` record: CT keeps the answer
+    and settles it (record included) as soon as writes succeed; nothing is sent twice and
+    nothing given up unrecorded."""
+    ct, ma = fed.relays[CT], fed.relays[MA].service
+    assert ct.service is not None
+    assert ma is not None
+    with sqlite3.connect(ct.dir / "relay.db") as conn:
+        conn.execute(
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
+            """WHEN NEW.record LIKE '%"event":"forward"%' """
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    await ct.service.publish(_bolo("10.1", "BOLO: green Kia"), topic="bolo", author="x")
+    await fed.settle()
+    assert ma.delivered.qsize() == 1
+    assert ct.service.metrics.audit_writable._value.get() == 0
+    assert [e.state for e in ct.service.store.queue_entries()] == ["pending"]
+    with sqlite3.connect(ct.dir / "relay.db") as conn:
+        conn.execute("DROP TRIGGER fail_audit")
+    ct.service.dispatcher.wake()
+    await fed.settle()
+    assert [e.state for e in ct.service.store.queue_entries()] == ["done"]
+    forwards = [r.record for r in _rows(fed, CT) if r.record.event == "forward"]
+    assert [(f.destination, f.outcome) for f in forwards] == [(MA, "accepted")]
+    assert ma.delivered.qsize() == 1  # sent once
+
+
+async def test_an_envelope_given_up_after_earlier_attempts_is_recorded_unconfirmed(
+    fed: Federation,
+):
+    """An earlier attempt's answer may have been lost: giving up is recorded as a
+    ``forward`` with outcome ``unconfirmed``, so no dissemination goes unrecorded."""
+    import datetime as dt
+
+    ct = fed.relays[CT]
+    assert ct.service is not None
+    ct.urls[MA] = "https://127.0.0.1:1"  # refused: retried
+    await ct.service.publish(_bolo("11.1", "BOLO: tan Buick"), topic="bolo", author="x")
+    await fed.settle()
+    fed.clock[0] += dt.timedelta(days=2)  # past max_age at the next attempt
+    ct.service.dispatcher.wake()
+    await fed.settle()
+    [entry] = ct.service.store.queue_entries()
+    assert (entry.state, entry.reason) == ("dead", "max_age")
+    forwards = [r.record for r in _rows(fed, CT) if r.record.event == "forward"]
+    assert [(f.destination, f.outcome) for f in forwards] == [(MA, "unconfirmed")]
