@@ -104,6 +104,10 @@ class AuditConfig:
 
     retention_days: int = 365  # never less: CJIS AU-11 and 28 CFR 23 keep a year at least
     checkpoint_interval: float = 300.0  # seconds between signed checkpoints sent to partners
+    # This agency's earlier signing keys (public keys only, ``kid`` ``OURORI#...``), each with
+    # the window it signed in: ``relay audit verify`` checks the checkpoints signed before a
+    # rotation against them.
+    previous_keys: tuple[PinnedKeyConfig, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -405,10 +409,18 @@ def _admin(loc: Loc | None, problems: Problems, line: int) -> AdminConfig | None
     return AdminConfig(host=_value(listen, "host", str, problems, loc.line, d.host), port=port)
 
 
-def _audit(loc: Loc | None, problems: Problems, line: int) -> AuditConfig:
+def _audit(
+    loc: Loc | None, problems: Problems, line: int, agency: str, signing_kid: str
+) -> AuditConfig:
     if loc is None:
         return AuditConfig()
-    m = _mapping(loc, "audit", {"retention_days", "checkpoint_interval_seconds"}, problems, line)
+    m = _mapping(
+        loc,
+        "audit",
+        {"retention_days", "checkpoint_interval_seconds", "previous_keys"},
+        problems,
+        line,
+    )
     d = AuditConfig()
     days = _value(m, "retention_days", int, problems, loc.line, d.retention_days)
     if days < 365:
@@ -419,7 +431,37 @@ def _audit(loc: Loc | None, problems: Problems, line: int) -> AuditConfig:
     every = float(_value(m, "checkpoint_interval_seconds", (int, float), problems, loc.line, 300))
     if every <= 0:
         problems.add(m["checkpoint_interval_seconds"].line, "checkpoint interval must be > 0")
-    return AuditConfig(retention_days=days, checkpoint_interval=every)
+    return AuditConfig(
+        retention_days=days,
+        checkpoint_interval=every,
+        previous_keys=_previous_keys(m.get("previous_keys"), problems, agency, signing_kid),
+    )
+
+
+def _previous_keys(
+    loc: Loc | None, problems: Problems, agency: str, signing_kid: str
+) -> tuple[PinnedKeyConfig, ...]:
+    """``audit.previous_keys``: this agency's earlier signing keys, as a partner pins keys."""
+    if loc is None or loc.value is None:
+        return ()
+    if not isinstance(loc.value, list):
+        problems.add(loc.line, "audit.previous_keys must be a list of keys")
+        return ()
+    keys: list[PinnedKeyConfig] = []
+    seen: set[str] = set()
+    for item in loc.value:
+        key = _key(item, problems)
+        if key is None:
+            continue
+        if agency and not key.kid.startswith(f"{agency}#"):
+            problems.add(item.line, f"previous key {key.kid} is not a key of {agency}")
+        if key.kid == signing_kid:
+            problems.add(item.line, f"previous key {key.kid} is the current signing_kid")
+        elif key.kid in seen:
+            problems.add(item.line, f"previous key {key.kid} is listed twice")
+        seen.add(key.kid)
+        keys.append(key)
+    return tuple(keys)
 
 
 def _logging(loc: Loc | None, problems: Problems, line: int) -> LoggingConfig:
@@ -570,7 +612,7 @@ def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
         partners=partners,
         delivery=_delivery(root.get("delivery"), problems, doc.line),
         admin=_admin(root.get("admin"), problems, doc.line),
-        audit=_audit(root.get("audit"), problems, doc.line),
+        audit=_audit(root.get("audit"), problems, doc.line, agency, kid),
         logging=_logging(root.get("logging"), problems, doc.line),
     )
     if problems.items:

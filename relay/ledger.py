@@ -33,12 +33,21 @@ from relay.core.audit import (
 from relay.core.keys import Keyring
 from relay.store.contract import Store
 
-__all__ = ["RETENTION_FLOOR_DAYS", "AuditWriteError", "CheckpointError", "Ledger"]
+__all__ = [
+    "RETENTION_FLOOR_DAYS",
+    "SERVED_CHECKPOINTS",
+    "AuditWriteError",
+    "CheckpointError",
+    "Ledger",
+]
 
 RETENTION_FLOOR_DAYS: Final = 365  # CJIS AU-11 / 5.4.6: audit records are kept a year at least
 # Two checkpoints whose (seq, time) order disagrees by more than this are a conflict (several
 # instances of one agency sign with their own clocks; a rolled-back history shows much more).
 ORDER_SLACK: Final = dt.timedelta(seconds=60)
+# ``GET /v1/audit/checkpoints`` answers at most this many, the newest (a year at the default
+# 300 s interval is ~105,000).
+SERVED_CHECKPOINTS: Final = 1000
 
 
 class AuditWriteError(Exception):
@@ -165,7 +174,9 @@ class Ledger:
             raise CheckpointError("checkpoint is not the peer's", code="issuer_mismatch")
         signed_at = parse_rfc3339(checkpoint.at)
         outcome, why = "stored", "stored"
-        kept = self.store.checkpoints(partner)
+        # Not every kept checkpoint: those at this seq, its nearest neighbours and the newest
+        # (kept checkpoints are ordered in seq and time, so the neighbours bound the rest).
+        kept = self.store.checkpoints_near(partner, checkpoint.seq)
         for old in kept:
             if old.seq == checkpoint.seq and old.head == checkpoint.head:
                 outcome, why = "stale", "duplicate"
@@ -211,19 +222,30 @@ class Ledger:
         return outcome
 
     def kept_tokens(self, issuer: str) -> list[str]:
-        """The checkpoint tokens kept of ``issuer`` (what a partner may fetch of itself)."""
-        return [c.token for c in self.store.checkpoints(issuer)]
+        """The newest :data:`SERVED_CHECKPOINTS` checkpoint tokens kept of ``issuer``, oldest
+        first (what a partner may fetch of itself: ``GET /v1/audit/checkpoints``)."""
+        return [c.token for c in self.store.checkpoints(issuer, newest=SERVED_CHECKPOINTS)]
 
     # -- retention -----------------------------------------------------------------------------
     def prune(self, now: dt.datetime) -> int:
         """Delete records older than the retention period (never less than 365 days) and
         record it (``retention``, ``count`` records); the chain stays verifiable from the
-        anchor the store keeps."""
+        anchor the store keeps. Checkpoints (own and partners') signed before the same cut-off
+        go too, except each issuer's newest (``retention``, outcome ``checkpoints_pruned``,
+        recorded when there were any). Returns the records deleted."""
         before = now - dt.timedelta(days=self.retention_days)
         try:
             with self._together():
                 deleted = self.store.audit_prune(before.timestamp(), now=now.timestamp())
-                self.append([self.entry(AuditEvent.RETENTION, outcome="pruned", count=deleted)])
+                dropped = self.store.prune_checkpoints(before.timestamp(), now=now.timestamp())
+                records = [self.entry(AuditEvent.RETENTION, outcome="pruned", count=deleted)]
+                if dropped:
+                    records.append(
+                        self.entry(
+                            AuditEvent.RETENTION, outcome="checkpoints_pruned", count=dropped
+                        )
+                    )
+                self.append(records)
         except AuditWriteError:
             raise
         except Exception:  # noqa: BLE001 - the group's commit failed

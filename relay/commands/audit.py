@@ -4,14 +4,15 @@
   the retention anchor and hold it against this relay's own checkpoints, the store's head and
   the checkpoints partners kept of us (``--checkpoints``: what a partner exported with
   ``relay audit checkpoints --issuer <our ORI>``, one ``{"token": ...}`` per line, verified
-  against our signing key). Prints ``ok: N records, head SEQ HASH12, K checkpoints`` (exit 0)
+  against our signing key and, each in its window, the keys it replaced:
+  ``audit.previous_keys``). Prints ``ok: N records, head SEQ HASH12, K checkpoints`` (exit 0)
   or ``broken: record SEQ: REASON`` (exit 1; REASON is ``edited``, ``deleted``, ``reordered``,
   ``truncated``, ``forked`` or ``bad_record``) or ``broken: checkpoint SEQ: CODE`` (one of our
   own kept checkpoints does not verify). ``--fetch`` also asks every partner in relay.yaml,
   over the federation link (mutual TLS), for the checkpoints it keeps of us
-  (``GET /v1/audit/checkpoints``); a partner that cannot be reached, or a token that does not
-  verify against our key, is named on stderr (``relay audit: verify: MA9990200:
-  unreachable``) and left out, and verification goes on with the rest.
+  (``GET /v1/audit/checkpoints``: the newest 1000); a partner that cannot be reached, or a
+  token that does not verify against our keys, is named on stderr (``relay audit: verify:
+  MA9990200: unreachable``) and left out, and verification goes on with the rest.
 * ``relay audit export --config FILE [--since T] [--until T] [--format jsonl|csv]
   [--output FILE]``: records with ``since <= at < until`` (T a date, ``2026-11-01`` =
   midnight UTC, or an RFC 3339 time). JSON Lines: ``seq``, the record's fields, ``prev``,
@@ -27,9 +28,13 @@
   ``verify --checkpoints``.
 
 Every subcommand appends an ``audit_read`` record (``outcome`` the subcommand, ``count`` what
-it read): reading the audit trail is itself audited. Exit codes: 0 ok, 1 a broken chain or a
-store that cannot be opened, read or written, 2 bad input. Errors are one line on stderr,
-never a traceback, never the store URL.
+it read): reading the audit trail is itself audited. ``export``, ``disseminations`` and
+``checkpoints`` append it *before* they output anything (``count``: the rows about to be
+output), so a reader that stops early (``| head``) was still recorded; if it cannot be
+appended they output nothing and exit 1 (``relay audit: export: cannot record the read
+(OperationalError)``). ``verify`` appends it after its verdict. Exit codes: 0 ok, 1 a
+broken chain or a store that cannot be opened, read or written, 2 bad input. Errors are one
+line on stderr, never a traceback, never the store URL.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import argparse
 import contextlib
 import csv
 import datetime as dt
+import itertools
 import json
 import re
 import sys
@@ -60,7 +66,7 @@ from relay.core.audit import (
 )
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
-from relay.core.signing import public_key_bytes
+from relay.core.signing import b64url_decode, public_key_bytes
 from relay.store.contract import Store
 
 __all__ = ["CSV_HEADER", "add_parser"]
@@ -148,11 +154,17 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 # -- the store ---------------------------------------------------------------------------------
-def _rows(store: Store, *, since: float | None, until: float | None) -> Iterator[ChainedRecord]:
+def _rows(
+    store: Store, *, since: float | None, until: float | None, upto: int | None = None
+) -> Iterator[ChainedRecord]:
+    """Records in the window, by seq; with ``upto``, none after that seq."""
     after = 0
     while True:
         page = store.audit_rows(after_seq=after, since=since, until=until, limit=_PAGE)
-        yield from page
+        for item in page:
+            if upto is not None and item.seq > upto:
+                return
+            yield item
         if len(page) < _PAGE:
             return
         after = page[-1].seq
@@ -169,38 +181,63 @@ def _raw_rows(store: Store) -> Iterator[RawRow]:
 
 
 def _read_audited(store: Store, config: RelayConfig, command: str, count: int) -> None:
-    """Reading the trail is an audited event."""
-    store.audit_append(
-        [
-            AuditRecord(
-                event=AuditEvent.AUDIT_READ,
-                at=rfc3339(dt.datetime.now(dt.UTC)),
-                relay=config.agency,
-                outcome=command,
-                count=count,
-            )
-        ]
+    """Reading the trail is an audited event. ``export``, ``disseminations`` and
+    ``checkpoints`` call this *before* they write anything: if the record cannot be written,
+    nothing is output (exit 1), so no data leaves unrecorded."""
+    record = AuditRecord(
+        event=AuditEvent.AUDIT_READ,
+        at=rfc3339(dt.datetime.now(dt.UTC)),
+        relay=config.agency,
+        outcome=command,
+        count=count,
     )
+    try:
+        store.audit_append([record])
+    except Exception as exc:  # noqa: BLE001 - the driver's text may echo the URL or data
+        raise CommandError(
+            f"relay audit: {command}: cannot record the read ({type(exc).__name__})", 1
+        ) from None
 
 
 # -- verify ------------------------------------------------------------------------------------
 def _own_keyring(config: RelayConfig) -> Keyring:
+    """Our signing key now (from ``signing_key``), and the keys it replaced
+    (``audit.previous_keys``, each usable in its own window): checkpoints signed before a
+    rotation still verify."""
     from relay.app import load_signing_key
 
     try:
         key = load_signing_key(config.signing_key, config.source)
     except ConfigLoadError as exc:
         raise CommandError("\n".join(exc.lines()), 2) from None
-    return Keyring.of(
-        [
-            PinnedKey(
-                kid=KeyId(config.signing_kid),
-                agency=AgencyId(config.agency),
-                public_key=public_key_bytes(key),
-                not_before=dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+    agency = AgencyId(config.agency)
+    keys = [
+        PinnedKey(
+            kid=KeyId(config.signing_kid),
+            agency=agency,
+            public_key=public_key_bytes(key),
+            not_before=dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+        )
+    ]
+    for old in config.audit.previous_keys:
+        try:
+            keys.append(
+                PinnedKey(
+                    kid=KeyId(old.kid),
+                    agency=agency,
+                    public_key=b64url_decode(old.public_key),
+                    not_before=old.not_before,
+                    not_after=old.not_after,
+                    revoked=old.revoked,
+                )
             )
-        ]
-    )
+        except Exception as exc:  # noqa: BLE001 - ValueError or VerificationError
+            message = f"audit.previous_keys: {old.kid} refused ({type(exc).__name__})"
+            raise CommandError(f"{config.source}:1: {message}", 2) from None
+    try:
+        return Keyring.of(keys)
+    except ValueError:  # the loader refuses a kid listed twice already
+        raise CommandError(f"{config.source}:1: audit.previous_keys: a kid twice", 2) from None
 
 
 def _file_checkpoints(
@@ -330,22 +367,24 @@ def _output(path: str | None, command: str) -> Iterator[IO[str]]:
 
 def _export(args: argparse.Namespace, config: RelayConfig, store: Store) -> int:
     since, until = _window(args)
-    count = 0
+    # The read covers the records up to today's head (not its own audit_read record), counted
+    # first so that the record of the read is written before any of them is output.
+    upto, _ = store.audit_head()
+    count = sum(1 for _ in _rows(store, since=since, until=until, upto=upto))
+    _read_audited(store, config, "export", count)
+    rows = itertools.islice(_rows(store, since=since, until=until, upto=upto), count)
     with _output(args.output, "export") as out:
         if args.format == "csv":
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(CSV_HEADER)
-            for item in _rows(store, since=since, until=until):
+            for item in rows:
                 flat = _flat(item)
                 flat["rules"] = ";".join(item.record.rules)
                 writer.writerow(["" if flat.get(k) is None else flat[k] for k in CSV_HEADER])
-                count += 1
         else:
-            for item in _rows(store, since=since, until=until):
+            for item in rows:
                 out.write(json.dumps(_flat(item)) + "\n")
-                count += 1
     sys.stdout.flush()
-    _read_audited(store, config, "export", count)
     return 0
 
 
@@ -357,6 +396,7 @@ def _disseminations(args: argparse.Namespace, config: RelayConfig, store: Store)
         for item in _rows(store, since=since, until=until)
         if item.record.event is AuditEvent.FORWARD and item.record.destination == args.partner
     ]
+    _read_audited(store, config, "disseminations", len(found))  # before any output
     out = sys.stdout
     if args.format == "jsonl":
         for item in found:
@@ -383,13 +423,13 @@ def _disseminations(args: argparse.Namespace, config: RelayConfig, store: Store)
             cells = [c.ljust(w) for c, w in zip(row, widths, strict=False)]
             out.write("  ".join([*cells, row[-1]]) + "\n")
     out.flush()
-    _read_audited(store, config, "disseminations", len(found))
     return 0
 
 
 # -- checkpoints -------------------------------------------------------------------------------
 def _checkpoints(args: argparse.Namespace, config: RelayConfig, store: Store) -> int:
     kept = store.checkpoints(args.issuer)
+    _read_audited(store, config, "checkpoints", len(kept))  # before any output
     for c in kept:
         wire = {
             "issuer": c.issuer,
@@ -401,7 +441,6 @@ def _checkpoints(args: argparse.Namespace, config: RelayConfig, store: Store) ->
         }
         sys.stdout.write(json.dumps(wire) + "\n")
     sys.stdout.flush()
-    _read_audited(store, config, "checkpoints", len(kept))
     return 0
 
 

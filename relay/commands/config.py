@@ -6,11 +6,13 @@ and is no placeholder; the TLS certificate, key and CA bundle exist, parse, the 
 matches its key and is not expired (a warning under 30 days left); every partner: an https
 URL, certificate pins of 64 hex digits, pinned keys that decode to valid 32-byte Ed25519 keys,
 ``not_after`` in the future (a warning within 14 days), at least one unrevoked key usable now;
-the store URL parses (``--connect`` also opens and pings the store); the Slack token and secret
-environment variables or files exist (their values are never printed); listener ports are in
-range and no two listeners share a host:port. Values left over from ``relay.example.yaml``
-(the all-zero fingerprint, the all-``A`` key, ``*.example`` hosts, the example Slack team and
-channel ids, the example key path) are errors.
+``audit.previous_keys`` (this agency's rotated-out signing keys) decode to valid Ed25519 keys,
+none of them the current signing key (a warning); the store URL parses (``--connect`` also
+opens and pings the store); the Slack token and secret environment variables or files exist
+(their values are never printed); listener ports are in range and no two listeners share a
+host:port. Values left over from ``relay.example.yaml`` (the all-zero fingerprint, the
+all-``A`` key, ``*.example`` hosts, the example Slack team and channel ids, the example key
+path) are errors.
 
 Output (a contract): one line per problem on stderr,
 ``FILE:LINE: error: MESSAGE`` or ``FILE:LINE: warning: MESSAGE`` (FILE is ``relay.yaml`` or
@@ -257,6 +259,41 @@ def _check_signing_key(config: RelayConfig, lines: _Lines, report: _Report) -> N
                     f"partner key {pinned.kid} is this relay's own signing key",
                 )
     _mode_warning(path, "signing_key", src, at, report)
+
+
+def _check_previous_keys(config: RelayConfig, lines: _Lines, report: _Report) -> None:
+    """``audit.previous_keys``: valid Ed25519 public keys, none of them the current key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from relay.core.signing import b64url_decode, b64url_encode, check_public_key, public_key_bytes
+
+    src = config.source
+    current: str | None = None
+    with suppress(OSError, ValueError, TypeError):
+        key = load_pem_private_key(config.signing_key.read_bytes(), password=None)
+        if isinstance(key, Ed25519PrivateKey):
+            current = b64url_encode(public_key_bytes(key))
+    for index, pinned in enumerate(config.audit.previous_keys):
+        at = lines.at("audit", "previous_keys", index, "public_key")
+        try:
+            check_public_key(b64url_decode(pinned.public_key))
+        except Exception as exc:  # noqa: BLE001 - ValueError or VerificationError
+            if len(set(pinned.public_key)) > 1:  # a placeholder is reported already
+                report.error(
+                    src,
+                    at,
+                    f"audit.previous_keys: {pinned.kid}: not a valid Ed25519 public key "
+                    f"({type(exc).__name__})",
+                )
+            continue
+        if pinned.public_key == current:
+            report.warning(
+                src,
+                at,
+                f"audit.previous_keys: {pinned.kid} is the current signing key "
+                "(list only keys rotated out)",
+            )
 
 
 def _check_tls(config: RelayConfig, lines: _Lines, report: _Report, now: dt.datetime) -> None:
@@ -569,6 +606,7 @@ def check_config(
         checks: list[tuple[str, str, Callable[[], Any]]] = [
             ("policy", "policy", lambda: _check_policy(config, lines, report, now.date())),
             ("signing_key", "signing_key", lambda: _check_signing_key(config, lines, report)),
+            ("audit", "audit", lambda: _check_previous_keys(config, lines, report)),
             ("federation", "TLS", lambda: _check_tls(config, lines, report, now)),
             ("partners", "partners", lambda: _check_partners(config, lines, report, now)),
             ("store", "store", lambda: _check_store(config, lines, report, connect)),

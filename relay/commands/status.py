@@ -30,8 +30,9 @@ table by default; with ``--json`` one JSON object (a contract)::
 
 ``state``: ``ready`` when ``GET /readyz`` on the admin listener answers 200, ``running`` when it
 answers anything else (up, not ready), ``not_running`` when nothing answers in 2 s, and
-``no_admin_listener`` when ``relay.yaml`` has no ``admin:`` section. Ids, counts, times and
-reason codes only, never message text.
+``no_admin_listener`` when ``relay.yaml`` has no ``admin:`` section. The probe goes straight
+to the listener, never through a proxy (``HTTP_PROXY`` and the like are ignored). Ids,
+counts, times and reason codes only, never message text.
 
 Exit codes: 0 (whatever the relay's state), 1 the store cannot be opened or read, 2 a
 ``relay.yaml`` that does not load or usage. Errors are one line on stderr, never a traceback,
@@ -100,8 +101,10 @@ def probe_admin(admin: AdminConfig | None, timeout: float = _TIMEOUT) -> dict[st
     url = f"http://{netloc}:{admin.port}/readyz"
     status: int | None = None
     try:
-        # A fixed http:// URL built from relay.yaml's admin listener.
-        with urllib.request.urlopen(url, timeout=timeout) as answer:
+        # A fixed http:// URL built from relay.yaml's admin listener, asked directly: never
+        # through HTTP_PROXY/http_proxy (a proxied agency network would answer for it).
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(url, timeout=timeout) as answer:
             status = int(answer.status)
     except urllib.error.HTTPError as exc:
         status = int(exc.code)

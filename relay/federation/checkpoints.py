@@ -3,9 +3,11 @@
 A relay signs its audit chain head at an interval and sends the token to its partners, who
 keep it (:meth:`relay.ledger.Ledger.receive_checkpoint`). A partner holding our checkpoints
 can later show that our log was truncated or rewritten. ``GET`` answers the requesting peer
-the checkpoints this relay keeps *of that peer*, so a relay can collect what others hold of
-it. The peer is the one its pinned TLS client certificate names, exactly as for envelopes
-(:func:`relay.federation.server.read_from_peer`: pinning, rate limit, size and time limits).
+the checkpoints this relay keeps *of that peer* (the newest
+:data:`~relay.ledger.SERVED_CHECKPOINTS`, 1000, oldest first), so a relay can collect what
+others hold of it. The peer is the one its pinned TLS client certificate names, exactly as
+for envelopes (:func:`relay.federation.server.read_from_peer`: pinning, rate limit, size and
+time limits).
 
 Answers: ``200 {"status": "stored"|"conflict"|"stale"}``, ``200 {"checkpoints": [token,
 ...]}``; refusals ``{"error": code}`` with 400 (``bad_request``, ``malformed``, ...), 403
@@ -25,7 +27,7 @@ from aiohttp import web
 
 from relay.core.audit import CheckpointError
 from relay.federation.server import HANDLER, read_from_peer
-from relay.ledger import AuditWriteError
+from relay.ledger import SERVED_CHECKPOINTS, AuditWriteError
 from relay.store.contract import RefusalRecord
 
 __all__ = ["CHECKPOINTS_PATH", "CheckpointHandler", "add_checkpoint_routes"]
@@ -43,7 +45,8 @@ class CheckpointHandler(Protocol):
 
     def receive_checkpoint(self, partner: str, token: str) -> str: ...
 
-    def kept_tokens(self, issuer: str) -> list[str]: ...
+    def kept_tokens(self, issuer: str) -> list[str]:
+        """The newest checkpoints kept of ``issuer`` (at most ``SERVED_CHECKPOINTS``)."""
 
 
 CHECKPOINT_HANDLER: Final = web.AppKey("checkpoint_handler", CheckpointHandler)
@@ -93,7 +96,8 @@ async def _get(request: web.Request) -> web.Response:
         return got
     peer, _ = got
     tokens = await asyncio.to_thread(request.app[CHECKPOINT_HANDLER].kept_tokens, peer)
-    return web.json_response({"checkpoints": tokens})
+    # the newest only, whatever the handler gave: a year of them would be ~105,000
+    return web.json_response({"checkpoints": tokens[-SERVED_CHECKPOINTS:]})
 
 
 def add_checkpoint_routes(app: web.Application, handler: CheckpointHandler) -> None:

@@ -67,6 +67,20 @@ def _at_text(seconds: float | None) -> str:
     return audit.rfc3339(dt.datetime.fromtimestamp(seconds, dt.UTC))
 
 
+def _checkpoint_rows(rows: Sequence[Sequence[Any]]) -> list[StoredCheckpoint]:
+    return [
+        StoredCheckpoint(
+            issuer=str(r[0]),
+            seq=int(r[1]),
+            head=str(r[2]),
+            at=str(r[3]),
+            token=str(r[4]),
+            received_at=str(r[5]),
+        )
+        for r in rows
+    ]
+
+
 def _entry(entry_id: str) -> tuple[str, int]:
     """``out-12`` -> ("out", 12); ``ValueError`` for anything else."""
     queue, _, number = entry_id.partition("-")
@@ -610,20 +624,26 @@ class SqlStore(ABC):
             ).rowcount
         return inserted == 1
 
-    def checkpoints(self, issuer: str) -> list[StoredCheckpoint]:
+    def checkpoints(self, issuer: str, *, newest: int | None = None) -> list[StoredCheckpoint]:
         with self._transaction():
-            rows = self._execute(sql.SELECT_CHECKPOINTS, (issuer,)).rows
-        return [
-            StoredCheckpoint(
-                issuer=str(r[0]),
-                seq=int(r[1]),
-                head=str(r[2]),
-                at=str(r[3]),
-                token=str(r[4]),
-                received_at=str(r[5]),
-            )
-            for r in rows
-        ]
+            if newest is None:
+                rows = self._execute(sql.SELECT_CHECKPOINTS, (issuer,)).rows
+            else:
+                rows = self._execute(sql.SELECT_CHECKPOINTS_NEWEST, (issuer, int(newest))).rows
+        return _checkpoint_rows(rows)
+
+    def checkpoints_near(self, issuer: str, seq: int) -> list[StoredCheckpoint]:
+        with self._transaction():
+            rows = self._execute(sql.SELECT_CHECKPOINTS_NEAR, (issuer, int(seq))).rows
+        return _checkpoint_rows(rows)
+
+    def prune_checkpoints(self, before: float, *, now: float) -> int:
+        """Delete the checkpoints signed before ``before``, except each issuer's newest."""
+        if before > now - _RETENTION_FLOOR:
+            raise ValueError("audit retention must be at least 365 days")
+        with self._transaction():
+            deleted = self._execute(sql.DELETE_CHECKPOINTS_BEFORE, (_at_text(before),)).rowcount
+        return int(deleted)
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""

@@ -254,8 +254,19 @@ class Store(Protocol):
     ) -> bool:
         """Keep a checkpoint (own or a partner's); False if it was kept already."""
 
-    def checkpoints(self, issuer: str) -> list[StoredCheckpoint]:
-        """The checkpoints kept of ``issuer``, by seq."""
+    def checkpoints(self, issuer: str, *, newest: int | None = None) -> list[StoredCheckpoint]:
+        """The checkpoints kept of ``issuer``, by seq; with ``newest``, only the last that
+        many (by seq)."""
+
+    def checkpoints_near(self, issuer: str, seq: int) -> list[StoredCheckpoint]:
+        """What a new checkpoint of ``issuer`` at ``seq`` is compared with, by seq: the kept
+        ones at ``seq``, at the nearest seq below and above it, and at the highest seq (index
+        lookups, never a scan of every kept checkpoint)."""
+
+    def prune_checkpoints(self, before: float, *, now: float) -> int:
+        """Delete the checkpoints (own and partners') signed before ``before`` (POSIX), except
+        those at each issuer's highest seq; ``ValueError`` if ``before`` is within 365 days of
+        ``now``. Returns the checkpoints deleted."""
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""

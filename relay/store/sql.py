@@ -447,3 +447,31 @@ SELECT_CHECKPOINTS: Final = (
     "SELECT issuer, seq, head, at, token, received_at FROM audit_checkpoints "
     "WHERE issuer = $1 ORDER BY seq, at, head"
 )
+# The newest $2 of an issuer (by seq), oldest first.
+SELECT_CHECKPOINTS_NEWEST: Final = (
+    "SELECT issuer, seq, head, at, token, received_at FROM ("
+    "SELECT issuer, seq, head, at, token, received_at FROM audit_checkpoints "
+    "WHERE issuer = $1 ORDER BY seq DESC, at DESC, head DESC LIMIT $2"
+    ") AS newest ORDER BY seq, at, head"
+)
+# What a new checkpoint at seq $2 is compared with: those at the same seq, at the nearest seq
+# below and above, and at the highest seq (each a primary-key lookup, never a scan of all).
+SELECT_CHECKPOINTS_NEAR: Final = """
+    SELECT issuer, seq, head, at, token, received_at FROM audit_checkpoints
+    WHERE issuer = $1 AND seq IN (
+        $2,
+        (SELECT max(seq) FROM audit_checkpoints WHERE issuer = $1 AND seq < $2),
+        (SELECT min(seq) FROM audit_checkpoints WHERE issuer = $1 AND seq > $2),
+        (SELECT max(seq) FROM audit_checkpoints WHERE issuer = $1)
+    )
+    ORDER BY seq, at, head
+"""
+# Retention: checkpoints signed before $1, except those at each issuer's highest seq (the
+# newest stays, so a rollback below it still shows).
+DELETE_CHECKPOINTS_BEFORE: Final = """
+    DELETE FROM audit_checkpoints
+    WHERE at < $1 AND seq < (
+        SELECT max(newest.seq) FROM audit_checkpoints AS newest
+        WHERE newest.issuer = audit_checkpoints.issuer
+    )
+"""

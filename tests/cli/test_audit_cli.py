@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -22,6 +23,7 @@ from relay.cli import main
 from relay.commands.audit import CSV_HEADER
 from relay.core.audit import GENESIS, rfc3339, sign_checkpoint
 from relay.core.keys import Keyring
+from relay.core.signing import b64url_encode, public_key_bytes
 from relay.ledger import Ledger
 from relay.store.sqlite import SqliteStore
 
@@ -366,3 +368,192 @@ def test_as_operators_run_it(setup: Setup) -> None:
     assert proc.stdout == b""
     assert b"Traceback" not in proc.stderr
     assert len(proc.stderr.splitlines()) == 1
+
+
+# -- signing key rotation (audit.previous_keys) --------------------------------------------------
+NEW_KID: Final = "CT9990100#2027-k1"
+
+
+def _rotate(setup: Setup, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """As README's key rotation: keygen a new key, switch signing_key and signing_kid. Returns
+    the old key's kid and public x (what audit.previous_keys then lists)."""
+    assert main(["keygen", "--agency", CT, "--out", str(setup.dir / "keys"),
+                 "--kid-suffix", "2027-k1"]) == 0  # fmt: skip
+    capsys.readouterr()
+    old_x = b64url_encode(public_key_bytes(setup.key))
+    text = setup.config.read_text(encoding="utf-8")
+    text = text.replace(
+        "signing_key: signing.key.pem", "signing_key: keys/CT9990100-2027-k1.key.pem"
+    )
+    text = text.replace(f'signing_kid: "{KID}"', f'signing_kid: "{NEW_KID}"')
+    setup.config.write_text(text, encoding="utf-8")
+    # the relay runs on with the new key and signs a checkpoint with it
+    pem = (setup.dir / "keys" / "CT9990100-2027-k1.key.pem").read_bytes()
+    new_key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(new_key, Ed25519PrivateKey)
+    store = SqliteStore(setup.dir / "relay.db")
+    try:
+        setup.clock[0] = T0 + dt.timedelta(days=5)
+        ledger = Ledger(
+            store, agency=CT, key=new_key, kid=NEW_KID, keyring=Keyring.of([]),
+            clock=lambda: setup.clock[0],
+        )  # fmt: skip
+        ledger.make_checkpoint()
+    finally:
+        store.close()
+    return KID, old_x
+
+
+def _previous_keys(setup: Setup, kid: str, x: str, not_after: str) -> None:
+    with setup.config.open("a", encoding="utf-8") as out:
+        out.write(
+            "audit:\n"
+            "  previous_keys:\n"
+            f'    - kid: "{kid}"\n'
+            f"      public_key: {x}\n"
+            "      not_before: 2026-01-01T00:00:00Z\n"
+            f"      not_after: {not_after}\n"
+        )
+
+
+def test_verify_after_a_key_rotation_needs_the_previous_key(
+    setup: Setup, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run("verify", "--config", str(setup.config), capsys=capsys)
+    assert (code, out[:3]) == (0, "ok:")
+    code, exported, _ = run(
+        "checkpoints", "--config", str(setup.config), "--issuer", CT, capsys=capsys
+    )
+    partner_file = tmp_path / "from-ma.jsonl"  # what a partner kept, signed with the old key
+    partner_file.write_text(
+        "".join(
+            json.dumps({"token": json.loads(x)["token"]}) + "\n" for x in exported.splitlines()
+        ),
+        encoding="utf-8",
+    )
+    kid, old_x = _rotate(setup, capsys)
+
+    # without audit.previous_keys: our old checkpoint (seq 5) no longer verifies
+    code, out, err = run("verify", "--config", str(setup.config), capsys=capsys)
+    assert (code, out, err) == (1, "broken: checkpoint 5: key_not_pinned\n", "")
+    code, out, err = run(
+        "verify", "--config", str(setup.config), "--checkpoints", str(partner_file), capsys=capsys
+    )
+    line = one_error(code, out, err, 2)
+    assert line == f"relay audit verify: {partner_file}:1: checkpoint refused (key_not_pinned)"
+
+    # listed with the window it signed in (the switch on day 4): everything verifies again
+    _previous_keys(setup, kid, old_x, "2026-11-06T09:30:00Z")
+    code, out, err = run(
+        "verify", "--config", str(setup.config), "--checkpoints", str(partner_file), capsys=capsys
+    )
+    assert (code, err) == (0, "")
+    match = OK_LINE.fullmatch(out.strip())
+    assert match is not None, out
+    assert match.group(4) == "3"  # our two own (old key, new key) and the partner's copy
+
+
+def test_a_previous_key_verifies_only_inside_its_window(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kid, old_x = _rotate(setup, capsys)
+    # the old checkpoint was signed on day 3 (2026-11-05): a window closed before that
+    _previous_keys(setup, kid, old_x, "2026-11-04T00:00:00Z")
+    code, out, _ = run("verify", "--config", str(setup.config), capsys=capsys)
+    assert (code, out) == (1, "broken: checkpoint 5: expired\n")
+
+
+def test_previous_keys_must_be_this_agencys(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _previous_keys(
+        setup, f"{MA}#2026-k1", b64url_encode(public_key_bytes(setup.key)), "2027-01-01"
+    )
+    code, out, err = run("verify", "--config", str(setup.config), capsys=capsys)
+    assert code == 2
+    assert out == ""
+    assert f"previous key {MA}#2026-k1 is not a key of {CT}" in err
+
+
+# -- the read is recorded before anything is output ----------------------------------------------
+READS: Final = [
+    (["export"], 6),  # four forwards, a decision, the checkpoint record: all of them
+    (["export", "--format", "csv", "--since", "2026-11-04"], 4),
+    (["disseminations", "--partner", RI], 2),
+    (["checkpoints", "--issuer", CT], 1),
+]
+
+
+def _last_record(setup: Setup) -> tuple[str, str | None, int | None]:
+    store = SqliteStore(setup.dir / "relay.db")
+    try:
+        last = store.audit_rows()[-1].record
+    finally:
+        store.close()
+    return last.event.value, last.outcome, last.count
+
+
+@pytest.mark.parametrize(("args", "count"), READS)
+def test_a_reader_that_goes_away_was_recorded(setup: Setup, args: list[str], count: int) -> None:
+    """stdout is a pipe whose reader is gone before the first byte (``| head`` at its
+    worst): nothing can be written, yet the audit_read record names the rows that were about
+    to be output."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "relay", "audit", args[0], "--config", str(setup.config),
+             *args[1:]],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 1
+    assert b"Traceback" not in proc.stderr
+    assert _last_record(setup) == ("audit_read", args[0], count)
+
+
+@pytest.mark.parametrize(("args", "count"), READS)
+def test_no_output_when_the_read_cannot_be_recorded(
+    setup: Setup,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: list[str],
+    count: int,
+) -> None:
+    assert count  # there would be something to output
+    before = _last_record(setup)
+
+    def refuse(self: SqliteStore, records: object) -> tuple[int, str]:
+        raise sqlite3.OperationalError("disk I/O error at /secret/path")
+
+    monkeypatch.setattr(SqliteStore, "audit_append", refuse)
+    target = tmp_path / "out.txt"
+    extra = ["--output", str(target)] if args[0] == "export" else []
+    for more in ([], extra) if extra else ([],):
+        code, out, err = run(args[0], "--config", str(setup.config), *args[1:], *more,
+                             capsys=capsys)  # fmt: skip
+        line = one_error(code, out, err, 1)
+        assert line == f"relay audit: {args[0]}: cannot record the read (OperationalError)"
+    assert not target.exists()
+    monkeypatch.undo()
+    assert _last_record(setup) == before
+
+
+def test_export_output_is_unchanged_by_its_own_read(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The audit_read record is written before the rows: it is not among them, and the count
+    is what was output."""
+    code, first, _ = run("export", "--config", str(setup.config), capsys=capsys)
+    assert code == 0
+    assert [json.loads(x)["seq"] for x in first.splitlines()] == [1, 2, 3, 4, 5, 6]
+    assert _last_record(setup) == ("audit_read", "export", 6)
+    code, second, _ = run("export", "--config", str(setup.config), capsys=capsys)
+    assert second.startswith(first)
+    assert [json.loads(x)["seq"] for x in second.splitlines()] == list(range(1, 8))

@@ -496,3 +496,48 @@ def test_as_a_process_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert result.stdout.startswith("config invalid: ")
     assert all(LINE.match(line) for line in result.stderr.splitlines())
+
+
+# -- audit.previous_keys -------------------------------------------------------------------------
+def _with_previous_key(s: Setup, kid: str, x: str) -> None:
+    with s.path.open("a", encoding="utf-8") as out:
+        out.write(
+            "audit:\n"
+            "  retention_days: 400\n"
+            "  previous_keys:\n"
+            f'    - kid: "{kid}"\n'
+            f"      public_key: {x}\n"
+            "      not_before: 2025-01-01T00:00:00Z\n"
+            "      not_after: 2026-06-01T00:00:00Z\n"
+        )
+
+
+def test_previous_keys(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    old = json.loads(_keygen("CT9990100", setup.root / "old", "2026-k1").read_text())
+    current = json.loads((setup.root / "keys" / "CT9990100-2027-k9.jwk.json").read_text())
+    capsys.readouterr()
+    original = setup.text
+    _with_previous_key(setup, "CT9990100#2026-k1", old["x"])
+    code, problems, _ = _check(capsys, setup.path)
+    assert (code, _errors(problems)) == (0, [])
+    assert not [p for p in problems if "previous" in p["msg"]]
+
+    cases = [  # (kid, x, severity, words, the line it is reported at)
+        ("CT9990100#2026-k1", current["x"], "warning", "is the current signing key", "public_key"),
+        ("MA9990200#2026-k1", old["x"], "error", "is not a key of CT9990100", "- kid"),
+        ("CT9990100#2027-k9", old["x"], "error", "is the current signing_kid", "- kid"),
+        ("CT9990100", old["x"], "error", "kid must look like ORI#suffix", "- kid"),
+        ("CT9990100#2026-k1", "not-a-key", "error", "43-character base64url", "public_key"),
+    ]
+    for kid, x, severity, words, needle in cases:
+        setup.path.write_text(original, encoding="utf-8")
+        _with_previous_key(setup, kid, x)
+        code, problems, _ = _check(capsys, setup.path)
+        found = [p for p in problems if words in p["msg"]]
+        assert found, (kid, problems)
+        assert found[0]["sev"] == severity
+        lines = setup.text.splitlines()
+        start = lines.index("audit:")
+        at = next(n for n, line in enumerate(lines[start:], start + 1) if needle in line)
+        assert found[0]["line"] == str(at)
+        assert code == (0 if severity == "warning" else 2)

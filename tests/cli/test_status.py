@@ -12,13 +12,17 @@ import json
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import pytest
 
 from relay.cli import main
+from relay.commands.status import probe_admin
+from relay.config import AdminConfig
 from relay.core.backoff import DONE, Attempt
 from relay.store.contract import OutboxItem, RefusalRecord
 from relay.store.sqlite import SqliteStore
@@ -294,3 +298,51 @@ def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2
     assert out == ""
     assert err.startswith(f"{config}:1: ")
+
+
+class _Proxy(http.server.BaseHTTPRequestHandler):
+    """An HTTP proxy that answers 502 to everything (and remembers what it was asked)."""
+
+    asked: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        self.send_response(502)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_the_probe_never_goes_through_a_proxy(
+    admin_server: http.server.ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.server_address[1]}")
+        port = int(admin_server.server_address[1])
+        # plain urllib would ask the proxy, even for the loopback listener
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        info.value.close()
+        assert (info.value.code, len(_Proxy.asked)) == (502, 1)
+        _Proxy.asked.clear()
+        assert probe_admin(AdminConfig(host="127.0.0.1", port=port)) == {
+            "state": "ready",
+            "url": f"http://127.0.0.1:{port}/readyz",
+            "http_status": 200,
+        }
+        assert probe_admin(AdminConfig(host="127.0.0.1", port=_free_port()))["state"] == (
+            "not_running"
+        )
+        assert _Proxy.asked == []
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        thread.join()

@@ -24,7 +24,7 @@ from relay.federation.checkpoints import CHECKPOINTS_PATH, add_checkpoint_routes
 from relay.federation.client import PeerClient
 from relay.federation.server import build_federation_app
 from relay.federation.tls import client_context, server_context
-from relay.ledger import AuditWriteError, Ledger
+from relay.ledger import SERVED_CHECKPOINTS, AuditWriteError, Ledger
 from relay.store.contract import RefusalRecord
 from relay.store.sqlite import SqliteStore
 
@@ -388,4 +388,130 @@ def test_prune_honours_the_floor_and_is_recorded(tmp_path: Path) -> None:
         ("retention", 3),
     ]
     assert store.audit_anchor() is not None
+    store.close()
+
+
+# -- growth: what is compared, served and pruned -----------------------------------------------
+class NoFullScan:
+    """A store that refuses to hand over every kept checkpoint of an issuer."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.inner = store
+        self.near: list[tuple[str, int]] = []
+
+    def checkpoints(self, issuer: str, *, newest: int | None = None) -> Any:
+        assert newest is not None, "every kept checkpoint was read"
+        return self.inner.checkpoints(issuer, newest=newest)
+
+    def checkpoints_near(self, issuer: str, seq: int) -> Any:
+        self.near.append((issuer, seq))
+        return self.inner.checkpoints_near(issuer, seq)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        return getattr(self.inner, name)  # type: ignore[no-any-return]
+
+
+def _partner_ledger(tmp_path: Path) -> tuple[Ledger, NoFullScan, Ed25519PrivateKey]:
+    key = Ed25519PrivateKey.generate()
+    pin = PinnedKey(
+        kid=KeyId(f"{MA}#k1"),
+        agency=AgencyId(MA),
+        public_key=key.public_key().public_bytes_raw(),
+        not_before=NOW - dt.timedelta(days=400),
+    )
+    store = NoFullScan(SqliteStore(tmp_path / "relay.db"))
+    ledger = Ledger(
+        store,  # type: ignore[arg-type]
+        agency=CT,
+        key=Ed25519PrivateKey.generate(),
+        kid=f"{CT}#k1",
+        keyring=Keyring.of([pin]),
+        clock=lambda: NOW + dt.timedelta(hours=2),
+    )
+    return ledger, store, key
+
+
+def test_receive_compares_with_the_neighbours_not_every_checkpoint(tmp_path: Path) -> None:
+    ledger, store, key = _partner_ledger(tmp_path)
+
+    def token(seq: int, minutes: float, head: str = "a") -> str:
+        at = rfc3339(NOW + dt.timedelta(minutes=minutes))
+        return sign_checkpoint(key, f"{MA}#k1", agency=MA, seq=seq, head=head * 64, at=at)
+
+    # a long consistent history: one checkpoint a minute, seq 10 apart
+    for i in range(200):
+        store.inner.put_checkpoint(
+            issuer=MA,
+            seq=10 * i,
+            head=f"{i:064x}",
+            at=rfc3339(NOW - dt.timedelta(minutes=200 - i)),
+            token=f"t{i}",
+            received_at=rfc3339(NOW),
+        )
+    assert ledger.receive_checkpoint(MA, token(2000, 1)) == "stored"
+    assert ledger.receive_checkpoint(MA, token(2000, 1)) == "stale"  # duplicate
+    assert ledger.receive_checkpoint(MA, token(2000, 1, "f")) == "conflict"  # fork
+    assert ledger.receive_checkpoint(MA, token(1995, 0.5)) == "stale"  # late, in order
+    # older in seq than one kept but signed much later: the history went backwards
+    assert ledger.receive_checkpoint(MA, token(1985, 30)) == "conflict"
+    # newer in seq than one kept but signed well before it
+    assert ledger.receive_checkpoint(MA, token(1005, -180)) == "conflict"
+    assert ledger.receive_checkpoint(MA, token(2010, 2)) == "stored"
+    assert [seq for _, seq in store.near] == [2000, 2000, 2000, 1995, 1985, 1005, 2010]
+    outcomes = [r.record.outcome for r in store.inner.audit_rows()]
+    assert outcomes == ["stored", "duplicate", "fork", "late", "rollback", "rollback", "stored"]
+    store.inner.close()
+
+
+def test_kept_tokens_are_the_newest_thousand(tmp_path: Path) -> None:
+    ledger, store, _ = _partner_ledger(tmp_path)
+    for seq in range(1, SERVED_CHECKPOINTS + 251):
+        at = rfc3339(NOW - dt.timedelta(seconds=SERVED_CHECKPOINTS + 251 - seq))
+        store.inner.put_checkpoint(
+            issuer=MA, seq=seq, head="a" * 64, at=at, token=f"t{seq}", received_at=at
+        )
+    tokens = ledger.kept_tokens(MA)
+    assert tokens == [f"t{seq}" for seq in range(251, SERVED_CHECKPOINTS + 251)]
+    store.inner.close()
+
+
+async def test_get_serves_at_most_the_newest_thousand(net: Net) -> None:
+    ma = net.nodes[MA]
+    for seq in range(SERVED_CHECKPOINTS + 5):
+        at = rfc3339(NOW - dt.timedelta(minutes=SERVED_CHECKPOINTS + 5 - seq))
+        ma.store.put_checkpoint(
+            issuer=CT, seq=seq, head="a" * 64, at=at, token=f"t{seq}", received_at=at
+        )
+    got = await net.client(CT).fetch_checkpoints(MA)
+    assert got == [f"t{seq}" for seq in range(5, SERVED_CHECKPOINTS + 5)]
+
+
+def test_prune_drops_old_checkpoints_but_each_issuers_newest(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "relay.db")
+    clock = [NOW]
+    ledger = Ledger(
+        store,
+        agency=CT,
+        key=Ed25519PrivateKey.generate(),
+        kid=f"{CT}#k1",
+        keyring=Keyring.of([]),
+        clock=lambda: clock[0],
+    )
+    for day in range(3):
+        clock[0] = NOW + dt.timedelta(days=day)
+        ledger.make_checkpoint()  # own, seq 0, 1, 2 (each records one)
+        at = rfc3339(clock[0])
+        store.put_checkpoint(
+            issuer=MA, seq=day, head="a" * 64, at=at, token=f"ma{day}", received_at=at
+        )
+    clock[0] = NOW + dt.timedelta(days=365 + 1, hours=1)  # days 0 and 1 are past retention
+    assert ledger.prune(clock[0]) == 2  # records: the checkpoint records of days 0 and 1
+    assert [c.seq for c in store.checkpoints(CT)] == [2]
+    assert [c.token for c in store.checkpoints(MA)] == ["ma2"]
+    tail = [(r.record.event.value, r.record.outcome, r.record.count) for r in store.audit_rows()]
+    assert tail[-2:] == [("retention", "pruned", 2), ("retention", "checkpoints_pruned", 4)]
+    clock[0] = NOW + dt.timedelta(days=800)  # everything is old now: the newest stay
+    ledger.prune(clock[0])
+    assert [c.seq for c in store.checkpoints(CT)] == [2]
+    assert [c.token for c in store.checkpoints(MA)] == ["ma2"]
     store.close()

@@ -8,13 +8,19 @@ and Kubernetes manifests with PyYAML.
 from __future__ import annotations
 
 import configparser
+import contextlib
+import http.server
 import json
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import pytest
 import yaml
@@ -80,15 +86,96 @@ def test_dockerfile_entrypoint_cmd_ports_volume(dockerfile: list[tuple[str, str]
     assert "pip wheel" in " ".join(args for word, args in dockerfile if word == "RUN")
 
 
-def test_dockerfile_healthcheck_hits_healthz_with_python(
-    dockerfile: list[tuple[str, str]],
-) -> None:
+def _healthcheck(dockerfile: list[tuple[str, str]]) -> list[str]:
     checks = [args for word, args in dockerfile if word == "HEALTHCHECK"]
     assert len(checks) == 1
     exec_form = json.loads(checks[0][checks[0].index("CMD") + 3 :].strip())
-    assert exec_form[0] == "python"  # exec form: no shell needed at run time
+    assert isinstance(exec_form, list)
+    return exec_form
+
+
+def test_dockerfile_healthcheck_hits_healthz_with_python(
+    dockerfile: list[tuple[str, str]],
+) -> None:
+    exec_form = _healthcheck(dockerfile)
+    assert exec_form[:2] == ["python", "-c"]  # exec form: no shell needed at run time
+    assert len(exec_form) == 3
     assert "urllib.request" in exec_form[-1]
     assert "http://127.0.0.1:9469/healthz" in exec_form[-1]
+    assert "ProxyHandler({})" in exec_form[-1]  # never through HTTP_PROXY
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    """The admin listener (``/healthz`` 200) or, as a proxy, 502 to everything."""
+
+    status = 200
+    asked: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        self.send_response(self.status if self.path.endswith("/healthz") else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Proxy(_Answer):
+    status = 502
+    asked: ClassVar[list[str]] = []
+
+
+@contextlib.contextmanager
+def _serving(handler: type[_Answer]) -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_dockerfile_healthcheck_ignores_http_proxy(
+    dockerfile: list[tuple[str, str]],
+) -> None:
+    """Run the HEALTHCHECK's Python with HTTP_PROXY pointing at a proxy that answers 502: it
+    must ask the relay directly (plain urllib would ask the proxy, even for 127.0.0.1)."""
+    code = _healthcheck(dockerfile)[-1]
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    with _serving(_Proxy) as proxy, _serving(_Answer) as admin:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            env[name] = f"http://127.0.0.1:{proxy}"
+
+        def check(port: int) -> int:
+            here = code.replace(":9469/", f":{port}/")
+            done = subprocess.run(
+                [sys.executable, "-c", here], env=env, capture_output=True, timeout=30
+            )
+            return done.returncode
+
+        assert check(admin) == 0
+        # the same request through plain urlopen goes to the proxy (the defect this guards)
+        plain = code.replace("u.build_opener(u.ProxyHandler({})).open(", "u.urlopen(")
+        assert plain != code
+        assert (
+            subprocess.run(
+                [sys.executable, "-c", plain.replace(":9469/", f":{admin}/")],
+                env=env,
+                capture_output=True,
+                timeout=30,
+            ).returncode
+            != 0
+        )
+        assert _Proxy.asked
+        _Proxy.asked.clear()
+        with socket.socket() as spare:  # nothing listens there: unhealthy
+            spare.bind(("127.0.0.1", 0))
+            assert check(int(spare.getsockname()[1])) != 0
+        assert _Proxy.asked == []
 
 
 def test_dockerfile_no_remote_add_and_no_secrets(dockerfile: list[tuple[str, str]]) -> None:
@@ -147,6 +234,20 @@ def test_systemd_unit_hardening(unit: configparser.RawConfigParser) -> None:
     assert service["ExecStart"].endswith("relay run --config /etc/relay/relay.yaml")
     # The W^X note for cffi callbacks stays next to the setting.
     assert "cffi" in UNIT.read_text(encoding="utf-8")
+
+
+def test_systemd_configuration_directory_is_readable_by_the_service_user(
+    unit: configparser.RawConfigParser,
+) -> None:
+    """/etc/relay stays root-owned; the dynamic user reads relay.yaml as "other". A mode
+    without o+rx (0750) makes ExecStartPre=relay config check exit 2: the unit never starts."""
+    service = unit["Service"]
+    assert service["DynamicUser"] == "yes"
+    assert service["ExecStartPre"].endswith("relay config check /etc/relay/relay.yaml")
+    if "ConfigurationDirectory" in service:
+        mode = int(service.get("ConfigurationDirectoryMode", "0755"), 8)  # systemd's default
+        assert mode & 0o005 == 0o005, oct(mode)
+        assert not mode & 0o022, oct(mode)  # and nobody but root writes it
 
 
 def test_systemd_credentials_for_every_secret() -> None:

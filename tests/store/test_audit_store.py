@@ -195,3 +195,68 @@ def test_checkpoints_are_kept_per_issuer(store: Store) -> None:
     assert kept[0].at == at
     assert [c.token for c in store.checkpoints(CT)] == ["own"]
     assert store.checkpoints("NY9990300") == []
+
+
+def _keep(store: Store, issuer: str, seq: int, day: float, head: str = "a") -> None:
+    at = rfc3339(T0 + dt.timedelta(days=day))
+    store.put_checkpoint(
+        issuer=issuer,
+        seq=seq,
+        head=head * 64,
+        at=at,
+        token=f"{issuer}-{seq}-{head}",
+        received_at=at,
+    )
+
+
+def test_the_newest_checkpoints_only(store: Store) -> None:
+    for seq in range(1, 8):
+        _keep(store, MA, seq, seq)
+    _keep(store, MA, 7, 7.5, "b")  # a fork at the highest seq: both are the newest
+    _keep(store, CT, 99, 1)
+    assert [c.seq for c in store.checkpoints(MA, newest=3)] == [6, 7, 7]
+    assert [c.token for c in store.checkpoints(MA, newest=2)] == [f"{MA}-7-a", f"{MA}-7-b"]
+    assert [c.seq for c in store.checkpoints(MA, newest=100)] == [1, 2, 3, 4, 5, 6, 7, 7]
+    assert store.checkpoints(MA, newest=0) == []
+    assert store.checkpoints("NY9990300", newest=5) == []
+
+
+def test_checkpoints_near_a_seq(store: Store) -> None:
+    for seq in (10, 20, 30, 40, 50):
+        _keep(store, MA, seq, seq / 10)
+    _keep(store, MA, 30, 3, "b")
+    _keep(store, CT, 35, 3)
+
+    def near(seq: int) -> list[tuple[int, str]]:
+        return [(c.seq, c.head[0]) for c in store.checkpoints_near(MA, seq)]
+
+    # the same seq (every head), the nearest below and above, the highest
+    assert near(30) == [(20, "a"), (30, "a"), (30, "b"), (40, "a"), (50, "a")]
+    assert near(35) == [(30, "a"), (30, "b"), (40, "a"), (50, "a")]
+    assert near(45) == [(40, "a"), (50, "a")]
+    assert near(60) == [(50, "a")]
+    assert near(5) == [(10, "a"), (50, "a")]
+    assert near(10) == [(10, "a"), (20, "a"), (50, "a")]
+    assert store.checkpoints_near("NY9990300", 5) == []
+
+
+def test_prune_checkpoints_keeps_each_issuers_newest(store: Store) -> None:
+    for day in range(6):
+        _keep(store, MA, 100 + day, day)
+        _keep(store, CT, 10 + day, day)
+    _keep(store, "NY9990300", 7, 0)  # a partner that went silent long ago
+    _keep(store, "NY9990300", 7, 0.5, "b")  # with a fork at its last seq
+    _keep(store, "NY9990300", 6, 0.2)
+    now = (T0 + dt.timedelta(days=365 + 3, hours=12)).timestamp()
+    with pytest.raises(ValueError, match="365"):
+        store.prune_checkpoints(now - 364 * DAY, now=now)
+    # days 0..3 are older than the cut-off: MA's and CT's go; NY keeps what is at its top seq
+    assert store.prune_checkpoints(now - 365 * DAY, now=now) == 4 + 4 + 1
+    assert [c.seq for c in store.checkpoints(MA)] == [104, 105]
+    assert [c.seq for c in store.checkpoints(CT)] == [14, 15]
+    assert [(c.seq, c.head[0]) for c in store.checkpoints("NY9990300")] == [(7, "a"), (7, "b")]
+    assert store.prune_checkpoints(now - 365 * DAY, now=now) == 0
+    later = now + 100 * DAY
+    assert store.prune_checkpoints(later - 365 * DAY, now=later) == 2  # 104 and 14: not 105, 15
+    assert [c.seq for c in store.checkpoints(MA)] == [105]
+    assert [c.seq for c in store.checkpoints(CT)] == [15]
