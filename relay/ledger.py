@@ -128,6 +128,19 @@ class Ledger:
                 self._on_failure()
 
     @contextlib.contextmanager
+    def _recording(self) -> Iterator[None]:
+        """Several store calls in one transaction whose failure, its commit included, is an
+        audit write failure (forwarding stops until a write succeeds)."""
+        try:
+            with self._together():
+                yield
+        except AuditWriteError:
+            raise
+        except Exception:  # noqa: BLE001 - the group's commit failed
+            self._failed()
+            raise AuditWriteError() from None
+
+    @contextlib.contextmanager
     def _together(self) -> Iterator[None]:
         """Several store calls in one transaction (a group, when the store has one)."""
         group = getattr(self.store, "group", None)
@@ -142,25 +155,19 @@ class Ledger:
         """Sign the current head; keep it as this relay's own checkpoint and record it
         (``checkpoint``: ``count`` is the seq, ``digest`` the head). Returns the token."""
         now = self._clock()
-        try:
-            with self._together():
-                seq, head = self.store.audit_head()
-                at = rfc3339(now)
-                token = sign_checkpoint(
-                    self._key, self.kid, agency=self.agency, seq=seq, head=head, at=at
-                )
-                self.store.put_checkpoint(
-                    issuer=self.agency, seq=seq, head=head, at=at, token=token, received_at=at
-                )
-                record = self.entry(
-                    AuditEvent.CHECKPOINT, outcome="signed", kid=self.kid, count=seq, digest=head
-                )
-                self.append([record])
-        except AuditWriteError:
-            raise
-        except Exception:  # noqa: BLE001 - the group's commit failed
-            self._failed()
-            raise AuditWriteError() from None
+        with self._recording():
+            seq, head = self.store.audit_head()
+            at = rfc3339(now)
+            token = sign_checkpoint(
+                self._key, self.kid, agency=self.agency, seq=seq, head=head, at=at
+            )
+            self.store.put_checkpoint(
+                issuer=self.agency, seq=seq, head=head, at=at, token=token, received_at=at
+            )
+            record = self.entry(
+                AuditEvent.CHECKPOINT, outcome="signed", kid=self.kid, count=seq, digest=head
+            )
+            self.append([record])
         return token
 
     def receive_checkpoint(self, partner: str, token: str) -> str:
@@ -195,30 +202,24 @@ class Ledger:
         event = AuditEvent.CHECKPOINT_RECEIVED
         if outcome == "conflict":
             event = AuditEvent.CHECKPOINT_CONFLICT
-        try:
-            with self._together():
-                self.store.put_checkpoint(
-                    issuer=partner,
-                    seq=checkpoint.seq,
-                    head=checkpoint.head,
-                    at=checkpoint.at,
-                    token=token,
-                    received_at=rfc3339(now),
-                )
-                record = self.entry(
-                    event,
-                    outcome=why,
-                    source=partner,
-                    kid=checkpoint.kid,
-                    count=checkpoint.seq,
-                    digest=checkpoint.head,
-                )
-                self.append([record])
-        except AuditWriteError:
-            raise
-        except Exception:  # noqa: BLE001 - the group's commit failed
-            self._failed()
-            raise AuditWriteError() from None
+        with self._recording():
+            self.store.put_checkpoint(
+                issuer=partner,
+                seq=checkpoint.seq,
+                head=checkpoint.head,
+                at=checkpoint.at,
+                token=token,
+                received_at=rfc3339(now),
+            )
+            record = self.entry(
+                event,
+                outcome=why,
+                source=partner,
+                kid=checkpoint.kid,
+                count=checkpoint.seq,
+                digest=checkpoint.head,
+            )
+            self.append([record])
         return outcome
 
     def kept_tokens(self, issuer: str) -> list[str]:
@@ -234,21 +235,13 @@ class Ledger:
         go too, except each issuer's newest (``retention``, outcome ``checkpoints_pruned``,
         recorded when there were any). Returns the records deleted."""
         before = now - dt.timedelta(days=self.retention_days)
-        try:
-            with self._together():
-                deleted = self.store.audit_prune(before.timestamp(), now=now.timestamp())
-                dropped = self.store.prune_checkpoints(before.timestamp(), now=now.timestamp())
-                records = [self.entry(AuditEvent.RETENTION, outcome="pruned", count=deleted)]
-                if dropped:
-                    records.append(
-                        self.entry(
-                            AuditEvent.RETENTION, outcome="checkpoints_pruned", count=dropped
-                        )
-                    )
-                self.append(records)
-        except AuditWriteError:
-            raise
-        except Exception:  # noqa: BLE001 - the group's commit failed
-            self._failed()
-            raise AuditWriteError() from None
+        with self._recording():
+            deleted = self.store.audit_prune(before.timestamp(), now=now.timestamp())
+            dropped = self.store.prune_checkpoints(before.timestamp(), now=now.timestamp())
+            records = [self.entry(AuditEvent.RETENTION, outcome="pruned", count=deleted)]
+            if dropped:
+                records.append(
+                    self.entry(AuditEvent.RETENTION, outcome="checkpoints_pruned", count=dropped)
+                )
+            self.append(records)
         return deleted
