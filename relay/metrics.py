@@ -183,7 +183,8 @@ class RelayMetrics:
         )
         self.slack_auth = Gauge(
             "relay_slack_auth_ok",
-            "1 when the last Slack auth check passed, 0 when it failed.",
+            "1 when the last Slack auth check passed, 0 when it failed, NaN before the first "
+            "check (or with no Slack workspace configured).",
             registry=r,
         )
         self.audit_head = Gauge(
@@ -217,6 +218,7 @@ class RelayMetrics:
             registry=r,
         )
         self.audit_writable.set(1)
+        self.slack_auth.set(float("nan"))  # no workspace checked (yet): neither up nor down
 
     # -- the calls the relay makes ------------------------------------------------------
     def policy(self, agency: str, digest: str, at: float) -> None:
