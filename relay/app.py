@@ -27,6 +27,7 @@ from relay.config import ConfigLoadError, RelayConfig, SlackConfig
 from relay.core.backoff import Backoff
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
+from relay.core.policy.model import Policy
 from relay.delivery import QueueTuning
 from relay.errors import DeliveryError
 from relay.federation.checkpoints import add_checkpoint_routes
@@ -95,7 +96,7 @@ class RunningRelay:
         return {
             "agency": service.agency,
             "instance": service.instance,
-            "policy": f"{service.policy.ori}@{service.policy.digest[:12]}",
+            "policy": service.policy.ref,
             "partners": sorted(self.config.partners),
             "queues": [
                 {"queue": s.queue, "peer": s.peer, "state": s.state, "count": s.count}
@@ -216,10 +217,7 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
         keyring=keyring,
         clock=lambda: dt.datetime.now(dt.UTC),
         retention_days=config.audit.retention_days,
-        on_failure=metrics.audit_failed,
-        on_append=metrics.audit_appended,
     )
-    _audit_start(ledger, policy.ori, policy.digest, keyring)
     client = PeerClient(
         {o: link.url for o, link in config.partners.items()},
         client_context(fed.tls_cert, fed.tls_key, fed.tls_ca),
@@ -240,6 +238,7 @@ async def start_relay(config: RelayConfig) -> RunningRelay:
         metrics=metrics,
         ledger=ledger,
     )
+    _audit_start(ledger, policy, keyring)
     app = build_federation_app(
         service,
         max_body_bytes=fed.max_body_bytes,
@@ -308,13 +307,13 @@ class _Checkpoints:
         return self.ledger.kept_tokens(issuer)
 
 
-def _audit_start(ledger: Ledger, ori: str, digest: str, keyring: Keyring) -> None:
+def _audit_start(ledger: Ledger, policy: Policy, keyring: Keyring) -> None:
     """At every start: the policy version and the pinned keys in force from now on (the
     ledger shows every change, since nothing changes without a restart)."""
     try:
         ledger.append(
             [
-                ledger.entry("policy_change", outcome="loaded", policy=f"{ori}@{digest[:12]}"),
+                ledger.entry("policy_change", outcome="loaded", policy=policy.ref),
                 *(
                     ledger.entry(
                         "key_change",

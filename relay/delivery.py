@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -26,9 +26,10 @@ from relay.store.contract import ClaimedEnvelope, ClaimedInbound, OutboxItem, St
 from relay.store.group import GroupWriter
 
 if TYPE_CHECKING:
+    from relay.core.audit import AuditRecord
     from relay.metrics import RelayMetrics
 
-__all__ = ["Dispatcher", "InboundWorker", "QueueTuning", "WireSender"]
+__all__ = ["Dispatcher", "InboundWorker", "QueueTuning", "WireSender", "Worked"]
 
 log = structlog.get_logger("relay.delivery")
 
@@ -292,13 +293,22 @@ class Dispatcher:
         return DONE, status if status in ("accepted", "duplicate") else "accepted"
 
 
+@dataclass(frozen=True, slots=True)
+class Worked:
+    """An inbound item judged, posted and passed on: the envelopes to queue onward and the
+    audit records to write, both with the item's completion."""
+
+    forwards: list[OutboxItem]
+    records: Sequence[AuditRecord] = ()
+
+
 class InboundWorker:
     """The inbound queue: judge, post and pass on each accepted envelope, once."""
 
     def __init__(
         self,
         store: Store,
-        process: Callable[[ClaimedInbound], Awaitable[list[OutboxItem]]],
+        process: Callable[[ClaimedInbound], Awaitable[Worked]],
         *,
         owner: str,
         clock: Callable[[], float],
@@ -307,21 +317,20 @@ class InboundWorker:
         on_dead: Callable[[ClaimedInbound, str], None] = lambda item, reason: None,
         rng: Callable[[], float] = random.random,
         writer: GroupWriter | None = None,
-        audit: Callable[[ClaimedInbound, Attempt | None], None] | None = None,
+        audit: Callable[[ClaimedInbound, Attempt | None, Sequence[AuditRecord]], None]
+        | None = None,
         may_take: Gate = _yes,
         on_settle_failed: Callable[[], None] = lambda: None,
-        on_settled: Callable[[ClaimedInbound], None] = lambda item: None,
     ) -> None:
         self.store = store
         self.writer = writer or GroupWriter(store)
-        # Writes an item's audit records in the transaction that settles it (``None``: done;
-        # else the attempt's outcome, e.g. given up).
+        # Writes an item's audit records in the transaction that settles it (outcome None:
+        # done, with the records its work produced; else the attempt's outcome).
         self.audit = audit
         self.may_take = may_take  # False while audit writes fail: nothing is taken
         self.on_settle_failed = on_settle_failed
-        self.on_settled = on_settled  # after the item's settlement committed
-        # Worked items whose settlement failed: settled again before anything is taken.
-        self._unsettled: list[tuple[ClaimedInbound, Attempt | None, list[OutboxItem]]] = []
+        # Items whose settlement failed: settled again before anything is taken.
+        self._unsettled: list[tuple[ClaimedInbound, Attempt | None, Worked]] = []
         self.process = process
         self.owner = owner
         self.clock = clock
@@ -347,8 +356,8 @@ class InboundWorker:
         while not self._stopping:
             if self._unsettled:
                 pending, self._unsettled = self._unsettled, []
-                for item, outcome, forwards in pending:
-                    await self._settle(item, outcome, forwards)
+                for item, outcome, worked in pending:
+                    await self._settle(item, outcome, worked)
                 if self._unsettled:
                     await loop.sleep(self.tuning.poll)
                 continue
@@ -379,7 +388,7 @@ class InboundWorker:
         )
         if outcome is None:
             try:
-                forwards = await self.process(item)
+                worked = await self.process(item)
             except asyncio.CancelledError:
                 self._interrupted(item)
                 raise
@@ -394,13 +403,11 @@ class InboundWorker:
                     "inbound_failed", envelope=item.envelope_id, exc_type=type(exc).__name__
                 )
             else:
-                await self._settle(item, None, forwards)
+                await self._settle(item, None, worked)
                 return
-        await self._settle(item, outcome, [])
+        await self._settle(item, outcome, Worked(forwards=[]))
 
-    async def _settle(
-        self, item: ClaimedInbound, outcome: Attempt | None, forwards: list[OutboxItem]
-    ) -> None:
+    async def _settle(self, item: ClaimedInbound, outcome: Attempt | None, worked: Worked) -> None:
         """Mark ``item`` done (``outcome`` None: with its onward envelopes) or record the
         attempt's ``outcome``, with its audit records, in one transaction. A failure keeps
         it, to be settled again before anything new is taken: its lease stays ours (the
@@ -409,10 +416,10 @@ class InboundWorker:
 
         def write() -> None:
             if audit is not None:
-                audit(item, outcome)
+                audit(item, outcome, worked.records)
             if outcome is None:
                 self.store.complete_inbound(
-                    item.seq, owner=self.owner, now=self.clock(), forwards=forwards
+                    item.seq, owner=self.owner, now=self.clock(), forwards=worked.forwards
                 )
             else:
                 self.store.settle_inbound(item.seq, outcome, owner=self.owner, now=self.clock())
@@ -422,11 +429,10 @@ class InboundWorker:
         except Exception as exc:  # noqa: BLE001 - kept and settled again
             log.warning("settle_failed", envelope=item.envelope_id, exc_type=type(exc).__name__)
             self.on_settle_failed()
-            self._unsettled.append((item, outcome, forwards))
+            self._unsettled.append((item, outcome, worked))
             return
-        self.on_settled(item)
         if outcome is None:
-            self.on_forward(forwards)
+            self.on_forward(worked.forwards)
         elif outcome.state == "dead":
             self.on_dead(item, outcome.reason or "dead")
 

@@ -31,6 +31,7 @@ from relay.core.audit import (
     verify_checkpoint,
 )
 from relay.core.keys import Keyring
+from relay.errors import DeliveryError
 from relay.store.contract import Store
 
 __all__ = [
@@ -50,14 +51,15 @@ ORDER_SLACK: Final = dt.timedelta(seconds=60)
 SERVED_CHECKPOINTS: Final = 1000
 
 
-class AuditWriteError(Exception):
-    """An audit write failed; nothing it recorded may go ahead. The message names no value
-    and no driver text (that may echo a URL or data)."""
+class AuditWriteError(DeliveryError):
+    """An audit write failed; nothing it recorded may go ahead. Retryable: what it belonged
+    to (a Slack event, a queue item) stays and is tried again once writes succeed. The
+    message names no value and no driver text (that may echo a URL or data)."""
 
-    code = "audit_write_failed"
-
-    def __init__(self, message: str = "audit write failed") -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str = "audit write failed", *, code: str = "audit_write_failed"
+    ) -> None:
+        super().__init__(message, code=code, retryable=True)
         self.message = message
 
 
@@ -90,6 +92,12 @@ class Ledger:
         self._on_append = on_append
         self.failing = False
         self.head: tuple[int, str] | None = None  # the last head this ledger wrote
+
+    def watch(self, *, on_failure: Callable[[], None], on_append: Callable[[int], None]) -> None:
+        """Be told of every failed write and of the head after every append (the relay's
+        metrics: the service this ledger serves sets them)."""
+        self._on_failure = on_failure
+        self._on_append = on_append
 
     # -- records -------------------------------------------------------------------------------
     def entry(self, event: AuditEvent | str, **fields: Any) -> AuditRecord:

@@ -196,8 +196,6 @@ class Network:
             kid=f"{agency.ori}#demo",
             keyring=keyring,
             clock=lambda: dt.datetime.now(dt.UTC),
-            on_failure=metrics.audit_failed,
-            on_append=metrics.audit_appended,
         )
         service = RelayService(
             agency=agency.ori,

@@ -51,8 +51,8 @@ from relay.core.policy.engine import Decision, evaluate_inbound, evaluate_outbou
 from relay.core.policy.model import Action, Policy
 from relay.core.policy.outbound import OutboundMessage
 from relay.crashpoints import crash_point
-from relay.delivery import Dispatcher, InboundWorker, QueueTuning, WireSender
-from relay.errors import DeliveryError, VerificationError
+from relay.delivery import Dispatcher, InboundWorker, QueueTuning, WireSender, Worked
+from relay.errors import VerificationError
 from relay.federation.server import Accepted, LinkReason
 from relay.ledger import AuditWriteError
 from relay.metrics import RelayMetrics
@@ -90,12 +90,12 @@ _KIND = {
 }
 
 
-class AuditUnavailable(DeliveryError):
+class AuditUnavailable(AuditWriteError):
     """Audit writes are failing: nothing is forwarded until the ledger takes writes again.
     Retryable: the Slack event (or queue item) stays and is tried again."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, code="audit_unavailable", retryable=True)
+        super().__init__(message, code="audit_unavailable")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,6 +218,10 @@ class RelayService:
         self.tuning = tuning or QueueTuning()
         self.metrics = metrics if metrics is not None else RelayMetrics()
         self.ledger = ledger  # None only in unit tests: production always keeps the ledger
+        if ledger is not None:
+            ledger.watch(
+                on_failure=self.metrics.audit_failed, on_append=self.metrics.audit_appended
+            )
         self.writer = GroupWriter(store)  # writes that precede an acknowledgement, batched
         self.dispatcher = Dispatcher(
             store,
@@ -245,9 +249,7 @@ class RelayService:
             audit=self._audit_inbound if ledger is not None else None,
             may_take=self.audit_ready,
             on_settle_failed=self._settle_failed,
-            on_settled=self._inbound_settled,
         )
-        self._inbound_records: dict[int, list[AuditRecord]] = {}
         self._probe: asyncio.Future[bool] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # Envelopes this instance verified when it accepted them, until judged (bounded): the
@@ -368,8 +370,7 @@ class RelayService:
         ledger = self.ledger
         if ledger is None or not (sent or unconfirmed):
             return
-        answered = [(item, outcome) for item, outcome in sent]
-        answered += [(item, "unconfirmed") for item in unconfirmed]
+        answered = [*sent, *((item, "unconfirmed") for item in unconfirmed)]
         ledger.append(
             [
                 record
@@ -380,15 +381,12 @@ class RelayService:
                     destination=item.partner,
                     envelope_id=item.envelope_id,
                     digest=hashlib.sha256(item.body).hexdigest(),
-                    policy=self._policy_version(),
+                    policy=self.policy.ref,
                     outcome=outcome,
                     kid=self._kid,
                 )
             ]
         )
-
-    def _policy_version(self) -> str:
-        return f"{self.policy.ori}@{self.policy.digest[:12]}"
 
     def _forwarded(self, items: list[OutboxItem]) -> None:
         for item in items:
@@ -436,7 +434,7 @@ class RelayService:
                 envelope_id=jti,
                 topic=topic,
                 rules=rules,
-                policy=self._policy_version(),
+                policy=self.policy.ref,
                 outcome=decision.action.value,
             )
             this_kind, lines, refs, blobs = kind, [], [], []
@@ -488,7 +486,7 @@ class RelayService:
                 envelope_id=jti,
                 digest=hashlib.sha256(body).hexdigest(),
                 topic=topic,
-                policy=self._policy_version(),
+                policy=self.policy.ref,
                 kid=self._kid,
                 outcome=this_kind.value,
             )
@@ -672,7 +670,7 @@ class RelayService:
             receiver=AgencyId(self.agency),
         )
 
-    async def _process_item(self, item: ClaimedInbound) -> list[OutboxItem]:
+    async def _process_item(self, item: ClaimedInbound) -> Worked:
         """Judge, post and work out the envelopes to pass on for one accepted envelope.
 
         It was verified when accepted. Unless this instance still holds that result (same
@@ -687,13 +685,11 @@ class RelayService:
         forwards = await self._judge_and_pass_on(
             verified, item.sender, attempt=item.attempts, records=records
         )
-        self._inbound_records[item.seq] = records
-        return forwards
+        return Worked(forwards=forwards, records=records)
 
-    def _inbound_settled(self, item: ClaimedInbound) -> None:
-        self._inbound_records.pop(item.seq, None)
-
-    def _audit_inbound(self, item: ClaimedInbound, outcome: Attempt | None) -> None:
+    def _audit_inbound(
+        self, item: ClaimedInbound, outcome: Attempt | None, records: Sequence[AuditRecord]
+    ) -> None:
         """In the transaction that settles an inbound item. Done (``outcome`` None): its
         decision, what was posted and what was signed onward. Written with the step, not
         before it: the inbound queue takes nothing while audit writes fail, and a settlement
@@ -703,20 +699,18 @@ class RelayService:
         ledger = self.ledger
         if ledger is None:
             return
-        if outcome is None:
-            records = self._inbound_records.get(item.seq, [])
-        elif outcome.state == "dead" and item.attempts > 1:
+        if outcome is not None and outcome.state == "dead" and item.attempts > 1:
             records = self._audit_entries(
                 "post",
                 source=item.sender,
                 destination=self.agency,
                 actor_agency=item.issuer,
                 envelope_id=item.envelope_id,
-                policy=self._policy_version(),
+                policy=self.policy.ref,
                 outcome="unconfirmed",
             )
-        else:
-            return
+        elif outcome is not None:
+            return  # a retry to come: nothing done yet
         ledger.append(records)
 
     async def _judge_and_pass_on(
@@ -751,7 +745,7 @@ class RelayService:
             envelope_id=verified.envelope_id,
             topic=verified.topic,
             rules=rules,
-            policy=self._policy_version(),
+            policy=self.policy.ref,
             outcome=decision.action.value,
         )
         if decision.action is not Action.BLOCK:
@@ -772,7 +766,7 @@ class RelayService:
                     actor_agency=verified.issuer,
                     envelope_id=verified.envelope_id,
                     topic=verified.topic,
-                    policy=self._policy_version(),
+                    policy=self.policy.ref,
                     outcome="posted",
                 )
             else:
@@ -811,7 +805,7 @@ class RelayService:
                     envelope_id=verified.envelope_id,
                     digest=hashlib.sha256(item.body).hexdigest(),
                     topic=verified.topic,
-                    policy=self._policy_version(),
+                    policy=self.policy.ref,
                     kid=self._kid,
                     outcome="hop",
                 )
@@ -849,7 +843,7 @@ class RelayService:
             from_agency=verified.last_signer,
             to_agency=AgencyId(target),
             at=now,
-            policy=self._policy_version(),
+            policy=self.policy.ref,
             withhold_lines=withhold,
             withhold_files=withhold_files,
             onward=routing.onward_allowed(self.policy, self.policy.partners[target]),

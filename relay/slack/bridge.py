@@ -36,7 +36,6 @@ from relay.core.policy.outbound import rich_text_block
 from relay.core.slack_parse import parse_event
 from relay.crashpoints import crash_point
 from relay.errors import DeliveryError, InputError
-from relay.ledger import AuditWriteError
 from relay.service import Delivery, RelayService
 from relay.slack.files import FileFetcher, reencode
 from relay.slack.web import SlackCaller
@@ -594,8 +593,6 @@ def _transient(exc: Exception) -> bool:
     event that will never process (it is marked done, and its reason kept)."""
     if isinstance(exc, DeliveryError):
         return exc.retryable
-    if isinstance(exc, AuditWriteError):
-        return True  # nothing is shared unrecorded: the event waits for the ledger
     return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in (
         "sqlite3",
         "psycopg",

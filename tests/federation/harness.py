@@ -21,7 +21,6 @@ from relay.federation.client import PeerClient
 from relay.federation.server import build_federation_app
 from relay.federation.tls import client_context, server_context
 from relay.ledger import Ledger
-from relay.metrics import RelayMetrics
 from relay.service import RelayService
 from relay.store.sqlite import SqliteStore
 
@@ -139,7 +138,6 @@ class Federation:
             )
             relay.client = PeerClient(relay.urls, relay.client_ssl(self.ca), timeout=5)
             store = SqliteStore(relay.dir / "relay.db")
-            metrics = RelayMetrics()
             ledger = Ledger(
                 store,
                 agency=ori,
@@ -147,8 +145,6 @@ class Federation:
                 kid=relay.kid,
                 keyring=keyring,
                 clock=self.now,
-                on_failure=metrics.audit_failed,
-                on_append=metrics.audit_appended,
             )
             relay.service = RelayService(
                 agency=ori,
@@ -161,7 +157,6 @@ class Federation:
                 fingerprints={r.fingerprint: o for o, r in self.relays.items() if o != ori},
                 hop_limit=hop_limit,
                 clock=self.now,
-                metrics=metrics,
                 ledger=ledger,
             )
             app = build_federation_app(

@@ -113,3 +113,9 @@ class Policy:
     pattern_sets: dict[str, PatternSet]
     detectors: tuple[Detector, ...]
     rules: CompiledRules  # pattern sets compiled once at load
+
+    @property
+    def ref(self) -> str:
+        """``ORI@`` and the first 12 hex of ``digest``: how hops and audit records name the
+        policy a decision was made under."""
+        return f"{self.ori}@{self.digest[:12]}"
