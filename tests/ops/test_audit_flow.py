@@ -47,6 +47,20 @@ def _raw(fed: Federation, ori: str) -> str:
         return "\n".join(str(r) for r in db.execute("SELECT * FROM audit_log"))
 
 
+def _fail_audit_writes(db: Path, when: str = "") -> None:
+    """A real write failure of the real store: inserts into the audit chain abort."""
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            f"CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log {when} "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+
+
+def _allow_audit_writes(db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER fail_audit")
+
+
 async def test_every_step_is_recorded_without_text_and_the_chain_verifies(fed: Federation):
     ct = fed.relays[CT].service
     assert ct is not None
@@ -86,11 +100,7 @@ async def test_a_failing_audit_write_stops_forwarding_until_it_succeeds(fed: Fed
     assert ct is not None
     assert ma is not None
     db = fed.relays[CT].dir / "relay.db"
-    with sqlite3.connect(db) as conn:  # a real write failure of the real store
-        conn.execute(
-            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
-            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
+    _fail_audit_writes(db)  # a real write failure of the real store
     with pytest.raises(AuditWriteError) as failed:
         await ct.publish(_bolo("6.1", "BOLO: red Honda Civic"), topic="bolo", author="x")
     assert ct.ledger is not None
@@ -106,8 +116,7 @@ async def test_a_failing_audit_write_stops_forwarding_until_it_succeeds(fed: Fed
     await fed.settle()
     assert ma.delivered.empty()
 
-    with sqlite3.connect(db) as conn:
-        conn.execute("DROP TRIGGER fail_audit")
+    _allow_audit_writes(db)
     assert await ct.audit_ready()  # the ledger records that writes came back, then opens
     assert ct.metrics.audit_writable._value.get() == 1
     await ct.publish(_bolo("6.3", "BOLO: blue Ford"), topic="bolo", author="x")
@@ -132,11 +141,7 @@ async def test_the_outbox_holds_envelopes_while_the_ledger_fails(fed: Federation
     await fed.settle()
     assert ma.delivered.empty()
     assert [e.state for e in ct.service.store.queue_entries()] == ["pending"]
-    with sqlite3.connect(ct.dir / "relay.db") as conn:
-        conn.execute(
-            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
-            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
+    _fail_audit_writes(ct.dir / "relay.db")
     ledger = ct.service.ledger
     with pytest.raises(AuditWriteError):
         ledger.append([ledger.entry("audit_read", outcome="probe")])
@@ -146,8 +151,7 @@ async def test_the_outbox_holds_envelopes_while_the_ledger_fails(fed: Federation
     await fed.settle()
     assert ma.delivered.empty()
     assert [e.state for e in ct.service.store.queue_entries()] == ["pending"]
-    with sqlite3.connect(ct.dir / "relay.db") as conn:
-        conn.execute("DROP TRIGGER fail_audit")
+    _allow_audit_writes(ct.dir / "relay.db")
     ct.service.dispatcher.wake()
     await fed.settle()
     assert not ma.delivered.empty()
@@ -163,11 +167,7 @@ async def test_a_receiver_whose_ledger_fails_takes_nothing_until_it_recovers(fed
     assert ct is not None
     assert ma.service is not None
     assert ma.service.ledger is not None
-    with sqlite3.connect(ma.dir / "relay.db") as conn:
-        conn.execute(
-            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
-            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
+    _fail_audit_writes(ma.dir / "relay.db")
     ledger = ma.service.ledger
     with pytest.raises(AuditWriteError):
         ledger.append([ledger.entry("audit_read", outcome="probe")])
@@ -178,8 +178,7 @@ async def test_a_receiver_whose_ledger_fails_takes_nothing_until_it_recovers(fed
     assert [e.state for e in ct.store.queue_entries()] == ["pending"]
     assert ma.service.store.queue_stats() == []  # nothing was accepted
 
-    with sqlite3.connect(ma.dir / "relay.db") as conn:
-        conn.execute("DROP TRIGGER fail_audit")
+    _allow_audit_writes(ma.dir / "relay.db")
     fed.clock[0] += dt.timedelta(hours=1)  # CT's retry is due
     ct.dispatcher.wake()
     await fed.settle()
@@ -196,12 +195,10 @@ async def test_the_inbound_queue_takes_nothing_while_the_ledger_fails(fed: Feder
     ct, ma = fed.relays[CT].service, fed.relays[MA]
     assert ct is not None
     assert ma.service is not None
-    with sqlite3.connect(ma.dir / "relay.db") as conn:  # receipts go in, nothing after
-        conn.execute(
-            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
-            """WHEN NEW.record NOT LIKE '%"event":"receive"%' """
-            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
+    # receipts go in, nothing after
+    _fail_audit_writes(
+        ma.dir / "relay.db", when="""WHEN NEW.record NOT LIKE '%"event":"receive"%'"""
+    )
     await ct.publish(_bolo("9.1", "BOLO: white Tesla"), topic="bolo", author="x")
     await fed.settle()
     assert ma.service.ledger is not None
@@ -213,8 +210,7 @@ async def test_the_inbound_queue_takes_nothing_while_the_ledger_fails(fed: Feder
     assert ma.service.delivered.qsize() == first  # not taken again while failing
     assert [e.state for e in ma.service.store.queue_entries()] == ["pending"]
 
-    with sqlite3.connect(ma.dir / "relay.db") as conn:
-        conn.execute("DROP TRIGGER fail_audit")
+    _allow_audit_writes(ma.dir / "relay.db")
     ma.service.inbound.wake()
     await fed.settle()
     assert [e.state for e in ma.service.store.queue_entries()] == ["done"]
@@ -234,19 +230,13 @@ async def test_an_accepted_envelope_whose_record_fails_is_recorded_once_the_ledg
     ct, ma = fed.relays[CT], fed.relays[MA].service
     assert ct.service is not None
     assert ma is not None
-    with sqlite3.connect(ct.dir / "relay.db") as conn:
-        conn.execute(
-            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log "
-            """WHEN NEW.record LIKE '%"event":"forward"%' """
-            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
+    _fail_audit_writes(ct.dir / "relay.db", when="""WHEN NEW.record LIKE '%"event":"forward"%'""")
     await ct.service.publish(_bolo("10.1", "BOLO: green Kia"), topic="bolo", author="x")
     await fed.settle()
     assert ma.delivered.qsize() == 1
     assert ct.service.metrics.audit_writable._value.get() == 0
     assert [e.state for e in ct.service.store.queue_entries()] == ["pending"]
-    with sqlite3.connect(ct.dir / "relay.db") as conn:
-        conn.execute("DROP TRIGGER fail_audit")
+    _allow_audit_writes(ct.dir / "relay.db")
     ct.service.dispatcher.wake()
     await fed.settle()
     assert [e.state for e in ct.service.store.queue_entries()] == ["done"]
