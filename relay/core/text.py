@@ -17,7 +17,7 @@ import re
 import unicodedata
 from typing import Final
 
-__all__ = ["compact", "fold", "fold_filename", "fold_lines"]
+__all__ = ["INVISIBLE", "compact", "fold", "fold_filename", "fold_lines", "strip_invisible"]
 
 _INVISIBLE: Final = [
     0x00AD,
@@ -40,6 +40,18 @@ _INVISIBLE: Final = [
     *range(0xFE00, 0xFE10),
     *range(0x1D173, 0x1D17B),
     *range(0xE0000, 0xE0080),
+    # every other format (Cf) character: Arabic/Syriac marks, interlinear annotation,
+    # Egyptian hieroglyph and Kaithi format controls
+    *range(0x0600, 0x0606),
+    0x06DD,
+    0x070F,
+    0x0890,
+    0x0891,
+    0x08E2,
+    *range(0xFFF9, 0xFFFC),
+    0x110BD,
+    0x110CD,
+    *range(0x13430, 0x13441),
 ]
 # Cyrillic and Greek letters that render like Latin ones (Unicode confusables, the common set).
 _LOOKALIKES: Final = {
@@ -160,6 +172,16 @@ _LOOKALIKES: Final = {
     "ᴊ": "j",
     "ᴘ": "p",
     "\u2010": "-",
+    "\u2015": "-",
+    "\u2043": "-",
+    "\u02d7": "-",
+    "\u2e3a": "-",
+    "\u2e3b": "-",
+    "\ufe58": "-",
+    "\u23af": "-",
+    "\u2500": "-",
+    "\u30fc": "-",
+    "\u2796": "-",
     "\u2011": "-",
     "\u2012": "-",
     "\u2013": "-",
@@ -174,6 +196,10 @@ _LOOKALIKES: Final = {
     "\uff0f": "/",
     "\u29f8": "/",
 }
+INVISIBLE: Final = frozenset(_INVISIBLE)
+_OVERRIDE: Final = "\u202e"  # right-to-left override: what follows displays reversed
+_POP: Final = "\u202c\u2069\n"
+_DELETE_INVISIBLE: Final = {cp: None for cp in _INVISIBLE}
 _NONASCII_TABLE: Final = {cp: None for cp in _INVISIBLE} | {
     ord(k): v for k, v in _LOOKALIKES.items()
 }
@@ -191,6 +217,8 @@ _FILENAME_SEPARATORS: Final = str.maketrans({"_": " ", ".": " ", "-": " "})
 
 
 def _fold_unicode(text: str) -> str:
+    if _OVERRIDE in text:
+        text = _bidi_views(text)
     # Look-alikes first too: NFKC turns some (lunate sigma) into letters that look nothing
     # like what the reader saw (Σ).
     text = unicodedata.normalize("NFKC", text.translate(_NONASCII_TABLE)).translate(
@@ -199,12 +227,36 @@ def _fold_unicode(text: str) -> str:
     if not text.isascii():
         decomposed = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-        # Look-alikes first too: NFKC turns some (lunate sigma) into letters that look nothing
-    # like what the reader saw (Σ).
-    text = unicodedata.normalize("NFKC", text.translate(_NONASCII_TABLE)).translate(
-        _NONASCII_TABLE
-    )
+        text = unicodedata.normalize("NFKC", text).translate(_NONASCII_TABLE)
     return text
+
+
+def _bidi_views(text: str) -> str:
+    """Text holding a right-to-left override, as a reader sees it (the overridden run
+    reversed) followed by its stored order: "\u202e4321-IC" displays as "CI-1234", and a
+    partner whose client ignores the override would read the stored order."""
+    shown: list[str] = []
+    i = 0
+    while i < len(text):
+        j = text.find(_OVERRIDE, i)
+        if j < 0:
+            shown.append(text[i:])
+            break
+        shown.append(text[i:j])
+        end = j + 1
+        while end < len(text) and text[end] not in _POP:
+            end += 1
+        shown.append(text[j + 1 : end][::-1])
+        i = end
+    return "".join(shown) + " " + text
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without invisible format characters (bidi controls, zero-width characters):
+    they never leave in outgoing text."""
+    if text.isascii():
+        return text
+    return text.translate(_DELETE_INVISIBLE)
 
 
 def _strip_markup(text: str) -> str:

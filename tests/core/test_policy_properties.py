@@ -193,6 +193,12 @@ def _out_lines(wire: dict[str, Any]) -> set[str]:
     return set(message.get("text", "").splitlines())
 
 
+def _out_words(wire: dict[str, Any]) -> set[str]:
+    """Every word a partner reads (units are cut out of lines, so a line may shrink)."""
+    message = wire["message"] or {}
+    return set(re.findall(r"\w+", message.get("text", "")))
+
+
 def _out_files(wire: dict[str, Any]) -> set[str]:
     message = wire["message"] or {}
     return {f["id"] for f in message.get("files", [])}
@@ -219,7 +225,7 @@ def test_extra_detector_never_lets_more_text_through(decide, with_word_sets, cas
     )
     without = decide(event, policy=with_word_sets)
     with_extra = decide(event, policy=extra)
-    assert _out_lines(with_extra) <= _out_lines(without)
+    assert _out_words(with_extra) <= _out_words(without)
     assert _out_files(with_extra) <= _out_files(without)
     if without["action"] == "block":
         assert with_extra["action"] == "block"

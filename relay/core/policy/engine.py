@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Final
 
-from relay.core.model import Line, MessageKind, SlackMessage, Text
+from relay.core.model import Line, MessageKind, SlackFile, SlackMessage, Text
 from relay.core.mrkdwn import line_text
 from relay.core.policy.marking import (
     UNKNOWN_MARK,
@@ -25,11 +26,21 @@ from relay.core.policy.marking import (
     parse_portion,
     releasable,
 )
-from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage
+try:
+    from relay.core.policy.language import uncovered
+except ImportError:  # TEMP until the language module lands
+
+    def uncovered(text: str, covered: frozenset[str]) -> bool:
+        return False
+
+
+from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage, Unit
+from relay.core.policy.people import Anchor, People, find_people
 from relay.core.policy.outbound import OutboundMessage
 from relay.core.policy.redact import Rebuild, has_substance, rebuild_part
 from relay.core.policy.redact import tidy as _tidy
-from relay.core.text import compact, fold, fold_filename, fold_lines
+from relay.core.policy.units import Segmented, segment
+from relay.core.text import compact, fold_lines, strip_invisible
 
 __all__ = [
     "Analysis",
@@ -61,6 +72,7 @@ class Rule(StrEnum):
     ABOVE_CEILING = "marking_above_ceiling"
     SHARED_DROPPED = "shared_content_dropped"
     NOTHING_LEFT = "nothing_left"
+    LANGUAGE_NOT_COVERED = "language_not_covered"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,9 +83,17 @@ class Reason:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
+    """What a partner receives. ``kept_lines`` and ``kept_files`` index the body lines (in
+    display order across the body parts) and files that leave exactly as they came in, so a
+    relay passing a signed envelope on withholds the rest without comparing text; ``trace``
+    lists the removed units with their rule ids (for ``relay policy apply --explain``)."""
+
     action: Action
     message: OutboundMessage | None
     reasons: tuple[Reason, ...]
+    kept_lines: frozenset[int] = frozenset()
+    kept_files: frozenset[int] = frozenset()
+    trace: tuple[tuple[int, str], ...] = ()
 
 
 def _block(*rules: tuple[str, int]) -> Decision:
@@ -112,47 +132,66 @@ def evaluate_inbound(
 
 @dataclass(slots=True)
 class _Scan:
-    """Every line the detectors read: text lines of each part, then file fields.
+    """What the detectors read, computed once per message.
 
-    ``part_start[i]`` is -1 for a part that repeats another part word for word (Slack's
-    ``text`` fallback usually mirrors the blocks): it is neither scanned twice nor counted.
+    ``texts`` holds the display text of every scanned line (each part's lines, then three
+    per file: name, title, alt text); ``line_folds`` the folded view of each text line (for
+    tearlines and marks). ``part_start[i]`` is -1 for a part that repeats another part word
+    for word (Slack's ``text`` fallback usually mirrors the blocks): neither scanned twice
+    nor counted. ``seg`` cuts the lines into blocks and units; detectors match the folded
+    blocks (``folds``), joined by newlines in ``joined`` with ``starts`` their offsets.
     """
 
-    folds: list[str]
+    texts: list[str]
+    line_folds: list[str]
     part_start: list[int]
     file_start: int
+    seg: Segmented
+    folds: list[str] = field(default_factory=list)
     joined: str = ""
-    starts: list[int] = field(default_factory=list)  # offset of each fold in `joined`
+    starts: list[int] = field(default_factory=list)
 
 
 def _scan(message: SlackMessage) -> _Scan:
-    folds: list[str] = []
+    texts: list[str] = []
     starts: list[int] = []
-    body_folds: list[list[str]] = []
+    body_texts: list[list[str]] = []
+    parts: list[tuple[tuple[Line, ...], int]] = []
     for part in message.parts:
-        part_folds = fold_lines([line_text(line) for line in part.lines])
+        part_texts = [line_text(line) for line in part.lines]
         if part.body:
-            body_folds.append(part_folds)
-        elif any(part_folds == b for b in body_folds):
+            body_texts.append(part_texts)
+        elif any(part_texts == b for b in body_texts):
             starts.append(-1)
             continue
-        starts.append(len(folds))
-        folds.extend(part_folds)
-    file_start = len(folds)
+        starts.append(len(texts))
+        parts.append((part.lines, len(texts)))
+        texts.extend(part_texts)
+    file_start = len(texts)
+    line_folds = fold_lines(texts)
+    extra: list[str] = []
     for f in message.files:
-        folds.extend((fold_filename(f.name), fold(f.title), fold(f.alt_txt)))
-    line_starts = []
+        extra.extend((f.name.translate(_FILENAME_SEPARATORS), f.title, f.alt_txt))
+    seg = segment(parts, texts, extra)
+    folds = [b.fold for b in seg.blocks]
+    block_starts = []
     offset = 0
     for text in folds:
-        line_starts.append(offset)
+        block_starts.append(offset)
         offset += len(text) + 1
     return _Scan(
-        starts=line_starts,
-        folds=folds,
+        texts=texts,
+        line_folds=line_folds,
         part_start=starts,
         file_start=file_start,
+        seg=seg,
+        folds=folds,
         joined="\n".join(folds),
+        starts=block_starts,
     )
+
+
+_FILENAME_SEPARATORS: Final = str.maketrans({"_": " ", ".": " ", "-": " "})
 
 
 _NOTHING: frozenset[int] = frozenset()
@@ -237,7 +276,7 @@ class _Matcher:
         assert lines is not None  # noqa: S101 - `when` is never empty
         if det.min_distinct > 1:
             found = {
-                m.upper()
+                m[2].upper()
                 for name in det.when[0]
                 for i, ms in self.hits(name).items()
                 if i in lines
@@ -270,7 +309,7 @@ def _release(
     message, banners included.
     """
     out = _Released(lines=set(), marks={}, banners={}, removed=Counter())
-    folds = scan.folds
+    folds = scan.line_folds
     spans: list[tuple[int, list[int], bool]] = []
     for pi, part in enumerate(message.parts):
         start = scan.part_start[pi]
@@ -337,7 +376,7 @@ class Analysis:
     scan: _Scan | None = None
     matcher: _Matcher | None = None
     firing: list[Detector] = field(default_factory=list)
-    blocked: dict[str, int] = field(default_factory=dict)  # file-type refusals
+    people: People | None = None
 
 
 def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analysis:
@@ -360,25 +399,108 @@ def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analy
         elif f.mimetype not in policy.file_types:
             blocked[Rule.FILE_TYPE] = blocked.get(Rule.FILE_TYPE, 0) + 1
     scan = _scan(message)
+    uncovered = _uncovered_units(scan, policy)
+    if uncovered:
+        blocked[Rule.LANGUAGE_NOT_COVERED] = uncovered
     matcher = _Matcher(policy, scan, now)
     firing = matcher.firing(policy.detectors)
     if not firing and not blocked:
         quick = _forward_untouched(message, policy, scan)
         if quick is not None:
             return Analysis(message, policy, quick)
-    text_lines = set(range(scan.file_start))
-    file_lines = set(range(scan.file_start, len(scan.folds)))
+    seg = scan.seg
+    every = set(range(len(seg.blocks)))
+    text_blocks = {b for b in every if seg.blocks[b].kind == "text"}
+    file_blocks = every - text_blocks
     for det in firing:
         if det.stage is Stage.WHOLE_MESSAGE and det.action is Action.BLOCK:
-            allowed = (text_lines if Scope.TEXT in det.scope else set()) | (
-                file_lines if Scope.FILES in det.scope else set()
+            allowed = (text_blocks if Scope.TEXT in det.scope else set()) | (
+                file_blocks if Scope.FILES in det.scope else set()
             )
             hit = matcher.detect(det, allowed)
             if hit:
                 blocked[det.id] = blocked.get(det.id, 0) + len(hit)
     if blocked:
         return Analysis(message, policy, _block(*blocked.items()))
-    return Analysis(message, policy, None, scan, matcher, firing)
+    people = _people(scan, matcher, firing, every)
+    if people is not None and people.units and policy.on_source_identity == "block":
+        rules = Counter(people.units.values())
+        return Analysis(message, policy, _block(*rules.items()))
+    return Analysis(message, policy, None, scan, matcher, firing, people)
+
+
+def _uncovered_units(scan: _Scan, policy: Policy) -> int:
+    """Text units written in a language the policy has no rules for."""
+    seg = scan.seg
+    count = 0
+    for unit in seg.units:
+        if seg.blocks[unit.block].kind != "text":
+            continue
+        fold = unit.fold
+        if fold.isascii() and len(fold) < 24:
+            continue
+        raw = " ".join(scan.texts[i][a:z] for i, a, z in unit.spans)
+        if uncovered(raw, policy.languages):
+            count += 1
+    return count
+
+
+def _people(
+    scan: _Scan, matcher: _Matcher, firing: list[Detector], blocks: set[int]
+) -> People | None:
+    """Protected people: bound to the matches of detectors that protect (sources,
+    undercover officers), over the whole message."""
+    anchors: list[Anchor] = []
+    sources: dict[int, str] = {}
+    for det in firing:
+        if not det.protects or det.action is not Action.REDACT:
+            continue
+        hit = matcher.detect(det, blocks)
+        if not hit:
+            continue
+        for block, start, end in _spans(matcher, det, hit):
+            if start < 0:
+                for u in _term_units(scan, matcher, det, block):
+                    sources.setdefault(u, det.protects)
+                continue
+            anchors.append(Anchor(block=block, start=start, end=end, rule=det.protects))
+            for u in scan.seg.units_between(block, start, end):
+                sources.setdefault(u, det.protects)
+    if not sources:
+        return None
+    return find_people(scan.seg, anchors, sources)
+
+
+def _spans(matcher: _Matcher, det: Detector, blocks: set[int]) -> list[tuple[int, int, int]]:
+    out: list[tuple[int, int, int]] = []
+    for name in det.when[0]:
+        for block, matches in matcher.hits(name).items():
+            if block in blocks:
+                out.extend((block, m[0], m[1]) for m in matches)
+    return out
+
+
+def _term_units(scan: _Scan, matcher: _Matcher, det: Detector, block: int) -> list[int]:
+    """Units of ``block`` holding a keyword term seen only in the letters-only view; all of
+    them when the term straddles units."""
+    seg = scan.seg
+    terms = [t for name in det.when[0] for t in matcher.rules.set_terms.get(name, ())]
+    found = [u for u in seg.units_of(block) if any(t in compact(seg.units[u].fold) for t in terms)]
+    return found or list(seg.units_of(block))
+
+
+def _units_hit(scan: _Scan, matcher: _Matcher, det: Detector, blocks: set[int]) -> set[int]:
+    out: set[int] = set()
+    seg = scan.seg
+    for block, start, end in _spans(matcher, det, blocks):
+        if start < 0:
+            out.update(_term_units(scan, matcher, det, block))
+        else:
+            out.update(seg.units_between(block, start, end))
+    if not out:  # matched through a later group only: the whole block
+        for block in blocks:
+            out.update(seg.units_of(block))
+    return out
 
 
 def decide(analysis: Analysis, partner: Partner | None) -> Decision:
@@ -392,14 +514,22 @@ def decide(analysis: Analysis, partner: Partner | None) -> Decision:
     released = _release(message, policy, partner, scan)
     if released.unknown_mark:
         return _block((Rule.MARKING_UNKNOWN, 1))
-    file_lines = set(range(scan.file_start, len(scan.folds)))
+    seg = scan.seg
+    text_blocks: set[int] = set()
+    file_blocks: set[int] = set()
+    for b, block in enumerate(seg.blocks):
+        if block.kind == "file":
+            file_blocks.add(b)
+        elif any(i in released.lines for i in block.lines):
+            text_blocks.add(b)
     scopes = {
-        frozenset({Scope.TEXT, Scope.FILES}): released.lines | file_lines,
-        frozenset({Scope.TEXT}): released.lines,
-        frozenset({Scope.FILES}): file_lines,
+        frozenset({Scope.TEXT, Scope.FILES}): text_blocks | file_blocks,
+        frozenset({Scope.TEXT}): text_blocks,
+        frozenset({Scope.FILES}): file_blocks,
     }
     blocked: dict[str, int] = {}
-    strip: dict[str, set[int]] = {}
+    removed: dict[int, str] = {}
+    subst: dict[int, list[Detector]] = {}
     for det in analysis.firing:
         if det.stage is Stage.WHOLE_MESSAGE and det.action is Action.BLOCK:
             continue
@@ -408,11 +538,21 @@ def decide(analysis: Analysis, partner: Partner | None) -> Decision:
             continue
         if det.action is Action.BLOCK:
             blocked[det.id] = blocked.get(det.id, 0) + len(hit)
-        else:
-            strip[det.id] = hit
+            continue
+        for u in _units_hit(scan, matcher, det, hit):
+            if det.unit is Unit.MATCH and seg.blocks[seg.units[u].block].kind == "text":
+                for line, _, _ in seg.units[u].spans:
+                    dets = subst.setdefault(line, [])
+                    if det not in dets:
+                        dets.append(det)
+            else:
+                removed.setdefault(u, det.id)
     if blocked:
         return _block(*blocked.items())
-    return _assemble(message, policy, scan, released, strip)
+    if analysis.people is not None:
+        for u, rule in analysis.people.units.items():
+            removed.setdefault(u, rule)
+    return _assemble(message, policy, scan, released, removed, subst)
 
 
 def judge(
@@ -440,11 +580,15 @@ def evaluate_outbound_all(
     return out
 
 
+def _body_count(message: SlackMessage) -> int:
+    return sum(len(part.lines) for part in message.parts if part.body)
+
+
 def _forward_untouched(message: SlackMessage, policy: Policy, scan: _Scan) -> Decision | None:
-    """The common case, decided without per-line bookkeeping: no detector can fire, and the
-    message has no tearline, marking, reference, link or shared content to handle. Returns
-    None whenever any of that is present (the full path then decides)."""
-    folds = scan.folds
+    """The common case, decided without per-unit bookkeeping: no detector can fire, and the
+    message has no tearline, marking, reference, link, invisible character or shared content
+    to handle. Returns None whenever any of that is present (the full path then decides)."""
+    folds = scan.line_folds
     if policy.tearline and "tear" in scan.joined.lower():
         return None
     for text in folds[: scan.file_start]:
@@ -462,9 +606,15 @@ def _forward_untouched(message: SlackMessage, policy: Policy, scan: _Scan) -> De
             for seg in line.segments:
                 if type(seg) is not Text:
                     return None
+                if not seg.text.isascii() and strip_invisible(seg.text) != seg.text:
+                    return None
         lines.extend(part.lines)
         start = scan.part_start[pi]
         blank.extend(not folds[i] for i in range(start, start + len(part.lines)))
+    for f in message.files:
+        for value in (f.name, f.title, f.alt_txt):
+            if not value.isascii() and strip_invisible(value) != value:
+                return None
     if any(blank):
         lines = _tidy(lines)
     if not message.files and not has_substance(lines, policy.min_words):
@@ -478,7 +628,26 @@ def _forward_untouched(message: SlackMessage, policy: Policy, scan: _Scan) -> De
         target_ts=message.target_ts,
         rich_text=message.from_blocks,
     )
-    return Decision(action=Action.FORWARD, message=out, reasons=())
+    return Decision(
+        action=Action.FORWARD,
+        message=out,
+        reasons=(),
+        kept_lines=frozenset(range(_body_count(message))),
+        kept_files=frozenset(range(len(message.files))),
+    )
+
+
+def _neutral_name(f: SlackFile, n: int) -> str:
+    ext = _EXTENSIONS.get(f.mimetype, "")
+    return f"photo-{n}{ext}"
+
+
+_EXTENSIONS: Final = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+}
 
 
 def _assemble(
@@ -486,12 +655,37 @@ def _assemble(
     policy: Policy,
     scan: _Scan,
     released: _Released,
-    strip: dict[str, set[int]],
+    removed: dict[int, str],
+    subst: dict[int, list[Detector]],
 ) -> Decision:
     reasons: Counter[str] = Counter(released.removed)
-    detectors = {d.id: d for d in policy.detectors}
-    body_lines: list[Line] = []
+    seg = scan.seg
+    cuts: dict[int, list[tuple[int, int]]] = {}
+    trace: list[tuple[int, str]] = []
     aux_counts: Counter[str] = Counter()
+    body_lines = set()
+    for pi, part in enumerate(message.parts):
+        start = scan.part_start[pi]
+        if start >= 0 and part.body:
+            body_lines.update(range(start, start + len(part.lines)))
+    for u, rule in sorted(removed.items()):
+        unit = seg.units[u]
+        if seg.blocks[unit.block].kind == "file":
+            continue
+        lines = [i for i, _, _ in unit.spans]
+        if not all(i in released.lines for i in lines):
+            continue  # above the ceiling or before the tearline: gone already, counted there
+        for i, a, z in unit.spans:
+            cuts.setdefault(i, []).append((a, z))
+        trace.append((u, rule))
+        if lines[0] in body_lines:
+            reasons[rule] += 1
+        else:
+            aux_counts[rule] += 1
+    for rule, n in aux_counts.items():
+        if n > reasons[rule]:
+            reasons[rule] = n
+    out_lines: list[Line] = []
     for pi, part in enumerate(message.parts):
         start = scan.part_start[pi]
         if start < 0:
@@ -499,40 +693,59 @@ def _assemble(
         if not part.body:
             if part.where == "shared_message" and part.lines:
                 reasons[Rule.SHARED_DROPPED] += 1
-            for rule, hit in strip.items():
-                n = sum(1 for i in hit if start <= i < start + len(part.lines))
-                aux_counts[rule] = max(aux_counts[rule], n)
             continue
         built: Rebuild = rebuild_part(
             part,
             start,
             policy,
-            scan.folds,
             released.lines,
             released.marks,
             released.banners.get(pi, {}),
-            strip,
-            detectors,
+            cuts,
+            subst,
         )
-        body_lines.extend(built.lines)
+        out_lines.extend(built.lines)
         reasons.update(built.reasons)
-    for rule, n in aux_counts.items():
-        if n > reasons[rule]:
-            reasons[rule] = n
-    files = []
+    survivors = {id(line) for line in out_lines}
+    kept_lines: set[int] = set()
+    k = 0
+    for part in message.parts:
+        if part.body:
+            for line in part.lines:
+                if id(line) in survivors:
+                    kept_lines.add(k)
+                k += 1
+    files: list[SlackFile] = []
+    kept_files: set[int] = set()
     for fi, f in enumerate(message.files):
-        base = scan.file_start + 3 * fi
-        dropped = [rule for rule, hit in strip.items() if hit & {base, base + 1, base + 2}]
-        for rule in dropped:
-            reasons[rule] += 1
-        if not dropped:
+        fields = []
+        for k2 in range(3):
+            units = seg.line_units.get(scan.file_start + 3 * fi + k2, [])
+            rule = next((removed[u] for u in units if u in removed), None)
+            fields.append(rule)
+            if rule is not None:
+                reasons[rule] += 1
+                trace.extend((u, rule) for u in units)
+        name, title, alt = (strip_invisible(v) for v in (f.name, f.title, f.alt_txt))
+        if fields[0] is not None:
+            name = _neutral_name(f, fi + 1)
+        if fields[1] is not None:
+            title = ""
+        if fields[2] is not None:
+            alt = ""
+        if (name, title, alt) == (f.name, f.title, f.alt_txt):
             files.append(f)
-    if not has_substance(body_lines, policy.min_words) and not files:
+            kept_files.add(fi)
+        else:
+            files.append(replace(f, name=name, title=title, alt_txt=alt))
+    if not has_substance(out_lines, policy.min_words) and not files:
         reasons[Rule.NOTHING_LEFT] += 1
-        return Decision(action=Action.BLOCK, message=None, reasons=_sorted(reasons))
+        return Decision(
+            action=Action.BLOCK, message=None, reasons=_sorted(reasons), trace=tuple(trace)
+        )
     out = OutboundMessage(
         kind=message.kind,
-        lines=tuple(body_lines),
+        lines=tuple(out_lines),
         files=tuple(files),
         thread_ts=message.thread_ts,
         broadcast=message.broadcast,
@@ -540,7 +753,14 @@ def _assemble(
         rich_text=message.from_blocks,
     )
     action = Action.REDACT if reasons else Action.FORWARD
-    return Decision(action=action, message=out, reasons=_sorted(reasons))
+    return Decision(
+        action=action,
+        message=out,
+        reasons=_sorted(reasons),
+        kept_lines=frozenset(kept_lines),
+        kept_files=frozenset(kept_files),
+        trace=tuple(trace),
+    )
 
 
 def _sorted(reasons: Counter[str]) -> tuple[Reason, ...]:

@@ -196,6 +196,7 @@ def _detector(loc: Loc, sets: dict[str, PatternSet], problems: Problems) -> Dete
             "stage",
             "unit",
             "replacement",
+            "protects",
             "note",
         },
         problems,
@@ -229,6 +230,11 @@ def _detector(loc: Loc, sets: dict[str, PatternSet], problems: Problems) -> Dete
     if unit is Unit.MATCH and action is Action.BLOCK:
         problems.add(r.line_of("unit"), "unit 'match' only applies to strip detectors")
     min_distinct = r.get("min_distinct", int, 1)
+    protects = r.get("protects", str, "") or ""
+    if protects and not _RULE_ID.match(protects):
+        problems.add(r.line_of("protects"), "protects must name a rule id")
+    if protects and action is Action.BLOCK:
+        problems.add(r.line_of("protects"), "protects only applies to strip detectors")
     if rule_id is None or action is None or not when:
         return None
     return Detector(
@@ -241,6 +247,7 @@ def _detector(loc: Loc, sets: dict[str, PatternSet], problems: Problems) -> Dete
         stage=stage,
         unit=unit,
         replacement=r.get("replacement", str, "") or "",
+        protects=protects,
     )
 
 
@@ -322,7 +329,10 @@ _TOP_KEYS: Final = {
     "detectors",
     "disable",
     "cancellations",
+    "on_source_identity",
+    "languages",
 }
+_LANGUAGE: Final = re.compile(r"^[a-z]{2}$")
 
 
 def _rules(
@@ -413,6 +423,15 @@ def load_policy(
     cancellations = root.get("cancellations", str, base.cancellations if base else "mark")
     if cancellations not in ("mark", "delete"):
         problems.add(root.line_of("cancellations"), "cancellations must be 'mark' or 'delete'")
+    on_source = root.get(
+        "on_source_identity", str, base.on_source_identity if base else "strip"
+    )
+    if on_source not in ("strip", "block"):
+        problems.add(root.line_of("on_source_identity"), "on_source_identity must be 'strip' or 'block'")
+    languages = [(lang, line) for lang, line in root.strings("languages")]
+    for lang, line in languages:
+        if not _LANGUAGE.match(lang):
+            problems.add(line, f"language '{lang}' must be a two-letter ISO 639-1 code")
     sets, detectors = _rules(root, base, problems)
     partners: dict[str, Partner] = {}
     partners_loc = root.data.get("partners")
@@ -448,4 +467,8 @@ def load_policy(
         pattern_sets=sets,
         detectors=tuple(detectors),
         rules=compile_rules(sets),
+        on_source_identity=on_source,
+        languages=frozenset(lang for lang, _ in languages)
+        if languages
+        else (base.languages if base else frozenset({"en"})),
     )

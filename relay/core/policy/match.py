@@ -41,7 +41,9 @@ _DATES: Final = (
 )
 _MIN_COMPACT_TERM: Final = 6
 
-LineHits = dict[int, list[str]]  # line index -> matched strings
+# fold index -> (start, end, matched text) of each match; a keyword term found only in the
+# letters-only view has no offsets: (-1, -1, term)
+LineHits = dict[int, list[tuple[int, int, str]]]
 Candidates = dict[int, "set[int] | None"]  # pattern index -> lines it may match (None: all)
 _MISSING: Final = object()
 
@@ -142,7 +144,7 @@ class CompiledRules:
                 if age is not None:
                     found = [m for m in found if _is_minor(m, age, now)]
                 if found:
-                    hits.setdefault(i, []).extend(m.group(0) for m in found)
+                    hits.setdefault(i, []).extend((m.start(), m.end(), m.group(0)) for m in found)
         terms = self.set_terms.get(name)
         if terms and compacts is not None:
             joined = "\n".join(compacts)
@@ -150,7 +152,7 @@ class CompiledRules:
                 if term in joined:
                     for i, c in enumerate(compacts):
                         if term in c:
-                            hits.setdefault(i, []).append(term)
+                            hits.setdefault(i, []).append((-1, -1, term))
         return hits
 
 

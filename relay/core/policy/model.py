@@ -74,8 +74,11 @@ class Detector:
     min_distinct: int = 1  # distinct matches of when[0] across the message
     scope: frozenset[Scope] = frozenset({Scope.TEXT, Scope.FILES})
     stage: Stage = Stage.RELEASED
-    unit: Unit = Unit.LINE
+    unit: Unit = Unit.LINE  # LINE: the unit of removal (a sentence, a template line, a row)
     replacement: str = ""
+    # The rule id under which people bound to this detector's matches (a source, an
+    # undercover officer) are removed wherever the message mentions them; "" for none.
+    protects: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +116,12 @@ class Policy:
     pattern_sets: dict[str, PatternSet]
     detectors: tuple[Detector, ...]
     rules: CompiledRules  # pattern sets compiled once at load
+    # "strip": a source's identity is removed and the rest goes; "block": such a message
+    # does not go at all.
+    on_source_identity: str = "strip"
+    # Languages the rules are written for: a unit in any other language cannot be judged
+    # and blocks (``language_not_covered``).
+    languages: frozenset[str] = frozenset({"en"})
 
     @property
     def ref(self) -> str:

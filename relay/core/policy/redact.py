@@ -17,7 +17,7 @@ from relay.core.model import Line, Link, Ref, Segment, Text, TextPart
 from relay.core.mrkdwn import line_text
 from relay.core.policy.marking import Mark, parse_banner, render_banner
 from relay.core.policy.model import Detector, Policy, Unit
-from relay.core.text import compact, fold
+from relay.core.text import compact, fold, strip_invisible
 
 __all__ = ["Rebuild", "has_substance", "rebuild_part", "tidy"]
 
@@ -38,6 +38,15 @@ _CLAUSE: Final = re.compile(
 # Openers carry none either, but what follows them may ("Heads up: white van on Elm St").
 _OPENER: Final = re.compile(
     r"^\W*(?:fyi|fysa|heads up|attention|be advised|all units)\b\W*", re.IGNORECASE
+)
+# A signature: "- Det. Okafor, Havenport PD", "Sgt. Ruiz #412", "Thanks, Det. Kim".
+_SIGNATURE: Final = re.compile(
+    r"^\W*(?:(?:thanks|thank you|thx|regards|respectfully|v/r|r/s|gracias|obrigad[oa])\W+)?"
+    r"(?:det|detective|sgt|sergeant|lt|lieutenant|capt|captain|ofc|officer|tpr|trooper|cpl|"
+    r"chief|agent|sa|inv|investigator|analyst)\.?\s+(?:[A-Z]\.\s?)?[A-Z][A-Za-z'-]+"
+    r"(?:\s+[A-Z][A-Za-z'-]+)?(?:\W+(?:#\s?\d+|[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+){0,3}|"
+    r"PD|[A-Z]{2,5}|\d{3}-\d{4}|ext\.?\s?\d+))*\W*$",
+    re.IGNORECASE,
 )
 _PLACEHOLDERS: Final = re.compile(r"\[(?:link|mention|channel|SSN) removed\]", re.IGNORECASE)
 
@@ -65,7 +74,7 @@ def _resolve(
     out: list[Segment] = []
     for seg in segments:
         if isinstance(seg, Text):
-            out.append(seg)
+            out.append(seg if seg.text.isascii() else seg._replace(text=strip_invisible(seg.text)))
         elif isinstance(seg, Link):
             if _host_allowed(seg.url, hosts):
                 out.append(seg)
@@ -125,19 +134,17 @@ def rebuild_part(
     part: TextPart,
     start: int,
     policy: Policy,
-    folds: list[str],
     released: set[int],
     marks: dict[int, Mark],
     banners: dict[int, Mark],
-    strip: dict[str, set[int]],
-    detectors: dict[str, Detector],
+    cuts: dict[int, list[tuple[int, int]]],
+    subst: dict[int, list[Detector]],
 ) -> Rebuild:
+    """The part's lines as they leave: units cut out (``cuts``: line -> removed ranges of
+    its display text), token rules applied, references and links resolved, invisible
+    characters dropped, the banner recomputed from the portions that survive. A line that
+    leaves unchanged is the very same object."""
     reasons: Counter[str] = Counter()
-    if not strip and not banners and _plain(part.lines):
-        plain = [
-            part.lines[i - start] for i in range(start, start + len(part.lines)) if i in released
-        ]
-        return Rebuild(lines=tidy(plain), reasons=reasons)
     kept: list[tuple[int, Line | None]] = []  # None marks a banner position
     for offset, line in enumerate(part.lines):
         i = start + offset
@@ -146,23 +153,28 @@ def rebuild_part(
             continue
         if i not in released:
             continue
-        hits = [detectors[rule] for rule, lines in strip.items() if i in lines] if strip else []
-        if hits:
-            line_rules = [d for d in hits if d.unit is Unit.LINE]
-            if line_rules:
-                for d in line_rules:
-                    reasons[d.id] += 1
+        ranges = cuts.get(i)
+        if ranges:
+            cut = cut_line(line, ranges)
+            if cut is None:
                 continue
-            new = _substitute(line, hits, policy, reasons)
+            line = cut
+        dets = subst.get(i)
+        if dets:
+            new = _substitute(line, dets, policy, reasons)
             if new is None:
                 continue
             line = new
+        plain = True
         for seg in line.segments:
             if type(seg) is not Text:
-                line = Line(
-                    _resolve(line.segments, policy.link_hosts, reasons), line.kind, line.indent
-                )
-                break
+                plain = False
+            elif not seg.text.isascii():
+                plain = plain and strip_invisible(seg.text) == seg.text
+        if not plain:
+            line = Line(
+                _resolve(line.segments, policy.link_hosts, reasons), line.kind, line.indent
+            )
         kept.append((i, line))
     surviving = [marks[i] for i, ln in kept if ln is not None and i in marks]
     banner_line: Line | None = None
@@ -188,6 +200,79 @@ def rebuild_part(
         else:
             lines.append(ln)
     return Rebuild(lines=tidy(lines), reasons=reasons)
+
+
+def _width(seg: Segment) -> int:
+    """How much of the line's display text (``line_text``) a segment takes."""
+    if isinstance(seg, Text):
+        return len(seg.text)
+    if isinstance(seg, Link):
+        return len(seg.label) + 1 + len(seg.url) if seg.label else len(seg.url)
+    return len(seg.label)
+
+
+def cut_line(line: Line, ranges: list[tuple[int, int]]) -> Line | None:
+    """``line`` without the given ranges of its display text; None when nothing of
+    substance is left. Where text was cut out, the pieces either side are joined by one
+    space; a link or reference survives only whole."""
+    ranges = sorted(ranges)
+    total = sum(_width(s) for s in line.segments)
+    keep: list[tuple[int, int]] = []
+    pos = 0
+    for a, z in ranges:
+        if a > pos:
+            keep.append((pos, a))
+        pos = max(pos, z)
+    if pos < total:
+        keep.append((pos, total))
+    pieces: list[list[Segment]] = []
+    for a, z in keep:
+        piece: list[Segment] = []
+        off = 0
+        for seg in line.segments:
+            w = _width(seg)
+            lo, hi = max(a, off), min(z, off + w)
+            if lo < hi:
+                if isinstance(seg, Text):
+                    piece.append(seg._replace(text=seg.text[lo - off : hi - off]))
+                elif lo == off and hi == off + w:
+                    piece.append(seg)
+            off += w
+        if any(not isinstance(s, Text) or s.text.strip() for s in piece):
+            pieces.append(piece)
+    if not pieces:
+        return None
+    out: list[Segment] = []
+    for n, piece in enumerate(pieces):
+        if n:
+            _trim(out, end=True)
+            piece = list(piece)
+            _trim(piece, end=False)
+            out.append(Text(" "))
+        out.extend(piece)
+    _trim(out, end=False)
+    _trim(out, end=True)
+    body = "".join(s.text for s in out if isinstance(s, Text))
+    if not _MEANINGFUL.search(body) and all(isinstance(s, Text) for s in out):
+        return None
+    return Line(tuple(s for s in out if not isinstance(s, Text) or s.text), line.kind, line.indent)
+
+
+_MEANINGFUL: Final = re.compile(r"[^\W_]")
+
+
+def _trim(segments: list[Segment], *, end: bool) -> None:
+    """Strip white space at one end of a run of segments (in place)."""
+    idx = len(segments) - 1 if end else 0
+    while segments and 0 <= idx < len(segments) and isinstance(segments[idx], Text):
+        seg = segments[idx]
+        assert isinstance(seg, Text)  # noqa: S101
+        text = seg.text.rstrip() if end else seg.text.lstrip()
+        if text:
+            segments[idx] = seg._replace(text=text)
+            return
+        segments.pop(idx)
+        idx = len(segments) - 1 if end else 0
 
 
 def _plain(lines: tuple[Line, ...]) -> bool:
@@ -219,6 +304,8 @@ def has_substance(lines: list[Line], min_words: int) -> bool:
     for line in lines:
         text = fold(line_text(line))
         if not text or parse_banner(text) is not None:
+            continue
+        if _SIGNATURE.match(text):
             continue
         if _CONTACT.match(text):
             # "Contact Det. Ruiz 555-0140 if you see a silver Nissan...": the clause counts.

@@ -1,0 +1,360 @@
+"""Protected people: who a message names as a source or an undercover officer, and every unit
+that mentions them (domain brief §6, "People, not just patterns").
+
+A source's identity rarely sits next to the word "CI". Starting from the places where a
+protecting detector matched (a source term, an undercover term: *anchors*), this module
+
+1. finds the people *bound* to an anchor by the grammar of its sentence: "our CI is Marcus
+   Delrey", "Marcus Delrey, our CI", "CI-22 (true name Marcus Delrey)", "handler: Det. Ruiz",
+   "UC-7 is Det. Lopez", "our source 'Sparrow'", "Jane Roe, who asked to remain anonymous";
+   a suspect named in the same sentence ("CI-22 says the suspect is Tony Blake") is not
+   bound and stays unprotected;
+2. takes the units around a source unit that carry its identity: the next units while they
+   hold identity details (a true-name line, a parenthesis with a name and address, DOB,
+   phone, address, payment, relationship), and the unit just before when it is a bare name
+   or identity line; their people are protected too;
+3. finds every unit that mentions a protected person anywhere, files included: full name,
+   surname or given name, any case, possessive.
+
+Only ids and counts leave this module's callers: the names are internal values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from relay.core.policy.units import Segmented, is_label_line, is_table_row
+
+__all__ = ["Anchor", "People", "find_people"]
+
+_TITLE: Final = (
+    r"(?:(?i:det|detective|sgt|sergeant|officer|ofc|off|ptl|patrolman|tpr|trooper|lt|"
+    r"lieutenant|cpl|corporal|agent|sa|tfo|inv|investigator|mr|mrs|ms|miss|dr|sr|sra|srta|"
+    r"don|dona|dona|senor|senora|agente|oficial|policia|policial)\.?\s+)"
+)
+_CAP: Final = r"(?:(?:Mc|Mac|O'|D'|De|Di|Da|Du|La|Le|Van|Von|St\.\s?)?[A-Z][a-z]+(?:[-'][A-Z][a-z]+)*)"
+_UP: Final = r"(?:(?:MC|MAC|O'|D')?[A-Z]{2,}(?:[-'][A-Z]{2,})*)"
+_LOW: Final = r"(?:[a-z]{2,}(?:-[a-z]{2,})?)"
+_PERSON: Final = (
+    rf"(?:{_TITLE}?(?:{_CAP}(?:\s+[A-Z]\.?)?(?:\s+{_CAP}){{1,2}}"
+    rf"|{_CAP},\s?{_CAP}(?:\s+[A-Z]\.?)?"
+    rf"|{_UP},\s?{_UP}|{_UP},\s?{_CAP}|{_UP}\s+{_UP}(?:\s+{_UP})?)"
+    rf"|{_TITLE}{_CAP}|{_TITLE}{_UP})"
+)
+_PERSON_RE: Final = re.compile(rf"(?<![\w'])({_PERSON})(?![\w])")
+# Connectors between an anchor and the person it names.
+_NAMING: Final = (
+    r"(?i:is|was|are|named|called|aka|a/k/a|known as|goes by|identified as|"
+    r"(?:true|real|legal|full) name(?:\s+is)?|TN|name is|name|nombre(?:\s+real)?|nome"
+    r"(?:\s+verdadeiro)?|es|se llama|llamad[oa]|de nombre|chamad[oa]|se chama|de nome|"
+    r"code ?name|codename|alias)"
+)
+_NOT_BETWEEN: Final = re.compile(
+    r"(?i)\b(?:say|says|said|advis\w*|report\w*|stat\w*|told|tell\w*|indicat\w*|believ\w*|"
+    r"saw|seen|see|identif\w*|suspect\w*|target\w*|subject|guy|dealer|seller|driver|shooter|"
+    r"he|she|they|them|him|her|his|who|that|which|dice|disse|diz|afirma|sospechoso|"
+    r"suspeito|el|ele|ela)\b"
+)
+_AFTER: Final = re.compile(
+    r"^(?P<between>(?:[\s,]+[\w'/-]+){0,6}?)?"
+    rf"(?:\W{{0,3}}{_NAMING}\W{{1,4}}|\s*[(:=,\-–]\s*)"
+    rf"(?P<name>{_PERSON}|(?:[\"'“‘])[A-Za-z][\w-]+(?:[\"'”’]))"
+)
+# "informant Marcus Delrey", "UC Det. Ramos": a name straight after the term, in mixed case
+# or after a title (all-caps teletype reads "SOI 3 ADVISES SUBJ ..." otherwise).
+_AFTER_BARE: Final = re.compile(
+    rf"^(?:\s*[\w-]*\d[\w-]*)?\s+(?P<name>{_TITLE}?{_CAP}(?:\s+[A-Z]\.?)?(?:\s+{_CAP}){{1,2}}"
+    rf"|{_TITLE}{_CAP}|{_TITLE}{_UP})(?![\w])"
+)
+_AFTER_LOWER: Final = re.compile(
+    rf"^\W{{0,3}}(?:{_NAMING}\W{{1,3}}|\s*[:=\-(,]\s*)(?P<name>{_LOW}\s{_LOW})\b"
+)
+_QUOTED: Final = re.compile(r"^\s*(?:[\w-]*\d[\w-]*\s*)?[(,:\-]?\s*[\"'“‘](?P<name>[A-Za-z][\w-]{2,})[\"'”’]")
+_BEFORE: Final = re.compile(
+    rf"(?P<name>{_PERSON})(?:'s)?\s*(?:[,(\-–]\s*)?(?:(?:who|that|que)\s+)?"
+    r"(?:(?:(?i:is|was|has been|will be|acts as|acting as|serves as|works as|is now|became|"
+    r"es|era|fue|e|foi|sera|sign(?:ed)? up as|registered as|the)\s+))?"
+    r"(?:(?:(?i:our|the|a|an|my|his|her|their|new|old|registered|reliable|paid|confidential|"
+    r"documented|trusted|nuestro|nuestra|el|la|un|una|o|um|uma|nosso|nossa))\s+){0,3}$"
+)
+# Details that identify a person wherever they appear next to a source.
+_IDENTITY_CUE: Final = re.compile(
+    r"(?i)\b(?:DOB|D\.O\.B|date of birth|born|fecha de nacimiento|data de nascimento|"
+    r"lives|living|resides|residing|reside|stays|staying|home address|his address|"
+    r"her address|their address|address is|vive|mora|morando|domicilio|endereco|"
+    r"paid|payment|payments|pagamento|pago|pagado|signed up|registered|"
+    r"girlfriend|boyfriend|wife|husband|cousin|brother|sister|mother|father|uncle|aunt|"
+    r"nephew|niece|roommate|grandmother|baby mama|baby mother|novia|novio|esposa|esposo|"
+    r"primo|prima|hermano|hermana|namorada|namorado|irmao|irma|"
+    r"true name|real name|legal name|TN|aka|a/k/a|nombre|nome|alias|code ?name|"
+    r"works at|employed|employer|trabaja|trabalha)\b"
+    r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b"
+)
+# Details that identify a person only when the unit is about a person (a phone number or a
+# street address is as often the agency's desk or the scene).
+_PERSONAL: Final = re.compile(
+    r"\(?\b\d{3}\)?[-. ]\d{3}[-. ]\d{4}\b|\b\d{3}[-. ]\d{4}\b|(?i:\b(?:phone|cell|mobile|"
+    r"celular|telefono|apt|apartment|address|addr)\b)"
+    r"|\b\d{1,5}\s+(?:[NSEW]\.?\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\s+(?:St|Street|Ave|Avenue|"
+    r"Rd|Road|Ln|Lane|Dr|Drive|Blvd|Ct|Court|Way|Pl|Place|Ter|Terrace|Cir|Circle)\b"
+)
+_PRONOUN: Final = re.compile(r"(?i)\b(?:he|she|him|her|his|hers|they|them|their|el|ella|ele|ela)\b")
+_AGENCY_CONTACT: Final = re.compile(
+    r"(?i)^\W*(?:call|contact|report|questions?|tips?|refer|reach|info(?:rmation)? to|"
+    r"any info|anyone with|havenport|millbrook|eastfield|granite falls|\w+ (?:pd|police|"
+    r"sheriff|unit|division|bureau|analysis|desk|dispatch))\b"
+)
+_SUSPECT: Final = re.compile(
+    r"(?i)\b(?:suspects?|subjects?|subj|susp|wanted|targets?|offenders?|perps?|accused|arrestee|"
+    r"sospechos[oa]s?|suspeit[oa]s?|alvo|buscad[oa]|procurad[oa]|victims?|victimas?|vitimas?)\b"
+)
+_EXPLICIT: Final = re.compile(r"(?i)\b(?:true name|real name|legal name|TN|nombre real|nome verdadeiro)\b")
+_WORDS: Final = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_NOT_NAME: Final = frozenset(
+    """the this that these those he she they we it his her our my their your its a an and or
+    but if when then there here per fyi bolo note update alert heads attention all units
+    suspect subject vehicle victim witness police pd dept department sheriff state county city
+    town street st avenue ave road rd lane ln drive dr blvd court ct way place pl terrace
+    route rt hwy highway interstate north south east west northbound southbound eastbound
+    westbound main monday tuesday wednesday thursday friday saturday sunday january february
+    march april may june july august september october november december jan feb mar apr jun
+    jul aug sep sept oct nov dec honda toyota ford kia nissan chevy chevrolet dodge jeep bmw
+    hyundai subaru mazda volkswagen vw gmc ram lexus acura infiniti tesla buick cadillac
+    chrysler mercedes audi volvo mitsubishi lincoln civic accord camry corolla altima soul
+    sentra prius odyssey transit tahoe silverado impala malibu charger durango explorer
+    escape fusion focus mustang wrangler cherokee elantra sonata optima forte rogue pathfinder
+    red blue green black white silver gray grey gold brown tan maroon beige orange yellow
+    purple pink dark light navy call contact see ask tell let please thanks thank good
+    havenport millbrook eastfield granite falls ct ma ny ri nj pa motel inn hotel mall plaza
+    park center centre bank market store diner bar grill cafe laundromat apartments apts
+    school high middle elementary academy hospital church lot garage station pharmacy
+    ci cs chs soi cw cd cri uc informant source confidential reliable registered agent
+    officer detective det sgt lt capt nypd cpd bpd mpd hpd fbi dea atf hsi ice usms
+    el la los las un una y de del que o os um uma e do da dos das se em no na con por para
+    com sr sra dr""".split()
+)
+_PLACE: Final = frozenset(
+    """st street ave avenue rd road ln lane dr drive blvd boulevard ct court way pl place ter
+    terrace cir circle hwy highway pkwy parkway sq square park mall plaza center centre
+    motel inn hotel bank market store shop diner bar grill cafe restaurant laundromat
+    apartments apts school academy hospital church garage station pharmacy pd police
+    department county city town village heights hills falls river lake beach bridge""".split()
+)
+_COMMON: Final = frozenset(
+    """brown green white black gray grey young king price rose may bell hall wood stone rich
+    page long lane field ford mason love hope faith joy grace will bill mark rob bob jack
+    frank sharp strong swift little major miles guy case rice page hunter baker cook fisher
+    banks hill hills moore more park parks wells cross day night""".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """Where a protecting detector matched: a block's folded text, start and end."""
+
+    block: int
+    start: int
+    end: int
+    rule: str  # the rule id its people are removed under
+
+
+@dataclass(slots=True)
+class People:
+    """Units to remove because of protected people, by rule id; and how many people."""
+
+    units: dict[int, str] = field(default_factory=dict)  # unit -> rule id
+    count: int = 0
+
+
+def _tokens(name: str) -> list[str]:
+    words = [w.strip("'") for w in _WORDS.findall(re.sub(_TITLE, " ", " " + name))]
+    return [w for w in words if len(w) > 1 and w.lower() not in _NOT_NAME]
+
+
+def _plausible(name: str) -> bool:
+    words = _WORDS.findall(name)
+    if not words or words[-1].lower() in _PLACE:
+        return False
+    first = re.sub(_TITLE, "", name).strip()
+    head = _WORDS.findall(first)
+    if not head or head[0].lower() in _NOT_NAME:
+        return False
+    return bool(_tokens(name))
+
+
+def _bound_after(text: str) -> list[str]:
+    out: list[str] = []
+    m = _QUOTED.match(text)
+    if m is not None:
+        out.append(m.group("name"))
+    m2 = _AFTER.match(text)
+    if m2 is not None:
+        between = m2.group("between") or ""
+        if not between.strip() or not _NOT_BETWEEN.search(between):
+            name = m2.group("name").strip("\"'“”‘’")
+            if _plausible(name) or (name and name[0].isupper() and " " not in name):
+                out.append(name)
+    m4 = _AFTER_BARE.match(text)
+    if m4 is not None and _plausible(m4.group("name")):
+        out.append(m4.group("name"))
+    m3 = _AFTER_LOWER.match(text)
+    if m3 is not None:
+        name = m3.group("name")
+        if all(w not in _NOT_NAME and w not in _LOWER_STOP for w in name.split()):
+            out.append(name)
+    return out
+
+
+_LOWER_STOP: Final = frozenset(
+    """reliable good new old solid legit paid active working going saying telling was is are
+    been being at in on with for from to by of and or but not just also still very really
+    back out up down over there here home gone done signed registered documented""".split()
+)
+
+
+def _names_in(text: str) -> list[str]:
+    return [m.group(1) for m in _PERSON_RE.finditer(text) if _plausible(m.group(1))]
+
+
+def _identity_like(text: str, *, after_source: bool) -> bool:
+    """Does this unit carry a person's identity (and not a suspect's)?"""
+    if _SUSPECT.search(text) and not _EXPLICIT.search(text):
+        return False
+    if _IDENTITY_CUE.search(text):
+        return True
+    words = len(_WORDS.findall(text))
+    names = _names_in(text)
+    if names and words <= 6:
+        return True  # a bare name line
+    if _PERSONAL.search(text) and not _AGENCY_CONTACT.search(text):
+        if names or _PRONOUN.search(text) or words <= 6 or text.lstrip().startswith("("):
+            return True
+    return after_source and text.lstrip().startswith("(") and bool(names)
+
+
+def find_people(
+    seg: Segmented, anchors: Iterable[Anchor], source_units: dict[int, str]
+) -> People:
+    """Protected people of a message and the units they take with them.
+
+    ``source_units`` maps each unit a protecting detector removes to its rule id.
+    """
+    people = People()
+    bound: dict[str, str] = {}  # name -> rule
+    units = seg.units
+    for a in anchors:
+        block = seg.blocks[a.block]
+        unit = seg.unit_at(a.block, a.start)
+        rule = a.rule
+        u_start = block.offsets[unit - block.first]
+        u_end = u_start + len(units[unit].fold)
+        after = block.fold[a.end : max(a.end, u_end)]
+        before = block.fold[u_start : a.start]
+        for name in _bound_after(after):
+            bound.setdefault(name, rule)
+        m = _BEFORE.search(before)
+        if m is not None and _plausible(m.group("name")):
+            bound.setdefault(m.group("name"), rule)
+        text = units[unit].fold
+        for em in _EXPLICIT.finditer(text):
+            for name in _bound_after(text[em.end() :]):
+                bound.setdefault(name, rule)
+    # Identity around each source unit.
+    text_units = [i for i, u in enumerate(units) if seg.blocks[u.block].kind == "text"]
+    position = {u: k for k, u in enumerate(text_units)}
+    for u, rule in sorted(source_units.items()):
+        k = position.get(u)
+        if k is None:
+            continue
+        # a source card: "Name: ... / DOB: ... / Role: CI" (template lines around it)
+        taken = 0
+        j = k + 1
+        while j < len(text_units) and taken < 4:
+            nxt = text_units[j]
+            if nxt in source_units:
+                j += 1
+                continue
+            if not _identity_like(units[nxt].fold, after_source=True):
+                break
+            _take(people, nxt, rule, units[nxt].fold, bound)
+            taken += 1
+            j += 1
+        j = k - 1
+        taken = 0
+        while j >= 0 and taken < 4:
+            prev = text_units[j]
+            if prev in source_units:
+                j -= 1
+                continue
+            fold = units[prev].fold
+            card = is_label_line(fold) or is_table_row(fold)
+            if len(_WORDS.findall(fold)) > 14 or not _identity_like(fold, after_source=card):
+                break
+            if not card and taken:
+                break
+            _take(people, prev, rule, fold, bound)
+            taken += 1
+            j -= 1
+            if not card:
+                break
+    if not bound:
+        return people
+    people.count = len(bound)
+    _mentions(seg, bound, source_units, people)
+    return people
+
+
+def _take(people: People, unit: int, rule: str, fold: str, bound: dict[str, str]) -> None:
+    people.units.setdefault(unit, rule)
+    for name in _names_in(fold):
+        bound.setdefault(name, rule)
+    m = _AFTER_LOWER.search(fold)
+    if m is not None and _EXPLICIT.search(fold):
+        name = m.group("name")
+        if all(w not in _NOT_NAME and w not in _LOWER_STOP for w in name.split()):
+            bound.setdefault(name, rule)
+
+
+def _mentions(
+    seg: Segmented, bound: dict[str, str], source_units: dict[int, str], people: People
+) -> None:
+    # Names that are not protected (a suspect in the same sentence) lend none of their
+    # tokens to the search: "Marcus" the suspect is not "Marcus" the source.
+    others: set[str] = set()
+    for u in source_units:
+        for name in _names_in(seg.units[u].fold):
+            if name not in bound:
+                others.update(t.lower() for t in _tokens(name))
+    caseless: dict[str, str] = {}
+    cased: dict[str, str] = {}
+    for name, rule in bound.items():
+        for token in _tokens(name):
+            low = token.lower()
+            if low in others and len(_tokens(name)) > 1:
+                continue
+            if low in _COMMON or len(token) < 3:
+                cased.setdefault(token[:1].upper() + token[1:].lower(), rule)
+                cased.setdefault(token.upper(), rule)
+            else:
+                caseless.setdefault(low, rule)
+    pattern_parts: list[str] = []
+    if caseless:
+        pattern_parts.append(
+            "(?i:" + "|".join(re.escape(t) for t in sorted(caseless, key=len, reverse=True)) + ")"
+        )
+    if cased:
+        pattern_parts.append("|".join(re.escape(t) for t in sorted(cased, key=len, reverse=True)))
+    if not pattern_parts:
+        return
+    finder = re.compile(r"(?<![A-Za-z])(?:" + "|".join(pattern_parts) + r")(?![a-z])")
+    for i, unit in enumerate(seg.units):
+        if i in people.units or i in source_units:
+            continue
+        m = finder.search(unit.fold)
+        if m is not None:
+            token = m.group(0)
+            rule = caseless.get(token.lower()) or cased.get(token) or next(iter(bound.values()))
+            people.units[i] = rule

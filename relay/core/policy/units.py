@@ -1,0 +1,280 @@
+"""Units of removal: a message's text cut into sentences, template lines, list items, rows.
+
+The unit of removal is the sentence (domain brief §6). A *block* is one line, or several
+lines that hold one wrapped run of prose (a hard-wrapped narrative, a sentence carried onto
+the next line); a block holds one or more *units*:
+
+* a sentence, found abbreviation-aware (``Det.``, ``St.``, ``approx.``, ``a.m.``, ``No.``,
+  initials, ``W/M``, heights do not end one);
+* a template line ``Label: value``, a list item, a table row: never joined to the next line
+  (a label line holding several sentences is still cut into them, its label going with the
+  first).
+
+Every unit knows where it sits in the original lines (``spans``: line, start, end in the
+line's display text) so a removal removes exactly that text, and carries its folded view
+(:func:`relay.core.text.fold`), on which detectors match. A block's folded view is its
+units' folded views joined by one space, so a match found in a block maps to the units it
+overlaps by offset alone.
+
+Detectors read blocks (a block detector's co-occurrence is judged within a block); strip
+detectors remove the units their matches overlap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from relay.core.model import Line, LineKind
+from relay.core.text import fold
+
+__all__ = ["Block", "Segmented", "Unit", "is_label_line", "is_table_row", "segment"]
+
+# A template line: a short label then a colon ("Vehicle: ...", "DOB/Age: ...", "Hgt/Wgt:").
+_LABEL: Final = re.compile(r"^\W{0,3}[A-Za-z][\w /#&'().,-]{0,30}?\s?:(?:\s|$)")
+# A list item typed as text.
+_ITEM: Final = re.compile(r"^\s*(?:[-*•·▪‣◦–—>]|\d{1,2}[.)]|\(?[a-zA-Z0-9]\))\s+")
+_TABLE: Final = re.compile(r"\t|\|.*\||\S {3,}\S.* {3,}\S")
+# Where a sentence may end: terminal punctuation, closing quotes or brackets, then space.
+_END: Final = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+\S)")
+_WORD_BEFORE: Final = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_ABBREVIATIONS: Final = frozenset(
+    """det sgt lt capt cpt ofc off tpr cpl insp dep supt cmdr chf sheriff agt asst atty hon
+    mr mrs ms dr prof gen col maj pvt sra srta sr jr dra
+    st ave av rd blvd ln hwy rte rt mt ft apt ste cir ct pl ter pkwy sq bldg fl
+    no nos nr num vs approx appx est inc co corp dept govt univ lic veh reg ht wt hgt wgt
+    tel ph ext jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur
+    thurs fri e.g i.e u.s a.m p.m etc al fig op""".split()
+)
+_TERMINAL: Final = re.compile(r"[.!?][\"'”’)\]]*\s*$")
+# A line that carries on into the next: it ends inside a sentence.
+_CARRY: Final = re.compile(
+    r"(?:[,;:\-–—(/&+]|\b(?:and|or|but|the|a|an|of|to|in|on|at|with|for|by|from|is|was|are|"
+    r"were|his|her|their|our|my|your|its|that|who|which|as|de|la|el|los|las|del|que|y|en|"
+    r"con|por|para|da|do|das|dos|e|em|no|na|um|uma|com))\s*$",
+    re.IGNORECASE,
+)
+_WRAP_LENGTH: Final = 45  # a line at least this long that ends mid-sentence was wrapped
+_HYPHEN_BREAK: Final = re.compile(r"([A-Za-z])-$")
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One unit of removal. ``spans``: (line index, start, end) in the line's display text."""
+
+    block: int
+    spans: tuple[tuple[int, int, int], ...]
+    fold: str
+
+
+@dataclass(slots=True)
+class Block:
+    lines: tuple[int, ...]
+    first: int  # index of its first unit
+    count: int  # how many units it holds
+    fold: str = ""
+    offsets: tuple[int, ...] = ()  # start of each unit's fold in ``fold``
+    kind: str = "text"  # "text", "file"
+
+
+@dataclass(slots=True)
+class Segmented:
+    texts: list[str]  # display text of every line (file fields appended as lines)
+    units: list[Unit] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    line_units: dict[int, list[int]] = field(default_factory=dict)  # line -> units on it
+
+    def units_of(self, block: int) -> range:
+        b = self.blocks[block]
+        return range(b.first, b.first + b.count)
+
+    def unit_at(self, block: int, offset: int) -> int:
+        """The unit of ``block`` whose folded text holds ``offset``."""
+        b = self.blocks[block]
+        offsets = b.offsets
+        lo, hi = 0, len(offsets) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if offsets[mid] <= offset:
+                lo = mid
+            else:
+                hi = mid - 1
+        return b.first + lo
+
+    def units_between(self, block: int, start: int, end: int) -> range:
+        first = self.unit_at(block, start)
+        last = self.unit_at(block, max(start, end - 1))
+        return range(first, last + 1)
+
+
+def is_label_line(text: str) -> bool:
+    return _LABEL.match(text) is not None
+
+
+def is_table_row(text: str) -> bool:
+    return _TABLE.search(text) is not None
+
+
+def _is_item(text: str) -> bool:
+    return _ITEM.match(text) is not None
+
+
+def _carries_on(text: str) -> bool:
+    """Does this line end inside a sentence that continues on the next line?"""
+    stripped = text.rstrip()
+    if not stripped or _TERMINAL.search(stripped):
+        return False
+    if _HYPHEN_BREAK.search(stripped):
+        return True
+    return len(stripped) >= _WRAP_LENGTH or _CARRY.search(stripped) is not None
+
+
+def _boundaries(text: str) -> list[int]:
+    """Offsets in ``text`` where a sentence ends (after its punctuation)."""
+    if "." not in text and "!" not in text and "?" not in text:
+        return []
+    out: list[int] = []
+    for m in _END.finditer(text):
+        if m.group(0)[0] == ".":
+            before = _WORD_BEFORE.search(text, 0, m.start())
+            if before is not None:
+                word = before.group(1).lower()
+                # an initial, a known abbreviation, an initialism ("C.I.", "U.S.", "a.m.")
+                if len(word) == 1 or "." in word or word in _ABBREVIATIONS:
+                    continue
+        out.append(m.end())
+    return out
+
+
+def _fold_run(pieces: list[str]) -> str:
+    """Fold a sentence carried over several lines: a word hyphenated at a line break is
+    read whole ("in-" + "formant")."""
+    if len(pieces) == 1:
+        return fold(pieces[0])
+    joined = pieces[0]
+    for piece in pieces[1:]:
+        tail = joined.rstrip()
+        head = piece.lstrip()
+        if _HYPHEN_BREAK.search(tail) and head[:1].islower():
+            joined = tail[:-1] + head
+        else:
+            joined = tail + " " + head
+    return fold(joined)
+
+
+def segment(
+    parts: Sequence[tuple[tuple[Line, ...], int]],
+    texts: list[str],
+    extra: Sequence[str] = (),
+) -> Segmented:
+    """Cut lines into blocks and units.
+
+    ``parts``: each scanned part's lines and the index of its first line in ``texts`` (the
+    display text of every line). ``extra`` adds one block of one unit per string (file
+    names, titles, alt texts): appended to ``texts`` as lines of their own.
+    """
+    seg = Segmented(texts=texts)
+    units, blocks, line_units = seg.units, seg.blocks, seg.line_units
+    for lines, start in parts:
+        i = 0
+        n = len(lines)
+        while i < n:
+            idx = start + i
+            text = texts[idx]
+            if not text.strip():
+                i += 1
+                continue
+            run = [idx]
+            line = lines[i]
+            if line.kind in (LineKind.PARAGRAPH, LineKind.QUOTE) and not is_table_row(text):
+                while (
+                    i + 1 < n
+                    and _carries_on(texts[start + i])
+                    and not is_label_line(texts[start + i])
+                    and lines[i + 1].kind is line.kind
+                    and texts[start + i + 1].strip()
+                    and not _is_item(texts[start + i + 1])
+                    and not is_label_line(texts[start + i + 1])
+                    and not is_table_row(texts[start + i + 1])
+                ):
+                    i += 1
+                    run.append(start + i)
+            i += 1
+            _add_block(seg, run, table=len(run) == 1 and is_table_row(text))
+    for text in extra:
+        texts.append(text)
+        idx = len(texts) - 1
+        b = len(blocks)
+        units.append(Unit(block=b, spans=((idx, 0, len(text)),), fold=fold(text)))
+        line_units[idx] = [len(units) - 1]
+        blocks.append(
+            Block(lines=(idx,), first=len(units) - 1, count=1, fold=units[-1].fold, offsets=(0,))
+        )
+        blocks[-1].kind = "file"
+    return seg
+
+
+def _add_block(seg: Segmented, run: list[int], *, table: bool) -> None:
+    texts, units = seg.texts, seg.units
+    b = len(seg.blocks)
+    first = len(units)
+    if len(run) == 1:
+        text = texts[run[0]]
+        cuts = [] if table else _boundaries(text)
+        if not cuts:
+            units.append(Unit(block=b, spans=((run[0], 0, len(text)),), fold=fold(text)))
+        else:
+            pos = 0
+            for cut in [*cuts, len(text)]:
+                piece = text[pos:cut]
+                if piece.strip():
+                    lead = len(piece) - len(piece.lstrip())
+                    units.append(
+                        Unit(block=b, spans=((run[0], pos + lead, cut),), fold=fold(piece))
+                    )
+                pos = cut
+    else:
+        # The run as one text with newlines; sentences may cross lines.
+        starts: list[int] = []
+        pieces: list[str] = []
+        pos = 0
+        for idx in run:
+            starts.append(pos)
+            pieces.append(texts[idx])
+            pos += len(texts[idx]) + 1
+        whole = "\n".join(pieces)
+        cuts = _boundaries(whole)
+        pos = 0
+        for cut in [*cuts, len(whole)]:
+            piece = whole[pos:cut]
+            if piece.strip():
+                lead = len(piece) - len(piece.lstrip())
+                spans: list[tuple[int, int, int]] = []
+                lo, hi = pos + lead, cut
+                for k, idx in enumerate(run):
+                    s, e = starts[k], starts[k] + len(texts[idx])
+                    a, z = max(lo, s), min(hi, e)
+                    if a < z:
+                        spans.append((idx, a - s, z - s))
+                folds = [texts[i][a:z] for i, a, z in spans]
+                units.append(Unit(block=b, spans=tuple(spans), fold=_fold_run(folds)))
+            pos = cut
+    count = len(units) - first
+    offsets: list[int] = []
+    off = 0
+    for u in units[first:]:
+        offsets.append(off)
+        off += len(u.fold) + 1
+        for idx, _, _ in u.spans:
+            seg.line_units.setdefault(idx, []).append(len(offsets) - 1 + first)
+    seg.blocks.append(
+        Block(
+            lines=tuple(run),
+            first=first,
+            count=count,
+            fold=" ".join(u.fold for u in units[first:]),
+            offsets=tuple(offsets),
+        )
+    )
