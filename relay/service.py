@@ -45,8 +45,9 @@ from relay.core.envelope import (
     verify_envelope,
 )
 from relay.core.keys import KeyId, Keyring, PinnedKey, public_jwk
-from relay.core.model import AgencyId, Line, MessageKind, SlackMessage, TextPart
-from relay.core.mrkdwn import parse_mrkdwn, render_line
+from relay.core.model import AgencyId, MessageKind, SlackMessage
+from relay.core.mrkdwn import render_line
+from relay.core.policy.content import envelope_content
 from relay.core.policy.engine import Decision, evaluate_inbound, evaluate_outbound_all
 from relay.core.policy.model import Action, Policy
 from relay.core.policy.outbound import OutboundMessage
@@ -123,45 +124,6 @@ Poster = Callable[[Delivery], Awaitable[None]]
 def _order_key(thread: str | None, target: str | None, own: str) -> str:
     """A thread's first message: its replies, edits, deletes and cancels queue behind it."""
     return thread or target or own
-
-
-def _lines_message(lines: Sequence[str]) -> SlackMessage:
-    parsed: list[Line] = []
-    for text in lines:
-        parsed.extend(parse_mrkdwn(text) or (Line(()),))
-    return SlackMessage(
-        kind=MessageKind.POST,
-        subtype="",
-        channel=None,
-        ts=None,
-        target_ts=None,
-        thread_ts=None,
-        broadcast=False,
-        user=None,
-        team=None,
-        bot_id=None,
-        parts=(TextPart(where="envelope", lines=tuple(parsed), body=True),),
-        files=(),
-        from_blocks=False,
-    )
-
-
-def _kept_indices(original: Sequence[str], decision: Decision) -> set[int]:
-    """Indices of lines that leave unchanged (a line the policy rewrote cannot be re-signed,
-    so it is withheld, as is every line the policy dropped)."""
-    if decision.action is Action.BLOCK or decision.message is None:
-        return set()
-    out = [render_line(line) for line in decision.message.lines]
-    kept: set[int] = set()
-    j = 0
-    for i, text in enumerate(original):
-        if j < len(out) and out[j] == text:
-            kept.add(i)
-            j += 1
-        elif text in out[j:]:
-            j = out.index(text, j) + 1
-            kept.add(i)
-    return kept
 
 
 class RelayService:
@@ -722,16 +684,17 @@ class RelayService:
         records: list[AuditRecord],
     ) -> list[OutboxItem]:
         now = self.clock()
-        texts = [line.text for line in verified.lines]
+        content = envelope_content(
+            [line.text for line in verified.lines],
+            [(f.file.title, f.file.alt, f.file.mime, f.file.size) for f in verified.files],
+        )
         retract = Decision(
             action=Action.FORWARD, reasons=(), message=OutboundMessage(kind=MessageKind.DELETE)
         )
         if verified.kind is EnvelopeKind.DELETE:
             decision = retract  # a retraction carries no content to judge
         else:
-            decision = evaluate_inbound(
-                _lines_message(texts), self.policy, sender, verified.topic, now=now
-            )
+            decision = evaluate_inbound(content, self.policy, sender, verified.topic, now=now)
             if decision.action is Action.BLOCK and verified.kind is EnvelopeKind.EDIT:
                 decision = retract  # an edit this agency will not show retracts its copy
         rules = tuple(dict.fromkeys(r.rule for r in decision.reasons))
@@ -784,12 +747,10 @@ class RelayService:
         )
         if not targets:
             return []
-        outbound = evaluate_outbound_all(
-            _lines_message(texts), self.policy, verified.topic, now=now
-        )
-        content = verified.kind in (EnvelopeKind.POST, EnvelopeKind.CANCEL)
+        outbound = evaluate_outbound_all(content, self.policy, verified.topic, now=now)
+        has_content = verified.kind in (EnvelopeKind.POST, EnvelopeKind.CANCEL)
         forwards = (
-            self._pass_on(verified, target, _kept_indices(texts, outbound[target]), content, now)
+            self._pass_on(verified, target, outbound[target], has_content, now)
             for target in targets
         )
         items = [item for item in forwards if item is not None]
@@ -817,20 +778,26 @@ class RelayService:
         self,
         verified: VerifiedEnvelope,
         target: str,
-        kept: set[int],
+        decision: Decision,
         content: bool,
         now: dt.datetime,
     ) -> OutboxItem | None:
         """Append this relay's hop for ``target``, withholding what its policy would not
-        send. A post with nothing left is not passed on; an edit or delete always is (an
-        edit with every line withheld retracts the copy downstream)."""
+        send: every line and file the decision did not keep exactly as it came (a line the
+        policy cut a sentence out of, or a file whose title it cleared, cannot be re-signed,
+        so it is withheld whole). A post with nothing left is not passed on; an edit or
+        delete always is (an edit with every line withheld retracts the copy downstream)."""
+        blocked = decision.action is Action.BLOCK or decision.message is None
+        kept = set() if blocked else decision.kept_lines
+        kept_files = set() if blocked else decision.kept_files
         if content and not kept:
             return None
         withhold = [line.index for i, line in enumerate(verified.lines) if i not in kept]
         withhold_files, blobs = [], []
-        for f in verified.files:  # the outbox pushes the bytes of every file that goes on
+        for i, f in enumerate(verified.files):  # the outbox pushes the bytes of what goes on
             if (
-                f.file.mime not in self.policy.file_types
+                i not in kept_files
+                or f.file.mime not in self.policy.file_types
                 or self.store.get_blob(f.file.sha256) is None
             ):
                 withhold_files.append(f.index)

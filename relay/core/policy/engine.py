@@ -26,6 +26,8 @@ from relay.core.policy.marking import (
     parse_portion,
     releasable,
 )
+from relay.core.policy.match import LineHits
+
 try:
     from relay.core.policy.language import uncovered
 except ImportError:  # TEMP until the language module lands
@@ -35,8 +37,8 @@ except ImportError:  # TEMP until the language module lands
 
 
 from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage, Unit
-from relay.core.policy.people import Anchor, People, find_people
 from relay.core.policy.outbound import OutboundMessage
+from relay.core.policy.people import Anchor, People, find_people
 from relay.core.policy.redact import Rebuild, has_substance, rebuild_part
 from relay.core.policy.redact import tidy as _tidy
 from relay.core.policy.units import Segmented, segment
@@ -203,7 +205,7 @@ class _Matcher:
         self.scan = scan
         self.now = now
         self.candidates = self.rules.candidates(scan.joined, scan.starts)
-        self.memo: dict[str, dict[int, list[str]]] = {}
+        self.memo: dict[str, LineHits] = {}
         self.compacts: list[str] | None = None
         self.compact_joined = ""
         self.possible = self._possible_sets()
@@ -222,7 +224,7 @@ class _Matcher:
                 names |= self.rules.sets_of_term[term]
         return frozenset(names)
 
-    def hits(self, name: str) -> dict[int, list[str]]:
+    def hits(self, name: str) -> LineHits:
         found = self.memo.get(name)
         if found is None:
             compacts = None
@@ -663,7 +665,7 @@ def _assemble(
     cuts: dict[int, list[tuple[int, int]]] = {}
     trace: list[tuple[int, str]] = []
     aux_counts: Counter[str] = Counter()
-    body_lines = set()
+    body_lines: set[int] = set()
     for pi, part in enumerate(message.parts):
         start = scan.part_start[pi]
         if start >= 0 and part.body:
@@ -718,14 +720,14 @@ def _assemble(
     files: list[SlackFile] = []
     kept_files: set[int] = set()
     for fi, f in enumerate(message.files):
-        fields = []
+        fields: list[str | None] = []
         for k2 in range(3):
             units = seg.line_units.get(scan.file_start + 3 * fi + k2, [])
-            rule = next((removed[u] for u in units if u in removed), None)
-            fields.append(rule)
-            if rule is not None:
-                reasons[rule] += 1
-                trace.extend((u, rule) for u in units)
+            hit = next((removed[u] for u in units if u in removed), None)
+            fields.append(hit)
+            if hit is not None:
+                reasons[hit] += 1
+                trace.extend((u, hit) for u in units)
         name, title, alt = (strip_invisible(v) for v in (f.name, f.title, f.alt_txt))
         if fields[0] is not None:
             name = _neutral_name(f, fi + 1)

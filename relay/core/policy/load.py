@@ -423,11 +423,11 @@ def load_policy(
     cancellations = root.get("cancellations", str, base.cancellations if base else "mark")
     if cancellations not in ("mark", "delete"):
         problems.add(root.line_of("cancellations"), "cancellations must be 'mark' or 'delete'")
-    on_source = root.get(
-        "on_source_identity", str, base.on_source_identity if base else "strip"
-    )
+    on_source = root.get("on_source_identity", str, base.on_source_identity if base else "strip")
     if on_source not in ("strip", "block"):
-        problems.add(root.line_of("on_source_identity"), "on_source_identity must be 'strip' or 'block'")
+        problems.add(
+            root.line_of("on_source_identity"), "on_source_identity must be 'strip' or 'block'"
+        )
     languages = [(lang, line) for lang, line in root.strings("languages")]
     for lang, line in languages:
         if not _LANGUAGE.match(lang):

@@ -35,7 +35,9 @@ _TITLE: Final = (
     r"lieutenant|cpl|corporal|agent|sa|tfo|inv|investigator|mr|mrs|ms|miss|dr|sr|sra|srta|"
     r"don|dona|dona|senor|senora|agente|oficial|policia|policial)\.?\s+)"
 )
-_CAP: Final = r"(?:(?:Mc|Mac|O'|D'|De|Di|Da|Du|La|Le|Van|Von|St\.\s?)?[A-Z][a-z]+(?:[-'][A-Z][a-z]+)*)"
+_CAP: Final = (
+    r"(?:(?:Mc|Mac|O'|D'|De|Di|Da|Du|La|Le|Van|Von|St\.\s?)?[A-Z][a-z]+(?:[-'][A-Za-z][a-z]+)*)"
+)
 _UP: Final = r"(?:(?:MC|MAC|O'|D')?[A-Z]{2,}(?:[-'][A-Z]{2,})*)"
 _LOW: Final = r"(?:[a-z]{2,}(?:-[a-z]{2,})?)"
 _PERSON: Final = (
@@ -72,13 +74,32 @@ _AFTER_BARE: Final = re.compile(
 _AFTER_LOWER: Final = re.compile(
     rf"^\W{{0,3}}(?:{_NAMING}\W{{1,3}}|\s*[:=\-(,]\s*)(?P<name>{_LOW}\s{_LOW})\b"
 )
-_QUOTED: Final = re.compile(r"^\s*(?:[\w-]*\d[\w-]*\s*)?[(,:\-]?\s*[\"'“‘](?P<name>[A-Za-z][\w-]{2,})[\"'”’]")
+_QUOTED: Final = re.compile(
+    r"^\s*(?:[\w-]*\d[\w-]*\s*)?[(,:\-]?\s*[\"'“‘](?P<name>[A-Za-z][\w-]{2,})[\"'”’]"
+)
 _BEFORE: Final = re.compile(
     rf"(?P<name>{_PERSON})(?:'s)?\s*(?:[,(\-–]\s*)?(?:(?:who|that|que)\s+)?"
     r"(?:(?:(?i:is|was|has been|will be|acts as|acting as|serves as|works as|is now|became|"
     r"es|era|fue|e|foi|sera|sign(?:ed)? up as|registered as|the)\s+))?"
-    r"(?:(?:(?i:our|the|a|an|my|his|her|their|new|old|registered|reliable|paid|confidential|"
-    r"documented|trusted|nuestro|nuestra|el|la|un|una|o|um|uma|nosso|nossa))\s+){0,3}$"
+    r"(?:(?i:one of)\s+)?"
+    r"(?:(?i:our|the|a|an|my|his|her|their|nuestro|nuestra|el|la|un|una|o|um|uma|nosso|nossa)"
+    r"\s+(?:[a-z][a-z-]+\s+){0,2})?$"
+)
+# A promise of anonymity: every name in its sentence that is not a suspect's is protected.
+_CIVIL: Final = re.compile(r"(?i)(?:mr|mrs|ms|miss|sr|sra|srta|senor|senora|don|dona)\b")
+_ANONYMITY: Final = re.compile(
+    r"(?i)anonym|confiden|condition|(?:his|her|their|my) name|not (?:to )?be (?:named|identified)|"
+    r"anonimat|anonim"
+)
+_ROLE_BEFORE: Final = re.compile(
+    r"(?i)\b(?:suspects?|subjects?|driver|owner|wanted|target|seller|dealer|supplier|shooter|"
+    r"offender|accused|sospechoso|suspeito)\W+(?:\w+\W+){0,2}$"
+)
+# An appositive closes after the name ("Our CI, Danny Ruiz, says"); "Per CI-607, Bogdan
+# Petran is selling" names what the source reported, not the source.
+_CLOSED: Final = re.compile(r"^\s*(?:[,);:.\]]|$|\(|-|(?i:dob|aka|a/k/a|age)\b|\d)")
+_REPORTER: Final = re.compile(
+    r"(?i)\b(?:per|according to|via|from|thru|through|seg[uú]n|segundo|de acuerdo con)\W*$"
 )
 # Details that identify a person wherever they appear next to a source.
 _IDENTITY_CUE: Final = re.compile(
@@ -88,10 +109,10 @@ _IDENTITY_CUE: Final = re.compile(
     r"paid|payment|payments|pagamento|pago|pagado|signed up|registered|"
     r"girlfriend|boyfriend|wife|husband|cousin|brother|sister|mother|father|uncle|aunt|"
     r"nephew|niece|roommate|grandmother|baby mama|baby mother|novia|novio|esposa|esposo|"
-    r"primo|prima|hermano|hermana|namorada|namorado|irmao|irma|"
+    r"hermano|hermana|namorada|namorado|irmao|irma|"
     r"true name|real name|legal name|TN|aka|a/k/a|nombre|nome|alias|code ?name|"
     r"works at|employed|employer|trabaja|trabalha)\b"
-    r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b"
+    r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\$\s?\d|(?i:\bname\s?:)"
 )
 # Details that identify a person only when the unit is about a person (a phone number or a
 # street address is as often the agency's desk or the scene).
@@ -101,9 +122,28 @@ _PERSONAL: Final = re.compile(
     r"|\b\d{1,5}\s+(?:[NSEW]\.?\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\s+(?:St|Street|Ave|Avenue|"
     r"Rd|Road|Ln|Lane|Dr|Drive|Blvd|Ct|Court|Way|Pl|Place|Ter|Terrace|Cir|Circle)\b"
 )
-_PRONOUN: Final = re.compile(r"(?i)\b(?:he|she|him|her|his|hers|they|them|their|el|ella|ele|ela)\b")
+_PRONOUN: Final = re.compile(
+    r"(?i)\b(?:he|she|him|her|his|hers|they|them|their|el|ella|ele|ela)\b"
+)
+# A sentence that goes on about the person just named: "he drives a white Nissan Leaf",
+# "she stays with her sister on Elm", "his cell is ..."
+_BACK_REFERENCE: Final = re.compile(
+    r"(?i)^\W*(?:he|she|they|hes|shes|he's|she's|his|her|their|el|ella|ele|ela)\b[^.!?]{0,60}?"
+    r"\b(?:drives?|driving|car|vehicle|truck|van|lives?|living|stays?|staying|works?|phone|"
+    r"cell|number|hangs? out|girlfriend|boyfriend|wife|husband|mom|mother|kids?|address|"
+    r"maneja|vive|trabaja|dirige|mora|trabalha)\b"
+)
+_BOLO_LABEL: Final = re.compile(
+    r"(?i)^\W*(?:suspects?|subj(?:ect)?s?|wanted|veh(?:icle)?s?|caution|offen[cs]e|charges?|"
+    r"warrant|last seen|wanted for|armed|sospechoso|vehiculo|suspeito|veiculo)\b"
+)
+_PERSON_LABEL: Final = re.compile(
+    r"(?i)^\W*(?:(?:true |real |full |legal )?name|dob|d\.o\.b|date of birth|age|aka|alias|"
+    r"phone|cell|tel|address|addr|residence|amount|payment|paid|relationship|employer|ssn|"
+    r"nombre|nome|telefono|direccion|endereco)\b"
+)
 _AGENCY_CONTACT: Final = re.compile(
-    r"(?i)^\W*(?:call|contact|report|questions?|tips?|refer|reach|info(?:rmation)? to|"
+    r"(?i)^\W*(?:\w{0,6}pd\b|call|contact|report|questions?|tips?|refer|reach|info(?:rmation)? to|"
     r"any info|anyone with|havenport|millbrook|eastfield|granite falls|\w+ (?:pd|police|"
     r"sheriff|unit|division|bureau|analysis|desk|dispatch))\b"
 )
@@ -111,43 +151,58 @@ _SUSPECT: Final = re.compile(
     r"(?i)\b(?:suspects?|subjects?|subj|susp|wanted|targets?|offenders?|perps?|accused|arrestee|"
     r"sospechos[oa]s?|suspeit[oa]s?|alvo|buscad[oa]|procurad[oa]|victims?|victimas?|vitimas?)\b"
 )
-_EXPLICIT: Final = re.compile(r"(?i)\b(?:true name|real name|legal name|TN|nombre real|nome verdadeiro)\b")
+_EXPLICIT: Final = re.compile(
+    r"(?i)\b(?:true name|real name|legal name|TN|nombre real|nome verdadeiro)\b"
+)
 _WORDS: Final = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _NOT_NAME: Final = frozenset(
-    """the this that these those he she they we it his her our my their your its a an and or
-    but if when then there here per fyi bolo note update alert heads attention all units
-    suspect subject vehicle victim witness police pd dept department sheriff state county city
-    town street st avenue ave road rd lane ln drive dr blvd court ct way place pl terrace
-    route rt hwy highway interstate north south east west northbound southbound eastbound
-    westbound main monday tuesday wednesday thursday friday saturday sunday january february
-    march april may june july august september october november december jan feb mar apr jun
-    jul aug sep sept oct nov dec honda toyota ford kia nissan chevy chevrolet dodge jeep bmw
-    hyundai subaru mazda volkswagen vw gmc ram lexus acura infiniti tesla buick cadillac
-    chrysler mercedes audi volvo mitsubishi lincoln civic accord camry corolla altima soul
-    sentra prius odyssey transit tahoe silverado impala malibu charger durango explorer
-    escape fusion focus mustang wrangler cherokee elantra sonata optima forte rogue pathfinder
-    red blue green black white silver gray grey gold brown tan maroon beige orange yellow
-    purple pink dark light navy call contact see ask tell let please thanks thank good
-    havenport millbrook eastfield granite falls ct ma ny ri nj pa motel inn hotel mall plaza
-    park center centre bank market store diner bar grill cafe laundromat apartments apts
-    school high middle elementary academy hospital church lot garage station pharmacy
-    ci cs chs soi cw cd cri uc informant source confidential reliable registered agent
-    officer detective det sgt lt capt nypd cpd bpd mpd hpd fbi dea atf hsi ice usms
-    el la los las un una y de del que o os um uma e do da dos das se em no na con por para
-    com sr sra dr""".split()
+    """
+    the this that these those he she they we it his her our my their your its a an and
+    or but if when then there here per fyi bolo note update alert heads attention all
+    units suspect subject vehicle victim witness police pd dept department sheriff state
+    county city town street st avenue ave road rd lane ln drive dr blvd court ct way
+    place pl terrace route rt hwy highway interstate north south east west northbound
+    southbound eastbound westbound main monday tuesday wednesday thursday friday
+    saturday sunday january february march april may june july august september october
+    november december jan feb mar apr jun jul aug sep sept oct nov dec honda toyota ford
+    kia nissan chevy chevrolet dodge jeep bmw hyundai subaru mazda volkswagen vw gmc ram
+    lexus acura infiniti tesla buick cadillac chrysler mercedes audi volvo mitsubishi
+    lincoln civic accord camry corolla altima soul sentra prius odyssey transit tahoe
+    silverado impala malibu charger durango explorer escape fusion focus mustang
+    wrangler cherokee elantra sonata optima forte rogue pathfinder red blue green black
+    white silver gray grey gold brown tan maroon beige orange yellow purple pink dark
+    light navy call contact see ask tell let please thanks thank good havenport
+    millbrook eastfield granite falls ct ma ny ri nj pa motel inn hotel mall plaza park
+    center centre bank market store diner bar grill cafe laundromat apartments apts
+    school high middle elementary academy hospital church lot garage station pharmacy ci
+    cs chs soi cw cd cri uc informant source confidential reliable registered agent
+    officer detective det sgt lt capt nypd cpd bpd mpd hpd fbi dea atf hsi ice usms el
+    la los las un una y de del que o os um uma e do da dos das se em no na con por para
+    com sr sra dr
+    """.split()  # noqa: SIM905 - a word list reads best as words
+)
+_FUNCTION: Final = frozenset(
+    """the this that he she they we it his her our my their your its a an and or but of to
+    in on at by for with from el la los las un una y de del que o os um uma e do da dos das
+    se em no na con por para com is was""".split()  # noqa: SIM905 - a word list reads best as words
 )
 _PLACE: Final = frozenset(
-    """st street ave avenue rd road ln lane dr drive blvd boulevard ct court way pl place ter
-    terrace cir circle hwy highway pkwy parkway sq square park mall plaza center centre
-    motel inn hotel bank market store shop diner bar grill cafe restaurant laundromat
-    apartments apts school academy hospital church garage station pharmacy pd police
-    department county city town village heights hills falls river lake beach bridge""".split()
+    """
+    st street ave avenue rd road ln lane dr drive blvd boulevard ct court way pl place
+    ter terrace cir circle hwy highway pkwy parkway sq square park mall plaza center
+    centre motel inn hotel bank market store shop diner bar grill cafe restaurant
+    laundromat apartments apts school academy hospital church garage station pharmacy pd
+    police department county city town village heights hills falls river lake beach
+    bridge
+    """.split()  # noqa: SIM905 - a word list reads best as words
 )
 _COMMON: Final = frozenset(
-    """brown green white black gray grey young king price rose may bell hall wood stone rich
-    page long lane field ford mason love hope faith joy grace will bill mark rob bob jack
-    frank sharp strong swift little major miles guy case rice page hunter baker cook fisher
-    banks hill hills moore more park parks wells cross day night""".split()
+    """
+    brown green white black gray grey young king price rose may bell hall wood stone
+    rich page long lane field ford mason love hope faith joy grace will bill mark rob
+    bob jack frank sharp strong swift little major miles guy case rice page hunter baker
+    cook fisher banks hill hills moore more park parks wells cross day night
+    """.split()  # noqa: SIM905 - a word list reads best as words
 )
 
 
@@ -170,8 +225,9 @@ class People:
 
 
 def _tokens(name: str) -> list[str]:
+    """The words a person may be named by again: given name, surname(s)."""
     words = [w.strip("'") for w in _WORDS.findall(re.sub(_TITLE, " ", " " + name))]
-    return [w for w in words if len(w) > 1 and w.lower() not in _NOT_NAME]
+    return [w for w in words if len(w) > 1 and w.lower() not in _FUNCTION]
 
 
 def _plausible(name: str) -> bool:
@@ -185,7 +241,7 @@ def _plausible(name: str) -> bool:
     return bool(_tokens(name))
 
 
-def _bound_after(text: str) -> list[str]:
+def _bound_after(text: str, *, reporter: bool = False) -> list[str]:
     out: list[str] = []
     m = _QUOTED.match(text)
     if m is not None:
@@ -193,12 +249,17 @@ def _bound_after(text: str) -> list[str]:
     m2 = _AFTER.match(text)
     if m2 is not None:
         between = m2.group("between") or ""
-        if not between.strip() or not _NOT_BETWEEN.search(between):
+        connector = text[len(between) : m2.start("name")].strip()
+        loose = connector[:1] in (",", "-", "–") or not connector
+        closed = _CLOSED.match(text, m2.end("name")) is not None
+        if loose and (reporter or not closed):
+            pass  # "Per CI-607, Bogdan Petran is selling ...": the report, not the source
+        elif not between.strip() or not _NOT_BETWEEN.search(between):
             name = m2.group("name").strip("\"'“”‘’")
             if _plausible(name) or (name and name[0].isupper() and " " not in name):
                 out.append(name)
     m4 = _AFTER_BARE.match(text)
-    if m4 is not None and _plausible(m4.group("name")):
+    if m4 is not None and not reporter and _plausible(m4.group("name")):
         out.append(m4.group("name"))
     m3 = _AFTER_LOWER.match(text)
     if m3 is not None:
@@ -209,9 +270,11 @@ def _bound_after(text: str) -> list[str]:
 
 
 _LOWER_STOP: Final = frozenset(
-    """reliable good new old solid legit paid active working going saying telling was is are
-    been being at in on with for from to by of and or but not just also still very really
-    back out up down over there here home gone done signed registered documented""".split()
+    """
+    reliable good new old solid legit paid active working going saying telling was is
+    are been being at in on with for from to by of and or but not just also still very
+    really back out up down over there here home gone done signed registered documented
+    """.split()  # noqa: SIM905 - a word list reads best as words
 )
 
 
@@ -223,21 +286,21 @@ def _identity_like(text: str, *, after_source: bool) -> bool:
     """Does this unit carry a person's identity (and not a suspect's)?"""
     if _SUSPECT.search(text) and not _EXPLICIT.search(text):
         return False
+    if after_source and _BACK_REFERENCE.match(text):
+        return True
     if _IDENTITY_CUE.search(text):
         return True
     words = len(_WORDS.findall(text))
     names = _names_in(text)
     if names and words <= 6:
         return True  # a bare name line
-    if _PERSONAL.search(text) and not _AGENCY_CONTACT.search(text):
-        if names or _PRONOUN.search(text) or words <= 6 or text.lstrip().startswith("("):
-            return True
+    personal = _PERSONAL.search(text) and not _AGENCY_CONTACT.search(text)
+    if personal and (names or _PRONOUN.search(text) or words <= 6 or text.startswith("(")):
+        return True
     return after_source and text.lstrip().startswith("(") and bool(names)
 
 
-def find_people(
-    seg: Segmented, anchors: Iterable[Anchor], source_units: dict[int, str]
-) -> People:
+def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[int, str]) -> People:
     """Protected people of a message and the units they take with them.
 
     ``source_units`` maps each unit a protecting detector removes to its rule id.
@@ -253,7 +316,8 @@ def find_people(
         u_end = u_start + len(units[unit].fold)
         after = block.fold[a.end : max(a.end, u_end)]
         before = block.fold[u_start : a.start]
-        for name in _bound_after(after):
+        reporter = _REPORTER.search(before) is not None
+        for name in _bound_after(after, reporter=reporter):
             bound.setdefault(name, rule)
         m = _BEFORE.search(before)
         if m is not None and _plausible(m.group("name")):
@@ -262,6 +326,17 @@ def find_people(
         for em in _EXPLICIT.finditer(text):
             for name in _bound_after(text[em.end() :]):
                 bound.setdefault(name, rule)
+        # Officers named in a source's or an undercover officer's sentence are its handlers
+        # or the officer; a promise of anonymity protects the names in its sentence that are
+        # not a suspect's.
+        anonymity = _ANONYMITY.search(block.fold, a.start, a.end) is not None
+        for pm in _PERSON_RE.finditer(text):
+            name = pm.group(1)
+            if not _plausible(name) or name in bound:
+                continue
+            titled = re.match(_TITLE, name) is not None and not _CIVIL.match(name)
+            if (titled or anonymity) and not _ROLE_BEFORE.search(text, 0, pm.start()):
+                bound[name] = rule
     # Identity around each source unit.
     text_units = [i for i, u in enumerate(units) if seg.blocks[u.block].kind == "text"]
     position = {u: k for k, u in enumerate(text_units)}
@@ -300,11 +375,65 @@ def find_people(
             j -= 1
             if not card:
                 break
+        for c in _card(seg, text_units, k):
+            _take(people, c, rule, units[c].fold, bound)
     if not bound:
         return people
     people.count = len(bound)
     _mentions(seg, bound, source_units, people)
     return people
+
+
+def _alone(seg: Segmented, u: int) -> int | None:
+    """The line of a unit that is a whole line of its own, else None."""
+    unit = seg.units[u]
+    block = seg.blocks[unit.block]
+    if block.count != 1 or len(unit.spans) != 1:
+        return None
+    return unit.spans[0][0]
+
+
+def _card(seg: Segmented, text_units: list[int], k: int) -> list[int]:
+    """A source's record: the template lines of the card a source unit heads or sits in
+    ("Informant payment log" then "name: / amount: / purpose:"; "Name: / DOB: / Role: CI").
+    A BOLO card that only mentions a source in one field (it has suspect or vehicle fields)
+    is not a record: [] then."""
+    units = seg.units
+    u = text_units[k]
+    line = _alone(seg, u)
+    if line is None:
+        return []
+    fold = units[u].fold
+    card: list[int] = []
+    if not is_label_line(fold):
+        if len(_WORDS.findall(fold)) > 8 or fold.rstrip()[-1:] in ".!?":
+            return []
+    else:
+        card.append(u)
+        j, last = k - 1, line
+        while j >= 0:
+            prev = _alone(seg, text_units[j])
+            if prev is None or prev != last - 1 or not is_label_line(units[text_units[j]].fold):
+                break
+            card.append(text_units[j])
+            last = prev
+            j -= 1
+    j, last = k + 1, line
+    while j < len(text_units):
+        nxt = _alone(seg, text_units[j])
+        if nxt is None or nxt != last + 1 or not is_label_line(units[text_units[j]].fold):
+            break
+        card.append(text_units[j])
+        last = nxt
+        j += 1
+    if (
+        len(card) < 2
+        or any(_BOLO_LABEL.match(units[c].fold) for c in card)
+        or not any(_PERSON_LABEL.match(units[c].fold) for c in card)
+        or any(len(_WORDS.findall(units[c].fold)) > 12 for c in card)
+    ):
+        return []
+    return [c for c in card if c != u]
 
 
 def _take(people: People, unit: int, rule: str, fold: str, bound: dict[str, str]) -> None:

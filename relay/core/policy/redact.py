@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from relay.core.model import Line, Link, Ref, Segment, Text, TextPart
 from relay.core.mrkdwn import line_text
 from relay.core.policy.marking import Mark, parse_banner, render_banner
-from relay.core.policy.model import Detector, Policy, Unit
+from relay.core.policy.model import Detector, Policy
 from relay.core.text import compact, fold, strip_invisible
 
 __all__ = ["Rebuild", "has_substance", "rebuild_part", "tidy"]

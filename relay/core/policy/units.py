@@ -41,12 +41,14 @@ _TABLE: Final = re.compile(r"\t|\|.*\||\S {3,}\S.* {3,}\S")
 _END: Final = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+\S)")
 _WORD_BEFORE: Final = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _ABBREVIATIONS: Final = frozenset(
-    """det sgt lt capt cpt ofc off tpr cpl insp dep supt cmdr chf sheriff agt asst atty hon
-    mr mrs ms dr prof gen col maj pvt sra srta sr jr dra
-    st ave av rd blvd ln hwy rte rt mt ft apt ste cir ct pl ter pkwy sq bldg fl
-    no nos nr num vs approx appx est inc co corp dept govt univ lic veh reg ht wt hgt wgt
-    tel ph ext jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur
-    thurs fri e.g i.e u.s a.m p.m etc al fig op""".split()
+    """
+    det sgt lt capt cpt ofc off tpr cpl insp dep supt cmdr chf sheriff agt asst atty hon
+    mr mrs ms dr prof gen col maj pvt sra srta sr jr dra st ave av rd blvd ln hwy rte rt
+    mt ft apt ste cir ct pl ter pkwy sq bldg fl no nos nr num vs approx appx est inc co
+    corp dept govt univ lic veh reg ht wt hgt wgt tel ph ext jan feb mar apr jun jul aug
+    sep sept oct nov dec mon tue tues wed thu thur thurs fri e.g i.e u.s a.m p.m etc al
+    fig op
+    """.split()  # noqa: SIM905 - a word list reads best as words
 )
 _TERMINAL: Final = re.compile(r"[.!?][\"'”’)\]]*\s*$")
 # A line that carries on into the next: it ends inside a sentence.
@@ -121,14 +123,29 @@ def _is_item(text: str) -> bool:
     return _ITEM.match(text) is not None
 
 
-def _carries_on(text: str) -> bool:
-    """Does this line end inside a sentence that continues on the next line?"""
+def _carries_on(text: str, nxt: str, chat: bool) -> bool:
+    """Does this line end inside a sentence that continues on the next line?
+
+    It does when it ends on a word or mark that cannot end a sentence ("and", "the", a
+    comma, a hyphenated word). In prose (not chat, where every line is its own remark) a
+    long line without final punctuation also carries on when the next line goes on in lower
+    case or is about as long (a hard-wrapped paragraph)."""
     stripped = text.rstrip()
     if not stripped or _TERMINAL.search(stripped):
         return False
-    if _HYPHEN_BREAK.search(stripped):
+    if _HYPHEN_BREAK.search(stripped) or _CARRY.search(stripped) is not None:
         return True
-    return len(stripped) >= _WRAP_LENGTH or _CARRY.search(stripped) is not None
+    if chat or len(stripped) < _WRAP_LENGTH:
+        return False
+    following = nxt.strip()
+    return following[:1].islower() or len(following) * 2 >= len(stripped)
+
+
+def _chat_like(texts: list[str]) -> bool:
+    """Lines that mostly start in lower case: chat, where a line break ends a remark."""
+    firsts = [t.lstrip()[:1] for t in texts if t.strip()]
+    letters = [c for c in firsts if c.isalpha()]
+    return len(letters) >= 2 and sum(c.islower() for c in letters) * 2 > len(letters)
 
 
 def _boundaries(text: str) -> list[int]:
@@ -141,11 +158,26 @@ def _boundaries(text: str) -> list[int]:
             before = _WORD_BEFORE.search(text, 0, m.start())
             if before is not None:
                 word = before.group(1).lower()
+                if word in _STREET and _street_end(text, before.start(), m.end()):
+                    out.append(m.end())
+                    continue
                 # an initial, a known abbreviation, an initialism ("C.I.", "U.S.", "a.m.")
                 if len(word) == 1 or "." in word or word in _ABBREVIATIONS:
                     continue
         out.append(m.end())
     return out
+
+
+_STREET: Final = frozenset("st rd ave av blvd ln dr ct pl ter cir pkwy sq".split())
+_PREVIOUS_WORD: Final = re.compile(r"(\S+)\s+$")
+
+
+def _street_end(text: str, word_start: int, end: int) -> bool:
+    """ "on Blackstone Rd. Both were taken": a street name ends the sentence when a capital
+    follows ("Dr. Smith", "St. Mary's" have no capitalised street name before them)."""
+    prev = _PREVIOUS_WORD.search(text, 0, word_start)
+    nxt = text[end:].lstrip()[:1]
+    return prev is not None and prev.group(1)[:1].isupper() and nxt.isupper()
 
 
 def _fold_run(pieces: list[str]) -> str:
@@ -180,6 +212,7 @@ def segment(
     for lines, start in parts:
         i = 0
         n = len(lines)
+        chat = _chat_like(texts[start : start + n])
         while i < n:
             idx = start + i
             text = texts[idx]
@@ -191,7 +224,7 @@ def segment(
             if line.kind in (LineKind.PARAGRAPH, LineKind.QUOTE) and not is_table_row(text):
                 while (
                     i + 1 < n
-                    and _carries_on(texts[start + i])
+                    and _carries_on(texts[start + i], texts[start + i + 1], chat)
                     and not is_label_line(texts[start + i])
                     and lines[i + 1].kind is line.kind
                     and texts[start + i + 1].strip()

@@ -1,0 +1,347 @@
+"""Which language one unit (a sentence, a template line) of a police message is written in.
+
+The policy's detectors are written for some languages only (the baseline: English, Spanish
+and Portuguese, domain brief §6 block rule 7). A unit in any other language cannot be judged
+and blocks the message; :func:`uncovered` says whether a unit is such a unit.
+
+Approach (no model, no I/O; a few microseconds a unit):
+
+* **Scripts first.** Letters outside the Latin script are counted by Unicode block. When one
+  script holds the majority of the unit's letters, and at least 8 of them (4 for Chinese,
+  Japanese and Korean, whose characters are syllables or words), the script names the
+  language: Cyrillic ``ru`` (Ukrainian, Bulgarian, Serbian and Russian alike), Arabic script
+  ``ar`` (Persian and Urdu too), Han ``zh``, Han with kana ``ja``, Hangul ``ko``, and Greek,
+  Hebrew, Armenian, Georgian, the main Indic scripts, Thai, Lao, Khmer and Ethiopic by their
+  usual codes. A few Cyrillic or Greek look-alike letters inside Latin words (``Suspеct``
+  with a Cyrillic ``е``) are a disguise, not a language: they are read as the Latin letters
+  they imitate and the unit goes on to the Latin-script test.
+* **Latin script: function words.** One regex finds the unit's words; each of English,
+  Spanish, Portuguese, French, Haitian Creole, Italian, German, Polish and Vietnamese has a
+  small curated set of very frequent function words (plus a few words every BOLO uses in
+  that language: ``sospechoso``, ``vehículo``, ``suspeito``, ``veículo``). A language scores
+  one point per *distinct* word of its set present in the unit; a word shared by several
+  languages (``de``, ``que``, ``se``) scores for each of them. Letters only one language
+  uses add a point (``ñ ¿ ¡`` and ``-ción`` Spanish, ``ã õ`` Portuguese, ``ç`` Portuguese
+  and French, ``ß ä ö ü`` German, ``ą ę ł ś ź ż ć ń`` Polish, ``đ ơ ư`` and the Vietnamese
+  tone-marked vowels). The best language wins when it has at least 2 points and strictly
+  more than any other; otherwise the answer is ``None``.
+* **What is not counted.** Proper nouns, street and place names (a capitalised word inside
+  the unit: ``Los Angeles``, ``Calle Del Sol``, ``El Gato``), acronyms and police jargon
+  (``CI``, ``BOLO``, ``UC``, ``CT``), plates and codes (letters touching digits:
+  ``7KX219``), abbreviations with a slash (``W/M``, ``w/``, ``y/o``, ``c/o``) and the parts
+  of host names and e-mail addresses (``example.com``). A unit written wholly in capitals is
+  read in lower case; a capitalised first word is read in lower case. Words that are also
+  ordinary English (``son``, ``come``, ``per``, ``hat``, ``war``, ``die``, ``ten``, ``on``)
+  count for English too, so English text made of them never scores higher for another
+  language.
+* **Fast path.** An ASCII unit with at least 2 English words and no word of another
+  language's set is English; nothing else is computed.
+
+Limits: ``None`` is "cannot tell" (fewer than 4 words, only names, numbers and
+abbreviations, no function words, or a tie) and is never uncovered, so a short unit in an
+uncovered language passes as if it were covered. Latin-script languages without a word set
+(Dutch, Tagalog, Somali, Turkish, ...) answer ``None`` or, when they share enough words,
+a near neighbour. Vietnamese typed without its diacritics is not recognised. Scores are
+counts of a handful of words, so a unit mixing two languages in equal measure answers
+``None``, and a unit in one language quoting a phrase of another answers the language with
+more function words. The text must be the raw unit, not the folded view: folding removes
+the accents and turns Cyrillic into Latin look-alikes, which this module reads.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+__all__ = ["LATIN_LANGUAGES", "language_of", "uncovered"]
+
+# --- Latin-script function words ---------------------------------------------------------
+# Each set is one language's very frequent words, lower case, accents as written; a word that
+# ends in an apostrophe is an elided form ("l'", "dell'", "don'"). Words that are also
+# common English words are listed under English as well, never only under another language.
+_WORDS: Final[dict[str, str]] = {
+    "en": """
+        the a an and or but nor of to in on at by for from with without into onto over under
+        near toward towards through across along around behind after before about between
+        during since until upon against is are was were be been being am has have had having
+        do does did done not no this that these those there here it its he she his her him
+        hers they them their theirs we our us you your i my me who whom whose what when where
+        which while if then than as also any all some each every may might should would could
+        will can must shall just only other another very so such both either because however
+        don' doesn' didn' isn' aren' wasn' weren' won' wouldn' can' couldn' shouldn' hasn'
+        haven' hadn' it' he' she' they' we' you' that' there' let' what' who'
+        suspect suspects vehicle seen last wearing driving wanted fled please contact subject
+        stolen reported described approximately known one two three out up off down back
+        now get got said says like how why again still more most
+        son come per hat war die ten plus auto con sin era solo ale pan sale van den
+    """,
+    "es": """
+        el la los las lo le les del al a un una unos unas uno y que de en con por para sin sobre
+        entre hasta desde hacia según segun es son fue fueron era eran está esta están estan
+        estaba estaban estuvo ser estar ha han había habia hay tiene tienen tenía tenia su sus
+        se si sí no muy más mas pero como cuando donde dónde porque también tambien ya ni él
+        ella ellos ellas usted ustedes nos este estos estas ese esa esos esas eso esto aquí
+        aqui allí alli ahí ahi otro otra otros otras todo todos toda todas algo nada cada
+        después despues antes mientras dijo dice sigue puede hizo iba salió salio llegó llego
+        vio alguien quien quién cual cuál ningún ninguna yo te me
+        sospechoso sospechosa sospechosos vehículo vehiculo hombre mujer años visto vista
+        armado armada peligroso peligrosa calle policía policia carro coche auto camioneta
+        huyó huyo vestía vestia conducía conducia llevaba favor informó individuo sujeto
+    """,
+    "pt": """
+        o os a as do da dos das no na nos nas ao aos à às pelo pela pelos pelas um uma uns
+        umas e é são sao foi foram era eram está esta estão estao estava estavam ser estar tem
+        têm tinha há não nao com em que de por para sem sobre entre até desde se mas mais
+        muito muita ele ela eles elas você voce vocês voces seu sua seus suas lhe isso isto
+        esse essa esses essas este estes estas aquele aquela também tambem já quando onde
+        como porque ainda só depois antes disse diz segue pode fez saiu chegou viu ia nem
+        outro outra todo todos toda todas nada cada alguém quem qual num numa pra pro me te
+        suspeito suspeita suspeitos veículo veiculo homem mulher anos visto vista armado
+        armada perigoso perigosa rua polícia policia carro fugiu vestia usava dirigia levava
+        favor indivíduo individuo sujeito
+    """,
+    "fr": """
+        le la les l' un une des du de d' et est sont était etait été ete il elle ils elles on
+        nous vous je j' ne n' pas plus que qu' qui dans sur avec pour par au aux ce cet cette
+        ces c' son sa ses leur leurs mais ou où se s' si lui en a avait ont très tres aussi
+        sans chez comme tout tous être avoir fait me te
+        homme femme véhicule voiture individu armé dangereux rue vu signalé
+    """,
+    "ht": """
+        li yo nan ak pou pa ap te mwen nou ou sa ki gen yon moun kote lè fè konnen di wè rele
+        machin zam polis lapolis sispèk nèg fanm gason timoun kounye epi paske avèk avek sou
+        anpil tout pral deja sèlman ankò bò kay lari vòlè jodi yè youn tankou la se a
+        danjere apwoche
+    """,
+    "it": """
+        il lo la i gli le un uno una l' di del dello della dei degli delle dell' a al allo alla
+        ai agli alle all' da dal dalla dai dagli dalle dall' in nel nello nella nei negli nelle
+        nell' su sul sullo sulla sui sugli sulle sull' con per tra fra che e è non ma anche più
+        piu come dove quando perché perche se si ne sono era erano stato stata stati ha hanno
+        aveva avevano questo questa questi queste quello quella quelli suo sua suoi sue loro
+        lui lei essere molto ancora già gia poi dopo prima senza sempre mentre un'
+        uomo donna veicolo auto sospettato sospetto armato pericoloso visto vista polizia
+        targa fuggito indossava
+    """,
+    "de": """
+        der die das den dem des ein eine einen einem einer eines und oder aber ist sind war
+        waren wurde wurden wird werden hat haben hatte hatten sein seine seinen seinem seiner
+        ihre ihren ihrem ihr er sie es wir ich nicht kein keine keinen auch noch nur schon
+        sehr mit von zu zum zur vom beim bei auf aus nach für über unter vor hinter neben
+        gegen ohne um bis am an ins dass daß wenn wie als wo sich dort hier heute gestern
+        zuletzt gesehen bewaffnet gefährlich flüchtig geflüchtet bitte
+    """,
+    "pl": """
+        i z na nie się sie to że jest są był była było byli były jak tak co czy ale a jego
+        jej ich ten ta te tego tej tym który która które którzy ktory ktora oraz przez dla
+        przy za pod nad już juz jeszcze może moze został została zostało zostali także takze
+        też tez bardzo tylko kiedy gdzie bo więc wiec do mnie mu jako
+        sprawca podejrzany podejrzana pojazd pojazdem samochód samochod samochodem mężczyzna
+        mezczyzna kobieta policja policji ulicy ulica kierunku uciekł uciekl widziany
+        widziana ubrany ubrana uzbrojony niebezpieczny
+    """,
+    "vi": """
+        và của là có không được người trong đã này với cho một các những tại đến từ khi theo
+        để về ra vào trên sẽ đang bị nó anh ông bà xe chiếc màu đi lúc nghi phạm đối tượng
+        công cảnh sát thì mà nhưng rất cũng sau trước hai hướng biển số mặc áo quần đen trắng
+        đỏ xanh nữ tuổi khoảng đường phố gần chạy lái ở
+    """,
+}
+LATIN_LANGUAGES: Final = tuple(_WORDS)
+
+
+def _variants(word: str) -> tuple[str, ...]:
+    # Slack and phones type the typographic apostrophe as often as the ASCII one.
+    return (word, word.replace("'", "\u2019")) if "'" in word else (word,)
+
+
+_SETS: Final[tuple[tuple[str, frozenset[str]], ...]] = tuple(
+    (
+        code,
+        frozenset(v for w in words.split() for v in _variants(unicodedata.normalize("NFC", w))),
+    )
+    for code, words in _WORDS.items()
+)
+_EN: Final = _SETS[0][1]
+_ALL_WORDS: Final = frozenset(w for _, words_of in _SETS for w in words_of)
+_NOT_EN: Final = _ALL_WORDS - _EN  # a hit here means the text is not plain English
+
+# Letters (or letter groups) only one of the languages above writes; each adds one point.
+_LETTERS: Final[tuple[tuple[str, str], ...]] = (
+    ("es", "ñ¿¡"),
+    ("pt", "ãõç"),
+    ("fr", "çœ"),
+    ("de", "ßäöü"),
+    ("pl", "ąęłśźżćń"),
+    ("vi", "đơư" + "".join(chr(c) for c in range(0x1EA1, 0x1EFA, 2))),
+)
+_LETTER_SETS: Final = tuple((code, frozenset(chars)) for code, chars in _LETTERS)
+_SUFFIXES: Final = (("es", "ción"), ("es", "sión"))
+
+# A word: letters, not touching a letter, digit, "/" (W/M, w/, y/o), "." or "@" before it
+# (example.com, a.m.) or a letter, digit or "/" after it. An apostrophe followed by a letter
+# stays with the word before it ("l'", "don'") and the next word starts after it.
+_WORD: Final = re.compile(r"(?<![^\W_])(?<![/.@])[^\W\d_]+(?:['\u2019](?=[^\W\d_])|(?![^\W_]|/))")
+
+# --- Other scripts -----------------------------------------------------------------------
+_HAN, _KANA, _HANGUL = "zh", "ja", "ko"
+_SCRIPT_RANGES: Final[tuple[tuple[int, int, str], ...]] = (
+    (0x0370, 0x03FF, "el"),
+    (0x1F00, 0x1FFF, "el"),
+    (0x0400, 0x052F, "ru"),
+    (0x1C80, 0x1C8F, "ru"),
+    (0x2DE0, 0x2DFF, "ru"),
+    (0xA640, 0xA69F, "ru"),
+    (0x0530, 0x058F, "hy"),
+    (0x0590, 0x05FF, "he"),
+    (0x0600, 0x06FF, "ar"),
+    (0x0750, 0x077F, "ar"),
+    (0x08A0, 0x08FF, "ar"),
+    (0xFB50, 0xFDFF, "ar"),
+    (0xFE70, 0xFEFC, "ar"),
+    (0x0900, 0x097F, "hi"),
+    (0x0980, 0x09FF, "bn"),
+    (0x0A00, 0x0A7F, "pa"),
+    (0x0A80, 0x0AFF, "gu"),
+    (0x0B80, 0x0BFF, "ta"),
+    (0x0C00, 0x0C7F, "te"),
+    (0x0E00, 0x0E7F, "th"),
+    (0x0E80, 0x0EFF, "lo"),
+    (0x10A0, 0x10FF, "ka"),
+    (0x1200, 0x137F, "am"),
+    (0x1780, 0x17FF, "km"),
+    (0x1100, 0x11FF, _HANGUL),
+    (0x3130, 0x318F, _HANGUL),
+    (0xAC00, 0xD7AF, _HANGUL),
+    (0x3040, 0x30FF, _KANA),
+    (0x31F0, 0x31FF, _KANA),
+    (0xFF66, 0xFF9D, _KANA),
+    (0x3400, 0x4DBF, _HAN),
+    (0x4E00, 0x9FFF, _HAN),
+    (0xF900, 0xFAFF, _HAN),
+    (0x20000, 0x2FFFF, _HAN),
+)
+_NON_LATIN: Final = re.compile(
+    "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(z))}" for a, z, _ in _SCRIPT_RANGES) + "]+"
+)
+_LATIN_LETTERS: Final = re.compile(
+    r"[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]+"
+)
+_LETTER_RUN: Final = re.compile(r"[^\W\d_]+")
+_CJK: Final = frozenset({_HAN, _KANA, _HANGUL})
+_UNSPACED: Final = frozenset({"th", "lo", "km"})  # scripts written without spaces between words
+_MIN_SCRIPT_LETTERS: Final = 8
+_MIN_CJK_CHARS: Final = 5
+_MIN_OWN_LETTERS: Final = 4  # Cyrillic/Greek letters that do not pass for Latin ones
+_MIN_WORDS: Final = 4
+_MIN_SCORE: Final = 2
+
+
+def _script_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for start, end, code in _SCRIPT_RANGES:
+        if start < 0x20000:  # the supplementary Han planes are tested by value
+            for cp in range(start, end + 1):
+                table[cp] = code
+    return table
+
+
+_SCRIPT_OF: Final = _script_table()
+# Cyrillic and Greek letters that pass for Latin ones inside an otherwise Latin word.
+_LOOKALIKES: Final = str.maketrans(
+    (
+        "\u0410\u0412\u0415\u041a\u041c\u041d\u041e\u0420\u0421\u0422"
+        "\u0425\u0423\u0406\u0408\u0405\u0430\u0435\u043e\u0440\u0441"
+        "\u0443\u0445\u0456\u0458\u0455\u0501\u0391\u0392\u0395\u0396"
+        "\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7"
+        "\u03bf\u03b1\u03b9\u03ba\u03bd\u03c1\u03c4\u03c5\u03c7"
+    ),
+    "ABEKMHOPCTXYIJSaeopcyxijsdABEZHIKMNOPTYXoaikvptux",
+)
+_LOOKALIKE_LETTERS: Final = frozenset(chr(cp) for cp in _LOOKALIKES)
+
+
+def _script_language(text: str) -> str | None:
+    """The language a non-Latin script names, when that script is the majority of letters."""
+    counts: dict[str, int] = {}
+    lookalikes = 0
+    get = _SCRIPT_OF.get
+    for run in _NON_LATIN.findall(text):
+        for ch in run:
+            cp = ord(ch)
+            code = get(cp) or (_HAN if cp >= 0x20000 else None)
+            if code is not None and ch.isalpha():
+                counts[code] = counts.get(code, 0) + 1
+                if ch in _LOOKALIKE_LETTERS:
+                    lookalikes += 1
+    if not counts:
+        return None
+    latin = sum(map(len, _LATIN_LETTERS.findall(text)))
+    total = latin + sum(counts.values())
+    cjk = counts.get(_HAN, 0) + counts.get(_KANA, 0) + counts.get(_HANGUL, 0)
+    if cjk >= _MIN_CJK_CHARS and 2 * cjk > total:
+        if counts.get(_HANGUL, 0) * 2 > cjk:
+            return _HANGUL
+        return _KANA if counts.get(_KANA, 0) >= 2 else _HAN
+    code, count = max(counts.items(), key=lambda item: item[1])
+    if code in _CJK or count < _MIN_SCRIPT_LETTERS or 2 * count <= total:
+        return None
+    if code in ("ru", "el") and count - lookalikes < _MIN_OWN_LETTERS:
+        return None  # Latin words spelled with look-alike letters: a disguise, not a language
+    if code not in _UNSPACED and len(_LETTER_RUN.findall(text)) < _MIN_WORDS:
+        return None  # a name or a word or two: too short to tell
+    return code
+
+
+def _best(scores: dict[str, int]) -> str | None:
+    best, first, second = None, 0, 0
+    for code, score in scores.items():
+        if score > first:
+            best, first, second = code, score, first
+        elif score > second:
+            second = score
+    if first >= _MIN_SCORE and first > second:
+        return best
+    return None
+
+
+def language_of(text: str) -> str | None:
+    """ISO 639-1 code of the language ``text`` (one unit) is written in, or ``None``."""
+    ascii_text = text.isascii()
+    if not ascii_text:
+        text = unicodedata.normalize("NFC", text)
+        script = _script_language(text)
+        if script is not None:
+            return script
+        text = text.translate(_LOOKALIKES)
+    if text.isupper():
+        text = text.lower()
+    words = _WORD.findall(text)
+    if len(words) < _MIN_WORDS:
+        return None
+    tokens = set(words)
+    first = words[0]
+    if len(first) > 1 and first.istitle():
+        tokens.add(first.lower())
+    if tokens.isdisjoint(_NOT_EN):
+        if ascii_text or text.isascii():
+            return "en" if len(tokens & _EN) >= _MIN_SCORE else None
+    scores = {code: len(tokens & words_of) for code, words_of in _SETS}
+    if not ascii_text:
+        chars = set(text.lower())
+        for code, letters in _LETTER_SETS:
+            if not chars.isdisjoint(letters):
+                scores[code] += 1
+        lowered = text.lower()
+        for code, suffix in _SUFFIXES:
+            if suffix in lowered:
+                scores[code] += 1
+                break
+    return _best(scores)
+
+
+def uncovered(text: str, covered: frozenset[str]) -> bool:
+    """Is ``text`` written in a language outside ``covered``? (``None`` never is.)"""
+    language = language_of(text)
+    return language is not None and language not in covered
