@@ -10,6 +10,7 @@ left. Reasons are rule ids with counts, never matched text.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -96,6 +97,36 @@ class Decision:
     kept_lines: frozenset[int] = frozenset()
     kept_files: frozenset[int] = frozenset()
     trace: tuple[tuple[int, str], ...] = ()
+
+
+# An abbreviation the message defines for itself: "Coast Inn (CI)", "United Cab (UC Taxi)",
+# "CI unit (Customer Incident unit)". Such a token means what the message says it means.
+_DEFINED_AFTER: Final = re.compile(r"\b((?:[A-Z][a-z]+\s+){1,4})\(([A-Z]{2,4})\b")
+_DEFINED_BEFORE: Final = re.compile(r"\b([A-Z]{2,4})(?:\s+\w+)?\s+\(((?:[A-Z][a-z]+\s*){2,4})")
+
+
+def _defined_abbreviations(text: str) -> frozenset[str]:
+    out: set[str] = set()
+    for m in _DEFINED_AFTER.finditer(text):
+        if "".join(w[0] for w in m.group(1).split()).endswith(m.group(2)):
+            out.add(m.group(2))
+    for m in _DEFINED_BEFORE.finditer(text):
+        if "".join(w[0] for w in m.group(2).split()).startswith(m.group(1)):
+            out.add(m.group(1))
+    return frozenset(out)
+
+
+def _not_defined(hits: LineHits, defined: frozenset[str]) -> LineHits:
+    out: LineHits = {}
+    for block, matches in hits.items():
+        kept = [
+            m
+            for m in matches
+            if (m[2].split() or [""])[-1].strip(" .#-()'s").upper() not in defined
+        ]
+        if kept:
+            out[block] = kept
+    return out
 
 
 def _block(*rules: tuple[str, int]) -> Decision:
@@ -209,6 +240,7 @@ class _Matcher:
         self.compacts: list[str] | None = None
         self.compact_joined = ""
         self.possible = self._possible_sets()
+        self.defined = _defined_abbreviations(scan.joined) if "(" in scan.joined else frozenset()
 
     def _possible_sets(self) -> frozenset[str] | None:
         """Sets that can match at all (None: any). Cheap: from the prefilter's candidates."""
@@ -236,6 +268,8 @@ class _Matcher:
             found = self.rules.match_set(
                 name, self.scan.folds, self.candidates, compacts, self.now
             )
+            if self.defined and found:
+                found = _not_defined(found, self.defined)
             self.memo[name] = found
         return found
 

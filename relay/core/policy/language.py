@@ -57,9 +57,10 @@ from typing import Final
 __all__ = ["LATIN_LANGUAGES", "language_of", "uncovered"]
 
 # --- Latin-script function words ---------------------------------------------------------
-# Each set is one language's very frequent words, lower case, accents as written; a word that
-# ends in an apostrophe is an elided form ("l'", "dell'", "don'"). Words that are also
-# common English words are listed under English as well, never only under another language.
+# Each set is one language's very frequent words, lower case, accents as written. An
+# apostrophe separates words, so elided forms are listed bare ("l" of "l'auto", "dell" of
+# "dell'auto", "don" and "t" of "don't"). Words that are also common English words are listed
+# under English as well, never only under another language.
 _WORDS: Final[dict[str, str]] = {
     "en": """
         the a an and or but nor of to in on at by for from with without into onto over under
@@ -69,11 +70,11 @@ _WORDS: Final[dict[str, str]] = {
         hers they them their theirs we our us you your i my me who whom whose what when where
         which while if then than as also any all some each every may might should would could
         will can must shall just only other another very so such both either because however
-        don' doesn' didn' isn' aren' wasn' weren' won' wouldn' can' couldn' shouldn' hasn'
-        haven' hadn' it' he' she' they' we' you' that' there' let' what' who'
+        don doesn didn isn aren wasn weren won wouldn couldn shouldn hasn haven hadn s t ll
+        ve re
         suspect suspects vehicle seen last wearing driving wanted fled please contact subject
         stolen reported described approximately known one two three out up off down back
-        now get got said says like how why again still more most
+        now get got said says like how why again still more most com
         son come per hat war die ten plus auto con sin era solo ale pan sale van den
     """,
     "es": """
@@ -102,9 +103,9 @@ _WORDS: Final[dict[str, str]] = {
         favor indivíduo individuo sujeito
     """,
     "fr": """
-        le la les l' un une des du de d' et est sont était etait été ete il elle ils elles on
-        nous vous je j' ne n' pas plus que qu' qui dans sur avec pour par au aux ce cet cette
-        ces c' son sa ses leur leurs mais ou où se s' si lui en a avait ont très tres aussi
+        le la les l un une des du de d et est sont était etait été ete il elle ils elles on
+        nous vous je j ne n pas plus que qu qui dans sur avec pour par au aux ce cet cette
+        ces c son sa ses leur leurs mais ou où se si lui en a avait ont très tres aussi
         sans chez comme tout tous être avoir fait me te
         homme femme véhicule voiture individu armé dangereux rue vu signalé
     """,
@@ -115,12 +116,12 @@ _WORDS: Final[dict[str, str]] = {
         danjere apwoche
     """,
     "it": """
-        il lo la i gli le un uno una l' di del dello della dei degli delle dell' a al allo alla
-        ai agli alle all' da dal dalla dai dagli dalle dall' in nel nello nella nei negli nelle
-        nell' su sul sullo sulla sui sugli sulle sull' con per tra fra che e è non ma anche più
+        il lo la i gli le un uno una l di del dello della dei degli delle dell a al allo alla
+        ai agli alle all da dal dalla dai dagli dalle dall in nel nello nella nei negli nelle
+        nell su sul sullo sulla sui sugli sulle sull con per tra fra che e è non ma anche più
         piu come dove quando perché perche se si ne sono era erano stato stata stati ha hanno
         aveva avevano questo questa questi queste quello quella quelli suo sua suoi sue loro
-        lui lei essere molto ancora già gia poi dopo prima senza sempre mentre un'
+        lui lei essere molto ancora già gia poi dopo prima senza sempre mentre
         uomo donna veicolo auto sospettato sospetto armato pericoloso visto vista polizia
         targa fuggito indossava
     """,
@@ -151,21 +152,20 @@ _WORDS: Final[dict[str, str]] = {
 LATIN_LANGUAGES: Final = tuple(_WORDS)
 
 
-def _variants(word: str) -> tuple[str, ...]:
-    # Slack and phones type the typographic apostrophe as often as the ASCII one.
-    return (word, word.replace("'", "\u2019")) if "'" in word else (word,)
-
-
 _SETS: Final[tuple[tuple[str, frozenset[str]], ...]] = tuple(
-    (
-        code,
-        frozenset(v for w in words.split() for v in _variants(unicodedata.normalize("NFC", w))),
-    )
+    (code, frozenset(unicodedata.normalize("NFC", w) for w in words.split()))
     for code, words in _WORDS.items()
 )
 _EN: Final = _SETS[0][1]
 _ALL_WORDS: Final = frozenset(w for _, words_of in _SETS for w in words_of)
 _NOT_EN: Final = _ALL_WORDS - _EN  # a hit here means the text is not plain English
+# The ASCII fast path looks bytes up: no decoding.
+_EN_BYTES: Final = frozenset(w.encode() for w in _EN)
+_NOT_EN_BYTES: Final = frozenset(w.encode() for w in _NOT_EN if w.isascii())
+# word -> the languages whose set holds it
+_LANGUAGES_OF: Final[dict[str, tuple[str, ...]]] = {
+    w: tuple(code for code, words_of in _SETS if w in words_of) for w in _ALL_WORDS
+}
 
 # Letters (or letter groups) only one of the languages above writes; each adds one point.
 _LETTERS: Final[tuple[tuple[str, str], ...]] = (
@@ -179,10 +179,27 @@ _LETTERS: Final[tuple[tuple[str, str], ...]] = (
 _LETTER_SETS: Final = tuple((code, frozenset(chars)) for code, chars in _LETTERS)
 _SUFFIXES: Final = (("es", "ción"), ("es", "sión"))
 
-# A word: letters, not touching a letter, digit, "/" (W/M, w/, y/o), "." or "@" before it
-# (example.com, a.m.) or a letter, digit or "/" after it. An apostrophe followed by a letter
-# stays with the word before it ("l'", "don'") and the next word starts after it.
-_WORD: Final = re.compile(r"(?<![^\W_])(?<![/.@])[^\W\d_]+(?:['\u2019](?=[^\W\d_])|(?![^\W_]|/))")
+# Words are what is left between spaces once punctuation is a space (bytes.translate runs in
+# C; a regex costs several times more). "/" and "@" stay, so W/M, w/, y/o, c/o and e-mail
+# addresses are one token that is not a word; "." and apostrophes separate (l'auto, don't,
+# example.com: "com" is listed as English for that reason). A token with a digit (7KX219,
+# 30s) is not a word either: no word set holds one.
+_PUNCT: Final = b"\t\n\r\x0b\x0c!\"#$%&'()*+,-.:;<=>?[\\]^_`{|}~"
+_TO_SPACE: Final = bytes.maketrans(_PUNCT, b" " * len(_PUNCT))
+_UNICODE_PUNCT: Final = tuple(
+    ch.encode()
+    for ch in "\u2019\u2018\u201c\u201d\u00bf\u00a1\u00ab\u00bb\u2013\u2014\u2026\u00b7\u00a0"
+)
+
+
+def _words_of(text: str) -> list[str]:
+    """The whitespace-separated tokens of a non-ASCII text, punctuation removed."""
+    raw = text.encode().translate(_TO_SPACE)
+    for mark in _UNICODE_PUNCT:
+        if mark in raw:
+            raw = raw.replace(mark, b" ")
+    return raw.decode().split()
+
 
 # --- Other scripts -----------------------------------------------------------------------
 _HAN, _KANA, _HANGUL = "zh", "ja", "ko"
@@ -262,8 +279,9 @@ _LOOKALIKES: Final = str.maketrans(
 _LOOKALIKE_LETTERS: Final = frozenset(chr(cp) for cp in _LOOKALIKES)
 
 
-def _script_language(text: str) -> str | None:
-    """The language a non-Latin script names, when that script is the majority of letters."""
+def _script_language(text: str) -> tuple[str | None, bool]:
+    """The language a non-Latin script names when it holds the majority of the letters, and
+    whether look-alike letters were seen (to be read as Latin when no script wins)."""
     counts: dict[str, int] = {}
     lookalikes = 0
     get = _SCRIPT_OF.get
@@ -276,22 +294,22 @@ def _script_language(text: str) -> str | None:
                 if ch in _LOOKALIKE_LETTERS:
                     lookalikes += 1
     if not counts:
-        return None
+        return None, False
     latin = sum(map(len, _LATIN_LETTERS.findall(text)))
     total = latin + sum(counts.values())
     cjk = counts.get(_HAN, 0) + counts.get(_KANA, 0) + counts.get(_HANGUL, 0)
     if cjk >= _MIN_CJK_CHARS and 2 * cjk > total:
         if counts.get(_HANGUL, 0) * 2 > cjk:
-            return _HANGUL
-        return _KANA if counts.get(_KANA, 0) >= 2 else _HAN
+            return _HANGUL, False
+        return (_KANA if counts.get(_KANA, 0) >= 2 else _HAN), False
     code, count = max(counts.items(), key=lambda item: item[1])
     if code in _CJK or count < _MIN_SCRIPT_LETTERS or 2 * count <= total:
-        return None
+        return None, lookalikes > 0
     if code in ("ru", "el") and count - lookalikes < _MIN_OWN_LETTERS:
-        return None  # Latin words spelled with look-alike letters: a disguise, not a language
+        return None, True  # Latin words spelled with look-alike letters: a disguise
     if code not in _UNSPACED and len(_LETTER_RUN.findall(text)) < _MIN_WORDS:
-        return None  # a name or a word or two: too short to tell
-    return code
+        return None, False  # a name or a word or two: too short to tell
+    return code, False
 
 
 def _best(scores: dict[str, int]) -> str | None:
@@ -308,37 +326,63 @@ def _best(scores: dict[str, int]) -> str | None:
 
 def language_of(text: str) -> str | None:
     """ISO 639-1 code of the language ``text`` (one unit) is written in, or ``None``."""
-    ascii_text = text.isascii()
-    if not ascii_text:
+    if text.isascii():
+        if text.isupper():
+            text = text.lower()
+        raw = text.encode().translate(_TO_SPACE)
+        found = raw.split()
+        if len(found) < _MIN_WORDS:
+            return None
+        words = set(found)
+        first = found[0]
+        if len(first) > 1 and first.istitle():
+            words.add(first.lower())
+        if words.isdisjoint(_NOT_EN_BYTES):  # the fast path: plain English or nothing
+            hits = len(words & _EN_BYTES)
+            if hits >= _MIN_WORDS or (
+                hits >= _MIN_SCORE and sum(map(bytes.isalpha, words)) >= _MIN_WORDS
+            ):
+                return "en"
+            return None
+        return _latin(raw.decode().split(), None)
+    if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-        script = _script_language(text)
-        if script is not None:
-            return script
+    script, lookalikes = _script_language(text)
+    if script is not None:
+        return script
+    if lookalikes:
         text = text.translate(_LOOKALIKES)
     if text.isupper():
         text = text.lower()
-    words = _WORD.findall(text)
-    if len(words) < _MIN_WORDS:
+    return _latin(_words_of(text), text.lower())
+
+
+def _latin(found: list[str], lowered: str | None) -> str | None:
+    """Score the words ``found`` (and the letters of ``lowered``, the non-ASCII text)."""
+    if len(found) < _MIN_WORDS:
         return None
-    tokens = set(words)
-    first = words[0]
+    words = set(found)
+    first = found[0]
     if len(first) > 1 and first.istitle():
-        tokens.add(first.lower())
-    if tokens.isdisjoint(_NOT_EN):
-        if ascii_text or text.isascii():
-            return "en" if len(tokens & _EN) >= _MIN_SCORE else None
-    scores = {code: len(tokens & words_of) for code, words_of in _SETS}
-    if not ascii_text:
-        chars = set(text.lower())
+        words.add(first.lower())
+    hits = words & _ALL_WORDS
+    scores = dict.fromkeys(LATIN_LANGUAGES, 0)
+    for word in hits:
+        for code in _LANGUAGES_OF[word]:
+            scores[code] += 1
+    if lowered is not None:
+        chars = set(lowered)
         for code, letters in _LETTER_SETS:
             if not chars.isdisjoint(letters):
                 scores[code] += 1
-        lowered = text.lower()
         for code, suffix in _SUFFIXES:
             if suffix in lowered:
                 scores[code] += 1
                 break
-    return _best(scores)
+    best = _best(scores)
+    if best is None or (len(hits) < _MIN_WORDS and sum(map(str.isalpha, words)) < _MIN_WORDS):
+        return None
+    return best
 
 
 def uncovered(text: str, covered: frozenset[str]) -> bool:

@@ -139,7 +139,15 @@ def _pattern_set(name: str, loc: Loc, problems: Problems) -> PatternSet:
     r = _Reader(
         loc,
         f"pattern set '{name}'",
-        {"regex", "terms", "case_sensitive", "dob_under_age"},
+        {
+            "regex",
+            "terms",
+            "case_sensitive",
+            "dob_under_age",
+            "unless_before",
+            "unless_after",
+            "unless_near",
+        },
         problems,
     )
     case_sensitive = bool(r.get("case_sensitive", bool, False))
@@ -152,6 +160,19 @@ def _pattern_set(name: str, loc: Loc, problems: Problems) -> PatternSet:
             problems.add(
                 line, f"bad regex in pattern set '{name}': {exc.msg} at position {exc.pos}"
             )
+    unless: dict[str, str] = {}
+    for key in ("unless_before", "unless_after", "unless_near"):
+        value = r.get(key, str, "") or ""
+        if value:
+            try:
+                re.compile(value, flags)
+            except re.error as exc:
+                problems.add(
+                    r.line_of(key),
+                    f"bad regex in '{key}' of pattern set '{name}': {exc.msg} at position "
+                    f"{exc.pos}",
+                )
+        unless[key] = value
     age = r.get("dob_under_age", int)
     terms = r.strings("terms")
     if not regexes and not terms and age is None:
@@ -162,6 +183,9 @@ def _pattern_set(name: str, loc: Loc, problems: Problems) -> PatternSet:
         terms=tuple(t for t, _ in terms),
         case_sensitive=case_sensitive,
         dob_under_age=age,
+        unless_before=unless["unless_before"],
+        unless_after=unless["unless_after"],
+        unless_near=unless["unless_near"],
     )
 
 

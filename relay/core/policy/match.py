@@ -92,6 +92,8 @@ class CompiledRules:
     sets_of_pattern: list[frozenset[str]]  # pattern index -> the sets it belongs to
     set_terms: dict[str, tuple[str, ...]]
     set_dob_age: dict[str, int]
+    # set name -> (before, after, near) look-alike guards, compiled (see PatternSet)
+    set_unless: dict[str, tuple[re.Pattern[str] | None, ...]] = field(default_factory=dict)
     term_pattern: re.Pattern[str] | None = None  # every compact term, one alternation
     # (detectors, set name -> indices of detectors whose first group names the set); rebuilt
     # whenever the detectors tuple is not the one it was built for
@@ -125,6 +127,7 @@ class CompiledRules:
     ) -> LineHits:
         hits: LineHits = {}
         age = self.set_dob_age.get(name)
+        unless = self.set_unless.get(name)
         for idx in self.set_patterns.get(name, ()):
             lines: Iterable[int]
             if candidates is None:
@@ -143,6 +146,8 @@ class CompiledRules:
                 found = [m for m in pattern.finditer(line) if m.group(0)]
                 if age is not None:
                     found = [m for m in found if _is_minor(m, age, now)]
+                if unless is not None:
+                    found = [m for m in found if not _looks_alike(line, m, unless)]
                 if found:
                     hits.setdefault(i, []).extend((m.start(), m.end(), m.group(0)) for m in found)
         terms = self.set_terms.get(name)
@@ -164,6 +169,16 @@ def _collect(pattern_id: int, start: int, end: int, flags: int, context: Any) ->
         found[pattern_id] = {line}
     elif where is not None:
         where.add(line)
+
+
+def _looks_alike(line: str, m: re.Match[str], unless: tuple[re.Pattern[str] | None, ...]) -> bool:
+    before, after, near = unless
+    start, end = m.start(), m.end()
+    if before is not None and before.search(line, max(0, start - 48), start) is not None:
+        return True
+    if after is not None and after.match(line, end) is not None:
+        return True
+    return near is not None and near.search(line, max(0, start - 60), end + 60) is not None
 
 
 def _is_minor(m: re.Match[str], age_limit: int, now: dt.datetime | None) -> bool:
@@ -209,7 +224,19 @@ def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> Com
         )
         if long_terms:
             set_terms[name] = long_terms
+    set_unless: dict[str, tuple[re.Pattern[str] | None, ...]] = {}
+    for name, ps in sets.items():
+        if ps.unless_before or ps.unless_after or ps.unless_near:
+            flags = 0 if ps.case_sensitive else re.IGNORECASE
+            set_unless[name] = (
+                re.compile(f"(?:{ps.unless_before})\\W{{0,4}}$", flags)
+                if ps.unless_before
+                else None,
+                re.compile(ps.unless_after, flags) if ps.unless_after else None,
+                re.compile(ps.unless_near, flags) if ps.unless_near else None,
+            )
     rules = CompiledRules(
+        set_unless=set_unless,
         patterns=patterns,
         set_patterns=set_patterns,
         sets_of_pattern=[

@@ -61,6 +61,14 @@ class PatternSet:
     terms: tuple[str, ...] = ()
     case_sensitive: bool = False
     dob_under_age: int | None = None  # matches a date of birth younger than this at `now`
+    # Look-alikes: a match is not one when the text just before it (``unless_before``, a
+    # regex matched at the end of the 48 characters before), just after it (``unless_after``,
+    # matched at the start of what follows) or around it (``unless_near``, within 60
+    # characters either side) says it is something else: "certificate of deposit (CD No.
+    # 2231)", "C.I. Auto Parts", "stolen prescription stock".
+    unless_before: str = ""
+    unless_after: str = ""
+    unless_near: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -135,12 +135,18 @@ _BACK_REFERENCE: Final = re.compile(
 )
 _BOLO_LABEL: Final = re.compile(
     r"(?i)^\W*(?:suspects?|subj(?:ect)?s?|wanted|veh(?:icle)?s?|caution|offen[cs]e|charges?|"
-    r"warrant|last seen|wanted for|armed|sospechoso|vehiculo|suspeito|veiculo)\b"
+    r"warrant|last seen|wanted for|armed|desc(?:ription)?|hgt|wgt|height|weight|hair|eyes|"
+    r"build|clothing|frequents|m\.?o\.?|last known|plate|tag|lic|sospechoso|vehiculo|"
+    r"descripcion|suspeito|veiculo|descricao)\b"
 )
 _PERSON_LABEL: Final = re.compile(
     r"(?i)^\W*(?:(?:true |real |full |legal )?name|dob|d\.o\.b|date of birth|age|aka|alias|"
     r"phone|cell|tel|address|addr|residence|amount|payment|paid|relationship|employer|ssn|"
     r"nombre|nome|telefono|direccion|endereco)\b"
+)
+_ROLE_WORD: Final = re.compile(
+    r"(?i)\b(?:seller|dealer|supplier|lookout|driver|fence|shooter|runner|associate|stash|"
+    r"target|suspect|wanted|victim|witness(?! protection)|owner|vendedor|traficante)\b"
 )
 _AGENCY_CONTACT: Final = re.compile(
     r"(?i)^\W*(?:\w{0,6}pd\b|call|contact|report|questions?|tips?|refer|reach|info(?:rmation)? to|"
@@ -344,7 +350,19 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
         k = position.get(u)
         if k is None:
             continue
-        # a source card: "Name: ... / DOB: ... / Role: CI" (template lines around it)
+        fold = units[u].fold
+        if _row(seg, u):
+            # a row is a record of its own: its people are the source's (unless it names a
+            # suspect's role), its neighbours are other records
+            if not _SUSPECT.search(fold) and not _ROLE_WORD.search(fold):
+                for name in _names_in(fold):
+                    bound.setdefault(name, rule)
+            continue
+        if is_label_line(fold) and _in_bolo_card(seg, text_units, k):
+            continue  # "Source: SOI #3 (...)" in a suspect's card: that field alone goes
+        # the units after it that carry the source's identity: a true-name line, a DOB, a
+        # phone, an address; a unit naming someone new once the source is known is about
+        # somebody else
         taken = 0
         j = k + 1
         while j < len(text_units) and taken < 4:
@@ -352,11 +370,15 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
             if nxt in source_units:
                 j += 1
                 continue
-            if not _identity_like(units[nxt].fold, after_source=True):
+            nfold = units[nxt].fold
+            if _row(seg, nxt) or not _identity_like(nfold, after_source=True):
                 break
-            _take(people, nxt, rule, units[nxt].fold, bound)
+            if bound and any(n not in bound for n in _names_in(nfold)):
+                break
+            _take(people, nxt, rule, nfold, bound)
             taken += 1
             j += 1
+        # the unit before it when it is a bare name or identity line
         j = k - 1
         taken = 0
         while j >= 0 and taken < 4:
@@ -364,13 +386,15 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
             if prev in source_units:
                 j -= 1
                 continue
-            fold = units[prev].fold
-            card = is_label_line(fold) or is_table_row(fold)
-            if len(_WORDS.findall(fold)) > 14 or not _identity_like(fold, after_source=card):
+            pfold = units[prev].fold
+            if _row(seg, prev):
+                break
+            card = is_label_line(pfold)
+            if len(_WORDS.findall(pfold)) > 14 or not _identity_like(pfold, after_source=card):
                 break
             if not card and taken:
                 break
-            _take(people, prev, rule, fold, bound)
+            _take(people, prev, rule, pfold, bound)
             taken += 1
             j -= 1
             if not card:
@@ -382,6 +406,34 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
     people.count = len(bound)
     _mentions(seg, bound, source_units, people)
     return people
+
+
+def _row(seg: Segmented, u: int) -> bool:
+    """Is this unit a row of a table (pipes, tabs, columns)? Read on the raw line: folding
+    collapses the white space that makes columns."""
+    line = _alone(seg, u)
+    return line is not None and is_table_row(seg.texts[line])
+
+
+def _in_bolo_card(seg: Segmented, text_units: list[int], k: int) -> bool:
+    """Is the template line ``text_units[k]`` a field of a BOLO card (suspect, vehicle,
+    description fields around it)?"""
+    units = seg.units
+    line = _alone(seg, text_units[k])
+    if line is None:
+        return False
+    for step in (-1, 1):
+        j, last = k + step, line
+        while 0 <= j < len(text_units):
+            other = _alone(seg, text_units[j])
+            fold = units[text_units[j]].fold
+            if other is None or other != last + step or not is_label_line(fold):
+                break
+            if _BOLO_LABEL.match(fold):
+                return True
+            last = other
+            j += step
+    return False
 
 
 def _alone(seg: Segmented, u: int) -> int | None:
@@ -426,6 +478,21 @@ def _card(seg: Segmented, text_units: list[int], k: int) -> list[int]:
         card.append(text_units[j])
         last = nxt
         j += 1
+    # the card's heading ("SOURCE CARD - Millbrook PD Vice") goes with it
+    first = min(card, key=lambda c: seg.units[c].spans[0][0]) if card else u
+    kf = text_units.index(first)
+    if kf > 0:
+        head = text_units[kf - 1]
+        hline = _alone(seg, head)
+        hfold = units[head].fold
+        if (
+            hline is not None
+            and hline == seg.units[first].spans[0][0] - 1
+            and not is_label_line(hfold)
+            and len(_WORDS.findall(hfold)) <= 8
+            and hfold.rstrip()[-1:] not in ".!?"
+        ):
+            card.append(head)
     if (
         len(card) < 2
         or any(_BOLO_LABEL.match(units[c].fold) for c in card)

@@ -39,7 +39,7 @@ _ITEM: Final = re.compile(r"^\s*(?:[-*•·▪‣◦–—>]|\d{1,2}[.)]|\(?[a-z
 _TABLE: Final = re.compile(r"\t|\|.*\||\S {3,}\S.* {3,}\S")
 # Where a sentence may end: terminal punctuation, closing quotes or brackets, then space.
 _END: Final = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+\S)")
-_WORD_BEFORE: Final = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_WORD_BEFORE: Final = re.compile(r"((?:[^\W\d_]|\.)+)$")
 _ABBREVIATIONS: Final = frozenset(
     """
     det sgt lt capt cpt ofc off tpr cpl insp dep supt cmdr chf sheriff agt asst atty hon
@@ -157,12 +157,12 @@ def _boundaries(text: str) -> list[int]:
         if m.group(0)[0] == ".":
             before = _WORD_BEFORE.search(text, 0, m.start())
             if before is not None:
-                word = before.group(1).lower()
+                word = before.group(1).lower().lstrip(".")
                 if word in _STREET and _street_end(text, before.start(), m.end()):
                     out.append(m.end())
                     continue
                 # an initial, a known abbreviation, an initialism ("C.I.", "U.S.", "a.m.")
-                if len(word) == 1 or "." in word or word in _ABBREVIATIONS:
+                if (len(word) == 1 and word.isascii()) or "." in word or word in _ABBREVIATIONS:
                     continue
         out.append(m.end())
     return out
