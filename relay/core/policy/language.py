@@ -88,7 +88,7 @@ _WORDS: Final[dict[str, str]] = {
         vio alguien quien quién cual cuál ningún ninguna yo te me
         sospechoso sospechosa sospechosos vehículo vehiculo hombre mujer años visto vista
         armado armada peligroso peligrosa calle policía policia carro coche auto camioneta
-        huyó huyo vestía vestia conducía conducia llevaba favor informó individuo sujeto
+        huyó huyo vestía vestia conducía conducia llevaba favor informó individuo individuos sujeto dos
     """,
     "pt": """
         o os a as do da dos das no na nos nas ao aos à às pelo pela pelos pelas um uma uns
@@ -162,22 +162,25 @@ _NOT_EN: Final = _ALL_WORDS - _EN  # a hit here means the text is not plain Engl
 # The ASCII fast path looks bytes up: no decoding.
 _EN_BYTES: Final = frozenset(w.encode() for w in _EN)
 _NOT_EN_BYTES: Final = frozenset(w.encode() for w in _NOT_EN if w.isascii())
-# word -> the languages whose set holds it
-_LANGUAGES_OF: Final[dict[str, tuple[str, ...]]] = {
-    w: tuple(code for code, words_of in _SETS if w in words_of) for w in _ALL_WORDS
-}
 
-# Letters (or letter groups) only one of the languages above writes; each adds one point.
-_LETTERS: Final[tuple[tuple[str, str], ...]] = (
-    ("es", "ñ¿¡"),
-    ("pt", "ãõç"),
-    ("fr", "çœ"),
-    ("de", "ßäöü"),
-    ("pl", "ąęłśźżćń"),
-    ("vi", "đơư" + "".join(chr(c) for c in range(0x1EA1, 0x1EFA, 2))),
+# Letters (and the ending -ión) only some of the languages above write: each language seen
+# adds one point, however many of its marks the unit holds.
+_MARK_LANGUAGES: Final[dict[str, tuple[str, ...]]] = {
+    **dict.fromkeys(["ñ", "¿", "¡", "ión"], ("es",)),
+    **dict.fromkeys(["ã", "õ"], ("pt",)),
+    "ç": ("pt", "fr"),
+    "œ": ("fr",),
+    **dict.fromkeys("ßäöü", ("de",)),
+    **dict.fromkeys("ąęłśźżćń", ("pl",)),
+    **dict.fromkeys("đơư" + "".join(chr(c) for c in range(0x1EA1, 0x1EFA, 2)), ("vi",)),
+}
+_MARK_LETTERS: Final = [m for m in _MARK_LANGUAGES if len(m) == 1]
+_MARKS: Final = re.compile(
+    "["
+    + "".join(_MARK_LETTERS)
+    + "".join(u for u in (m.upper() for m in _MARK_LETTERS) if len(u) == 1 and u not in "¿¡")
+    + "]"
 )
-_LETTER_SETS: Final = tuple((code, frozenset(chars)) for code, chars in _LETTERS)
-_SUFFIXES: Final = (("es", "ción"), ("es", "sión"))
 
 # Words are what is left between spaces once punctuation is a space (bytes.translate runs in
 # C; a regex costs several times more). "/" and "@" stay, so W/M, w/, y/o, c/o and e-mail
@@ -186,19 +189,9 @@ _SUFFIXES: Final = (("es", "ción"), ("es", "sión"))
 # 30s) is not a word either: no word set holds one.
 _PUNCT: Final = b"\t\n\r\x0b\x0c!\"#$%&'()*+,-.:;<=>?[\\]^_`{|}~"
 _TO_SPACE: Final = bytes.maketrans(_PUNCT, b" " * len(_PUNCT))
-_UNICODE_PUNCT: Final = tuple(
-    ch.encode()
-    for ch in "\u2019\u2018\u201c\u201d\u00bf\u00a1\u00ab\u00bb\u2013\u2014\u2026\u00b7\u00a0"
+_UNICODE_PUNCT: Final = re.compile(
+    "[\u2019\u2018\u201c\u201d\u00bf\u00a1\u00ab\u00bb\u2013\u2014\u2026\u00b7\u00a0]"
 )
-
-
-def _words_of(text: str) -> list[str]:
-    """The whitespace-separated tokens of a non-ASCII text, punctuation removed."""
-    raw = text.encode().translate(_TO_SPACE)
-    for mark in _UNICODE_PUNCT:
-        if mark in raw:
-            raw = raw.replace(mark, b" ")
-    return raw.decode().split()
 
 
 # --- Other scripts -----------------------------------------------------------------------
@@ -239,6 +232,9 @@ _SCRIPT_RANGES: Final[tuple[tuple[int, int, str], ...]] = (
     (0xF900, 0xFAFF, _HAN),
     (0x20000, 0x2FFFF, _HAN),
 )
+# Anything outside Latin letters, their accents and general punctuation: a cheap test before
+# the letters are counted script by script.
+_MAYBE_OTHER_SCRIPT: Final = re.compile("[^\x00-\u036f\u1e00-\u1eff\u2000-\u206f]")
 _NON_LATIN: Final = re.compile(
     "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(z))}" for a, z, _ in _SCRIPT_RANGES) + "]+"
 )
@@ -347,18 +343,24 @@ def language_of(text: str) -> str | None:
         return _latin(raw.decode().split(), None)
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    script, lookalikes = _script_language(text)
-    if script is not None:
-        return script
-    if lookalikes:
-        text = text.translate(_LOOKALIKES)
+    if _MAYBE_OTHER_SCRIPT.search(text) is not None:
+        script, lookalikes = _script_language(text)
+        if script is not None:
+            return script
+        if lookalikes:
+            text = text.translate(_LOOKALIKES)
+    marks = {m.lower() for m in _MARKS.findall(text)}
+    if "ión" in text or "IÓN" in text:
+        marks.add("ión")
+    text = _UNICODE_PUNCT.sub(" ", text)
     if text.isupper():
         text = text.lower()
-    return _latin(_words_of(text), text.lower())
+    found = text.encode().translate(_TO_SPACE).decode().split()
+    return _latin(found, marks)
 
 
-def _latin(found: list[str], lowered: str | None) -> str | None:
-    """Score the words ``found`` (and the letters of ``lowered``, the non-ASCII text)."""
+def _latin(found: list[str], marks: set[str] | None) -> str | None:
+    """Score the words ``found`` (and the ``marks`` of a non-ASCII text)."""
     if len(found) < _MIN_WORDS:
         return None
     words = set(found)
@@ -366,19 +368,10 @@ def _latin(found: list[str], lowered: str | None) -> str | None:
     if len(first) > 1 and first.istitle():
         words.add(first.lower())
     hits = words & _ALL_WORDS
-    scores = dict.fromkeys(LATIN_LANGUAGES, 0)
-    for word in hits:
-        for code in _LANGUAGES_OF[word]:
+    scores = {code: len(hits & words_of) for code, words_of in _SETS}
+    if marks:
+        for code in {code for mark in marks for code in _MARK_LANGUAGES[mark]}:
             scores[code] += 1
-    if lowered is not None:
-        chars = set(lowered)
-        for code, letters in _LETTER_SETS:
-            if not chars.isdisjoint(letters):
-                scores[code] += 1
-        for code, suffix in _SUFFIXES:
-            if suffix in lowered:
-                scores[code] += 1
-                break
     best = _best(scores)
     if best is None or (len(hits) < _MIN_WORDS and sum(map(str.isalpha, words)) < _MIN_WORDS):
         return None

@@ -32,9 +32,15 @@ __all__ = ["Candidates", "CompiledRules", "LineHits", "compile_rules", "hypersca
 # Dates of birth for `dob_under_age`. Each alternative is its own pattern with a literal
 # anchor inside the match (not a lookbehind, which a prefilter drops), so the fast path does
 # not flag every four-digit year.
+_BIRTH: Final = (
+    r"(?:\b(?:DOB|D\.O\.B\.?|born(?: on)?|birth ?date|date of birth|b\.|nacid[oa](?: el)?|"
+    r"fecha de nacimiento|f\. ?nac\.?|nascid[oa](?: em)?|data de nascimento)(?:/age)?\W{0,3}"
+    r"|(?-i:\b[A-Z][a-z]+ [A-Z][a-z]+),?\s\(?)"
+)
 _DATES: Final = (
-    r"\b(?P<m>\d{1,2})[/.-](?P<d>\d{1,2})[/.-](?P<y>(?:19|20)\d{2})\b",
-    r"\b(?P<y>(?:19|20)\d{2})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b",
+    # a full date is a date of birth only where the text says so (an incident date is not)
+    _BIRTH + r"(?P<m>\d{1,2})[/.-](?P<d>\d{1,2})[/.-](?P<y>(?:19|20)\d{2})\b",
+    _BIRTH + r"(?P<y>(?:19|20)\d{2})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b",
     r"\bDOB[/: ]\s?(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})\b",
     r"\b(?:DOB|YOB)[/: ]\s?(?P<year>(?:19|20)\d{2})\b(?![/.-]\d)",
     r"\bborn in (?P<year>(?:19|20)\d{2})\b",

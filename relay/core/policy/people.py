@@ -130,6 +130,7 @@ _PRONOUN: Final = re.compile(
 _BACK_REFERENCE: Final = re.compile(
     r"(?i)^\W*(?:he|she|they|hes|shes|he's|she's|his|her|their|el|ella|ele|ela)\b[^.!?]{0,60}?"
     r"\b(?:drives?|driving|car|vehicle|truck|van|lives?|living|stays?|staying|works?|phone|"
+    r"call|calls|text|texts|meet|meets|meeting|check in|checks in|"
     r"cell|number|hangs? out|girlfriend|boyfriend|wife|husband|mom|mother|kids?|address|"
     r"maneja|vive|trabaja|dirige|mora|trabalha)\b"
 )
@@ -149,9 +150,20 @@ _ROLE_WORD: Final = re.compile(
     r"target|suspect|wanted|victim|witness(?! protection)|owner|vendedor|traficante)\b"
 )
 _AGENCY_CONTACT: Final = re.compile(
-    r"(?i)^\W*(?:\w{0,6}pd\b|call|contact|report|questions?|tips?|refer|reach|info(?:rmation)? to|"
-    r"any info|anyone with|havenport|millbrook|eastfield|granite falls|\w+ (?:pd|police|"
-    r"sheriff|unit|division|bureau|analysis|desk|dispatch))\b"
+    r"(?i)^\W*(?:report|call|contact|notify|text|tips?|questions?|anyone with)\b"
+    r"(?!\s+(?:him|her|them|(?-i:[A-Z][a-z]+\s[A-Z])))"
+    r"|^\W*(?:\w{0,6}pd\b|(?:call|contact|report|questions?|tips?|refer|reach|"
+    r"info(?:rmation)? to|any info|anyone with)\b[^.!?]{0,40}\b(?:pd|police|unit|division|"
+    r"bureau|analysis|desk|dispatch|squad|task force|det|detective|sgt|officer|ofc|lt|"
+    r"investigator|inv|tfo|sa|agent|analyst)\b)"
+    r"|\b(?:call|contact|notify|reach|radio|page)\s+(?:the\s+)?(?:det|detective|sgt|sergeant|"
+    r"lt|officer|ofc|investigator|inv|tfo|sa|agent|analyst|dispatch|desk|[A-Z][a-z]+ pd|"
+    r"\w+ (?:pd|police|unit|division|bureau|desk))\b"
+)
+_OTHER_ROLE: Final = re.compile(
+    r"(?i)\b(?:landlord|landlady|owner|tenant|neighbou?rs?|manager|clerk|employee|staff|"
+    r"security|witness(?:es)?|victims?|complainant|caller|cashier|bartender|teller|"
+    r"propietario|vecino|dueno|vizinho|dono)\b"
 )
 _SUSPECT: Final = re.compile(
     r"(?i)\b(?:suspects?|subjects?|subj|susp|wanted|targets?|offenders?|perps?|accused|arrestee|"
@@ -289,8 +301,11 @@ def _names_in(text: str) -> list[str]:
 
 
 def _identity_like(text: str, *, after_source: bool) -> bool:
-    """Does this unit carry a person's identity (and not a suspect's)?"""
-    if _SUSPECT.search(text) and not _EXPLICIT.search(text):
+    """Does this unit carry a person's identity (and not a suspect's, nor an agency
+    contact's, nor that of someone else it names by role)?"""
+    if (_SUSPECT.search(text) or _OTHER_ROLE.search(text)) and not _EXPLICIT.search(text):
+        return False
+    if _AGENCY_CONTACT.search(text):
         return False
     if after_source and _BACK_REFERENCE.match(text):
         return True
@@ -358,6 +373,11 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
                 for name in _names_in(fold):
                     bound.setdefault(name, rule)
             continue
+        others = {
+            w
+            for w in _CAPITALISED.findall(fold)[1:]
+            if w.lower() not in _NOT_NAME and not any(w in name for name in bound)
+        }
         if is_label_line(fold) and _in_bolo_card(seg, text_units, k):
             continue  # "Source: SOI #3 (...)" in a suspect's card: that field alone goes
         # the units after it that carry the source's identity: a true-name line, a DOB, a
@@ -373,6 +393,8 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
             nfold = units[nxt].fold
             if _row(seg, nxt) or not _identity_like(nfold, after_source=True):
                 break
+            if others and _mentions_any(nfold, others):
+                break  # it goes on about the suspect the source named
             if bound and any(n not in bound for n in _names_in(nfold)):
                 break
             _take(people, nxt, rule, nfold, bound)
@@ -406,6 +428,13 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
     people.count = len(bound)
     _mentions(seg, bound, source_units, people)
     return people
+
+
+_CAPITALISED: Final = re.compile(r"\b[A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?\b")
+
+
+def _mentions_any(text: str, words: set[str]) -> bool:
+    return any(re.search(rf"\b{re.escape(w)}\b", text) for w in words)
 
 
 def _row(seg: Segmented, u: int) -> bool:

@@ -39,6 +39,12 @@ _CLAUSE: Final = re.compile(
 _OPENER: Final = re.compile(
     r"^\W*(?:fyi|fysa|heads up|attention|be advised|all units)\b\W*", re.IGNORECASE
 )
+# Greetings and sign-offs carry nothing either.
+_GREETING: Final = re.compile(
+    r"(?i)\b(?:good (?:morning|afternoon|evening)|morning|afternoon|evening|hi|hello|hey|"
+    r"greetings|all|team|folks|everyone|guys|thanks|thank you|thx|ty|regards|cheers|"
+    r"buenos d[ií]as|buenas tardes|hola|gracias|bom dia|boa tarde|ol[aá]|obrigad[oa])\b[\s,.!:-]*"
+)
 # A signature: "- Det. Okafor, Havenport PD", "Sgt. Ruiz #412", "Thanks, Det. Kim".
 _SIGNATURE: Final = re.compile(
     r"^\W*(?:(?:thanks|thank you|thx|regards|respectfully|v/r|r/s|gracias|obrigad[oa])\W+)?"
@@ -307,6 +313,7 @@ def has_substance(lines: list[Line], min_words: int) -> bool:
             continue
         if _SIGNATURE.match(text):
             continue
+        text = _GREETING.sub("", text)
         if _CONTACT.match(text):
             # "Contact Det. Ruiz 555-0140 if you see a silver Nissan...": the clause counts.
             clause = _CLAUSE.search(text)

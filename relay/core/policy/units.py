@@ -142,10 +142,13 @@ def _carries_on(text: str, nxt: str, chat: bool) -> bool:
 
 
 def _chat_like(texts: list[str]) -> bool:
-    """Lines that mostly start in lower case: chat, where a line break ends a remark."""
-    firsts = [t.lstrip()[:1] for t in texts if t.strip()]
-    letters = [c for c in firsts if c.isalpha()]
-    return len(letters) >= 2 and sum(c.islower() for c in letters) * 2 > len(letters)
+    """Short lines that mostly start in lower case: chat, where a line break ends a remark.
+    (A hard-wrapped narrative also has lines starting in lower case, but long ones.)"""
+    lines = [t.strip() for t in texts if t.strip()]
+    letters = [t[0] for t in lines if t[0].isalpha()]
+    if len(letters) < 2 or sum(c.islower() for c in letters) * 2 <= len(letters):
+        return False
+    return sum(len(t) >= _WRAP_LENGTH + 10 for t in lines) * 2 < len(lines)
 
 
 def _boundaries(text: str) -> list[int]:
@@ -162,7 +165,12 @@ def _boundaries(text: str) -> list[int]:
                     out.append(m.end())
                     continue
                 # an initial, a known abbreviation, an initialism ("C.I.", "U.S.", "a.m.")
-                if (len(word) == 1 and word.isascii()) or "." in word or word in _ABBREVIATIONS:
+                initial = (
+                    len(word) == 1
+                    and word.isascii()
+                    and not text[before.start() - 1 : before.start()].isdigit()
+                )
+                if initial or "." in word or word in _ABBREVIATIONS:
                     continue
         out.append(m.end())
     return out
