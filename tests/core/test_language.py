@@ -132,6 +132,24 @@ TEMPLATE_LINES = [
     "Subject: DELA CRUZ, JUAN CARLOS; AKA: El Flaco; H/M, 5'8\"",
     "Location: Calle Del Sol & Los Alamos Rd, La Grange",
 ]
+# Units in a covered language (or two) that look like another one at first sight: never
+# uncovered.
+NEVER_UNCOVERED = [
+    "Vehicle / Vehículo: black 2021 Hyundai Tucson, NY reg KAF-7331",
+    "Taken from / Robado de: Shaw's lot, 400 Main St, Eastfield, 12/05 1915 hrs",
+    "Family says she may try to get to her sister's church, Iglesia La Fuente de Vida.",
+    "Informamos que as demais informações continuam iguais.",
+    "Si lo paran, NO mencionen a Arce; él sigue trabajando con nosotros.",
+    "*** CANCELAR BOLO *** Millbrook PD caso 26-004410 (robo a mano armada, farmacia CVS).",
+    "Per el informante de Det. Ayala, the shooter was riding in a white Acura TSX.",
+    "Wife says ele é bipolar e parou de tomar a medicação há duas semanas.",
+    "La víctima es Mariana Quintero, 19 años, vive en el 23 de Bartlett St, Millbrook;",
+    "buscamos a dos individuos que asaltaron una tienda a punta de pistola",
+    "a vitima apresentava ferimentos de bala no torax",
+    "Suspect sent an e-mail from j.doe@example.com to the store at 10 a.m.",
+    "Subject is known to frequent Café Olé and the Pão de Açúcar bakery on Main.",
+    "The vehicle is registered to José Muñoz of 12 Elm St, Havenport.",
+]
 # Cyrillic and Greek letters inside English words are a disguise, not Russian or Greek.
 LOOKALIKE = [
     "Th\u0435 susp\u0435ct w\u0430s s\u0435\u0435n n\u0435\u0430r th\u0435 p\u0430rk.",
@@ -180,6 +198,11 @@ def test_english_template_lines_are_english_or_unknown(text):
     assert language_of(text) in ("en", None)
 
 
+@pytest.mark.parametrize("text", NEVER_UNCOVERED)
+def test_covered_units_that_look_foreign(text):
+    assert not uncovered(text, COVERED)
+
+
 @pytest.mark.parametrize("text", LOOKALIKE)
 def test_lookalike_letters_do_not_make_a_language(text):
     assert language_of(text) in ("en", None)
@@ -205,20 +228,22 @@ def test_uncovered():
     assert not uncovered("Il sospettato è armato e pericoloso.", frozenset({"en", "it"}))
 
 
-# 200 common English words, including the ones that are also words of another language
-# ("come", "per", "son", "hat", "war", "die", "ten", "on", "a", "i", "no", "me", "do", "to").
-COMMON_ENGLISH = """
+# 200 common English words (police usage among them), including ones that are also words of
+# another language ("come", "per", "son", "hat", "war", "die", "ten", "con", "a", "i", "no").
+_COMMON_ENGLISH_TEXT = """
 the be to of and a in that have i it for not on with he as you do at this but his by from
 they we say her she or an will my one all would there their what so up out if about who get
 which go me when make can like time no just him know take people into year your good some
 could them see other than then now look only come its over think also back after use two how
-our work first well way even new want because any these give day most us is was are were been
-has had did said says man men woman car street night home left right front door house store
-black white red blue gray silver green dark light male female tall short thin heavy hair eyes
-jacket hoodie shirt pants shoes hat mask gun knife bag money phone police officer suspect
-vehicle plate seen last wearing driving armed known fled toward north south east west near
-call contact please son per war die ten plus sale pan ale solo era con sin auto van den
-""".split()
+our work first well way even new want because any these give day most us is was are were
+been has had did said says man men woman car street night home left right front door house
+store black white red blue gray silver green dark light male female tall short thin heavy
+hair eyes jacket hoodie shirt pants shoes hat mask gun knife bag money phone police officer
+suspect vehicle plate seen last wearing driving armed known fled toward north south east
+west near call contact please son per war die ten plus sale pan ale solo era con sin auto
+van den road lot park parking corner block area scene report case minutes
+"""
+COMMON_ENGLISH = _COMMON_ENGLISH_TEXT.split()
 
 
 @settings(max_examples=400, deadline=None)

@@ -71,6 +71,12 @@ _AFTER_BARE: Final = re.compile(
     rf"^(?:\s*[\w-]*\d[\w-]*)?\s+(?P<name>{_TITLE}?{_CAP}(?:\s+[A-Z]\.?)?(?:\s+{_CAP}){{1,2}}"
     rf"|{_TITLE}{_CAP}|{_TITLE}{_UP})(?![\w])"
 )
+# "CS Lattimore says ...": a surname alone, straight after the term, then a verb
+_AFTER_SURNAME: Final = re.compile(
+    rf"^\s+(?P<name>{_CAP})\s+(?i:says|said|told|tells|advises|advised|reports|reported|"
+    r"states|stated|is|was|has|had|will|would|called|texted|confirmed|saw|heard|knows|dice|"
+    r"dijo|disse|diz)\b"
+)
 _AFTER_LOWER: Final = re.compile(
     rf"^\W{{0,3}}(?:{_NAMING}\W{{1,3}}|\s*[:=\-(,]\s*)(?P<name>{_LOW}\s{_LOW})\b"
 )
@@ -148,6 +154,10 @@ _PERSON_LABEL: Final = re.compile(
 _ROLE_WORD: Final = re.compile(
     r"(?i)\b(?:seller|dealer|supplier|lookout|driver|fence|shooter|runner|associate|stash|"
     r"target|suspect|wanted|victim|witness(?! protection)|owner|vendedor|traficante)\b"
+)
+_FIELD_OF_PARTY: Final = re.compile(
+    r"(?i)^\W*(?!(?:suspect|subj|susp|driver|owner)\b)[\w ]{0,12}?\b(?:phone|cell|tel|dob|"
+    r"address|addr|aka|alias|email|ssn|employer|relationship)\b[^:]{0,10}:"
 )
 _AGENCY_CONTACT: Final = re.compile(
     r"(?i)^\W*(?:report|call|contact|notify|text|tips?|questions?|anyone with)\b"
@@ -276,8 +286,11 @@ def _bound_after(text: str, *, reporter: bool = False) -> list[str]:
             name = m2.group("name").strip("\"'“”‘’")
             if _plausible(name) or (name and name[0].isupper() and " " not in name):
                 out.append(name)
+    m5 = _AFTER_SURNAME.match(text)
+    if m5 is not None and m5.group("name").lower() not in _NOT_NAME:
+        out.append(m5.group("name"))
     m4 = _AFTER_BARE.match(text)
-    if m4 is not None and not reporter and _plausible(m4.group("name")):
+    if m4 is not None and _plausible(m4.group("name")):
         out.append(m4.group("name"))
     m3 = _AFTER_LOWER.match(text)
     if m3 is not None:
@@ -289,6 +302,8 @@ def _bound_after(text: str, *, reporter: bool = False) -> list[str]:
 
 _LOWER_STOP: Final = frozenset(
     """
+    who whom whose which that has have had does did can could would should will there
+    their they then than this these those what when where why how
     reliable good new old solid legit paid active working going saying telling was is
     are been being at in on with for from to by of and or but not just also still very
     really back out up down over there here home gone done signed registered documented
@@ -379,7 +394,13 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
             if w.lower() not in _NOT_NAME and not any(w in name for name in bound)
         }
         if is_label_line(fold) and _in_bolo_card(seg, text_units, k):
-            continue  # "Source: SOI #3 (...)" in a suspect's card: that field alone goes
+            # "Source: SOI #3 (...)" in a suspect's card: that field goes, with the fields
+            # right after it that carry the same party's details ("RP Phone:")
+            j = k + 1
+            while j < len(text_units) and _FIELD_OF_PARTY.match(units[text_units[j]].fold):
+                _take(people, text_units[j], rule, units[text_units[j]].fold, bound)
+                j += 1
+            continue
         # the units after it that carry the source's identity: a true-name line, a DOB, a
         # phone, an address; a unit naming someone new once the source is known is about
         # somebody else
