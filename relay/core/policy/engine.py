@@ -205,7 +205,7 @@ def _scan(message: SlackMessage) -> _Scan:
     extra: list[str] = []
     for f in message.files:
         extra.extend((f.name.translate(_FILENAME_SEPARATORS), f.title, f.alt_txt))
-    seg = segment(parts, texts, extra)
+    seg = segment(parts, texts, extra, line_folds)
     folds = [b.fold for b in seg.blocks]
     block_starts = []
     offset = 0
@@ -465,6 +465,11 @@ def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analy
     return Analysis(message, policy, None, scan, matcher, firing, people)
 
 
+_ENGLISH: Final = re.compile(
+    r"(?i)(?:^| )(?:the|and|with|was|were|has|have|been|from|this|that|they|is)(?= )"
+)
+
+
 def _uncovered_units(scan: _Scan, policy: Policy) -> int:
     """Text units written in a language the policy has no rules for."""
     seg = scan.seg
@@ -473,8 +478,8 @@ def _uncovered_units(scan: _Scan, policy: Policy) -> int:
         if seg.blocks[unit.block].kind != "text":
             continue
         fold = unit.fold
-        if fold.isascii() and len(fold) < 24:
-            continue
+        if fold.isascii() and (len(fold) < 24 or _ENGLISH.search(fold) is not None):
+            continue  # plainly English (or too short to tell): nothing to find
         raw = " ".join(scan.texts[i][a:z] for i, a, z in unit.spans)
         if uncovered(raw, policy.languages):
             count += 1

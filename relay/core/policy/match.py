@@ -83,8 +83,13 @@ _NOT_PREFILTERABLE: Final = (
 )
 
 
+_CONDITIONAL: Final = re.compile(r"(?<!\\)\(\?\(")
+
+
 def _prefilterable(pattern: str) -> bool:
-    return not any(token in pattern for token in _NOT_PREFILTERABLE)
+    if any(token in pattern for token in _NOT_PREFILTERABLE if token != "(?("):
+        return False
+    return _CONDITIONAL.search(pattern) is None  # "\(?(?:" is an optional "(", not "(?("
 
 
 def _hs_expression(pattern: str) -> bytes:

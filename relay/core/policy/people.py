@@ -103,7 +103,7 @@ _ROLE_BEFORE: Final = re.compile(
 )
 # An appositive closes after the name ("Our CI, Danny Ruiz, says"); "Per CI-607, Bogdan
 # Petran is selling" names what the source reported, not the source.
-_CLOSED: Final = re.compile(r"^\s*(?:[,);:.\]]|$|\(|-|(?i:dob|aka|a/k/a|age)\b|\d)")
+_CLOSED: Final = re.compile(r"\s*(?:[,);:.\]]|$|\(|-|(?i:dob|aka|a/k/a|age)\b|\d)")
 _REPORTER: Final = re.compile(
     r"(?i)\b(?:per|according to|via|from|thru|through|seg[uú]n|segundo|de acuerdo con)\W*$"
 )
@@ -486,6 +486,12 @@ def _in_bolo_card(seg: Segmented, text_units: list[int], k: int) -> bool:
     return False
 
 
+def _ends_line(seg: Segmented, u: int) -> int | None:
+    """The line a unit ends, when it is the last thing on it."""
+    line, _, end = seg.units[u].spans[-1]
+    return line if not seg.texts[line][end:].strip() else None
+
+
 def _alone(seg: Segmented, u: int) -> int | None:
     """The line of a unit that is a whole line of its own, else None."""
     unit = seg.units[u]
@@ -504,7 +510,9 @@ def _card(seg: Segmented, text_units: list[int], k: int) -> list[int]:
     u = text_units[k]
     line = _alone(seg, u)
     if line is None:
-        return []
+        line = _ends_line(seg, u)  # a heading after another sentence on its line
+        if line is None or is_label_line(units[u].fold):
+            return []
     fold = units[u].fold
     card: list[int] = []
     if not is_label_line(fold):

@@ -17,6 +17,7 @@ from relay.core.model import Line, Link, Ref, Segment, Text, TextPart
 from relay.core.mrkdwn import line_text
 from relay.core.policy.marking import Mark, parse_banner, render_banner
 from relay.core.policy.model import Detector, Policy
+from relay.core.policy.units import ends_with_abbreviation, sentence_ends
 from relay.core.text import compact, fold, strip_invisible
 
 __all__ = ["Rebuild", "has_substance", "rebuild_part", "tidy"]
@@ -305,10 +306,11 @@ def tidy(lines: list[Line]) -> list[Line]:
 
 
 def has_substance(lines: list[Line], min_words: int) -> bool:
-    """More than markings, contacts and boilerplate: at least ``min_words`` words."""
+    """More than markings, contacts, greetings and signatures: at least ``min_words`` words,
+    judged sentence by sentence ("Call me at 555-0153. Det. Haverty, Eastfield PD" is a
+    contact and a signature, however it is wrapped)."""
     words = 0
-    for line in lines:
-        text = fold(line_text(line))
+    for text in _sentences(lines):
         if not text or parse_banner(text) is not None:
             continue
         if _SIGNATURE.match(text):
@@ -325,3 +327,30 @@ def has_substance(lines: list[Line], min_words: int) -> bool:
         if words >= min_words:
             return True
     return False
+
+
+def _sentences(lines: list[Line]) -> list[str]:
+    """The folded sentences of the lines (a sentence broken after an abbreviation at a line's
+    end, "... through Det." / "Haverty, Eastfield PD", is read whole)."""
+    out: list[str] = []
+    carry = ""
+    for line in lines:
+        text = fold(line_text(line))
+        if not text:
+            continue
+        if carry:
+            text = carry + " " + text
+            carry = ""
+        pos = 0
+        cuts = sentence_ends(text)
+        for cut in cuts:
+            out.append(text[pos:cut].strip())
+            pos = cut
+        rest = text[pos:].strip()
+        if rest and ends_with_abbreviation(rest):
+            carry = rest
+        elif rest:
+            out.append(rest)
+    if carry:
+        out.append(carry)
+    return out

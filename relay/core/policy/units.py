@@ -25,15 +25,24 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 from relay.core.model import Line, LineKind
 from relay.core.text import fold
 
-__all__ = ["Block", "Segmented", "Unit", "is_label_line", "is_table_row", "segment"]
+__all__ = [
+    "Block",
+    "Segmented",
+    "Unit",
+    "ends_with_abbreviation",
+    "is_label_line",
+    "is_table_row",
+    "segment",
+    "sentence_ends",
+]
 
 # A template line: a short label then a colon ("Vehicle: ...", "DOB/Age: ...", "Hgt/Wgt:").
-_LABEL: Final = re.compile(r"^\W{0,3}[A-Za-z][\w /#&'().,-]{0,30}?\s?:(?:\s|$)")
+_LABEL: Final = re.compile(r"^\W{0,3}[A-Za-z](?:[\w/#&'(),-]|\.(?!\s)| (?=\S)){0,30}?\s?:(?:\s|$)")
 # A list item typed as text.
 _ITEM: Final = re.compile(r"^\s*(?:[-*•·▪‣◦–—>]|\d{1,2}[.)]|\(?[a-zA-Z0-9]\))\s+")
 _TABLE: Final = re.compile(r"\t|\|.*\||\S {3,}\S.* {3,}\S")
@@ -54,7 +63,9 @@ _TERMINAL: Final = re.compile(r"[.!?][\"'”’)\]]*\s*$")
 # A line that carries on into the next: it ends inside a sentence.
 _CARRY: Final = re.compile(
     r"(?:[,;:\-–—(/&+]|\b(?:and|or|but|the|a|an|of|to|in|on|at|with|for|by|from|is|was|are|"
-    r"were|his|her|their|our|my|your|its|that|who|which|as|de|la|el|los|las|del|que|y|en|"
+    r"were|his|her|their|our|my|your|its|that|who|which|as|been|be|has|have|had|will|would|"
+    r"can|could|not|than|into|onto|about|after|before|over|under|through|near|between|"
+    r"de|la|el|los|las|del|que|y|en|"
     r"con|por|para|da|do|das|dos|e|em|no|na|um|uma|com))\s*$",
     re.IGNORECASE,
 )
@@ -62,9 +73,9 @@ _WRAP_LENGTH: Final = 45  # a line at least this long that ends mid-sentence was
 _HYPHEN_BREAK: Final = re.compile(r"([A-Za-z])-$")
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """One unit of removal. ``spans``: (line index, start, end) in the line's display text."""
+class Unit(NamedTuple):
+    """One unit of removal. ``spans``: (line index, start, end) in the line's display text.
+    (A NamedTuple: as immutable as a frozen dataclass and several times cheaper to build.)"""
 
     block: int
     spans: tuple[tuple[int, int, int], ...]
@@ -116,6 +127,8 @@ def is_label_line(text: str) -> bool:
 
 
 def is_table_row(text: str) -> bool:
+    if "\t" not in text and "|" not in text and "   " not in text:
+        return False
     return _TABLE.search(text) is not None
 
 
@@ -131,14 +144,39 @@ def _carries_on(text: str, nxt: str, chat: bool) -> bool:
     long line without final punctuation also carries on when the next line goes on in lower
     case or is about as long (a hard-wrapped paragraph)."""
     stripped = text.rstrip()
-    if not stripped or _TERMINAL.search(stripped):
+    if not stripped:
         return False
-    if _HYPHEN_BREAK.search(stripped) or _CARRY.search(stripped) is not None:
+    if stripped[-1] == ".":
+        # "can be reached through Det." + "Ocasio.": an abbreviation does not end it
+        return ends_with_abbreviation(stripped)
+    if stripped[-1] in "!?" or _TERMINAL.search(stripped[-4:]):
+        return False
+    tail = stripped[-12:]
+    if _HYPHEN_BREAK.search(tail) or _CARRY.search(tail) is not None:
         return True
     if chat or len(stripped) < _WRAP_LENGTH:
         return False
     following = nxt.strip()
-    return following[:1].islower() or len(following) * 2 >= len(stripped)
+    return (
+        following[:1].islower()
+        or len(following) * 2 >= len(stripped)
+        or following[-1:] in ".!?"  # the wrapped sentence ends there
+    )
+
+
+def _joins(text: str, nxt: str, chat: bool) -> bool:
+    """Does the sentence on ``text`` go on over ``nxt``? A short template field never does;
+    a list item, a table row or a new template field starts a unit of its own, unless the
+    line plainly breaks mid-sentence ("... and" / a lower-case continuation)."""
+    if _is_item(nxt) or is_table_row(nxt) or not _carries_on(text, nxt, chat):
+        return False
+    if is_label_line(text) and len(text.split()) <= 8:
+        return False
+    if is_label_line(nxt):
+        tail = text.rstrip()[-12:]
+        strong = _CARRY.search(tail) is not None or nxt.lstrip()[:1].islower()
+        return strong and not chat
+    return True
 
 
 def _chat_like(texts: list[str]) -> bool:
@@ -151,6 +189,23 @@ def _chat_like(texts: list[str]) -> bool:
     return sum(len(t) >= _WRAP_LENGTH + 10 for t in lines) * 2 < len(lines)
 
 
+def sentence_ends(text: str) -> list[int]:
+    """Offsets in ``text`` where a sentence ends (after its punctuation)."""
+    return _boundaries(text)
+
+
+def ends_with_abbreviation(text: str) -> bool:
+    """Does ``text`` end on an abbreviation or an initial ("through Det.", "J.")?"""
+    stripped = text.rstrip()
+    if stripped[-1:] != ".":
+        return False
+    before = _WORD_BEFORE.search(stripped, max(0, len(stripped) - 25), len(stripped) - 1)
+    word = before.group(1).lower().lstrip(".") if before is not None else ""
+    return (word in _ABBREVIATIONS and word not in _STREET) or (
+        len(word) == 1 and word.isascii() and word.isalpha()
+    )
+
+
 def _boundaries(text: str) -> list[int]:
     """Offsets in ``text`` where a sentence ends (after its punctuation)."""
     if "." not in text and "!" not in text and "?" not in text:
@@ -158,7 +213,7 @@ def _boundaries(text: str) -> list[int]:
     out: list[int] = []
     for m in _END.finditer(text):
         if m.group(0)[0] == ".":
-            before = _WORD_BEFORE.search(text, 0, m.start())
+            before = _WORD_BEFORE.search(text, max(0, m.start() - 24), m.start())
             if before is not None:
                 word = before.group(1).lower().lstrip(".")
                 if word in _STREET and _street_end(text, before.start(), m.end()):
@@ -208,12 +263,14 @@ def segment(
     parts: Sequence[tuple[tuple[Line, ...], int]],
     texts: list[str],
     extra: Sequence[str] = (),
+    folds: Sequence[str] = (),
 ) -> Segmented:
     """Cut lines into blocks and units.
 
     ``parts``: each scanned part's lines and the index of its first line in ``texts`` (the
     display text of every line). ``extra`` adds one block of one unit per string (file
-    names, titles, alt texts): appended to ``texts`` as lines of their own.
+    names, titles, alt texts): appended to ``texts`` as lines of their own. ``folds``, when
+    given, is the folded view of each text line (reused for a line that is one unit).
     """
     seg = Segmented(texts=texts)
     units, blocks, line_units = seg.units, seg.blocks, seg.line_units
@@ -229,21 +286,18 @@ def segment(
                 continue
             run = [idx]
             line = lines[i]
-            if line.kind in (LineKind.PARAGRAPH, LineKind.QUOTE) and not is_table_row(text):
+            table = is_table_row(text)
+            if line.kind in (LineKind.PARAGRAPH, LineKind.QUOTE) and not table:
                 while (
                     i + 1 < n
-                    and _carries_on(texts[start + i], texts[start + i + 1], chat)
-                    and not is_label_line(texts[start + i])
                     and lines[i + 1].kind is line.kind
                     and texts[start + i + 1].strip()
-                    and not _is_item(texts[start + i + 1])
-                    and not is_label_line(texts[start + i + 1])
-                    and not is_table_row(texts[start + i + 1])
+                    and _joins(texts[start + i], texts[start + i + 1], chat)
                 ):
                     i += 1
                     run.append(start + i)
             i += 1
-            _add_block(seg, run, table=len(run) == 1 and is_table_row(text))
+            _add_block(seg, run, table=len(run) == 1 and table, folds=folds)
     for text in extra:
         texts.append(text)
         idx = len(texts) - 1
@@ -257,7 +311,7 @@ def segment(
     return seg
 
 
-def _add_block(seg: Segmented, run: list[int], *, table: bool) -> None:
+def _add_block(seg: Segmented, run: list[int], *, table: bool, folds: Sequence[str] = ()) -> None:
     texts, units = seg.texts, seg.units
     b = len(seg.blocks)
     first = len(units)
@@ -265,7 +319,8 @@ def _add_block(seg: Segmented, run: list[int], *, table: bool) -> None:
         text = texts[run[0]]
         cuts = [] if table else _boundaries(text)
         if not cuts:
-            units.append(Unit(block=b, spans=((run[0], 0, len(text)),), fold=fold(text)))
+            whole = folds[run[0]] if run[0] < len(folds) else fold(text)
+            units.append(Unit(block=b, spans=((run[0], 0, len(text)),), fold=whole))
         else:
             pos = 0
             for cut in [*cuts, len(text)]:
