@@ -33,7 +33,9 @@ __all__ = ["Anchor", "People", "find_people"]
 _TITLE: Final = (
     r"(?:(?i:det|detective|sgt|sergeant|officer|ofc|off|ptl|patrolman|tpr|trooper|lt|"
     r"lieutenant|cpl|corporal|agent|sa|tfo|inv|investigator|mr|mrs|ms|miss|dr|sr|sra|srta|"
-    r"don|dona|dona|senor|senora|agente|oficial|policia|policial)\.?\s+)"
+    r"don|dona|senor|senora|agente|oficial|policia|policial|sgto|sargento|cabo|cb|sd|"
+    r"soldado|tte|teniente|tenente|cap|capitan|capitao|inspector|investigador|delegado|"
+    r"comisario|comissario|escrivao)\.?\s+)"
 )
 _CAP: Final = (
     r"(?:(?:Mc|Mac|O'|D'|De|Di|Da|Du|La|Le|Van|Von|St\.\s?)?[A-Z][a-z]+(?:[-'][A-Za-z][a-z]+)*)"
@@ -94,7 +96,7 @@ _BEFORE: Final = re.compile(
 # A promise of anonymity: every name in its sentence that is not a suspect's is protected.
 _CIVIL: Final = re.compile(r"(?i)(?:mr|mrs|ms|miss|sr|sra|srta|senor|senora|don|dona)\b")
 _ANONYMITY: Final = re.compile(
-    r"(?i)anonym|confiden|condition|(?:his|her|their|my) name|not (?:to )?be (?:named|identified)|"
+    r"(?i)anonym|condition|(?:his|her|their|my) name|not (?:to )?be (?:named|identified)|"
     r"anonimat|anonim"
 )
 _ROLE_BEFORE: Final = re.compile(

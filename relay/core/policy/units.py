@@ -56,7 +56,7 @@ _ABBREVIATIONS: Final = frozenset(
     mt ft apt ste cir ct pl ter pkwy sq bldg fl no nos nr num vs approx appx est inc co
     corp dept govt univ lic veh reg ht wt hgt wgt tel ph ext jan feb mar apr jun jul aug
     sep sept oct nov dec mon tue tues wed thu thur thurs fri e.g i.e u.s a.m p.m etc al
-    fig op
+    fig op sgto cb sd sdo tte cap avda pza dpto depto edif cia dna dona pag cel aprox ref
     """.split()  # noqa: SIM905 - a word list reads best as words
 )
 _TERMINAL: Final = re.compile(r"[.!?][\"'”’)\]]*\s*$")
@@ -70,6 +70,7 @@ _CARRY: Final = re.compile(
     re.IGNORECASE,
 )
 _WRAP_LENGTH: Final = 45  # a line at least this long that ends mid-sentence was wrapped
+_WRAP_MAX: Final = 100  # ... and no longer than this (hard wraps are at 60-80 columns)
 _HYPHEN_BREAK: Final = re.compile(r"([A-Za-z])-$")
 
 
@@ -154,8 +155,8 @@ def _carries_on(text: str, nxt: str, chat: bool) -> bool:
     tail = stripped[-12:]
     if _HYPHEN_BREAK.search(tail) or _CARRY.search(tail) is not None:
         return True
-    if chat or len(stripped) < _WRAP_LENGTH:
-        return False
+    if chat or not _WRAP_LENGTH <= len(stripped) <= _WRAP_MAX:
+        return False  # a short line, or a client's long soft-wrapped paragraph: not a wrap
     following = nxt.strip()
     return (
         following[:1].islower()
