@@ -137,7 +137,9 @@ def _parse(body: str) -> Mark | None:
             specified=tuple(specified),
             limited=tuple(limited),
         )
-    return UNKNOWN_MARK if rest else None
+    # "(W/M, 30s, red beard)" is a description, not a mark: only a marking head the relay
+    # does not understand ("(U//XYZ)" is handled above) fails closed
+    return UNKNOWN_MARK if rest and _MARK_HEAD.match(head + "/") else None
 
 
 def parse_portion(folded: str) -> tuple[Mark, int] | None:

@@ -56,7 +56,7 @@ _ABBREVIATIONS: Final = frozenset(
     mt ft apt ste cir ct pl ter pkwy sq bldg fl no nos nr num vs approx appx est inc co
     corp dept govt univ lic veh reg ht wt hgt wgt tel ph ext jan feb mar apr jun jul aug
     sep sept oct nov dec mon tue tues wed thu thur thurs fri e.g i.e u.s a.m p.m etc al
-    fig op sgto cb sd sdo tte cap avda pza dpto depto edif cia dna dona pag cel aprox ref
+    fig op sgto cb sd sdo tte avda pza dpto depto edif cia dna dona pag cel aprox ref
     """.split()  # noqa: SIM905 - a word list reads best as words
 )
 _TERMINAL: Final = re.compile(r"[.!?][\"'”’)\]]*\s*$")
@@ -70,7 +70,7 @@ _CARRY: Final = re.compile(
     re.IGNORECASE,
 )
 _WRAP_LENGTH: Final = 45  # a line at least this long that ends mid-sentence was wrapped
-_WRAP_MAX: Final = 100  # ... and no longer than this (hard wraps are at 60-80 columns)
+_SENTENCE_MARK: Final = re.compile(r"[a-z][.!?](?:\s|$)")
 _HYPHEN_BREAK: Final = re.compile(r"([A-Za-z])-$")
 
 
@@ -155,8 +155,8 @@ def _carries_on(text: str, nxt: str, chat: bool) -> bool:
     tail = stripped[-12:]
     if _HYPHEN_BREAK.search(tail) or _CARRY.search(tail) is not None:
         return True
-    if chat or not _WRAP_LENGTH <= len(stripped) <= _WRAP_MAX:
-        return False  # a short line, or a client's long soft-wrapped paragraph: not a wrap
+    if chat or len(stripped) < _WRAP_LENGTH:
+        return False
     following = nxt.strip()
     return (
         following[:1].islower()
@@ -187,7 +187,13 @@ def _chat_like(texts: list[str]) -> bool:
     letters = [t[0] for t in lines if t[0].isalpha()]
     if len(letters) < 2 or sum(c.islower() for c in letters) * 2 <= len(letters):
         return False
-    return sum(len(t) >= _WRAP_LENGTH + 10 for t in lines) * 2 < len(lines)
+    if not any(_SENTENCE_MARK.search(t) for t in lines):
+        return True  # lines in lower case and not one full stop: remarks, not a narrative
+    # a wrapped paragraph fills its lines (all but the last) to about the same width
+    body = lines[:-1]
+    lengths = sorted(len(t) for t in lines)
+    width = max(_WRAP_LENGTH, 0.75 * lengths[len(lengths) // 2])
+    return sum(len(t) >= width for t in body) * 2 < len(body)
 
 
 def sentence_ends(text: str) -> list[int]:
