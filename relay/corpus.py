@@ -156,10 +156,35 @@ def _fill(template: str, rng: random.Random) -> str:
     )
 
 
+_PROSE = [
+    "Officers responded to a report of a {off} at the {street} plaza in {town} at about {t} hrs.",
+    "The suspect, a W/M in his {age}s, left in a {color} {make} with {st} plate {plate}.",
+    "He was last seen heading {dir} toward {town2} and may still have the stolen property.",
+    "Witnesses say he wore a {color} jacket and carried a backpack.",
+    "Approach with caution: he displayed a knife during the incident.",
+    "Anyone with information should contact {town} PD, case {case}.",
+]
+
+
+def _shape(lines: list[str], rng: random.Random) -> list[str]:
+    """Write the same facts the ways officers write them: one per line (a template), as a
+    prose paragraph, as a list, or two sentences to a line."""
+    way = rng.random()
+    if way < 0.30:
+        return [" ".join(lines)]  # one paragraph
+    if way < 0.40:
+        return [lines[0], *(f"- {line}" for line in lines[1:])]  # a list
+    if way < 0.55:
+        return [" ".join(lines[i : i + 2]) for i in range(0, len(lines), 2)]
+    return lines
+
+
 def _lines(rng: random.Random) -> list[str]:
     kind = rng.random()
-    if kind < 0.45:  # a BOLO: a few facts, one per line
-        return [_fill(t, rng) for t in rng.sample(_BOLO, rng.randint(3, 7))]
+    if kind < 0.12:  # a narrative written as prose
+        return [" ".join(_fill(t, rng) for t in rng.sample(_PROSE, rng.randint(3, 6)))]
+    if kind < 0.45:  # a BOLO: a few facts, in any of the ways officers write them
+        return _shape([_fill(t, rng) for t in rng.sample(_BOLO, rng.randint(3, 7))], rng)
     if kind < 0.57:  # a portion-marked pattern bulletin
         body = [_fill(t, rng) for t in _BULLETIN]
         return [
@@ -172,16 +197,18 @@ def _lines(rng: random.Random) -> list[str]:
     if kind < 0.75:  # thread chatter
         return [_fill(rng.choice(_CHAT), rng)]
     lines = [_fill(t, rng) for t in rng.sample(_BOLO, rng.randint(3, 6))]
-    risky = _STRIP if kind < 0.92 else _BLOCK  # intel with a line that must not leave
+    risky = _STRIP if kind < 0.92 else _BLOCK  # intel with a sentence that must not leave
     lines.insert(rng.randrange(len(lines) + 1), _fill(rng.choice(risky), rng))
-    return lines
+    return _shape(lines, rng)
 
 
 def generate_corpus(count: int, seed: int = 2026) -> list[dict[str, Any]]:
-    """``count`` Slack message events in a realistic mix: BOLOs (45%), portion-marked
-    bulletins (12%), updates and cancellations (10%), thread chatter (8%), intel with a line
-    to strip (17%) or a line that blocks (8%); half written as rich_text blocks with style
-    runs, some with mrkdwn markup, zero-width and look-alike characters."""
+    """``count`` Slack message events in a realistic mix: narratives (12%), BOLOs (33%),
+    portion-marked bulletins (12%), updates and cancellations (10%), thread chatter (8%),
+    intel with a sentence to strip (17%) or one that blocks (8%). BOLOs and intel are written
+    as templates (one fact a line, 45%), prose paragraphs (30%), lists (10%) or two sentences
+    to a line (15%); half as rich_text blocks with style runs, some with mrkdwn markup,
+    zero-width and look-alike characters."""
     rng = random.Random(seed)  # noqa: S311 - test data, not security
     events: list[dict[str, Any]] = []
     for i in range(count):

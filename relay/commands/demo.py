@@ -24,6 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from relay.core.mrkdwn import unescape
+from relay.core.policy.units import split_units
+
 if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when the demo runs
     from relay.network import Agency, Network
 
@@ -157,10 +160,16 @@ def partner_posts(net: Network) -> list[dict[str, Any]]:
     return out
 
 
-def _first_line(text: str) -> str:
-    lines = [line for line in text.split("\n") if line.strip()]
-    more = f"  (+{len(lines) - 1} lines)" if len(lines) > 1 else ""
-    return (lines[0][:90] + more) if lines else ""
+def _units(text: str, removed: int) -> str:
+    """The partner's view unit by unit: each sentence, template line or list item it
+    received, then how many units its copy lacks."""
+    shown = []
+    for unit in split_units(unescape(text)):
+        unit = " ".join(unit.split())
+        shown.append(f"| {unit[:96] + '...' if len(unit) > 99 else unit}")
+    if removed:
+        shown.append(f"x {removed} unit{'s' if removed > 1 else ''} removed")
+    return f"\n{'':18}".join(shown) if shown else "(no text)"
 
 
 def _report(net: Network, seconds: float) -> None:
@@ -179,9 +188,9 @@ def _report(net: Network, seconds: float) -> None:
             rules = ", ".join(f"{r.rule} ({r.count})" for r in decision.reasons)
             got = received.get((ori, jti))
             if got is not None:
-                shown = f"-> {_first_line(got['text'])}"
+                shown = _units(got["text"], len(decision.trace))
                 if got["files"]:
-                    shown += f"  [photo: {', '.join(got['files'])}]"
+                    shown += f"\n{'':18}[photo: {', '.join(got['files'])}]"
             elif decision.action.value == "block":
                 shown = "nothing posted"
             elif (ori, jti) in refused:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from relay.core.policy.engine import Decision, evaluate_outbound
+from relay.core.policy.engine import Decision, UnitView, evaluate_outbound, explain
 from relay.core.policy.load import PolicyLoadError, load_policy
 from relay.core.policy.model import Policy
 from relay.core.slack_parse import parse_event
@@ -121,8 +121,24 @@ def _apply(args: argparse.Namespace) -> int:
         msg = exc.message if isinstance(exc, InputError) else "document nested too deeply"
         print(f"relay: stdin: {msg}", file=sys.stderr)
         return 2
+    views: list[UnitView] = []
     try:
         decision = evaluate_outbound(message, policy, args.peer, args.topic, now=now)
+        if args.explain:
+            partner = policy.partners.get(args.peer)
+            if (
+                partner is not None
+                and decision.reasons[:1] != ()
+                and decision.reasons[0].rule
+                in (
+                    "partner_unknown",
+                    "topic_not_shared",
+                    "agreement_expired",
+                )
+            ):
+                pass  # decided before any text was read: nothing to explain unit by unit
+            elif partner is not None:
+                _, views = explain(message, policy, partner, now=now)
     except Exception as exc:  # noqa: BLE001 - a bug must still not print a traceback or text
         print(
             f"relay: internal error ({type(exc).__name__}); nothing was decided", file=sys.stderr
@@ -130,7 +146,22 @@ def _apply(args: argparse.Namespace) -> int:
         return 1
     # ASCII JSON: valid UTF-8 whatever the input held (a lone surrogate cannot be encoded).
     sys.stdout.write(json.dumps(decision_to_wire(decision)) + "\n")
+    if args.explain:
+        sys.stdout.write(_explanation(views))
     return 0
+
+
+def _explanation(views: list[UnitView]) -> str:
+    """The analyst's view (``--explain``): every unit, what happened to it and why. It shows
+    the message's own text, so it is for the agency's own terminal only."""
+    out = ["", f"{'UNIT':>4}  {'WHERE':<16} {'STATUS':<13} {'RULES':<30} TEXT"]
+    for v in views:
+        text = " ".join(v.text.split())
+        if len(text) > 90:
+            text = text[:87] + "..."
+        rules = ",".join(v.rules) or "-"
+        out.append(f"{v.index:>4}  {v.where:<16} {v.status:<13} {rules:<30} {text}")
+    return "\n".join(out) + "\n"
 
 
 _CASE_ONLY_KEYS: Final = frozenset({"expected", "note", "case_channel"})
@@ -532,6 +563,12 @@ def add_parser(subparsers: Any) -> None:
     apply.add_argument("file", metavar="FILE")
     apply.add_argument("--peer", required=True, metavar="ORI")
     apply.add_argument("--topic", required=True, metavar="TOPIC")
+    apply.add_argument(
+        "--explain",
+        action="store_true",
+        help="after the JSON line, list every unit with what happened to it (shows the text:"
+        " for the agency's own analyst)",
+    )
     apply.set_defaults(func=_apply)
     test = sub.add_parser("test", help="run example cases against a policy")
     test.add_argument("file", metavar="FILE")

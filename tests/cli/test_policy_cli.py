@@ -371,7 +371,8 @@ def test_apply_blocked_message_prints_null_message_and_rule_ids_only():
     wire = json.loads(out)
     assert wire["action"] == "block"
     assert wire["message"] is None
-    assert {r["rule"] for r in wire["reasons"]} == {"informant.identity"}
+    # the source's sentences go; only a signature is left (domain brief §6: example 07)
+    assert {r["rule"] for r in wire["reasons"]} == {"informant.source", "nothing_left"}
     for secret in example("07")["expected"]["must_strip"]:
         assert secret not in out
 

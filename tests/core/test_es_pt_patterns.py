@@ -280,6 +280,28 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
             "Los registros borrados del celular fueron recuperados por el laboratorio.",
         ],
     ),
+    # who a minor is: the name, the school, the home (juvenile.identity pairs it with a
+    # juvenile term in the same block)
+    "juvenile_link_es_pt": (
+        [
+            "El sospechoso es Brayan Estévez, menor de edad.",
+            "Identificamos o autor, Kauã Ribeiro, menor de idade.",
+            "La menor se llama Yesenia Lora y no ha vuelto a casa.",
+            "Brayan Estévez (15 años) anda en una bicicleta negra.",
+            "Es estudiante de Eastfield Middle School desde septiembre.",
+            "O adolescente é aluno da Havenport Middle School.",
+            "Ella vive en 52 Cedar St con su abuela.",
+            "O menor mora na 14 Birch Ln com a tia.",
+        ],
+        [
+            "El sospechoso es un hombre de unos 40 años.",
+            "Tiene 15 años de experiencia en la policía.",
+            "Vive en Eastfield desde hace años.",
+            "Estudiante universitario de 22 años, sin antecedentes.",
+            "O autor fugiu a pé pela Main St.",
+            "La víctima se llama la atención de los vecinos.",
+        ],
+    ),
 }
 
 
@@ -292,6 +314,7 @@ def test_every_set_is_tested_and_the_brief_names_are_all_there():
             "undercover_es_pt",
             "medical_es_pt",
             "juvenile_es_pt",
+            "juvenile_link_es_pt",
             "victim_es_pt",
             "sex_offense_es_pt",
             "caveat_es_pt",
@@ -304,7 +327,7 @@ def test_every_set_is_tested_and_the_brief_names_are_all_there():
 
 
 def test_every_language_set_is_there_and_written_for_the_folded_view():
-    assert len(SETS) == 8
+    assert len(SETS) == 9
     for name, spec in SETS.items():
         assert set(spec) <= {"regex", "terms", "case_sensitive"}, name
         assert spec["regex"], name

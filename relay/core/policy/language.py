@@ -365,7 +365,14 @@ def language_of(text: str) -> str | None:
     text = _UNICODE_PUNCT.sub(" ", text)
     if text.isupper():
         text = text.lower()
-    found = text.encode().translate(_TO_SPACE).decode().split()
+    # "surrogatepass": a lone surrogate (invalid text a client may still send) is read as
+    # bytes like any other character instead of stopping the judge
+    found = (
+        text.encode("utf-8", "surrogatepass")
+        .translate(_TO_SPACE)
+        .decode("utf-8", "replace")
+        .split()
+    )
     return _latin(found, marks)
 
 

@@ -87,7 +87,7 @@ _CONDITIONAL: Final = re.compile(r"(?<!\\)\(\?\(")
 
 
 def _prefilterable(pattern: str) -> bool:
-    if any(token in pattern for token in _NOT_PREFILTERABLE if token != "(?("):
+    if any(part in pattern for part in _NOT_PREFILTERABLE if part != "(?("):
         return False
     return _CONDITIONAL.search(pattern) is None  # "\(?(?:" is an optional "(", not "(?("
 

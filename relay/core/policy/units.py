@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
-from relay.core.model import Line, LineKind
+from relay.core.model import Line, LineKind, Text
 from relay.core.text import fold
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "is_table_row",
     "segment",
     "sentence_ends",
+    "split_units",
 ]
 
 # A template line: a short label then a colon ("Vehicle: ...", "DOB/Age: ...", "Hgt/Wgt:").
@@ -238,7 +239,9 @@ def _boundaries(text: str) -> list[int]:
     return out
 
 
-_STREET: Final = frozenset("st rd ave av blvd ln dr ct pl ter cir pkwy sq".split())
+_STREET: Final = frozenset(
+    {"st", "rd", "ave", "av", "blvd", "ln", "dr", "ct", "pl", "ter", "cir", "pkwy", "sq"}
+)
 _PREVIOUS_WORD: Final = re.compile(r"(\S+)\s+$")
 
 
@@ -381,3 +384,11 @@ def _add_block(seg: Segmented, run: list[int], *, table: bool, folds: Sequence[s
             offsets=tuple(offsets),
         )
     )
+
+
+def split_units(text: str) -> list[str]:
+    """The units of a plain text, in order (for showing a message unit by unit)."""
+    lines = [Line((Text(t),)) if t else Line(()) for t in text.split("\n")]
+    texts = text.split("\n")
+    seg = segment([(tuple(lines), 0)], texts)
+    return [" ".join(texts[i][a:z] for i, a, z in u.spans) for u in seg.units]
