@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from relay.core.policy.model import PatternSet
+from relay.core.policy.units import sentence_ends
 from relay.core.text import compact
 
 _hs: Any
@@ -189,7 +190,17 @@ def _looks_alike(line: str, m: re.Match[str], unless: tuple[re.Pattern[str] | No
         return True
     if after is not None and after.match(line, end) is not None:
         return True
-    return near is not None and near.search(line, max(0, start - 60), end + 60) is not None
+    if near is None:
+        return False
+    # "near": in the same sentence (abbreviation-aware, as units are cut)
+    lo, hi = 0, len(line)
+    for cut in sentence_ends(line):
+        if cut <= start:
+            lo = cut
+        elif cut >= end:
+            hi = cut
+            break
+    return near.search(line, lo, hi) is not None
 
 
 def _is_minor(m: re.Match[str], age_limit: int, now: dt.datetime | None) -> bool:
@@ -240,7 +251,7 @@ def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> Com
         if ps.unless_before or ps.unless_after or ps.unless_near:
             flags = 0 if ps.case_sensitive else re.IGNORECASE
             set_unless[name] = (
-                re.compile(f"(?:{ps.unless_before})\\W{{0,4}}$", flags)
+                re.compile(f"(?:{ps.unless_before})\\s{{0,2}}$", flags)
                 if ps.unless_before
                 else None,
                 re.compile(ps.unless_after, flags) if ps.unless_after else None,

@@ -94,6 +94,10 @@ _BEFORE: Final = re.compile(
     r"\s+(?:[a-z][a-z-]+\s+){0,2})?$"
 )
 # A promise of anonymity: every name in its sentence that is not a suspect's is protected.
+_SAID: Final = re.compile(
+    r"(?i)\b(?:says|said|reports?|reported|reporting|advises?|advised|states?|stated|told|"
+    r"indicates?|indicated|believes|claims?|confirmed|dice|dijo|disse|diz|informa)\W*$"
+)
 _CIVIL: Final = re.compile(r"(?i)(?:mr|mrs|ms|miss|sr|sra|srta|senor|senora|don|dona)\b")
 _ANONYMITY: Final = re.compile(
     r"(?i)anonym|condition|(?:his|her|their|my) name|not (?:to )?be (?:named|identified)|"
@@ -142,6 +146,14 @@ _BACK_REFERENCE: Final = re.compile(
     r"cell|number|hangs? out|girlfriend|boyfriend|wife|husband|mom|mother|kids?|address|"
     r"maneja|vive|trabaja|dirige|mora|trabalha)\b"
 )
+# Handling the source just named: meetings, payments, calls ("gonna meet him tmrw", "next
+# meet is fri same place", "he wants to up it to $300")
+_HANDLING: Final = re.compile(
+    r"(?i)\b(?:(?:meet|meeting|met|pay|paying|paid|call|calling|text|texting|see|seeing|"
+    r"pick(?:ing)? up|drop(?:ping)? off)\b[^.!?]{0,25}\b(?:him|her|them)\b|next (?:meet|meeting|"
+    r"payment|buy|drop)|(?:the )?usual (?:spot|place)|same (?:spot|place)|buy fund|"
+    r"wants? (?:to up it|more money|a raise|\$\s?\d+)|up it to \$)"
+)
 _BOLO_LABEL: Final = re.compile(
     r"(?i)^\W*(?:suspects?|subj(?:ect)?s?|wanted|veh(?:icle)?s?|caution|offen[cs]e|charges?|"
     r"warrant|last seen|wanted for|armed|desc(?:ription)?|hgt|wgt|height|weight|hair|eyes|"
@@ -162,7 +174,8 @@ _FIELD_OF_PARTY: Final = re.compile(
     r"address|addr|aka|alias|email|ssn|employer|relationship)\b[^:]{0,10}:"
 )
 _AGENCY_CONTACT: Final = re.compile(
-    r"(?i)^\W*(?:report|call|contact|notify|text|tips?|questions?|anyone with)\b"
+    r"(?i)^\W*(?:\([A-Z/ -]+\)\s*)?(?:report|call|contact|notify|text|tips?|questions?|"
+    r"anyone with|please|pls|send|forward|email)\b"
     r"(?!\s+(?:him|her|them|(?-i:[A-Z][a-z]+\s[A-Z])))"
     r"|^\W*(?:\w{0,6}pd\b|(?:call|contact|report|questions?|tips?|refer|reach|"
     r"info(?:rmation)? to|any info|anyone with)\b[^.!?]{0,40}\b(?:pd|police|unit|division|"
@@ -171,6 +184,16 @@ _AGENCY_CONTACT: Final = re.compile(
     r"|\b(?:call|contact|notify|reach|radio|page)\s+(?:the\s+)?(?:det|detective|sgt|sergeant|"
     r"lt|officer|ofc|investigator|inv|tfo|sa|agent|analyst|dispatch|desk|[A-Z][a-z]+ pd|"
     r"\w+ (?:pd|police|unit|division|bureau|desk))\b"
+)
+_PHONE: Final = re.compile(r"\b\d{3}[-. ]\d{4}\b")
+_AGENCY_UNIT: Final = re.compile(
+    r"(?i)\b(?:pd|police|sheriff|unit|division|bureau|desk|dispatch|task force|crime analysis|"
+    r"narcotics|auto theft|detectives?|robbery|burglary|vice|intel(?:ligence)?|rtcc|"
+    r"fusion center|hotline|tip line|crime stoppers)\b"
+)
+_TITLED_PHONE: Final = re.compile(
+    r"\b(?:Det|Sgt|Lt|Capt|Officer|Ofc|Tpr|Trooper|Inv|Investigator|Detective|Sergeant|SA|TFO|"
+    r"Agent|Analyst)\.?\s+(?:[A-Z]\.\s?)?[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?,?\s+(?:at\s+)?\(?\d{3}"
 )
 _OTHER_ROLE: Final = re.compile(
     r"(?i)\b(?:landlord|landlady|owner|tenant|neighbou?rs?|manager|clerk|employee|staff|"
@@ -217,7 +240,11 @@ _FUNCTION: Final = frozenset(
     se em no na con por para com is was""".split()  # noqa: SIM905 - a word list reads best as words
 )
 _PLACE: Final = frozenset(
-    """
+    """repair repairs services service auto motors parts supply salon barber liquor liquors
+    pizza deli pub lounge club gym fitness wash tire tires body collision electric plumbing
+    construction realty insurance logistics trucking towing express storage pawn jewelers
+    jewelry electronics wireless mobile phones market mart foods bakery kitchen tavern
+    
     st street ave avenue rd road ln lane dr drive blvd boulevard ct court way pl place
     ter terrace cir circle hwy highway pkwy parkway sq square park mall plaza center
     centre motel inn hotel bank market store shop diner bar grill cafe restaurant
@@ -271,7 +298,7 @@ def _plausible(name: str) -> bool:
     return bool(_tokens(name))
 
 
-def _bound_after(text: str, *, reporter: bool = False) -> list[str]:
+def _bound_after(text: str, *, reporter: bool = False, said: bool = False) -> list[str]:
     out: list[str] = []
     m = _QUOTED.match(text)
     if m is not None:
@@ -288,6 +315,8 @@ def _bound_after(text: str, *, reporter: bool = False) -> list[str]:
             name = m2.group("name").strip("\"'“”‘’")
             if _plausible(name) or (name and name[0].isupper() and " " not in name):
                 out.append(name)
+    if said:
+        return out
     m5 = _AFTER_SURNAME.match(text)
     if m5 is not None and m5.group("name").lower() not in _NOT_NAME:
         out.append(m5.group("name"))
@@ -322,9 +351,11 @@ def _identity_like(text: str, *, after_source: bool) -> bool:
     contact's, nor that of someone else it names by role)?"""
     if (_SUSPECT.search(text) or _OTHER_ROLE.search(text)) and not _EXPLICIT.search(text):
         return False
-    if _AGENCY_CONTACT.search(text):
+    if _AGENCY_CONTACT.search(text) or _TITLED_PHONE.search(text):
         return False
-    if after_source and _BACK_REFERENCE.match(text):
+    if _AGENCY_UNIT.search(text) and _PHONE.search(text):
+        return False  # the agency's desk or unit, with its number
+    if after_source and (_BACK_REFERENCE.match(text) or _HANDLING.search(text)):
         return True
     if _IDENTITY_CUE.search(text):
         return True
@@ -355,7 +386,10 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
         after = block.fold[a.end : max(a.end, u_end)]
         before = block.fold[u_start : a.start]
         reporter = _REPORTER.search(before) is not None
-        for name in _bound_after(after, reporter=reporter):
+        # "a source says Fuchs-Amadi has been ...": after a reporting verb comes what the
+        # source reported, not who the source is
+        said = _SAID.search(block.fold, a.start, a.end) is not None
+        for name in _bound_after(after, reporter=reporter, said=said):
             bound.setdefault(name, rule)
         m = _BEFORE.search(before)
         if m is not None and _plausible(m.group("name")):

@@ -46,6 +46,12 @@ _GREETING: Final = re.compile(
     r"greetings|all|team|folks|everyone|guys|thanks|thank you|thx|ty|regards|cheers|"
     r"buenos d[ií]as|buenas tardes|hola|gracias|bom dia|boa tarde|ol[aá]|obrigad[oa])\b[\s,.!:-]*"
 )
+# A letterhead line: "Havenport PD Major Crimes | 555-0148"
+_AGENCY_LINE: Final = re.compile(
+    r"^\W*(?:[A-Z][\w.&'-]*\s+){0,4}(?:PD|Police|Sheriff|Dept\.?|Department|Unit|Division|"
+    r"Bureau|Task Force)(?:\s+[A-Z][\w.&'-]*){0,4}\W*(?:\(?\d{3}\)?[-. ]?\d{3}[-. ]\d{4}|"
+    r"\d{3}[-. ]\d{4})?(?:\s*(?:x|ext\.?)\s*\d+)?\W*$"
+)
 # A signature: "- Det. Okafor, Havenport PD", "Sgt. Ruiz #412", "Thanks, Det. Kim".
 _SIGNATURE: Final = re.compile(
     r"^\W*(?:(?:thanks|thank you|thx|regards|respectfully|v/r|r/s|gracias|obrigad[oa])\W+)?"
@@ -313,7 +319,7 @@ def has_substance(lines: list[Line], min_words: int) -> bool:
     for text in _sentences(lines):
         if not text or parse_banner(text) is not None:
             continue
-        if _SIGNATURE.match(text):
+        if _SIGNATURE.match(text) or _AGENCY_LINE.match(text):
             continue
         text = _GREETING.sub("", text)
         if _CONTACT.match(text):
