@@ -153,6 +153,8 @@ _HANDLING: Final = re.compile(
     r"pick(?:ing)? up|drop(?:ping)? off)\b[^.!?]{0,25}\b(?:him|her|them)\b|next (?:meet|meeting|"
     r"payment|buy|drop)|(?:the )?usual (?:spot|place)|same (?:spot|place)|buy fund|"
     r"wants? (?:to up it|more money|a raise|\$\s?\d+)|up it to \$)"
+    r"|^\W*(?:he|she|they)(?:'ll|\s+will|\s+is gonna|\s+gonna|\s+should|\s+said he'?d)?\s+"
+    r"(?:call|text|reach out|check in|let (?:me|us) know|update (?:me|us))\b"
 )
 _BOLO_LABEL: Final = re.compile(
     r"(?i)^\W*(?:suspects?|subj(?:ect)?s?|wanted|veh(?:icle)?s?|caution|offen[cs]e|charges?|"
@@ -244,7 +246,7 @@ _PLACE: Final = frozenset(
     pizza deli pub lounge club gym fitness wash tire tires body collision electric plumbing
     construction realty insurance logistics trucking towing express storage pawn jewelers
     jewelry electronics wireless mobile phones market mart foods bakery kitchen tavern
-    
+
     st street ave avenue rd road ln lane dr drive blvd boulevard ct court way pl place
     ter terrace cir circle hwy highway pkwy parkway sq square park mall plaza center
     centre motel inn hotel bank market store shop diner bar grill cafe restaurant
@@ -278,7 +280,8 @@ class People:
     """Units to remove because of protected people, by rule id; and how many people."""
 
     units: dict[int, str] = field(default_factory=dict)  # unit -> rule id
-    count: int = 0
+    count: int = 0  # people protected
+    rules: set[str] = field(default_factory=set)  # the rules they are protected under
 
 
 def _tokens(name: str) -> list[str]:
@@ -346,7 +349,7 @@ def _names_in(text: str) -> list[str]:
     return [m.group(1) for m in _PERSON_RE.finditer(text) if _plausible(m.group(1))]
 
 
-def _identity_like(text: str, *, after_source: bool) -> bool:
+def _identity_like(text: str, *, after_source: bool, named: bool = False) -> bool:
     """Does this unit carry a person's identity (and not a suspect's, nor an agency
     contact's, nor that of someone else it names by role)?"""
     if (_SUSPECT.search(text) or _OTHER_ROLE.search(text)) and not _EXPLICIT.search(text):
@@ -355,8 +358,10 @@ def _identity_like(text: str, *, after_source: bool) -> bool:
         return False
     if _AGENCY_UNIT.search(text) and _PHONE.search(text):
         return False  # the agency's desk or unit, with its number
-    if after_source and (_BACK_REFERENCE.match(text) or _HANDLING.search(text)):
+    if after_source and _HANDLING.search(text):
         return True
+    if after_source and named and _BACK_REFERENCE.match(text):
+        return True  # "he drives ...", once the source is a named person
     if _IDENTITY_CUE.search(text):
         return True
     words = len(_WORDS.findall(text))
@@ -448,7 +453,7 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
                 j += 1
                 continue
             nfold = units[nxt].fold
-            if _row(seg, nxt) or not _identity_like(nfold, after_source=True):
+            if _row(seg, nxt) or not _identity_like(nfold, after_source=True, named=bool(bound)):
                 break
             if others and _mentions_any(nfold, others):
                 break  # it goes on about the suspect the source named
@@ -483,6 +488,7 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
     if not bound:
         return people
     people.count = len(bound)
+    people.rules.update(bound.values())
     _mentions(seg, bound, source_units, people)
     return people
 
