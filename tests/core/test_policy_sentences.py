@@ -32,7 +32,7 @@ SCORE_LINE = re.compile(
 
 
 def _score(cases: Path) -> dict[str, dict[str, str]]:
-    proc = subprocess.run(  # noqa: S603 - fixed arguments
+    proc = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -98,7 +98,8 @@ def test_a_paragraph_loses_only_the_source_sentence(baseline: Policy) -> None:
     wire = _decide(baseline, text)
     seen = visible(wire)
     assert wire["action"] == "redact"
-    assert "CI-4471" not in seen and "Pine St" not in seen
+    assert "CI-4471" not in seen
+    assert "Pine St" not in seen
     for kept in ("Armed robbery at the Shell", "red hoodie", "7KX219", "Consider him armed."):
         assert kept in seen
 
@@ -115,7 +116,8 @@ def test_a_source_named_on_the_next_line_and_again_later_is_gone_everywhere(
     )
     wire = _decide(baseline, text)
     seen = visible(wire).lower()
-    assert "okoro" not in seen and "03/14/1991" not in seen and "555-0142" not in seen
+    for secret in ("okoro", "03/14/1991", "555-0142"):
+        assert secret not in seen
     assert "white ford transit cargo van" in seen
     rules = {r["rule"] for r in wire["reasons"]}
     assert {"informant.source", "informant.identity"} <= rules
@@ -239,4 +241,5 @@ def test_edits_are_judged_like_posts(baseline: Policy) -> None:
     assert message.kind is MessageKind.EDIT
     decision = evaluate_outbound(message, baseline, "MA9990200", "bolo", now=NOW)
     seen = visible(decision_to_wire(decision))
-    assert "gray Nissan Altima" in seen and "CI-22" not in seen
+    assert "gray Nissan Altima" in seen
+    assert "CI-22" not in seen

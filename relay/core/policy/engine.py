@@ -460,12 +460,12 @@ def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analy
     if blocked:
         return Analysis(message, policy, _block(*blocked.items()))
     people = _people(scan, matcher, firing, every)
-    if people is not None and (people.units or people.count):
-        if policy.on_source_identity == "block":
-            rules = Counter(people.units.values())
-            for rule in people.rules:
-                rules[rule] = max(rules[rule], 1)
-            return Analysis(message, policy, _block(*rules.items()))
+    named = people is not None and (people.units or people.count)
+    if people is not None and named and policy.on_source_identity == "block":
+        rules = Counter(people.units.values())
+        for rule in people.rules:
+            rules[rule] = max(rules[rule], 1)
+        return Analysis(message, policy, _block(*rules.items()))
     return Analysis(message, policy, None, scan, matcher, firing, people)
 
 
