@@ -406,3 +406,24 @@ def test_reasons_over_the_corpus_are_rule_ids(decide):
         for reason in decide(event)["reasons"]:
             assert RULE_ID.match(reason["rule"])
             assert reason["count"] > 0
+
+
+def test_a_pattern_hyperscan_refuses_still_matches_with_re():
+    """One refused pattern (a bounded repeat too large for Hyperscan) must not take the whole
+    database down nor go unmatched: it runs with ``re`` everywhere, the others prefiltered."""
+    from relay.core.policy.match import compile_rules, hyperscan_available
+    from relay.core.policy.model import PatternSet
+
+    sets = {
+        "big": PatternSet(name="big", regexes=(r"\bzq{1,100000}x\b",)),
+        "plain": PatternSet(name="plain", regexes=(r"\bwindbreaker\b",)),
+    }
+    rules = compile_rules(sets)
+    if hyperscan_available():
+        assert rules.database is not None
+        assert rules.always == frozenset({0})
+    folds = ["a red windbreaker", "seen near zqqqx today"]
+    joined = "\n".join(folds)
+    candidates = rules.candidates(joined, [0, len(folds[0]) + 1])
+    assert rules.match_set("big", folds, candidates, None, None) == {1: [(10, 15, "zqqqx")]}
+    assert rules.match_set("plain", folds, candidates, None, None) == {0: [(6, 17, "windbreaker")]}

@@ -283,30 +283,35 @@ def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> Com
 
 
 def _build_database(rules: CompiledRules, caseless: list[bool]) -> None:
+    """One Hyperscan database for every prefilterable pattern. Compiled in one go (the usual
+    case: compiling each pattern alone first would double a policy's load time); only when
+    that fails are the patterns tried one by one, and those Hyperscan refuses run with ``re``
+    on every block."""
     assert _hs is not None  # noqa: S101 - guarded by the caller
     base = _hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_MULTILINE
-    ok: list[int] = []
-    always: set[int] = set()
-    for i, pattern in enumerate(rules.patterns):
-        if not _prefilterable(pattern.pattern):
-            always.add(i)
-            continue
-        flags = base | (_hs.HS_FLAG_CASELESS if caseless[i] else 0)
-        try:
-            probe = _hs.Database()
-            probe.compile(
-                expressions=[_hs_expression(pattern.pattern)], ids=[i], elements=1, flags=[flags]
-            )
-            ok.append(i)
-        except _hs.error:
-            always.add(i)
-    if ok:
+    always = {i for i, p in enumerate(rules.patterns) if not _prefilterable(p.pattern)}
+    ok = [i for i in range(len(rules.patterns)) if i not in always]
+
+    def compile_all(ids: list[int]) -> Any:
         db = _hs.Database()
         db.compile(
-            expressions=[_hs_expression(rules.patterns[i].pattern) for i in ok],
-            ids=ok,
-            elements=len(ok),
-            flags=[base | (_hs.HS_FLAG_CASELESS if caseless[i] else 0) for i in ok],
+            expressions=[_hs_expression(rules.patterns[i].pattern) for i in ids],
+            ids=ids,
+            elements=len(ids),
+            flags=[base | (_hs.HS_FLAG_CASELESS if caseless[i] else 0) for i in ids],
         )
-        rules.database = db
+        return db
+
+    if ok:
+        try:
+            rules.database = compile_all(ok)
+        except _hs.error:
+            good = []
+            for i in ok:
+                try:
+                    compile_all([i])
+                    good.append(i)
+                except _hs.error:
+                    always.add(i)
+            rules.database = compile_all(good) if good else None
     rules.always = frozenset(always)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
@@ -335,10 +336,9 @@ def has_substance(lines: list[Line], min_words: int) -> bool:
     return False
 
 
-def _sentences(lines: list[Line]) -> list[str]:
-    """The folded sentences of the lines (a sentence broken after an abbreviation at a line's
-    end, "... through Det." / "Haverty, Eastfield PD", is read whole)."""
-    out: list[str] = []
+def _sentences(lines: list[Line]) -> Iterator[str]:
+    """The folded sentences of the lines, lazily (a sentence broken after an abbreviation at
+    a line's end, "... through Det." / "Haverty, Eastfield PD", is read whole)."""
     carry = ""
     for line in lines:
         text = fold(line_text(line))
@@ -348,15 +348,13 @@ def _sentences(lines: list[Line]) -> list[str]:
             text = carry + " " + text
             carry = ""
         pos = 0
-        cuts = sentence_ends(text)
-        for cut in cuts:
-            out.append(text[pos:cut].strip())
+        for cut in sentence_ends(text):
+            yield text[pos:cut].strip()
             pos = cut
         rest = text[pos:].strip()
-        if rest and ends_with_abbreviation(rest):
+        if rest and rest[-1] == "." and ends_with_abbreviation(rest):
             carry = rest
         elif rest:
-            out.append(rest)
+            yield rest
     if carry:
-        out.append(carry)
-    return out
+        yield carry

@@ -49,6 +49,7 @@ _ITEM: Final = re.compile(r"^\s*(?:[-*•·▪‣◦–—>]|\d{1,2}[.)]|\(?[a-z
 _TABLE: Final = re.compile(r"\t|\|.*\||\S {3,}\S.* {3,}\S")
 # Where a sentence may end: terminal punctuation, closing quotes or brackets, then space.
 _END: Final = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+\S)")
+_MAYBE_END: Final = re.compile(r"[.!?][\"'”’)\]]*\s+\S")
 _WORD_BEFORE: Final = re.compile(r"((?:[^\W\d_]|\.)+)$")
 _ABBREVIATIONS: Final = frozenset(
     """
@@ -216,8 +217,8 @@ def ends_with_abbreviation(text: str) -> bool:
 
 def _boundaries(text: str) -> list[int]:
     """Offsets in ``text`` where a sentence ends (after its punctuation)."""
-    if "." not in text and "!" not in text and "?" not in text:
-        return []
+    if _MAYBE_END.search(text) is None:
+        return []  # no end mark with more text after it: one sentence
     out: list[int] = []
     for m in _END.finditer(text):
         if m.group(0)[0] == ".":
