@@ -7,6 +7,7 @@ removed. Scores are lines other tools parse, so their format is checked exactly.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -77,15 +78,34 @@ def write_cases(directory: Path, cases: dict[str, Any]) -> Path:
     return directory
 
 
-def relay(*args: str) -> subprocess.CompletedProcess[str]:
+def relay_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command line, in a process of its own."""
     return subprocess.run(
         [sys.executable, "-m", "relay", *args],
         capture_output=True,
         cwd=ROOT,
-        timeout=60,
+        timeout=120,
         check=False,
         text=True,
     )
+
+
+_read_policy = functools.lru_cache(maxsize=4)(policy_command.read_policy)
+
+
+def relay(*args: str) -> subprocess.CompletedProcess[str]:
+    """``relay.cli.main`` in this process (the policy compiled once: loading the baseline
+    costs more than scoring a directory), with stdout and stderr captured as a process's."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "stdout", out)
+        mp.setattr(sys, "stderr", err)
+        mp.setattr(policy_command, "read_policy", _read_policy)
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def policy_test(cases_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -121,7 +141,8 @@ def test_score_prints_the_table_then_a_line_per_class_sorted_then_total(tmp_path
             "bolo_02_plain": case(PLAIN, "forward", ["Marcus"], ["Route 9 northbound"]),
         },
     )
-    proc = policy_test(tmp_path, "--score")
+    # the real command line, in its own process, once; the other tests run it in-process
+    proc = relay_process("policy", "test", str(BASELINE), str(tmp_path), *NOW_ARG, "--score")
     assert proc.returncode == 0, proc.stdout
     assert proc.stderr == ""
     lines = proc.stdout.splitlines()

@@ -382,14 +382,15 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
     people = People()
     bound: dict[str, str] = {}  # name -> rule
     units = seg.units
+    persons: dict[int, list[tuple[int, str]]] = {}  # unit -> the names in it, where
     for a in anchors:
         block = seg.blocks[a.block]
         unit = seg.unit_at(a.block, a.start)
         rule = a.rule
         u_start = block.offsets[unit - block.first]
         u_end = u_start + len(units[unit].fold)
-        after = block.fold[a.end : max(a.end, u_end)]
-        before = block.fold[u_start : a.start]
+        after = block.fold[a.end : max(a.end, min(u_end, a.end + 160))]
+        before = block.fold[max(u_start, a.start - 100) : a.start]
         reporter = _REPORTER.search(before) is not None
         # "a source says Fuchs-Amadi has been ...": after a reporting verb comes what the
         # source reported, not who the source is
@@ -407,12 +408,16 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
         # or the officer; a promise of anonymity protects the names in its sentence that are
         # not a suspect's.
         anonymity = _ANONYMITY.search(block.fold, a.start, a.end) is not None
-        for pm in _PERSON_RE.finditer(text):
-            name = pm.group(1)
+        found = persons.get(unit)
+        if found is None:
+            found = persons[unit] = [
+                (pm.start(), pm.group(1)) for pm in _PERSON_RE.finditer(text)
+            ]
+        for start, name in found:
             if not _plausible(name) or name in bound:
                 continue
             titled = re.match(_TITLE, name) is not None and not _CIVIL.match(name)
-            if (titled or anonymity) and not _ROLE_BEFORE.search(text, 0, pm.start()):
+            if (titled or anonymity) and not _ROLE_BEFORE.search(text, 0, start):
                 bound[name] = rule
     # Identity around each source unit.
     text_units = [i for i, u in enumerate(units) if seg.blocks[u.block].kind == "text"]
@@ -493,6 +498,7 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
     return people
 
 
+_MENTION_WORD: Final = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _CAPITALISED: Final = re.compile(r"\b[A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?\b")
 
 
@@ -636,21 +642,22 @@ def _mentions(
                 cased.setdefault(token.upper(), rule)
             else:
                 caseless.setdefault(low, rule)
-    pattern_parts: list[str] = []
-    if caseless:
-        pattern_parts.append(
-            "(?i:" + "|".join(re.escape(t) for t in sorted(caseless, key=len, reverse=True)) + ")"
-        )
-    if cased:
-        pattern_parts.append("|".join(re.escape(t) for t in sorted(cased, key=len, reverse=True)))
-    if not pattern_parts:
+    for name, rule in bound.items():  # "Ortega-Ruiz" is also named "Ortega"
+        for token in _tokens(name):
+            if "-" in token:
+                for part in token.split("-"):
+                    if len(part) >= 4 and part.lower() not in _COMMON | others:
+                        caseless.setdefault(part.lower(), rule)
+    if not caseless and not cased:
         return
-    finder = re.compile(r"(?<![A-Za-z])(?:" + "|".join(pattern_parts) + r")(?![a-z])")
     for i, unit in enumerate(seg.units):
         if i in people.units or i in source_units:
             continue
-        m = finder.search(unit.fold)
-        if m is not None:
-            token = m.group(0)
-            rule = caseless.get(token.lower()) or cased.get(token) or next(iter(bound.values()))
-            people.units[i] = rule
+        for word in _MENTION_WORD.findall(unit.fold):
+            if word.endswith(("'s", "'S")):
+                word = word[:-2]
+            word = word.rstrip("'-")
+            rule = caseless.get(word.lower()) or cased.get(word)
+            if rule is not None:
+                people.units[i] = rule
+                break

@@ -47,6 +47,16 @@ _GREETING: Final = re.compile(
     r"greetings|all|team|folks|everyone|guys|thanks|thank you|thx|ty|regards|cheers|"
     r"buenos d[ií]as|buenas tardes|hola|gracias|bom dia|boa tarde|ol[aá]|obrigad[oa])\b[\s,.!:-]*"
 )
+# What a first line that is plainly substance does not start with (a contact, a greeting, a
+# signature, a marking, an opener): anything else with enough words is substance.
+_PLAIN_START: Final = re.compile(
+    r"(?i)^\W*(?:det|detective|sgt|sergeant|lt|lieutenant|capt|captain|ofc|officer|tpr|trooper|"
+    r"cpl|chief|agent|sa|inv|investigator|analyst|thanks?|thank|thx|ty|regards|cheers|hi|hello|"
+    r"hey|morning|afternoon|evening|good|greetings|all|team|folks|everyone|guys|call|contact|"
+    r"questions?|report|poc|see|please|pls|fyi|fysa|heads|attention|be|unclassified|cui|"
+    r"controlled|u|buenos|buenas|hola|gracias|bom|boa|ola|obrigad\w*|[A-Z][\w.&'-]* (?:pd|police))\b"
+)
+_MAYBE_SENTENCE_END: Final = re.compile(r"[.!?]\s+\S")
 # A letterhead line: "Havenport PD Major Crimes | 555-0148"
 _AGENCY_LINE: Final = re.compile(
     r"^\W*(?:[A-Z][\w.&'-]*\s+){0,4}(?:PD|Police|Sheriff|Dept\.?|Department|Unit|Division|"
@@ -316,6 +326,18 @@ def has_substance(lines: list[Line], min_words: int) -> bool:
     """More than markings, contacts, greetings and signatures: at least ``min_words`` words,
     judged sentence by sentence ("Call me at 555-0153. Det. Haverty, Eastfield PD" is a
     contact and a signature, however it is wrapped)."""
+    for line in lines:  # the common case, decided on the first line
+        first = fold(line_text(line))
+        if first:
+            end = _MAYBE_SENTENCE_END.search(first)
+            head = first if end is None else first[: end.start() + 1]
+            if (
+                _PLAIN_START.match(head) is None
+                and "[" not in head
+                and len(_WORD.findall(head)) >= min_words
+            ):
+                return True
+            break
     words = 0
     for text in _sentences(lines):
         if not text or parse_banner(text) is not None:
