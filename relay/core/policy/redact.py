@@ -54,7 +54,8 @@ _PLAIN_START: Final = re.compile(
     r"cpl|chief|agent|sa|inv|investigator|analyst|thanks?|thank|thx|ty|regards|cheers|hi|hello|"
     r"hey|morning|afternoon|evening|good|greetings|all|team|folks|everyone|guys|call|contact|"
     r"questions?|report|poc|see|please|pls|fyi|fysa|heads|attention|be|unclassified|cui|"
-    r"controlled|u|buenos|buenas|hola|gracias|bom|boa|ola|obrigad\w*|[A-Z][\w.&'-]* (?:pd|police))\b"
+    r"controlled|u|buenos|buenas|hola|gracias|bom|boa|ola|obrigad\w*|"
+    r"[A-Z][\w.&'-]* (?:pd|police))\b"
 )
 _MAYBE_SENTENCE_END: Final = re.compile(r"[.!?]\s+\S")
 # A letterhead line: "Havenport PD Major Crimes | 555-0148"
