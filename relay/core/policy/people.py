@@ -410,9 +410,7 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
         anonymity = _ANONYMITY.search(block.fold, a.start, a.end) is not None
         found = persons.get(unit)
         if found is None:
-            found = persons[unit] = [
-                (pm.start(), pm.group(1)) for pm in _PERSON_RE.finditer(text)
-            ]
+            found = persons[unit] = [(pm.start(), pm.group(1)) for pm in _PERSON_RE.finditer(text)]
         for start, name in found:
             if not _plausible(name) or name in bound:
                 continue
