@@ -77,6 +77,7 @@ class Rule(StrEnum):
     SHARED_DROPPED = "shared_content_dropped"
     NOTHING_LEFT = "nothing_left"
     LANGUAGE_NOT_COVERED = "language_not_covered"
+    TOO_COMPLEX = "too_complex"  # more than the engine will evaluate (fail closed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -459,7 +460,10 @@ def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analy
                 blocked[det.id] = blocked.get(det.id, 0) + len(hit)
     if blocked:
         return Analysis(message, policy, _block(*blocked.items()))
-    people = _people(scan, matcher, firing, every)
+    try:
+        people = _people(scan, matcher, firing, every)
+    except _TooComplex:
+        return Analysis(message, policy, _block((Rule.TOO_COMPLEX, 1)))
     named = people is not None and (people.units or people.count)
     if people is not None and named and policy.on_source_identity == "block":
         rules = Counter(people.units.values())
@@ -516,7 +520,16 @@ def _people(
                 sources.setdefault(u, det.protects)
     if not sources:
         return None
+    if len(anchors) > _MAX_ANCHORS:
+        raise _TooComplex
     return find_people(scan.seg, anchors, sources)
+
+
+_MAX_ANCHORS: Final = 256  # source references in one message: past this, it is not judged
+
+
+class _TooComplex(Exception):
+    """A message the engine will not evaluate within its budget (it blocks)."""
 
 
 def _spans(matcher: _Matcher, det: Detector, blocks: set[int]) -> list[tuple[int, int, int]]:

@@ -98,6 +98,7 @@ _SAID: Final = re.compile(
     r"(?i)\b(?:says|said|reports?|reported|reporting|advises?|advised|states?|stated|told|"
     r"indicates?|indicated|believes|claims?|confirmed|dice|dijo|disse|diz|informa)\W*$"
 )
+_ANCHORS_PER_UNIT: Final = 12
 _CIVIL: Final = re.compile(r"(?i)(?:mr|mrs|ms|miss|sr|sra|srta|senor|senora|don|dona)\b")
 _ANONYMITY: Final = re.compile(
     r"(?i)anonym|condition|(?:his|her|their|my) name|not (?:to )?be (?:named|identified)|"
@@ -383,9 +384,14 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
     bound: dict[str, str] = {}  # name -> rule
     units = seg.units
     persons: dict[int, list[tuple[int, str]]] = {}  # unit -> the names in it, where
+    seen: set[tuple[int, bool]] = set()
+    per_unit: dict[int, int] = {}
     for a in anchors:
         block = seg.blocks[a.block]
         unit = seg.unit_at(a.block, a.start)
+        per_unit[unit] = per_unit.get(unit, 0) + 1
+        if per_unit[unit] > _ANCHORS_PER_UNIT:
+            continue  # the unit goes anyway; its first references name who it names
         rule = a.rule
         u_start = block.offsets[unit - block.first]
         u_end = u_start + len(units[unit].fold)
@@ -401,13 +407,16 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
         if m is not None and _plausible(m.group("name")):
             bound.setdefault(m.group("name"), rule)
         text = units[unit].fold
+        anonymity = _ANONYMITY.search(block.fold, a.start, a.end) is not None
+        if (unit, anonymity) in seen:
+            continue  # the unit's own names were weighed for an earlier anchor already
+        seen.add((unit, anonymity))
         for em in _EXPLICIT.finditer(text):
-            for name in _bound_after(text[em.end() :]):
+            for name in _bound_after(text[em.end() : em.end() + 160]):
                 bound.setdefault(name, rule)
         # Officers named in a source's or an undercover officer's sentence are its handlers
         # or the officer; a promise of anonymity protects the names in its sentence that are
         # not a suspect's.
-        anonymity = _ANONYMITY.search(block.fold, a.start, a.end) is not None
         found = persons.get(unit)
         if found is None:
             found = persons[unit] = [(pm.start(), pm.group(1)) for pm in _PERSON_RE.finditer(text)]
