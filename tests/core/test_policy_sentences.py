@@ -245,12 +245,8 @@ def test_edits_are_judged_like_posts(baseline: Policy) -> None:
     assert "CI-22" not in seen
 
 
-def test_a_message_past_the_engine_budget_blocks_fast(baseline: Policy) -> None:
-    """Thousands of source references in one post: not judged (so not sent), and quickly."""
-    import time
-
-    started = time.perf_counter()
+def test_a_message_past_the_engine_budget_blocks(baseline: Policy) -> None:
+    """Hundreds of source references in one post: not judged, so not sent."""
     wire = _decide(baseline, "CI-22 says the van moved. " * 400)
     assert wire["action"] == "block"
     assert [r["rule"] for r in wire["reasons"]] == ["too_complex"]
-    assert time.perf_counter() - started < 5.0

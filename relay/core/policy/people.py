@@ -664,7 +664,7 @@ def _mentions(
             if word.endswith(("'s", "'S")):
                 word = word[:-2]
             word = word.rstrip("'-")
-            rule = caseless.get(word.lower()) or cased.get(word)
-            if rule is not None:
-                people.units[i] = rule
+            hit = caseless.get(word.lower()) or cased.get(word)
+            if hit is not None:
+                people.units[i] = hit
                 break
