@@ -50,7 +50,6 @@ _TABLE: Final = re.compile(r"\t|\|.*\||\S {3,}\S.* {3,}\S")
 # Where a sentence may end: terminal punctuation, closing quotes or brackets, then space.
 _END: Final = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+\S)")
 _MAYBE_END: Final = re.compile(r"[.!?][\"'”’)\]]*\s+\S")
-_WORD_BEFORE: Final = re.compile(r"((?:[^\W\d_]|\.)+)$")
 _ABBREVIATIONS: Final = frozenset(
     """
     det sgt lt capt cpt ofc off tpr cpl insp dep supt cmdr chf sheriff agt asst atty hon
@@ -203,13 +202,22 @@ def sentence_ends(text: str) -> list[int]:
     return _boundaries(text)
 
 
+def _word_start(text: str, end: int) -> int:
+    """Where the word (letters and dots: "Det", "a.m", "C.I") ending at ``end`` starts."""
+    start = end
+    floor = max(0, end - 24)
+    while start > floor and (text[start - 1].isalpha() or text[start - 1] == "."):
+        start -= 1
+    return start
+
+
 def ends_with_abbreviation(text: str) -> bool:
     """Does ``text`` end on an abbreviation or an initial ("through Det.", "J.")?"""
     stripped = text.rstrip()
     if stripped[-1:] != ".":
         return False
-    before = _WORD_BEFORE.search(stripped, max(0, len(stripped) - 25), len(stripped) - 1)
-    word = before.group(1).lower().lstrip(".") if before is not None else ""
+    start = _word_start(stripped, len(stripped) - 1)
+    word = stripped[start : len(stripped) - 1].lower().lstrip(".")
     return (word in _ABBREVIATIONS and word not in _STREET) or (
         len(word) == 1 and word.isascii() and word.isalpha()
     )
@@ -222,17 +230,15 @@ def _boundaries(text: str) -> list[int]:
     out: list[int] = []
     for m in _END.finditer(text):
         if m.group(0)[0] == ".":
-            before = _WORD_BEFORE.search(text, max(0, m.start() - 24), m.start())
-            if before is not None:
-                word = before.group(1).lower().lstrip(".")
-                if word in _STREET and _street_end(text, before.start(), m.end()):
+            start = _word_start(text, m.start())
+            if start < m.start():
+                word = text[start : m.start()].lower().lstrip(".")
+                if word in _STREET and _street_end(text, start, m.end()):
                     out.append(m.end())
                     continue
                 # an initial, a known abbreviation, an initialism ("C.I.", "U.S.", "a.m.")
                 initial = (
-                    len(word) == 1
-                    and word.isascii()
-                    and not text[before.start() - 1 : before.start()].isdigit()
+                    len(word) == 1 and word.isascii() and not text[start - 1 : start].isdigit()
                 )
                 if initial or "." in word or word in _ABBREVIATIONS:
                     continue
