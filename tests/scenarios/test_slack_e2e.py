@@ -199,11 +199,30 @@ async def test_edit_that_becomes_unsafe_retracts_the_copy(net):
         ct.channel("bolo"),
         OFFICER,
         ts,
-        "BOLO: gray Honda Accord, CT reg 5TRK21. Our CI is Marcus Delrey, DOB 03/14/1991.",
+        "BOLO: gray Honda Accord, CT reg 5TRK21. Do not forward outside the unit.",
     )
     await net.settle(CT, 2)
     assert relayed(net, MA) == [], "the copy was retracted, not left standing"
-    assert not any("Delrey" in p.get("text", "") for p in posts(net, MA))
+    assert not any("Do not forward" in p.get("text", "") for p in posts(net, MA))
+
+
+async def test_edit_that_adds_a_source_updates_the_copy_without_it(net):
+    """The source's sentence goes; the BOLO it was added to stays, edited in place."""
+    assert net.emu is not None
+    ts = net.post(CT, "bolo", OFFICER, "BOLO: gray Honda Accord, CT reg 5TRK21, Route 9 SB.")
+    await net.settle(CT, 1)
+    ct = net.nodes[CT].agency
+    net.emu.edit_as_user(
+        ct.team,
+        ct.channel("bolo"),
+        OFFICER,
+        ts,
+        "BOLO: gray Honda Accord, CT reg 5TRK21. Our CI is Marcus Delrey, DOB 03/14/1991.",
+    )
+    await net.settle(CT, 2)
+    [copy] = relayed(net, MA)
+    assert "5TRK21" in copy.get("text", "")
+    assert not any("Delrey" in json.dumps(p) for p in posts(net, MA))
 
 
 async def test_every_reference_event_shape_is_handled_without_crashing(net):
@@ -340,7 +359,7 @@ async def test_canary_in_a_blocked_paragraph_appears_nowhere(net, caplog):
     ephemeral = net.emu.ephemeral(net.nodes[CT].agency.team)
     assert ephemeral, "the author was told"
     assert all(canary not in json.dumps(e) for e in ephemeral)
-    assert "informant.identity" in json.dumps(ephemeral)
+    assert "informant.source" in json.dumps(ephemeral)
     assert canary not in caplog.text
 
 

@@ -29,14 +29,7 @@ from relay.core.policy.marking import (
 )
 from relay.core.policy.match import LineHits
 
-try:
-    from relay.core.policy.language import uncovered
-except ImportError:  # TEMP until the language module lands
-
-    def uncovered(text: str, covered: frozenset[str]) -> bool:
-        return False
-
-
+from relay.core.policy.language import uncovered
 from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage, Unit
 from relay.core.policy.outbound import OutboundMessage
 from relay.core.policy.people import Anchor, People, find_people

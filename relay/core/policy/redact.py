@@ -69,8 +69,9 @@ _SIGNATURE: Final = re.compile(
     r"^\W*(?:(?:thanks|thank you|thx|regards|respectfully|v/r|r/s|gracias|obrigad[oa])\W+)?"
     r"(?:det|detective|sgt|sergeant|lt|lieutenant|capt|captain|ofc|officer|tpr|trooper|cpl|"
     r"chief|agent|sa|inv|investigator|analyst)\.?\s+(?:[A-Z]\.\s?)?[A-Z][A-Za-z'-]+"
-    r"(?:\s+[A-Z][A-Za-z'-]+)?(?:\W+(?:#\s?\d+|[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+){0,3}|"
-    r"PD|[A-Z]{2,5}|\d{3}-\d{4}|ext\.?\s?\d+))*\W*$",
+    # what may follow the name: badge, agency, unit, phone; each piece matched once
+    # (possessive: no backtracking into exponentially many splits of a long line)
+    r"(?:[ ,|/()-]++(?:#\s?\d+|[A-Z][A-Za-z.&'-]*+|\d{3}-\d{4}|ext\.?\s?\d+))*+\W*$",
     re.IGNORECASE,
 )
 _PLACEHOLDERS: Final = re.compile(r"\[(?:link|mention|channel|SSN) removed\]", re.IGNORECASE)
@@ -343,7 +344,7 @@ def has_substance(lines: list[Line], min_words: int) -> bool:
     for text in _sentences(lines):
         if not text or parse_banner(text) is not None:
             continue
-        if _SIGNATURE.match(text) or _AGENCY_LINE.match(text):
+        if len(text) <= 160 and (_SIGNATURE.match(text) or _AGENCY_LINE.match(text)):
             continue
         text = _GREETING.sub("", text)
         if _CONTACT.match(text):

@@ -48,7 +48,7 @@ _LABEL: Final = re.compile(r"^\W{0,3}[A-Za-z](?:[\w/#&'(),-]|\.(?!\s)| (?=\S)){0
 _ITEM: Final = re.compile(r"^\s*(?:[-*•·▪‣◦–—>]|\d{1,2}[.)]|\(?[a-zA-Z0-9]\))\s+")
 _TABLE: Final = re.compile(r"\t|\|.*\||\S {3,}\S.* {3,}\S")
 # Where a sentence may end: terminal punctuation, closing quotes or brackets, then space.
-_END: Final = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+\S)")
+_END: Final = re.compile(r"[.!?]++[\"'”’)\]]*+(?=\s+\S)")  # possessive: linear on "....."
 _MAYBE_END: Final = re.compile(r"[.!?][\"'”’)\]]*\s+\S")
 _ABBREVIATIONS: Final = frozenset(
     """
@@ -265,15 +265,17 @@ def _fold_run(pieces: list[str]) -> str:
     read whole ("in-" + "formant")."""
     if len(pieces) == 1:
         return fold(pieces[0])
-    joined = pieces[0]
+    out = [pieces[0].rstrip()]
     for piece in pieces[1:]:
-        tail = joined.rstrip()
         head = piece.lstrip()
-        if _HYPHEN_BREAK.search(tail) and head[:1].islower():
-            joined = tail[:-1] + head
+        tail = out[-1]
+        if _HYPHEN_BREAK.search(tail[-2:]) and head[:1].islower():
+            out[-1] = tail[:-1]  # "in-" + "formant": one word
+            out.append(head.rstrip())
         else:
-            joined = tail + " " + head
-    return fold(joined)
+            out.append(" ")
+            out.append(head.rstrip())
+    return fold("".join(out))
 
 
 def segment(
