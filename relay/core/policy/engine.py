@@ -18,6 +18,7 @@ from typing import Final
 
 from relay.core.model import Line, MessageKind, SlackFile, SlackMessage, Text
 from relay.core.mrkdwn import line_text
+from relay.core.policy.language import uncovered
 from relay.core.policy.marking import (
     UNKNOWN_MARK,
     Mark,
@@ -28,8 +29,6 @@ from relay.core.policy.marking import (
     releasable,
 )
 from relay.core.policy.match import LineHits
-
-from relay.core.policy.language import uncovered
 from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage, Unit
 from relay.core.policy.outbound import OutboundMessage
 from relay.core.policy.people import Anchor, People, find_people
