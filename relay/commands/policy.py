@@ -147,7 +147,8 @@ def _apply(args: argparse.Namespace) -> int:
     # ASCII JSON: valid UTF-8 whatever the input held (a lone surrogate cannot be encoded).
     sys.stdout.write(json.dumps(decision_to_wire(decision)) + "\n")
     if args.explain:
-        sys.stdout.write(_explanation(views))
+        # the analyst's own text, with anything a terminal cannot encode escaped
+        sys.stdout.write(_explanation(views).encode("utf-8", "backslashreplace").decode("utf-8"))
     return 0
 
 

@@ -250,3 +250,45 @@ def test_a_message_past_the_engine_budget_blocks(baseline: Policy) -> None:
     wire = _decide(baseline, "CI-22 says the van moved. " * 400)
     assert wire["action"] == "block"
     assert [r["rule"] for r in wire["reasons"]] == ["too_complex"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Der Täter hat das Auto gestohlen, was sehr gefährlich ist.",
+        "Sprawca uciekl samochodem na polnoc, to jest niebezpieczny.",
+        "Le suspect est parti avec his frère dans une voiture rouge.",
+    ],
+)
+def test_an_uncovered_language_blocks_even_beside_english_words(
+    baseline: Policy, text: str
+) -> None:
+    wire = _decide(baseline, f"Robbery at the Shell on Elm St. {text}")
+    assert wire["action"] == "block"
+    assert [r["rule"] for r in wire["reasons"]] == ["language_not_covered"]
+
+
+def test_a_short_english_sentence_is_not_taken_for_another_language(baseline: Policy) -> None:
+    assert _decide(baseline, "Dell drives a gray Dodge Charger.")["action"] == "forward"
+
+
+def test_a_banner_that_still_holds_goes_on_unchanged_at_a_hop(baseline: Policy) -> None:
+    lines = ["CUI", "(CUI) Suspect vehicle: red Kia Soul, CT reg 1ABC22.", "CUI"]
+    decision = evaluate_outbound_all(envelope_content(lines), baseline, "bolo", now=NOW)
+    assert decision["MA9990200"].kept_lines == frozenset({0, 1, 2})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Det. Smith " + "Ab " * 40 + "1x",  # a signature-shaped line that never ends as one
+        "Van seen. Go " + "." * 20000,  # a run of full stops
+        "!?" * 10000,
+        "\n".join(["the suspect drove the van north on the highway past the exit and"] * 2000),
+    ],
+    ids=["signature", "dots", "marks", "wrapped"],
+)
+def test_adversarial_shapes_are_decided(baseline: Policy, text: str) -> None:
+    """Shapes that once made a regex backtrack for seconds (found in review): each is decided,
+    and the suite would time out long before a regression went unnoticed."""
+    assert _decide(baseline, text)["action"] in {"forward", "redact", "block"}

@@ -31,7 +31,7 @@ from relay.core.policy.marking import (
 from relay.core.policy.match import LineHits
 from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage, Unit
 from relay.core.policy.outbound import OutboundMessage
-from relay.core.policy.people import Anchor, People, find_people
+from relay.core.policy.people import Anchor, People, TooComplexError, find_people
 from relay.core.policy.redact import Rebuild, has_substance, rebuild_part
 from relay.core.policy.redact import tidy as _tidy
 from relay.core.policy.units import Segmented, segment
@@ -454,7 +454,7 @@ def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analy
         return Analysis(message, policy, _block(*blocked.items()))
     try:
         people = _people(scan, matcher, firing, every)
-    except _TooComplex:
+    except TooComplexError:
         return Analysis(message, policy, _block((Rule.TOO_COMPLEX, 1)))
     named = people is not None and (people.units or people.count)
     if people is not None and named and policy.on_source_identity == "block":
@@ -465,14 +465,6 @@ def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analy
     return Analysis(message, policy, None, scan, matcher, firing, people)
 
 
-# Words only English has (among the languages officers here write): a unit holding one is
-# English, or English with borrowed words, and needs no closer look.
-_ENGLISH: Final = re.compile(
-    r"(?i)(?:^| )(?:the|and|with|was|were|has|have|been|from|this|that|they|is|of|to|for|by|"
-    r"his|her|he|she|who|wearing|driving|seen|reg|hrs|last|toward|towards|near)(?= )"
-)
-
-
 def _uncovered_units(scan: _Scan, policy: Policy) -> int:
     """Text units written in a language the policy has no rules for."""
     seg = scan.seg
@@ -481,8 +473,8 @@ def _uncovered_units(scan: _Scan, policy: Policy) -> int:
         if seg.blocks[unit.block].kind != "text":
             continue
         fold = unit.fold
-        if fold.isascii() and (len(fold) < 24 or _ENGLISH.search(fold) is not None):
-            continue  # plainly English (or too short to tell): nothing to find
+        if fold.isascii() and len(fold) < 24:
+            continue  # too short to tell (a plate, a name): judged as it is
         raw = " ".join(scan.texts[i][a:z] for i, a, z in unit.spans)
         if uncovered(raw, policy.languages):
             count += 1
@@ -513,15 +505,11 @@ def _people(
     if not sources:
         return None
     if len(anchors) > _MAX_ANCHORS:
-        raise _TooComplex
+        raise TooComplexError
     return find_people(scan.seg, anchors, sources)
 
 
 _MAX_ANCHORS: Final = 256  # source references in one message: past this, it is not judged
-
-
-class _TooComplex(Exception):
-    """A message the engine will not evaluate within its budget (it blocks)."""
 
 
 def _spans(matcher: _Matcher, det: Detector, blocks: set[int]) -> list[tuple[int, int, int]]:

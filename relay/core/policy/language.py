@@ -342,7 +342,11 @@ def language_of(text: str) -> str | None:
         words = set(tokens)
         first = tokens[0]
         if len(first) > 1 and first.istitle():
-            words.add(first.lower())
+            low = first.lower()
+            # a capitalised first word counts for another language only beside that
+            # language's other words ("Dell drives a gray Dodge" is not Italian's "dell")
+            if low in _EN_BYTES or low not in _NOT_EN_BYTES or not words.isdisjoint(_NOT_EN_BYTES):
+                words.add(low)
         if words.isdisjoint(_NOT_EN_BYTES):  # the fast path: plain English or nothing
             hits = len(words & _EN_BYTES)
             if hits >= _MIN_WORDS or (
@@ -383,7 +387,9 @@ def _latin(found: list[str], marks: set[str] | None) -> str | None:
     words = set(found)
     first = found[0]
     if len(first) > 1 and first.istitle():
-        words.add(first.lower())
+        low = first.lower()
+        if low in _EN or low not in _ALL_WORDS or (words & _ALL_WORDS) - _EN:
+            words.add(low)
     hits = words & _ALL_WORDS
     scores = {code: len(hits & words_of) for code, words_of in _SETS}
     if marks:

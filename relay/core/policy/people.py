@@ -28,7 +28,7 @@ from typing import Final
 
 from relay.core.policy.units import Segmented, is_label_line, is_table_row
 
-__all__ = ["Anchor", "People", "find_people"]
+__all__ = ["Anchor", "People", "TooComplexError", "find_people"]
 
 _TITLE: Final = (
     r"(?:(?i:det|detective|sgt|sergeant|officer|ofc|off|ptl|patrolman|tpr|trooper|lt|"
@@ -98,7 +98,13 @@ _SAID: Final = re.compile(
     r"(?i)\b(?:says|said|reports?|reported|reporting|advises?|advised|states?|stated|told|"
     r"indicates?|indicated|believes|claims?|confirmed|dice|dijo|disse|diz|informa)\W*$"
 )
-_ANCHORS_PER_UNIT: Final = 12
+_ANCHORS_PER_UNIT: Final = 32
+
+
+class TooComplexError(Exception):
+    """A message past what the engine weighs (it blocks: ``too_complex``)."""
+
+
 _CIVIL: Final = re.compile(r"(?i)(?:mr|mrs|ms|miss|sr|sra|srta|senor|senora|don|dona)\b")
 _ANONYMITY: Final = re.compile(
     r"(?i)anonym|condition|(?:his|her|their|my) name|not (?:to )?be (?:named|identified)|"
@@ -391,7 +397,7 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
         unit = seg.unit_at(a.block, a.start)
         per_unit[unit] = per_unit.get(unit, 0) + 1
         if per_unit[unit] > _ANCHORS_PER_UNIT:
-            continue  # the unit goes anyway; its first references name who it names
+            raise TooComplexError  # more references in one sentence than are weighed
         rule = a.rule
         u_start = block.offsets[unit - block.first]
         u_end = u_start + len(units[unit].fold)

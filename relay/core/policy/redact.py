@@ -1,8 +1,9 @@
-"""Rebuild the body from the lines that survive: strip, rewrite tokens, re-banner.
+"""Rebuild the body from the units that survive: cut units out, rewrite tokens, re-banner.
 
-The redaction unit is the line (BOLO templates put one fact per line). A ``unit: match``
-detector (SSNs) rewrites only its matches; if a match cannot be located inside one text
-segment (a value split across style runs), the whole line goes instead.
+The unit of removal is the sentence (see :mod:`relay.core.policy.units`): a removed unit is
+cut out of its line and the rest of the line stays. A ``unit: match`` detector (SSNs)
+rewrites only its matches; if a match cannot be located inside one text segment (a value
+split across style runs), the whole line goes instead.
 """
 
 from __future__ import annotations
@@ -214,15 +215,18 @@ def rebuild_part(
             if not surviving:
                 continue
             original = part.lines[i - start]
-            lines.append(
-                banner_line
-                if banner_line is not None
-                else Line(
-                    _resolve(original.segments, policy.link_hosts, reasons),
-                    original.kind,
-                    original.indent,
+            if banner_line is not None:
+                lines.append(banner_line)
+            elif all(type(seg) is Text and seg.text.isascii() for seg in original.segments):
+                lines.append(original)  # the banner still holds: the very same line
+            else:
+                lines.append(
+                    Line(
+                        _resolve(original.segments, policy.link_hosts, reasons),
+                        original.kind,
+                        original.indent,
+                    )
                 )
-            )
         else:
             lines.append(ln)
     return Rebuild(lines=tidy(lines), reasons=reasons)
@@ -299,11 +303,6 @@ def _trim(segments: list[Segment], *, end: bool) -> None:
             return
         segments.pop(idx)
         idx = len(segments) - 1 if end else 0
-
-
-def _plain(lines: tuple[Line, ...]) -> bool:
-    """Only text segments: nothing for the reference and link rules to rewrite."""
-    return all(type(seg) is Text for line in lines for seg in line.segments)
 
 
 def _blank(line: Line) -> bool:
