@@ -105,6 +105,10 @@ class TooComplexError(Exception):
     """A message past what the engine weighs (it blocks: ``too_complex``)."""
 
 
+_BEFORE_SURNAME: Final = re.compile(
+    rf"^\W*(?P<name>{_CAP})\s+(?i:is|was|has been|will be|is now)\s+(?i:one of\s+)?"
+    r"(?i:our|the|a|an|my)\s+(?:[a-z][a-z-]+\s+){0,2}$"
+)
 _CIVIL: Final = re.compile(r"(?i)(?:mr|mrs|ms|miss|sr|sra|srta|senor|senora|don|dona)\b")
 _ANONYMITY: Final = re.compile(
     r"(?i)anonym|condition|(?:his|her|their|my) name|not (?:to )?be (?:named|identified)|"
@@ -206,7 +210,7 @@ _TITLED_PHONE: Final = re.compile(
 )
 _OTHER_ROLE: Final = re.compile(
     r"(?i)\b(?:landlord|landlady|owner|tenant|neighbou?rs?|manager|clerk|employee|staff|"
-    r"security|witness(?:es)?|victims?|complainant|caller|cashier|bartender|teller|"
+    r"security|witness(?:es)?|victims?|complainant|cashier|bartender|teller|"
     r"propietario|vecino|dueno|vizinho|dono)\b"
 )
 _SUSPECT: Final = re.compile(
@@ -308,6 +312,27 @@ def _plausible(name: str) -> bool:
     return bool(_tokens(name))
 
 
+_STREET_END: Final = frozenset(
+    """st street ave avenue rd road ln lane dr drive blvd boulevard ct court way pl place ter
+    terrace cir circle hwy highway pkwy parkway sq square pd police department inc llc""".split()  # noqa: SIM905
+)
+_NOT_FIRST: Final = frozenset(
+    """the this that these those he she they we it his her our my their your its a an and or
+    but if when then there here per fyi bolo note update alert heads attention suspect
+    subject vehicle victim witness police north south east west route""".split()  # noqa: SIM905
+)
+
+
+def _named(name: str) -> bool:
+    """Is a name the grammar binds to a source ("Our CI, June Whitaker,") a person's? Looser
+    than :func:`_plausible`: a month, a colour or a place word is also a name ("June",
+    "Gray", "Park"); only a street or an agency is not."""
+    words = _WORDS.findall(re.sub(_TITLE, " ", " " + name))
+    if not words or words[-1].lower() in _STREET_END:
+        return False
+    return words[0].lower() not in _NOT_FIRST and bool(_tokens(name))
+
+
 def _bound_after(text: str, *, reporter: bool = False, said: bool = False) -> list[str]:
     out: list[str] = []
     m = _QUOTED.match(text)
@@ -323,7 +348,7 @@ def _bound_after(text: str, *, reporter: bool = False, said: bool = False) -> li
             pass  # "Per CI-607, Bogdan Petran is selling ...": the report, not the source
         elif not between.strip() or not _NOT_BETWEEN.search(between):
             name = m2.group("name").strip("\"'“”‘’")
-            if _plausible(name) or (name and name[0].isupper() and " " not in name):
+            if _named(name) or (name and name[0].isupper() and " " not in name):
                 out.append(name)
     if said:
         return out
@@ -331,7 +356,7 @@ def _bound_after(text: str, *, reporter: bool = False, said: bool = False) -> li
     if m5 is not None and m5.group("name").lower() not in _NOT_NAME:
         out.append(m5.group("name"))
     m4 = _AFTER_BARE.match(text)
-    if m4 is not None and _plausible(m4.group("name")):
+    if m4 is not None and _named(m4.group("name")):
         out.append(m4.group("name"))
     m3 = _AFTER_LOWER.match(text)
     if m3 is not None:
@@ -410,8 +435,16 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
         for name in _bound_after(after, reporter=reporter, said=said):
             bound.setdefault(name, rule)
         m = _BEFORE.search(before)
-        if m is not None and _plausible(m.group("name")):
+        # a name right before the term with nothing between ("gray Kia Soul per CI") must
+        # look like a person's; after a connector ("June Whitaker, our CI") the grammar says so
+        joined = m is not None and not before[m.end("name") :].strip()
+        if m is not None and (_plausible if joined else _named)(m.group("name")):
             bound.setdefault(m.group("name"), rule)
+        elif before.strip() == block.fold[u_start : a.start].strip():
+            # the sentence opens with the name alone: "Hollis is one of our registered CIs"
+            m = _BEFORE_SURNAME.match(before)
+            if m is not None and m.group("name").lower() not in _NOT_NAME:
+                bound.setdefault(m.group("name"), rule)
         text = units[unit].fold
         anonymity = _ANONYMITY.search(block.fold, a.start, a.end) is not None
         if (unit, anonymity) in seen:
@@ -505,6 +538,12 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
             _take(people, c, rule, units[c].fold, bound)
     if not bound:
         return people
+    single = {n for n in bound if " " not in n.strip()}
+    if single:  # "Ray has been working for us" also binds the "Ray Kessler" named before
+        for each in units:
+            for name in _names_in(each.fold):
+                if name not in bound and any(t in single for t in _tokens(name)):
+                    bound[name] = bound[next(t for t in _tokens(name) if t in single)]
     people.count = len(bound)
     people.rules.update(bound.values())
     _mentions(seg, bound, source_units, people)
