@@ -292,3 +292,27 @@ def test_adversarial_shapes_are_decided(baseline: Policy, text: str) -> None:
     """Shapes that once made a regex backtrack for seconds (found in review): each is decided,
     and the suite would time out long before a regression went unnoticed."""
     assert _decide(baseline, text)["action"] in {"forward", "redact", "block"}
+
+
+@pytest.mark.parametrize("banner", ["CUI // SP-INF", "cui//sp-inf", "Cui //Sp-Inf"])
+def test_a_banner_typed_loosely_is_still_a_banner(baseline: Policy, banner: str) -> None:
+    """A specified category (above the partners' ceiling) marks what follows however the
+    banner was typed: nothing below it leaves."""
+    text = f"{banner}\nThe source's nephew runs the stash house on Elm St.\n{banner}"
+    wire = _decide(baseline, text)
+    assert wire["action"] == "block"
+    assert "nephew" not in visible(wire)
+
+
+def test_a_portion_mark_after_a_label_is_a_portion_mark(baseline: Policy) -> None:
+    wire = _decide(
+        baseline, "Vehicle: black Escalade, CT reg 4TRL22.\nSource info: (CUI//SP-INF) nephew"
+    )
+    assert "nephew" not in visible(wire)
+
+
+def test_a_source_abbreviation_in_parentheses_is_not_a_mark(baseline: Policy) -> None:
+    wire = _decide(baseline, "Information source: (C/I) #5521\nVehicle: white BMW 328i, CT 7KX.")
+    assert wire["action"] == "redact"
+    assert "5521" not in visible(wire)
+    assert "white BMW 328i" in visible(wire)

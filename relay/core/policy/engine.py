@@ -365,7 +365,7 @@ def _release(
         banners = {
             i: m
             for i in idx
-            if folds[i][:1] in _BANNER_START and (m := parse_banner(folds[i])) is not None
+            if folds[i][:1].upper() in _BANNER_START and (m := parse_banner(folds[i])) is not None
         }
         out.banners[pi] = banners
         for i in idx:
@@ -701,7 +701,9 @@ def _forward_untouched(message: SlackMessage, policy: Policy, scan: _Scan) -> De
         return None
     for text in folds[: scan.file_start]:
         first = text[:1]
-        if may_carry_mark(text) or (first in _BANNER_START and parse_banner(text) is not None):
+        if may_carry_mark(text) or (
+            first.upper() in _BANNER_START and parse_banner(text) is not None
+        ):
             return None
     lines: list[Line] = []
     blank: list[bool] = []

@@ -26,7 +26,7 @@ __all__ = [
 # A portion mark opens a line, possibly after list, quote or emoji markers a client or an
 # officer put in front of it ("- (U//LES)", "> (U//LES)", ":warning: (CUI//SP-INV)"); any case
 # ("(u//les)"); single or double slashes.
-_PREFIX: Final = r"^(?:\s|[-*>•·]|&gt;|:[a-z0-9_+-]+:|\d+[.)])*"
+_PREFIX: Final = r"^(?:\s|[-*>•·]|&gt;|:[a-z0-9_+-]+:|\d+[.)]|[A-Za-z][\w /]{0,24}:\s)*"
 _PORTION: Final = re.compile(_PREFIX + r"\(([A-Za-z][A-Za-z ]*(?:/{1,2}[^)]*)?)\)")
 # Tokens that look like a mark; one the parser cannot read blocks (fail closed).
 _MARK_HEAD: Final = re.compile(
@@ -60,6 +60,7 @@ _LIMITED: Final = (
     "NF",
 )
 _CATEGORY: Final = re.compile(r"^(SP-)?([A-Z][A-Z0-9]{1,11})$")
+_SOURCE_ABBREVIATION: Final = re.compile(r"^\s*[Cc]\s?/\s?[IiSsWw]\s*$")
 _LEGACY_BANNER: Final = {
     "FOUO": "UNCLASSIFIED//FOR OFFICIAL USE ONLY",
     "LES": "UNCLASSIFIED//LAW ENFORCEMENT SENSITIVE",
@@ -94,6 +95,8 @@ def _parse(body: str) -> Mark | None:
     relay does not understand (which blocks: fail closed).
     """
     body = body.split(" - ", 1)[0]  # "UNCLASSIFIED//LES - NOT FOR PUBLIC RELEASE": a remark
+    if _SOURCE_ABBREVIATION.match(body):
+        return None  # "(C/I) #5521", "(C/S)": a source's abbreviation, not a mark
     body = body.upper()
     if "//" not in body and "/" in body:  # "(U/LES)": a sloppy single slash
         body = body.replace("/", "//", 1)
@@ -148,6 +151,8 @@ def parse_portion(folded: str) -> tuple[Mark, int] | None:
     if m is None:
         return None
     body = m.group(1)
+    if _SOURCE_ABBREVIATION.match(body):
+        return None
     mark = _parse(body)
     if mark is None and "/" in body and _MARK_HEAD.match(body.strip()):
         mark = UNKNOWN_MARK
@@ -156,11 +161,18 @@ def parse_portion(folded: str) -> tuple[Mark, int] | None:
 
 def may_carry_mark(folded: str) -> bool:
     """Cheap: could this line open with a portion mark (see ``parse_portion``)?"""
-    return "(" in folded[:24]
+    return "(" in folded[:48]
+
+
+_SLASHES: Final = re.compile(r"\s*/\s*/\s*")
+_BANNER_ANY_CASE: Final = re.compile(r"^(?i:unclassified|cui|controlled|u)\s*(?://|$)")
 
 
 def parse_banner(folded: str) -> Mark | None:
     line = folded.strip()
+    if _BANNER_ANY_CASE.match(line):
+        # "CUI // SP-INF", "cui//sp-inf": the same banner however it was typed
+        line = _SLASHES.sub("//", line).upper()
     if not _BANNER.match(line) or line == "U":
         return None
     return _parse(line)
