@@ -316,3 +316,26 @@ def test_a_source_abbreviation_in_parentheses_is_not_a_mark(baseline: Policy) ->
     assert wire["action"] == "redact"
     assert "5521" not in visible(wire)
     assert "white BMW 328i" in visible(wire)
+
+
+@pytest.mark.parametrize(
+    ("dob", "action"),
+    [
+        ("DOB 03/14/11", "block"),  # two-digit year: 2011, a minor
+        ("DOB March 14, 2011", "block"),
+        ("born 14 March 2011", "block"),
+        ("DOB 03/14/91", "forward"),  # 1991: an adult
+        ("DOB March 14, 1991", "forward"),
+    ],
+)
+def test_a_date_of_birth_in_any_common_form_is_read(
+    baseline: Policy, dob: str, action: str
+) -> None:
+    assert _decide(baseline, f"Suspect: Jaylen Moss, {dob}, fled on foot.")["action"] == action
+
+
+def test_an_incident_date_with_a_two_digit_year_is_not_a_birth_date(baseline: Policy) -> None:
+    assert (
+        _decide(baseline, "Burglary on 03/14/11 at the school, suspect fled.")["action"]
+        == "forward"
+    )

@@ -45,7 +45,33 @@ _DATES: Final = (
     r"\bDOB[/: ]\s?(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})\b",
     r"\b(?:DOB|YOB)[/: ]\s?(?P<year>(?:19|20)\d{2})\b(?![/.-]\d)",
     r"\bborn in (?P<year>(?:19|20)\d{2})\b",
+    # a two-digit year after a birth label: "DOB 03/14/11" (the century nearest today)
+    _BIRTH + r"(?P<m>\d{1,2})[/.-](?P<d>\d{1,2})[/.-](?P<yy>\d{2})\b(?![/.-]\d)",
+    # a month written out: "DOB March 14, 2011", "born 14 March 2011"
+    _BIRTH + r"(?P<mon>[A-Za-z]{3,9})\.? (?P<d>\d{1,2})(?:st|nd|rd|th)?,? (?P<y>(?:19|20)\d{2})\b",
+    _BIRTH + r"(?P<d>\d{1,2}) (?P<mon>[A-Za-z]{3,9})\.?,? (?P<y>(?:19|20)\d{2})\b",
 )
+_MONTHS: Final = {
+    name: n
+    for n, names in enumerate(
+        (
+            ("jan", "january", "enero", "janeiro"),
+            ("feb", "february", "febrero", "fevereiro"),
+            ("mar", "march", "marzo", "marco"),
+            ("apr", "april", "abril"),
+            ("may", "mayo", "maio"),
+            ("jun", "june", "junio", "junho"),
+            ("jul", "july", "julio", "julho"),
+            ("aug", "august", "agosto"),
+            ("sep", "sept", "september", "septiembre", "setembro"),
+            ("oct", "october", "octubre", "outubro"),
+            ("nov", "november", "noviembre", "novembro"),
+            ("dec", "december", "diciembre", "dezembro"),
+        ),
+        start=1,
+    )
+    for name in names
+}
 _MIN_COMPACT_TERM: Final = 6
 
 # fold index -> (start, end, matched text) of each match; a keyword term found only in the
@@ -216,7 +242,14 @@ def _is_minor(m: re.Match[str], age_limit: int, now: dt.datetime | None) -> bool
     if year_only:
         return 0 <= today.year - int(year_only) <= age_limit
     try:
-        born = dt.date(int(g["y"]), int(g["m"]), int(g["d"]))
+        month = _MONTHS.get(g["mon"].lower(), 0) if g.get("mon") else int(g["m"])
+        if g.get("yy"):
+            year = 2000 + int(g["yy"])
+            if year > today.year:
+                year -= 100  # "03/14/91" is 1991
+        else:
+            year = int(g["y"])
+        born = dt.date(year, month, int(g["d"]))
     except (TypeError, ValueError, KeyError):
         return False
     years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
