@@ -49,10 +49,14 @@ _GREETING: Final = re.compile(
     r"buenos d[ií]as|buenas tardes|hola|gracias|bom dia|boa tarde|ol[aá]|obrigad[oa])\b[\s,.!:-]*"
 )
 # What a first line that is plainly substance does not start with (a contact, a greeting, a
+# Officers' titles, as signatures and contact lines open with them.
+_TITLES: Final = (
+    "det|detective|sgt|sergeant|lt|lieutenant|capt|captain|ofc|officer|tpr|trooper|cpl|"
+    "chief|agent|sa|inv|investigator|analyst"
+)
 # signature, a marking, an opener): anything else with enough words is substance.
 _PLAIN_START: Final = re.compile(
-    r"(?i)^\W*(?:det|detective|sgt|sergeant|lt|lieutenant|capt|captain|ofc|officer|tpr|trooper|"
-    r"cpl|chief|agent|sa|inv|investigator|analyst|thanks?|thank|thx|ty|regards|cheers|hi|hello|"
+    rf"(?i)^\W*(?:{_TITLES}|thanks?|thank|thx|ty|regards|cheers|hi|hello|"
     r"hey|morning|afternoon|evening|good|greetings|all|team|folks|everyone|guys|call|contact|"
     r"questions?|report|poc|see|please|pls|fyi|fysa|heads|attention|be|unclassified|cui|"
     r"controlled|u|buenos|buenas|hola|gracias|bom|boa|ola|obrigad\w*|"
@@ -68,8 +72,7 @@ _AGENCY_LINE: Final = re.compile(
 # A signature: "- Det. Okafor, Havenport PD", "Sgt. Ruiz #412", "Thanks, Det. Kim".
 _SIGNATURE: Final = re.compile(
     r"^\W*(?:(?:thanks|thank you|thx|regards|respectfully|v/r|r/s|gracias|obrigad[oa])\W+)?"
-    r"(?:det|detective|sgt|sergeant|lt|lieutenant|capt|captain|ofc|officer|tpr|trooper|cpl|"
-    r"chief|agent|sa|inv|investigator|analyst)\.?\s+(?:[A-Z]\.\s?)?[A-Z][A-Za-z'-]+"
+    rf"(?:{_TITLES})\.?\s+(?:[A-Z]\.\s?)?[A-Z][A-Za-z'-]+"
     # what may follow the name: badge, agency, unit, phone; each piece matched once
     # (possessive: no backtracking into exponentially many splits of a long line)
     r"(?:[ ,|/()-]++(?:#\s?\d+|[A-Z][A-Za-z.&'-]*+|\d{3}-\d{4}|ext\.?\s?\d+))*+\W*$",

@@ -197,11 +197,6 @@ def _chat_like(texts: list[str]) -> bool:
     return sum(len(t) >= width for t in body) * 2 < len(body)
 
 
-def sentence_ends(text: str) -> list[int]:
-    """Offsets in ``text`` where a sentence ends (after its punctuation)."""
-    return _boundaries(text)
-
-
 def _word_start(text: str, end: int) -> int:
     """Where the word (letters and dots: "Det", "a.m", "C.I") ending at ``end`` starts."""
     start = end
@@ -223,7 +218,7 @@ def ends_with_abbreviation(text: str) -> bool:
     )
 
 
-def _boundaries(text: str) -> list[int]:
+def sentence_ends(text: str) -> list[int]:
     """Offsets in ``text`` where a sentence ends (after its punctuation)."""
     if _MAYBE_END.search(text) is None:
         return []  # no end mark with more text after it: one sentence
@@ -336,7 +331,7 @@ def _add_block(seg: Segmented, run: list[int], *, table: bool, folds: Sequence[s
     first = len(units)
     if len(run) == 1:
         text = texts[run[0]]
-        cuts = [] if table else _boundaries(text)
+        cuts = [] if table else sentence_ends(text)
         if not cuts:
             whole = folds[run[0]] if run[0] < len(folds) else fold(text)
             units.append(Unit(block=b, spans=((run[0], 0, len(text)),), fold=whole))
@@ -360,7 +355,7 @@ def _add_block(seg: Segmented, run: list[int], *, table: bool, folds: Sequence[s
             pieces.append(texts[idx])
             pos += len(texts[idx]) + 1
         whole = "\n".join(pieces)
-        cuts = _boundaries(whole)
+        cuts = sentence_ends(whole)
         pos = 0
         for cut in [*cuts, len(whole)]:
             piece = whole[pos:cut]
