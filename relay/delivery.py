@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import structlog
 
 from relay.core.backoff import DONE, Attempt, Backoff, after_failure, before_attempt
-from relay.crashpoints import crash_point
 from relay.errors import DeliveryError, RelayError
+from relay.lab.crashpoints import crash_point
 from relay.store.contract import ClaimedEnvelope, ClaimedInbound, OutboxItem, Store
 from relay.store.group import GroupWriter
 

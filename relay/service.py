@@ -51,10 +51,10 @@ from relay.core.policy.content import envelope_content
 from relay.core.policy.engine import Decision, evaluate_inbound, evaluate_outbound_all
 from relay.core.policy.model import Action, Policy
 from relay.core.policy.outbound import OutboundMessage
-from relay.crashpoints import crash_point
 from relay.delivery import Dispatcher, InboundWorker, QueueTuning, WireSender, Worked
 from relay.errors import VerificationError
 from relay.federation.server import Accepted, LinkReason
+from relay.lab.crashpoints import crash_point
 from relay.ledger import AuditWriteError
 from relay.metrics import RelayMetrics
 from relay.store.contract import (

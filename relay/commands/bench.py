@@ -19,7 +19,7 @@ from relay.core.policy.engine import evaluate_outbound, evaluate_outbound_all
 from relay.core.policy.load import PolicyLoadError
 from relay.core.policy.match import hyperscan_available
 from relay.core.slack_parse import parse_event
-from relay.corpus import generate_corpus
+from relay.lab.corpus import generate_corpus
 
 __all__ = ["add_parser"]
 

@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any
 from relay.commands.demo import agencies
 
 if TYPE_CHECKING:
-    from relay.emulator import Emulator
-    from relay.network import Agency
+    from relay.lab.emulator import Emulator
+    from relay.lab.network import Agency
 
 __all__ = ["add_parser", "run_e2e"]
 
@@ -144,7 +144,7 @@ async def _relays(
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from relay.pki import ThrowawayCA
+    from relay.lab.pki import ThrowawayCA
 
     ct, ma = agencies()[:2]
     ca = ThrowawayCA(tmp / "pki")
@@ -278,8 +278,8 @@ def _store_urls(backend: str, tmp: Path, pg_url: str) -> Iterator[dict[str, str]
 async def run_e2e(
     *, backend: str, instances: int, count: int, rate: float, pg_url: str
 ) -> dict[str, Any]:
-    from relay.emulator import ChannelSpec, Emulator, UserSpec, WorkspaceSpec
-    from relay.network import TOPICS
+    from relay.lab.emulator import ChannelSpec, Emulator, UserSpec, WorkspaceSpec
+    from relay.lab.network import TOPICS
 
     specs = [
         WorkspaceSpec(

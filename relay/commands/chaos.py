@@ -43,11 +43,11 @@ from relay.core.backoff import Backoff
 from relay.core.policy.engine import evaluate_inbound, evaluate_outbound_all
 from relay.core.policy.model import Action
 from relay.core.slack_parse import parse_event
-from relay.faultproxy import Mode
+from relay.lab.faultproxy import Mode
 from relay.store.contract import Store
 
 if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when chaos runs
-    from relay.network import Network
+    from relay.lab.network import Network
 
 __all__ = ["add_parser", "run_chaos"]
 
@@ -268,9 +268,9 @@ async def run_chaos(
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """The result line, and how many faults of each kind were injected."""
     from relay.delivery import QueueTuning
-    from relay.emulator import Timings
-    from relay.emulator.limits import Limit
-    from relay.network import Network, NetworkOptions
+    from relay.lab.emulator import Timings
+    from relay.lab.emulator.limits import Limit
+    from relay.lab.network import Network, NetworkOptions
 
     rng = random.Random(seed)  # noqa: S311 - a reproducible fault schedule, not a secret
     tally = _Tally()

@@ -28,7 +28,7 @@ from relay.core.mrkdwn import unescape
 from relay.core.policy.units import split_units
 
 if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when the demo runs
-    from relay.network import Agency, Network
+    from relay.lab.network import Agency, Network
 
 __all__ = ["add_parser", "run_demo"]
 
@@ -38,7 +38,7 @@ OKAFOR, FERREIRA = "U0OKAFOR01", "U0FERREI02"
 
 
 def agencies(root: Path = _ROOT) -> list[Agency]:
-    from relay.network import Agency
+    from relay.lab.network import Agency
 
     examples = root / "policies" / "examples"
     return [
@@ -228,7 +228,7 @@ def _audit_line(net: Network) -> str:
 
 
 async def run_demo(*, as_json: bool) -> int:
-    from relay.network import Network
+    from relay.lab.network import Network
 
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="relay-demo-") as tmp:

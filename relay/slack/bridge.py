@@ -34,8 +34,8 @@ from relay.core.policy.engine import Decision, judge
 from relay.core.policy.model import Policy
 from relay.core.policy.outbound import rich_text_block
 from relay.core.slack_parse import parse_event
-from relay.crashpoints import crash_point
 from relay.errors import DeliveryError, InputError
+from relay.lab.crashpoints import crash_point
 from relay.service import Delivery, RelayService
 from relay.slack.files import FileFetcher, reencode
 from relay.slack.web import SlackCaller

@@ -1,4 +1,4 @@
-"""Properties of the engine over generated messages (relay.corpus) and Hypothesis input.
+"""Properties of the engine over generated messages (relay.lab.corpus) and Hypothesis input.
 
 (a) only allowlisted fields leave, and junk keys block; (b) same input, same decision;
 (c) one more detector never lets more text through; (d) the Hyperscan prefilter and plain
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from relay.core.policy.match import compile_rules, hyperscan_available
 from relay.core.policy.model import Action, Detector, PatternSet, Policy
-from relay.corpus import generate_corpus
+from relay.lab.corpus import generate_corpus
 
 CORPUS = generate_corpus(400, seed=11)
 SETTINGS = settings(

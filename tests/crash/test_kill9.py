@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 import trustme
 
-from relay.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
-from relay.faultproxy import FaultProxy, Mode
+from relay.lab.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
+from relay.lab.faultproxy import FaultProxy, Mode
 from tests.federation.harness import policy_text
 from tests.federation.test_config_start import CT, MA, _config, _write_relay
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from relay.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
+from relay.lab.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
 
 TEAM_A = "T0AGENCYA1"
 TEAM_B = "T0AGENCYB1"

@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from relay.emulator import Emulator, Limit
+from relay.lab.emulator import Emulator, Limit
 
 from .conftest import BOLO, INTEL, LOBBY, OFFICER, TEAM_A, TEAM_B
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from relay.emulator import DeliveryState, Emulator
+from relay.lab.emulator import DeliveryState, Emulator
 
 from .conftest import BOLO, OFFICER, TEAM_A, TEAM_B, Receiver
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from relay.emulator import Emulator
+from relay.lab.emulator import Emulator
 
 from .conftest import BOLO, OFFICER, TEAM_A, TEAM_B, Receiver
 

@@ -13,7 +13,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from relay.emulator import Emulator
+from relay.lab.emulator import Emulator
 
 from .conftest import TEAM_B
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.web.async_client import AsyncWebClient
 
 from relay.core.slack_parse import parse_event
-from relay.emulator import Emulator
+from relay.lab.emulator import Emulator
 
 from .conftest import BOLO, OFFICER, OFFICER_2, TEAM_A, Receiver
 

@@ -18,7 +18,7 @@ import pytest
 import trustme
 from aiohttp import web
 
-from relay.faultproxy import FaultProxy, Mode, start_proxy
+from relay.lab.faultproxy import FaultProxy, Mode, start_proxy
 
 TIMEOUT = aiohttp.ClientTimeout(total=5)
 DELAY = 0.2

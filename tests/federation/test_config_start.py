@@ -156,7 +156,7 @@ partners:
 async def test_relays_from_relay_yaml_with_slack_events_api_and_socket_mode(tmp_path, monkeypatch):
     """Havenport takes events over HTTP, Millbrook over Socket Mode; tokens come from the
     environment and a file, never from the YAML."""
-    from relay.emulator import ChannelSpec, Emulator, UserSpec, WorkspaceSpec
+    from relay.lab.emulator import ChannelSpec, Emulator, UserSpec, WorkspaceSpec
 
     specs = [
         WorkspaceSpec(

@@ -47,11 +47,11 @@ from relay.cli import main as relay_cli
 from relay.core.audit import CheckpointError
 from relay.core.envelope import Author, EnvelopeId, EnvelopeKind, build_envelope, sign_origin
 from relay.core.model import AgencyId
-from relay.emulator import ChannelSpec
 from relay.errors import VerificationError
 from relay.federation.tls import client_context
+from relay.lab.emulator import ChannelSpec
+from relay.lab.network import Agency, Network
 from relay.logs import configure_logging
-from relay.network import Agency, Network
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "policies" / "examples"

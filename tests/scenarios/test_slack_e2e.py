@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from relay.commands.demo import photo
-from relay.network import Agency, Network
+from relay.lab.network import Agency, Network
 from relay.store.contract import ClaimedInbound
 
 ROOT = Path(__file__).resolve().parents[2]

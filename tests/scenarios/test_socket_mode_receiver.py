@@ -7,7 +7,7 @@ import asyncio
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from relay.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
+from relay.lab.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
 from relay.slack.bridge import _event_key
 from relay.slack.socket import SocketModeReceiver
 

@@ -1,9 +1,9 @@
 """Event delivery: one record per event, retried like Slack (3 retries, same ``event_id``).
 
-:class:`Dispatcher` is the emulator's :class:`~relay.emulator.state.EventSink`. It wraps each
+:class:`Dispatcher` is the emulator's :class:`~relay.lab.emulator.state.EventSink`. It wraps each
 event in an ``event_callback`` envelope and hands attempts to a transport: signed HTTP POSTs
-(:class:`relay.emulator.webhook.HttpTransport`) or Socket Mode
-(:class:`relay.emulator.socket_mode.SocketHub`).
+(:class:`relay.lab.emulator.webhook.HttpTransport`) or Socket Mode
+(:class:`relay.lab.emulator.socket_mode.SocketHub`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, Protocol
 
-from relay.emulator.events import event_callback
-from relay.emulator.model import Json, Workspace
-from relay.emulator.spec import EventsApi, SocketMode, Timings
-from relay.emulator.state import EmulatorState
+from relay.lab.emulator.events import event_callback
+from relay.lab.emulator.model import Json, Workspace
+from relay.lab.emulator.spec import EventsApi, SocketMode, Timings
+from relay.lab.emulator.state import EmulatorState
 
 __all__ = [
     "MAX_RETRIES",

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from relay.emulator.limits import FaultInjector, RateLimiter
-from relay.emulator.model import Channel, Json, Token, TokenKind, TsClock, User, Workspace
-from relay.emulator.spec import APP_SCOPES, ChannelSpec, WorkspaceSpec
+from relay.lab.emulator.limits import FaultInjector, RateLimiter
+from relay.lab.emulator.model import Channel, Json, Token, TokenKind, TsClock, User, Workspace
+from relay.lab.emulator.spec import APP_SCOPES, ChannelSpec, WorkspaceSpec
 
 __all__ = ["CallRecord", "Changes", "EmulatorState", "EventSink", "PendingUpload"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relay.emulator.model import Channel, Json, Workspace
+from relay.lab.emulator.model import Channel, Json, Workspace
 
 __all__ = [
     "channel_id_changed",

@@ -9,11 +9,11 @@ from typing import Final
 
 from aiohttp import web
 
-from relay.emulator.call import Call, Method
-from relay.emulator.errors import SlackError, missing_scope, ratelimited
-from relay.emulator.model import Json, Token
-from relay.emulator.request import read_request
-from relay.emulator.state import CallRecord, EmulatorState
+from relay.lab.emulator.call import Call, Method
+from relay.lab.emulator.errors import SlackError, missing_scope, ratelimited
+from relay.lab.emulator.model import Json, Token
+from relay.lab.emulator.request import read_request
+from relay.lab.emulator.state import CallRecord, EmulatorState
 
 __all__ = ["build_app"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from relay.emulator import events, shapes
-from relay.emulator.model import Channel, Json, Message, Workspace
-from relay.emulator.state import EmulatorState
+from relay.lab.emulator import events, shapes
+from relay.lab.emulator.model import Channel, Json, Message, Workspace
+from relay.lab.emulator.state import EmulatorState
 
 __all__ = ["author", "change_channel_id", "delete", "edit", "post", "rename_channel"]
 

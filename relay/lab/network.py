@@ -25,15 +25,15 @@ from relay.commands.policy import read_policy
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
 from relay.delivery import QueueTuning
-from relay.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
 from relay.errors import DeliveryError
-from relay.faultproxy import FaultProxy
 from relay.federation.client import PeerClient, RetryPolicy
 from relay.federation.server import build_federation_app
 from relay.federation.tls import client_context, server_context
+from relay.lab.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
+from relay.lab.faultproxy import FaultProxy
+from relay.lab.pki import Leaf, ThrowawayCA
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
-from relay.pki import Leaf, ThrowawayCA
 from relay.service import RelayService
 from relay.slack.bridge import SlackBridge, WorkspaceConfig
 from relay.slack.events import build_events_app

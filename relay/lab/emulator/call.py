@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from relay.emulator.errors import SlackError, missing_scope
-from relay.emulator.model import Channel, Json, Message, Token, TokenKind, Workspace
-from relay.emulator.request import Args
-from relay.emulator.state import EmulatorState
+from relay.lab.emulator.errors import SlackError, missing_scope
+from relay.lab.emulator.model import Channel, Json, Message, Token, TokenKind, Workspace
+from relay.lab.emulator.request import Args
+from relay.lab.emulator.state import EmulatorState
 
 __all__ = ["Call", "Handler", "Method"]
 

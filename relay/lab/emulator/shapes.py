@@ -8,7 +8,7 @@ import mimetypes
 from typing import Final
 from urllib.parse import quote
 
-from relay.emulator.model import Channel, Json, Message, StoredFile, Workspace
+from relay.lab.emulator.model import Channel, Json, Message, StoredFile, Workspace
 
 __all__ = [
     "block_id",

@@ -9,11 +9,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from relay.emulator import shapes, timeline
-from relay.emulator.call import Call, Method
-from relay.emulator.errors import SlackError
-from relay.emulator.model import Channel, Json, Message, StoredFile, TokenKind, Workspace
-from relay.emulator.state import EmulatorState, PendingUpload
+from relay.lab.emulator import shapes, timeline
+from relay.lab.emulator.call import Call, Method
+from relay.lab.emulator.errors import SlackError
+from relay.lab.emulator.model import Channel, Json, Message, StoredFile, TokenKind, Workspace
+from relay.lab.emulator.state import EmulatorState, PendingUpload
 
 __all__ = ["METHODS", "add_file_routes", "new_file", "record_shares"]
 

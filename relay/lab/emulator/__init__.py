@@ -5,10 +5,10 @@ retries, Socket Mode, file upload v2 and authenticated downloads.
 See ``docs/emulator.md``.
 """
 
-from relay.emulator.delivery import Attempt, DeliveryRecord, DeliveryState, DeliveryStats
-from relay.emulator.emulator import Emulator, start_emulator
-from relay.emulator.limits import Limit
-from relay.emulator.spec import (
+from relay.lab.emulator.delivery import Attempt, DeliveryRecord, DeliveryState, DeliveryStats
+from relay.lab.emulator.emulator import Emulator, start_emulator
+from relay.lab.emulator.limits import Limit
+from relay.lab.emulator.spec import (
     DEFAULT_BOT_SCOPES,
     ChannelSpec,
     EventsApi,
@@ -17,8 +17,8 @@ from relay.emulator.spec import (
     UserSpec,
     WorkspaceSpec,
 )
-from relay.emulator.users import FileUpload
-from relay.emulator.webhook import sign
+from relay.lab.emulator.users import FileUpload
+from relay.lab.emulator.webhook import sign
 
 __all__ = [
     "DEFAULT_BOT_SCOPES",

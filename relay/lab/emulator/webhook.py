@@ -8,10 +8,10 @@ import json
 
 import aiohttp
 
-from relay.emulator.delivery import Attempt, DeliveryRecord
-from relay.emulator.model import Json, Workspace
-from relay.emulator.spec import EventsApi, Timings
-from relay.emulator.state import EmulatorState
+from relay.lab.emulator.delivery import Attempt, DeliveryRecord
+from relay.lab.emulator.model import Json, Workspace
+from relay.lab.emulator.spec import EventsApi, Timings
+from relay.lab.emulator.state import EmulatorState
 
 __all__ = ["HttpTransport", "sign"]
 

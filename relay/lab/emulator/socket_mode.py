@@ -12,11 +12,11 @@ from typing import Final
 
 from aiohttp import WSMsgType, web
 
-from relay.emulator.call import Call, Method
-from relay.emulator.delivery import Attempt, DeliveryRecord
-from relay.emulator.model import Json, TokenKind, Workspace
-from relay.emulator.spec import Timings
-from relay.emulator.state import EmulatorState
+from relay.lab.emulator.call import Call, Method
+from relay.lab.emulator.delivery import Attempt, DeliveryRecord
+from relay.lab.emulator.model import Json, TokenKind, Workspace
+from relay.lab.emulator.spec import Timings
+from relay.lab.emulator.state import EmulatorState
 
 __all__ = ["MAX_CONNECTIONS", "SocketHub"]
 

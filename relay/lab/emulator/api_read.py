@@ -7,10 +7,10 @@ import binascii
 from collections.abc import Sequence
 from typing import Final
 
-from relay.emulator import directory, shapes
-from relay.emulator.call import Call, Method
-from relay.emulator.errors import SlackError
-from relay.emulator.model import Channel, Json, Message, ts_key
+from relay.lab.emulator import directory, shapes
+from relay.lab.emulator.call import Call, Method
+from relay.lab.emulator.errors import SlackError
+from relay.lab.emulator.model import Channel, Json, Message, ts_key
 
 __all__ = ["METHODS"]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from relay.emulator import shapes, timeline
-from relay.emulator.files import new_file, record_shares
-from relay.emulator.model import Channel, Json, Message, Workspace
-from relay.emulator.state import EmulatorState
-from relay.emulator.validate import check_blocks, check_text
+from relay.lab.emulator import shapes, timeline
+from relay.lab.emulator.files import new_file, record_shares
+from relay.lab.emulator.model import Channel, Json, Message, Workspace
+from relay.lab.emulator.state import EmulatorState
+from relay.lab.emulator.validate import check_blocks, check_text
 
 __all__ = ["FileUpload", "UserActions"]
 

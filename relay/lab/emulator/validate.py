@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from relay.emulator.errors import SlackError
-from relay.emulator.model import Json
+from relay.lab.emulator.errors import SlackError
+from relay.lab.emulator.model import Json
 
 __all__ = ["check_attachments", "check_blocks", "check_text"]
 

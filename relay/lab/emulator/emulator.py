@@ -9,13 +9,13 @@ from typing import Self
 
 from aiohttp import web
 
-from relay.emulator import api_chat, api_read, files, timeline
-from relay.emulator.delivery import DeliveryRecord, DeliveryStats, Dispatcher
-from relay.emulator.limits import Fault, Limit
-from relay.emulator.model import Channel, Json, TokenKind, Workspace
-from relay.emulator.server import build_app
-from relay.emulator.socket_mode import SocketHub
-from relay.emulator.spec import (
+from relay.lab.emulator import api_chat, api_read, files, timeline
+from relay.lab.emulator.delivery import DeliveryRecord, DeliveryStats, Dispatcher
+from relay.lab.emulator.limits import Fault, Limit
+from relay.lab.emulator.model import Channel, Json, TokenKind, Workspace
+from relay.lab.emulator.server import build_app
+from relay.lab.emulator.socket_mode import SocketHub
+from relay.lab.emulator.spec import (
     ChannelSpec,
     DeliveryTarget,
     EventsApi,
@@ -23,9 +23,9 @@ from relay.emulator.spec import (
     Timings,
     WorkspaceSpec,
 )
-from relay.emulator.state import CallRecord, EmulatorState
-from relay.emulator.waits import Waits
-from relay.emulator.webhook import HttpTransport
+from relay.lab.emulator.state import CallRecord, EmulatorState
+from relay.lab.emulator.waits import Waits
+from relay.lab.emulator.webhook import HttpTransport
 
 __all__ = ["Emulator", "start_emulator"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from relay.emulator.errors import SlackError
+from relay.lab.emulator.errors import SlackError
 
 __all__ = ["ApiRequest", "Args", "read_request"]
 

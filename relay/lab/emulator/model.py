@@ -1,7 +1,7 @@
 """Mutable emulator state: workspaces, channels, users, messages, files, tokens.
 
 The emulator is a fake Slack, so its state is deliberately mutable (edits change messages in
-place). Wire shapes are built from these records in :mod:`relay.emulator.shapes`.
+place). Wire shapes are built from these records in :mod:`relay.lab.emulator.shapes`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from relay.emulator.spec import DeliveryTarget
+from relay.lab.emulator.spec import DeliveryTarget
 
 __all__ = [
     "Channel",

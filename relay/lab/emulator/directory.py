@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from relay.emulator.model import Channel, Json, User, Workspace
-from relay.emulator.shapes import BOT_UPDATED
+from relay.lab.emulator.model import Channel, Json, User, Workspace
+from relay.lab.emulator.shapes import BOT_UPDATED
 
 __all__ = ["channel_json", "user_json"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from relay.emulator import shapes, timeline
-from relay.emulator.call import Call, Method
-from relay.emulator.errors import SlackError
-from relay.emulator.model import Json, Message
-from relay.emulator.validate import check_attachments, check_blocks, check_text
+from relay.lab.emulator import shapes, timeline
+from relay.lab.emulator.call import Call, Method
+from relay.lab.emulator.errors import SlackError
+from relay.lab.emulator.model import Json, Message
+from relay.lab.emulator.validate import check_attachments, check_blocks, check_text
 
 __all__ = ["METHODS"]
 

@@ -1,6 +1,6 @@
 """What a test declares: workspaces, channels, officers, delivery targets and timings.
 
-Frozen values; :class:`relay.emulator.state.EmulatorState` turns them into mutable state.
+Frozen values; :class:`relay.lab.emulator.state.EmulatorState` turns them into mutable state.
 """
 
 from __future__ import annotations

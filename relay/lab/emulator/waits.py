@@ -7,11 +7,11 @@ The public waits take ``timeout=`` (ruff ASYNC109 would have callers wrap them i
 
 from __future__ import annotations
 
-from relay.emulator.delivery import DeliveryRecord, DeliveryState, Dispatcher
-from relay.emulator.model import Json
-from relay.emulator.socket_mode import SocketHub
-from relay.emulator.state import EmulatorState
-from relay.emulator.users import UserActions
+from relay.lab.emulator.delivery import DeliveryRecord, DeliveryState, Dispatcher
+from relay.lab.emulator.model import Json
+from relay.lab.emulator.socket_mode import SocketHub
+from relay.lab.emulator.state import EmulatorState
+from relay.lab.emulator.users import UserActions
 
 __all__ = ["Waits"]
 
