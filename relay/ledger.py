@@ -37,6 +37,7 @@ from relay.store.contract import Store
 __all__ = [
     "RETENTION_FLOOR_DAYS",
     "SERVED_CHECKPOINTS",
+    "AuditUnavailable",
     "AuditWriteError",
     "CheckpointError",
     "Ledger",
@@ -61,6 +62,14 @@ class AuditWriteError(DeliveryError):
     ) -> None:
         super().__init__(message, code=code, retryable=True)
         self.message = message
+
+
+class AuditUnavailable(AuditWriteError):
+    """Audit writes are failing: nothing is forwarded until the ledger takes writes again.
+    Retryable: the Slack event (or queue item) stays and is tried again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="audit_unavailable")
 
 
 class Ledger:

@@ -79,12 +79,12 @@ def _expected(net: Network, origin: str, text: str) -> set[str]:
     """The partner workspaces this message must reach, by both agencies' policies."""
     now = dt.datetime.now(dt.UTC)
     message = parse_event({"type": "message", "user": "U0", "ts": "1.000001", "text": text})
-    policy = net.nodes[origin].service.policy
+    policy = net.nodes[origin].relay.policy
     out: set[str] = set()
     for ori, decision in evaluate_outbound_all(message, policy, TOPIC, now=now).items():
         if ori not in net.nodes or decision.action is Action.BLOCK:
             continue
-        theirs = net.nodes[ori].service.policy
+        theirs = net.nodes[ori].relay.policy
         link = theirs.partners.get(origin)
         if link is None or TOPIC not in link.accept:
             continue
@@ -206,7 +206,7 @@ async def _settle(net: Network, expected: dict[tuple[str, str], int], timeout: f
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         copies = _copies(net)
-        if all(copies[k] for k in expected) and all(_quiet(n.service.store) for n in _live(net)):
+        if all(copies[k] for k in expected) and all(_quiet(n.relay.store) for n in _live(net)):
             # one more look after a moment: a late duplicate would show now
             await asyncio.sleep(1.0)
             return
@@ -225,7 +225,7 @@ def _quiet(store: Store) -> bool:
 
 
 @contextmanager
-def _stores(url: str | None) -> Iterator[Callable[[str], Store] | None]:
+def _stores(url: str | None) -> Iterator[Callable[[str], str] | None]:
     """Each agency's store: SQLite files (None), or a fresh PostgreSQL schema per agency."""
     if url is None:
         yield None
@@ -233,12 +233,10 @@ def _stores(url: str | None) -> Iterator[Callable[[str], Store] | None]:
     import psycopg
     from psycopg import sql as pgsql
 
-    from relay.store.postgres import PostgresStore
-
     tag = secrets.token_hex(4)
     schemas: list[str] = []
 
-    def open_one(ori: str) -> Store:
+    def open_one(ori: str) -> str:
         schema = f"chaos_{tag}_{ori.lower()}"
         if schema not in schemas:
             with psycopg.connect(url, autocommit=True) as admin:
@@ -246,7 +244,8 @@ def _stores(url: str | None) -> Iterator[Callable[[str], Store] | None]:
                     pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema))
                 )
             schemas.append(schema)
-        return PostgresStore(url, schema=schema)
+        sep = "&" if "?" in url else "?"
+        return f"{url}{sep}options=-csearch_path%3D{schema}"
 
     try:
         yield open_one
@@ -267,7 +266,7 @@ async def run_chaos(
     timeout: float,  # noqa: ASYNC109
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """The result line, and how many faults of each kind were injected."""
-    from relay.delivery import QueueTuning
+    from relay.flow.queues import QueueTuning
     from relay.lab.emulator import Timings
     from relay.lab.emulator.limits import Limit
     from relay.lab.network import Network, NetworkOptions
@@ -282,7 +281,6 @@ async def run_chaos(
             proxies=True,
             tuning=QueueTuning(lease=2.0, batch=32, poll=0.2, backoff=Backoff(base=0.1, cap=2.0)),
             slack_pacing=False,  # the emulator's (faster) limits and its 429s pace the relays
-            peer_timeout=2.0,
             catch_up_every=3.0,
             timings=Timings(http_timeout=2.0, retry_delays=(0.0, 0.5, 1.5)),
         )

@@ -173,16 +173,17 @@ def _units(text: str, removed: int) -> str:
 
 
 def _report(net: Network, seconds: float) -> None:
-    bridge = net.nodes[CT].bridge
+    judged = net.judged[CT]
     names = {a.ori: a.name for a in net.agencies}
     received = {(p["workspace"], p["envelope_id"]): p for p in partner_posts(net)}
-    refused = {(p, j): code for p, j, code in net.nodes[CT].service.undelivered}
+    dead = net.nodes[CT].relay.store.queue_entries(state="dead")
+    refused = {(e.peer, e.envelope_id): e.reason for e in dead if e.queue == "outbox"}
     print(
-        f"relay demo: Havenport PD ({CT}) posted {len(bridge.log)} messages; "
+        f"relay demo: Havenport PD ({CT}) posted {len(judged)} messages; "
         f"Millbrook PD ({MA}) and Eastfield PD ({NY}) received them through their relays "
         f"in {seconds:.1f} s.\n"
     )
-    for jti, decisions in bridge.log:
+    for jti, decisions in judged:
         print(f"envelope {jti}")
         for ori, decision in decisions.items():
             rules = ", ".join(f"{r.rule} ({r.count})" for r in decision.reasons)
@@ -205,8 +206,7 @@ def _report(net: Network, seconds: float) -> None:
 
 
 def _summary(net: Network) -> dict[str, int]:
-    log = net.nodes[CT].bridge.log
-    actions = [d.action.value for _, decisions in log for d in decisions.values()]
+    actions = [d.action.value for _, decisions in net.judged[CT] for d in decisions.values()]
     return {
         "posted": len(partner_posts(net)),
         "blocked": actions.count("block"),
@@ -220,7 +220,7 @@ def _audit_line(net: Network) -> str:
 
     parts = []
     for ori, node in net.nodes.items():
-        store = node.service.store
+        store = node.relay.store
         verdict = verify_chain(store.audit_rows(), [], store.audit_anchor())
         state = "verified" if verdict.ok else f"BROKEN at {verdict.first_bad_seq}"
         parts.append(f"{ori} {verdict.records} records {state}")

@@ -25,7 +25,9 @@ MAX_EVENT_BYTES: Final = 1 << 20
 
 
 class EventSink(Protocol):
-    async def take_slack_event(self, *, team: str, event_id: str, body: bytes) -> bool:
+    async def take_slack_event(
+        self, *, team: str, event_id: str, body: bytes, doc: dict[str, Any] | None = None
+    ) -> bool:
         """Store the event durably; False when it was already taken (a retry)."""
 
 
@@ -76,7 +78,7 @@ async def _events(request: web.Request) -> web.Response:
         if not isinstance(event_id, str) or not event_id:
             return _error("bad_request", 400)
         await request.app[SINK].take_slack_event(
-            team=str(doc.get("team_id", "")), event_id=event_id, body=body
+            team=str(doc.get("team_id", "")), event_id=event_id, body=body, doc=doc
         )
     return web.Response(status=200)
 

@@ -36,6 +36,7 @@ class SocketModeReceiver:
                 team=str(payload.get("team_id", "")),
                 event_id=str(payload.get("event_id", "")),
                 body=json.dumps(payload).encode(),
+                doc=payload,
             )
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
         self.acked += 1

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import datetime as dt
 import hashlib
+import socket
 import ssl
 import textwrap
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import trustme
-from aiohttp import web
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from relay.core.keys import Keyring, PinnedKey
-from relay.core.model import AgencyId
-from relay.core.policy.load import load_policy
-from relay.federation.client import PeerClient
-from relay.federation.server import build_federation_app
-from relay.federation.tls import client_context, server_context
+from relay.app import RunningRelay, start_relay
+from relay.assemble import Parts
+from relay.config import read_config
+from relay.core.envelope import EnvelopeKind
+from relay.core.keys import KeyId, PinnedKey
+from relay.core.model import AgencyId, MessageKind, SlackMessage
+from relay.core.policy.engine import Decision
+from relay.federation.tls import client_context
+from relay.flow.inbound import Delivery
+from relay.flow.outbound import Outgoing
 from relay.ledger import Ledger
-from relay.service import RelayService
-from relay.store.sqlite import SqliteStore
+from relay.metrics import RelayMetrics
+from relay.store.contract import Store
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
@@ -65,23 +73,83 @@ def policy_text(
     return "\n".join(lines) + "\n" + textwrap.dedent(RULES) + extra_rules
 
 
+_KINDS = {
+    MessageKind.POST: EnvelopeKind.POST,
+    MessageKind.EDIT: EnvelopeKind.EDIT,
+    MessageKind.DELETE: EnvelopeKind.DELETE,
+}
+
+
 @dataclass
 class Relay:
+    """One agency's relay, started from its own ``relay.yaml`` (no Slack workspace: what it
+    would post lands in ``delivered``)."""
+
     ori: str
     key: Ed25519PrivateKey
     kid: str
     cert: trustme.LeafCert
     fingerprint: str
     dir: Path
-    service: RelayService | None = None
-    runner: web.AppRunner | None = None
-    client: PeerClient | None = None
-    url: str = ""
-    urls: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    running: RunningRelay | None = None
+    delivered: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def parts(self) -> Parts:
+        assert self.running is not None
+        return self.running.parts
+
+    @property
+    def store(self) -> Store:
+        return self.parts.store
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.parts.ledger
+
+    @property
+    def metrics(self) -> RelayMetrics:
+        return self.parts.metrics
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Where this relay's client reaches its partners (a test may point one elsewhere)."""
+        urls = self.parts.client._urls
+        assert isinstance(urls, dict)
+        return urls
+
+    async def publish(
+        self,
+        message: SlackMessage,
+        *,
+        topic: str,
+        author: str,
+        envelope_id: str | None = None,
+        kind: EnvelopeKind | None = None,
+        target: str | None = None,
+    ) -> dict[str, Decision]:
+        return await publish(
+            self.parts,
+            message,
+            topic=topic,
+            author=author,
+            jti=envelope_id,
+            kind=kind,
+            target=target,
+        )
+
+    async def drain(self) -> None:
+        assert self.running is not None
+        await self.running.drain()
 
     def pinned(self, **kw: Any) -> PinnedKey:
         return PinnedKey(
-            kid=self.kid,
+            kid=KeyId(self.kid),
             agency=AgencyId(self.ori),
             public_key=self.key.public_key().public_bytes_raw(),
             not_before=kw.get("not_before", NOW - dt.timedelta(days=30)),
@@ -91,6 +159,39 @@ class Relay:
 
     def client_ssl(self, ca: trustme.CA) -> ssl.SSLContext:
         return client_context(self.dir / "cert.pem", self.dir / "key.pem", self.dir / "ca.pem")
+
+
+async def publish(
+    parts: Parts,
+    message: SlackMessage,
+    *,
+    topic: str,
+    author: str,
+    jti: str | None = None,
+    kind: EnvelopeKind | None = None,
+    target: str | None = None,
+) -> dict[str, Decision]:
+    """As the Slack side would: ``message`` judged, signed and queued for every partner."""
+    return await parts.outbound.publish(
+        Outgoing(
+            message=message,
+            topic=topic,
+            author=author,
+            envelope_id=jti or str(uuid.uuid4()),
+            kind=kind or _KINDS.get(message.kind, EnvelopeKind.POST),
+            target=target,
+        )
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _when(at: dt.datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Federation:
@@ -109,17 +210,69 @@ class Federation:
             cert.cert_chain_pems[0].write_to_path(str(d / "cert.pem"))
             self.ca.cert_pem.write_to_path(str(d / "ca.pem"))
             der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+            key = Ed25519PrivateKey.generate()
+            (d / "signing.pem").write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
             self.relays[ori] = Relay(
                 ori=ori,
-                key=Ed25519PrivateKey.generate(),
+                key=key,
                 kid=f"{ori}#2026-k1",
                 cert=cert,
                 fingerprint=hashlib.sha256(der).hexdigest(),
                 dir=d,
+                port=_free_port(),
             )
 
     def now(self) -> dt.datetime:
         return self.clock[0]
+
+    def _config(
+        self,
+        relay: Relay,
+        pins: list[str],
+        *,
+        hop_limit: int,
+        rate: float,
+        burst: int,
+        max_body: int,
+    ) -> Path:
+        partners = ""
+        for o in pins:
+            other = self.relays[o]
+            x = base64.urlsafe_b64encode(other.key.public_key().public_bytes_raw())
+            partners += f"""  - ori: {o}
+    url: {other.url}
+    tls_sha256: [{other.fingerprint}]
+    keys:
+      - kid: "{other.kid}"
+        public_key: {x.rstrip(b"=").decode()}
+        not_before: {_when(NOW - dt.timedelta(days=30))}
+        not_after: {_when(NOW + dt.timedelta(days=365))}
+"""
+        path = relay.dir / "relay.yaml"
+        path.write_text(
+            f"""agency: {relay.ori}
+policy: policy.yaml
+signing_key: signing.pem
+signing_kid: "{relay.kid}"
+store: "sqlite:///{relay.dir / "relay.db"}"
+federation:
+  listen: {{host: 127.0.0.1, port: {relay.port}}}
+  tls: {{cert: cert.pem, key: key.pem, ca: ca.pem}}
+  hop_limit: {hop_limit}
+  max_body_bytes: {max_body}
+  read_timeout_seconds: 2
+  rate_limit: {{per_second: {rate}, burst: {burst}}}
+partners:
+{partners or "  []"}
+"""
+        )
+        return path
 
     async def start(
         self,
@@ -129,74 +282,29 @@ class Federation:
         rate: float = 1000.0,
         burst: int = 1000,
         max_body: int = 1 << 20,
-        keyrings: dict[str, Keyring] | None = None,
+        pins: dict[str, list[str]] | None = None,
     ) -> None:
+        """Start every relay from a ``relay.yaml`` of its own, the way ``relay run`` does.
+        ``pins``: the partners a relay pins (certificate and key); all others if absent."""
         for ori, relay in self.relays.items():
-            policy = load_policy(policies[ori], source=f"{ori}.yaml", today=NOW.date())
-            keyring = (keyrings or {}).get(ori) or Keyring.of(
-                r.pinned() for o, r in self.relays.items() if o != ori
+            (relay.dir / "policy.yaml").write_text(policies[ori])
+            pinned = (pins or {}).get(ori) or [o for o in self.relays if o != ori]
+            path = self._config(
+                relay, pinned, hop_limit=hop_limit, rate=rate, burst=burst, max_body=max_body
             )
-            relay.client = PeerClient(relay.urls, relay.client_ssl(self.ca), timeout=5)
-            store = SqliteStore(relay.dir / "relay.db")
-            ledger = Ledger(
-                store,
-                agency=ori,
-                key=relay.key,
-                kid=relay.kid,
-                keyring=keyring,
-                clock=self.now,
+            relay.running = await start_relay(
+                read_config(path), clock=self.now, deliver=relay.delivered.put
             )
-            relay.service = RelayService(
-                agency=ori,
-                policy=policy,
-                keyring=keyring,
-                signing_key=relay.key,
-                signing_kid=relay.kid,
-                store=store,
-                sender=relay.client,
-                fingerprints={r.fingerprint: o for o, r in self.relays.items() if o != ori},
-                hop_limit=hop_limit,
-                clock=self.now,
-                ledger=ledger,
-            )
-            app = build_federation_app(
-                relay.service,
-                max_body_bytes=max_body,
-                read_timeout=2.0,
-                rate_per_second=rate,
-                rate_burst=burst,
-            )
-            relay.service.start()
-            relay.runner = web.AppRunner(app)
-            await relay.runner.setup()
-            site = web.TCPSite(
-                relay.runner,
-                "127.0.0.1",
-                0,
-                ssl_context=server_context(
-                    relay.dir / "cert.pem", relay.dir / "key.pem", relay.dir / "ca.pem"
-                ),
-            )
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            relay.url = f"https://127.0.0.1:{port}"
-        for relay in self.relays.values():
-            relay.urls.update({o: r.url for o, r in self.relays.items() if o != relay.ori})
 
     async def settle(self) -> None:
         """Wait until no relay has work due in its queues (bounded: hops are finite)."""
         for _ in range(4):
             for relay in self.relays.values():
-                if relay.service:
-                    await relay.service.drain()
+                if relay.running:
+                    await relay.running.drain()
 
     async def stop(self) -> None:
         for relay in self.relays.values():
-            if relay.service:
-                await relay.service.stop()
-            if relay.client:
-                await relay.client.close()
-            if relay.runner:
-                await relay.runner.cleanup()
-            if relay.service:
-                relay.service.store.close()
+            if relay.running:
+                await relay.running.stop()
+                relay.running = None

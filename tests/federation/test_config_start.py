@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ssl
 import subprocess
@@ -14,7 +15,8 @@ import trustme
 from relay.app import start_relay
 from relay.config import ConfigLoadError, load_config, read_config
 from relay.core.slack_parse import parse_event
-from tests.federation.harness import policy_text
+from relay.flow.inbound import Delivery
+from tests.federation.harness import policy_text, publish
 
 CT, MA = "CT9990100", "MA9990200"
 
@@ -93,7 +95,10 @@ async def test_two_relays_started_from_relay_yaml_exchange_a_bolo(tmp_path):
         policy_text(MA, [{"ori": CT, "share": "[bolo]", "accept": "[bolo]"}])
     )
     (Path(ma["dir"]) / "relay.yaml").write_text(_config(ma, MA, ct, CT, "https://127.0.0.1:1"))
-    ma_relay = await start_relay(read_config(Path(ma["dir"]) / "relay.yaml"))
+    ma_delivered: asyncio.Queue[Delivery] = asyncio.Queue()
+    ma_relay = await start_relay(
+        read_config(Path(ma["dir"]) / "relay.yaml"), deliver=ma_delivered.put
+    )
     (Path(ct["dir"]) / "relay.yaml").write_text(_config(ct, CT, ma, MA, ma_relay.url))
     ct_relay = await start_relay(read_config(Path(ct["dir"]) / "relay.yaml"))
     try:
@@ -105,10 +110,10 @@ async def test_two_relays_started_from_relay_yaml_exchange_a_bolo(tmp_path):
                 "text": "BOLO: stolen white F-150, CT reg 7KX219, Route 9 NB.",
             }
         )
-        await ct_relay.service.publish(message, topic="bolo", author="Det. Okafor")
-        await ct_relay.service.drain()  # CT's outbox sends...
-        await ma_relay.service.drain()  # ...MA's inbound queue judges
-        delivery = ma_relay.service.delivered.get_nowait()
+        await publish(ct_relay.parts, message, topic="bolo", author="Det. Okafor")
+        await ct_relay.drain()  # CT's outbox sends...
+        await ma_relay.drain()  # ...MA's inbound queue judges
+        delivery = ma_delivered.get_nowait()
     finally:
         await ct_relay.stop()
         await ma_relay.stop()
@@ -197,7 +202,10 @@ async def test_relays_from_relay_yaml_with_slack_events_api_and_socket_mode(tmp_
         (Path(ma["dir"]) / "relay.yaml").write_text(
             _config(ma, MA, ct, CT, "https://127.0.0.1:1") + slack_ma
         )
-        ma_relay = await start_relay(read_config(Path(ma["dir"]) / "relay.yaml"))
+        ma_delivered: asyncio.Queue[Delivery] = asyncio.Queue()
+        ma_relay = await start_relay(
+            read_config(Path(ma["dir"]) / "relay.yaml"), deliver=ma_delivered.put
+        )
         slack_ct = f"""slack:
   team_id: T0HAVENPT1
   api_url: {emu.api_url}

@@ -64,7 +64,7 @@ async def federation(tmp_path):
 
 
 def _delivered(fed: Federation, ori: str) -> list:
-    service = fed.relays[ori].service
+    service = fed.relays[ori]
     assert service is not None
     out = []
     while not service.delivered.empty():
@@ -75,7 +75,7 @@ def _delivered(fed: Federation, ori: str) -> list:
 async def test_bolo_reaches_partners_redacted_and_relayed_once(federation: Federation):
     """CT sends to MA directly and to its fusion center, which relays to MA (a duplicate:
     posted once) and to RI (one hop, the origin signature still verifies)."""
-    ct = federation.relays[CT].service
+    ct = federation.relays[CT]
     assert ct is not None
     message = parse_event({"type": "message", "user": "U1", "ts": "1.1", "text": BOLO})
     decisions = await ct.publish(
@@ -107,7 +107,7 @@ async def test_bolo_reaches_partners_redacted_and_relayed_once(federation: Feder
 async def test_no_onward_relay_when_the_origin_forbids_it(federation: Federation):
     """MA received with onward=false: it never passes the BOLO on (it has no partner that
     would take it anyway, and the routing says no)."""
-    ct = federation.relays[CT].service
+    ct = federation.relays[CT]
     assert ct is not None
     message = parse_event(
         {
@@ -121,14 +121,12 @@ async def test_no_onward_relay_when_the_origin_forbids_it(federation: Federation
     await federation.settle()
     assert len(_delivered(federation, MA)) == 1
     assert len(_delivered(federation, RI)) == 1
-    assert federation.relays[MA].service is not None
-    assert all(
-        r.reason != "onward_forbidden" for r in federation.relays[RI].service.store.refusals()
-    )  # type: ignore[union-attr]
+    assert federation.relays[MA] is not None
+    assert all(r.reason != "onward_forbidden" for r in federation.relays[RI].store.refusals())  # type: ignore[union-attr]
 
 
 async def test_a_blocked_message_sends_nothing(federation: Federation):
-    ct = federation.relays[CT].service
+    ct = federation.relays[CT]
     assert ct is not None
     message = parse_event(
         {
@@ -169,7 +167,7 @@ async def test_three_relays_ct_fusion_center_ma_withheld_line_keeps_origin_signa
         }
     )
     try:
-        ct = fed.relays[CT].service
+        ct = fed.relays[CT]
         assert ct is not None
         await ct.publish(
             parse_event({"type": "message", "user": "U1", "ts": "2.1", "text": BOLO}),
@@ -197,7 +195,7 @@ async def test_a_delete_is_passed_on_by_the_fusion_center(federation: Federation
     """CT deletes a BOLO: RI, reached only through the fusion center, gets the retraction."""
     from relay.core.envelope import EnvelopeKind
 
-    ct = federation.relays[CT].service
+    ct = federation.relays[CT]
     assert ct is not None
     post = parse_event(
         {

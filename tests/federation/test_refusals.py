@@ -61,17 +61,13 @@ async def fed(tmp_path):
     federation = Federation(tmp_path, [CT, MA, RI, XX])
     policies = _policies()
     # XX is a relay nobody pins: MA and RI do not know its certificate or its key.
-    keyrings = {
-        MA: Keyring.of(r.pinned() for o, r in federation.relays.items() if o in (CT, RI)),
-        RI: Keyring.of(r.pinned() for o, r in federation.relays.items() if o in (CT, MA)),
-    }
     await federation.start(
-        policies, keyrings=keyrings, rate=1000.0, burst=1000, max_body=64 * 1024
+        policies,
+        pins={MA: [CT, RI], RI: [CT, MA]},
+        rate=1000.0,
+        burst=1000,
+        max_body=64 * 1024,
     )
-    for ori in (MA, RI):
-        service = federation.relays[ori].service
-        assert service is not None
-        service._fingerprints.pop(federation.relays[XX].fingerprint, None)
     yield federation
     await federation.stop()
 
@@ -126,13 +122,13 @@ async def post(
 
 
 def refused(fed: Federation, ori: str) -> list[str]:
-    service = fed.relays[ori].service
+    service = fed.relays[ori]
     assert service is not None
     return [r.reason for r in service.store.refusals()]
 
 
 def delivered(fed: Federation, ori: str) -> int:
-    service = fed.relays[ori].service
+    service = fed.relays[ori]
     assert service is not None
     return service.delivered.qsize()
 
@@ -215,14 +211,14 @@ async def test_key_not_pinned_and_revoked(fed, tmp_path):
     # RI pins CT's key; MA has never pinned XX's key and does not know XX's certificate.
     status, body, _ = await post(fed, XX, MA, envelope(fed, issuer=XX, audience=MA).to_wire())
     assert (status, body) == (403, {"error": "peer_unknown"})
-    ma = fed.relays[MA].service
+    ma = fed.relays[MA]
     assert ma is not None
-    ma.keyring = Keyring.of(
+    ma.parts.inbound.keyring = Keyring.of(
         r.pinned(revoked=(o == CT)) for o, r in fed.relays.items() if o in (CT, RI)
     )
     got = await post(fed, CT, MA, envelope(fed).to_wire())
     assert got[:2] == (403, {"error": "key_revoked"})
-    ma.keyring = Keyring.of(r.pinned() for o, r in fed.relays.items() if o == RI)
+    ma.parts.inbound.keyring = Keyring.of(r.pinned() for o, r in fed.relays.items() if o == RI)
     got = await post(fed, CT, MA, envelope(fed).to_wire())
     assert got[:2] == (403, {"error": "key_not_pinned"})
     assert delivered(fed, MA) == 0
@@ -273,7 +269,7 @@ async def test_onward_forbidden_and_loop(fed):
 
 
 async def test_hop_limit(fed):
-    ri = fed.relays[RI].service
+    ri = fed.relays[RI]
     assert ri is not None
     ri.hop_limit = 0
     ma = fed.relays[MA]
@@ -298,7 +294,7 @@ async def test_bad_body_and_too_large(fed):
 
 
 async def test_rate_limited_per_peer_with_retry_after(fed):
-    service = fed.relays[MA].runner.app  # type: ignore[union-attr]
+    service = fed.relays[MA].running.runner.app  # type: ignore[union-attr]
     from relay.federation.server import LIMITER
 
     service[LIMITER].rate, service[LIMITER].burst = 0.01, 1
@@ -317,7 +313,7 @@ async def test_refusal_records_hold_codes_and_digests_never_content(fed):
     env = envelope(fed, lines=(secret_line,)).to_wire()
     env["extra"] = True
     await post(fed, CT, MA, env)
-    service = fed.relays[MA].service
+    service = fed.relays[MA]
     assert service is not None
     records = service.store.refusals()
     assert records

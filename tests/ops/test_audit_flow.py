@@ -10,8 +10,7 @@ import pytest
 
 from relay.core.audit import verify_chain
 from relay.core.slack_parse import parse_event
-from relay.ledger import AuditWriteError
-from relay.service import AuditUnavailable
+from relay.ledger import AuditUnavailable, AuditWriteError
 from tests.federation.harness import Federation, policy_text
 
 CT, MA = "CT9990100", "MA9990200"
@@ -36,7 +35,7 @@ def _bolo(ts: str, text: str):
 
 
 def _rows(fed: Federation, ori: str):
-    service = fed.relays[ori].service
+    service = fed.relays[ori]
     assert service is not None
     return service.store.audit_rows()
 
@@ -62,7 +61,7 @@ def _allow_audit_writes(db: Path) -> None:
 
 
 async def test_every_step_is_recorded_without_text_and_the_chain_verifies(fed: Federation):
-    ct = fed.relays[CT].service
+    ct = fed.relays[CT]
     assert ct is not None
     text = "BOLO: silver Nissan Rogue, MA reg 3RTY55, Route 9 NB.\nPer CI-4471 he is armed."
     await ct.publish(_bolo("5.1", text), topic="bolo", author="Det. Okafor", envelope_id="e-1")
@@ -89,14 +88,14 @@ async def test_every_step_is_recorded_without_text_and_the_chain_verifies(fed: F
         assert raw, "the ledger is empty"
         for bit in SECRET_BITS:
             assert bit not in raw
-        store = fed.relays[ori].service.store  # type: ignore[union-attr]
+        store = fed.relays[ori].store  # type: ignore[union-attr]
         verdict = verify_chain(store.audit_rows(), [], store.audit_anchor())
         assert verdict.ok, verdict
 
 
 async def test_a_failing_audit_write_stops_forwarding_until_it_succeeds(fed: Federation):
-    ct = fed.relays[CT].service
-    ma = fed.relays[MA].service
+    ct = fed.relays[CT]
+    ma = fed.relays[MA]
     assert ct is not None
     assert ma is not None
     db = fed.relays[CT].dir / "relay.db"
@@ -112,12 +111,12 @@ async def test_a_failing_audit_write_stops_forwarding_until_it_succeeds(fed: Fed
     with pytest.raises(AuditUnavailable):
         await ct.publish(_bolo("6.2", "BOLO: blue Ford"), topic="bolo", author="x")
     assert ct.store.queue_stats() == []
-    assert not await ct.audit_ready()
+    assert not await ct.parts.recorder.ready()
     await fed.settle()
     assert ma.delivered.empty()
 
     _allow_audit_writes(db)
-    assert await ct.audit_ready()  # the ledger records that writes came back, then opens
+    assert await ct.parts.recorder.ready()  # the ledger records that writes came back, then opens
     assert ct.metrics.audit_writable._value.get() == 1
     await ct.publish(_bolo("6.3", "BOLO: blue Ford"), topic="bolo", author="x")
     await fed.settle()
@@ -132,27 +131,27 @@ async def test_the_outbox_holds_envelopes_while_the_ledger_fails(fed: Federation
     not be kept), sent once they succeed."""
     import datetime as dt
 
-    ct, ma = fed.relays[CT], fed.relays[MA].service
-    assert ct.service is not None
+    ct, ma = fed.relays[CT], fed.relays[MA]
+    assert ct.running is not None
     assert ma is not None
-    assert ct.service.ledger is not None
+    assert ct.ledger is not None
     url, ct.urls[MA] = ct.urls[MA], "https://127.0.0.1:1"  # refused: retried later
-    await ct.service.publish(_bolo("7.1", "BOLO: grey Jeep"), topic="bolo", author="x")
+    await ct.publish(_bolo("7.1", "BOLO: grey Jeep"), topic="bolo", author="x")
     await fed.settle()
     assert ma.delivered.empty()
-    assert [e.state for e in ct.service.store.queue_entries()] == ["pending"]
+    assert [e.state for e in ct.store.queue_entries()] == ["pending"]
     _fail_audit_writes(ct.dir / "relay.db")
-    ledger = ct.service.ledger
+    ledger = ct.ledger
     with pytest.raises(AuditWriteError):
         ledger.append([ledger.entry("audit_read", outcome="probe")])
     ct.urls[MA] = url
     fed.clock[0] += dt.timedelta(hours=1)  # the retry is due
-    ct.service.dispatcher.wake()
+    ct.parts.queues.outbox.wake()
     await fed.settle()
     assert ma.delivered.empty()
-    assert [e.state for e in ct.service.store.queue_entries()] == ["pending"]
+    assert [e.state for e in ct.store.queue_entries()] == ["pending"]
     _allow_audit_writes(ct.dir / "relay.db")
-    ct.service.dispatcher.wake()
+    ct.parts.queues.outbox.wake()
     await fed.settle()
     assert not ma.delivered.empty()
     assert [r.record.event for r in _rows(fed, CT)][-1] == "forward"
@@ -163,26 +162,26 @@ async def test_a_receiver_whose_ledger_fails_takes_nothing_until_it_recovers(fed
     retries) and its inbound queue posts nothing; once MA's ledger works, it arrives."""
     import datetime as dt
 
-    ct, ma = fed.relays[CT].service, fed.relays[MA]
+    ct, ma = fed.relays[CT], fed.relays[MA]
     assert ct is not None
-    assert ma.service is not None
-    assert ma.service.ledger is not None
+    assert ma.running is not None
+    assert ma.ledger is not None
     _fail_audit_writes(ma.dir / "relay.db")
-    ledger = ma.service.ledger
+    ledger = ma.ledger
     with pytest.raises(AuditWriteError):
         ledger.append([ledger.entry("audit_read", outcome="probe")])
     await ct.publish(_bolo("8.1", "BOLO: black Audi A4"), topic="bolo", author="x")
     await fed.settle()
-    assert ma.service.delivered.empty()
+    assert ma.delivered.empty()
     assert ct.metrics.send_failures.labels(MA, "unavailable")._value.get() >= 1
     assert [e.state for e in ct.store.queue_entries()] == ["pending"]
-    assert ma.service.store.queue_stats() == []  # nothing was accepted
+    assert ma.store.queue_stats() == []  # nothing was accepted
 
     _allow_audit_writes(ma.dir / "relay.db")
     fed.clock[0] += dt.timedelta(hours=1)  # CT's retry is due
-    ct.dispatcher.wake()
+    ct.parts.queues.outbox.wake()
     await fed.settle()
-    assert not ma.service.delivered.empty()
+    assert not ma.delivered.empty()
     events = [r.record.event for r in _rows(fed, MA)]
     assert events.index("audit_recovered") < events.index("receive")
 
@@ -192,33 +191,33 @@ async def test_the_inbound_queue_takes_nothing_while_the_ledger_fails(fed: Feder
     taken again while audit writes fail; once they succeed it is completed and recorded."""
     import datetime as dt
 
-    ct, ma = fed.relays[CT].service, fed.relays[MA]
+    ct, ma = fed.relays[CT], fed.relays[MA]
     assert ct is not None
-    assert ma.service is not None
+    assert ma.running is not None
     # receipts go in, nothing after
     _fail_audit_writes(
         ma.dir / "relay.db", when="""WHEN NEW.record NOT LIKE '%"event":"receive"%'"""
     )
     await ct.publish(_bolo("9.1", "BOLO: white Tesla"), topic="bolo", author="x")
     await fed.settle()
-    assert ma.service.ledger is not None
-    assert ma.service.ledger.failing
-    first = ma.service.delivered.qsize()  # handed to the poster before the records failed
+    assert ma.ledger is not None
+    assert ma.ledger.failing
+    first = ma.delivered.qsize()  # handed to the poster before the records failed
     fed.clock[0] += dt.timedelta(hours=1)  # the retry is due, and the lease long gone
-    ma.service.inbound.wake()
+    ma.parts.queues.inbound.wake()
     await fed.settle()
-    assert ma.service.delivered.qsize() == first  # not taken again while failing
-    assert [e.state for e in ma.service.store.queue_entries()] == ["pending"]
+    assert ma.delivered.qsize() == first  # not taken again while failing
+    assert [e.state for e in ma.store.queue_entries()] == ["pending"]
 
     _allow_audit_writes(ma.dir / "relay.db")
-    ma.service.inbound.wake()
+    ma.parts.queues.inbound.wake()
     await fed.settle()
-    assert [e.state for e in ma.service.store.queue_entries()] == ["done"]
+    assert [e.state for e in ma.store.queue_entries()] == ["done"]
     # the settlement kept in hand was written once the ledger took writes: recorded once
     events = [r.record.event for r in _rows(fed, MA)]
     assert events.count("decision") == 1
     assert events.count("post") == 0  # the harness has no Slack poster
-    assert not ma.service.ledger.failing
+    assert not ma.ledger.failing
 
 
 async def test_an_accepted_envelope_whose_record_fails_is_recorded_once_the_ledger_works(
@@ -227,19 +226,19 @@ async def test_an_accepted_envelope_whose_record_fails_is_recorded_once_the_ledg
     """MA took the envelope, CT could not write the ``forward`` record: CT keeps the answer
     and settles it (record included) as soon as writes succeed; nothing is sent twice and
     nothing given up unrecorded."""
-    ct, ma = fed.relays[CT], fed.relays[MA].service
-    assert ct.service is not None
+    ct, ma = fed.relays[CT], fed.relays[MA]
+    assert ct.running is not None
     assert ma is not None
     _fail_audit_writes(ct.dir / "relay.db", when="""WHEN NEW.record LIKE '%"event":"forward"%'""")
-    await ct.service.publish(_bolo("10.1", "BOLO: green Kia"), topic="bolo", author="x")
+    await ct.publish(_bolo("10.1", "BOLO: green Kia"), topic="bolo", author="x")
     await fed.settle()
     assert ma.delivered.qsize() == 1
-    assert ct.service.metrics.audit_writable._value.get() == 0
-    assert [e.state for e in ct.service.store.queue_entries()] == ["pending"]
+    assert ct.metrics.audit_writable._value.get() == 0
+    assert [e.state for e in ct.store.queue_entries()] == ["pending"]
     _allow_audit_writes(ct.dir / "relay.db")
-    ct.service.dispatcher.wake()
+    ct.parts.queues.outbox.wake()
     await fed.settle()
-    assert [e.state for e in ct.service.store.queue_entries()] == ["done"]
+    assert [e.state for e in ct.store.queue_entries()] == ["done"]
     forwards = [r.record for r in _rows(fed, CT) if r.record.event == "forward"]
     assert [(f.destination, f.outcome) for f in forwards] == [(MA, "accepted")]
     assert ma.delivered.qsize() == 1  # sent once
@@ -253,14 +252,14 @@ async def test_an_envelope_given_up_after_earlier_attempts_is_recorded_unconfirm
     import datetime as dt
 
     ct = fed.relays[CT]
-    assert ct.service is not None
+    assert ct.running is not None
     ct.urls[MA] = "https://127.0.0.1:1"  # refused: retried
-    await ct.service.publish(_bolo("11.1", "BOLO: tan Buick"), topic="bolo", author="x")
+    await ct.publish(_bolo("11.1", "BOLO: tan Buick"), topic="bolo", author="x")
     await fed.settle()
     fed.clock[0] += dt.timedelta(days=2)  # past max_age at the next attempt
-    ct.service.dispatcher.wake()
+    ct.parts.queues.outbox.wake()
     await fed.settle()
-    [entry] = ct.service.store.queue_entries()
+    [entry] = ct.store.queue_entries()
     assert (entry.state, entry.reason) == ("dead", "max_age")
     forwards = [r.record for r in _rows(fed, CT) if r.record.event == "forward"]
     assert [(f.destination, f.outcome) for f in forwards] == [(MA, "unconfirmed")]

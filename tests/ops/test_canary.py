@@ -335,13 +335,13 @@ async def _events_endpoint(net: Network) -> list[str]:
     async with aiohttp.ClientSession() as session:
         for body, headers, status in requests:
             async with session.post(
-                node.events_url,
+                node.relay.slack_url,
                 data=body,
                 headers={"Content-Type": "application/json", **headers},
             ) as resp:
                 assert resp.status == status, (status, await resp.text())
                 bodies.append(await resp.text())
-    await node.bridge.wait_idle()  # the poison event was taken: it is judged (and dropped)
+    await node.relay.wait_idle()  # the poison event was taken: it is judged (and dropped)
     return bodies
 
 
@@ -349,7 +349,7 @@ async def _events_endpoint(net: Network) -> list[str]:
 async def _federation_paths(net: Network) -> tuple[list[str], list[str]]:
     """Raw HTTPS to CT's federation listener as MA (and as a stranger), then bodies handed to
     the service directly. Returns the response bodies and the exception messages."""
-    ca, leaves, keys = net._ca, net._leaves, net._keys  # the network's own throwaway PKI
+    ca, leaves, keys = net.ca, net.leaves, net.keys  # the network's own throwaway PKI
     assert ca is not None
     node = net.nodes[CT]
     url = net.urls[CT]
@@ -414,17 +414,17 @@ async def _federation_paths(net: Network) -> tuple[list[str], list[str]]:
     ]
     for body in direct:
         with pytest.raises(VerificationError) as caught:
-            await node.service.handle_peer_envelope(body, peer=MA)
+            await node.relay.parts.door.handle_peer_envelope(body, peer=MA)
         errors += [str(caught.value), repr(caught.value), caught.value.message, caught.value.code]
 
-    ledger = net.nodes[MA].service.ledger
+    ledger = net.nodes[MA].relay.ledger
     assert ledger is not None
     bad_token = f"eyJhbGciOiJFZERTQSJ9.{CANARY['checkpoint']}.c2ln"
     with pytest.raises(CheckpointError) as caught_cp:
         ledger.receive_checkpoint(CT, bad_token)
     errors += [str(caught_cp.value), repr(caught_cp.value)]
     # and a good checkpoint both ways, so the checkpoint tables are not empty
-    own = net.nodes[CT].service.ledger
+    own = net.nodes[CT].relay.ledger
     assert own is not None
     assert ledger.receive_checkpoint(CT, own.make_checkpoint()) == "stored"
     return bodies, errors
@@ -551,7 +551,7 @@ async def test_canaries_reach_no_log_metric_audit_record_or_error(
         event_bodies = await _events_endpoint(net)
         fed_bodies, errors = await _federation_paths(net)
         for ori in (CT, MA):
-            await net.nodes[ori].service.drain()
+            await net.nodes[ori].relay.drain()
 
         # The flow happened: MA's officers read the shared canaries, and nothing withheld.
         seen = _workspace_text(net, MA)
@@ -562,14 +562,13 @@ async def test_canaries_reach_no_log_metric_audit_record_or_error(
         assert "Last seen" in seen
 
         metrics = {
-            ori: generate_latest(n.service.metrics.registry).decode()
-            for ori, n in net.nodes.items()
+            ori: generate_latest(n.relay.metrics.registry).decode() for ori, n in net.nodes.items()
         }
         failures = {
-            ori: repr((n.service.failures, n.service.undelivered, n.bridge.failures))
+            ori: repr((list(n.relay.parts.recorder.recent), n.relay.store.queue_entries()))
             for ori, n in net.nodes.items()
         }
-        rows = {ori: repr(n.service.store.audit_rows()) for ori, n in net.nodes.items()}
+        rows = {ori: repr(n.relay.store.audit_rows()) for ori, n in net.nodes.items()}
     tables = {ori: _tables(tmp_path / f"{ori}.db") for ori in (CT, MA)}
     stored = {ori: _whole_db(tmp_path / f"{ori}.db") for ori in (CT, MA)}
     cli_out = _cli_paths(tmp_path, capsys)

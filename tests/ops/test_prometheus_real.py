@@ -36,7 +36,8 @@ from cryptography.hazmat.primitives.serialization import (
 from relay.app import RunningRelay, start_relay
 from relay.config import read_config
 from relay.core.slack_parse import parse_event
-from tests.federation.harness import policy_text
+from relay.flow.inbound import Delivery
+from tests.federation.harness import policy_text, publish
 from tests.ops.promql import DEPLOY, require_binary
 
 CT, MA, RI = "CT9990100", "MA9990200", "RI9990400"
@@ -119,7 +120,9 @@ def _relay_yaml(me: _Agency, partners: list[tuple[_Agency, str]]) -> str:
 
 
 @pytest.fixture
-async def relays(tmp_path: Path) -> AsyncIterator[tuple[RunningRelay, RunningRelay]]:
+async def relays(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[RunningRelay, RunningRelay, asyncio.Queue[Delivery]]]:
     """CT and MA running; CT's third partner RI is down (its port refuses connections)."""
     ca = trustme.CA()
     ct, ma, ri = (_agency(tmp_path, o, ca) for o in (CT, MA, RI))
@@ -131,13 +134,14 @@ async def relays(tmp_path: Path) -> AsyncIterator[tuple[RunningRelay, RunningRel
     (ma.dir / "relay.yaml").write_text(_relay_yaml(ma, [(ct, "https://127.0.0.1:1")]))
     started: list[RunningRelay] = []
     try:
-        ma_relay = await start_relay(read_config(ma.dir / "relay.yaml"))
+        ma_delivered: asyncio.Queue[Delivery] = asyncio.Queue()
+        ma_relay = await start_relay(read_config(ma.dir / "relay.yaml"), deliver=ma_delivered.put)
         started.append(ma_relay)
         down = f"https://127.0.0.1:{_free_port()}"
         (ct.dir / "relay.yaml").write_text(_relay_yaml(ct, [(ma, ma_relay.url), (ri, down)]))
         ct_relay = await start_relay(read_config(ct.dir / "relay.yaml"))
         started.append(ct_relay)
-        yield ct_relay, ma_relay
+        yield ct_relay, ma_relay, ma_delivered
     finally:
         for running in reversed(started):
             await running.stop()
@@ -254,9 +258,11 @@ def _value(result: Result) -> float:
 
 # -- the test ---------------------------------------------------------------------------------
 async def test_prometheus_scrapes_relays_and_sees_the_flow(
-    prometheus_binary: str, relays: tuple[RunningRelay, RunningRelay], tmp_path: Path
+    prometheus_binary: str,
+    relays: tuple[RunningRelay, RunningRelay, asyncio.Queue[Delivery]],
+    tmp_path: Path,
 ):
-    ct, ma = relays
+    ct, ma, ma_delivered = relays
     targets = {}
     for running in (ct, ma):
         assert running.admin_url, "admin: in relay.yaml starts the admin listener"
@@ -296,10 +302,10 @@ async def test_prometheus_scrapes_relays_and_sees_the_flow(
                 "text": "BOLO: stolen white F-150, CT reg 7KX219, Route 9 NB.",
             }
         )
-        await ct.service.publish(message, topic="bolo", author="Det. Okafor")
-        await ct.service.drain()
-        await ma.service.drain()
-        assert ma.service.delivered.get_nowait().envelope.issuer == CT
+        await publish(ct.parts, message, topic="bolo", author="Det. Okafor")
+        await ct.drain()
+        await ma.drain()
+        assert ma_delivered.get_nowait().envelope.issuer == CT
 
         sent = await _until(
             session, prom, sent_q, lambda r: _value(r) > sent_before, "CT's sent counter"

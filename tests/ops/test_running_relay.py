@@ -18,7 +18,8 @@ from relay.cli import main
 from relay.config import read_config
 from relay.core.audit import verify_checkpoint
 from relay.core.slack_parse import parse_event
-from tests.federation.harness import policy_text
+from relay.flow.inbound import Delivery
+from tests.federation.harness import policy_text, publish
 from tests.federation.test_config_start import _config, _write_relay
 
 CT, MA = "CT9990100", "MA9990200"
@@ -58,7 +59,10 @@ async def test_admin_endpoints_metrics_and_checkpoints(tmp_path: Path) -> None:
     (Path(ma["dir"]) / "relay.yaml").write_text(
         _config(ma, MA, ct, CT, "https://127.0.0.1:1") + ADMIN
     )
-    ma_relay = await start_relay(read_config(Path(ma["dir"]) / "relay.yaml"))
+    ma_delivered: asyncio.Queue[Delivery] = asyncio.Queue()
+    ma_relay = await start_relay(
+        read_config(Path(ma["dir"]) / "relay.yaml"), deliver=ma_delivered.put
+    )
     (Path(ct["dir"]) / "relay.yaml").write_text(_config(ct, CT, ma, MA, ma_relay.url) + ADMIN)
     ct_relay = await start_relay(read_config(Path(ct["dir"]) / "relay.yaml"))
     try:
@@ -72,9 +76,9 @@ async def test_admin_endpoints_metrics_and_checkpoints(tmp_path: Path) -> None:
                 "text": "BOLO: stolen white F-150, CT reg 7KX219, Route 9 NB.",
             }
         )
-        await ct_relay.service.publish(message, topic="bolo", author="Det. Okafor")
-        await ct_relay.service.drain()
-        await ma_relay.service.drain()
+        await publish(ct_relay.parts, message, topic="bolo", author="Det. Okafor")
+        await ct_relay.drain()
+        await ma_relay.drain()
 
         async with aiohttp.ClientSession() as http:
             base = ct_relay.admin_url
@@ -103,19 +107,21 @@ async def test_admin_endpoints_metrics_and_checkpoints(tmp_path: Path) -> None:
             assert "not_found" in body
 
         await send_checkpoint(ct_relay)  # signed by CT, kept by MA
-        ma_ledger = ma_relay.service.ledger
+        ma_ledger = ma_relay.ledger
         assert ma_ledger is not None
         [token] = ma_ledger.kept_tokens(CT)
-        kept = verify_checkpoint(token, ma_relay.service.keyring, ct_relay.service.clock())
+        kept = verify_checkpoint(
+            token, ma_relay.parts.inbound.keyring, ct_relay.parts.inbound.clock()
+        )
         assert kept.agency == CT
-        assert ct_relay.service.ledger is not None
-        assert ct_relay.service.ledger.head is not None
+        assert ct_relay.ledger is not None
+        assert ct_relay.ledger.head is not None
         assert kept.seq >= 1
         sent = ct_relay.metrics.checkpoints.labels("sent", MA, "stored")._value.get()
         assert sent == 1
         got = ma_relay.metrics.checkpoints.labels("received", CT, "stored")._value.get()
         assert got == 1
-        events = [r.record.event for r in ma_relay.service.store.audit_rows()]
+        events = [r.record.event for r in ma_relay.store.audit_rows()]
         assert "checkpoint_received" in events
         assert events[:1] == ["policy_change"]  # every start records the policy in force
 

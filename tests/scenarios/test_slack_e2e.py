@@ -234,14 +234,14 @@ async def test_every_reference_event_shape_is_handled_without_crashing(net):
         text = json.dumps(doc).replace("C0BOLO0001", channel)
         doc = json.loads(text)
         doc.setdefault("event_id", f"Ev{path.stem}")
-        await node.bridge.take_slack_event(
+        await node.relay.parts.slack.inbox.take_slack_event(
             team=node.agency.team, event_id=doc["event_id"], body=json.dumps(doc).encode()
         )
         count += 1
-    await node.bridge.wait_idle()
+    await node.relay.wait_idle()
     await net.settle(CT, 0)
     assert count >= 20
-    assert node.service.store.pending_events() == []
+    assert node.relay.store.pending_events() == []
 
 
 async def _post_raw(url: str, body: bytes, secret: str, ts: str | None = None) -> int:
@@ -286,10 +286,10 @@ async def test_forged_or_stale_signatures_get_401_and_nothing_is_stored(net):
     assert await _post_raw(url, body, "wrong-secret") == 401
     stale = str(int(time.time()) - 600)
     assert await _post_raw(url, body, ws.signing_secret, ts=stale) == 401
-    assert node.service.store.pending_events() == []
+    assert node.relay.store.pending_events() == []
     assert await _post_raw(url, body, ws.signing_secret) == 200
     assert await _post_raw(url, body, ws.signing_secret) == 200, "a Slack retry"
-    await node.bridge.wait_idle()
+    await node.relay.wait_idle()
     await net.settle(CT, 0)
     assert len(relayed(net, MA)) == 1, "the retry is posted once"
 
@@ -311,11 +311,11 @@ async def test_message_posted_while_the_relay_was_down_is_caught_up(net):
     await net.emu.wait_for_settled_events(team, 1, timeout=10)  # Slack gave up
     assert relayed(net, MA) == []
     net.emu.set_delivery_failing(team, False)
-    assert await net.nodes[CT].bridge.catch_up() == 1
-    await net.nodes[CT].bridge.wait_idle()
+    assert await net.nodes[CT].relay.catch_up() == 1
+    await net.nodes[CT].relay.wait_idle()
     await net.settle(CT, 1)
     assert len(relayed(net, MA)) == 1
-    assert await net.nodes[CT].bridge.catch_up() == 0, "caught up once, not twice"
+    assert await net.nodes[CT].relay.catch_up() == 0, "caught up once, not twice"
 
 
 async def test_periodic_catch_up_takes_what_slack_gave_up_on_without_a_restart(net):
@@ -327,12 +327,12 @@ async def test_periodic_catch_up_takes_what_slack_gave_up_on_without_a_restart(n
     net.post(CT, "bolo", OFFICER, "BOLO: maroon minivan, MA reg 9PWX71, Canal St.")
     await net.emu.wait_for_settled_events(team, 1, timeout=10)  # Slack gave up
     net.emu.set_delivery_failing(team, False)
-    task = asyncio.create_task(net.nodes[CT].bridge.run_catch_up(0.2))
+    task = asyncio.create_task(net.nodes[CT].relay.parts.slack.catch_up.run(0.2))
     try:
         ma = net.nodes[MA].agency
         await net.emu.wait_for_posts(ma.team, ma.channel("bolo"), 1, timeout=30)
         for _ in range(3):  # later rounds find it taken
-            await net.nodes[CT].bridge.catch_up()
+            await net.nodes[CT].relay.catch_up()
         await net.settle(CT, 1)
     finally:
         task.cancel()
@@ -354,7 +354,7 @@ async def test_canary_in_a_blocked_paragraph_appears_nowhere(net, caplog):
     for ori in (MA, NY):
         assert relayed(net, ori) == []
         assert all(canary not in json.dumps(p) for p in posts(net, ori))
-        store = net.nodes[ori].service.store
+        store = net.nodes[ori].relay.store
         assert all(canary not in repr(r) for r in store.refusals())
     ephemeral = net.emu.ephemeral(net.nodes[CT].agency.team)
     assert ephemeral, "the author was told"
@@ -382,11 +382,11 @@ async def test_catch_up_finds_replies_in_older_threads_and_edits(net):
     )
     await net.emu.wait_for_settled_events(ct.team, 3, timeout=10)  # Slack gave up on both
     net.emu.set_delivery_failing(ct.team, False)
-    assert await net.nodes[CT].bridge.catch_up() == 2
-    await net.nodes[CT].bridge.wait_idle()
+    assert await net.nodes[CT].relay.catch_up() == 2
+    await net.nodes[CT].relay.wait_idle()
     await net.settle(CT, 3)
     copies = relayed(net, MA)
     assert len(copies) == 2, "the reply arrived in the thread"
     assert copies[1]["thread_ts"] == copies[0]["ts"]
     assert "now on Route 9" in copies[0]["text"], "the edit arrived"
-    assert await net.nodes[CT].bridge.catch_up() == 0
+    assert await net.nodes[CT].relay.catch_up() == 0

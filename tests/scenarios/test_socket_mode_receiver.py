@@ -4,11 +4,12 @@ redelivered event is not taken twice."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from relay.lab.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
-from relay.slack.bridge import _event_key
+from relay.slack.keys import event_key
 from relay.slack.socket import SocketModeReceiver
 
 TEAM, CHANNEL, USER = "T0HAVENPT1", "C0HBOLO01", "U0OKAFOR01"
@@ -22,12 +23,14 @@ class Sink:
         self.offered = 0
         self.arrived = asyncio.Condition()
 
-    async def take_slack_event(self, *, team: str, event_id: str, body: bytes) -> bool:
+    async def take_slack_event(
+        self, *, team: str, event_id: str, body: bytes, doc: dict[str, Any] | None = None
+    ) -> bool:
         async with self.arrived:
             self.offered += 1
-            key = _event_key(body) or event_id
-            new = key not in self.taken
-            self.taken.setdefault(key, body)
+            key = (event_key(doc) if doc is not None else None) or (event_id, "")
+            new = key[0] not in self.taken
+            self.taken.setdefault(key[0], body)
             self.arrived.notify_all()
             return new
 
@@ -77,23 +80,30 @@ def test_edits_in_the_same_second_have_distinct_keys():
     """Slack gives edits whole-second times: two edits in one second must not collide."""
     import json
 
-    def edit(target: str, text: str) -> bytes:
-        return json.dumps(
-            {
-                "event": {
-                    "type": "message",
-                    "subtype": "message_changed",
-                    "channel": CHANNEL,
-                    "ts": "1700000100.000900",
-                    "message": {"ts": target, "text": text, "edited": {"ts": "1700000100.000000"}},
+    def edit(target: str, text: str) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(
+            json.dumps(
+                {
+                    "event": {
+                        "type": "message",
+                        "subtype": "message_changed",
+                        "channel": CHANNEL,
+                        "ts": "1700000100.000900",
+                        "message": {
+                            "ts": target,
+                            "text": text,
+                            "edited": {"ts": "1700000100.000000"},
+                        },
+                    }
                 }
-            }
-        ).encode()
+            )
+        )
+        return doc
 
     keys = {
-        _event_key(edit("1700000001.000100", "first")),
-        _event_key(edit("1700000002.000200", "first")),
-        _event_key(edit("1700000001.000100", "second")),
+        event_key(edit("1700000001.000100", "first")),
+        event_key(edit("1700000002.000200", "first")),
+        event_key(edit("1700000001.000100", "second")),
     }
     assert len(keys) == 3
-    assert _event_key(edit("1700000001.000100", "first")) in keys, "a retry keeps its key"
+    assert event_key(edit("1700000001.000100", "first")) in keys, "a retry keeps its key"

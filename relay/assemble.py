@@ -1,0 +1,340 @@
+"""The one way to build a relay: from ``relay.yaml`` (a :class:`RelayConfig`) to its parts,
+wired by constructor, nothing started. ``relay run``, the demo, chaos, the benches and the
+tests all come through here (``relay.app.start_relay`` then starts the listeners).
+
+    Slack events -> Inbox -> Publisher -> Outbound -> outbox (Dispatcher) -> partner
+    partner -> Door -> Inbound.accept -> inbound queue -> Inbound.process -> Poster -> Slack
+                                                                     \\-> hops to partners
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from relay.commands.policy import read_policy
+from relay.config import ConfigLoadError, RelayConfig
+from relay.core.backoff import Backoff
+from relay.core.keys import KeyId, Keyring, PinnedKey
+from relay.core.model import AgencyId
+from relay.core.policy.model import Policy
+from relay.federation.client import PeerClient
+from relay.federation.tls import client_context
+from relay.flow.door import Door
+from relay.flow.inbound import Inbound
+from relay.flow.inbound import Poster as DeliveryPort
+from relay.flow.outbound import Outbound, Signer
+from relay.flow.queues import Loop, QueueTuning
+from relay.flow.records import Recorder
+from relay.flow.runtime import Queues
+from relay.ledger import Ledger
+from relay.metrics import RelayMetrics
+from relay.slack.catchup import CatchUp
+from relay.slack.channels import ChannelMap
+from relay.slack.connect import Connection, connect
+from relay.slack.inbox import Inbox
+from relay.slack.names import Directory
+from relay.slack.poster import Poster
+from relay.slack.publisher import Observer, Publisher
+from relay.store.contract import Store
+from relay.store.group import GroupWriter
+from relay.store.open import open_store
+
+__all__ = [
+    "Clock",
+    "DeliveryPort",
+    "Parts",
+    "SlackParts",
+    "assemble",
+    "keyring_from_config",
+    "load_signing_key",
+    "utc_now",
+]
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class SlackParts:
+    """The workspace side: events in (inbox -> publisher), posts out (poster)."""
+
+    connection: Connection
+    channels: ChannelMap
+    inbox: Inbox
+    publisher: Publisher
+    poster: Poster
+    catch_up: CatchUp
+
+
+@dataclass
+class Parts:
+    """One relay instance, assembled and not yet started."""
+
+    config: RelayConfig
+    policy: Policy
+    keyring: Keyring
+    signer: Signer
+    store: Store
+    writer: GroupWriter
+    ledger: Ledger
+    metrics: RelayMetrics
+    recorder: Recorder
+    client: PeerClient
+    outbound: Outbound
+    inbound: Inbound
+    queues: Queues
+    door: Door
+    instance: str
+    slack: SlackParts | None = None
+
+
+def tuning_from_config(config: RelayConfig) -> QueueTuning:
+    d = config.delivery
+    return QueueTuning(
+        lease=d.lease,
+        batch=d.batch,
+        poll=d.poll,
+        backoff=Backoff(base=d.retry_base, cap=d.retry_cap, max_age=d.max_age.total_seconds()),
+    )
+
+
+def load_signing_key(path: Path, source: str) -> Ed25519PrivateKey:
+    try:
+        key = load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigLoadError(
+            source, [(1, f"signing_key {path}: cannot load ({type(exc).__name__})")]
+        ) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigLoadError(source, [(1, f"signing_key {path} is not an Ed25519 key")])
+    return key
+
+
+def keyring_from_config(config: RelayConfig) -> Keyring:
+    keys = []
+    for link in config.partners.values():
+        for k in link.keys:
+            raw = base64.urlsafe_b64decode(k.public_key + "=" * (-len(k.public_key) % 4))
+            try:
+                keys.append(
+                    PinnedKey(
+                        kid=KeyId(k.kid),
+                        agency=AgencyId(link.ori),
+                        public_key=raw,
+                        not_before=k.not_before,
+                        not_after=k.not_after,
+                        revoked=k.revoked,
+                    )
+                )
+            except (ValueError, Exception) as exc:  # noqa: BLE001 - a key that must not pin
+                raise ConfigLoadError(
+                    config.source, [(1, f"partner key {k.kid} refused ({type(exc).__name__})")]
+                ) from None
+    return Keyring.of(keys)
+
+
+def _with_own_key(keyring: Keyring, agency: str, signer: Signer) -> Keyring:
+    """A relay's own key is pinned too: its own envelopes coming back must verify so the
+    loop is named as such."""
+    if any(k.kid == signer.kid for k in keyring.keys):
+        return keyring
+    own = PinnedKey(
+        kid=KeyId(signer.kid),
+        agency=AgencyId(agency),
+        public_key=signer.key.public_key().public_bytes_raw(),
+        not_before=dt.datetime.min.replace(tzinfo=dt.UTC),
+    )
+    return Keyring.of([*keyring.keys, own])
+
+
+def _open_store(config: RelayConfig) -> Store:
+    try:
+        return open_store(config.store, base_dir=Path(config.source).parent)
+    except ValueError as exc:
+        raise ConfigLoadError(config.source, [(1, f"store: {exc}")]) from None
+    except Exception as exc:  # noqa: BLE001 - driver text may echo the URL and its password
+        raise ConfigLoadError(
+            config.source, [(1, f"store: cannot open ({type(exc).__name__})")]
+        ) from None
+
+
+async def assemble(
+    config: RelayConfig,
+    *,
+    clock: Clock = utc_now,
+    observe: Observer | None = None,
+    deliver: DeliveryPort | None = None,
+) -> Parts:
+    """Every part of one relay instance from ``config`` (inside the running event loop: the
+    HTTP clients are made here, and Slack's ``auth.test`` is called). ``observe`` sees every
+    message judged at the publisher (the lab's report); ``deliver`` takes what a relay
+    without a workspace would post (the lab and the tests; without it, nothing is posted)."""
+    now = clock()
+    policy = read_policy(str(config.policy), now.date())
+    if policy.ori != config.agency:
+        raise ConfigLoadError(
+            config.source,
+            [(1, f"policy {config.policy} is for {policy.ori}, not {config.agency}")],
+        )
+    fed = config.federation
+    metrics = RelayMetrics()
+    metrics.start_time.set(now.timestamp())
+    metrics.policy(policy.ori, policy.digest, now.timestamp())
+    signer = Signer(
+        key=load_signing_key(config.signing_key, config.source), kid=config.signing_kid
+    )
+    keyring = keyring_from_config(config)
+    metrics.keys((k.agency, k.kid, k.not_after.timestamp()) for k in keyring.keys if k.not_after)
+    keyring = _with_own_key(keyring, config.agency, signer)
+    store = _open_store(config)
+    ledger = Ledger(
+        store,
+        agency=config.agency,
+        key=signer.key,
+        kid=signer.kid,
+        keyring=keyring,
+        clock=clock,
+        retention_days=config.audit.retention_days,
+    )
+    writer = GroupWriter(store)  # writes that precede an acknowledgement, batched
+    recorder = Recorder(agency=config.agency, ledger=ledger, metrics=metrics, writer=writer)
+    client = PeerClient(
+        {o: link.url for o, link in config.partners.items()},
+        client_context(fed.tls_cert, fed.tls_key, fed.tls_ca),
+    )
+    tuning = tuning_from_config(config)
+    instance = f"{config.agency}-{uuid.uuid4().hex[:12]}"  # several may share one database
+    conn = await connect(config.slack, metrics, config.source) if config.slack else None
+    channels = ChannelMap(config.slack.channels) if config.slack else None
+    poster = None
+    if conn is not None and channels is not None and config.slack is not None:
+        poster = Poster(
+            policy=policy,
+            store=store,
+            writer=writer,
+            caller=conn.caller,
+            fetcher=conn.fetcher,
+            channels=channels,
+            clock=clock,
+            on_cancel=policy.cancellations,
+            icon_url=config.slack.icon_url,
+        )
+    stored = Loop()  # the inbound queue's signal: an envelope was stored
+    inbound = Inbound(
+        agency=config.agency,
+        policy=policy,
+        keyring=keyring,
+        signer=signer,
+        store=store,
+        writer=writer,
+        recorder=recorder,
+        poster=poster.post if poster else deliver,
+        hop_limit=fed.hop_limit,
+        skew=fed.clock_skew,
+        clock=clock,
+        wake=stored.wake,
+    )
+    queues = Queues(
+        agency=config.agency,
+        policy_ref=policy.ref,
+        kid=signer.kid,
+        partners=lambda: list(policy.partners),
+        store=store,
+        writer=writer,
+        sender=client,
+        recorder=recorder,
+        process=inbound.process,
+        owner=instance,
+        clock=lambda: clock().timestamp(),
+        tuning=tuning,
+        inbound_signal=stored,
+    )
+    outbound = Outbound(
+        agency=config.agency,
+        policy=policy,
+        signer=signer,
+        store=store,
+        writer=writer,
+        recorder=recorder,
+        ttl=fed.envelope_ttl,
+        clock=clock,
+        wake=queues.outbox.wake,
+    )
+    door = Door(
+        agency=config.agency,
+        inbound=inbound,
+        store=store,
+        recorder=recorder,
+        signer=signer,
+        keyring=keyring,
+        fingerprints={fp: o for o, link in config.partners.items() for fp in link.tls_sha256},
+        clock=clock,
+    )
+    slack = None
+    if conn is not None and channels is not None and poster is not None and config.slack:
+        publisher = Publisher(
+            agency=config.agency,
+            policy=policy,
+            outbound=outbound,
+            channels=channels,
+            caller=conn.caller,
+            fetcher=conn.fetcher,
+            directory=Directory(conn.caller, policy, clock),
+            recorder=recorder,
+            bot_user_id=conn.bot_user_id,
+            bot_id=conn.bot_id,
+            observe=observe,
+        )
+        inbox = Inbox(
+            store=store,
+            writer=writer,
+            recorder=recorder,
+            handler=publisher.handle,
+            owner=instance,
+            tuning=tuning,
+            clock=clock,
+        )
+        slack = SlackParts(
+            connection=conn,
+            channels=channels,
+            inbox=inbox,
+            publisher=publisher,
+            poster=poster,
+            catch_up=CatchUp(
+                team_id=config.slack.team_id,
+                store=store,
+                caller=conn.caller,
+                channels=channels,
+                take=inbox.take_slack_event,
+                recorder=recorder,
+            ),
+        )
+    return Parts(
+        config=config,
+        policy=policy,
+        keyring=keyring,
+        signer=signer,
+        store=store,
+        writer=writer,
+        ledger=ledger,
+        metrics=metrics,
+        recorder=recorder,
+        client=client,
+        outbound=outbound,
+        inbound=inbound,
+        queues=queues,
+        door=door,
+        instance=instance,
+        slack=slack,
+    )

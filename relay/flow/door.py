@@ -1,0 +1,95 @@
+"""The federation listener's port into the relay: envelopes to accept, files to keep,
+refusals to record, this relay's public keys, and its readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from relay.core.keys import Keyring, public_jwk
+from relay.federation.server import Accepted
+from relay.flow.inbound import Inbound
+from relay.flow.outbound import Signer
+from relay.flow.records import Recorder
+from relay.store.contract import RefusalRecord, Store
+
+__all__ = ["Door"]
+
+log = structlog.get_logger("relay.flow")
+
+
+class Door:
+    def __init__(
+        self,
+        *,
+        agency: str,
+        inbound: Inbound,
+        store: Store,
+        recorder: Recorder,
+        signer: Signer,
+        keyring: Keyring,
+        fingerprints: dict[str, str],
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.agency = agency
+        self.inbound = inbound
+        self.store = store
+        self.recorder = recorder
+        self.signer = signer
+        self.keyring = keyring
+        self._fingerprints = fingerprints  # certificate sha256 hex -> partner ORI
+        self.clock = clock
+
+    async def handle_peer_envelope(self, body: bytes, *, peer: str) -> Accepted:
+        return await self.inbound.accept(body, peer=peer)
+
+    def partner_for_fingerprint(self, fingerprint: str) -> str | None:
+        return self._fingerprints.get(fingerprint)
+
+    def public_jwks(self) -> dict[str, Any]:
+        public = self.signer.key.public_key().public_bytes_raw()
+        return {"keys": [public_jwk(public, kid=self.signer.kid)]}
+
+    async def readiness(self) -> dict[str, bool]:
+        try:
+            await asyncio.to_thread(self.store.ping)
+            store_ok = True
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            store_ok = False
+        now = self.clock()
+        keys_ok = any(
+            not k.revoked and k.not_before <= now and (k.not_after is None or now < k.not_after)
+            for k in self.keyring.keys
+        )
+        return {"store": store_ok, "policy": True, "partner_keys": keys_ok}
+
+    def record_refusal(self, record: RefusalRecord) -> None:
+        recorder = self.recorder
+        recorder.metrics.envelope_refused(record.peer, record.reason)
+        log.info(
+            "envelope_refused",
+            partner=record.peer,
+            reason=record.reason,
+            status=record.http_status,
+            digest=record.digest,
+        )
+        self.store.record_refusal(record)
+        with contextlib.suppress(Exception):  # counted and logged by the ledger
+            recorder.append(
+                recorder.entry(
+                    "refusal",
+                    source=record.peer if record.peer != "unknown" else None,
+                    destination=self.agency,
+                    envelope_id=record.envelope_id,
+                    digest=record.digest,
+                    outcome=record.reason,
+                )
+            )
+
+    def store_blob(self, sha256: str, mime: str, data: bytes) -> None:
+        self.store.put_blob(sha256=sha256, mime=mime, data=data)

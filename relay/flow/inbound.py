@@ -1,0 +1,343 @@
+"""Inbound: a partner's envelope -> verified -> stored -> judged -> posted -> passed on.
+
+:meth:`Inbound.accept` answers the partner: it verifies against the pinned keys, checks that
+the TLS peer is the last signer and the topic is accepted from it, and stores the envelope
+durably (dedupe on issuer + envelope id, and an inbound queue row, in one transaction with its
+audit record). :meth:`Inbound.process` is the inbound queue's work on one stored envelope:
+judge it once with this agency's policy, hand it to the poster port, and sign a hop for every
+partner routing allows, withholding what this agency's policy would not send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from relay.core import routing
+from relay.core.canonical import canonicalize
+from relay.core.envelope import EnvelopeKind, VerifiedEnvelope, add_hop, verify_envelope
+from relay.core.keys import Keyring
+from relay.core.model import AgencyId, MessageKind
+from relay.core.policy.content import envelope_content
+from relay.core.policy.engine import Decision, evaluate_inbound, evaluate_outbound_all
+from relay.core.policy.model import Action, Policy
+from relay.core.policy.outbound import OutboundMessage
+from relay.errors import VerificationError
+from relay.federation.server import Accepted, LinkReason
+from relay.flow.outbound import Signer, order_key, wire
+from relay.flow.queues import Worked
+from relay.flow.records import Recorder, digest
+from relay.lab.crashpoints import crash_point
+from relay.ledger import AuditWriteError
+from relay.store.contract import ClaimedInbound, OutboxItem, ReceiveOutcome, Store
+from relay.store.group import GroupWriter
+
+if TYPE_CHECKING:
+    from relay.core.audit import AuditRecord
+
+__all__ = ["Delivery", "Inbound", "Poster"]
+
+_POSTED = {  # envelope kind -> audit event and metric kind of what was done in Slack
+    EnvelopeKind.POST: "post",
+    EnvelopeKind.EDIT: "edit",
+    EnvelopeKind.DELETE: "delete",
+    EnvelopeKind.CANCEL: "cancel",
+}
+_VERIFIED_KEPT = 4096  # envelopes verified on acceptance, kept for the queue (bounded)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    """An accepted envelope, judged by this agency's inbound policy, ready to post."""
+
+    envelope: VerifiedEnvelope
+    decision: Decision
+    sender: str
+    attempt: int = 1  # more than 1: an earlier attempt may have posted (reconcile first)
+
+
+Poster = Callable[[Delivery], Awaitable[None]]
+_RETRACT = Decision(
+    action=Action.FORWARD, reasons=(), message=OutboundMessage(kind=MessageKind.DELETE)
+)
+
+
+class Inbound:
+    def __init__(
+        self,
+        *,
+        agency: str,
+        policy: Policy,
+        keyring: Keyring,
+        signer: Signer,
+        store: Store,
+        writer: GroupWriter,
+        recorder: Recorder,
+        poster: Poster | None,
+        hop_limit: int,
+        skew: dt.timedelta,
+        clock: Callable[[], dt.datetime],
+        wake: Callable[[], None],
+    ) -> None:
+        self.agency = agency
+        self.policy = policy
+        self.keyring = keyring
+        self.signer = signer
+        self.store = store
+        self.writer = writer
+        self.recorder = recorder
+        self.poster = poster  # None: a relay without a workspace judges and passes on only
+        self.hop_limit = hop_limit
+        self.skew = skew
+        self.clock = clock
+        self.wake = wake  # the inbound queue: work stored
+        # Envelopes this instance verified when it accepted them, until judged: the queue
+        # need not verify them again. After a restart, or on another instance, it verifies
+        # the stored bytes.
+        self._verified: OrderedDict[tuple[str, str], VerifiedEnvelope] = OrderedDict()
+
+    # -- the partner's request -----------------------------------------------------------
+    async def accept(self, body: bytes, *, peer: str) -> Accepted:
+        now = self.clock()
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            raise VerificationError(
+                "body is not JSON", code=LinkReason.BAD_REQUEST, http_status=400
+            ) from None
+        verified = self.verify(data, now)
+        if verified.last_signer != peer:
+            raise VerificationError("TLS peer is not the last signer", code="issuer_mismatch")
+        partner = self.policy.partners.get(peer)
+        if partner is None or verified.topic not in partner.accept:
+            raise VerificationError(
+                "topic not accepted from this partner", code=LinkReason.TOPIC_NOT_ACCEPTED
+            )
+        if not await self.recorder.ready():
+            raise VerificationError(
+                "audit unavailable", code=LinkReason.UNAVAILABLE, http_status=503
+            )
+        outcome = await self._store(verified, body, peer, now)
+        crash_point("after_envelope_commit")
+        new = outcome is ReceiveOutcome.NEW
+        metrics = self.recorder.metrics
+        metrics.envelope_received(peer, verified.topic, "new" if new else "duplicate")
+        signed_at = verified.hops[-1].at if verified.hops else verified.issued_at
+        metrics.observe("hop", peer, (now - signed_at).total_seconds())
+        if new:
+            self._verified[(verified.issuer, verified.envelope_id)] = verified
+            while len(self._verified) > _VERIFIED_KEPT:
+                self._verified.popitem(last=False)
+            self.wake()
+        return Accepted(envelope_id=verified.envelope_id, duplicate=not new)
+
+    async def _store(
+        self, verified: VerifiedEnvelope, body: bytes, peer: str, now: dt.datetime
+    ) -> ReceiveOutcome:
+        hashed = digest(canonicalize(verified.envelope.to_wire()))
+
+        def write() -> ReceiveOutcome:
+            got = self.store.record_received(
+                issuer=verified.issuer,
+                envelope_id=verified.envelope_id,
+                digest=hashed,
+                sender=peer,
+                body=body,
+                at=now,
+                order_key=f"{verified.issuer}/"
+                + order_key(verified.thread, verified.target, verified.envelope_id),
+                expires_at=verified.expires_at.timestamp(),
+            )
+            if got is not ReceiveOutcome.CONFLICT:
+                self.recorder.append(
+                    self.recorder.entry(
+                        "receive",
+                        source=peer,
+                        destination=self.agency,
+                        actor_agency=verified.issuer,
+                        envelope_id=verified.envelope_id,
+                        digest=hashed,
+                        topic=verified.topic,
+                        kid=verified.origin_kid,
+                        outcome="duplicate" if got is not ReceiveOutcome.NEW else "new",
+                    )
+                )
+            return got
+
+        try:
+            outcome = await self.writer.run(write)
+        except AuditWriteError:
+            raise VerificationError(
+                "audit unavailable", code=LinkReason.UNAVAILABLE, http_status=503
+            ) from None
+        except Exception:
+            self.recorder.commit_failed()  # the commit with the receipt's record failed
+            raise
+        if outcome is ReceiveOutcome.CONFLICT:
+            raise VerificationError(
+                "envelope id reused for another envelope",
+                code=LinkReason.REPLAYED,
+                http_status=409,
+            )
+        return outcome
+
+    def verify(self, data: Any, now: dt.datetime) -> VerifiedEnvelope:
+        """Against the pinned keys, addressed to this relay, within the hop limit."""
+        return verify_envelope(
+            data,
+            self.keyring,
+            now=now,
+            max_hops=self.hop_limit,
+            skew=self.skew,
+            receiver=AgencyId(self.agency),
+        )
+
+    # -- the inbound queue's work --------------------------------------------------------
+    async def process(self, item: ClaimedInbound) -> Worked:
+        """Judge, post and work out the envelopes to pass on for one accepted envelope.
+
+        Unless this instance still holds the result of verifying it on acceptance, the
+        stored bytes are verified again as of that time: nothing unverified is posted."""
+        verified = self._verified.pop((item.issuer, item.envelope_id), None)
+        if verified is None:
+            at = dt.datetime.fromtimestamp(item.created_at, dt.UTC)
+            verified = self.verify(json.loads(item.body), at)
+        records: list[AuditRecord] = []
+        forwards = await self._judge_and_pass_on(verified, item.sender, item.attempts, records)
+        return Worked(forwards=forwards, records=records)
+
+    async def _judge_and_pass_on(
+        self, verified: VerifiedEnvelope, sender: str, attempt: int, records: list[AuditRecord]
+    ) -> list[OutboxItem]:
+        now = self.clock()
+        content = envelope_content(
+            [line.text for line in verified.lines],
+            [(f.file.title, f.file.alt, f.file.mime, f.file.size) for f in verified.files],
+        )
+        if verified.kind is EnvelopeKind.DELETE:
+            decision = _RETRACT  # a retraction carries no content to judge
+        else:
+            decision = evaluate_inbound(content, self.policy, sender, verified.topic, now=now)
+            if decision.action is Action.BLOCK and verified.kind is EnvelopeKind.EDIT:
+                decision = _RETRACT  # an edit this agency will not show retracts its copy
+        rules = tuple(dict.fromkeys(r.rule for r in decision.reasons))
+        metrics = self.recorder.metrics
+        if attempt <= 1:
+            metrics.decision("inbound", sender, verified.topic, decision.action.value, rules)
+        common = {
+            "source": sender,
+            "destination": self.agency,
+            "actor_agency": verified.issuer,
+            "envelope_id": verified.envelope_id,
+            "topic": verified.topic,
+            "policy": self.policy.ref,
+        }
+        records += self.recorder.entry(
+            "decision", rules=rules, outcome=decision.action.value, **common
+        )
+        if decision.action is not Action.BLOCK and self.poster is not None:
+            delivery = Delivery(
+                envelope=verified, decision=decision, sender=sender, attempt=attempt
+            )
+            await self.poster(delivery)  # posted (and its ts stored) before we go on
+            what = "delete" if decision is _RETRACT else _POSTED.get(verified.kind, "post")
+            metrics.posted(sender, what)
+            if verified.kind is EnvelopeKind.POST:
+                metrics.observe("posted", sender, (now - verified.issued_at).total_seconds())
+            records += self.recorder.entry(what, outcome="posted", **common)
+        targets = routing.relay_targets(
+            self.policy,
+            own=AgencyId(self.agency),
+            topic=verified.topic,
+            sender=AgencyId(sender),
+            path=verified.path,
+            hops=len(verified.hops),
+            onward=verified.onward,
+            hop_limit=self.hop_limit,
+            now=now,
+        )
+        if not targets:
+            return []
+        outbound = evaluate_outbound_all(content, self.policy, verified.topic, now=now)
+        present = await self._blobs_present(verified)
+        items = [
+            item
+            for target in targets
+            if (item := self._pass_on(verified, target, outbound[target], present, now))
+        ]
+        for item in items:
+            records += self.recorder.entry(
+                "sign",
+                **(common | {"destination": item.partner}),
+                digest=digest(item.body),
+                kid=self.signer.kid,
+                outcome="hop",
+            )
+        return items
+
+    async def _blobs_present(self, verified: VerifiedEnvelope) -> frozenset[str]:
+        wanted = [f.file.sha256 for f in verified.files]
+        if not wanted:
+            return frozenset()
+        store = self.store
+        return frozenset(
+            await asyncio.to_thread(
+                lambda: [sha for sha in wanted if store.get_blob(sha) is not None]
+            )
+        )
+
+    def _pass_on(
+        self,
+        verified: VerifiedEnvelope,
+        target: str,
+        decision: Decision,
+        present: frozenset[str],
+        now: dt.datetime,
+    ) -> OutboxItem | None:
+        """This relay's hop for ``target``, withholding what its policy would not send:
+        every line and file the decision did not keep exactly as it came (a line the policy
+        cut a sentence out of, or a file whose title it cleared, cannot be re-signed, so it
+        is withheld whole). A post with nothing left is not passed on; an edit or delete
+        always is (an edit with every line withheld retracts the copy downstream)."""
+        blocked = decision.action is Action.BLOCK or decision.message is None
+        kept = set() if blocked else decision.kept_lines
+        kept_files = set() if blocked else decision.kept_files
+        if verified.kind in (EnvelopeKind.POST, EnvelopeKind.CANCEL) and not kept:
+            return None
+        withhold = [line.index for i, line in enumerate(verified.lines) if i not in kept]
+        withhold_files, blobs = [], []
+        for i, f in enumerate(verified.files):  # the outbox pushes the bytes of what goes on
+            if (
+                i not in kept_files
+                or f.file.mime not in self.policy.file_types
+                or f.file.sha256 not in present
+            ):
+                withhold_files.append(f.index)
+            else:
+                blobs.append((f.file.sha256, f.file.mime))
+        hopped = add_hop(
+            verified.envelope,
+            key=self.signer.key,
+            kid=self.signer.kid,
+            from_agency=verified.last_signer,
+            to_agency=AgencyId(target),
+            at=now,
+            policy=self.policy.ref,
+            withhold_lines=withhold,
+            withhold_files=withhold_files,
+            onward=routing.onward_allowed(self.policy, self.policy.partners[target]),
+        )
+        return OutboxItem(
+            partner=target,
+            envelope_id=verified.envelope_id,
+            order_key=f"{verified.issuer}/"
+            + order_key(verified.thread, verified.target, verified.envelope_id),
+            body=wire(hopped),
+            blobs=tuple(blobs),
+            expires_at=verified.expires_at.timestamp(),
+        )

@@ -1,0 +1,227 @@
+"""Outbound: a message from this agency's workspace -> judged -> signed -> queued.
+
+The message is judged once for every partner; per partner an envelope of what that partner
+may receive is built (``aud`` = the partner, ``onward`` = may it pass it on), signed, and
+queued in the durable outbox in one transaction with its audit records and with the Slack
+event marked done. Nothing is sent from here: the outbox (:mod:`relay.flow.outbox`) does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from relay.core import routing
+from relay.core.envelope import (
+    Author,
+    EnvelopeId,
+    EnvelopeKind,
+    FileRef,
+    SignedEnvelope,
+    build_envelope,
+    sign_origin,
+)
+from relay.core.model import AgencyId, SlackMessage
+from relay.core.mrkdwn import render_line
+from relay.core.policy.engine import Decision, evaluate_outbound_all
+from relay.core.policy.model import Action, Policy
+from relay.flow.records import Recorder, digest
+from relay.lab.crashpoints import crash_point
+from relay.ledger import AuditUnavailable
+from relay.store.contract import OutboxItem, Store
+from relay.store.group import GroupWriter
+
+if TYPE_CHECKING:
+    from relay.core.audit import AuditRecord
+
+__all__ = ["Outbound", "Outgoing", "Prepared", "Signer", "order_key", "wire"]
+
+log = structlog.get_logger("relay.flow")
+# Reasons that mean the partner never was to get this message at all (nothing to retract).
+_NOT_SHARED = frozenset({"topic_not_shared", "partner_unknown", "agreement_expired"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prepared:
+    """A file ready to share: its metadata claim and its re-encoded bytes."""
+
+    ref: FileRef
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signer:
+    """This relay's signing key and its key id."""
+
+    key: Ed25519PrivateKey
+    kid: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outgoing:
+    """A message taken from the workspace, with what the relay knows about it."""
+
+    message: SlackMessage
+    topic: str
+    author: str  # the officer's display name, already judged
+    envelope_id: str
+    kind: EnvelopeKind
+    thread: str | None = None  # the envelope id of the thread's first message
+    target: str | None = None  # the envelope id an edit, delete or cancel is about
+    files: Mapping[str, Prepared] = field(default_factory=dict)  # Slack file id -> bytes
+    event_key: str | None = None  # the Slack event marked done with the envelopes
+
+
+def order_key(thread: str | None, target: str | None, own: str) -> str:
+    """A thread's first message: its replies, edits, deletes and cancels queue behind it."""
+    return thread or target or own
+
+
+def wire(envelope: SignedEnvelope) -> bytes:
+    return json.dumps(envelope.to_wire(), separators=(",", ":")).encode()
+
+
+class Outbound:
+    def __init__(
+        self,
+        *,
+        agency: str,
+        policy: Policy,
+        signer: Signer,
+        store: Store,
+        writer: GroupWriter,
+        recorder: Recorder,
+        ttl: dt.timedelta,
+        clock: Callable[[], dt.datetime],
+        wake: Callable[[str], None],
+    ) -> None:
+        self.agency = agency
+        self.policy = policy
+        self.signer = signer
+        self.store = store
+        self.writer = writer
+        self.recorder = recorder
+        self.ttl = ttl
+        self.clock = clock
+        self.wake = wake  # the outbox loop of a partner: work queued
+
+    async def publish(self, out: Outgoing) -> dict[str, Decision]:
+        """Judge ``out`` for every partner and queue for each what it may receive. An edit
+        no longer safe for a partner retracts that partner's copy (a ``delete`` envelope)
+        instead of leaving the old text standing."""
+        if not await self.recorder.ready():
+            raise AuditUnavailable("audit writes are failing: nothing is forwarded")
+        now = self.clock()
+        decisions = evaluate_outbound_all(out.message, self.policy, out.topic, now=now)
+        outgoing: list[OutboxItem] = []
+        records: list[AuditRecord] = []
+        blobs: dict[str, Prepared] = {}
+        for partner, decision in decisions.items():
+            item, made = self._envelope(out, partner, decision, now)
+            records += made
+            if item is not None:
+                outgoing.append(item[0])
+                blobs.update({p.ref.sha256: p for p in item[1]})
+
+        def write() -> None:
+            # One transaction: the audit records, the photos and envelopes for every partner,
+            # and the Slack event marked done.
+            self.recorder.append(records)
+            for blob in blobs.values():
+                self.store.put_blob(sha256=blob.ref.sha256, mime=blob.ref.mime, data=blob.data)
+            self.store.enqueue(outgoing, now=now.timestamp(), finish_event=out.event_key)
+
+        try:
+            await self.writer.run(write)
+        except Exception:
+            if records:
+                self.recorder.commit_failed()
+                log.error("audit_write_failed", envelope=out.envelope_id)
+            raise
+        crash_point("after_outbox_commit")
+        if out.message.ts and out.kind is EnvelopeKind.POST:
+            with contextlib.suppress(ValueError):
+                waited = now.timestamp() - float(out.message.ts)
+                for queued in outgoing:
+                    self.recorder.metrics.observe("queued", queued.partner, waited)
+        for queued in outgoing:
+            self.wake(queued.partner)
+        return decisions
+
+    def _envelope(
+        self, out: Outgoing, partner: str, decision: Decision, now: dt.datetime
+    ) -> tuple[tuple[OutboxItem, list[Prepared]] | None, list[AuditRecord]]:
+        """The signed envelope for one partner (None: nothing goes) and its records."""
+        rules = tuple(dict.fromkeys(r.rule for r in decision.reasons))
+        actor = out.message.user or None
+        self.recorder.metrics.decision(
+            "outbound", partner, out.topic, decision.action.value, rules
+        )
+        common = {
+            "source": self.agency,
+            "destination": partner,
+            "actor_user": actor,
+            "actor_agency": self.agency if actor else None,
+            "envelope_id": out.envelope_id,
+            "topic": out.topic,
+            "policy": self.policy.ref,
+        }
+        records: list[AuditRecord] = [
+            *self.recorder.entry("decision", rules=rules, outcome=decision.action.value, **common)
+        ]
+        kind, lines, refs, blobs = out.kind, [], [], []
+        if decision.action is Action.BLOCK or decision.message is None:
+            if out.kind is not EnvelopeKind.EDIT or decision.reasons[0].rule in _NOT_SHARED:
+                return None, records
+            kind = EnvelopeKind.DELETE  # retract what the partner has
+        else:
+            lines = [render_line(line) for line in decision.message.lines]
+            for f in decision.message.files:
+                prepared = out.files.get(f.id)
+                if prepared is not None:  # title and alt text as the policy let them go
+                    refs.append(replace(prepared.ref, title=f.title[:1000], alt=f.alt_txt[:1000]))
+                    blobs.append(prepared)
+        try:
+            unsigned = build_envelope(
+                issuer=AgencyId(self.agency),
+                envelope_id=EnvelopeId(out.envelope_id),
+                issued_at=now,
+                expires_at=now + self.ttl,
+                kind=kind,
+                topic=out.topic,
+                marking="LES",
+                author=Author(name=out.author, agency=AgencyId(self.agency)),
+                lines=lines,
+                files=refs,
+                salts=[secrets.token_urlsafe(16) for _ in range(len(lines) + len(refs))],
+                thread=EnvelopeId(out.thread) if out.thread else None,
+                broadcast=out.message.broadcast and out.thread is not None,
+                target=EnvelopeId(out.target) if out.target else None,
+                audience=AgencyId(partner),
+                onward=routing.onward_allowed(self.policy, self.policy.partners[partner]),
+            )
+        except ValueError:
+            # e.g. more lines than an envelope holds: nothing goes, the reason is kept
+            self.recorder.problem("outbound", out.envelope_id, "envelope_invalid")
+            return None, records
+        body = wire(sign_origin(unsigned, key=self.signer.key, kid=self.signer.kid))
+        records += self.recorder.entry(
+            "sign", digest=digest(body), kid=self.signer.kid, outcome=kind.value, **common
+        )
+        item = OutboxItem(
+            partner=partner,
+            envelope_id=out.envelope_id,
+            order_key=order_key(out.thread, out.target, out.envelope_id),
+            body=body,
+            blobs=tuple((b.ref.sha256, b.ref.mime) for b in blobs),
+            expires_at=(now + self.ttl).timestamp(),
+        )
+        return (item, blobs), records

@@ -1,0 +1,221 @@
+"""The outbox: envelopes to partners, one loop per partner, so a partner that is down never
+delays the others; the store hands out at most one item per thread at a time, so order within
+a thread holds. Outcomes, and the dissemination records of what partners accepted, are
+settled in one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import structlog
+
+from relay.core.backoff import DONE, Attempt, before_attempt
+from relay.errors import DeliveryError
+from relay.flow.queues import RNG, Gate, Loop, QueueTuning, Random, failed, yes
+from relay.lab.crashpoints import crash_point
+from relay.store.contract import ClaimedEnvelope, Store
+from relay.store.group import GroupWriter
+
+if TYPE_CHECKING:
+    from relay.metrics import RelayMetrics
+
+__all__ = ["Dispatcher", "WireSender"]
+
+log = structlog.get_logger("relay.flow")
+
+
+class WireSender(Protocol):
+    """One attempt each, no retries of its own (``PeerClient`` in production)."""
+
+    async def send_once(self, partner: str, body: bytes) -> object: ...
+
+    async def put_blob_once(self, partner: str, sha256: str, mime: str, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A batch worked and answered, to be settled (again, while settling fails)."""
+
+    claimed: list[ClaimedEnvelope]
+    results: list[Attempt]
+    sent: list[tuple[ClaimedEnvelope, str]]  # what partners accepted, and their answer
+
+    @property
+    def unconfirmed(self) -> list[ClaimedEnvelope]:
+        """Given up after earlier attempts, any of which may have been taken (an attempt
+        whose answer was lost, or whose settlement died with its process)."""
+        return [
+            item
+            for item, result in zip(self.claimed, self.results, strict=True)
+            if result.state == "dead" and item.attempts > 1
+        ]
+
+
+class Dispatcher:
+    """The outbox: one loop per partner, sending leased envelopes concurrently."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender: WireSender,
+        partners: Callable[[], Iterable[str]],
+        *,
+        owner: str,
+        clock: Callable[[], float],
+        tuning: QueueTuning | None = None,
+        on_dead: Callable[[ClaimedEnvelope, str], None] = lambda item, reason: None,
+        rng: Random = RNG,
+        metrics: RelayMetrics | None = None,
+        audit: Callable[[list[tuple[ClaimedEnvelope, str]], list[ClaimedEnvelope]], None]
+        | None = None,
+        may_send: Gate = yes,
+        on_settle_failed: Callable[[], None] = lambda: None,
+        writer: GroupWriter | None = None,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.metrics = metrics
+        # Writes the dissemination records (what partners accepted; what was given up after
+        # attempts that may have been taken) in the transaction that settles them.
+        self.audit = audit
+        self.may_send = may_send  # False while audit writes fail: nothing leaves
+        self.on_settle_failed = on_settle_failed
+        self.writer = writer or GroupWriter(store)
+        self.partners = partners
+        self.owner = owner
+        self.clock = clock
+        self.tuning = tuning or QueueTuning()
+        self.on_dead = on_dead
+        self.rng = rng
+        self._loops: dict[str, Loop] = {}
+        self._stopping = False
+
+    def _loop(self, partner: str) -> Loop:
+        return self._loops.setdefault(partner, Loop())
+
+    def wake(self, partner: str | None = None) -> None:
+        for p in [partner] if partner else list(self._loops):
+            self._loop(p).wake()
+
+    async def run(self) -> None:
+        """Run every partner's loop until cancelled or :meth:`stop`."""
+        async with asyncio.TaskGroup() as group:
+            for partner in self.partners():
+                group.create_task(self._run_partner(partner))
+
+    def stop(self) -> None:
+        """Claim nothing more; loops finish the batch in hand and return."""
+        self._stopping = True
+        for loop in self._loops.values():
+            loop.stop()
+
+    async def idle(self) -> None:
+        """Until every partner's loop found nothing due (tests, ``relay chaos``)."""
+        for partner in self.partners():
+            await self._loop(partner).idle()
+
+    async def _run_partner(self, partner: str) -> None:
+        loop = self._loop(partner)
+        unsettled: _Sent | None = None
+        while not self._stopping:
+            if unsettled is not None:
+                # Answered but not yet settled (the store or the ledger failed): settle it
+                # before anything else. Its leases stay ours (the heartbeat), so nobody else
+                # takes it meanwhile; stopping gives them back and the partner dedupes.
+                if await self._settle(unsettled):
+                    unsettled = None
+                else:
+                    await loop.sleep(self.tuning.poll)
+                continue
+            if not await self.may_send():
+                await loop.sleep(self.tuning.poll)
+                continue
+            claimed = await loop.claim(
+                lambda: self.store.claim_outbox(
+                    partner,
+                    owner=self.owner,
+                    now=self.clock(),
+                    lease=self.tuning.lease,
+                    limit=self.tuning.batch,
+                ),
+                lambda: self.store.next_outbox_due(partner),
+                self.clock,
+                self.tuning.poll,
+            )
+            if not claimed:
+                continue
+            answers = await asyncio.gather(*(self._attempt(item) for item in claimed))
+            batch = _Sent(
+                claimed=claimed,
+                results=[result for result, _ in answers],
+                sent=[(i, how) for i, (_, how) in zip(claimed, answers, strict=True) if how],
+            )
+            if not await self._settle(batch):
+                unsettled = batch
+                await loop.sleep(self.tuning.poll)
+
+    async def _settle(self, batch: _Sent) -> bool:
+        """Record and settle a worked batch in one transaction (off the event loop)."""
+        audit = self.audit
+
+        def write() -> None:
+            if audit is not None:
+                audit(batch.sent, batch.unconfirmed)
+            self.store.settle_outbox(
+                list(zip((i.seq for i in batch.claimed), batch.results, strict=True)),
+                owner=self.owner,
+                now=self.clock(),
+            )
+
+        try:
+            await self.writer.run(write)
+        except Exception as exc:  # noqa: BLE001 - kept and settled again
+            log.warning("settle_failed", items=len(batch.claimed), exc_type=type(exc).__name__)
+            self.on_settle_failed()
+            return False
+        now = self.clock()
+        for item, result in zip(batch.claimed, batch.results, strict=True):
+            if result.state == "dead":
+                self.on_dead(item, result.reason or "dead")
+        if self.metrics is not None:
+            for item, how in batch.sent:
+                self.metrics.envelope_sent(item.partner, how, now - item.created_at)
+        return True
+
+    async def _attempt(self, item: ClaimedEnvelope) -> tuple[Attempt, str | None]:
+        """One delivery attempt: its outcome, and the partner's answer if it took it
+        (``accepted`` or ``duplicate``)."""
+        backoff = self.tuning.backoff
+        now = self.clock()
+        stale = before_attempt(
+            created_at=item.created_at, expires_at=item.expires_at, now=now, backoff=backoff
+        )
+        if stale is not None:
+            return stale, None
+        try:
+            for sha256, mime in item.blobs:
+                blob = await asyncio.to_thread(self.store.get_blob, sha256)
+                if blob is not None:
+                    await self.sender.put_blob_once(item.partner, sha256, mime, blob[1])
+            answer = await self.sender.send_once(item.partner, item.body)
+            crash_point("after_partner_answered")
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, by its code only
+            error = exc if isinstance(exc, DeliveryError) else None
+            reason = error.code if error else "internal"
+            log.info(
+                "send_failed",
+                partner=item.partner,
+                envelope=item.envelope_id,
+                attempt=item.attempts,
+                reason=reason,
+                exc_type=None if error else type(exc).__name__,
+            )
+            if self.metrics is not None:
+                self.metrics.send_failed(item.partner, reason)
+            return failed(error, item, self.clock(), self.tuning.backoff, self.rng), None
+        status = getattr(answer, "status", None)
+        return DONE, status if status in ("accepted", "duplicate") else "accepted"

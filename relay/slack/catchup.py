@@ -1,0 +1,137 @@
+"""The catch-up: what was posted in federated channels while the relay was down or Slack
+gave up delivering (new messages, replies in older threads, edits made meanwhile), taken into
+the inbox as the events Slack would have sent. A message taken before is not taken again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, Protocol
+
+from relay.flow.records import Recorder
+from relay.slack.channels import ChannelMap
+from relay.slack.web import SlackCaller
+from relay.store.contract import Store
+
+__all__ = ["CatchUp"]
+
+
+class Take(Protocol):
+    def __call__(
+        self, *, team: str, event_id: str, body: bytes, doc: dict[str, Any] | None = None
+    ) -> Awaitable[bool]: ...
+
+
+class CatchUp:
+    def __init__(
+        self,
+        *,
+        team_id: str,
+        store: Store,
+        caller: SlackCaller,
+        channels: ChannelMap,
+        take: Take,
+        recorder: Recorder,
+    ) -> None:
+        self.team_id = team_id
+        self.store = store
+        self.caller = caller
+        self.channels = channels
+        self.take = take  # the inbox
+        self.recorder = recorder
+
+    async def run(self, every: float) -> None:
+        """Catch up every ``every`` seconds, forever: an event Slack gave up delivering (the
+        relay was slow or unreachable for longer than Slack retries) is still taken."""
+        while True:
+            await asyncio.sleep(every)
+            try:  # a backstop for live events: an hour of thread parents, not the week
+                await self.catch_up(lookback=3600.0)
+            except Exception as exc:  # noqa: BLE001 - Slack or the store away: next round
+                self.recorder.problem("catch_up", self.team_id, type(exc).__name__)
+
+    async def catch_up(self, *, lookback: float = 7 * 86400.0, replay: float = 600.0) -> int:
+        """Take what was posted in federated channels since the last message seen there:
+        new messages, replies (also in threads whose parent is older, found among the
+        parents of the last ``lookback`` seconds), and edits made meanwhile. Messages up to
+        ``replay`` seconds older than the mark are offered again too: with several instances,
+        one may have moved the mark past an event that reached an instance as it died. A
+        message taken before is not taken again (events are keyed by the message they are
+        about, and the inbox keeps their keys)."""
+        taken = 0
+        # Every channel's mark is read (at once) before anything is taken: events taken meanwhile
+        # move the marks forward and must not hide what was posted during the outage.
+        store, channels = self.store, self.channels.ids()
+        seen = await asyncio.to_thread(lambda: [store.last_seen(c) for c in channels])
+        marks = {c: float(ts or "0") for c, ts in zip(channels, seen, strict=True)}
+        for channel, since in marks.items():
+            window = f"{max(0.0, since - lookback):.6f}"
+            async for msg in self._pages("conversations.history", channel, oldest=window):
+                ts = float(msg.get("ts") or 0)
+                if ts > since - replay:  # new, or recent enough to re-offer (deduplicated)
+                    taken += await self._take_history(channel, msg)
+                if ts <= since:  # seen before: edited meanwhile?
+                    taken += await self._take_edit(channel, msg, since)
+                if msg.get("reply_count") and float(msg.get("latest_reply") or 0) > since:
+                    async for reply in self._pages(
+                        "conversations.replies", channel, ts=msg.get("ts"), oldest=f"{since:.6f}"
+                    ):
+                        if reply.get("ts") == msg.get("ts"):
+                            continue
+                        reply_ts = float(reply.get("ts") or 0)
+                        if reply_ts > since - replay:
+                            taken += await self._take_history(channel, reply)
+                        if reply_ts <= since:
+                            taken += await self._take_edit(channel, reply, since)
+        return taken
+
+    async def _take_edit(self, channel: str, msg: dict[str, Any], since: float) -> int:
+        """An older message edited during the outage, as the edit event Slack would send."""
+        edited = msg.get("edited") or {}
+        edited_ts = str(edited.get("ts") or "") if isinstance(edited, dict) else ""
+        # Slack gives edits whole-second times: an edit in the same second as the last message
+        # seen may be newer. Taking one twice is harmless (the event key is the edit's time).
+        if not edited_ts or float(edited_ts) + 1.0 <= since:
+            return 0
+        event = {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": channel,
+            "ts": edited_ts,
+            "event_ts": edited_ts,
+            "hidden": True,
+            "message": msg,
+        }
+        return await self._take_event(event, f"catchup.edit.{channel}.{edited_ts}")
+
+    async def _pages(self, method: str, channel: str, **kwargs: Any) -> AsyncIterator[Any]:
+        cursor: str | None = None
+        while True:
+            extra: dict[str, str] = {"cursor": cursor} if cursor else {}
+            page = await self.caller.api(
+                method, channel, channel=channel, limit=200, **kwargs, **extra
+            )
+            messages = page.get("messages") or []
+            for msg in reversed(messages) if method == "conversations.history" else messages:
+                yield msg
+            next_cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not page.get("has_more") or not next_cursor:
+                return
+            cursor = str(next_cursor)
+
+    async def _take_history(self, channel: str, msg: dict[str, Any]) -> int:
+        event = dict(msg) | {"channel": channel, "type": "message"}
+        return await self._take_event(event, f"catchup.{channel}.{msg.get('ts')}")
+
+    async def _take_event(self, event: dict[str, Any], event_id: str) -> int:
+        doc = {
+            "type": "event_callback",
+            "team_id": self.team_id,
+            "event_id": event_id,
+            "event": event,
+        }
+        taken = await self.take(
+            team=self.team_id, event_id=event_id, body=json.dumps(doc).encode(), doc=doc
+        )
+        return 1 if taken else 0

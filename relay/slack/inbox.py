@@ -1,0 +1,198 @@
+"""The inbox: every Slack event is stored (keyed by the message it is about, so Slack's
+retries and the catch-up find it taken) before it is acknowledged; a worker takes stored
+events in order, a thread at a time, and hands each to the publisher.
+
+The event is parsed once, by the listener that received it; the worker uses that parse while
+this instance holds it, and parses the stored bytes only after a restart or on another
+instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, NamedTuple
+
+import structlog
+
+from relay.errors import DeliveryError
+from relay.flow.queues import QueueTuning
+from relay.flow.records import Recorder
+from relay.lab.crashpoints import crash_point
+from relay.slack.keys import event_key
+from relay.store.base import ts_order
+from relay.store.contract import Store
+from relay.store.group import GroupWriter
+
+log = structlog.get_logger("relay.slack")
+
+__all__ = ["Handler", "Inbox", "Published"]
+
+MARK_EVERY: Final = 5.0  # seconds between writes of a channel's last-seen mark
+_PARSED_KEPT: Final = 4096
+
+
+class Published(NamedTuple):
+    """An event's message published: its channel and ts (the channel's last seen mark)."""
+
+    channel: str
+    ts: str
+
+
+Handler = Callable[[str, dict[str, Any]], Awaitable[Published | None]]
+
+
+class Inbox:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        writer: GroupWriter,
+        recorder: Recorder,
+        handler: Handler,
+        owner: str,
+        tuning: QueueTuning,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.store = store
+        self.writer = writer
+        self.recorder = recorder
+        self.handler = handler
+        self.owner = owner
+        self.tuning = tuning
+        self.clock = clock
+        self.processed = 0
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._parsed: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # The last message seen per channel is written at most every MARK_EVERY seconds and
+        # when the worker goes idle: one row that every instance writes must not be held by
+        # every group commit. A mark that lags is harmless: the catch-up re-offers a margin.
+        self._marks: dict[str, str] = {}  # channel -> ts not yet written
+        self._marked_at: dict[str, float] = {}  # channel -> monotonic time
+
+    # -- taking events -------------------------------------------------------------------
+    async def take_slack_event(
+        self, *, team: str, event_id: str, body: bytes, doc: dict[str, Any] | None = None
+    ) -> bool:
+        """Store one event durably (``doc``: its parse, when the listener has it)."""
+        if doc is None:
+            try:
+                loaded = json.loads(body)
+            except (ValueError, RecursionError):
+                loaded = None
+            doc = loaded if isinstance(loaded, dict) else {}
+        key, order = event_key(doc) or (event_id, "")
+        at = self.clock()
+        store = self.store
+        taken = await self.writer.run(
+            lambda: store.take_event(event_id=key, team=team, body=body, at=at, order_key=order)
+        )
+        if taken:
+            self._parsed[key] = doc
+            while len(self._parsed) > _PARSED_KEPT:
+                self._parsed.popitem(last=False)
+        self._idle.clear()
+        self._wake.set()
+        return taken
+
+    # -- the worker ----------------------------------------------------------------------
+    async def run(self) -> None:
+        """Process stored events in order, forever. Between batches it waits to be woken,
+        or ``poll`` seconds: another instance may have taken events, or a dead instance's
+        lease may have expired."""
+        poll = self.tuning.poll
+        while True:
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception as exc:  # noqa: BLE001 - e.g. the store reconnecting: try again
+                self.recorder.problem("slack", "worker", type(exc).__name__)
+                await asyncio.sleep(poll)
+                self._wake.set()
+                continue
+            await self.write_marks()
+            if not self._wake.is_set():
+                self._idle.set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll):
+                    await self._wake.wait()
+
+    async def wait_idle(self) -> None:
+        """Until every stored event has been processed."""
+        await self._idle.wait()
+
+    async def drain(self) -> None:
+        """Process every event this instance can lease now (others may hold some)."""
+        store, tuning = self.store, self.tuning
+        while batch := await asyncio.to_thread(
+            store.claim_events,
+            owner=self.owner,
+            now=self.clock().timestamp(),
+            lease=tuning.lease,
+            limit=tuning.batch,
+        ):
+            # One event per thread in a batch: threads are judged in parallel.
+            await asyncio.gather(*(self._one(key, body) for key, body in batch))
+
+    async def _one(self, key: str, body: bytes) -> None:
+        crash_point("after_slack_ack")
+        doc = self._parsed.pop(key, None)
+        try:
+            if doc is None:
+                loaded = json.loads(body)
+                doc = loaded if isinstance(loaded, dict) else {}
+            published = await self.handler(key, doc)
+            if published is not None and published.ts:
+                await self.seen(published.channel, published.ts)
+        except Exception as exc:  # noqa: BLE001 - a poison event must not stop sharing
+            retried = _transient(exc)
+            self.recorder.problem("slack", key, type(exc).__name__)
+            log.warning("slack_event_failed", exc_type=type(exc).__name__, retried=retried)
+            if retried:
+                return  # left leased: taken again when the lease runs out
+            published = None
+        if published is None:  # else marked done with its envelopes, in one transaction
+            store = self.store
+            await self.writer.run(lambda: store.finish_event(key))
+        self.processed += 1
+
+    # -- last seen per channel -----------------------------------------------------------
+    async def seen(self, channel: str, ts: str) -> None:
+        """Note the newest ts seen in ``channel``; written when it is time."""
+        if self._mark(channel, ts):
+            await self.write_marks(channel)
+
+    def _mark(self, channel: str, ts: str) -> bool:
+        held = self._marks.get(channel)
+        if held is None or ts_order(ts) > ts_order(held):
+            self._marks[channel] = ts
+        return time.monotonic() - self._marked_at.get(channel, 0.0) >= MARK_EVERY
+
+    async def write_marks(self, channel: str | None = None) -> None:
+        for ch in [channel] if channel else list(self._marks):
+            ts = self._marks.pop(ch, None)
+            if ts is None:
+                continue
+            self._marked_at[ch] = time.monotonic()
+            try:
+                await asyncio.to_thread(self.store.set_last_seen, ch, ts)
+            except Exception as exc:  # noqa: BLE001 - kept for the next write
+                self._mark(ch, ts)
+                self.recorder.problem("slack", ch, type(exc).__name__)
+
+
+def _transient(exc: Exception) -> bool:
+    """A failure a later attempt can get past (Slack or the store away), as opposed to an
+    event that will never process (it is marked done, and its reason kept)."""
+    if isinstance(exc, DeliveryError):
+        return exc.retryable
+    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in (
+        "sqlite3",
+        "psycopg",
+    )

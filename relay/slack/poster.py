@@ -1,0 +1,226 @@
+"""The poster: an accepted, judged envelope -> a post in the channel mapped to its topic,
+attributed to the origin agency and officer, in the right thread, with its photos; edits,
+deletes and cancellations applied to the copy. The envelope id -> ts map lives in the store,
+so later changes find the copy after a restart, and a retried post is looked for (by its
+metadata mark) before it is made again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Literal
+
+from relay.core.envelope import EnvelopeKind, VerifiedEnvelope
+from relay.core.policy.model import Policy
+from relay.core.policy.outbound import rich_text_block
+from relay.flow.inbound import Delivery
+from relay.lab.crashpoints import crash_point
+from relay.slack.channels import ChannelMap
+from relay.slack.files import FileFetcher, reencode
+from relay.slack.keys import RELAY_MARK
+from relay.slack.names import safe_name, safe_text
+from relay.slack.web import SlackCaller
+from relay.store.contract import Store
+from relay.store.group import GroupWriter
+
+__all__ = ["Poster"]
+
+
+class Poster:
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        store: Store,
+        writer: GroupWriter,
+        caller: SlackCaller,
+        fetcher: FileFetcher,
+        channels: ChannelMap,
+        clock: Callable[[], dt.datetime],
+        on_cancel: Literal["mark", "delete"] | str = "mark",
+        icon_url: str | None = None,
+    ) -> None:
+        self.policy = policy
+        self.store = store
+        self.writer = writer
+        self.caller = caller
+        self.fetcher = fetcher
+        self.channels = channels
+        self.clock = clock
+        self.on_cancel = on_cancel  # "mark" the original cancelled, or "delete" it
+        self.icon_url = icon_url
+
+    async def _lookup(self, issuer: str, envelope_id: str | None) -> tuple[str, str] | None:
+        if not envelope_id:
+            return None
+        return await asyncio.to_thread(
+            partial(self.store.lookup_post, issuer=issuer, envelope_id=envelope_id)
+        )
+
+    async def _map(self, issuer: str, envelope_id: str, channel: str, ts: str) -> None:
+        store = self.store
+        await self.writer.run(
+            partial(store.map_post, issuer=issuer, envelope_id=envelope_id, channel=channel, ts=ts)
+        )
+
+    async def post(self, delivery: Delivery) -> None:
+        env = delivery.envelope
+        channel = self.channels.channel(env.topic)
+        if channel is None:
+            return
+        target = await self._lookup(env.issuer, env.target)
+        if env.kind is EnvelopeKind.DELETE:
+            if target is not None:
+                await self.caller.api("chat.delete", target[0], channel=target[0], ts=target[1])
+            return
+        args = self._render(delivery)
+        if env.kind is EnvelopeKind.EDIT and target is not None:
+            await self.caller.api(
+                "chat.update",
+                target[0],
+                channel=target[0],
+                ts=target[1],
+                **{k: v for k, v in args.items() if k in ("text", "blocks")},
+            )
+            return
+        thread = await self._lookup(env.issuer, env.thread)
+        if env.kind is EnvelopeKind.CANCEL and target is not None:
+            thread = target
+        if thread is not None:
+            args["thread_ts"] = thread[1]
+            if env.broadcast:
+                args["reply_broadcast"] = True
+        key = env.target if env.kind is EnvelopeKind.EDIT and env.target else env.envelope_id
+        earlier = await self._lookup(env.issuer, key)
+        if earlier is not None:
+            # Posted and recorded by an earlier attempt, which may have stopped before its
+            # photos or the cancellation mark: those are done now (each only once).
+            await self._upload_files(env, channel, thread[1] if thread is not None else earlier[1])
+            if env.kind is EnvelopeKind.CANCEL and target is not None:
+                await self._cancel_original(*target)
+            return
+        ts = None
+        if delivery.attempt > 1:  # an earlier attempt's outcome is unknown: look, not repeat
+            ts = await self._find_posted(channel, env.envelope_id, thread)
+        if ts is None:
+            response = await self.caller.api("chat.postMessage", channel, channel=channel, **args)
+            ts = str(response.get("ts", ""))
+            crash_point("during_slack_post")
+        for attempt in range(3):  # the copy must stay findable for its edits and deletes
+            try:
+                await self._map(env.issuer, key, channel, ts)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.5)
+        await self._upload_files(env, channel, thread[1] if thread is not None else ts)
+        if env.kind is EnvelopeKind.CANCEL and target is not None:
+            await self._cancel_original(*target)
+
+    async def _find_posted(
+        self, channel: str, envelope_id: str, thread: tuple[str, str] | None
+    ) -> str | None:
+        """The ts of this relay's post of ``envelope_id`` (found by its metadata mark) among
+        the channel's (or the thread's) recent messages, if an earlier attempt made it."""
+        if thread is not None:
+            method, extra = "conversations.replies", {"ts": thread[1]}
+        else:
+            method, extra = "conversations.history", {}
+        page = await self.caller.api(
+            method, channel, channel=channel, limit=200, include_all_metadata=True, **extra
+        )
+        for msg in page.get("messages") or []:
+            meta = msg.get("metadata") or {}
+            payload = meta.get("event_payload") or {} if isinstance(meta, dict) else {}
+            if (
+                isinstance(payload, dict)
+                and meta.get("event_type") == RELAY_MARK
+                and payload.get("envelope_id") == envelope_id
+            ):
+                return str(msg.get("ts"))
+        return None
+
+    def _render(self, delivery: Delivery) -> dict[str, Any]:
+        env, decision = delivery.envelope, delivery.decision
+        partner = self.policy.partners.get(env.issuer)
+        agency = (
+            f"{partner.name} ({partner.state})"
+            if partner and partner.state
+            else (partner.name if partner else env.issuer)
+        )
+        lines = decision.message.lines if decision.message else ()
+        text = decision.message.text if decision.message else ""
+        via = f" · via {', '.join(env.path[1:-1])}" if len(env.path) > 2 else ""
+        context = {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"Shared by {agency} ({env.issuer}) through the relay{via} · "
+                    f"envelope `{env.envelope_id}`",
+                }
+            ],
+        }
+        args: dict[str, Any] = {
+            "text": text or " ",
+            "blocks": [*([rich_text_block(lines)] if lines else []), context],
+            "username": f"{agency} · {safe_name(env.author.name, self.policy, self.clock())}"[:80],
+            "unfurl_links": False,
+            "unfurl_media": False,
+            "metadata": {
+                "event_type": RELAY_MARK,
+                "event_payload": {"envelope_id": env.envelope_id, "origin": env.issuer},
+            },
+        }
+        if self.icon_url:
+            args["icon_url"] = self.icon_url
+        return args
+
+    async def _upload_files(self, env: VerifiedEnvelope, channel: str, ts: str) -> None:
+        """Upload the envelope's photos; each one uploaded is recorded, so a retry of a post
+        that stopped half-way uploads only what is missing."""
+        for f in env.files:
+            mark = f"{env.envelope_id}#file{f.index}"
+            if await self._lookup(env.issuer, mark) is not None:
+                continue  # uploaded by an earlier attempt
+            blob = await asyncio.to_thread(self.store.get_blob, f.file.sha256)
+            if blob is None or f.file.mime not in self.policy.file_types:
+                continue  # this agency's own file policy applies to what it receives
+            try:
+                data, mime = reencode(blob[1])  # the bytes are checked again, not trusted
+            except ValueError:
+                continue
+            now = self.clock()
+            await self.fetcher.upload(
+                channel=channel,
+                thread_ts=ts,
+                data=data,
+                mime=mime,
+                name=f"{env.envelope_id}-{f.index}",
+                title=safe_text(f.file.title, self.policy, now),
+                alt_txt=safe_text(f.file.alt, self.policy, now),
+            )
+            await self._map(env.issuer, mark, channel, ts)
+
+    async def _cancel_original(self, channel: str, ts: str) -> None:
+        if self.on_cancel == "delete":
+            await self.caller.api("chat.delete", channel, channel=channel, ts=ts)
+            return
+        history = await self.caller.api(
+            "conversations.history", channel, channel=channel, latest=ts, inclusive=True, limit=1
+        )
+        messages = history.get("messages") or []
+        original = str(messages[0].get("text", "")) if messages else ""
+        struck = "\n".join(f"~{line}~" for line in original.split("\n") if line.strip())
+        await self.caller.api(
+            "chat.update",
+            channel,
+            channel=channel,
+            ts=ts,
+            text=f":no_entry: *CANCELLED* (see thread)\n{struck}",
+            blocks=[],
+        )

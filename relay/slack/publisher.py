@@ -1,0 +1,119 @@
+"""From a stored Slack event to the outbound flow: in a federated channel, not the relay's own
+post, a message (not a join or topic change) -> its envelope ids, its officer's name and its
+photos -> :meth:`relay.flow.outbound.Outbound.publish`; then an ephemeral note to the author
+when something was held back (rule ids, never text)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from relay.core.model import MessageKind
+from relay.core.policy.engine import Decision
+from relay.core.policy.model import Policy
+from relay.core.slack_parse import parse_event
+from relay.errors import DeliveryError, InputError
+from relay.flow.outbound import Outbound, Outgoing
+from relay.flow.records import Recorder
+from relay.slack.channels import ChannelMap
+from relay.slack.files import FileFetcher
+from relay.slack.inbox import Published
+from relay.slack.keys import envelope_ids, is_own
+from relay.slack.names import Directory
+from relay.slack.web import SlackCaller
+
+__all__ = ["Observer", "Publisher"]
+
+Observer = Callable[[str, dict[str, Decision]], None]  # (envelope id, decisions): the lab's
+
+
+class Publisher:
+    def __init__(
+        self,
+        *,
+        agency: str,
+        policy: Policy,
+        outbound: Outbound,
+        channels: ChannelMap,
+        caller: SlackCaller,
+        fetcher: FileFetcher,
+        directory: Directory,
+        recorder: Recorder,
+        bot_user_id: str,
+        bot_id: str | None,
+        observe: Observer | None = None,
+    ) -> None:
+        self.agency = agency
+        self.policy = policy
+        self.outbound = outbound
+        self.channels = channels
+        self.caller = caller
+        self.fetcher = fetcher
+        self.directory = directory
+        self.recorder = recorder
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.observe = observe
+
+    async def handle(self, key: str, doc: dict[str, Any]) -> Published | None:
+        """The message published (its envelopes queued and the event marked done with
+        them), or None: nothing to share."""
+        event = doc.get("event")
+        if not isinstance(event, dict):
+            return None
+        if event.get("type") == "channel_id_changed":
+            self.channels.renamed(event.get("old_channel_id"), event.get("new_channel_id"))
+            return None
+        topic = self.channels.topic(event.get("channel"))
+        if topic is None or event.get("type") != "message":
+            return None
+        if is_own(event, bot_user_id=self.bot_user_id, bot_id=self.bot_id):
+            return None
+        try:
+            message = parse_event(doc)
+        except InputError:
+            return None
+        if message.kind is MessageKind.IGNORED:
+            return None  # joins, topic changes, ...: nothing to share, nobody to tell
+        ids = envelope_ids(self.agency, message, event)
+        self.recorder.metrics.slack_message(topic, message.kind.value)
+        files = await self.fetcher.prepare(message.files) if message.files else {}
+        author = await self.directory.name(message.user) if message.user else "relay"
+        decisions = await self.outbound.publish(
+            Outgoing(
+                message=message,
+                topic=topic,
+                author=author,
+                envelope_id=ids.envelope_id,
+                kind=ids.kind,
+                thread=ids.thread,
+                target=ids.target,
+                files=files,
+                event_key=key,
+            )
+        )
+        if self.observe is not None:
+            self.observe(ids.envelope_id, decisions)
+        channel = str(message.channel)
+        if message.user and message.kind is not MessageKind.DELETE:
+            await self._tell_author(channel, message.user, decisions)
+        return Published(channel=channel, ts=message.ts or "")
+
+    async def _tell_author(self, channel: str, user: str, decisions: dict[str, Decision]) -> None:
+        """An ephemeral note when something was held back: rule ids, never text."""
+        notes = []
+        for ori, decision in decisions.items():
+            rules = ", ".join(f"{r.rule} ({r.count})" for r in decision.reasons)
+            partner = self.policy.partners.get(ori)
+            who = partner.name if partner else ori
+            if decision.action.value == "block" and rules and not rules.startswith("topic_"):
+                notes.append(f"not shared with {who}: {rules}")
+            elif decision.action.value == "redact":
+                notes.append(f"shared with {who} after removing: {rules}")
+        if notes:
+            text = "Relay: your post was " + "; ".join(notes) + "."
+            with contextlib.suppress(DeliveryError):
+                await self.caller.api(
+                    "chat.postEphemeral", channel, channel=channel, user=user, text=text
+                )
