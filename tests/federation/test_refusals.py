@@ -271,7 +271,7 @@ async def test_onward_forbidden_and_loop(fed):
 async def test_hop_limit(fed):
     ri = fed.relays[RI]
     assert ri is not None
-    ri.hop_limit = 0
+    ri.parts.inbound.hop_limit = 0
     ma = fed.relays[MA]
     hopped = add_hop(
         envelope(fed, audience=MA),

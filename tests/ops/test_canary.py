@@ -529,7 +529,7 @@ def _cli_paths(tmp: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
     outputs.append(out)
     for ori in (CT, MA):  # what an operator lists of the queues the flow left behind
         code, out = _cli(
-            ["queue", "list", "--store", f"sqlite:///{tmp / f'{ori}.db'}", "--state", "all"],
+            ["queue", "list", "--store", f"sqlite:///{tmp / ori / 'relay.db'}", "--state", "all"],
             capsys,
         )
         assert code == 0, out
@@ -569,8 +569,8 @@ async def test_canaries_reach_no_log_metric_audit_record_or_error(
             for ori, n in net.nodes.items()
         }
         rows = {ori: repr(n.relay.store.audit_rows()) for ori, n in net.nodes.items()}
-    tables = {ori: _tables(tmp_path / f"{ori}.db") for ori in (CT, MA)}
-    stored = {ori: _whole_db(tmp_path / f"{ori}.db") for ori in (CT, MA)}
+    tables = {ori: _tables(tmp_path / ori / "relay.db") for ori in (CT, MA)}
+    stored = {ori: _whole_db(tmp_path / ori / "relay.db") for ori in (CT, MA)}
     cli_out = _cli_paths(tmp_path, capsys)
     elapsed = time.monotonic() - started
 

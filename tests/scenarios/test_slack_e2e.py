@@ -136,11 +136,11 @@ async def test_a_retried_post_with_a_photo_posts_and_uploads_nothing_twice(net, 
     )
     await net.settle(CT, 1)
     envelope_id = f"{CT}.{net.nodes[CT].agency.channel('bolo')}.{root}"
-    with sqlite3.connect(tmp_path / f"{MA}.db") as db:
+    with sqlite3.connect(tmp_path / MA / "relay.db") as db:
         (body,) = db.execute(
             "SELECT body FROM received WHERE envelope_id = ?", (envelope_id,)
         ).fetchone()
-    service = net.nodes[MA].service
+    inbound = net.nodes[MA].relay.parts.inbound
     again = ClaimedInbound(
         seq=0,
         issuer=CT,
@@ -151,7 +151,7 @@ async def test_a_retried_post_with_a_photo_posts_and_uploads_nothing_twice(net, 
         expires_at=time.time() + 3600,
         attempts=2,
     )
-    await service._process_item(again)
+    await inbound.process(again)
     assert len(relayed(net, MA)) == 1
     assert len([p for p in posts(net, MA) if p.get("files")]) == 1
 
@@ -179,7 +179,7 @@ async def test_a_deleted_thread_reply_queues_behind_the_reply(net, tmp_path):
     net.emu.delete_as_user(ct.team, ct.channel("bolo"), OFFICER, reply)
     await net.settle(CT, 3)
     assert len(relayed(net, MA)) == 1, "the reply's copy is gone"
-    with sqlite3.connect(tmp_path / f"{CT}.db") as db:
+    with sqlite3.connect(tmp_path / CT / "relay.db") as db:
         keys = dict(
             db.execute("SELECT envelope_id, order_key FROM outbox WHERE partner = ?", (MA,))
         )
