@@ -47,6 +47,7 @@ __all__ = [
     "evaluate_inbound",
     "evaluate_outbound",
     "evaluate_outbound_all",
+    "evaluate_relay",
     "explain",
 ]
 
@@ -136,10 +137,9 @@ def evaluate_outbound(
     p = policy.partners.get(partner)
     if p is None:
         return _block((Rule.PARTNER_UNKNOWN, 1))
-    if topic not in policy.topics or topic not in p.share:
-        return _block((Rule.TOPIC_NOT_SHARED, 1))
-    if now.date() > p.agreement_expires:
-        return _block((Rule.AGREEMENT_EXPIRED, 1))
+    refused = _refuse_outbound(policy, p, topic, now)
+    if refused is not None:
+        return refused
     return judge(message, policy, p, now=now)
 
 
@@ -147,6 +147,23 @@ def evaluate_inbound(
     message: SlackMessage, policy: Policy, partner: str, topic: str, *, now: dt.datetime
 ) -> Decision:
     """The receiving agency's own rules over what ``partner`` sent in ``topic``."""
+    refused = _refuse_inbound(policy, partner, topic, now)
+    if refused is not None:
+        return refused
+    return judge(message, policy, None, now=now)
+
+
+def _refuse_outbound(policy: Policy, p: Partner, topic: str, now: dt.datetime) -> Decision | None:
+    """The block for a partner this agency does not share ``topic`` with today, or None."""
+    if topic not in policy.topics or topic not in p.share:
+        return _block((Rule.TOPIC_NOT_SHARED, 1))
+    if now.date() > p.agreement_expires:
+        return _block((Rule.AGREEMENT_EXPIRED, 1))
+    return None
+
+
+def _refuse_inbound(policy: Policy, partner: str, topic: str, now: dt.datetime) -> Decision | None:
+    """The block for a sender this agency does not accept ``topic`` from today, or None."""
     p = policy.partners.get(partner)
     if p is None:
         return _block((Rule.PARTNER_UNKNOWN, 1))
@@ -154,7 +171,7 @@ def evaluate_inbound(
         return _block((Rule.TOPIC_NOT_ACCEPTED, 1))
     if now.date() > p.agreement_expires:
         return _block((Rule.AGREEMENT_EXPIRED, 1))
-    return judge(message, policy, None, now=now)
+    return None
 
 
 @dataclass(slots=True)
@@ -674,13 +691,34 @@ def evaluate_outbound_all(
     message: SlackMessage, policy: Policy, topic: str, *, now: dt.datetime
 ) -> dict[str, Decision]:
     """:func:`evaluate_outbound` for every partner of ``policy``, analysing the message once."""
+    return _outbound_all(message, policy, topic, now, None)
+
+
+def evaluate_relay(
+    message: SlackMessage, policy: Policy, sender: str, topic: str, *, now: dt.datetime
+) -> tuple[Decision, dict[str, Decision]]:
+    """What a relay decides of ``message`` received from ``sender`` in ``topic``: the same
+    as :func:`evaluate_inbound` and :func:`evaluate_outbound_all`, analysing it once."""
     analysis: Analysis | None = None
+    inbound = _refuse_inbound(policy, sender, topic, now)
+    if inbound is None:
+        analysis = analyze(message, policy, now=now)
+        inbound = decide(analysis, None)
+    return inbound, _outbound_all(message, policy, topic, now, analysis)
+
+
+def _outbound_all(
+    message: SlackMessage,
+    policy: Policy,
+    topic: str,
+    now: dt.datetime,
+    analysis: Analysis | None,
+) -> dict[str, Decision]:
     out: dict[str, Decision] = {}
     for ori, p in policy.partners.items():
-        if topic not in policy.topics or topic not in p.share:
-            out[ori] = _block((Rule.TOPIC_NOT_SHARED, 1))
-        elif now.date() > p.agreement_expires:
-            out[ori] = _block((Rule.AGREEMENT_EXPIRED, 1))
+        refused = _refuse_outbound(policy, p, topic, now)
+        if refused is not None:
+            out[ori] = refused
         else:
             if analysis is None:
                 analysis = analyze(message, policy, now=now)
