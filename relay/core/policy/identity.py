@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from relay.core.policy.contacts import AGENCY_CONTACT, agency_contact
 from relay.core.policy.names import WORDS, names_in
 from relay.core.policy.reference import EXPLICIT
 from relay.core.policy.units import Segmented, is_label_line, is_table_row
@@ -83,28 +84,6 @@ FIELD_OF_PARTY: Final = re.compile(
     r"(?i)^\W*(?!(?:suspect|subj|susp|driver|owner)\b)[\w ]{0,12}?\b(?:phone|cell|tel|dob|"
     r"address|addr|aka|alias|email|ssn|employer|relationship)\b[^:]{0,10}:"
 )
-_AGENCY_CONTACT: Final = re.compile(
-    r"(?i)^\W*(?:\([A-Z/ -]+\)\s*)?(?:report|call|contact|notify|text|tips?|questions?|"
-    r"anyone with|please|pls|send|forward|email)\b"
-    r"(?!\s+(?:him|her|them|(?-i:[A-Z][a-z]+\s[A-Z])))"
-    r"|^\W*(?:\w{0,6}pd\b|(?:call|contact|report|questions?|tips?|refer|reach|"
-    r"info(?:rmation)? to|any info|anyone with)\b[^.!?]{0,40}\b(?:pd|police|unit|division|"
-    r"bureau|analysis|desk|dispatch|squad|task force|det|detective|sgt|officer|ofc|lt|"
-    r"investigator|inv|tfo|sa|agent|analyst)\b)"
-    r"|\b(?:call|contact|notify|reach|radio|page)\s+(?:the\s+)?(?:det|detective|sgt|sergeant|"
-    r"lt|officer|ofc|investigator|inv|tfo|sa|agent|analyst|dispatch|desk|[A-Z][a-z]+ pd|"
-    r"\w+ (?:pd|police|unit|division|bureau|desk))\b"
-)
-_PHONE: Final = re.compile(r"\b\d{3}[-. ]\d{4}\b")
-_AGENCY_UNIT: Final = re.compile(
-    r"(?i)\b(?:pd|police|sheriff|unit|division|bureau|desk|dispatch|task force|crime analysis|"
-    r"narcotics|auto theft|detectives?|robbery|burglary|vice|intel(?:ligence)?|rtcc|"
-    r"fusion center|hotline|tip line|crime stoppers)\b"
-)
-_TITLED_PHONE: Final = re.compile(
-    r"\b(?:Det|Sgt|Lt|Capt|Officer|Ofc|Tpr|Trooper|Inv|Investigator|Detective|Sergeant|SA|TFO|"
-    r"Agent|Analyst)\.?\s+(?:[A-Z]\.\s?)?[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?,?\s+(?:at\s+)?\(?\d{3}"
-)
 _OTHER_ROLE: Final = re.compile(
     r"(?i)\b(?:landlord|landlady|owner|tenant|neighbou?rs?|manager|clerk|employee|staff|"
     r"security|witness(?:es)?|victims?|complainant|cashier|bartender|teller|"
@@ -121,10 +100,8 @@ def identity_like(text: str, *, after_source: bool, named: bool = False) -> bool
     contact's, nor that of someone else it names by role)?"""
     if (SUSPECT.search(text) or _OTHER_ROLE.search(text)) and not EXPLICIT.search(text):
         return False
-    if _AGENCY_CONTACT.search(text) or _TITLED_PHONE.search(text):
-        return False
-    if _AGENCY_UNIT.search(text) and _PHONE.search(text):
-        return False  # the agency's desk or unit, with its number
+    if agency_contact(text):
+        return False  # a request to call the agency, an officer's or a desk's number
     if after_source and _HANDLING.search(text):
         return True
     if after_source and named and _BACK_REFERENCE.match(text):
@@ -135,7 +112,7 @@ def identity_like(text: str, *, after_source: bool, named: bool = False) -> bool
     names = names_in(text)
     if names and words <= 6:
         return True  # a bare name line
-    personal = _PERSONAL.search(text) and not _AGENCY_CONTACT.search(text)
+    personal = _PERSONAL.search(text) and not AGENCY_CONTACT.search(text)
     if personal and (names or _PRONOUN.search(text) or words <= 6 or text.startswith("(")):
         return True
     return after_source and text.lstrip().startswith("(") and bool(names)
