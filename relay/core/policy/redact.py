@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from relay.core.model import Line, Link, Ref, Segment, Text, TextPart
 from relay.core.mrkdwn import line_text
+from relay.core.policy.contacts import AGENCY_LINE, CONTACT_LINE, SIGNATURE, TITLES
 from relay.core.policy.marking import Mark, parse_banner, render_banner
 from relay.core.policy.model import Detector, Policy
 from relay.core.policy.units import ends_with_abbreviation, sentence_ends
@@ -28,17 +29,11 @@ LINK_REMOVED: Final = "[link removed]"
 MENTION_REMOVED: Final = "[mention removed]"
 CHANNEL_REMOVED: Final = "[channel removed]"
 _WORD: Final = re.compile(r"[A-Za-z]{2,}")
-# Lines that are only a contact or a pointer carry no substance of their own.
-_CONTACT: Final = re.compile(
-    r"^\W*(?:\([A-Z/ -]+\)\s*)?(?:contact|call|questions?|report (?:sightings|info\w*)|poc|"
-    r"thanks?|thank you|see (?:below|above|attached)|please advise|"
-    r"\[(?:link|mention|channel) removed\])\b",
-    re.IGNORECASE,
-)
+# A contact line (contacts.CONTACT_LINE) counts from a clause on: "Call Det. Ruiz if ...".
 _CLAUSE: Final = re.compile(
     r"\b(?:if|when|re|regarding|about|with info(?:rmation)? on)\b", re.IGNORECASE
 )
-# Openers carry none either, but what follows them may ("Heads up: white van on Elm St").
+# Openers carry no substance either, but what follows them may ("Heads up: white van on Elm St").
 _OPENER: Final = re.compile(
     r"^\W*(?:fyi|fysa|heads up|attention|be advised|all units)\b\W*", re.IGNORECASE
 )
@@ -49,35 +44,15 @@ _GREETING: Final = re.compile(
     r"buenos d[ií]as|buenas tardes|hola|gracias|bom dia|boa tarde|ol[aá]|obrigad[oa])\b[\s,.!:-]*"
 )
 # What a first line that is plainly substance does not start with (a contact, a greeting, a
-# Officers' titles, as signatures and contact lines open with them.
-_TITLES: Final = (
-    "det|detective|sgt|sergeant|lt|lieutenant|capt|captain|ofc|officer|tpr|trooper|cpl|"
-    "chief|agent|sa|inv|investigator|analyst"
-)
 # signature, a marking, an opener): anything else with enough words is substance.
 _PLAIN_START: Final = re.compile(
-    rf"(?i)^\W*(?:{_TITLES}|thanks?|thank|thx|ty|regards|cheers|hi|hello|"
+    rf"(?i)^\W*(?:{TITLES}|thanks?|thank|thx|ty|regards|cheers|hi|hello|"
     r"hey|morning|afternoon|evening|good|greetings|all|team|folks|everyone|guys|call|contact|"
     r"questions?|report|poc|see|please|pls|fyi|fysa|heads|attention|be|unclassified|cui|"
     r"controlled|u|buenos|buenas|hola|gracias|bom|boa|ola|obrigad\w*|"
     r"[A-Z][\w.&'-]* (?:pd|police))\b"
 )
 _MAYBE_SENTENCE_END: Final = re.compile(r"[.!?]\s+\S")
-# A letterhead line: "Havenport PD Major Crimes | 555-0148"
-_AGENCY_LINE: Final = re.compile(
-    r"^\W*(?:[A-Z][\w.&'-]*\s+){0,4}(?:PD|Police|Sheriff|Dept\.?|Department|Unit|Division|"
-    r"Bureau|Task Force)(?:\s+[A-Z][\w.&'-]*){0,4}\W*(?:\(?\d{3}\)?[-. ]?\d{3}[-. ]\d{4}|"
-    r"\d{3}[-. ]\d{4})?(?:\s*(?:x|ext\.?)\s*\d+)?\W*$"
-)
-# A signature: "- Det. Okafor, Havenport PD", "Sgt. Ruiz #412", "Thanks, Det. Kim".
-_SIGNATURE: Final = re.compile(
-    r"^\W*(?:(?:thanks|thank you|thx|regards|respectfully|v/r|r/s|gracias|obrigad[oa])\W+)?"
-    rf"(?:{_TITLES})\.?\s+(?:[A-Z]\.\s?)?[A-Z][A-Za-z'-]+"
-    # what may follow the name: badge, agency, unit, phone; each piece matched once
-    # (possessive: no backtracking into exponentially many splits of a long line)
-    r"(?:[ ,|/()-]++(?:#\s?\d+|[A-Z][A-Za-z.&'-]*+|\d{3}-\d{4}|ext\.?\s?\d+))*+\W*$",
-    re.IGNORECASE,
-)
 _PLACEHOLDERS: Final = re.compile(r"\[(?:link|mention|channel|SSN) removed\]", re.IGNORECASE)
 
 
@@ -346,10 +321,10 @@ def has_substance(lines: list[Line], min_words: int) -> bool:
     for text in _sentences(lines):
         if not text or parse_banner(text) is not None:
             continue
-        if len(text) <= 160 and (_SIGNATURE.match(text) or _AGENCY_LINE.match(text)):
+        if len(text) <= 160 and (SIGNATURE.match(text) or AGENCY_LINE.match(text)):
             continue
         text = _GREETING.sub("", text)
-        if _CONTACT.match(text):
+        if CONTACT_LINE.match(text):
             # "Contact Det. Ruiz 555-0140 if you see a silver Nissan...": the clause counts.
             clause = _CLAUSE.search(text)
             if clause is None:

@@ -1,0 +1,64 @@
+"""Every other unit that mentions a protected person: full name, surname or given name, any
+case, possessive; common words that are also names only as names are written.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from relay.core.policy.names import WORDS, names_in, tokens
+from relay.core.policy.units import Segmented
+
+__all__ = ["mark_mentions"]
+
+_COMMON: Final = frozenset(
+    """
+    brown green white black gray grey young king price rose may bell hall wood stone
+    rich page long lane field ford mason love hope faith joy grace will bill mark rob
+    bob jack frank sharp strong swift little major miles guy case rice page hunter baker
+    cook fisher banks hill hills moore more park parks wells cross day night
+    """.split()  # noqa: SIM905 - a word list reads best as words
+)
+
+
+def mark_mentions(
+    seg: Segmented, bound: dict[str, str], source_units: dict[int, str], taken: dict[int, str]
+) -> None:
+    # Names that are not protected (a suspect in the same sentence) lend none of their
+    # tokens to the search: "Marcus" the suspect is not "Marcus" the source.
+    others: set[str] = set()
+    for u in source_units:
+        for name in names_in(seg.units[u].fold):
+            if name not in bound:
+                others.update(t.lower() for t in tokens(name))
+    caseless: dict[str, str] = {}
+    cased: dict[str, str] = {}
+    for name, rule in bound.items():
+        for token in tokens(name):
+            low = token.lower()
+            if low in others and len(tokens(name)) > 1:
+                continue
+            if low in _COMMON or len(token) < 3:
+                cased.setdefault(token[:1].upper() + token[1:].lower(), rule)
+                cased.setdefault(token.upper(), rule)
+            else:
+                caseless.setdefault(low, rule)
+    for name, rule in bound.items():  # "Ortega-Ruiz" is also named "Ortega"
+        for token in tokens(name):
+            if "-" in token:
+                for part in token.split("-"):
+                    if len(part) >= 4 and part.lower() not in _COMMON | others:
+                        caseless.setdefault(part.lower(), rule)
+    if not caseless and not cased:
+        return
+    for i, unit in enumerate(seg.units):
+        if i in taken or i in source_units:
+            continue
+        for word in WORDS.findall(unit.fold):
+            if word.endswith(("'s", "'S")):
+                word = word[:-2]
+            word = word.rstrip("'-")
+            hit = caseless.get(word.lower()) or cased.get(word)
+            if hit is not None:
+                taken[i] = hit
+                break
