@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import relay.commands.policy as policy_command
+import relay.commands.policy.files as policy_files
 from relay.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -313,7 +314,7 @@ def run_in_process(argv: list[str], stdin: bytes) -> tuple[int, str, str]:
         mp.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
         mp.setattr(sys, "stdout", out)
         mp.setattr(sys, "stderr", err)
-        mp.setattr(policy_command, "read_policy", _read_policy)
+        mp.setattr(policy_files, "read_policy", _read_policy)
         try:
             code = main(argv)
         except SystemExit as exc:
