@@ -1,4 +1,4 @@
-"""``relay policy check|apply|test``: the command-line contract (relay/commands/policy.py).
+"""``relay policy check|apply|test``: the command-line contract (relay/commands/policy/).
 
 Exit codes, one ``FILE:LINE: message`` line per problem, exactly one JSON line from ``apply``,
 one-line errors and never a traceback, and nothing stripped on stdout or stderr.
