@@ -1,15 +1,16 @@
 """Parse a Slack ``message`` event (bare or in its ``event_callback`` wrapper) into a
 :class:`~relay.core.model.SlackMessage`, from an allowlist of known fields.
 
-Every key is checked against the set the relay knows for that object. A key, block type or
-element type outside those sets is recorded in ``SlackMessage.unknown`` by dotted path (never
-with its value), and the engine blocks the message with ``unknown_field``. Text is collected from
-every place listed in ``slack-reference/text_fields.json`` that the relay accepts.
+Every key is checked against the set the relay knows for that object (those sets are
+:mod:`relay.core.slack_keys`). A key, block type or element type outside those sets is recorded
+in ``SlackMessage.unknown`` by dotted path (never with its value), and the engine blocks the
+message with ``unknown_field``. Text is collected from every place listed in
+``slack-reference/text_fields.json`` that the relay accepts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from relay.core import blocks as _blocks
@@ -24,200 +25,21 @@ from relay.core.model import (
     UserId,
 )
 from relay.core.mrkdwn import line_text, parse_mrkdwn, split_lines, text_segments, unescape
+from relay.core.slack_keys import (
+    ATTACHMENT_KEYS,
+    ATTACHMENT_TEXT_KEYS,
+    FIELD_KEYS,
+    FILE_KEYS,
+    FILE_TEXT_KEYS,
+    MESSAGE_KEYS,
+    METADATA_KEYS,
+    SHARED_KEYS,
+    SHARED_MESSAGE_KEYS,
+    WRAPPER_KEYS,
+)
 from relay.errors import InputError
 
 __all__ = ["parse_event"]
-
-_WRAPPER_KEYS: Final = frozenset(
-    {
-        "token",
-        "team_id",
-        "context_team_id",
-        "context_enterprise_id",
-        "api_app_id",
-        "event",
-        "type",
-        "event_id",
-        "event_time",
-        "authorizations",
-        "is_ext_shared_channel",
-        "event_context",
-        "enterprise_id",
-        "authed_users",
-        "authed_teams",
-    }
-)
-# Keys of a message object. Values of these are either parsed below or carry no user text
-# that leaves (ids, timestamps, flags, copies of other messages that are judged on their own).
-_MESSAGE_KEYS: Final = frozenset(
-    {
-        "type",
-        "subtype",
-        "user",
-        "team",
-        "text",
-        "blocks",
-        "attachments",
-        "files",
-        "ts",
-        "thread_ts",
-        "parent_user_id",
-        "channel",
-        "event_ts",
-        "channel_type",
-        "client_msg_id",
-        "hidden",
-        "message",
-        "previous_message",
-        "deleted_ts",
-        "edited",
-        "bot_id",
-        "bot_profile",
-        "username",
-        "icons",
-        "app_id",
-        "upload",
-        "display_as_bot",
-        "user_team",
-        "source_team",
-        "user_profile",
-        "root",
-        "metadata",
-        "reply_count",
-        "reply_users_count",
-        "latest_reply",
-        "reply_users",
-        "is_locked",
-        "subscribed",
-        "last_read",
-        "replies",
-        "is_starred",
-        "pinned_to",
-        "reactions",
-        "permalink",
-        "is_intro",
-        "unfurl_links",
-        "unfurl_media",
-        "x_files",
-        "old_name",
-        "name",
-        "channel_id",
-    }
-)
-_FILE_KEYS: Final = frozenset(
-    {
-        "id",
-        "created",
-        "timestamp",
-        "name",
-        "title",
-        "alt_txt",
-        "mimetype",
-        "filetype",
-        "pretty_type",
-        "user",
-        "user_team",
-        "editable",
-        "size",
-        "mode",
-        "is_external",
-        "external_type",
-        "is_public",
-        "public_url_shared",
-        "display_as_bot",
-        "username",
-        "url_private",
-        "url_private_download",
-        "media_display_type",
-        "original_w",
-        "original_h",
-        "image_exif_rotation",
-        "permalink",
-        "permalink_public",
-        "edit_link",
-        "has_rich_preview",
-        "file_access",
-        "preview",
-        "preview_highlight",
-        "preview_is_truncated",
-        "lines",
-        "lines_more",
-        "is_starred",
-        "skipped_shares",
-        "external_id",
-        "external_url",
-        "deanimate",
-        "deanimate_gif",
-        "pjpeg",
-        "source_team",
-        "channels",
-        "groups",
-        "ims",
-        "comments_count",
-        "shares",
-    }
-)
-_FILE_TEXT_KEYS: Final = ("preview", "preview_highlight")
-_ATTACHMENT_KEYS: Final = frozenset(
-    {
-        "id",
-        "fallback",
-        "color",
-        "pretext",
-        "author_name",
-        "author_link",
-        "author_icon",
-        "author_subname",
-        "author_id",
-        "title",
-        "title_link",
-        "text",
-        "fields",
-        "image_url",
-        "image_width",
-        "image_height",
-        "image_bytes",
-        "thumb_url",
-        "thumb_width",
-        "thumb_height",
-        "footer",
-        "footer_icon",
-        "ts",
-        "mrkdwn_in",
-        "from_url",
-        "original_url",
-        "is_share",
-        "is_msg_unfurl",
-        "message_blocks",
-        "channel_id",
-        "channel_team",
-        "channel_name",
-        "service_name",
-        "service_icon",
-        "service_url",
-        "app_unfurl_url",
-        "is_app_unfurl",
-        "app_id",
-        "bot_id",
-        "is_reply_unfurl",
-        "msg_subtype",
-        "private_channel_prompt",
-        "blocks",
-    }
-)
-_ATTACHMENT_TEXT_KEYS: Final = (
-    "pretext",
-    "author_name",
-    "title",
-    "text",
-    "footer",
-    "service_name",
-    "author_subname",
-)
-_FIELD_KEYS: Final = frozenset({"title", "value", "short"})
-_SHARED_KEYS: Final = frozenset({"team", "channel", "ts", "message"})
-_SHARED_MESSAGE_KEYS: Final = frozenset({"blocks", "text", "user", "ts", "type", "team"})
-_METADATA_KEYS: Final = frozenset({"event_type", "event_payload"})
 
 _POST_SUBTYPES: Final = frozenset(
     {"", "thread_broadcast", "file_share", "bot_message", "me_message"}
@@ -264,8 +86,8 @@ def _parse_file(f: Any, path: str, unknown: list[str], aux: list[TextPart]) -> S
     if not isinstance(f, Mapping):
         unknown.append(path)
         return None
-    _check(f, _FILE_KEYS, path, unknown)
-    previews = [_str(f.get(k)) for k in _FILE_TEXT_KEYS if f.get(k)]
+    _check(f, FILE_KEYS, path, unknown)
+    previews = [_str(f.get(k)) for k in FILE_TEXT_KEYS if f.get(k)]
     if previews:
         aux.append(TextPart(where="file_preview", lines=_plain_lines(previews), body=False))
     size = f.get("size")
@@ -281,22 +103,30 @@ def _parse_file(f: Any, path: str, unknown: list[str], aux: list[TextPart]) -> S
     )
 
 
+def _objects(
+    obj: Mapping[str, Any], key: str, path: str, unknown: list[str]
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Each object listed under ``obj[key]`` with its path; anything else there is unknown."""
+    for i, item in enumerate(_blocks.list_field(obj, key, path, unknown)):
+        item_path = f"{path}.{key}[{i}]"
+        if not isinstance(item, Mapping):
+            unknown.append(item_path)
+            continue
+        yield item_path, item
+
+
 def _parse_attachment(
     a: Any, path: str, unknown: list[str], body: list[TextPart], aux: list[TextPart]
 ) -> None:
     if not isinstance(a, Mapping):
         unknown.append(path)
         return
-    _check(a, _ATTACHMENT_KEYS, path, unknown)
+    _check(a, ATTACHMENT_KEYS, path, unknown)
     if "actions" in a:
         unknown.append(f"{path}.actions")
-    texts = [_str(a.get(k)) for k in _ATTACHMENT_TEXT_KEYS if _str(a.get(k))]
-    for i, fld in enumerate(_blocks.list_field(a, "fields", path, unknown)):
-        fpath = f"{path}.fields[{i}]"
-        if not isinstance(fld, Mapping):
-            unknown.append(fpath)
-            continue
-        _check(fld, _FIELD_KEYS, fpath, unknown)
+    texts = [_str(a.get(k)) for k in ATTACHMENT_TEXT_KEYS if _str(a.get(k))]
+    for fpath, fld in _objects(a, "fields", path, unknown):
+        _check(fld, FIELD_KEYS, fpath, unknown)
         texts.append(f"{_str(fld.get('title'))}: {_str(fld.get('value'))}")
     lines: list[Line] = []
     for t in texts:
@@ -309,15 +139,11 @@ def _parse_attachment(
         or a.get("message_blocks")
         or a.get("original_url")
     )
-    for j, mb in enumerate(_blocks.list_field(a, "message_blocks", path, unknown)):
-        mpath = f"{path}.message_blocks[{j}]"
-        if not isinstance(mb, Mapping):
-            unknown.append(mpath)
-            continue
-        _check(mb, _SHARED_KEYS, mpath, unknown)
+    for mpath, mb in _objects(a, "message_blocks", path, unknown):
+        _check(mb, SHARED_KEYS, mpath, unknown)
         msg = mb.get("message") or {}
         if isinstance(msg, Mapping):
-            _check(msg, _SHARED_MESSAGE_KEYS, f"{mpath}.message", unknown)
+            _check(msg, SHARED_MESSAGE_KEYS, f"{mpath}.message", unknown)
             lines.extend(_blocks.parse_blocks(msg.get("blocks") or [], f"{mpath}.blocks", unknown))
             lines.extend(parse_mrkdwn(_str(msg.get("text"))))
     if _str(a.get("fallback")):
@@ -332,7 +158,7 @@ def _parse_attachment(
 def _content(
     msg: Mapping[str, Any], path: str, unknown: list[str]
 ) -> tuple[list[TextPart], list[SlackFile], bool]:
-    _check(msg, _MESSAGE_KEYS, path, unknown)
+    _check(msg, MESSAGE_KEYS, path, unknown)
     body: list[TextPart] = []
     aux: list[TextPart] = []
     text = _str(msg.get("text"))
@@ -363,7 +189,7 @@ def _content(
     meta = msg.get("metadata")
     if meta is not None:
         if isinstance(meta, Mapping):
-            _check(meta, _METADATA_KEYS, f"{path}.metadata" if path else "metadata", unknown)
+            _check(meta, METADATA_KEYS, f"{path}.metadata" if path else "metadata", unknown)
             aux.append(TextPart(where="metadata", lines=_plain_lines(_strings(meta)), body=False))
         else:
             unknown.append("metadata")
@@ -381,7 +207,7 @@ def parse_event(doc: Any) -> SlackMessage:
     unknown: list[str] = []
     event: Any = doc
     if doc.get("type") == "event_callback" or "event" in doc:
-        _check(doc, _WRAPPER_KEYS, "", unknown)
+        _check(doc, WRAPPER_KEYS, "", unknown)
         event = doc.get("event")
         if not isinstance(event, Mapping):
             raise InputError("event_callback without an event object")
@@ -407,7 +233,7 @@ def parse_event(doc: Any) -> SlackMessage:
         inner = event.get("message")
         if not isinstance(inner, Mapping):
             raise InputError("message_changed without a message object")
-        _check(event, _MESSAGE_KEYS, "", unknown)
+        _check(event, MESSAGE_KEYS, "", unknown)
         msg, path, kind = inner, "message", MessageKind.EDIT
         base["target_ts"] = _ts(inner.get("ts"))
         if inner.get("subtype") == "tombstone":

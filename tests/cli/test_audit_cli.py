@@ -1,5 +1,5 @@
 """``relay audit verify|export|disseminations|checkpoints``: the command-line contract
-(relay/commands/audit.py), against a real SQLite store written through the ledger."""
+(relay/commands/audit/), against a real SQLite store written through the ledger."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``relay policy check|apply|test``: the command-line contract (relay/commands/policy.py).
+"""``relay policy check|apply|test``: the command-line contract (relay/commands/policy/).
 
 Exit codes, one ``FILE:LINE: message`` line per problem, exactly one JSON line from ``apply``,
 one-line errors and never a traceback, and nothing stripped on stdout or stderr.
@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import relay.commands.policy as policy_command
+import relay.commands.policy.files as policy_files
 from relay.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -313,7 +314,7 @@ def run_in_process(argv: list[str], stdin: bytes) -> tuple[int, str, str]:
         mp.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
         mp.setattr(sys, "stdout", out)
         mp.setattr(sys, "stderr", err)
-        mp.setattr(policy_command, "read_policy", _read_policy)
+        mp.setattr(policy_files, "read_policy", _read_policy)
         try:
             code = main(argv)
         except SystemExit as exc:

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 import relay.commands.policy as policy_command
+import relay.commands.policy.cases as policy_cases
+import relay.commands.policy.files as policy_files
 from relay.cli import main
 from relay.core.policy.engine import evaluate_outbound
 
@@ -100,7 +102,7 @@ def relay(*args: str) -> subprocess.CompletedProcess[str]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sys, "stdout", out)
         mp.setattr(sys, "stderr", err)
-        mp.setattr(policy_command, "read_policy", _read_policy)
+        mp.setattr(policy_files, "read_policy", _read_policy)
         try:
             code = main(list(args))
         except SystemExit as exc:
@@ -226,7 +228,7 @@ def test_what_the_evaluation_writes_to_stderr_is_a_leak_and_never_shown(tmp_path
         print("debug: Quarry Rd garage", file=sys.stderr)
         return real(message, *args, **kwargs)
 
-    monkeypatch.setattr(policy_command, "evaluate_outbound", chatty)
+    monkeypatch.setattr(policy_cases, "evaluate_outbound", chatty)
     write_cases(tmp_path, {"bolo_01": case(PLAIN, "forward", ["quarry rd"], [])})
     code, out, err = run_in_process(["--score"], tmp_path)
     assert code == 1
@@ -238,7 +240,7 @@ def test_an_internal_error_is_a_failed_row_naming_only_the_error_class(tmp_path,
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("CI-1234 says the van is stolen")
 
-    monkeypatch.setattr(policy_command, "evaluate_outbound", broken)
+    monkeypatch.setattr(policy_cases, "evaluate_outbound", broken)
     write_cases(tmp_path, {"bolo_01": plain_ok()})
     code, out, err = run_in_process(["--score"], tmp_path)
     assert code == 1

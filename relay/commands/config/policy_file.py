@@ -1,0 +1,49 @@
+"""The policy file relay.yaml names, checked by ``relay config check``: it loads (its own
+``file:line`` problems), it is this agency's, and its partners and topics match relay.yaml's."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from relay.commands.config.report import Lines, Report
+from relay.config import RelayConfig
+from relay.core.policy.load import PolicyLoadError
+from relay.core.policy.model import Policy
+
+__all__ = ["check_policy"]
+
+
+def check_policy(
+    config: RelayConfig, lines: Lines, report: Report, today: dt.date
+) -> Policy | None:
+    from relay.commands.policy import read_policy
+
+    src, at = config.source, lines.at("policy")
+    if not config.policy.is_file():
+        report.error(src, at, f"policy {config.policy}: file not found")
+        return None
+    try:
+        policy = read_policy(str(config.policy), today)
+    except PolicyLoadError as exc:
+        for line, message in exc.problems:
+            report.error(exc.source or str(config.policy), line, message)
+        return None
+    if policy.ori != config.agency:
+        report.error(src, at, f"policy {config.policy} is for {policy.ori}, not {config.agency}")
+    for ori in sorted(set(policy.partners) - set(config.partners)):
+        report.warning(
+            src, lines.at("partners"), f"policy partner {ori} has no entry under partners:"
+        )
+    for ori in sorted(set(config.partners) - set(policy.partners)):
+        report.warning(
+            src, lines.partner_at(ori, "ori"), f"partner {ori} is not a partner in the policy"
+        )
+    if config.slack is not None:
+        for cid, topic in sorted(config.slack.channels.items()):
+            if topic not in policy.topics:
+                report.warning(
+                    src,
+                    lines.at("slack", "channels", cid),
+                    f"channel {cid}: topic '{topic}' is not a topic of the policy",
+                )
+    return policy
