@@ -14,10 +14,13 @@ batches them with the other writes of the loop's turn into one transaction and o
 (:class:`~relay.store.group.GroupWriter`, in a worker thread too). Reads and lone writes go
 through the facade's methods; each is its own transaction, durable when it returns.
 
-Threads here are chosen over psycopg's async driver (measured by
-``scripts/bench_store_facade.py``): SQLite has no async driver, so one path serves both
-backends and keeps their one SQL implementation (:class:`~relay.store.base.SqlStore`); the
-hop costs tens of microseconds against a PostgreSQL round trip of about as much or more.
+Threads here are chosen over psycopg's async driver, measured by
+``scripts/bench_store_facade.py``: the hop costs about 30 us a call (an SQLite lookup takes
+6 us directly, 37 through the facade); psycopg's native async connection was no faster than
+its blocking one in a thread (a SELECT and COMMIT: 130-190 us against 100-120 us); and SQLite
+has no async driver, so one path serves both backends over their one SQL implementation
+(:class:`~relay.store.base.SqlStore`). One worker by default: the stores serialise calls on
+one connection, and more workers measured no faster.
 """
 
 from __future__ import annotations
