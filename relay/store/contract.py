@@ -1,4 +1,9 @@
-"""The store contract the service sees (a Protocol); backends implement it."""
+"""The store contract the service sees: role protocols, and ``Store``, their union.
+
+Backends implement ``Store``; a consumer takes only the roles it uses (the Slack bridge an
+``Inbox``, ``PostMap`` and ``Blobs``, delivery an ``Outbox`` and ``InboundQueue``...). Each
+method is one transaction. :mod:`relay.store.aio` offers the same roles with ``async``
+methods that run off the event loop."""
 
 from __future__ import annotations
 
@@ -6,22 +11,34 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Final, Protocol
 
 from relay.core.audit import AuditRecord, ChainedRecord, RawRow
 from relay.core.backoff import Attempt
 
 __all__ = [
+    "ROLES",
+    "Admin",
     "Attempt",
+    "AuditLog",
+    "Blobs",
     "ClaimedEnvelope",
     "ClaimedInbound",
+    "InboundQueue",
+    "Inbox",
+    "Leases",
+    "Lifecycle",
+    "Outbox",
     "OutboxItem",
+    "PostMap",
     "QueueEntry",
     "QueueStat",
     "ReceiveOutcome",
     "RefusalRecord",
+    "Refusals",
     "Store",
     "StoredCheckpoint",
+    "role_methods",
 ]
 
 
@@ -121,26 +138,8 @@ class StoredCheckpoint:
     received_at: str  # RFC 3339, when it was kept
 
 
-class Store(Protocol):
-    def record_received(
-        self,
-        *,
-        issuer: str,
-        envelope_id: str,
-        digest: str,
-        sender: str,
-        body: bytes,
-        at: dt.datetime,
-        order_key: str = "",
-        expires_at: float | None = None,
-    ) -> ReceiveOutcome:
-        """Store a verified envelope, its dedupe row and (when new) its inbound queue row in
-        one transaction (durable)."""
-
-    def record_refusal(self, record: RefusalRecord) -> None: ...
-
-    def refusals(self, *, limit: int | None = None) -> list[RefusalRecord]:
-        """The refusals in the order recorded; with ``limit``, only the last ``limit``."""
+class Inbox(Protocol):
+    """The Slack events taken before they are acknowledged, and the catch-up marks."""
 
     def take_event(
         self, *, event_id: str, team: str, body: bytes, at: dt.datetime, order_key: str = ""
@@ -158,7 +157,14 @@ class Store(Protocol):
 
     def finish_event(self, event_id: str) -> None: ...
 
-    # -- outbox and inbound queue ----------------------------------------------------------
+    def last_seen(self, channel: str) -> str | None: ...
+
+    def set_last_seen(self, channel: str, ts: str) -> None: ...
+
+
+class Outbox(Protocol):
+    """Signed envelopes queued per partner until delivered."""
+
     def enqueue(
         self, items: Sequence[OutboxItem], *, now: float, finish_event: str | None = None
     ) -> int:
@@ -176,6 +182,25 @@ class Store(Protocol):
 
     def next_outbox_due(self, partner: str) -> float | None: ...
 
+
+class InboundQueue(Protocol):
+    """Verified envelopes from partners: stored, deduped, then judged and posted."""
+
+    def record_received(
+        self,
+        *,
+        issuer: str,
+        envelope_id: str,
+        digest: str,
+        sender: str,
+        body: bytes,
+        at: dt.datetime,
+        order_key: str = "",
+        expires_at: float | None = None,
+    ) -> ReceiveOutcome:
+        """Store a verified envelope, its dedupe row and (when new) its inbound queue row in
+        one transaction (durable)."""
+
     def claim_inbound(
         self, *, owner: str, now: float, lease: float, limit: int
     ) -> list[ClaimedInbound]: ...
@@ -189,39 +214,40 @@ class Store(Protocol):
 
     def next_inbound_due(self) -> float | None: ...
 
+
+class Leases(Protocol):
+    """The leases an instance holds on the inbox, the outbox and the inbound queue."""
+
     def renew(self, owner: str, *, until: float) -> int:
         """Extend every lease this owner holds to ``until`` (a heartbeat while it works)."""
 
     def release(self, owner: str) -> None:
         """Give back every lease this owner holds (graceful shutdown)."""
 
-    def queue_entries(
-        self, *, state: str = "", peer: str = "", limit: int = 1000
-    ) -> list[QueueEntry]: ...
-
-    def retry_entry(self, entry_id: str, *, now: float) -> bool: ...
-
-    def drop_entry(self, entry_id: str, *, now: float, reason: str) -> bool: ...
-
-    def queue_stats(self) -> list[QueueStat]: ...
-
     def lease_counts(self, now: float) -> dict[tuple[str, str], int]:
         """Pending items whose lease is still held at ``now``, by ``(queue, peer)``: queue
         ``outbox`` (peer the partner) or ``inbound`` (peer the sender); none is no key."""
+
+
+class PostMap(Protocol):
+    """Envelope -> the Slack message it was posted as (edits and deletes find it)."""
 
     def map_post(self, *, issuer: str, envelope_id: str, channel: str, ts: str) -> None: ...
 
     def lookup_post(self, *, issuer: str, envelope_id: str) -> tuple[str, str] | None: ...
 
+
+class Blobs(Protocol):
+    """File contents by sha256 (what a partner fetches before the envelope naming it)."""
+
     def put_blob(self, *, sha256: str, mime: str, data: bytes) -> None: ...
 
     def get_blob(self, sha256: str) -> tuple[str, bytes] | None: ...
 
-    def last_seen(self, channel: str) -> str | None: ...
 
-    def set_last_seen(self, channel: str, ts: str) -> None: ...
+class AuditLog(Protocol):
+    """The hash-chained audit ledger and the signed checkpoints of it."""
 
-    # -- audit ledger ------------------------------------------------------------------------
     def audit_append(self, records: Sequence[AuditRecord]) -> tuple[int, str]:
         """Chain ``records`` after the head (locked: one chain for every instance) in one
         transaction, or the caller's savepoint; returns the new head ``(seq, hash)``."""
@@ -268,7 +294,70 @@ class Store(Protocol):
         those at each issuer's highest seq; ``ValueError`` if ``before`` is within 365 days of
         ``now``. Returns the checkpoints deleted."""
 
+
+class Refusals(Protocol):
+    """Refused envelopes: ids and reason codes, never content."""
+
+    def record_refusal(self, record: RefusalRecord) -> None: ...
+
+    def refusals(self, *, limit: int | None = None) -> list[RefusalRecord]:
+        """The refusals in the order recorded; with ``limit``, only the last ``limit``."""
+
+
+class Admin(Protocol):
+    """The queues as operators see them (``relay queue``, ``relay status``, metrics)."""
+
+    def queue_entries(
+        self, *, state: str = "", peer: str = "", limit: int = 1000
+    ) -> list[QueueEntry]: ...
+
+    def retry_entry(self, entry_id: str, *, now: float) -> bool: ...
+
+    def drop_entry(self, entry_id: str, *, now: float, reason: str) -> bool: ...
+
+    def queue_stats(self) -> list[QueueStat]: ...
+
+
+class Lifecycle(Protocol):
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
 
     def close(self) -> None: ...
+
+
+class Store(
+    Inbox,
+    Outbox,
+    InboundQueue,
+    Leases,
+    PostMap,
+    Blobs,
+    AuditLog,
+    Refusals,
+    Admin,
+    Lifecycle,
+    Protocol,
+):
+    """Every role: what a backend implements. A consumer takes only the roles it uses."""
+
+
+# The roles, in the order above; each method of Store belongs to exactly one of them.
+ROLES: Final[tuple[type[Any], ...]] = (
+    Inbox,
+    Outbox,
+    InboundQueue,
+    Leases,
+    PostMap,
+    Blobs,
+    AuditLog,
+    Refusals,
+    Admin,
+    Lifecycle,
+)
+
+
+def role_methods(role: type[Any]) -> tuple[str, ...]:
+    """The public methods a role protocol declares itself (not its bases'), in order."""
+    return tuple(
+        name for name, value in vars(role).items() if not name.startswith("_") and callable(value)
+    )

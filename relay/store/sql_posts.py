@@ -1,0 +1,41 @@
+"""The post map and blob roles over SQL: envelope -> Slack message, and files by sha256."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from relay.store.engine import SqlEngine
+
+__all__ = ["SqlBlobs", "SqlPostMap"]
+
+UPSERT_POST: Final = (
+    "INSERT INTO posted (issuer, envelope_id, channel, ts) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (issuer, envelope_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts"
+)
+SELECT_POST: Final = "SELECT channel, ts FROM posted WHERE issuer = $1 AND envelope_id = $2"
+INSERT_BLOB: Final = (
+    "INSERT INTO blobs (sha256, mime, data) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING"
+)
+SELECT_BLOB: Final = "SELECT mime, data FROM blobs WHERE sha256 = $1"
+
+
+class SqlPostMap(SqlEngine):
+    def map_post(self, *, issuer: str, envelope_id: str, channel: str, ts: str) -> None:
+        with self._transaction():
+            self._execute(UPSERT_POST, (issuer, envelope_id, channel, ts))
+
+    def lookup_post(self, *, issuer: str, envelope_id: str) -> tuple[str, str] | None:
+        with self._transaction():
+            rows = self._execute(SELECT_POST, (issuer, envelope_id)).rows
+        return (rows[0][0], rows[0][1]) if rows else None
+
+
+class SqlBlobs(SqlEngine):
+    def put_blob(self, *, sha256: str, mime: str, data: bytes) -> None:
+        with self._transaction():
+            self._execute(INSERT_BLOB, (sha256, mime, data))
+
+    def get_blob(self, sha256: str) -> tuple[str, bytes] | None:
+        with self._transaction():
+            rows = self._execute(SELECT_BLOB, (sha256,)).rows
+        return (rows[0][0], bytes(rows[0][1])) if rows else None
