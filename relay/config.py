@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from relay.core.policy.load import ORI_PATTERN, PolicyLoadError
+from relay.core.policy.load import ORI_PATTERN
 from relay.core.policy.yamlnodes import Loc, Problems, parse_yaml
+from relay.errors import ConfigLoadError
 
 __all__ = [
     "AdminConfig",
@@ -34,12 +35,6 @@ __all__ = [
 _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 _KID: Final = re.compile(r"^[A-Z]{2}[A-Z0-9]{7}#[A-Za-z0-9._-]{1,64}$")
 _B64URL: Final = re.compile(r"^[A-Za-z0-9_-]{43}$")
-
-
-class ConfigLoadError(PolicyLoadError):
-    """All problems of a ``relay.yaml``; one ``file:line: message`` per problem."""
-
-    code = "config_invalid"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

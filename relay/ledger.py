@@ -24,14 +24,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from relay.core.audit import (
     AuditEvent,
     AuditRecord,
-    CheckpointError,
     parse_rfc3339,
     rfc3339,
     sign_checkpoint,
     verify_checkpoint,
 )
 from relay.core.keys import Keyring
-from relay.errors import DeliveryError
+from relay.core.reasons import Reason
+from relay.errors import AuditWriteError, CheckpointError
 from relay.store.contract import Store
 
 __all__ = [
@@ -49,18 +49,6 @@ ORDER_SLACK: Final = dt.timedelta(seconds=60)
 # ``GET /v1/audit/checkpoints`` answers at most this many, the newest (a year at the default
 # 300 s interval is ~105,000).
 SERVED_CHECKPOINTS: Final = 1000
-
-
-class AuditWriteError(DeliveryError):
-    """An audit write failed; nothing it recorded may go ahead. Retryable: what it belonged
-    to (a Slack event, a queue item) stays and is tried again once writes succeed. The
-    message names no value and no driver text (that may echo a URL or data)."""
-
-    def __init__(
-        self, message: str = "audit write failed", *, code: str = "audit_write_failed"
-    ) -> None:
-        super().__init__(message, code=code, retryable=True)
-        self.message = message
 
 
 class Ledger:
@@ -186,7 +174,7 @@ class Ledger:
         now = self._clock()
         checkpoint = verify_checkpoint(token, self.keyring, now)
         if checkpoint.agency != partner:
-            raise CheckpointError("checkpoint is not the peer's", code="issuer_mismatch")
+            raise CheckpointError("checkpoint is not the peer's", code=Reason.ISSUER_MISMATCH)
         signed_at = parse_rfc3339(checkpoint.at)
         outcome, why = "stored", "stored"
         # Not every kept checkpoint: those at this seq, its nearest neighbours and the newest

@@ -31,10 +31,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from relay.core.canonical import JSONValue, canonicalize, parse_json
 from relay.core.jws import decode_json_part, sign_compact, verify_compact
 from relay.core.keys import Keyring
-from relay.errors import VerificationError
+from relay.core.reasons import Reason
+from relay.errors import CheckpointError, VerificationError
 
 __all__ = [
-    "CHECKPOINT_CODES",
     "CHECKPOINT_TYP",
     "GENESIS",
     "AuditEvent",
@@ -275,28 +275,7 @@ def chain(head_seq: int, head_hash: str, records: Iterable[AuditRecord]) -> list
 
 
 # -- checkpoints -----------------------------------------------------------------------------
-CHECKPOINT_CODES: Final = frozenset(
-    {
-        "malformed",
-        "wrong_type",
-        "issuer_mismatch",
-        "signature_invalid",
-        "key_invalid",
-        "key_not_pinned",
-        "key_revoked",
-        "not_yet_valid",
-        "expired",
-    }
-)
 _CLAIMS: Final = frozenset({"iss", "seq", "head", "at"})
-
-
-class CheckpointError(ValueError):
-    """A checkpoint token that cannot be accepted; ``code`` is stable (CHECKPOINT_CODES)."""
-
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -340,17 +319,17 @@ def verify_checkpoint(token: str, keyring: Keyring, now: dt.datetime) -> Checkpo
     a checkpoint dated ahead of ``now`` (beyond a small skew) is refused."""
     given: object = token
     if not isinstance(given, str) or len(token) > 4096 or token.count(".") != 2:
-        raise CheckpointError("checkpoint is not a compact JWS", code="malformed")
+        raise CheckpointError("checkpoint is not a compact JWS", code=Reason.MALFORMED)
     try:
         _, header = decode_json_part(token.partition(".")[0])
         _, claims = decode_json_part(token.split(".")[1])
     except VerificationError:
-        raise CheckpointError("checkpoint is not a compact JWS", code="malformed") from None
+        raise CheckpointError("checkpoint is not a compact JWS", code=Reason.MALFORMED) from None
     if header.get("typ") != CHECKPOINT_TYP:
-        raise CheckpointError("checkpoint typ", code="wrong_type")
+        raise CheckpointError("checkpoint typ", code=Reason.WRONG_TYPE)
     kid = header.get("kid")
     if set(claims) != _CLAIMS or not isinstance(kid, str):
-        raise CheckpointError("checkpoint claims", code="malformed")
+        raise CheckpointError("checkpoint claims", code=Reason.MALFORMED)
     iss, seq, head, at = claims["iss"], claims["seq"], claims["head"], claims["at"]
     try:
         if not isinstance(iss, str) or not isinstance(head, str) or not isinstance(at, str):
@@ -360,18 +339,20 @@ def verify_checkpoint(token: str, keyring: Keyring, now: dt.datetime) -> Checkpo
         checkpoint_claims(iss, seq, head, at)
         signed_at = parse_rfc3339(at)
     except ValueError:
-        raise CheckpointError("checkpoint claims", code="malformed") from None
+        raise CheckpointError("checkpoint claims", code=Reason.MALFORMED) from None
     if signed_at > now + CHECKPOINT_SKEW:
-        raise CheckpointError("checkpoint dated in the future", code="not_yet_valid")
+        raise CheckpointError("checkpoint dated in the future", code=Reason.NOT_YET_VALID)
     try:
         pinned = keyring.lookup(kid, now=signed_at)
         if pinned.agency != iss:
-            raise CheckpointError("checkpoint key is not the issuer's", code="issuer_mismatch")
+            raise CheckpointError(
+                "checkpoint key is not the issuer's", code=Reason.ISSUER_MISMATCH
+            )
         _, payload = verify_compact(token, pinned.public_key)
     except VerificationError as exc:
         raise CheckpointError("checkpoint refused", code=exc.code) from None
     if parse_json(payload) != claims:  # pragma: no cover - the same bytes, decoded twice
-        raise CheckpointError("checkpoint claims", code="malformed")
+        raise CheckpointError("checkpoint claims", code=Reason.MALFORMED)
     return Checkpoint(agency=iss, seq=seq, head=head, at=at, kid=kid)
 
 

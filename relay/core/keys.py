@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.core.canonical import canonicalize
 from relay.core.model import AgencyId
-from relay.core.refusal import Refusal
+from relay.core.reasons import Reason
 from relay.core.signing import b64url_decode, b64url_encode, check_public_key, public_key_bytes
 from relay.errors import VerificationError
 
@@ -142,13 +142,13 @@ class Keyring:
             raise ValueError("now must be timezone-aware")
         key = next((k for k in self.keys if k.kid == kid), None)
         if key is None:
-            raise VerificationError("kid is not pinned", code=Refusal.KEY_NOT_PINNED)
+            raise VerificationError("kid is not pinned", code=Reason.KEY_NOT_PINNED)
         if key.revoked:
-            raise VerificationError(f"key {key.kid} is revoked", code=Refusal.KEY_REVOKED)
+            raise VerificationError(f"key {key.kid} is revoked", code=Reason.KEY_REVOKED)
         if now < key.not_before:
-            raise VerificationError(f"key {key.kid} not yet valid", code=Refusal.NOT_YET_VALID)
+            raise VerificationError(f"key {key.kid} not yet valid", code=Reason.NOT_YET_VALID)
         if key.not_after is not None and now >= key.not_after:
-            raise VerificationError(f"key {key.kid} expired", code=Refusal.EXPIRED)
+            raise VerificationError(f"key {key.kid} expired", code=Reason.EXPIRED)
         return key
 
     def for_agency(self, agency: str) -> tuple[PinnedKey, ...]:
