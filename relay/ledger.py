@@ -29,6 +29,7 @@ from relay.core.audit import (
     sign_checkpoint,
     verify_checkpoint,
 )
+from relay.core.defaults import AUDIT_RETENTION_DAYS
 from relay.core.keys import Keyring
 from relay.core.reasons import Reason
 from relay.errors import AuditWriteError, CheckpointError
@@ -42,7 +43,9 @@ __all__ = [
     "Ledger",
 ]
 
-RETENTION_FLOOR_DAYS: Final = 365  # CJIS AU-11 / 5.4.6: audit records are kept a year at least
+RETENTION_FLOOR_DAYS: Final = (
+    AUDIT_RETENTION_DAYS  # CJIS AU-11 / 5.4.6: audit records are kept a year at least
+)
 # Two checkpoints whose (seq, time) order disagrees by more than this are a conflict (several
 # instances of one agency sign with their own clocks; a rolled-back history shows much more).
 ORDER_SLACK: Final = dt.timedelta(seconds=60)

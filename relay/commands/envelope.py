@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from relay.core.canonical import parse_json
+from relay.core.defaults import ENVELOPE_TTL
 from relay.core.envelope import Author, EnvelopeId, EnvelopeKind, build_envelope, sign_origin
 from relay.core.jws_verify import parse_jwks, verify_jws_envelope
 from relay.core.keys import make_kid, parse_ori, public_key_from_jwk
@@ -44,7 +45,7 @@ _KINDS: Final = {
     "edit": EnvelopeKind.EDIT,
     "delete": EnvelopeKind.DELETE,
 }
-_DEFAULT_TTL: Final = 30 * 24 * 3600  # as relay.service.RelayService
+_DEFAULT_TTL: Final = int(ENVELOPE_TTL.total_seconds())  # as relay.service.RelayService
 _MAX_STDIN: Final = 16 << 20
 
 

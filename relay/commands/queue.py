@@ -38,6 +38,7 @@ from relay.commands.common import (
     printable,
     using_store,
 )
+from relay.core.ids import is_ori
 from relay.core.reasons import Reason
 from relay.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
 from relay.store.contract import QueueEntry, Store
@@ -46,7 +47,6 @@ __all__ = ["add_parser"]
 
 _ID: Final = re.compile(r"(out|in)-([0-9]{1,19})", re.ASCII)
 _REASON: Final = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
-_ORI: Final = re.compile(r"[A-Z]{2}[A-Z0-9]{7}", re.ASCII)
 _MAX_SEQ: Final = 2**63 - 1
 _DEFAULT_REASON: Final = Reason.DROPPED_BY_OPERATOR
 # Per queue and state: a bound on memory, far above any backlog a relay builds in a day.
@@ -82,7 +82,7 @@ def _check_ids(raw: Iterable[str]) -> list[str]:
 def _check_partner(value: str | None) -> str:
     if value is None:
         return ""
-    if _ORI.fullmatch(value) is None:
+    if not is_ori(value):
         raise CommandError(
             f"relay queue: bad partner {value!r} (expected an ORI such as CT9990100)", EXIT_INPUT
         )

@@ -35,12 +35,13 @@ from enum import StrEnum
 from functools import lru_cache
 from json.encoder import encode_basestring as _quote
 from re import Pattern
-from typing import Final, NewType
+from typing import Final
 
 from relay.core.allowlist import Fields, malformed
 from relay.core.canonical import JSONValue
 from relay.core.envelope_codec import parse_canonical
 from relay.core.envelope_wire import MAX_DISCLOSURES, boolean, text_member
+from relay.core.ids import EnvelopeId
 from relay.core.keys import ORI_PATTERN
 from relay.core.model import AgencyId
 from relay.core.refusal import Refusal
@@ -66,8 +67,6 @@ __all__ = [
     "payload_from_json",
     "payload_jcs_text",
 ]
-
-EnvelopeId = NewType("EnvelopeId", str)
 
 ENVELOPE_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _TOPIC: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")

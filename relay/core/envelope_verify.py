@@ -28,6 +28,7 @@ from operator import attrgetter
 from typing import Final
 
 from relay.core.canonical import JSONValue
+from relay.core.defaults import HOP_LIMIT, VERIFY_SKEW
 from relay.core.envelope_claims import (
     Author,
     DisclosedFile,
@@ -59,8 +60,8 @@ from relay.errors import VerificationError
 
 __all__ = ["DEFAULT_MAX_HOPS", "DEFAULT_SKEW", "Hop", "VerifiedEnvelope", "verify_envelope"]
 
-DEFAULT_MAX_HOPS: Final = 4
-DEFAULT_SKEW: Final = timedelta(seconds=60)
+DEFAULT_MAX_HOPS: Final = HOP_LIMIT
+DEFAULT_SKEW: Final = VERIFY_SKEW
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _INDEX: Final = attrgetter("index")
 

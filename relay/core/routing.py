@@ -21,7 +21,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final
 
-from relay.core.envelope_verify import DEFAULT_MAX_HOPS
+from relay.core.defaults import HOP_LIMIT
 from relay.core.model import AgencyId
 from relay.core.policy.model import Partner, Policy
 from relay.core.reasons import Reason
@@ -35,7 +35,7 @@ __all__ = [
     "relay_targets",
 ]
 
-DEFAULT_HOP_LIMIT: Final = DEFAULT_MAX_HOPS  # what we send on is what our verifier accepts
+DEFAULT_HOP_LIMIT: Final = HOP_LIMIT  # what we send on is what our verifier accepts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

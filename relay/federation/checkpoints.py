@@ -25,6 +25,7 @@ from typing import Final, Protocol
 
 from aiohttp import web
 
+from relay.core.defaults import CHECKPOINT_BODY_BYTES
 from relay.core.reasons import Reason
 from relay.errors import AuditWriteError, CheckpointError
 from relay.federation.server import HANDLER, read_from_peer
@@ -34,7 +35,7 @@ from relay.store.contract import RefusalRecord
 __all__ = ["CHECKPOINTS_PATH", "CheckpointHandler", "add_checkpoint_routes"]
 
 CHECKPOINTS_PATH: Final = "/v1/audit/checkpoints"
-MAX_CHECKPOINT_BODY: Final = 8192
+MAX_CHECKPOINT_BODY: Final = CHECKPOINT_BODY_BYTES
 
 
 class CheckpointHandler(Protocol):

@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 
 import aiohttp
 
+from relay.core import defaults
 from relay.core.reasons import HTTP_REASONS, Reason
 from relay.errors import DeliveryError
 
@@ -43,9 +44,9 @@ class SendResult:
 class RetryPolicy:
     """Exponential backoff with full jitter, capped; only retryable failures are retried."""
 
-    attempts: int = 5
-    base: float = 0.25
-    cap: float = 30.0
+    attempts: int = defaults.PEER_ATTEMPTS
+    base: float = defaults.PEER_RETRY_BASE
+    cap: float = defaults.PEER_RETRY_CAP
 
     def delay(self, attempt: int, rng: Callable[[], float]) -> float:
         return float(rng() * min(self.cap, self.base * 2.0**attempt))
@@ -59,7 +60,7 @@ class PeerClient:
         urls: Mapping[str, str],
         ssl_context: ssl.SSLContext,
         *,
-        timeout: float = 10.0,
+        timeout: float = defaults.PEER_TIMEOUT,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,

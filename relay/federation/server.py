@@ -18,6 +18,7 @@ from typing import Any, Final, Protocol
 
 from aiohttp import web
 
+from relay.core import defaults
 from relay.core.reasons import Reason
 from relay.errors import RelayError, VerificationError
 from relay.federation.tls import peer_fingerprint
@@ -222,7 +223,7 @@ def build_federation_app(
     read_timeout: float,
     rate_per_second: float,
     rate_burst: int,
-    max_file_bytes: int = 10 << 20,
+    max_file_bytes: int = defaults.MAX_FILE_BYTES,
 ) -> web.Application:
     app = web.Application(
         middlewares=[_errors], client_max_size=max(max_body_bytes, max_file_bytes)
