@@ -1,4 +1,5 @@
-"""The ``relay`` command. Exit codes: 0 ok, 1 runtime failure, 2 bad input or configuration.
+"""The ``relay`` command. Exit codes: 0 ok, 1 runtime failure, 2 bad input or configuration
+(:func:`relay.errors.exit_code`, for every command).
 
 Errors are one line on stderr, never a traceback.
 """
@@ -6,11 +7,13 @@ Errors are one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from relay import __version__
 from relay.commands import audit, bench, chaos, config, demo, envelope, policy, queue, run, status
+from relay.errors import EXIT_FAILURE, EXIT_INPUT, LoadError, RelayError, exit_code
 
 __all__ = ["main"]
 
@@ -18,7 +21,7 @@ __all__ = ["main"]
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         """Usage errors: one line, exit 2 (argparse prints usage first by default)."""
-        self.exit(2, f"relay: {message}\n")
+        self.exit(EXIT_INPUT, f"relay: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("auto", "warning")  # stderr; ``relay run`` takes relay.yaml's logging:
     try:
         return int(args.func(args))
+    except RelayError as exc:  # a command that let one through: its line(s), its exit code
+        message = str(exc) if isinstance(exc, LoadError) else f"relay: {exc.message}"
+        print(message, file=sys.stderr)
+        return exit_code(exc)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return 1
+        return EXIT_FAILURE

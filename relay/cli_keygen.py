@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from relay.core.keys import jwk_thumbprint, make_kid, parse_ori, public_jwk
 from relay.core.signing import public_key_bytes
+from relay.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
 
 __all__ = ["add_parser", "run_keygen"]
 
@@ -50,7 +51,7 @@ def run_keygen(args: argparse.Namespace) -> int:
         kid = make_kid(agency, suffix)
     except ValueError as exc:
         print(f"relay keygen: bad_input: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
     out: Path = args.out
     stem = f"{agency}-{suffix}"
     key_path, jwk_path = out / f"{stem}.key.pem", out / f"{stem}.jwk.json"
@@ -63,10 +64,10 @@ def run_keygen(args: argparse.Namespace) -> int:
         _write_new(jwk_path, (json.dumps(jwk, indent=2) + "\n").encode("ascii"), mode=0o644)
     except OSError as exc:
         print(f"relay keygen: {exc.strerror}: {exc.filename}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     print(f"kid {kid} thumbprint {jwk_thumbprint(public_key_bytes(key))}")
     print(f"private key {key_path} (keep secret), public JWK {jwk_path}")
-    return 0
+    return EXIT_OK
 
 
 def _write_new(path: Path, data: bytes, *, mode: int) -> None:

@@ -24,52 +24,34 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from relay.core.audit import (
     AuditEvent,
     AuditRecord,
-    CheckpointError,
     parse_rfc3339,
     rfc3339,
     sign_checkpoint,
     verify_checkpoint,
 )
+from relay.core.defaults import AUDIT_RETENTION_DAYS
 from relay.core.keys import Keyring
-from relay.errors import DeliveryError
+from relay.core.reasons import Reason
+from relay.errors import AuditWriteError, CheckpointError
 from relay.store.contract import Store
 
 __all__ = [
     "RETENTION_FLOOR_DAYS",
     "SERVED_CHECKPOINTS",
-    "AuditUnavailable",
     "AuditWriteError",
     "CheckpointError",
     "Ledger",
 ]
 
-RETENTION_FLOOR_DAYS: Final = 365  # CJIS AU-11 / 5.4.6: audit records are kept a year at least
+RETENTION_FLOOR_DAYS: Final = (
+    AUDIT_RETENTION_DAYS  # CJIS AU-11 / 5.4.6: audit records are kept a year at least
+)
 # Two checkpoints whose (seq, time) order disagrees by more than this are a conflict (several
 # instances of one agency sign with their own clocks; a rolled-back history shows much more).
 ORDER_SLACK: Final = dt.timedelta(seconds=60)
 # ``GET /v1/audit/checkpoints`` answers at most this many, the newest (a year at the default
 # 300 s interval is ~105,000).
 SERVED_CHECKPOINTS: Final = 1000
-
-
-class AuditWriteError(DeliveryError):
-    """An audit write failed; nothing it recorded may go ahead. Retryable: what it belonged
-    to (a Slack event, a queue item) stays and is tried again once writes succeed. The
-    message names no value and no driver text (that may echo a URL or data)."""
-
-    def __init__(
-        self, message: str = "audit write failed", *, code: str = "audit_write_failed"
-    ) -> None:
-        super().__init__(message, code=code, retryable=True)
-        self.message = message
-
-
-class AuditUnavailable(AuditWriteError):
-    """Audit writes are failing: nothing is forwarded until the ledger takes writes again.
-    Retryable: the Slack event (or queue item) stays and is tried again."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="audit_unavailable")
 
 
 class Ledger:
@@ -195,7 +177,7 @@ class Ledger:
         now = self._clock()
         checkpoint = verify_checkpoint(token, self.keyring, now)
         if checkpoint.agency != partner:
-            raise CheckpointError("checkpoint is not the peer's", code="issuer_mismatch")
+            raise CheckpointError("checkpoint is not the peer's", code=Reason.ISSUER_MISMATCH)
         signed_at = parse_rfc3339(checkpoint.at)
         outcome, why = "stored", "stored"
         # Not every kept checkpoint: those at this seq, its nearest neighbours and the newest

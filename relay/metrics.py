@@ -26,6 +26,7 @@ from prometheus_client import (
 )
 
 from relay import __version__
+from relay.core.ids import is_kid, is_ori
 from relay.store.contract import QueueStat
 
 __all__ = ["LATENCY_BUCKETS", "RelayMetrics"]
@@ -36,12 +37,10 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 LATENCY_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 
-_ORI: Final = re.compile(r"^[A-Z]{2}[A-Z0-9]{7}$")
 _CODE: Final = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _TOPIC: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 _RULE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _METHOD: Final = re.compile(r"^[a-z]+(\.[a-zA-Z]+){1,3}$")
-_KID: Final = re.compile(r"^[A-Z]{2}[A-Z0-9]{7}#[A-Za-z0-9._-]{1,64}$")
 _HEX: Final = re.compile(r"^[0-9a-f]{12,64}$")
 OTHER: Final = "other"
 
@@ -51,7 +50,7 @@ def _fit(pattern: re.Pattern[str], value: str | None) -> str:
 
 
 def ori(value: str | None) -> str:
-    return _fit(_ORI, value)
+    return value if is_ori(value) else OTHER
 
 
 def code(value: str | None) -> str:
@@ -230,7 +229,7 @@ class RelayMetrics:
         """``(agency, kid, not_after)`` of every pinned key with an end date."""
         self.key_expiry.clear()
         for agency, kid, until in expiries:
-            self.key_expiry.labels(ori(agency), _fit(_KID, kid)).set(until)
+            self.key_expiry.labels(ori(agency), kid if is_kid(kid) else OTHER).set(until)
 
     def slack_message(self, topic_: str, kind: str) -> None:
         self.slack_received.labels(topic(topic_), code(kind)).inc()

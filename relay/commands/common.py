@@ -1,6 +1,7 @@
 """What the store commands (``relay queue``, ``relay status``, ``relay audit``) share.
 
-Errors are one line on stderr with an exit code (:class:`CommandError`), never a traceback and
+Errors are one line on stderr with an exit code (:class:`~relay.errors.CommandError`,
+:func:`~relay.errors.exit_code`), never a traceback and
 never the store URL (it may hold a password). A store is opened only if it exists: a missing
 SQLite file is reported, not created (an empty store would show empty queues).
 """
@@ -15,7 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
-from relay.config import ConfigLoadError, RelayConfig, read_config
+from relay.config import RelayConfig, read_config
+from relay.errors import EXIT_FAILURE, EXIT_INPUT, CommandError, ConfigLoadError, exit_code
 from relay.store.contract import Store
 
 __all__ = [
@@ -32,21 +34,12 @@ _SQLITE: Final = "sqlite:///"
 _BACKENDS: Final = {"sqlite": "SQLite ", "postgresql": "PostgreSQL ", "postgres": "PostgreSQL "}
 
 
-class CommandError(Exception):
-    """A one-line error for stderr and the exit code that goes with it."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
 def load_config(path: str | Path) -> RelayConfig:
     """``relay.yaml``; one that does not load is exit 2 with its own lines."""
     try:
         return read_config(path)
     except ConfigLoadError as exc:
-        raise CommandError("\n".join(exc.lines()), 2) from None
+        raise CommandError("\n".join(exc.lines()), EXIT_INPUT) from None
 
 
 def open_existing_store(
@@ -62,14 +55,16 @@ def open_existing_store(
         path = path if path.is_absolute() else base_dir / path
         if not path.is_file():
             # Opening would create an empty store and show an empty queue: say so instead.
-            raise CommandError(f"{prog}: no SQLite store at {path}", 1)
+            raise CommandError(f"{prog}: no SQLite store at {path}", EXIT_FAILURE)
     backend = _BACKENDS.get(url.partition("://")[0], "") if name_backend else ""
     try:
         return open_store(url, base_dir=base_dir)
     except Exception as exc:  # noqa: BLE001 - driver text may echo the URL and its password
         # open_store's own ValueError and the schema-version RuntimeError name no URL.
         detail = str(exc) if type(exc) in (ValueError, RuntimeError) else type(exc).__name__
-        raise CommandError(f"{prog}: cannot open the {backend}store: {detail}", 1) from None
+        raise CommandError(
+            f"{prog}: cannot open the {backend}store: {detail}", EXIT_FAILURE
+        ) from None
 
 
 @contextlib.contextmanager
@@ -91,7 +86,7 @@ def using_store(
         raise
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback or the URL
         message = f"{error_prog or prog}: store error ({type(exc).__name__})"
-        raise CommandError(message, 1) from None
+        raise CommandError(message, EXIT_FAILURE) from None
     finally:
         with contextlib.suppress(Exception):  # closing cannot change the answer
             store.close()
@@ -109,10 +104,10 @@ def one_line_errors(
             sys.stdout.flush()
         except CommandError as fail:
             print(fail.message, file=sys.stderr)
-            return fail.code
+            return exit_code(fail)
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 1
+            return EXIT_FAILURE
         return code
 
     return command

@@ -29,13 +29,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from relay.core.canonical import parse_json
+from relay.core.defaults import ENVELOPE_TTL
 from relay.core.envelope import Author, EnvelopeId, EnvelopeKind, build_envelope, sign_origin
 from relay.core.jws_verify import parse_jwks, verify_jws_envelope
 from relay.core.keys import make_kid, parse_ori, public_key_from_jwk
 from relay.core.model import AgencyId
-from relay.core.refusal import Refusal
+from relay.core.reasons import Reason
 from relay.core.signing import public_key_bytes
-from relay.errors import InputError, VerificationError
+from relay.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_OK, InputError, VerificationError
 
 __all__ = ["add_parser"]
 
@@ -44,7 +45,7 @@ _KINDS: Final = {
     "edit": EnvelopeKind.EDIT,
     "delete": EnvelopeKind.DELETE,
 }
-_DEFAULT_TTL: Final = 30 * 24 * 3600  # as relay.service.RelayService
+_DEFAULT_TTL: Final = int(ENVELOPE_TTL.total_seconds())  # as relay.service.RelayService
 _MAX_STDIN: Final = 16 << 20
 
 
@@ -103,17 +104,17 @@ def _verify(args: argparse.Namespace) -> int:
         data = parse_json(sys.stdin.buffer.read(_MAX_STDIN + 1))
         verified = verify_jws_envelope(data, keys, now=now)
     except (ValueError, RecursionError):  # not UTF-8, not JSON, duplicate names, too deep
-        return _refused(VerificationError("stdin is not a JSON document", code=Refusal.MALFORMED))
+        return _refused(VerificationError("stdin is not a JSON document", code=Reason.MALFORMED))
     except VerificationError as exc:
         return _refused(exc)
     _print_json(dict(verified.claims))
-    return 0
+    return EXIT_OK
 
 
 def _refused(exc: VerificationError) -> int:
     _print_json({"error": exc.code})
     print(f"relay envelope verify: {exc.code}: {exc.message}", file=sys.stderr)
-    return 1
+    return EXIT_FAILURE
 
 
 # ----------------------------------------------------------------------------------- sign
@@ -137,7 +138,7 @@ def _sign(args: argparse.Namespace) -> int:
     except InputError as exc:
         if exc.code == "blocked":
             print(f"relay envelope sign: blocked: {exc.message}", file=sys.stderr)
-            return 1
+            return EXIT_FAILURE
         return _fail("envelope sign", f"stdin: {exc.message}")
     kind = _KINDS.get(str(message.get("kind")))
     text = message.get("text", "")
@@ -172,7 +173,7 @@ def _sign(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     _print_json(signed.to_wire())
-    return 0
+    return EXIT_OK
 
 
 def _load_key(path: Path) -> tuple[Ed25519PrivateKey, str]:
@@ -242,4 +243,4 @@ def _print_json(value: object) -> None:
 
 def _fail(command: str, message: str) -> int:
     print(f"relay {command}: {message}", file=sys.stderr)
-    return 2
+    return EXIT_INPUT

@@ -38,15 +38,17 @@ from relay.commands.common import (
     printable,
     using_store,
 )
+from relay.core.ids import is_ori
+from relay.core.reasons import Reason
+from relay.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_OK
 from relay.store.contract import QueueEntry, Store
 
 __all__ = ["add_parser"]
 
 _ID: Final = re.compile(r"(out|in)-([0-9]{1,19})", re.ASCII)
 _REASON: Final = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
-_ORI: Final = re.compile(r"[A-Z]{2}[A-Z0-9]{7}", re.ASCII)
 _MAX_SEQ: Final = 2**63 - 1
-_DEFAULT_REASON: Final = "dropped_by_operator"
+_DEFAULT_REASON: Final = Reason.DROPPED_BY_OPERATOR
 # Per queue and state: a bound on memory, far above any backlog a relay builds in a day.
 _LIMIT: Final = 100_000
 _QUEUE_ORDER: Final = {"outbox": 0, "inbound": 1}
@@ -70,7 +72,9 @@ def _check_ids(raw: Iterable[str]) -> list[str]:
     for value in raw:
         match = _ID.fullmatch(value)
         if match is None or int(match.group(2)) > _MAX_SEQ:
-            raise CommandError(f"relay queue: bad id {value!r} (expected out-<n> or in-<n>)", 2)
+            raise CommandError(
+                f"relay queue: bad id {value!r} (expected out-<n> or in-<n>)", EXIT_INPUT
+            )
         out[f"{match.group(1)}-{int(match.group(2))}"] = None
     return list(out)
 
@@ -78,9 +82,9 @@ def _check_ids(raw: Iterable[str]) -> list[str]:
 def _check_partner(value: str | None) -> str:
     if value is None:
         return ""
-    if _ORI.fullmatch(value) is None:
+    if not is_ori(value):
         raise CommandError(
-            f"relay queue: bad partner {value!r} (expected an ORI such as CT9990100)", 2
+            f"relay queue: bad partner {value!r} (expected an ORI such as CT9990100)", EXIT_INPUT
         )
     return value
 
@@ -90,7 +94,7 @@ def _check_reason(value: str) -> str:
         raise CommandError(
             f"relay queue: bad reason {value!r} (expected a code matching "
             f"^[a-z][a-z0-9_]{{0,63}}$, such as {_DEFAULT_REASON})",
-            2,
+            EXIT_INPUT,
         )
     return value
 
@@ -174,14 +178,14 @@ def _list(args: argparse.Namespace, store: Store) -> int:
     if args.json:
         for entry in entries:
             out.write(json.dumps(_wire(entry)) + "\n")
-        return 0
+        return EXIT_OK
     now = time.time()
     rows = [_HEADER, *(_row(e, now) for e in entries)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADER) - 1)]
     for r in rows:
         cells = [c.ljust(w) for c, w in zip(r, widths, strict=False)]
         out.write("  ".join([*cells, r[-1]]) + "\n")
-    return 0
+    return EXIT_OK
 
 
 # -- retry and drop ----------------------------------------------------------------------------
@@ -199,7 +203,7 @@ def _retry(args: argparse.Namespace, store: Store) -> int:
         else:
             print(f"not dead: {entry_id}")
             failed = True
-    return 1 if failed else 0
+    return EXIT_FAILURE if failed else EXIT_OK
 
 
 def _drop(args: argparse.Namespace, store: Store) -> int:
@@ -213,18 +217,20 @@ def _drop(args: argparse.Namespace, store: Store) -> int:
         else:
             print(f"not pending: {entry_id}")
             failed = True
-    return 1 if failed else 0
+    return EXIT_FAILURE if failed else EXIT_OK
 
 
 def _check_args(args: argparse.Namespace) -> None:
     """Bad ids, reasons and partners are exit 2 before the store is opened."""
     if args.queue_command == "retry":
         if args.ids and args.all_dead:
-            raise CommandError("relay queue retry: give ids or --all-dead, not both", 2)
+            raise CommandError("relay queue retry: give ids or --all-dead, not both", EXIT_INPUT)
         if not args.ids and not args.all_dead:
-            raise CommandError("relay queue retry: give the ids to retry, or --all-dead", 2)
+            raise CommandError(
+                "relay queue retry: give the ids to retry, or --all-dead", EXIT_INPUT
+            )
         if args.partner is not None and not args.all_dead:
-            raise CommandError("relay queue retry: --partner goes with --all-dead", 2)
+            raise CommandError("relay queue retry: --partner goes with --all-dead", EXIT_INPUT)
     if args.queue_command == "drop":
         _check_reason(args.reason)
     _check_ids(getattr(args, "ids", None) or [])

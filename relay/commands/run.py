@@ -7,7 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
-from relay.config import ConfigLoadError, read_config
+from relay.config import read_config
+from relay.errors import EXIT_FAILURE, EXIT_OK, ConfigLoadError, exit_code
 
 __all__ = ["add_parser"]
 
@@ -24,14 +25,14 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigLoadError as exc:
         for line in exc.lines():
             print(line, file=sys.stderr)
-        return 2
+        return exit_code(exc)
     except OSError as exc:
         print(f"relay: cannot start: {exc.strerror or type(exc).__name__}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback (or a secret in it)
         print(f"relay: stopped: {type(exc).__name__}", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 def add_parser(subparsers: Any) -> None:

@@ -55,6 +55,7 @@ from typing import Any, Final
 
 from relay.commands.common import CommandError, duration, load_config, printable, using_store
 from relay.config import AdminConfig, RelayConfig
+from relay.errors import exit_code
 from relay.store.contract import Store
 
 __all__ = ["add_parser", "collect_status", "probe_admin"]
@@ -226,7 +227,7 @@ def _status(args: argparse.Namespace) -> int:
             status = collect_status(config, store, now=now, admin=admin)
     except CommandError as fail:
         print(fail.message, file=sys.stderr)
-        return fail.code
+        return exit_code(fail)
     sys.stdout.write(json.dumps(status) + "\n" if args.json else render(status))
     return 0
 

@@ -14,7 +14,7 @@ from re import Pattern
 from typing import Final
 
 from relay.core.canonical import MAX_SAFE_INTEGER, JSONValue
-from relay.core.refusal import Refusal
+from relay.core.reasons import Reason
 from relay.errors import VerificationError
 
 __all__ = ["Fields", "malformed"]
@@ -24,7 +24,7 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def malformed(message: str) -> VerificationError:
-    return VerificationError(message, code=Refusal.MALFORMED)
+    return VerificationError(message, code=Reason.MALFORMED)
 
 
 class Fields:
@@ -39,7 +39,7 @@ class Fields:
             unknown = sorted(set(value) - set(allowed))
             shown = [name for name in unknown if _SAFE_NAME.fullmatch(name)][:3]
             raise VerificationError(
-                f"{where} has {len(unknown)} unknown field(s) {shown}", code=Refusal.UNKNOWN_FIELD
+                f"{where} has {len(unknown)} unknown field(s) {shown}", code=Reason.UNKNOWN_FIELD
             )
         self._value: dict[str, JSONValue] = value
         self._where = where

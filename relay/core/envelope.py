@@ -42,7 +42,6 @@ from relay.core.envelope_claims import (
     Author,
     DisclosedFile,
     DisclosedLine,
-    EnvelopeId,
     EnvelopeKind,
     FileRef,
     Payload,
@@ -73,6 +72,7 @@ from relay.core.envelope_wire import (
     parse_hop_header,
     parse_origin_header,
 )
+from relay.core.ids import EnvelopeId
 from relay.core.jws import signing_input
 from relay.core.model import AgencyId
 from relay.core.signing import sign

@@ -32,7 +32,7 @@ from relay.core.envelope_payload import (
     payload_from_json,
     payload_jcs_text,
 )
-from relay.core.refusal import Refusal
+from relay.core.reasons import Reason
 from relay.core.sdjwt import Disclosure
 from relay.errors import VerificationError
 
@@ -116,7 +116,7 @@ def parse_claim(name: str | None, value: JSONValue) -> DisclosedLine | Disclosed
     part = _part_name(name)
     if part is None:
         raise VerificationError(
-            "disclosure claim is not line.N or file.N", code=Refusal.UNKNOWN_FIELD
+            "disclosure claim is not line.N or file.N", code=Reason.UNKNOWN_FIELD
         )
     is_line, index = part
     if is_line:

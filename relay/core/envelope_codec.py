@@ -42,7 +42,7 @@ from relay.core.canonical import (
     canonicalize,
     parse_json,
 )
-from relay.core.refusal import Refusal
+from relay.core.reasons import Reason
 from relay.core.sdjwt import Disclosure
 from relay.errors import VerificationError
 
@@ -325,13 +325,13 @@ def read_disclosure(disclosure: str) -> tuple[str, str, str | None, JSONValue]:
             value = _scan_strict(text)
     except (ValueError, RecursionError):
         raise VerificationError(
-            "disclosure is not base64url JSON", code=Refusal.MALFORMED
+            "disclosure is not base64url JSON", code=Reason.MALFORMED
         ) from None
     if not isinstance(value, list) or len(value) not in (2, 3) or not isinstance(value[0], str):
-        raise VerificationError("disclosure is not [salt, (name,) value]", code=Refusal.MALFORMED)
+        raise VerificationError("disclosure is not [salt, (name,) value]", code=Reason.MALFORMED)
     name = value[1] if len(value) == 3 else None
     if len(value) == 3 and (not isinstance(name, str) or name in _RESERVED_NAMES):
-        raise VerificationError("disclosure claim name is not usable", code=Refusal.MALFORMED)
+        raise VerificationError("disclosure claim name is not usable", code=Reason.MALFORMED)
     return (
         disclosure_digest(disclosure),
         value[0],

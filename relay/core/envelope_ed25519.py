@@ -15,7 +15,7 @@ from functools import lru_cache
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from relay.core.refusal import Refusal
+from relay.core.reasons import Reason
 from relay.core.signing import GROUP_ORDER, check_public_key
 from relay.errors import VerificationError
 
@@ -32,12 +32,12 @@ def verify_strict(public_key: bytes, signature: bytes, message: bytes) -> None:
     """Verify strictly; ``key_invalid`` or ``signature_invalid`` as ``signing.verify`` does."""
     key = _checked_key(bytes(public_key))
     if len(signature) != 64:
-        raise VerificationError("signature is not 64 bytes", code=Refusal.SIGNATURE_INVALID)
+        raise VerificationError("signature is not 64 bytes", code=Reason.SIGNATURE_INVALID)
     if int.from_bytes(signature[32:], "little") >= GROUP_ORDER:
-        raise VerificationError("signature scalar S >= L", code=Refusal.SIGNATURE_INVALID)
+        raise VerificationError("signature scalar S >= L", code=Reason.SIGNATURE_INVALID)
     try:
         key.verify(signature, message)
     except InvalidSignature:
         raise VerificationError(
-            "signature does not verify", code=Refusal.SIGNATURE_INVALID
+            "signature does not verify", code=Reason.SIGNATURE_INVALID
         ) from None

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from json.encoder import encode_basestring as _quote
 from re import Pattern
-from typing import Final, NewType
+from typing import Final
 
 from relay.core.allowlist import Fields, malformed
 from relay.core.canonical import JSONValue
 from relay.core.envelope_codec import parse_canonical
 from relay.core.envelope_wire import MAX_DISCLOSURES, boolean, text_member
+from relay.core.ids import ENVELOPE_ID_PATTERN, EnvelopeId
 from relay.core.keys import ORI_PATTERN
 from relay.core.model import AgencyId
 from relay.core.sdjwt import SD_ALG
@@ -50,9 +51,6 @@ __all__ = [
     "payload_jcs_text",
 ]
 
-EnvelopeId = NewType("EnvelopeId", str)
-
-ENVELOPE_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _TOPIC: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
 _MARKING: Final = re.compile(r"[A-Z0-9][A-Z0-9 /_.-]{0,63}")
 _DIGEST_LIST: Final = re.compile(r"[A-Za-z0-9_-]{43}(?:,[A-Za-z0-9_-]{43})*")

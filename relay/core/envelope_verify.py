@@ -28,6 +28,7 @@ from operator import attrgetter
 from typing import Final
 
 from relay.core.canonical import JSONValue
+from relay.core.defaults import HOP_LIMIT, VERIFY_SKEW
 from relay.core.envelope_claims import (
     Author,
     DisclosedFile,
@@ -54,13 +55,13 @@ from relay.core.envelope_wire import (
 from relay.core.jws import signing_input
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
-from relay.core.refusal import Refusal
+from relay.core.reasons import Reason
 from relay.errors import VerificationError
 
 __all__ = ["DEFAULT_MAX_HOPS", "DEFAULT_SKEW", "Hop", "VerifiedEnvelope", "verify_envelope"]
 
-DEFAULT_MAX_HOPS: Final = 4
-DEFAULT_SKEW: Final = timedelta(seconds=60)
+DEFAULT_MAX_HOPS: Final = HOP_LIMIT
+DEFAULT_SKEW: Final = VERIFY_SKEW
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _INDEX: Final = attrgetter("index")
 
@@ -118,7 +119,7 @@ def verify_envelope(
     skew: timedelta = DEFAULT_SKEW,
     receiver: AgencyId | None = None,
 ) -> VerifiedEnvelope:
-    """Verify everything or raise ``VerificationError`` with a :class:`Refusal` code.
+    """Verify everything or raise ``VerificationError`` with a :class:`Reason` code.
 
     ``receiver``, if given, must be ``aud`` when there are no hops (``not_addressed``, also
     when the payload has no ``aud``) and the last hop's ``to`` otherwise (``hop_invalid``).
@@ -127,12 +128,12 @@ def verify_envelope(
     """
     env = data if isinstance(data, SignedEnvelope) else SignedEnvelope.from_wire(data)
     if len(env.signatures) - 1 > max_hops:
-        raise _refuse(f"{len(env.signatures) - 1} hops > {max_hops}", Refusal.HOP_LIMIT)
+        raise _refuse(f"{len(env.signatures) - 1} hops > {max_hops}", Reason.HOP_LIMIT)
     payload = parse_payload(_decode(env.payload))
     origin_kid = parse_origin_header(env.signatures[0].protected)
     origin = keyring.lookup(origin_kid, now=now)
     if origin.agency != payload.iss:
-        raise _refuse(f"origin key {origin.kid} is not pinned to iss", Refusal.ISSUER_MISMATCH)
+        raise _refuse(f"origin key {origin.kid} is not pinned to iss", Reason.ISSUER_MISMATCH)
     _verify_member(origin, env.signatures[0], env.payload)
     chain: list[tuple[PinnedKey, HopRecord]] = []
     for member in env.signatures[1:]:
@@ -143,9 +144,9 @@ def verify_envelope(
 
     now_s, skew_s = now.timestamp(), skew.total_seconds()
     if payload.iat > now_s + skew_s:
-        raise _refuse(f"envelope {payload.jti} iat in the future", Refusal.NOT_YET_VALID)
+        raise _refuse(f"envelope {payload.jti} iat in the future", Reason.NOT_YET_VALID)
     if now_s - skew_s >= payload.exp:
-        raise _refuse(f"envelope {payload.jti} expired", Refusal.EXPIRED)
+        raise _refuse(f"envelope {payload.jti} expired", Reason.EXPIRED)
 
     # A direct envelope goes to receiver, which must be aud (not_addressed below; an issuer
     # receiving its own envelope is a loop first). With hops, hop 1 must be signed by aud.
@@ -154,10 +155,10 @@ def verify_envelope(
     if chain:
         path[1:] = [*(key.agency for key, _ in chain), chain[-1][1].to_agency]
     if len(set(path)) != len(path):
-        raise _refuse(f"envelope {payload.jti} path visits an agency twice", Refusal.LOOP)
+        raise _refuse(f"envelope {payload.jti} path visits an agency twice", Reason.LOOP)
     if receiver is not None and not chain and payload.aud != receiver:
         raise _refuse(
-            f"envelope {payload.jti} is addressed to another agency", Refusal.NOT_ADDRESSED
+            f"envelope {payload.jti} is addressed to another agency", Reason.NOT_ADDRESSED
         )
 
     prev_signer, prev_sig, prev_at = origin.agency, env.signatures[0], payload.iat
@@ -168,41 +169,41 @@ def verify_envelope(
     ):
         digest = b64url_encode(hashlib.sha256(_decode(prev_sig.signature)).digest())
         if record.number != number or record.prev_sig_sha256 != digest:
-            raise _refuse(f"hop {number} does not chain to its predecessor", Refusal.HOP_INVALID)
+            raise _refuse(f"hop {number} does not chain to its predecessor", Reason.HOP_INVALID)
         if record.from_agency != prev_signer:
-            raise _refuse(f"hop {number} from is not the previous signer", Refusal.HOP_INVALID)
+            raise _refuse(f"hop {number} from is not the previous signer", Reason.HOP_INVALID)
         if number == 1 and key.agency != payload.aud:
             raise _refuse(
-                "hop 1 is not signed by the agency the origin addressed", Refusal.HOP_INVALID
+                "hop 1 is not signed by the agency the origin addressed", Reason.HOP_INVALID
             )
         if number < len(chain) and chain[number][0].agency != record.to_agency:
-            raise _refuse(f"hop {number} to is not the next signer", Refusal.HOP_INVALID)
+            raise _refuse(f"hop {number} to is not the next signer", Reason.HOP_INVALID)
         if record.at > now_s + skew_s:
-            raise _refuse(f"hop {number} time in the future", Refusal.NOT_YET_VALID)
+            raise _refuse(f"hop {number} time in the future", Reason.NOT_YET_VALID)
         if record.at < prev_at - skew_s:
-            raise _refuse(f"hop {number} time before its predecessor", Refusal.HOP_INVALID)
+            raise _refuse(f"hop {number} time before its predecessor", Reason.HOP_INVALID)
         if not prev_disclosed.issuperset(record.disclosed):
-            raise _refuse(f"hop {number} disclosed more than it got", Refusal.HOP_INVALID)
+            raise _refuse(f"hop {number} disclosed more than it got", Reason.HOP_INVALID)
         if not prev_onward:
             raise _refuse(
-                f"hop {number} passed on what it was not allowed to", Refusal.ONWARD_FORBIDDEN
+                f"hop {number} passed on what it was not allowed to", Reason.ONWARD_FORBIDDEN
             )
         hops.append(_hop(number, key, record))
         prev_signer, prev_sig, prev_at = key.agency, member, record.at
         prev_disclosed, prev_onward = frozenset(record.disclosed), record.onward
     if receiver is not None and chain and chain[-1][1].to_agency != receiver:
-        raise _refuse("last hop is addressed to another agency", Refusal.HOP_INVALID)
+        raise _refuse("last hop is addressed to another agency", Reason.HOP_INVALID)
 
     sd = frozenset(payload.sd)
     disclosures = _check_disclosures(env.disclosures, sd)
     if chain and {digest for digest, _, _ in disclosures} != prev_disclosed:
-        raise _refuse("disclosures differ from the last hop's list", Refusal.DISCLOSURE_INVALID)
+        raise _refuse("disclosures differ from the last hop's list", Reason.DISCLOSURE_INVALID)
     lines, files = parse_claims(disclosures)
     for group in (lines, files):
         if len(group) > 1:
             group.sort(key=_INDEX)
             if len({p.index for p in group}) != len(group):
-                raise _refuse("a line or file is disclosed twice", Refusal.DISCLOSURE_DUPLICATE)
+                raise _refuse("a line or file is disclosed twice", Reason.DISCLOSURE_DUPLICATE)
     return VerifiedEnvelope(
         envelope_id=payload.jti,
         issuer=payload.iss,
@@ -232,9 +233,7 @@ def _verify_member(key: PinnedKey, member: WireSignature, payload_b64: str) -> N
     try:
         verify_strict(key.public_key, signature, signing_input(member.protected, payload_b64))
     except VerificationError as exc:  # keep the reason, name the kid
-        raise _refuse(
-            f"signature by {key.kid}: {exc.message}", Refusal.SIGNATURE_INVALID
-        ) from None
+        raise _refuse(f"signature by {key.kid}: {exc.message}", Reason.SIGNATURE_INVALID) from None
 
 
 def _check_disclosures(
@@ -251,9 +250,9 @@ def _check_disclosures(
     for text in encoded:
         digest, _, name, value = read_disclosure(text)
         if digest not in sd:
-            raise _refuse("disclosure digest not in _sd", Refusal.DISCLOSURE_INVALID)
+            raise _refuse("disclosure digest not in _sd", Reason.DISCLOSURE_INVALID)
         if digest in seen:
-            raise _refuse("disclosure given twice", Refusal.DISCLOSURE_DUPLICATE)
+            raise _refuse("disclosure given twice", Reason.DISCLOSURE_DUPLICATE)
         seen.add(digest)
         out.append((digest, name, value))
     return out
@@ -279,15 +278,15 @@ def _decode(text: str) -> bytes:
     try:
         return b64url_decode(text)
     except ValueError:
-        raise _refuse("a part is not canonical base64url", Refusal.MALFORMED) from None
+        raise _refuse("a part is not canonical base64url", Reason.MALFORMED) from None
 
 
 def _time(seconds: int) -> datetime:
     try:
         return _EPOCH + timedelta(seconds=seconds)
     except OverflowError:  # past year 9999: not a time this relay can hold
-        raise _refuse("a time is out of range", Refusal.MALFORMED) from None
+        raise _refuse("a time is out of range", Reason.MALFORMED) from None
 
 
-def _refuse(message: str, code: Refusal) -> VerificationError:
+def _refuse(message: str, code: Reason) -> VerificationError:
     return VerificationError(message, code=code)

@@ -25,7 +25,7 @@ from typing import Final
 from relay.core.allowlist import Fields, malformed
 from relay.core.canonical import CanonicalizationError, JSONValue, canonicalize
 from relay.core.envelope_codec import b64url_decode, parse_canonical
-from relay.core.keys import ORI_PATTERN, KeyId
+from relay.core.ids import KID_PATTERN, ORI_PATTERN, KeyId
 from relay.core.model import AgencyId
 
 __all__ = [
@@ -52,7 +52,6 @@ MAX_DISCLOSURES: Final = 512
 MAX_SIGNATURES: Final = 64  # far above any hop limit; bounds work before hop_limit is checked
 DIGEST_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 _B64: Final = re.compile(r"[A-Za-z0-9_-]+")
-_KID: Final = re.compile(r"[A-Z]{2}[A-Z0-9]{7}#[A-Za-z0-9._-]{1,32}")
 _POLICY: Final = re.compile(r"[A-Za-z0-9._/-]{1,100}@[A-Za-z0-9._-]{1,32}")
 _ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
@@ -234,7 +233,7 @@ def parse_origin_header(protected: str) -> KeyId:
     fields = Fields(value, where="origin header", allowed=("alg", "kid", "typ"))
     if fields.raw("alg") != ALG or fields.raw("typ") != ENVELOPE_TYP:
         raise malformed("origin header alg/typ is not the relay's")
-    return KeyId(text_member(fields, "kid", where="origin header", pattern=_KID))
+    return KeyId(text_member(fields, "kid", where="origin header", pattern=KID_PATTERN))
 
 
 def parse_hop_header(protected: str) -> tuple[KeyId, HopRecord]:
@@ -262,4 +261,4 @@ def parse_hop_header(protected: str) -> tuple[KeyId, HopRecord]:
         prev_sig_sha256=text_member(relay, "prev_sig_sha256", where=where, pattern=DIGEST_PATTERN),
         onward=boolean(relay, "onward", where="hop header.relay"),
     )
-    return KeyId(text_member(fields, "kid", where="hop header", pattern=_KID)), record
+    return KeyId(text_member(fields, "kid", where="hop header", pattern=KID_PATTERN)), record

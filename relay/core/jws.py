@@ -14,7 +14,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.core.canonical import JSONValue, canonicalize, parse_json
-from relay.core.refusal import Refusal
+from relay.core.reasons import Reason
 from relay.core.signing import b64url_decode, b64url_encode, sign, verify
 from relay.errors import VerificationError
 
@@ -40,9 +40,9 @@ def decode_json_part(part_b64: str) -> tuple[bytes, dict[str, JSONValue]]:
         raw = b64url_decode(part_b64)
         value = parse_json(raw)
     except (ValueError, RecursionError):
-        raise VerificationError("part is not base64url JSON", code=Refusal.MALFORMED) from None
+        raise VerificationError("part is not base64url JSON", code=Reason.MALFORMED) from None
     if not isinstance(value, dict):
-        raise VerificationError("part is not a JSON object", code=Refusal.MALFORMED)
+        raise VerificationError("part is not a JSON object", code=Reason.MALFORMED)
     return raw, value
 
 
@@ -59,16 +59,16 @@ def verify_compact(
     """Verify a compact JWS strictly; return (protected header, payload bytes)."""
     parts = compact.split(".")
     if len(parts) != 3:
-        raise VerificationError("compact JWS needs three parts", code=Refusal.MALFORMED)
+        raise VerificationError("compact JWS needs three parts", code=Reason.MALFORMED)
     protected_b64, payload_b64, signature_b64 = parts
     _, header = decode_json_part(protected_b64)
     alg = header.get("alg")  # a list or object here must be refused, not hashed (TypeError)
     if not isinstance(alg, str) or alg not in algorithms or "crit" in header:
-        raise VerificationError("JWS alg is not accepted", code=Refusal.SIGNATURE_INVALID)
+        raise VerificationError("JWS alg is not accepted", code=Reason.SIGNATURE_INVALID)
     try:
         payload = b64url_decode(payload_b64)
         signature = b64url_decode(signature_b64)
     except ValueError:
-        raise VerificationError("JWS part is not base64url", code=Refusal.MALFORMED) from None
+        raise VerificationError("JWS part is not base64url", code=Reason.MALFORMED) from None
     verify(public_key, signature, signing_input(protected_b64, payload_b64))
     return header, payload

@@ -56,7 +56,7 @@ from relay.core.envelope_verify import DEFAULT_MAX_HOPS, DEFAULT_SKEW
 from relay.core.envelope_wire import MAX_DISCLOSURES, MAX_SIGNATURES
 from relay.core.jws import ED25519_ALGORITHMS, signing_input
 from relay.core.keys import public_key_from_jwk
-from relay.core.refusal import Refusal
+from relay.core.reasons import Reason
 from relay.errors import VerificationError
 
 __all__ = ["JwsHop", "VerifiedJws", "parse_jwks", "verify_jws_envelope"]
@@ -148,7 +148,7 @@ def verify_jws_envelope(
         kid = _header_kid(header, i)
         public_key = keys.get(kid)
         if public_key is None:
-            raise _refuse(f"signatures[{i}] kid is not in the key set", Refusal.KEY_NOT_PINNED)
+            raise _refuse(f"signatures[{i}] kid is not in the key set", Reason.KEY_NOT_PINNED)
         try:
             verify_strict(public_key, _decode(signature), signing_input(protected, payload_b64))
         except VerificationError as exc:
@@ -158,11 +158,11 @@ def verify_jws_envelope(
     now_s, skew_s = now.timestamp(), skew.total_seconds()
     exp, iat = _number(payload, "exp"), _number(payload, "iat")
     if now_s - skew_s >= exp:
-        raise _refuse("envelope expired", Refusal.EXPIRED)
+        raise _refuse("envelope expired", Reason.EXPIRED)
     if iat > now_s + skew_s:
-        raise _refuse("envelope iat in the future", Refusal.NOT_YET_VALID)
+        raise _refuse("envelope iat in the future", Reason.NOT_YET_VALID)
     if "nbf" in payload and _number(payload, "nbf") > now_s + skew_s:
-        raise _refuse("envelope nbf in the future", Refusal.NOT_YET_VALID)
+        raise _refuse("envelope nbf in the future", Reason.NOT_YET_VALID)
 
     sd = _sd(payload)
     hops = []
@@ -172,17 +172,17 @@ def verify_jws_envelope(
         hop = _hop(header["relay"], number, kids[number])
         digest = b64url_encode(hashlib.sha256(_decode(members[number - 1][1])).digest())
         if hop.number != number or _text(header["relay"], "prev_sig_sha256") != digest:
-            raise _refuse(f"hop {number} does not chain to its predecessor", Refusal.HOP_INVALID)
+            raise _refuse(f"hop {number} does not chain to its predecessor", Reason.HOP_INVALID)
         if not prev_onward:
             raise _refuse(
-                f"hop {number} passed on what it was not allowed to", Refusal.ONWARD_FORBIDDEN
+                f"hop {number} passed on what it was not allowed to", Reason.ONWARD_FORBIDDEN
             )
         if hop.at > now_s + skew_s:
-            raise _refuse(f"hop {number} time in the future", Refusal.NOT_YET_VALID)
+            raise _refuse(f"hop {number} time in the future", Reason.NOT_YET_VALID)
         if hop.at < prev_at - skew_s:
-            raise _refuse(f"hop {number} time before its predecessor", Refusal.HOP_INVALID)
+            raise _refuse(f"hop {number} time before its predecessor", Reason.HOP_INVALID)
         if not prev_disclosed.issuperset(hop.disclosed):
-            raise _refuse(f"hop {number} disclosed more than it got", Refusal.HOP_INVALID)
+            raise _refuse(f"hop {number} disclosed more than it got", Reason.HOP_INVALID)
         hops.append(hop)
         prev_disclosed, prev_at, prev_onward = hop.disclosed, hop.at, hop.onward is not False
 
@@ -193,18 +193,18 @@ def verify_jws_envelope(
     for encoded in disclosures:
         digest, _, name, value = read_disclosure(encoded)
         if digest not in listed:
-            raise _refuse("disclosure digest not in _sd", Refusal.DISCLOSURE_INVALID)
+            raise _refuse("disclosure digest not in _sd", Reason.DISCLOSURE_INVALID)
         if digest in seen:
-            raise _refuse("disclosure given twice", Refusal.DISCLOSURE_DUPLICATE)
+            raise _refuse("disclosure given twice", Reason.DISCLOSURE_DUPLICATE)
         if name is None:
-            raise _refuse("disclosure is an array element", Refusal.DISCLOSURE_INVALID)
+            raise _refuse("disclosure is an array element", Reason.DISCLOSURE_INVALID)
         if name in claims:
-            raise _refuse("disclosure names a claim that exists", Refusal.DISCLOSURE_INVALID)
+            raise _refuse("disclosure names a claim that exists", Reason.DISCLOSURE_INVALID)
         _no_nested_sd(value)
         seen.add(digest)
         claims[name] = value
     if hops and seen != prev_disclosed:
-        raise _refuse("disclosures differ from the last hop's list", Refusal.DISCLOSURE_INVALID)
+        raise _refuse("disclosures differ from the last hop's list", Reason.DISCLOSURE_INVALID)
     return VerifiedJws(
         claims=MappingProxyType(claims),
         kids=tuple(kids),
@@ -220,7 +220,7 @@ def _shape(data: JSONValue, max_hops: int) -> tuple[str, list[tuple[str, str]], 
     if not isinstance(entries, list) or not 0 < len(entries) <= MAX_SIGNATURES:
         raise malformed(f"envelope.signatures is not a list of 1-{MAX_SIGNATURES}")
     if len(entries) - 1 > max_hops:
-        raise _refuse(f"{len(entries) - 1} hops > {max_hops}", Refusal.HOP_LIMIT)
+        raise _refuse(f"{len(entries) - 1} hops > {max_hops}", Reason.HOP_LIMIT)
     members = []
     disclosures: tuple[str, ...] = ()
     for i, entry in enumerate(entries):
@@ -268,14 +268,14 @@ def _object(part: str, where: str) -> dict[str, JSONValue]:
 def _header_kid(header: dict[str, JSONValue], i: int) -> str:
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in ED25519_ALGORITHMS or "crit" in header:
-        raise _refuse(f"signatures[{i}] alg is not Ed25519", Refusal.SIGNATURE_INVALID)
+        raise _refuse(f"signatures[{i}] alg is not Ed25519", Reason.SIGNATURE_INVALID)
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise malformed(f"signatures[{i}] has no kid")
     if (i == 0) == ("relay" in header):
         raise _refuse(
             f"signatures[{i}] " + ("is not a hop" if i else "carries a hop record"),
-            Refusal.HOP_INVALID,
+            Reason.HOP_INVALID,
         )
     return kid
 

@@ -11,17 +11,23 @@ verify until the old window closes or it is revoked.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, NewType
+from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.core.canonical import canonicalize
-from relay.core.model import AgencyId
-from relay.core.refusal import Refusal
+from relay.core.ids import (
+    KID_SUFFIX_PATTERN,
+    NEW_KID_SUFFIX_MAX,
+    ORI_PATTERN,
+    AgencyId,
+    KeyId,
+    parse_ori,
+)
+from relay.core.reasons import Reason
 from relay.core.signing import b64url_decode, b64url_encode, check_public_key, public_key_bytes
 from relay.errors import VerificationError
 
@@ -38,23 +44,12 @@ __all__ = [
     "public_key_from_jwk",
 ]
 
-KeyId = NewType("KeyId", str)
-
-ORI_PATTERN: Final = re.compile(r"[A-Z]{2}[A-Z0-9]{7}")
-_SUFFIX: Final = re.compile(r"[A-Za-z0-9._-]{1,32}")
 _PUBLIC_JWK_FIELDS: Final = frozenset({"kty", "crv", "x", "kid", "alg", "use"})
-
-
-def parse_ori(text: str) -> AgencyId:
-    """An agency ORI: two letters then seven letters or digits (``CT9990100``)."""
-    if not ORI_PATTERN.fullmatch(text):
-        raise ValueError("not an ORI")
-    return AgencyId(text)
 
 
 def make_kid(agency: str, suffix: str) -> KeyId:
     """``CT9990100#2026-k1`` from an ORI and a suffix of letters, digits, ``._-``."""
-    if not _SUFFIX.fullmatch(suffix):
+    if len(suffix) > NEW_KID_SUFFIX_MAX or not KID_SUFFIX_PATTERN.fullmatch(suffix):
         raise ValueError("kid suffix must be 1-32 of A-Z a-z 0-9 . _ -")
     return KeyId(f"{parse_ori(agency)}#{suffix}")
 
@@ -142,13 +137,13 @@ class Keyring:
             raise ValueError("now must be timezone-aware")
         key = next((k for k in self.keys if k.kid == kid), None)
         if key is None:
-            raise VerificationError("kid is not pinned", code=Refusal.KEY_NOT_PINNED)
+            raise VerificationError("kid is not pinned", code=Reason.KEY_NOT_PINNED)
         if key.revoked:
-            raise VerificationError(f"key {key.kid} is revoked", code=Refusal.KEY_REVOKED)
+            raise VerificationError(f"key {key.kid} is revoked", code=Reason.KEY_REVOKED)
         if now < key.not_before:
-            raise VerificationError(f"key {key.kid} not yet valid", code=Refusal.NOT_YET_VALID)
+            raise VerificationError(f"key {key.kid} not yet valid", code=Reason.NOT_YET_VALID)
         if key.not_after is not None and now >= key.not_after:
-            raise VerificationError(f"key {key.kid} expired", code=Refusal.EXPIRED)
+            raise VerificationError(f"key {key.kid} expired", code=Reason.EXPIRED)
         return key
 
     def for_agency(self, agency: str) -> tuple[PinnedKey, ...]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple, NewType
 
+from relay.core.ids import AgencyId, ChannelId
+
 __all__ = [
     "AgencyId",
     "ChannelId",
@@ -29,8 +31,6 @@ __all__ = [
     "UserId",
 ]
 
-AgencyId = NewType("AgencyId", str)
-ChannelId = NewType("ChannelId", str)
 SlackTs = NewType("SlackTs", str)
 UserId = NewType("UserId", str)
 

@@ -19,16 +19,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Final
 
-from relay.core.envelope_verify import DEFAULT_MAX_HOPS
+from relay.core.defaults import HOP_LIMIT
 from relay.core.model import AgencyId
 from relay.core.policy.model import Partner, Policy
+from relay.core.reasons import Reason
 
 __all__ = [
     "DEFAULT_HOP_LIMIT",
-    "Held",
     "RelayPlan",
     "onward_allowed",
     "origin_targets",
@@ -36,17 +35,7 @@ __all__ = [
     "relay_targets",
 ]
 
-DEFAULT_HOP_LIMIT: Final = DEFAULT_MAX_HOPS  # what we send on is what our verifier accepts
-
-
-class Held(StrEnum):
-    """Why a received envelope goes to nobody (same values as the refusal and policy reasons)."""
-
-    ONWARD_FORBIDDEN = "onward_forbidden"  # the last signer did not allow passing it on
-    PARTNER_UNKNOWN = "partner_unknown"  # the sender is not a partner in our policy
-    TOPIC_NOT_ACCEPTED = "topic_not_accepted"  # we do not accept the topic from the sender
-    AGREEMENT_EXPIRED = "agreement_expired"  # our agreement with the sender has expired
-    HOP_LIMIT = "hop_limit"  # one more hop would exceed the limit
+DEFAULT_HOP_LIMIT: Final = HOP_LIMIT  # what we send on is what our verifier accepts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,7 +43,9 @@ class RelayPlan:
     """The partners to pass a received envelope on to; ``held`` says why there are none."""
 
     targets: tuple[AgencyId, ...]
-    held: Held | None = None  # None: passing on is allowed (``targets`` may still be empty)
+    # why a received envelope goes to nobody: onward_forbidden, partner_unknown,
+    # topic_not_accepted, agreement_expired or hop_limit
+    held: Reason | None = None  # None: passing on is allowed (``targets`` may still be empty)
 
 
 def origin_targets(policy: Policy, topic: str, *, now: dt.datetime) -> tuple[AgencyId, ...]:
@@ -83,16 +74,16 @@ def plan_relay(
     if hops < 0 or hop_limit < 0:
         raise ValueError("hops and hop_limit must not be negative")
     if not onward:
-        return RelayPlan(targets=(), held=Held.ONWARD_FORBIDDEN)
+        return RelayPlan(targets=(), held=Reason.ONWARD_FORBIDDEN)
     source = policy.partners.get(sender)
     if source is None:
-        return RelayPlan(targets=(), held=Held.PARTNER_UNKNOWN)
+        return RelayPlan(targets=(), held=Reason.PARTNER_UNKNOWN)
     if topic not in source.accept:
-        return RelayPlan(targets=(), held=Held.TOPIC_NOT_ACCEPTED)
+        return RelayPlan(targets=(), held=Reason.TOPIC_NOT_ACCEPTED)
     if not _live(source, now):
-        return RelayPlan(targets=(), held=Held.AGREEMENT_EXPIRED)
+        return RelayPlan(targets=(), held=Reason.AGREEMENT_EXPIRED)
     if hops + 1 > hop_limit:  # our hop would be the next receiver's (hops + 1)th
-        return RelayPlan(targets=(), held=Held.HOP_LIMIT)
+        return RelayPlan(targets=(), held=Reason.HOP_LIMIT)
     skip = {*path, sender, own}
     return RelayPlan(
         targets=tuple(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from relay.core.canonical import JSONValue, canonicalize, parse_json
-from relay.core.refusal import Refusal
+from relay.core.reasons import Reason
 from relay.core.signing import b64url_decode, b64url_encode
 from relay.errors import VerificationError
 
@@ -74,13 +74,13 @@ def decode_disclosure(disclosure: str) -> Disclosure:
         value = parse_json(b64url_decode(disclosure))
     except (ValueError, RecursionError):
         raise VerificationError(
-            "disclosure is not base64url JSON", code=Refusal.MALFORMED
+            "disclosure is not base64url JSON", code=Reason.MALFORMED
         ) from None
     if not isinstance(value, list) or len(value) not in (2, 3) or not isinstance(value[0], str):
-        raise VerificationError("disclosure is not [salt, (name,) value]", code=Refusal.MALFORMED)
+        raise VerificationError("disclosure is not [salt, (name,) value]", code=Reason.MALFORMED)
     name = value[1] if len(value) == 3 else None
     if len(value) == 3 and (not isinstance(name, str) or name in _RESERVED_NAMES):
-        raise VerificationError("disclosure claim name is not usable", code=Refusal.MALFORMED)
+        raise VerificationError("disclosure claim name is not usable", code=Reason.MALFORMED)
     return Disclosure(
         encoded=disclosure,
         digest=disclosure_digest(disclosure),
@@ -97,14 +97,12 @@ def check_disclosures(disclosures: Iterable[str], sd: Iterable[str]) -> tuple[Di
     out = []
     for encoded in disclosures:
         if not isinstance(encoded, str):
-            raise VerificationError("disclosure is not a string", code=Refusal.MALFORMED)
+            raise VerificationError("disclosure is not a string", code=Reason.MALFORMED)
         found = decode_disclosure(encoded)
         if found.digest not in listed:
-            raise VerificationError(
-                "disclosure digest not in _sd", code=Refusal.DISCLOSURE_INVALID
-            )
+            raise VerificationError("disclosure digest not in _sd", code=Reason.DISCLOSURE_INVALID)
         if found.digest in seen:
-            raise VerificationError("disclosure given twice", code=Refusal.DISCLOSURE_DUPLICATE)
+            raise VerificationError("disclosure given twice", code=Reason.DISCLOSURE_DUPLICATE)
         seen.add(found.digest)
         out.append(found)
     return tuple(out)

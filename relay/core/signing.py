@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from relay.core.refusal import Refusal
+from relay.core.reasons import Reason
 from relay.errors import VerificationError
 
 __all__ = [
@@ -91,19 +91,19 @@ def verify(public_key: bytes, signature: bytes, message: bytes) -> None:
     """Verify strictly; raise ``VerificationError`` (``signature_invalid``) on any failure."""
     check_public_key(public_key)
     if len(signature) != 64:
-        raise VerificationError("signature is not 64 bytes", code=Refusal.SIGNATURE_INVALID)
+        raise VerificationError("signature is not 64 bytes", code=Reason.SIGNATURE_INVALID)
     if int.from_bytes(signature[32:], "little") >= GROUP_ORDER:
-        raise VerificationError("signature scalar S >= L", code=Refusal.SIGNATURE_INVALID)
+        raise VerificationError("signature scalar S >= L", code=Reason.SIGNATURE_INVALID)
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except InvalidSignature:
         raise VerificationError(
-            "signature does not verify", code=Refusal.SIGNATURE_INVALID
+            "signature does not verify", code=Reason.SIGNATURE_INVALID
         ) from None
 
 
 def _weak(message: str) -> VerificationError:
-    return VerificationError(message, code=Refusal.KEY_INVALID)
+    return VerificationError(message, code=Reason.KEY_INVALID)
 
 
 def _decode_point(encoded: bytes) -> tuple[int, int] | None:

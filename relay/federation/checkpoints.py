@@ -25,18 +25,17 @@ from typing import Final, Protocol
 
 from aiohttp import web
 
-from relay.core.audit import CheckpointError
+from relay.core.defaults import CHECKPOINT_BODY_BYTES
+from relay.core.reasons import Reason
+from relay.errors import AuditWriteError, CheckpointError
 from relay.federation.server import HANDLER, read_from_peer
-from relay.ledger import SERVED_CHECKPOINTS, AuditWriteError
+from relay.ledger import SERVED_CHECKPOINTS
 from relay.store.contract import RefusalRecord
 
 __all__ = ["CHECKPOINTS_PATH", "CheckpointHandler", "add_checkpoint_routes"]
 
 CHECKPOINTS_PATH: Final = "/v1/audit/checkpoints"
-MAX_CHECKPOINT_BODY: Final = 8192
-_FORBIDDEN: Final = frozenset(
-    {"signature_invalid", "key_invalid", "key_not_pinned", "key_revoked", "issuer_mismatch"}
-)
+MAX_CHECKPOINT_BODY: Final = CHECKPOINT_BODY_BYTES
 
 
 class CheckpointHandler(Protocol):
@@ -52,9 +51,15 @@ class CheckpointHandler(Protocol):
 CHECKPOINT_HANDLER: Final = web.AppKey("checkpoint_handler", CheckpointHandler)
 
 
-def _refuse(
-    request: web.Request, code: str, status: int, *, peer: str, body: bytes
-) -> web.Response:
+def _status(reason: Reason) -> int:
+    """A refused checkpoint is answered 403 when the table says 403 (a key or signature that
+    is not good enough), else 400: a checkpoint call is not an envelope, and a checkpoint
+    whose key or time does not fit is a bad request, not a 422."""
+    return 403 if reason.http_status == 403 else 400
+
+
+def _refuse(request: web.Request, code: Reason, *, peer: str, body: bytes) -> web.Response:
+    status = _status(code)
     request.app[HANDLER].record_refusal(
         RefusalRecord(
             at=dt.datetime.now(dt.UTC),
@@ -78,15 +83,14 @@ async def _post(request: web.Request) -> web.Response:
         value = None
     token = value.get("token") if isinstance(value, dict) else None
     if not isinstance(token, str) or set(value) != {"token"}:
-        return _refuse(request, "bad_request", 400, peer=peer, body=body)
+        return _refuse(request, Reason.BAD_REQUEST, peer=peer, body=body)
     handler = request.app[CHECKPOINT_HANDLER]
     try:
         status = await asyncio.to_thread(handler.receive_checkpoint, peer, token)
     except CheckpointError as exc:
-        code = exc.code
-        return _refuse(request, code, 403 if code in _FORBIDDEN else 400, peer=peer, body=body)
+        return _refuse(request, exc.code, peer=peer, body=body)
     except AuditWriteError:
-        return web.json_response({"error": "unavailable"}, status=503)
+        return web.json_response({"error": Reason.UNAVAILABLE}, status=503)
     return web.json_response({"status": status})
 
 

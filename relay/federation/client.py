@@ -17,24 +17,21 @@ from typing import Any, Final, TypeVar
 
 import aiohttp
 
-from relay.core.audit import CHECKPOINT_CODES
-from relay.core.refusal import Refusal
+from relay.core import defaults
+from relay.core.reasons import HTTP_REASONS, Reason
 from relay.errors import DeliveryError
-from relay.federation.server import LinkReason
 
 __all__ = ["PeerClient", "RetryPolicy", "SendResult"]
 
 T = TypeVar("T")
 _RETRYABLE_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
-# A partner's error string is partner-controlled: only known reasons are kept as codes.
-_KNOWN: Final = frozenset(
-    {*(r.value for r in Refusal), *(r.value for r in LinkReason), "internal"}
-)
 
 
 def _code(payload: dict[str, Any], status: int) -> str:
-    code = payload.get("error")
-    return code if isinstance(code, str) and code in _KNOWN else f"http_{status}"
+    """A partner's error string is partner-controlled: only a reason a relay answers over
+    HTTP is kept as the code, anything else is ``http_<status>``."""
+    reason = Reason.parse(payload.get("error"))
+    return reason if reason in HTTP_REASONS else f"http_{status}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,9 +44,9 @@ class SendResult:
 class RetryPolicy:
     """Exponential backoff with full jitter, capped; only retryable failures are retried."""
 
-    attempts: int = 5
-    base: float = 0.25
-    cap: float = 30.0
+    attempts: int = defaults.PEER_ATTEMPTS
+    base: float = defaults.PEER_RETRY_BASE
+    cap: float = defaults.PEER_RETRY_CAP
 
     def delay(self, attempt: int, rng: Callable[[], float]) -> float:
         return float(rng() * min(self.cap, self.base * 2.0**attempt))
@@ -63,7 +60,7 @@ class PeerClient:
         urls: Mapping[str, str],
         ssl_context: ssl.SSLContext,
         *,
-        timeout: float = 10.0,
+        timeout: float = defaults.PEER_TIMEOUT,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
@@ -135,12 +132,9 @@ class PeerClient:
             payload = await _json(resp)
             if resp.status == 200:
                 return payload
-            code = payload.get("error")
             raise DeliveryError(
                 f"partner {partner} refused a checkpoint call ({resp.status})",
-                code=code
-                if isinstance(code, str) and code in _KNOWN | CHECKPOINT_CODES
-                else f"http_{resp.status}",
+                code=_code(payload, resp.status),
                 retryable=resp.status in _RETRYABLE_STATUS,
                 retry_after=_seconds(resp.headers.get("Retry-After")),
             )
@@ -212,11 +206,11 @@ async def _mapped(partner: str) -> AsyncIterator[None]:
         raise
     except (aiohttp.ClientSSLError, ssl.SSLError):
         raise DeliveryError(
-            f"TLS with partner {partner} failed", code="tls_failed", retryable=True
+            f"TLS with partner {partner} failed", code=Reason.TLS_FAILED, retryable=True
         ) from None
     except (TimeoutError, aiohttp.ClientError, OSError):
         raise DeliveryError(
-            f"partner {partner} unreachable", code="unreachable", retryable=True
+            f"partner {partner} unreachable", code=Reason.UNREACHABLE, retryable=True
         ) from None
 
 

@@ -14,11 +14,12 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Final, Protocol
 
 from aiohttp import web
 
+from relay.core import defaults
+from relay.core.reasons import Reason
 from relay.errors import RelayError, VerificationError
 from relay.federation.tls import peer_fingerprint
 from relay.store.contract import RefusalRecord
@@ -26,41 +27,10 @@ from relay.store.contract import RefusalRecord
 __all__ = [
     "Accepted",
     "EnvelopeHandler",
-    "LinkReason",
     "RateLimiter",
     "build_federation_app",
     "read_from_peer",
-    "status_for",
 ]
-
-
-class LinkReason(StrEnum):
-    """Refusals decided at the HTTP edge (envelope refusals come from ``Refusal``)."""
-
-    PEER_UNKNOWN = "peer_unknown"  # TLS client certificate not pinned to any partner
-    TOO_LARGE = "too_large"
-    TIMEOUT = "timeout"  # the body did not arrive in time
-    RATE_LIMITED = "rate_limited"
-    REPLAYED = "replayed"  # a different envelope reusing an envelope id
-    TOPIC_NOT_ACCEPTED = "topic_not_accepted"
-    BAD_REQUEST = "bad_request"  # not JSON, wrong content type
-    UNAVAILABLE = "unavailable"  # this relay cannot take envelopes now (its audit ledger)
-
-
-_STATUS: Final[Mapping[str, int]] = {
-    "malformed": 400, "unknown_field": 400, "disclosure_invalid": 400,
-    "disclosure_duplicate": 400, "hop_invalid": 400, "bad_request": 400,
-    "signature_invalid": 403, "key_not_pinned": 403, "key_revoked": 403, "key_invalid": 403,
-    "issuer_mismatch": 403, "peer_unknown": 403, "not_addressed": 403,
-    "onward_forbidden": 403, "topic_not_accepted": 403,
-    "timeout": 408, "replayed": 409, "too_large": 413,
-    "expired": 422, "not_yet_valid": 422, "hop_limit": 422, "loop": 422,
-    "rate_limited": 429, "unavailable": 503,
-}  # fmt: skip
-
-
-def status_for(reason: str) -> int:
-    return _STATUS.get(reason, 400)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,13 +86,13 @@ LIMITS: Final = web.AppKey("limits", dict)
 
 def _refusal(
     request: web.Request,
-    reason: str,
+    reason: Reason,
     *,
     peer: str,
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
-    status = status_for(reason)
+    status = reason.http_status or 400
     handler = request.app[HANDLER]
     handler.record_refusal(
         RefusalRecord(
@@ -148,7 +118,7 @@ async def _errors(
     except RelayError as exc:
         return web.json_response({"error": exc.code}, status=exc.http_status)
     except Exception:  # noqa: BLE001 - last line of defence: never a traceback to a peer
-        return web.json_response({"error": "internal"}, status=500)
+        return web.json_response({"error": Reason.INTERNAL}, status=500)
 
 
 async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes] | web.Response:
@@ -158,26 +128,26 @@ async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes]
     fingerprint = peer_fingerprint(request.transport)
     peer = handler.partner_for_fingerprint(fingerprint) if fingerprint else None
     if peer is None:
-        return _refusal(request, LinkReason.PEER_UNKNOWN, peer="unknown")
+        return _refusal(request, Reason.PEER_UNKNOWN, peer="unknown")
     wait = request.app[LIMITER].take(peer)
     if wait > 0:
         return _refusal(
             request,
-            LinkReason.RATE_LIMITED,
+            Reason.RATE_LIMITED,
             peer=peer,
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
     if request.content_length is not None and request.content_length > limit:
-        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
+        return _refusal(request, Reason.TOO_LARGE, peer=peer)
     try:
         async with asyncio.timeout(request.app[LIMITS]["read_timeout"]):
             body = await request.read()
     except TimeoutError:
-        return _refusal(request, LinkReason.TIMEOUT, peer=peer)
+        return _refusal(request, Reason.TIMEOUT, peer=peer)
     except web.HTTPRequestEntityTooLarge:
-        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
+        return _refusal(request, Reason.TOO_LARGE, peer=peer)
     if len(body) > limit:
-        return _refusal(request, LinkReason.TOO_LARGE, peer=peer)
+        return _refusal(request, Reason.TOO_LARGE, peer=peer)
     return peer, body
 
 
@@ -211,7 +181,7 @@ async def _put_file(request: web.Request) -> web.Response:
         peer = request.app[HANDLER].partner_for_fingerprint(fingerprint) if fingerprint else None
         return _refusal(
             request,
-            LinkReason.BAD_REQUEST if peer else LinkReason.PEER_UNKNOWN,
+            Reason.BAD_REQUEST if peer else Reason.PEER_UNKNOWN,
             peer=peer or "unknown",
         )
     got = await _read_from_peer(request, request.app[LIMITS]["max_file"])
@@ -219,7 +189,7 @@ async def _put_file(request: web.Request) -> web.Response:
         return got
     peer, data = got
     if hashlib.sha256(data).hexdigest() != request.match_info["sha256"]:
-        return _refusal(request, LinkReason.BAD_REQUEST, peer=peer)
+        return _refusal(request, Reason.BAD_REQUEST, peer=peer)
     request.app[HANDLER].store_blob(request.match_info["sha256"], request.content_type, data)
     return web.json_response({"status": "stored"})
 
@@ -248,7 +218,7 @@ def build_federation_app(
     read_timeout: float,
     rate_per_second: float,
     rate_burst: int,
-    max_file_bytes: int = 10 << 20,
+    max_file_bytes: int = defaults.MAX_FILE_BYTES,
 ) -> web.Application:
     app = web.Application(
         middlewares=[_errors], client_max_size=max(max_body_bytes, max_file_bytes)

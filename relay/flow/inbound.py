@@ -27,13 +27,13 @@ from relay.core.policy.content import envelope_content
 from relay.core.policy.engine import Decision, evaluate_inbound, evaluate_outbound_all
 from relay.core.policy.model import Action, Policy
 from relay.core.policy.outbound import OutboundMessage
-from relay.errors import VerificationError
-from relay.federation.server import Accepted, LinkReason
+from relay.core.reasons import Reason
+from relay.errors import AuditWriteError, VerificationError
+from relay.federation.server import Accepted
 from relay.flow.outbound import Signer, order_key, wire
 from relay.flow.queues import Worked
 from relay.flow.records import Recorder, digest
 from relay.lab.crashpoints import crash_point
-from relay.ledger import AuditWriteError
 from relay.store.contract import ClaimedInbound, OutboxItem, ReceiveOutcome, Store
 from relay.store.group import GroupWriter
 
@@ -108,7 +108,7 @@ class Inbound:
             data = json.loads(body)
         except (ValueError, RecursionError):
             raise VerificationError(
-                "body is not JSON", code=LinkReason.BAD_REQUEST, http_status=400
+                "body is not JSON", code=Reason.BAD_REQUEST, http_status=400
             ) from None
         verified = self.verify(data, now)
         if verified.last_signer != peer:
@@ -116,12 +116,10 @@ class Inbound:
         partner = self.policy.partners.get(peer)
         if partner is None or verified.topic not in partner.accept:
             raise VerificationError(
-                "topic not accepted from this partner", code=LinkReason.TOPIC_NOT_ACCEPTED
+                "topic not accepted from this partner", code=Reason.TOPIC_NOT_ACCEPTED
             )
         if not await self.recorder.ready():
-            raise VerificationError(
-                "audit unavailable", code=LinkReason.UNAVAILABLE, http_status=503
-            )
+            raise VerificationError("audit unavailable", code=Reason.UNAVAILABLE, http_status=503)
         outcome = await self._store(verified, body, peer, now)
         crash_point("after_envelope_commit")
         new = outcome is ReceiveOutcome.NEW
@@ -173,7 +171,7 @@ class Inbound:
             outcome = await self.writer.run(write)
         except AuditWriteError:
             raise VerificationError(
-                "audit unavailable", code=LinkReason.UNAVAILABLE, http_status=503
+                "audit unavailable", code=Reason.UNAVAILABLE, http_status=503
             ) from None
         except Exception:
             self.recorder.commit_failed()  # the commit with the receipt's record failed
@@ -181,7 +179,7 @@ class Inbound:
         if outcome is ReceiveOutcome.CONFLICT:
             raise VerificationError(
                 "envelope id reused for another envelope",
-                code=LinkReason.REPLAYED,
+                code=Reason.REPLAYED,
                 http_status=409,
             )
         return outcome

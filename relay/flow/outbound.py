@@ -33,9 +33,9 @@ from relay.core.model import AgencyId, SlackMessage
 from relay.core.mrkdwn import render_line
 from relay.core.policy.engine import Decision, evaluate_outbound_all
 from relay.core.policy.model import Action, Policy
+from relay.errors import AuditUnavailable
 from relay.flow.records import Recorder, digest
 from relay.lab.crashpoints import crash_point
-from relay.ledger import AuditUnavailable
 from relay.store.contract import OutboxItem, Store
 from relay.store.group import GroupWriter
 

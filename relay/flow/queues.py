@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from relay.core import defaults
 from relay.core.backoff import Attempt, Backoff, after_failure
 from relay.errors import DeliveryError
 from relay.store.contract import ClaimedEnvelope, ClaimedInbound, OutboxItem
@@ -31,9 +32,9 @@ RNG: Random = random.random
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueTuning:
-    lease: float = 30.0  # seconds an instance holds an item before others may take it
-    batch: int = 64  # items leased at once (per partner for the outbox)
-    poll: float = 1.0  # seconds between looks when nothing wakes the loop
+    lease: float = defaults.LEASE  # seconds an instance holds an item before others may take it
+    batch: int = defaults.BATCH  # items leased at once (per partner for the outbox)
+    poll: float = defaults.POLL  # seconds between looks when nothing wakes the loop
     backoff: Backoff = field(default_factory=Backoff)
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from relay.core import defaults
 from relay.core.backoff import Attempt
 from relay.flow.inqueue import InboundWorker
 from relay.flow.outbox import Dispatcher, WireSender
@@ -114,7 +115,7 @@ class Queues:
             except Exception:  # noqa: BLE001 - the store is away: the next beat tries again
                 self.recorder.problem("store", self.owner, "store_unavailable")
 
-    async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def stop(self, timeout: float = defaults.STOP_TIMEOUT) -> None:  # noqa: ASYNC109
         """Claim nothing more, finish the batches in hand within ``timeout`` seconds, then
         give back every lease still held so another instance (or the next start) takes over
         at once."""

@@ -15,6 +15,7 @@ from typing import Any, Final, Protocol
 
 from relay.core.audit import AuditRecord, ChainedRecord, RawRow
 from relay.core.backoff import Attempt
+from relay.core.reasons import Reason
 
 __all__ = [
     "ROLES",
@@ -55,11 +56,14 @@ class RefusalRecord:
 
     at: dt.datetime
     peer: str  # the TLS peer's ORI, or "unknown"
-    reason: str
+    reason: Reason | str  # a Reason; read back, a code an older relay may have written
     http_status: int
     issuer: str | None = None
     envelope_id: str | None = None
     digest: str | None = None  # sha256 of the request body
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", Reason.parse(self.reason) or self.reason)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,6 +34,8 @@ from relay.core.canonical import canonicalize
 from relay.core.jws import sign_compact
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
+from relay.core.reasons import Reason
+from relay.errors import VerificationError
 
 CT, MA = "CT9990100", "MA9990200"
 NOW = dt.datetime(2026, 11, 29, 18, 15, 46, 123456, tzinfo=dt.UTC)
@@ -418,7 +420,8 @@ def test_checkpoint_signs_and_verifies() -> None:
 def _code(token: str, ring: Keyring | None = None, now: dt.datetime = NOW) -> str:
     with pytest.raises(CheckpointError) as info:
         verify_checkpoint(token, ring or keyring(), now)
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, VerificationError)  # the one error tree, with a Reason
+    assert isinstance(info.value.code, Reason)
     return info.value.code
 
 

@@ -19,9 +19,9 @@ from relay.core.envelope import (
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
 from relay.core.policy.load import load_policy
+from relay.core.reasons import Reason
 from relay.core.routing import (
     DEFAULT_HOP_LIMIT,
-    Held,
     RelayPlan,
     onward_allowed,
     origin_targets,
@@ -155,23 +155,23 @@ def test_relay_with_no_partner_left_is_not_held():
 
 
 def test_relay_holds_what_the_last_signer_said_not_to_pass_on():
-    assert plan(onward=False) == RelayPlan(targets=(), held=Held.ONWARD_FORBIDDEN)
+    assert plan(onward=False) == RelayPlan(targets=(), held=Reason.ONWARD_FORBIDDEN)
 
 
 def test_relay_holds_a_topic_it_does_not_accept_from_the_sender():
     """NY accepts only narcotics from VT, so a BOLO from VT goes no further."""
     got = plan(sender=VT, path=(VT, NYFC))
-    assert got == RelayPlan(targets=(), held=Held.TOPIC_NOT_ACCEPTED)
+    assert got == RelayPlan(targets=(), held=Reason.TOPIC_NOT_ACCEPTED)
 
 
 def test_relay_holds_what_an_unknown_sender_sent():
     got = plan(sender=AgencyId("NH0050000"), path=(AgencyId("NH0050000"), NYFC))
-    assert got == RelayPlan(targets=(), held=Held.PARTNER_UNKNOWN)
+    assert got == RelayPlan(targets=(), held=Reason.PARTNER_UNKNOWN)
 
 
 def test_relay_holds_when_its_agreement_with_the_sender_has_expired():
     got = plan(sender=RI, path=(RI, NYFC), now=AFTER_VT_EXPIRES)
-    assert got == RelayPlan(targets=(), held=Held.AGREEMENT_EXPIRED)
+    assert got == RelayPlan(targets=(), held=Reason.AGREEMENT_EXPIRED)
 
 
 def test_relay_skips_a_partner_whose_agreement_has_expired():
@@ -183,10 +183,10 @@ def test_relay_skips_a_partner_whose_agreement_has_expired():
     [
         (0, DEFAULT_HOP_LIMIT, None),
         (DEFAULT_HOP_LIMIT - 1, DEFAULT_HOP_LIMIT, None),  # ours is the limit-th hop
-        (DEFAULT_HOP_LIMIT, DEFAULT_HOP_LIMIT, Held.HOP_LIMIT),
+        (DEFAULT_HOP_LIMIT, DEFAULT_HOP_LIMIT, Reason.HOP_LIMIT),
         (0, 1, None),
-        (1, 1, Held.HOP_LIMIT),
-        (0, 0, Held.HOP_LIMIT),
+        (1, 1, Reason.HOP_LIMIT),
+        (0, 0, Reason.HOP_LIMIT),
     ],
 )
 def test_relay_stops_where_one_more_hop_would_pass_the_limit(hops, hop_limit, held):
@@ -270,13 +270,13 @@ def test_fusion_center_passes_a_ct_bolo_on_to_ma_which_may_not_pass_it_further()
     assert at_ma.path == (CT, NYFC, MA)
     assert [(h.signer, h.to_agency, h.onward) for h in at_ma.hops] == [(NYFC, MA, False)]
     assert at_ma.onward is False
-    assert ma_plan == RelayPlan(targets=(), held=Held.ONWARD_FORBIDDEN)
+    assert ma_plan == RelayPlan(targets=(), held=Reason.ONWARD_FORBIDDEN)
 
 
 def test_direct_partner_without_redisseminate_passes_nothing_on():
     at_ri, ri_plan = receive(originate(RI), RI, RI_POLICY)
     assert at_ri.onward is False
-    assert ri_plan == RelayPlan(targets=(), held=Held.ONWARD_FORBIDDEN)
+    assert ri_plan == RelayPlan(targets=(), held=Reason.ONWARD_FORBIDDEN)
 
 
 def test_the_same_bolo_over_two_paths_carries_one_envelope_id():
@@ -290,5 +290,5 @@ def test_the_same_bolo_over_two_paths_carries_one_envelope_id():
     via_ny, via_plan = receive(forward(at_ny, NYFC, NY_POLICY, RI), RI, RI_POLICY)
     assert direct.envelope_id == via_ny.envelope_id
     assert (direct.path, via_ny.path) == ((CT, RI), (CT, NYFC, RI))
-    assert direct_plan.held is Held.ONWARD_FORBIDDEN
+    assert direct_plan.held is Reason.ONWARD_FORBIDDEN
     assert via_plan == RelayPlan(targets=(VT,), held=None)

@@ -1,0 +1,161 @@
+"""``relay.yaml``'s schema: the frozen dataclasses :func:`relay.config.load_config` builds.
+
+Their defaults are :mod:`relay.core.defaults`; the YAML reading is :mod:`relay.config_sections`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from relay.core import defaults
+
+__all__ = [
+    "AdminConfig",
+    "AuditConfig",
+    "DeliveryConfig",
+    "FederationConfig",
+    "LoggingConfig",
+    "PartnerLink",
+    "PinnedKeyConfig",
+    "RelayConfig",
+    "Secret",
+    "SlackConfig",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PinnedKeyConfig:
+    kid: str
+    public_key: str  # base64url, 32 bytes
+    not_before: dt.datetime
+    not_after: dt.datetime
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartnerLink:
+    ori: str
+    url: str
+    tls_sha256: frozenset[str]  # pinned client/server certificate fingerprints (hex)
+    keys: tuple[PinnedKeyConfig, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FederationConfig:
+    host: str
+    port: int
+    tls_cert: Path
+    tls_key: Path
+    tls_ca: Path
+    hop_limit: int
+    clock_skew: dt.timedelta
+    max_body_bytes: int
+    read_timeout: float
+    rate_per_second: float
+    rate_burst: int
+    envelope_ttl: dt.timedelta
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryConfig:
+    """The durable queues (``delivery:``): retries, dead letters, leases, shutdown."""
+
+    max_age: dt.timedelta = defaults.MAX_AGE
+    retry_base: float = defaults.RETRY_BASE
+    retry_cap: float = defaults.RETRY_CAP
+    lease: float = defaults.LEASE
+    batch: int = defaults.BATCH
+    poll: float = defaults.POLL
+    stop_timeout: float = defaults.STOP_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdminConfig:
+    """The admin listener (``admin:``): ``/metrics``, ``/healthz``, ``/readyz``, ``/status``.
+    Plain HTTP, separate from the federation and Slack listeners: bind it to loopback or a
+    management network only."""
+
+    host: str = defaults.ADMIN_HOST
+    port: int = defaults.ADMIN_PORT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditConfig:
+    """The dissemination ledger (``audit:``)."""
+
+    retention_days: int = (
+        defaults.AUDIT_RETENTION_DAYS
+    )  # never less: CJIS AU-11 and 28 CFR 23 keep a year at least
+    checkpoint_interval: float = (
+        defaults.CHECKPOINT_INTERVAL
+    )  # seconds between signed checkpoints sent to partners
+    # This agency's earlier signing keys (public keys only, ``kid`` ``OURORI#...``), each with
+    # the window it signed in: ``relay audit verify`` checks the checkpoints signed before a
+    # rotation against them.
+    previous_keys: tuple[PinnedKeyConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoggingConfig:
+    """Logs (``logging:``): ``json`` for production, ``console`` for a terminal, ``auto``
+    picks ``console`` when stderr is a terminal."""
+
+    format: str = "auto"
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Secret:
+    """Where a secret comes from: an environment variable or a file, never the YAML."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    def read(self) -> str | None:
+        if self.env:
+            value = os.environ.get(self.env)
+            return value.strip() if value else None
+        if self.file:
+            try:
+                return self.file.read_text(encoding="utf-8").strip() or None
+            except OSError:
+                return None
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlackConfig:
+    team_id: str
+    mode: str  # "events" (HTTP) or "socket"
+    api_url: str
+    bot_token: Secret
+    signing_secret: Secret
+    app_token: Secret
+    host: str
+    port: int
+    channels: dict[str, str]  # channel id -> topic
+    icon_url: str | None
+    pacing: bool = True  # false: no client-side pacing (an emulator without rate limits)
+    catch_up_seconds: float = (
+        defaults.SLACK_CATCH_UP
+    )  # look for events Slack gave up delivering this often
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelayConfig:
+    source: str
+    agency: str
+    policy: Path
+    signing_key: Path
+    signing_kid: str
+    store: str
+    federation: FederationConfig
+    partners: dict[str, PartnerLink]
+    slack: SlackConfig | None = None
+    delivery: DeliveryConfig = DeliveryConfig()
+    admin: AdminConfig | None = None  # no ``admin:`` section: no admin listener
+    audit: AuditConfig = AuditConfig()
+    logging: LoggingConfig = LoggingConfig()

@@ -1,0 +1,99 @@
+"""Reading ``relay.yaml``'s ``slack:`` section: the workspace, its channels and where its
+secrets come from (environment variables or files, never the YAML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from relay.config_schema import Secret, SlackConfig
+from relay.config_sections import mapping as _mapping
+from relay.config_sections import value as _value
+from relay.core import defaults
+from relay.core.ids import is_channel_id
+from relay.core.policy.yamlnodes import Loc, Problems
+
+__all__ = ["slack_section"]
+
+_SLACK: Final = {
+    "team_id",
+    "mode",
+    "api_url",
+    "bot_token_env",
+    "bot_token_file",
+    "signing_secret_env",
+    "signing_secret_file",
+    "app_token_env",
+    "app_token_file",
+    "listen",
+    "channels",
+    "icon_url",
+    "pacing",
+    "catch_up_seconds",
+}
+_FORBIDDEN_SECRETS: Final = {"bot_token", "signing_secret", "app_token", "token"}
+
+
+def _secret(
+    m: dict[str, Loc], name: str, base: Path, problems: Problems, line: int, required: bool
+) -> Secret:
+    env = _value(m, f"{name}_env", str, problems, line, "")
+    file = _value(m, f"{name}_file", str, problems, line, "")
+    if env and file:
+        problems.add(line, f"give {name}_env or {name}_file, not both")
+    if required and not env and not file:
+        problems.add(line, f"missing {name}_env or {name}_file (secrets never go in the YAML)")
+    return Secret(env=env or None, file=(base / file) if file else None)
+
+
+def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
+    if isinstance(loc.value, dict):
+        for key, value in loc.value.items():
+            if key in _FORBIDDEN_SECRETS:
+                problems.add(
+                    value.line,
+                    f"'{key}' must not be written in the YAML: name an "
+                    f"environment variable ({key}_env) or a file "
+                    f"({key}_file)",
+                )
+    m = _mapping(loc, "slack", _SLACK | _FORBIDDEN_SECRETS, problems, loc.line)
+    mode = _value(m, "mode", str, problems, loc.line, "events")
+    if mode not in ("events", "socket"):
+        problems.add(m["mode"].line, "slack mode must be 'events' or 'socket'")
+    listen = _mapping(
+        m.get("listen") or Loc({}, loc.line), "listen", {"host", "port"}, problems, loc.line
+    )
+    channels: dict[str, str] = {}
+    ch = m.get("channels")
+    if ch is None or not isinstance(ch.value, dict) or not ch.value:
+        problems.add(ch.line if ch else loc.line, "slack channels must map channel ids to topics")
+    else:
+        for cid, topic in ch.value.items():
+            if not is_channel_id(cid) or not isinstance(topic.value, str):
+                problems.add(topic.line, f"channel '{cid}': a Slack channel id mapped to a topic")
+            else:
+                channels[cid] = topic.value
+    every = m.get("catch_up_seconds")
+    if every is not None and (not isinstance(every.value, int | float) or every.value < 1):
+        problems.add(every.line, "slack.catch_up_seconds must be a number of seconds >= 1")
+    return SlackConfig(
+        team_id=_value(m, "team_id", str, problems, loc.line, ""),
+        mode=mode,
+        api_url=_value(m, "api_url", str, problems, loc.line, defaults.SLACK_API_URL),
+        bot_token=_secret(m, "bot_token", base, problems, loc.line, True),
+        signing_secret=_secret(m, "signing_secret", base, problems, loc.line, mode == "events"),
+        app_token=_secret(m, "app_token", base, problems, loc.line, mode == "socket"),
+        host=_value(listen, "host", str, problems, loc.line, defaults.SLACK_HOST),
+        port=_value(listen, "port", int, problems, loc.line, defaults.SLACK_PORT),
+        channels=channels,
+        icon_url=_value(m, "icon_url", str, problems, loc.line, "") or None,
+        pacing=_value(m, "pacing", bool, problems, loc.line, True),
+        catch_up_seconds=float(
+            _value(
+                m, "catch_up_seconds", (int, float), problems, loc.line, defaults.SLACK_CATCH_UP
+            )
+        ),
+    )
+
+
+slack_section = _slack

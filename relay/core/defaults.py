@@ -1,0 +1,88 @@
+"""Every default the relay runs with, defined once.
+
+``relay.yaml`` (:mod:`relay.config`) documents and may override most of them (the key is named
+beside each); the library's own defaults (the envelope verifier, the queues, the peer client)
+are these same values. Durations are in seconds unless a ``timedelta``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+__all__ = [
+    "ADMIN_HOST",
+    "ADMIN_PORT",
+    "AUDIT_RETENTION_DAYS",
+    "BATCH",
+    "CHECKPOINT_BODY_BYTES",
+    "CHECKPOINT_INTERVAL",
+    "CHECKPOINT_SKEW",
+    "CLOCK_SKEW",
+    "ENVELOPE_TTL",
+    "FEDERATION_HOST",
+    "FEDERATION_PORT",
+    "HOP_LIMIT",
+    "LEASE",
+    "MAX_AGE",
+    "MAX_BODY_BYTES",
+    "MAX_FILE_BYTES",
+    "PEER_ATTEMPTS",
+    "PEER_RETRY_BASE",
+    "PEER_RETRY_CAP",
+    "PEER_TIMEOUT",
+    "POLL",
+    "RATE_BURST",
+    "RATE_PER_SECOND",
+    "READ_TIMEOUT",
+    "RETRY_BASE",
+    "RETRY_CAP",
+    "SLACK_API_URL",
+    "SLACK_CATCH_UP",
+    "SLACK_HOST",
+    "SLACK_PORT",
+    "STOP_TIMEOUT",
+    "STORE_URL",
+    "VERIFY_SKEW",
+]
+
+# -- envelopes ---------------------------------------------------------------------------------
+HOP_LIMIT: Final = 4  # federation.hop_limit: hops an envelope may carry (we send what we accept)
+ENVELOPE_TTL: Final = dt.timedelta(days=30)  # federation.envelope_ttl_days
+CLOCK_SKEW: Final = dt.timedelta(seconds=120)  # federation.clock_skew_seconds (a running relay)
+VERIFY_SKEW: Final = dt.timedelta(seconds=60)  # verify_envelope's own, `relay envelope verify`
+CHECKPOINT_SKEW: Final = dt.timedelta(minutes=5)  # an audit checkpoint's time ahead of ours
+
+# -- the federation listener and its peers ----------------------------------------------------
+FEDERATION_HOST: Final = "127.0.0.1"  # federation.listen.host
+FEDERATION_PORT: Final = 8443  # federation.listen.port
+MAX_BODY_BYTES: Final = 1 << 20  # federation.max_body_bytes: one envelope
+MAX_FILE_BYTES: Final = 10 << 20  # one file pushed with PUT /v1/files/{sha256}
+CHECKPOINT_BODY_BYTES: Final = 8192  # POST /v1/audit/checkpoints
+READ_TIMEOUT: Final = 10.0  # federation.read_timeout_seconds: a request body arrives within
+RATE_PER_SECOND: Final = 20.0  # federation.rate_limit.per_second, per peer
+RATE_BURST: Final = 100  # federation.rate_limit.burst
+PEER_TIMEOUT: Final = 10.0  # one call to a partner relay
+PEER_ATTEMPTS: Final = 5  # tries of one call before it counts as failed
+PEER_RETRY_BASE: Final = 0.25  # backoff between those tries (full jitter, capped)
+PEER_RETRY_CAP: Final = 30.0
+
+# -- the durable queues (delivery:) -------------------------------------------------------------
+MAX_AGE: Final = dt.timedelta(hours=24)  # delivery.max_age_hours: older is a dead letter
+RETRY_BASE: Final = 0.5  # delivery.retry_base_seconds
+RETRY_CAP: Final = 300.0  # delivery.retry_cap_seconds
+LEASE: Final = 30.0  # delivery.lease_seconds: an instance holds an item before others may
+BATCH: Final = 64  # delivery.batch: items leased at once
+POLL: Final = 1.0  # delivery.poll_seconds: between looks when nothing wakes the loop
+STOP_TIMEOUT: Final = 10.0  # delivery.stop_timeout_seconds: finishing the batches in hand
+
+# -- admin, audit, store, Slack ----------------------------------------------------------------
+ADMIN_HOST: Final = "127.0.0.1"  # admin.listen.host: loopback or a management network only
+ADMIN_PORT: Final = 9469  # admin.listen.port
+AUDIT_RETENTION_DAYS: Final = 365  # audit.retention_days, and its floor (CJIS AU-11)
+CHECKPOINT_INTERVAL: Final = 300.0  # audit.checkpoint_interval_seconds
+STORE_URL: Final = "sqlite:///relay.db"  # store
+SLACK_API_URL: Final = "https://slack.com/api/"  # slack.api_url
+SLACK_HOST: Final = "127.0.0.1"  # slack.listen.host
+SLACK_PORT: Final = 3000  # slack.listen.port
+SLACK_CATCH_UP: Final = 60.0  # slack.catch_up_seconds
