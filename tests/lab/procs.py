@@ -80,10 +80,15 @@ class Running:
                 pipe.close()
 
     def kill(self) -> None:
-        """Teardown: SIGKILL if still running, pipes closed."""
+        """Teardown: SIGTERM (``relay lab up`` stops its relays), SIGKILL if still running
+        after 60 s; pipes closed."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self._close()
 
 
