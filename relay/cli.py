@@ -12,7 +12,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from relay import __version__
-from relay.commands import audit, bench, chaos, config, demo, envelope, policy, queue, run, status
+from relay.commands import (
+    audit,
+    bench,
+    chaos,
+    config,
+    demo,
+    emulator,
+    envelope,
+    lab,
+    policy,
+    queue,
+    run,
+    status,
+)
 from relay.errors import EXIT_FAILURE, EXIT_INPUT, LoadError, RelayError, exit_code
 
 __all__ = ["main"]
@@ -38,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_parser(sub)
     config.add_parser(sub)
     status.add_parser(sub)
+    emulator.add_parser(sub)
+    lab.add_parser(sub)
     try:
         from relay import cli_keygen
     except ImportError:  # pragma: no cover - present in every release

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from relay.core import defaults
+
 __all__ = ["DONE", "Attempt", "Backoff", "after_failure", "before_attempt"]
 
 
@@ -28,9 +30,9 @@ DONE = Attempt(state="done")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Backoff:
-    base: float = 0.5  # the first retry waits up to this
-    cap: float = 300.0  # no wait is longer
-    max_age: float = 24 * 3600.0  # older than this: dead letter ``max_age``
+    base: float = defaults.RETRY_BASE  # the first retry waits up to this
+    cap: float = defaults.RETRY_CAP  # no wait is longer
+    max_age: float = defaults.MAX_AGE.total_seconds()  # older: dead letter ``max_age``
 
     def delay(self, attempts: int, rng: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^(attempts-1))]."""

@@ -10,6 +10,7 @@ from relay.lab.emulator.emulator import Emulator, start_emulator
 from relay.lab.emulator.limits import Limit
 from relay.lab.emulator.spec import (
     DEFAULT_BOT_SCOPES,
+    DEFAULT_USER_SCOPES,
     ChannelSpec,
     EventsApi,
     SocketMode,
@@ -22,6 +23,7 @@ from relay.lab.emulator.webhook import sign
 
 __all__ = [
     "DEFAULT_BOT_SCOPES",
+    "DEFAULT_USER_SCOPES",
     "Attempt",
     "ChannelSpec",
     "DeliveryRecord",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from relay.lab.emulator import shapes, timeline
-from relay.lab.emulator.call import Call, Method
+from relay.lab.emulator.call import BOT_OR_USER, Call, Method
 from relay.lab.emulator.errors import SlackError
 from relay.lab.emulator.model import Json, Message
 from relay.lab.emulator.validate import check_attachments, check_blocks, check_text
@@ -43,7 +43,50 @@ def _icons(call: Call) -> Json | None:
     return None
 
 
+def _post_as_user(call: Call) -> Json:
+    """An officer's user token: the message is the officer's, as if typed in a client (no
+    ``bot_id``; ``username``/``icon_*`` do not apply to user tokens and are ignored)."""
+    ch = call.member_channel()
+    text, blocks, attachments = _content(call)
+    metadata = _metadata(call)
+    thread_ts = call.args.text("thread_ts") or None
+    if thread_ts is not None and thread_ts not in ch.messages:
+        raise SlackError("invalid_thread_ts")
+    ws, state = call.ws, call.state
+    ts = state.ts.next()
+    broadcast = thread_ts is not None and call.args.flag("reply_broadcast")
+    msg = Message(
+        ts=ts,
+        text=text or "",
+        user=call.actor,
+        subtype="thread_broadcast" if broadcast else None,
+        blocks=blocks if blocks is not None else shapes.rich_text(text or "", ts),
+        attachments=attachments,
+        thread_ts=thread_ts,
+        metadata=metadata,
+    )
+    timeline.post(state, ws, ch, msg)
+    return {
+        "channel": ch.id,
+        "ts": ts,
+        "message": shapes.message_json(ws, ch, msg, state.base_url),
+    }
+
+
+def _own(call: Call, msg: Message, error: str) -> None:
+    """chat.update/chat.delete: a bot token changes the app's messages, a user token the
+    officer's own."""
+    if call.as_user:
+        mine = msg.user == call.actor and msg.bot_id is None
+    else:
+        mine = msg.bot_id == call.ws.bot_id
+    if not mine:
+        raise SlackError(error)
+
+
 async def post_message(call: Call) -> Json:
+    if call.as_user:
+        return _post_as_user(call)
     ch = call.member_channel()
     text, blocks, attachments = _content(call)
     customized = any(k in call.args for k in _CUSTOMIZE)
@@ -83,14 +126,14 @@ async def post_message(call: Call) -> Json:
 async def update(call: Call) -> Json:
     ch = call.member_channel()
     msg = call.message(ch)
-    if msg.bot_id != call.ws.bot_id:
-        raise SlackError("cant_update_message")
+    _own(call, msg, "cant_update_message")
     text = call.args.text("text")
     check_text(text)
     blocks = check_blocks(call.args.structured("blocks", "invalid_blocks_format"))
     if text is None and blocks is None:
         raise SlackError("no_text")
-    timeline.edit(call.state, call.ws, ch, msg, text=text, blocks=blocks, editor=call.ws.bot_id)
+    editor = call.actor if call.as_user else call.ws.bot_id
+    timeline.edit(call.state, call.ws, ch, msg, text=text, blocks=blocks, editor=editor)
     message = shapes.message_json(call.ws, ch, msg, call.state.base_url)
     return {"channel": ch.id, "ts": msg.ts, "text": msg.text, "message": message}
 
@@ -98,8 +141,7 @@ async def update(call: Call) -> Json:
 async def delete(call: Call) -> Json:
     ch = call.member_channel()
     msg = call.message(ch)
-    if msg.bot_id != call.ws.bot_id:
-        raise SlackError("cant_delete_message")
+    _own(call, msg, "cant_delete_message")
     timeline.delete(call.state, call.ws, ch, msg)
     return {"channel": ch.id, "ts": msg.ts}
 
@@ -121,8 +163,8 @@ async def post_ephemeral(call: Call) -> Json:
 
 
 METHODS: Final = {
-    "chat.postMessage": Method(handler=post_message, scope="chat:write"),
-    "chat.update": Method(handler=update, scope="chat:write"),
-    "chat.delete": Method(handler=delete, scope="chat:write"),
+    "chat.postMessage": Method(handler=post_message, scope="chat:write", tokens=BOT_OR_USER),
+    "chat.update": Method(handler=update, scope="chat:write", tokens=BOT_OR_USER),
+    "chat.delete": Method(handler=delete, scope="chat:write", tokens=BOT_OR_USER),
     "chat.postEphemeral": Method(handler=post_ephemeral, scope="chat:write"),
 }

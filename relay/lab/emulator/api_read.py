@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from relay.lab.emulator import directory, shapes
-from relay.lab.emulator.call import Call, Method
+from relay.lab.emulator.call import BOT_OR_USER, Call, Method
 from relay.lab.emulator.errors import SlackError
 from relay.lab.emulator.model import Channel, Json, Message, ts_key
 
@@ -75,6 +75,16 @@ def _page(call: Call, ch: Channel, msgs: Sequence[Message], *, newest_first: boo
 
 async def auth_test(call: Call) -> Json:
     ws = call.ws
+    if call.as_user:
+        user = ws.users[call.actor]
+        return {
+            "url": shapes.workspace_url(ws),
+            "team": ws.name,
+            "user": user.name,
+            "team_id": ws.team_id,
+            "user_id": user.id,
+            "is_enterprise_install": False,
+        }
     return {
         "url": shapes.workspace_url(ws),
         "team": ws.name,
@@ -122,9 +132,9 @@ async def user_info(call: Call) -> Json:
 
 
 METHODS: Final = {
-    "auth.test": Method(handler=auth_test),
-    "conversations.history": Method(handler=history),
-    "conversations.replies": Method(handler=replies),
-    "conversations.info": Method(handler=conversation_info),
-    "users.info": Method(handler=user_info, scope="users:read"),
+    "auth.test": Method(handler=auth_test, tokens=BOT_OR_USER),
+    "conversations.history": Method(handler=history, tokens=BOT_OR_USER),
+    "conversations.replies": Method(handler=replies, tokens=BOT_OR_USER),
+    "conversations.info": Method(handler=conversation_info, tokens=BOT_OR_USER),
+    "users.info": Method(handler=user_info, scope="users:read", tokens=BOT_OR_USER),
 }

@@ -10,7 +10,7 @@ from relay.lab.emulator.model import Channel, Json, Message, Token, TokenKind, W
 from relay.lab.emulator.request import Args
 from relay.lab.emulator.state import EmulatorState
 
-__all__ = ["Call", "Handler", "Method"]
+__all__ = ["BOT_OR_USER", "Call", "Handler", "Method"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,6 +19,15 @@ class Call:
     ws: Workspace
     token: Token
     args: Args
+
+    @property
+    def actor(self) -> str:
+        """Who the token acts as: the officer for a user token, else the app's bot user."""
+        return self.token.user_id or self.ws.bot_user_id
+
+    @property
+    def as_user(self) -> bool:
+        return self.token.kind is TokenKind.USER
 
     def require_scope(self, scope: str) -> None:
         if scope not in self.token.scopes:
@@ -29,7 +38,7 @@ class Call:
         ``channel_not_found``, as on Slack. ``ref`` overrides the argument named ``name``."""
         ref = ref if ref is not None else self.args.text(name)
         found = self.ws.find_channel(ref) if ref else None
-        if found is None or (found.is_private and self.ws.bot_user_id not in found.members):
+        if found is None or (found.is_private and self.actor not in found.members):
             raise SlackError("channel_not_found")
         return found
 
@@ -40,9 +49,10 @@ class Call:
         self.require_scope("groups:read" if ch.is_private else "channels:read")
 
     def member_channel(self, name: str = "channel", *, ref: str | None = None) -> Channel:
-        """A channel the bot may post in: a member, or a public one with chat:write.public."""
+        """A channel the token may post in: a member, or (bot tokens) a public one with
+        chat:write.public."""
         ch = self.channel(name, ref=ref)
-        if self.ws.bot_user_id not in ch.members and not (
+        if self.actor not in ch.members and not (
             not ch.is_private and "chat:write.public" in self.token.scopes
         ):
             raise SlackError("not_in_channel")
@@ -64,3 +74,7 @@ class Method:
     handler: Handler
     scope: str | None = None
     tokens: frozenset[TokenKind] = field(default_factory=lambda: frozenset({TokenKind.BOT}))
+
+
+BOT_OR_USER: frozenset[TokenKind] = frozenset({TokenKind.BOT, TokenKind.USER})
+"""Methods an officer's user token may call too."""

@@ -33,6 +33,7 @@ Json = dict[str, Any]
 class TokenKind(StrEnum):
     BOT = "bot"
     APP = "app"
+    USER = "user"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -41,6 +42,8 @@ class Token:
     kind: TokenKind
     team_id: str
     scopes: frozenset[str]
+    user_id: str | None = None
+    """The officer a user token acts as (``None`` for bot and app tokens)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -137,6 +140,8 @@ class Workspace:
     echo_bot_messages: bool
     channels: dict[str, Channel] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
+    user_tokens: dict[str, str] = field(default_factory=dict)
+    """user id -> that officer's user token (``xoxp-``)."""
     files: dict[str, StoredFile] = field(default_factory=dict)
     ephemeral: list[Json] = field(default_factory=list)
     delivery_failing: bool = False

@@ -11,6 +11,7 @@ from typing import Final
 __all__ = [
     "APP_SCOPES",
     "DEFAULT_BOT_SCOPES",
+    "DEFAULT_USER_SCOPES",
     "ChannelSpec",
     "DeliveryTarget",
     "EventsApi",
@@ -34,6 +35,18 @@ DEFAULT_BOT_SCOPES: Final = frozenset(
     }
 )
 APP_SCOPES: Final = frozenset({"connections:write"})
+DEFAULT_USER_SCOPES: Final = frozenset(
+    {
+        "chat:write",
+        "channels:history",
+        "channels:read",
+        "groups:history",
+        "groups:read",
+        "users:read",
+    }
+)
+"""What an officer's user token (``xoxp-``) may do: post, edit and delete their own messages,
+read the channels they belong to."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +57,8 @@ class UserSpec:
     name: str
     display_name: str = ""
     real_name: str = ""
+    token: str = ""
+    """The officer's user token (``xoxp-``); derived from the team and user id if empty."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

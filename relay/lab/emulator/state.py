@@ -11,7 +11,7 @@ from typing import Protocol
 
 from relay.lab.emulator.limits import FaultInjector, RateLimiter
 from relay.lab.emulator.model import Channel, Json, Token, TokenKind, TsClock, User, Workspace
-from relay.lab.emulator.spec import APP_SCOPES, ChannelSpec, WorkspaceSpec
+from relay.lab.emulator.spec import APP_SCOPES, DEFAULT_USER_SCOPES, ChannelSpec, WorkspaceSpec
 
 __all__ = ["CallRecord", "Changes", "EmulatorState", "EventSink", "PendingUpload"]
 
@@ -148,6 +148,17 @@ class EmulatorState:
                 display_name=u.display_name or u.name,
                 real_name=u.real_name or u.display_name or u.name,
             )
+            token = u.token or f"xoxp-{tid}-{u.id}-{_derived(f'{tid}:{u.id}', 'user')[:24]}"
+            if token in self.tokens:
+                raise ValueError(f"duplicate token for user {u.id!r} in {tid!r}")
+            self.tokens[token] = Token(
+                value=token,
+                kind=TokenKind.USER,
+                team_id=tid,
+                scopes=DEFAULT_USER_SCOPES,
+                user_id=u.id,
+            )
+            ws.user_tokens[u.id] = token
         self.workspaces[tid] = ws
         for c in spec.channels:
             self.add_channel(tid, c)
