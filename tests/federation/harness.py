@@ -14,7 +14,7 @@ import trustme
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from relay.core.keys import Keyring, PinnedKey
+from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
 from relay.core.policy.load import load_policy
 from relay.federation.client import PeerClient
@@ -79,14 +79,14 @@ class Relay:
     url: str = ""
     urls: dict[str, str] = field(default_factory=dict)
 
-    def pinned(self, **kw: Any) -> PinnedKey:
+    def pinned(self, *, revoked: bool = False) -> PinnedKey:
         return PinnedKey(
-            kid=self.kid,
+            kid=KeyId(self.kid),
             agency=AgencyId(self.ori),
             public_key=self.key.public_key().public_bytes_raw(),
-            not_before=kw.get("not_before", NOW - dt.timedelta(days=30)),
-            not_after=kw.get("not_after", NOW + dt.timedelta(days=365)),
-            revoked=kw.get("revoked", False),
+            not_before=NOW - dt.timedelta(days=30),
+            not_after=NOW + dt.timedelta(days=365),
+            revoked=revoked,
         )
 
     def client_ssl(self, ca: trustme.CA) -> ssl.SSLContext:

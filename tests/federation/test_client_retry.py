@@ -28,7 +28,7 @@ class Flaky:
         return web.json_response({"status": "accepted", "envelope": "x1"})
 
 
-async def _client_for(flaky: Flaky, sleeps: list[float]):
+async def _client_for(flaky: Flaky, sleeps: list[float]) -> tuple[TestServer, PeerClient]:
     app = web.Application()
     app.router.add_post("/v1/envelopes", flaky.handle)
     server = TestServer(app, host="127.0.0.1", port=0)
@@ -48,7 +48,8 @@ async def _client_for(flaky: Flaky, sleeps: list[float]):
 
 
 async def test_retryable_failures_back_off_exponentially_then_succeed():
-    flaky, sleeps = Flaky([503, 502, 500]), []
+    flaky = Flaky([503, 502, 500])
+    sleeps: list[float] = []
     server, client = await _client_for(flaky, sleeps)
     try:
         result = await client.send("MA9990200", {"payload": "x", "signatures": []})
@@ -61,7 +62,8 @@ async def test_retryable_failures_back_off_exponentially_then_succeed():
 
 
 async def test_retry_after_is_honoured():
-    flaky, sleeps = Flaky([429], retry_after="3"), []
+    flaky = Flaky([429], retry_after="3")
+    sleeps: list[float] = []
     server, client = await _client_for(flaky, sleeps)
     try:
         await client.send("MA9990200", {})
@@ -72,7 +74,8 @@ async def test_retry_after_is_honoured():
 
 
 async def test_a_refusal_is_not_retried():
-    flaky, sleeps = Flaky([403]), []
+    flaky = Flaky([403])
+    sleeps: list[float] = []
     server, client = await _client_for(flaky, sleeps)
     try:
         with pytest.raises(DeliveryError) as err:
@@ -86,7 +89,8 @@ async def test_a_refusal_is_not_retried():
 
 
 async def test_gives_up_after_the_last_attempt_with_a_retryable_error():
-    flaky, sleeps = Flaky([503] * 10), []
+    flaky = Flaky([503] * 10)
+    sleeps: list[float] = []
     server, client = await _client_for(flaky, sleeps)
     try:
         with pytest.raises(DeliveryError) as err:

@@ -3,9 +3,13 @@ across state lines, withheld lines, duplicates over two paths."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
 from relay.core.slack_parse import parse_event
+from relay.service import Delivery
 from tests.federation.harness import Federation, policy_text
 
 CT, FC, MA, RI = "CT9990100", "NY999FC00", "MA9990200", "RI9990400"
@@ -56,23 +60,23 @@ def policies() -> dict[str, str]:
 
 
 @pytest.fixture
-async def federation(tmp_path):
+async def federation(tmp_path: Path) -> AsyncIterator[Federation]:
     fed = Federation(tmp_path, [CT, FC, MA, RI])
     await fed.start(policies())
     yield fed
     await fed.stop()
 
 
-def _delivered(fed: Federation, ori: str) -> list:
+def _delivered(fed: Federation, ori: str) -> list[Delivery]:
     service = fed.relays[ori].service
     assert service is not None
-    out = []
+    out: list[Delivery] = []
     while not service.delivered.empty():
         out.append(service.delivered.get_nowait())
     return out
 
 
-async def test_bolo_reaches_partners_redacted_and_relayed_once(federation: Federation):
+async def test_bolo_reaches_partners_redacted_and_relayed_once(federation: Federation) -> None:
     """CT sends to MA directly and to its fusion center, which relays to MA (a duplicate:
     posted once) and to RI (one hop, the origin signature still verifies)."""
     ct = federation.relays[CT].service
@@ -104,7 +108,7 @@ async def test_bolo_reaches_partners_redacted_and_relayed_once(federation: Feder
     assert "Subaru Outback" in ri_text
 
 
-async def test_no_onward_relay_when_the_origin_forbids_it(federation: Federation):
+async def test_no_onward_relay_when_the_origin_forbids_it(federation: Federation) -> None:
     """MA received with onward=false: it never passes the BOLO on (it has no partner that
     would take it anyway, and the routing says no)."""
     ct = federation.relays[CT].service
@@ -121,13 +125,12 @@ async def test_no_onward_relay_when_the_origin_forbids_it(federation: Federation
     await federation.settle()
     assert len(_delivered(federation, MA)) == 1
     assert len(_delivered(federation, RI)) == 1
-    assert federation.relays[MA].service is not None
-    assert all(
-        r.reason != "onward_forbidden" for r in federation.relays[RI].service.store.refusals()
-    )  # type: ignore[union-attr]
+    ri = federation.relays[RI].service
+    assert ri is not None
+    assert all(r.reason != "onward_forbidden" for r in ri.store.refusals())
 
 
-async def test_a_blocked_message_sends_nothing(federation: Federation):
+async def test_a_blocked_message_sends_nothing(federation: Federation) -> None:
     ct = federation.relays[CT].service
     assert ct is not None
     message = parse_event(
@@ -193,7 +196,7 @@ async def test_three_relays_ct_fusion_center_ma_withheld_line_keeps_origin_signa
     assert any("Subaru Outback" in t for t in texts)
 
 
-async def test_a_delete_is_passed_on_by_the_fusion_center(federation: Federation):
+async def test_a_delete_is_passed_on_by_the_fusion_center(federation: Federation) -> None:
     """CT deletes a BOLO: RI, reached only through the fusion center, gets the retraction."""
     from relay.core.envelope import EnvelopeKind
 
