@@ -255,7 +255,7 @@ def _value(result: Result) -> float:
 # -- the test ---------------------------------------------------------------------------------
 async def test_prometheus_scrapes_relays_and_sees_the_flow(
     prometheus_binary: str, relays: tuple[RunningRelay, RunningRelay], tmp_path: Path
-):
+) -> None:
     ct, ma = relays
     targets = {}
     for running in (ct, ma):
