@@ -16,7 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
+from relay.core.policy.engine import Decision
 from relay.core.policy.load import load_policy
+from relay.core.slack_parse import parse_event
 from relay.federation.client import PeerClient
 from relay.federation.server import build_federation_app
 from relay.federation.tls import client_context, server_context
@@ -182,6 +184,30 @@ class Federation:
             relay.url = f"https://127.0.0.1:{port}"
         for relay in self.relays.values():
             relay.urls.update({o: r.url for o, r in self.relays.items() if o != relay.ori})
+
+    def service(self, ori: str) -> RelayService:
+        """``ori``'s running service (after :meth:`start`)."""
+        service = self.relays[ori].service
+        assert service is not None, f"{ori} is not started"
+        return service
+
+    async def publish(
+        self,
+        ori: str,
+        text: str,
+        ts: str,
+        *,
+        author: str = "Det. R. Okafor",
+        envelope_id: str | None = None,
+    ) -> dict[str, Decision]:
+        """A person's BOLO posted in ``ori``'s Slack: published, then every relay settles.
+        Returns the decision for each partner."""
+        message = parse_event({"type": "message", "user": "U1", "ts": ts, "text": text})
+        decisions = await self.service(ori).publish(
+            message, topic="bolo", author=author, envelope_id=envelope_id
+        )
+        await self.settle()
+        return decisions
 
     async def settle(self) -> None:
         """Wait until no relay has work due in its queues (bounded: hops are finite)."""
