@@ -10,8 +10,8 @@ and never change (other tools read them). :data:`TABLE` gives each reason
 - ``log_level``: how loud it is when it happens: ``info``, ``warning`` or ``error`` (the
   log method's name; core modules do not import ``logging``).
 
-Policy decisions (``topic_not_shared``, ...) are here too where the same code is used outside
-the engine, so the engine's own rule enum can fold into this one.
+The policy engine's own rules (``topic_not_shared``, ``nothing_left``, ...) are reasons too; a
+policy's detectors add rule ids of their own (``informant.source``), which are not reasons.
 """
 
 from __future__ import annotations
@@ -57,6 +57,18 @@ class Reason(StrEnum):
     TOPIC_NOT_SHARED = "topic_not_shared"  # we do not share the topic with the partner
     TOPIC_NOT_ACCEPTED = "topic_not_accepted"  # we do not accept the topic from the partner
     AGREEMENT_EXPIRED = "agreement_expired"  # our agreement with the partner has expired
+    # -- the policy engine's own rules (a detector's id names the others) ----------------------
+    NOT_RELAYED = "not_relayed"  # a message kind the relay does not share
+    BOT_NOT_FEDERATED = "bot_not_federated"
+    FILE_TYPE_NOT_ALLOWED = "file_type_not_allowed"
+    FILE_UNVERIFIABLE = "file_unverifiable"
+    TEARLINE = "tearline"
+    MARKING_UNKNOWN = "marking_unknown"
+    MARKING_ABOVE_CEILING = "marking_above_ceiling"
+    SHARED_CONTENT_DROPPED = "shared_content_dropped"
+    NOTHING_LEFT = "nothing_left"
+    LANGUAGE_NOT_COVERED = "language_not_covered"
+    TOO_COMPLEX = "too_complex"  # more than the engine will evaluate (fail closed)
     # -- our side of a call, the queues ---------------------------------------------------------
     UNREACHABLE = "unreachable"  # a partner relay that does not answer
     TLS_FAILED = "tls_failed"
@@ -138,6 +150,22 @@ TABLE: Final[Mapping[Reason, ReasonSpec]] = {
     R.PARTNER_UNKNOWN: ReasonSpec(None, False, _INFO),
     R.TOPIC_NOT_SHARED: ReasonSpec(None, False, _INFO),
     R.AGREEMENT_EXPIRED: ReasonSpec(None, False, _WARN),
+    **{
+        r: ReasonSpec(None, False, _INFO)
+        for r in (
+            R.NOT_RELAYED,
+            R.BOT_NOT_FEDERATED,
+            R.FILE_TYPE_NOT_ALLOWED,
+            R.FILE_UNVERIFIABLE,
+            R.TEARLINE,
+            R.MARKING_UNKNOWN,
+            R.MARKING_ABOVE_CEILING,
+            R.SHARED_CONTENT_DROPPED,
+            R.NOTHING_LEFT,
+            R.LANGUAGE_NOT_COVERED,
+            R.TOO_COMPLEX,
+        )
+    },
     R.UNREACHABLE: ReasonSpec(None, True, _WARN),
     R.TLS_FAILED: ReasonSpec(None, True, _WARN),
     R.DELIVERY_FAILED: ReasonSpec(None, True, _WARN),

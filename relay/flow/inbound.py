@@ -24,7 +24,7 @@ from relay.core.envelope import EnvelopeKind, VerifiedEnvelope, add_hop, verify_
 from relay.core.keys import Keyring
 from relay.core.model import AgencyId, MessageKind
 from relay.core.policy.content import envelope_content
-from relay.core.policy.engine import Decision, evaluate_inbound, evaluate_outbound_all
+from relay.core.policy.engine import Decision, evaluate_inbound, evaluate_relay
 from relay.core.policy.model import Action, Policy
 from relay.core.policy.outbound import OutboundMessage
 from relay.core.reasons import Reason
@@ -217,12 +217,32 @@ class Inbound:
             [line.text for line in verified.lines],
             [(f.file.title, f.file.alt, f.file.mime, f.file.size) for f in verified.files],
         )
+        targets = routing.relay_targets(
+            self.policy,
+            own=AgencyId(self.agency),
+            topic=verified.topic,
+            sender=AgencyId(sender),
+            path=verified.path,
+            hops=len(verified.hops),
+            onward=verified.onward,
+            hop_limit=self.hop_limit,
+            now=now,
+        )
+        # Judged once: what this agency shows, and (when it passes the envelope on) what each
+        # partner may receive of it.
+        if targets:
+            decision, outbound = evaluate_relay(
+                content, self.policy, sender, verified.topic, now=now
+            )
+        else:
+            decision, outbound = (
+                evaluate_inbound(content, self.policy, sender, verified.topic, now=now),
+                {},
+            )
         if verified.kind is EnvelopeKind.DELETE:
             decision = _RETRACT  # a retraction carries no content to judge
-        else:
-            decision = evaluate_inbound(content, self.policy, sender, verified.topic, now=now)
-            if decision.action is Action.BLOCK and verified.kind is EnvelopeKind.EDIT:
-                decision = _RETRACT  # an edit this agency will not show retracts its copy
+        elif decision.action is Action.BLOCK and verified.kind is EnvelopeKind.EDIT:
+            decision = _RETRACT  # an edit this agency will not show retracts its copy
         rules = tuple(dict.fromkeys(r.rule for r in decision.reasons))
         metrics = self.recorder.metrics
         if attempt <= 1:
@@ -248,20 +268,8 @@ class Inbound:
             if verified.kind is EnvelopeKind.POST:
                 metrics.observe("posted", sender, (now - verified.issued_at).total_seconds())
             records += self.recorder.entry(what, outcome="posted", **common)
-        targets = routing.relay_targets(
-            self.policy,
-            own=AgencyId(self.agency),
-            topic=verified.topic,
-            sender=AgencyId(sender),
-            path=verified.path,
-            hops=len(verified.hops),
-            onward=verified.onward,
-            hop_limit=self.hop_limit,
-            now=now,
-        )
         if not targets:
             return []
-        outbound = evaluate_outbound_all(content, self.policy, verified.topic, now=now)
         present = await self._blobs_present(verified)
         items = [
             item

@@ -15,11 +15,11 @@ from relay.core.keys import jwk_thumbprint, public_key_from_jwk
 from relay.core.signing import public_key_bytes
 
 
-def run(argv):
+def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="relay")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    return int(args.func(args))
 
 
 def test_keygen_writes_0600_private_key_and_public_jwk_with_kid(tmp_path, capsys):

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,14 +49,14 @@ def relay(*argv: str, stdin: str | bytes = b"") -> subprocess.CompletedProcess[s
     )
 
 
-def one_json_line(text: str):
+def one_json_line(text: str) -> Any:
     lines = text.splitlines()
     assert len(lines) == 1, text
     return json.loads(lines[0])
 
 
 @pytest.fixture(scope="module")
-def jwks(tmp_path_factory) -> Path:
+def jwks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("jwks") / "example.jwks.json"
     keys = [
         {"kty": j["kty"], "crv": j["crv"], "x": j["x"], "kid": kid}
@@ -191,7 +192,7 @@ def test_verify_bad_at_is_a_usage_error(jwks):
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory) -> Path:
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("keys")
     done = relay("keygen", "--agency", "CT9990100", "--out", str(out), "--kid-suffix", "2026-k1")
     assert done.returncode == 0, done.stderr

@@ -67,7 +67,7 @@ detectors:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> str:
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A one-rule policy (strip ``CI-nnnn``): quick to load where the rules don't matter."""
     path = tmp_path_factory.mktemp("tiny") / "tiny.yaml"
     path.write_text(TINY, encoding="utf-8")
@@ -75,7 +75,7 @@ def tiny(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def tiny_apply(tiny) -> list[str]:
+def tiny_apply(tiny: str) -> list[str]:
     return ["policy", "apply", tiny, "--peer", "MA9990200", "--topic", "bolo", *NOW_ARG]
 
 

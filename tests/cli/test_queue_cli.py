@@ -142,8 +142,12 @@ def conf(tmp_path: Path) -> Path:
     return path
 
 
+# The store the ``sqlite_store`` fixture filled, and the ids of its items by short name.
+Filled = tuple[SqliteStore, dict[str, str]]
+
+
 @pytest.fixture
-def sqlite_store(conf: Path) -> Iterator[tuple[SqliteStore, dict[str, str]]]:
+def sqlite_store(conf: Path) -> Iterator[Filled]:
     """The five items in ``conf/data/relay.db``; the test reads the store afterwards."""
     store = SqliteStore(conf.parent / "data" / "relay.db")
     try:
@@ -176,7 +180,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 # --- list -----------------------------------------------------------------------------------
 
 
-def test_list_table_shows_everything_not_done(sqlite_store, conf: Path) -> None:
+def test_list_table_shows_everything_not_done(sqlite_store: Filled, conf: Path) -> None:
     _, ids = sqlite_store
     proc = relay("list", "--config", str(conf))  # cwd is the repository: the path is conf's
     assert proc.returncode == 0, proc.stderr
@@ -216,7 +220,7 @@ def test_list_table_shows_everything_not_done(sqlite_store, conf: Path) -> None:
     assert re.fullmatch(r"1m0\ds", inbound["AGE"]), inbound["AGE"]
 
 
-def test_list_json_lines(sqlite_store, conf: Path) -> None:
+def test_list_json_lines(sqlite_store: Filled, conf: Path) -> None:
     _, ids = sqlite_store
     now = time.time()
     proc = relay("list", "--config", str(conf), "--json")
@@ -265,7 +269,9 @@ def test_list_json_lines(sqlite_store, conf: Path) -> None:
         (["--partner", "TX9990400"], set()),
     ],
 )
-def test_list_filters(sqlite_store, conf: Path, flags: list[str], expected: set[str]) -> None:
+def test_list_filters(
+    sqlite_store: Filled, conf: Path, flags: list[str], expected: set[str]
+) -> None:
     proc = relay("list", "--config", str(conf), "--json", *flags)
     assert proc.returncode == 0, proc.stderr
     assert {d["envelope_id"] for d in json_lines(proc.stdout)} == expected
@@ -290,7 +296,7 @@ def test_list_of_an_empty_store_is_the_header(tmp_path: Path) -> None:
         ["--state", "failed"],
     ],
 )
-def test_list_bad_filters_are_exit_2(sqlite_store, conf: Path, flags: list[str]) -> None:
+def test_list_bad_filters_are_exit_2(sqlite_store: Filled, conf: Path, flags: list[str]) -> None:
     line = one_error_line(relay("list", "--config", str(conf), *flags), 2)
     assert line.startswith("relay")
 
@@ -298,7 +304,7 @@ def test_list_bad_filters_are_exit_2(sqlite_store, conf: Path, flags: list[str])
 # --- retry ----------------------------------------------------------------------------------
 
 
-def test_retry_puts_a_dead_letter_back_due_now(sqlite_store, conf: Path) -> None:
+def test_retry_puts_a_dead_letter_back_due_now(sqlite_store: Filled, conf: Path) -> None:
     store, ids = sqlite_store
     before = time.time()
     proc = relay("retry", "--config", str(conf), ids["env-dead"])
@@ -308,7 +314,7 @@ def test_retry_puts_a_dead_letter_back_due_now(sqlite_store, conf: Path) -> None
     assert before - 1 <= entry.next_at <= time.time()
 
 
-def test_retry_of_items_that_are_not_dead_is_exit_1(sqlite_store, conf: Path) -> None:
+def test_retry_of_items_that_are_not_dead_is_exit_1(sqlite_store: Filled, conf: Path) -> None:
     store, ids = sqlite_store
     asked = [ids["env-due"], ids["env-dead"], ids["env-done"], ids["env-in"]]
     proc = relay("retry", "--config", str(conf), *asked)
@@ -326,7 +332,7 @@ def test_retry_of_items_that_are_not_dead_is_exit_1(sqlite_store, conf: Path) ->
     assert (proc.returncode, proc.stdout) == (1, "not dead: out-999\n")
 
 
-def test_retry_all_dead_by_partner(sqlite_store, conf: Path) -> None:
+def test_retry_all_dead_by_partner(sqlite_store: Filled, conf: Path) -> None:
     store, ids = sqlite_store
     for name in ("env-later", "env-in"):
         assert store.drop_entry(ids[name], now=time.time(), reason="offline")
@@ -352,7 +358,7 @@ def test_retry_all_dead_by_partner(sqlite_store, conf: Path) -> None:
         ["--all-dead", "--partner", "nope"],
     ],
 )
-def test_retry_usage_errors_are_exit_2(sqlite_store, conf: Path, args: list[str]) -> None:
+def test_retry_usage_errors_are_exit_2(sqlite_store: Filled, conf: Path, args: list[str]) -> None:
     store, _ = sqlite_store
     before = entries(store)
     one_error_line(relay("retry", "--config", str(conf), *args), 2)
@@ -362,7 +368,7 @@ def test_retry_usage_errors_are_exit_2(sqlite_store, conf: Path, args: list[str]
 # --- drop -----------------------------------------------------------------------------------
 
 
-def test_drop_moves_pending_items_to_the_dead_letters(sqlite_store, conf: Path) -> None:
+def test_drop_moves_pending_items_to_the_dead_letters(sqlite_store: Filled, conf: Path) -> None:
     store, ids = sqlite_store
     asked = [ids["env-due"], ids["env-in"]]
     proc = relay("drop", "--config", str(conf), *asked, "--reason", "partner_offline")
@@ -374,7 +380,7 @@ def test_drop_moves_pending_items_to_the_dead_letters(sqlite_store, conf: Path) 
     assert now["env-later"].state == "pending"
 
 
-def test_drop_default_reason(sqlite_store, conf: Path) -> None:
+def test_drop_default_reason(sqlite_store: Filled, conf: Path) -> None:
     store, ids = sqlite_store
     proc = relay("drop", "--config", str(conf), ids["env-later"])
     assert (proc.returncode, proc.stdout) == (0, f"dropped {ids['env-later']}\n")
@@ -382,7 +388,7 @@ def test_drop_default_reason(sqlite_store, conf: Path) -> None:
     assert (entry.state, entry.reason) == ("dead", "dropped_by_operator")
 
 
-def test_drop_of_items_that_are_not_pending_is_exit_1(sqlite_store, conf: Path) -> None:
+def test_drop_of_items_that_are_not_pending_is_exit_1(sqlite_store: Filled, conf: Path) -> None:
     store, ids = sqlite_store
     asked = [ids["env-dead"], ids["env-due"], ids["env-done"], "in-999"]
     proc = relay("drop", "--config", str(conf), *asked)
@@ -403,7 +409,7 @@ def test_drop_of_items_that_are_not_pending_is_exit_1(sqlite_store, conf: Path) 
     ["Bad", "1st", "_x", "a" * 65, "x-y", "x y", "x\n", "", "dropped\u0130"],
 )
 def test_drop_with_a_bad_reason_is_exit_2_and_changes_nothing(
-    sqlite_store, conf: Path, reason: str
+    sqlite_store: Filled, conf: Path, reason: str
 ) -> None:
     store, ids = sqlite_store
     before = entries(store)
@@ -415,7 +421,7 @@ def test_drop_with_a_bad_reason_is_exit_2_and_changes_nothing(
     assert entries(store) == before
 
 
-def test_drop_reason_of_64_characters_is_fine(sqlite_store, conf: Path) -> None:
+def test_drop_reason_of_64_characters_is_fine(sqlite_store: Filled, conf: Path) -> None:
     store, ids = sqlite_store
     reason = "r" + "0_" * 31 + "z"
     proc = relay("drop", "--config", str(conf), ids["env-due"], "--reason", reason)
@@ -434,7 +440,7 @@ BAD_IDS: Final = ["x", "out-", "out-1a", "OUT-1", "out--1", "inbound-1", "in-\u0
     [("retry" if i % 2 else "drop", bad) for i, bad in enumerate([*BAD_IDS, "out-1 "])],
 )
 def test_a_malformed_id_is_exit_2_before_anything_changes(
-    sqlite_store, conf: Path, command: str, bad: str
+    sqlite_store: Filled, conf: Path, command: str, bad: str
 ) -> None:
     store, ids = sqlite_store
     before = entries(store)
@@ -464,7 +470,7 @@ def test_config_or_store_is_required_not_both(conf: Path) -> None:
 
 
 def test_store_url_relative_sqlite_path_is_under_the_current_directory(
-    sqlite_store, conf: Path
+    sqlite_store: Filled, conf: Path
 ) -> None:
     _, ids = sqlite_store
     proc = relay("list", "--store", "sqlite:///data/relay.db", "--json", cwd=conf.parent)

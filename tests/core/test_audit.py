@@ -477,11 +477,11 @@ def test_records_are_frozen() -> None:
 def test_the_fast_canonical_form_is_jcs(seq, prev, rules, count, envelope):
     """canonical() and link() take a shortcut past the general canonicalizer: it must give
     the same bytes for every record the patterns admit."""
-    from relay.core.audit import AuditRecord, link
+    from relay.core.audit import AuditEvent, AuditRecord, link
     from relay.core.canonical import canonicalize
 
     record = AuditRecord(
-        event="forward",
+        event=AuditEvent.FORWARD,
         at="2026-11-29T18:15:46.123456Z",
         relay="CT9990100",
         outcome="accepted",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from relay.core.envelope import (
     to_wire,
     verify_envelope,
 )
+from relay.core.envelope_verify import DEFAULT_MAX_HOPS, DEFAULT_SKEW
 from relay.core.jws import signing_input
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
@@ -58,23 +60,43 @@ def kid(agency: str, suffix: str = "2026-k1") -> KeyId:
     return KeyId(f"{agency}#{suffix}")
 
 
-def pin(agency, key=None, suffix="2026-k1", **window):
+def pin(
+    agency: AgencyId,
+    key: Ed25519PrivateKey | None = None,
+    suffix: str = "2026-k1",
+    *,
+    not_before: datetime = T0 - timedelta(days=30),
+    not_after: datetime | None = None,
+    revoked: bool = False,
+) -> PinnedKey:
     key = key or KEYS[agency]
-    window.setdefault("not_before", T0 - timedelta(days=30))
     return PinnedKey(
-        kid=kid(agency, suffix), agency=agency, public_key=public_key_bytes(key), **window
+        kid=kid(agency, suffix),
+        agency=agency,
+        public_key=public_key_bytes(key),
+        not_before=not_before,
+        not_after=not_after,
+        revoked=revoked,
     )
 
 
 RING = Keyring.of(pin(agency) for agency in KEYS)
 
 
-def salts(n):
+def salts(n: int) -> list[str]:
     return [f"salt-{i:02d}-0123456789abcdef" for i in range(n)]
 
 
-def origin(*, lines=LINES, files=(FILE,), key=None, signer=None, **overrides):
-    fields = {
+def origin(
+    *,
+    lines: Sequence[str] = LINES,
+    files: Sequence[FileRef] = (FILE,),
+    key: Ed25519PrivateKey | None = None,
+    signer: KeyId | None = None,
+    **overrides: Any,
+) -> SignedEnvelope:
+    """A's signed envelope to B; ``overrides`` replace any of ``build_envelope``'s fields."""
+    fields: dict[str, Any] = {
         "issuer": A,
         "audience": B,
         "onward": True,
@@ -93,7 +115,17 @@ def origin(*, lines=LINES, files=(FILE,), key=None, signer=None, **overrides):
     return sign_origin(unsigned, key=key or KEYS[A], kid=signer or kid(A))
 
 
-def hop(env, signer, *, frm, to, minutes=1, onward=True, **kwargs):
+def hop(
+    env: SignedEnvelope,
+    signer: AgencyId,
+    *,
+    frm: AgencyId,
+    to: AgencyId,
+    minutes: int = 1,
+    onward: bool = True,
+    withhold_lines: Collection[int] = (),
+    withhold_files: Collection[int] = (),
+) -> SignedEnvelope:
     return add_hop(
         env,
         key=KEYS[signer],
@@ -103,23 +135,33 @@ def hop(env, signer, *, frm, to, minutes=1, onward=True, **kwargs):
         at=T0 + timedelta(minutes=minutes),
         policy=f"{signer}/outbound/{to}@v3",
         onward=onward,
-        **kwargs,
+        withhold_lines=withhold_lines,
+        withhold_files=withhold_files,
     )
 
 
-def two_hops():
+def two_hops() -> SignedEnvelope:
     """A signs; B forwards to C withholding line 2; C forwards to D."""
     env = hop(origin(), B, frm=A, to=C, withhold_lines={2})
     return hop(env, C, frm=B, to=D, minutes=2)
 
 
-def refused(data, *, now=T0 + timedelta(minutes=5), ring=RING, **kwargs):
+def refused(
+    data: Any,
+    *,
+    now: datetime = T0 + timedelta(minutes=5),
+    ring: Keyring = RING,
+    max_hops: int = DEFAULT_MAX_HOPS,
+    skew: timedelta = DEFAULT_SKEW,
+    receiver: AgencyId | None = None,
+) -> str:
+    """The refusal code ``verify_envelope`` raises for ``data`` (the wire form, as parsed)."""
     with pytest.raises(VerificationError) as info:
-        verify_envelope(data, ring, now=now, **kwargs)
+        verify_envelope(data, ring, now=now, max_hops=max_hops, skew=skew, receiver=receiver)
     return info.value.code
 
 
-def resign_payload(env, mutate):
+def resign_payload(env: SignedEnvelope, mutate: Callable[[Any], object]) -> Any:
     """Change the payload JSON and re-sign it as A (so only the payload check can fail)."""
     payload = json.loads(b64url_decode(env.payload))
     mutate(payload)
@@ -536,7 +578,7 @@ _TARGETS = [
 ]
 
 
-def _get(wire, target):
+def _get(wire: Any, target: tuple[str | int, ...]) -> Any:
     if target[0] == "payload":
         return wire["payload"]
     if target[0] == "disclosure":
@@ -544,7 +586,7 @@ def _get(wire, target):
     return wire["signatures"][target[1]][target[2]]
 
 
-def _set(wire, target, value):
+def _set(wire: Any, target: tuple[str | int, ...], value: object) -> None:
     if target[0] == "payload":
         wire["payload"] = value
     elif target[0] == "disclosure":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from relay.core import envelope_codec as fast
 from relay.core import sdjwt, signing
-from relay.core.canonical import CanonicalizationError, canonicalize, parse_json
+from relay.core.canonical import CanonicalizationError, JSONValue, canonicalize, parse_json
 from relay.errors import VerificationError
 
 SETTINGS = settings(max_examples=500, deadline=None, database=None, derandomize=True)
@@ -33,14 +34,14 @@ json_values = st.recursive(
 )
 
 
-def _reference(value):
+def _reference(value: JSONValue) -> bytes | None:
     try:
         return canonicalize(value)
     except CanonicalizationError:
         return None
 
 
-def _fast(value):
+def _fast(value: JSONValue) -> bytes | None:
     try:
         return fast.canonical_bytes(value)
     except CanonicalizationError:
@@ -59,7 +60,7 @@ def test_canonical_bytes_escapes_every_character_as_jcs_does():
         assert _fast({chunk: [chunk]}) == _reference({chunk: [chunk]})
 
 
-def _parse_reference(raw: bytes):
+def _parse_reference(raw: bytes) -> JSONValue:
     try:
         value = parse_json(raw)
     except (ValueError, RecursionError):
@@ -68,7 +69,7 @@ def _parse_reference(raw: bytes):
     return value if canonical == raw else "not-jcs"
 
 
-def _parse_fast(raw: bytes):
+def _parse_fast(raw: bytes) -> JSONValue:
     try:
         return fast.parse_canonical(raw, where="x")
     except VerificationError as exc:
@@ -76,20 +77,24 @@ def _parse_fast(raw: bytes):
         return code or ("not-json" if "not JSON" in exc.message else "not-jcs")
 
 
-def _spellings(value):
+def _spellings(value: JSONValue) -> list[bytes]:
     """The JCS bytes of ``value`` and a few near-canonical spellings of it."""
     out = []
     canonical = _reference(value)
     if canonical is not None:
         out.append(canonical)
-    for kwargs in (
-        {"ensure_ascii": False, "separators": (",", ":"), "sort_keys": True},
-        {"ensure_ascii": True, "separators": (",", ":"), "sort_keys": True},
-        {"ensure_ascii": False, "separators": (",", ":")},
-        {},
-    ):
+    spellings: list[tuple[bool, tuple[str, str] | None, bool]] = [
+        (False, (",", ":"), True),
+        (True, (",", ":"), True),
+        (False, (",", ":"), False),
+        (True, None, False),  # json.dumps's defaults
+    ]
+    for ensure_ascii, separators, sort_keys in spellings:
         with contextlib.suppress(UnicodeEncodeError, ValueError):
-            out.append(json.dumps(value, **kwargs).encode("utf-8"))
+            spelled = json.dumps(
+                value, ensure_ascii=ensure_ascii, separators=separators, sort_keys=sort_keys
+            )
+            out.append(spelled.encode("utf-8"))
     return out
 
 
@@ -164,7 +169,7 @@ salts = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
 @SETTINGS
 @given(salts.filter(lambda s: len(s) <= 64), st.text(max_size=12), json_values)
 def test_make_disclosure_equals_sdjwt(salt, name, value):
-    def run(make):
+    def run(make: Callable[[str, str, JSONValue], str]) -> str:
         try:
             return make(salt, name, value)
         except ValueError as exc:  # CanonicalizationError included
@@ -184,7 +189,7 @@ def test_make_disclosure_equals_sdjwt(salt, name, value):
     )
 )
 def test_decode_disclosure_equals_sdjwt(encoded):
-    def run(decode):
+    def run(decode: Callable[[str], object]) -> object:
         try:
             return decode(encoded)
         except VerificationError as exc:

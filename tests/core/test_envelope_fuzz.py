@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relay.core.canonical import CanonicalizationError, canonicalize
+from relay.core.canonical import CanonicalizationError, JSONValue, canonicalize
 from relay.core.envelope import (
     Author,
     EnvelopeId,
@@ -87,7 +88,7 @@ json_values = st.recursive(
 )  # fmt: skip
 
 
-def _base():
+def _base() -> JSONValue:
     unsigned = build_envelope(
         issuer=A,
         audience=B,
@@ -118,19 +119,20 @@ def _base():
 BASE = json.loads(json.dumps(_base()))
 
 
-def only_verification_errors(data) -> None:
+def only_verification_errors(data: JSONValue) -> None:
     """Each reader either accepts ``data`` or raises VerificationError; nothing else."""
-    for read in (
+    readers: tuple[Callable[[JSONValue], object], ...] = (
         SignedEnvelope.from_wire,
         lambda d: verify_envelope(d, RING, now=NOW),
         lambda d: verify_envelope(d, RING, now=NOW, receiver=C),
         lambda d: verify_jws_envelope(d, JWKS, now=NOW),
-    ):
+    )
+    for read in readers:
         with contextlib.suppress(VerificationError):
             read(data)
 
 
-def _b64_json(value, *, jcs=True) -> str:
+def _b64_json(value: JSONValue, *, jcs: bool = True) -> str:
     try:
         raw = canonicalize(value) if jcs else json.dumps(value).encode("utf-8", "replace")
     except (CanonicalizationError, ValueError):
@@ -181,9 +183,16 @@ def test_junk_json_inside_base64url_parts_raises_only_verification_errors(path, 
     only_verification_errors(env)
 
 
-def _signed(payload, *, origin_header=None, hop_header=None, disclosures=()):
+def _signed(
+    payload: JSONValue,
+    *,
+    origin_header: dict[str, JSONValue] | None = None,
+    hop_header: dict[str, JSONValue] | None = None,
+    disclosures: Sequence[str] = (),
+) -> dict[str, JSONValue]:
     """An envelope whose signatures verify over arbitrary (JCS) payload and headers."""
-    env = {"payload": _b64_json(payload), "signatures": []}
+    payload_b64 = _b64_json(payload)
+    signatures: list[JSONValue] = []
     headers = [
         origin_header or {"alg": "Ed25519", "kid": KID[A], "typ": "relay-envelope+sd-jwt"},
         hop_header,
@@ -192,14 +201,14 @@ def _signed(payload, *, origin_header=None, hop_header=None, disclosures=()):
         if header is None:
             continue
         protected = _b64_json(header)
-        member = {"protected": protected}
+        member: dict[str, JSONValue] = {"protected": protected}
         if i == 0:
             member["header"] = {"disclosures": list(disclosures)}
         member["signature"] = b64url_encode(
-            KEY[agency].sign(signing_input(protected, env["payload"]))
+            KEY[agency].sign(signing_input(protected, payload_b64))
         )
-        env["signatures"].append(member)
-    return env
+        signatures.append(member)
+    return {"payload": payload_b64, "signatures": signatures}
 
 
 @FUZZ
@@ -247,7 +256,7 @@ def test_hostile_payload_bytes_are_malformed(raw):
 
 
 def test_deeply_nested_wire_value_raises_only_verification_errors():
-    deep: list = []
+    deep: JSONValue = []
     for _ in range(100_000):
         deep = [deep]
     only_verification_errors({"payload": "e30", "signatures": deep})

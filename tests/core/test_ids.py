@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relay.core import ids, keys, model
-from relay.core.audit import AuditRecord
+from relay.core.audit import AuditEvent, AuditRecord
 from relay.core.envelope import EnvelopeId
 from relay.metrics import OTHER, ori
 
@@ -38,7 +38,11 @@ def test_kid_suffix_up_to_64_everywhere():
     assert not ids.is_kid("CT9990100#")
     assert not ids.is_kid("CT9990100#a b")
     AuditRecord(
-        event="sign", at="2026-01-01T00:00:00.000000Z", relay="CT9990100", outcome="ok", kid=KID_64
+        event=AuditEvent.SIGN,
+        at="2026-01-01T00:00:00.000000Z",
+        relay="CT9990100",
+        outcome="ok",
+        kid=KID_64,
     )
 
 

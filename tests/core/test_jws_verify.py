@@ -9,8 +9,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -22,6 +24,7 @@ from relay.core.envelope import (
     Author,
     EnvelopeId,
     EnvelopeKind,
+    SignedEnvelope,
     add_hop,
     build_envelope,
     sign_origin,
@@ -53,13 +56,15 @@ FORMS = [("envelope_A_to_B", "expected_claims_at_B"), ("envelope_B_to_C", "expec
 SMALL_ORDER_X = b64url_encode(bytes.fromhex("01" + "00" * 31))  # the identity point
 
 
-def refused(data, *, keys=KEYS, now=AT) -> str:
+def refused(data: Any, *, keys: Mapping[str, bytes] = KEYS, now: datetime = AT) -> str:
     with pytest.raises(VerificationError) as info:
         verify_jws_envelope(data, keys, now=now)
     return info.value.code
 
 
-def resign(env, index, *, header=None, payload=None):
+def resign(
+    env: Any, index: int, *, header: dict[str, Any] | None = None, payload: Any = None
+) -> Any:
     """Replace signature ``index``'s protected header and/or the payload, and re-sign it."""
     env = copy.deepcopy(env)
     if payload is not None:
@@ -74,7 +79,7 @@ def resign(env, index, *, header=None, payload=None):
     return env
 
 
-def hop_header(env):
+def hop_header(env: Any) -> Any:
     return json.loads(b64url_decode(env["signatures"][1]["protected"]))
 
 
@@ -100,17 +105,19 @@ def test_example_hop_is_reported_with_what_it_withheld():
     assert got.withheld == 1
 
 
-def _flips(form):
+def _flips(form: str) -> list[tuple[str, int | None, int]]:
     """(field, signature index, position) for every byte of payload, protected, signature."""
     env = V[form]
-    out = [("payload", None, i) for i in range(len(b64url_decode(env["payload"])))]
+    out: list[tuple[str, int | None, int]] = [
+        ("payload", None, i) for i in range(len(b64url_decode(env["payload"])))
+    ]
     for s, member in enumerate(env["signatures"]):
         for part in ("protected", "signature"):
             out += [(part, s, i) for i in range(len(b64url_decode(member[part])))]
     return out
 
 
-def _flip(form, field, index, position, mask):
+def _flip(form: str, field: str, index: int | None, position: int, mask: int) -> Any:
     env = copy.deepcopy(V[form])
     holder = env if field == "payload" else env["signatures"][index]
     raw = bytearray(b64url_decode(holder[field]))
@@ -266,7 +273,7 @@ def test_disclosure_overriding_a_signed_claim_is_disclosure_invalid():
     assert refused(env) == "disclosure_invalid"
 
 
-def _hop_variant(**changes):
+def _hop_variant(**changes: object) -> Any:
     header = hop_header(V["envelope_B_to_C"])
     header["relay"] |= changes
     return resign(V["envelope_B_to_C"], 1, header=header)
@@ -354,7 +361,9 @@ OWN_KEYS = parse_jwks(
 )
 
 
-def own_envelope(*, onward=True, hop_onward=True):
+def own_envelope(
+    *, onward: bool = True, hop_onward: bool = True
+) -> tuple[SignedEnvelope, SignedEnvelope]:
     unsigned = build_envelope(
         issuer=ORI_A,
         audience=ORI_B,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -34,14 +33,22 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 
 
-def _pin(kid="CT9990100#2026-k1", **overrides):
-    fields: dict[str, Any] = {
-        "kid": KeyId(kid),
-        "agency": AgencyId(kid.split("#")[0]),
-        "public_key": public_key_bytes(KEY),
-        "not_before": NOW - timedelta(days=30),
-    }
-    return PinnedKey(**(fields | overrides))
+def _pin(
+    kid: str = "CT9990100#2026-k1",
+    *,
+    public_key: bytes | None = None,
+    not_before: datetime = NOW - timedelta(days=30),
+    not_after: datetime | None = None,
+    revoked: bool = False,
+) -> PinnedKey:
+    return PinnedKey(
+        kid=KeyId(kid),
+        agency=AgencyId(kid.split("#")[0]),
+        public_key=public_key_bytes(KEY) if public_key is None else public_key,
+        not_before=not_before,
+        not_after=not_after,
+        revoked=revoked,
+    )
 
 
 def test_rfc8037_public_key_derives_from_d():

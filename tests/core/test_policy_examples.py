@@ -9,16 +9,18 @@ the Hyperscan prefilter on and with plain ``re`` only, and both must decide alik
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from relay.commands.policy import run_case, simple_case_to_event
+from tests.conftest import Decide
 
 DIRECTIONS = ["outbound", "inbound"]
 PATHS = [pytest.param(True, id="fast"), pytest.param(False, id="re_only")]
 
 
-def _decide(decide, case, direction, fast):
+def _decide(decide: Decide, case: dict[str, Any], direction: str, fast: bool) -> dict[str, Any]:
     topic = case["channel"].lstrip("#")
     return decide(
         simple_case_to_event(case), topic=topic, inbound=direction == "inbound", fast=fast

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from relay.commands.policy import read_policy
+from relay.core.model import SlackMessage
 from relay.core.policy.engine import evaluate_inbound, evaluate_outbound
 from relay.core.policy.load import PolicyLoadError, load_policy
 from relay.core.slack_parse import parse_event
@@ -208,7 +209,7 @@ def child(tmp_path_factory, now):
     return read_policy(str(where / "child.yaml"), now.date())
 
 
-def _event(*lines: str):
+def _event(*lines: str) -> SlackMessage:
     return parse_event({"type": "message", "user": "U0X", "ts": "1.1", "text": "\n".join(lines)})
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import message_event, visible
+from tests.conftest import Decide, message_event, visible
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -46,13 +46,14 @@ SOURCE_FORMS = [
 ]
 
 
-def _decide(decide: Any, text: str) -> dict[str, Any]:
-    return decide(message_event(text), topic="bolo")  # type: ignore[no-any-return]
+def _decide(decide: Decide, text: str) -> dict[str, Any]:
+    return decide(message_event(text), topic="bolo")
 
 
 def _marker(sentence: str) -> str:
     """The sentence's most distinctive word (its longest)."""
-    return max(re.findall(r"[a-z]{5,}", sentence.lower()), key=len)
+    words: list[str] = re.findall(r"[a-z]{5,}", sentence.lower())
+    return max(words, key=len)
 
 
 @SETTINGS

@@ -40,6 +40,8 @@ def forbidden_imports(source: str, filename: str = "<source>") -> list[str]:
     """Every forbidden import in ``source`` as ``line: module`` (empty when pure)."""
     found: list[str] = []
     for node in ast.walk(ast.parse(source, filename=filename)):
+        if not isinstance(node, ast.Import | ast.ImportFrom | ast.Call):
+            continue
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from relay.core.policy.engine import Rule
 from relay.core.reasons import HTTP_REASONS, TABLE, LogLevel, Reason
 from relay.errors import (
     AuditUnavailable,
@@ -55,12 +54,11 @@ def test_every_old_code_is_a_reason():
         assert Reason(value) == value
 
 
-def test_policy_rules_used_elsewhere_are_reasons():
-    """So ``Rule`` can fold into ``Reason`` without a code changing."""
-    for value in ("partner_unknown", "topic_not_shared", "topic_not_accepted"):
-        assert Rule(value) == Reason(value)
-    assert Rule.AGREEMENT_EXPIRED == Reason.AGREEMENT_EXPIRED
-    assert Rule.UNKNOWN_FIELD == Reason.UNKNOWN_FIELD
+def test_the_engine_rules_are_reasons():
+    """The policy engine names its own rules with ``Reason`` values (one vocabulary)."""
+    for value in ("partner_unknown", "topic_not_shared", "nothing_left", "too_complex"):
+        assert Reason(value).http_status is None
+        assert not Reason(value).retryable
 
 
 def test_retryable_is_what_a_sender_may_try_again():
@@ -100,7 +98,8 @@ def test_one_exit_code_mapping():
     load = ConfigLoadError("relay.yaml", [(3, "b"), (1, "a")])
     assert load.lines() == ["relay.yaml:1: a", "relay.yaml:3: b"]
     assert not isinstance(load, PolicyError)
-    for error in (InputError("x"), ConfigError("x"), PolicyError("x"), load):
+    errors: list[RelayError] = [InputError("x"), ConfigError("x"), PolicyError("x"), load]
+    for error in errors:
         assert exit_code(error) == 2
     for error in (RelayError("x"), VerificationError("x", code="malformed"), AuditWriteError()):
         assert exit_code(error) == 1

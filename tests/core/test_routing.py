@@ -11,6 +11,8 @@ from relay.core.envelope import (
     Author,
     EnvelopeId,
     EnvelopeKind,
+    SignedEnvelope,
+    VerifiedEnvelope,
     add_hop,
     build_envelope,
     sign_origin,
@@ -19,6 +21,7 @@ from relay.core.envelope import (
 from relay.core.keys import KeyId, Keyring, PinnedKey
 from relay.core.model import AgencyId
 from relay.core.policy.load import load_policy
+from relay.core.policy.model import Policy
 from relay.core.reasons import Reason
 from relay.core.routing import (
     DEFAULT_HOP_LIMIT,
@@ -38,7 +41,15 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 AFTER_VT_EXPIRES = datetime(2027, 1, 2, 9, 0, tzinfo=UTC)
 
 
-def partner(ori, *, share, accept, onward=False, expires="2028-01-01", kind="law_enforcement"):
+def partner(
+    ori: str,
+    *,
+    share: list[str],
+    accept: list[str],
+    onward: bool = False,
+    expires: str = "2028-01-01",
+    kind: str = "law_enforcement",
+) -> str:
     return (
         f"  - {{ori: {ori}, name: Agency {ori}, state: {ori[:2]}, kind: {kind},\n"
         f"     agreement: {{id: IEA-{ori}, expires: {expires}}},\n"
@@ -47,7 +58,7 @@ def partner(ori, *, share, accept, onward=False, expires="2028-01-01", kind="law
     )
 
 
-def policy(ori, *partners):
+def policy(ori: str, *partners: str) -> Policy:
     text = (
         f"agency: {{ori: {ori}, name: Agency {ori}, state: {ori[:2]}}}\n"
         "topics: [bolo, narcotics]\n"
@@ -88,17 +99,22 @@ RI_POLICY = policy(
 )
 
 
-def plan(pol=NY_POLICY, **overrides):
-    args = {
-        "own": NYFC,
-        "topic": "bolo",
-        "sender": CT,
-        "path": (CT, NYFC),
-        "hops": 0,
-        "onward": True,
-        "now": NOW,
-    }
-    return plan_relay(pol, **(args | overrides))
+def plan(
+    pol: Policy = NY_POLICY,
+    *,
+    own: AgencyId = NYFC,
+    topic: str = "bolo",
+    sender: AgencyId = CT,
+    path: tuple[AgencyId, ...] = (CT, NYFC),
+    hops: int = 0,
+    onward: bool = True,
+    hop_limit: int = DEFAULT_HOP_LIMIT,
+    now: datetime = NOW,
+) -> RelayPlan:
+    return plan_relay(
+        pol, own=own, topic=topic, sender=sender, path=path, hops=hops, onward=onward,
+        hop_limit=hop_limit, now=now,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- origin
@@ -219,7 +235,7 @@ RING = Keyring.of(
 )
 
 
-def originate(to):
+def originate(to: AgencyId) -> SignedEnvelope:
     unsigned = build_envelope(
         issuer=CT,
         audience=to,
@@ -237,7 +253,7 @@ def originate(to):
     return sign_origin(unsigned, key=KEYS[CT], kid=f"{CT}#k1")
 
 
-def receive(env, me, pol):
+def receive(env: SignedEnvelope, me: AgencyId, pol: Policy) -> tuple[VerifiedEnvelope, RelayPlan]:
     """Verify as ``me`` and work out where ``me`` would pass it on."""
     got = verify_envelope(env.to_wire(), RING, now=NOW + timedelta(minutes=5), receiver=me)
     return got, plan_relay(
@@ -246,7 +262,7 @@ def receive(env, me, pol):
     )  # fmt: skip
 
 
-def forward(got, me, pol, to):
+def forward(got: VerifiedEnvelope, me: AgencyId, pol: Policy, to: AgencyId) -> SignedEnvelope:
     return add_hop(
         got.envelope,
         key=KEYS[me],

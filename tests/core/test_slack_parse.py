@@ -360,7 +360,7 @@ def test_wrapper_without_event_object_raises_input_error(doc):
 
 
 TEXT = "Gray sedan seen northbound on Route 9 near the diner."
-MALFORMED = {
+MALFORMED: dict[str, dict[str, object]] = {
     "blocks_not_list": {"blocks": 5},
     "attachments_not_list": {"attachments": 5},
     "files_not_list": {"files": 5},

@@ -29,8 +29,7 @@ import trustme
 
 from relay.lab.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
 from relay.lab.faultproxy import FaultProxy, Mode
-from tests.federation.harness import policy_text
-from tests.federation.test_config_start import CT, MA, _config, _write_relay
+from tests.helpers import CT, MA, relay_yaml, write_bolo_policies, write_relay
 
 CT_TEAM, MA_TEAM = "T0HAVENPT1", "T0MILLBRK1"
 CT_BOLO, MA_BOLO = "C0HBOLO01", "C0MBOLO01"
@@ -58,13 +57,8 @@ def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, st
     """Keys, TLS and policies for CT and MA, made once (``relay keygen`` is slow-ish)."""
     base = tmp_path_factory.mktemp("crash-material")
     ca = trustme.CA()
-    ct, ma = _write_relay(base, CT, ca), _write_relay(base, MA, ca)
-    (Path(ct["dir"]) / "policy.yaml").write_text(
-        policy_text(CT, [{"ori": MA, "share": "[bolo]", "accept": "[bolo]"}])
-    )
-    (Path(ma["dir"]) / "policy.yaml").write_text(
-        policy_text(MA, [{"ori": CT, "share": "[bolo]", "accept": "[bolo]"}])
-    )
+    ct, ma = write_relay(base, CT, ca), write_relay(base, MA, ca)
+    write_bolo_policies(ct, ma)
     return {CT: ct, MA: ma}
 
 
@@ -290,7 +284,9 @@ async def network(tmp_path: Path, material: dict[str, dict[str, str]]) -> AsyncI
   channels: {{{channel}: bolo}}
 """
             url = f"https://{proxies[peer].url_host}"
-            (d / "relay.yaml").write_text(_config(me, ori, other, peer, url) + slack + DELIVERY)
+            (d / "relay.yaml").write_text(
+                relay_yaml(me, ori, [(other, peer, url)]) + slack + DELIVERY
+            )
             env = {
                 f"{prefix}_BOT_TOKEN": ws.bot_token,
                 f"{prefix}_SIGNING_SECRET": ws.signing_secret,

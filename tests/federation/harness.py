@@ -25,6 +25,7 @@ from relay.core.envelope import EnvelopeKind
 from relay.core.keys import KeyId, PinnedKey
 from relay.core.model import AgencyId, MessageKind, SlackMessage
 from relay.core.policy.engine import Decision
+from relay.core.slack_parse import parse_event
 from relay.federation.tls import client_context
 from relay.flow.inbound import Delivery
 from relay.flow.outbound import Outgoing
@@ -147,14 +148,14 @@ class Relay:
         assert self.running is not None
         await self.running.drain()
 
-    def pinned(self, **kw: Any) -> PinnedKey:
+    def pinned(self, *, revoked: bool = False) -> PinnedKey:
         return PinnedKey(
             kid=KeyId(self.kid),
             agency=AgencyId(self.ori),
             public_key=self.key.public_key().public_bytes_raw(),
-            not_before=kw.get("not_before", NOW - dt.timedelta(days=30)),
-            not_after=kw.get("not_after", NOW + dt.timedelta(days=365)),
-            revoked=kw.get("revoked", False),
+            not_before=NOW - dt.timedelta(days=30),
+            not_after=NOW + dt.timedelta(days=365),
+            revoked=revoked,
         )
 
     def client_ssl(self, ca: trustme.CA) -> ssl.SSLContext:
@@ -295,6 +296,30 @@ partners:
             relay.running = await start_relay(
                 read_config(path), clock=self.now, deliver=relay.delivered.put
             )
+
+    def service(self, ori: str) -> Relay:
+        """``ori``'s running relay (after :meth:`start`)."""
+        relay = self.relays[ori]
+        assert relay.running is not None, f"{ori} is not started"
+        return relay
+
+    async def publish(
+        self,
+        ori: str,
+        text: str,
+        ts: str,
+        *,
+        author: str = "Det. R. Okafor",
+        envelope_id: str | None = None,
+    ) -> dict[str, Decision]:
+        """A person's BOLO posted in ``ori``'s Slack: published, then every relay settles.
+        Returns the decision for each partner."""
+        message = parse_event({"type": "message", "user": "U1", "ts": ts, "text": text})
+        decisions = await self.service(ori).publish(
+            message, topic="bolo", author=author, envelope_id=envelope_id
+        )
+        await self.settle()
+        return decisions
 
     async def settle(self) -> None:
         """Wait until no relay has work due in its queues (bounded: hops are finite)."""

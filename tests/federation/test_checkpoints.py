@@ -421,7 +421,7 @@ def _partner_ledger(tmp_path: Path) -> tuple[Ledger, NoFullScan, Ed25519PrivateK
     )
     store = NoFullScan(SqliteStore(tmp_path / "relay.db"))
     ledger = Ledger(
-        store,  # type: ignore[arg-type]
+        store,
         agency=CT,
         key=Ed25519PrivateKey.generate(),
         kid=f"{CT}#k1",

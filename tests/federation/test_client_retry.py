@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
@@ -28,7 +30,10 @@ class Flaky:
         return web.json_response({"status": "accepted", "envelope": "x1"})
 
 
-async def _client_for(flaky: Flaky, sleeps: list[float]):
+@contextlib.asynccontextmanager
+async def _client_for(flaky: Flaky) -> AsyncIterator[tuple[PeerClient, list[float]]]:
+    """A client of ``flaky`` that records its back-off sleeps instead of sleeping."""
+    sleeps: list[float] = []
     app = web.Application()
     app.router.add_post("/v1/envelopes", flaky.handle)
     server = TestServer(app, host="127.0.0.1", port=0)
@@ -44,56 +49,44 @@ async def _client_for(flaky: Flaky, sleeps: list[float]):
         sleep=sleep,
         rng=lambda: 1.0,
     )
-    return server, client
-
-
-async def test_retryable_failures_back_off_exponentially_then_succeed():
-    flaky, sleeps = Flaky([503, 502, 500]), []
-    server, client = await _client_for(flaky, sleeps)
     try:
-        result = await client.send("MA9990200", {"payload": "x", "signatures": []})
+        yield client, sleeps
     finally:
         await client.close()
         await server.close()
+
+
+async def test_retryable_failures_back_off_exponentially_then_succeed():
+    flaky = Flaky([503, 502, 500])
+    async with _client_for(flaky) as (client, sleeps):
+        result = await client.send("MA9990200", {"payload": "x", "signatures": []})
     assert result.status == "accepted"
     assert flaky.calls == 4
     assert sleeps == [0.5, 1.0, 2.0]
 
 
 async def test_retry_after_is_honoured():
-    flaky, sleeps = Flaky([429], retry_after="3"), []
-    server, client = await _client_for(flaky, sleeps)
-    try:
+    flaky = Flaky([429], retry_after="3")
+    async with _client_for(flaky) as (client, sleeps):
         await client.send("MA9990200", {})
-    finally:
-        await client.close()
-        await server.close()
     assert sleeps == [3.0]
 
 
 async def test_a_refusal_is_not_retried():
-    flaky, sleeps = Flaky([403]), []
-    server, client = await _client_for(flaky, sleeps)
-    try:
+    flaky = Flaky([403])
+    async with _client_for(flaky) as (client, sleeps):
         with pytest.raises(DeliveryError) as err:
             await client.send("MA9990200", {})
-    finally:
-        await client.close()
-        await server.close()
     assert (err.value.code, err.value.retryable) == ("http_403", False), "unknown codes closed"
     assert flaky.calls == 1
     assert sleeps == []
 
 
 async def test_gives_up_after_the_last_attempt_with_a_retryable_error():
-    flaky, sleeps = Flaky([503] * 10), []
-    server, client = await _client_for(flaky, sleeps)
-    try:
+    flaky = Flaky([503] * 10)
+    async with _client_for(flaky) as (client, sleeps):
         with pytest.raises(DeliveryError) as err:
             await client.send("MA9990200", {})
-    finally:
-        await client.close()
-        await server.close()
     assert err.value.retryable
     assert flaky.calls == 4
     assert sleeps == [0.5, 1.0, 2.0]

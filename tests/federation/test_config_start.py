@@ -2,118 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import ssl
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import trustme
 
-from relay.app import start_relay
-from relay.config import ConfigLoadError, load_config, read_config
-from relay.core.slack_parse import parse_event
-from relay.flow.inbound import Delivery
-from tests.federation.harness import policy_text, publish
-
-CT, MA = "CT9990100", "MA9990200"
-
-
-def _keygen(tmp: Path, ori: str) -> tuple[Path, str, str]:
-    out = tmp / "keys"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "relay",
-            "keygen",
-            "--agency",
-            ori,
-            "--out",
-            str(out),
-            "--kid-suffix",
-            "2026-k1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    import json
-
-    jwk = json.loads((out / f"{ori}-2026-k1.jwk.json").read_text())
-    return out / f"{ori}-2026-k1.key.pem", jwk["kid"], jwk["x"]
+from relay.config import ConfigLoadError, load_config
+from tests.helpers import (
+    CT,
+    MA,
+    bolo_event,
+    publish_and_drain,
+    start_pair,
+    write_bolo_policies,
+    write_relay,
+)
 
 
-def _write_relay(tmp: Path, ori: str, ca: trustme.CA) -> dict[str, str]:
-    d = tmp / ori
-    d.mkdir()
-    cert = ca.issue_cert("127.0.0.1")
-    cert.private_key_pem.write_to_path(str(d / "tls.key"))
-    cert.cert_chain_pems[0].write_to_path(str(d / "tls.crt"))
-    ca.cert_pem.write_to_path(str(d / "ca.pem"))
-    der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
-    key, kid, x = _keygen(d, ori)
-    return {
-        "dir": str(d),
-        "key": str(key),
-        "kid": kid,
-        "x": x,
-        "fp": hashlib.sha256(der).hexdigest(),
-    }
-
-
-def _config(me: dict[str, str], ori: str, peer: dict[str, str], peer_ori: str, url: str) -> str:
-    return f"""
-agency: {ori}
-policy: policy.yaml
-signing_key: {me["key"]}
-signing_kid: "{me["kid"]}"
-store: sqlite:///relay.db
-federation:
-  listen: {{host: 127.0.0.1, port: 0}}
-  tls: {{cert: tls.crt, key: tls.key, ca: ca.pem}}
-partners:
-  - ori: {peer_ori}
-    url: {url}
-    tls_sha256: [{peer["fp"]}]
-    keys:
-      - kid: "{peer["kid"]}"
-        public_key: {peer["x"]}
-        not_before: 2026-01-01T00:00:00Z
-        not_after: 2030-01-01T00:00:00Z
-"""
-
-
-async def test_two_relays_started_from_relay_yaml_exchange_a_bolo(tmp_path):
+async def test_two_relays_started_from_relay_yaml_exchange_a_bolo(tmp_path: Path) -> None:
     ca = trustme.CA()
-    ct, ma = _write_relay(tmp_path, CT, ca), _write_relay(tmp_path, MA, ca)
-    (Path(ct["dir"]) / "policy.yaml").write_text(
-        policy_text(CT, [{"ori": MA, "share": "[bolo]", "accept": "[bolo]"}])
-    )
-    (Path(ma["dir"]) / "policy.yaml").write_text(
-        policy_text(MA, [{"ori": CT, "share": "[bolo]", "accept": "[bolo]"}])
-    )
-    (Path(ma["dir"]) / "relay.yaml").write_text(_config(ma, MA, ct, CT, "https://127.0.0.1:1"))
-    ma_delivered: asyncio.Queue[Delivery] = asyncio.Queue()
-    ma_relay = await start_relay(
-        read_config(Path(ma["dir"]) / "relay.yaml"), deliver=ma_delivered.put
-    )
-    (Path(ct["dir"]) / "relay.yaml").write_text(_config(ct, CT, ma, MA, ma_relay.url))
-    ct_relay = await start_relay(read_config(Path(ct["dir"]) / "relay.yaml"))
+    ct, ma = write_relay(tmp_path, CT, ca), write_relay(tmp_path, MA, ca)
+    write_bolo_policies(ct, ma)
+    ct_relay, ma_relay, delivered = await start_pair(ct, ma)
     try:
-        message = parse_event(
-            {
-                "type": "message",
-                "user": "U1",
-                "ts": "3.1",
-                "text": "BOLO: stolen white F-150, CT reg 7KX219, Route 9 NB.",
-            }
-        )
-        await publish(ct_relay.parts, message, topic="bolo", author="Det. Okafor")
-        await ct_relay.drain()  # CT's outbox sends...
-        await ma_relay.drain()  # ...MA's inbound queue judges
-        delivery = ma_delivered.get_nowait()
+        await publish_and_drain(ct_relay, ma_relay, bolo_event("3.1"))
+        delivery = delivered.get_nowait()
     finally:
         await ct_relay.stop()
         await ma_relay.stop()
@@ -177,13 +90,8 @@ async def test_relays_from_relay_yaml_with_slack_events_api_and_socket_mode(tmp_
         ),
     ]
     ca = trustme.CA()
-    ct, ma = _write_relay(tmp_path, CT, ca), _write_relay(tmp_path, MA, ca)
-    (Path(ct["dir"]) / "policy.yaml").write_text(
-        policy_text(CT, [{"ori": MA, "share": "[bolo]", "accept": "[bolo]"}])
-    )
-    (Path(ma["dir"]) / "policy.yaml").write_text(
-        policy_text(MA, [{"ori": CT, "share": "[bolo]", "accept": "[bolo]"}])
-    )
+    ct, ma = write_relay(tmp_path, CT, ca), write_relay(tmp_path, MA, ca)
+    write_bolo_policies(ct, ma)
     async with Emulator(specs) as emu:
         hws, mws = emu.workspace("T0HAVENPT1"), emu.workspace("T0MILLBRK1")
         monkeypatch.setenv("CT_BOT_TOKEN", hws.bot_token)
@@ -199,13 +107,6 @@ async def test_relays_from_relay_yaml_with_slack_events_api_and_socket_mode(tmp_
   app_token_file: app-token
   channels: {{C0MBOLO01: bolo}}
 """
-        (Path(ma["dir"]) / "relay.yaml").write_text(
-            _config(ma, MA, ct, CT, "https://127.0.0.1:1") + slack_ma
-        )
-        ma_delivered: asyncio.Queue[Delivery] = asyncio.Queue()
-        ma_relay = await start_relay(
-            read_config(Path(ma["dir"]) / "relay.yaml"), deliver=ma_delivered.put
-        )
         slack_ct = f"""slack:
   team_id: T0HAVENPT1
   api_url: {emu.api_url}
@@ -214,10 +115,7 @@ async def test_relays_from_relay_yaml_with_slack_events_api_and_socket_mode(tmp_
   listen: {{host: 127.0.0.1, port: 0}}
   channels: {{C0HBOLO01: bolo}}
 """
-        (Path(ct["dir"]) / "relay.yaml").write_text(
-            _config(ct, CT, ma, MA, ma_relay.url) + slack_ct
-        )
-        ct_relay = await start_relay(read_config(Path(ct["dir"]) / "relay.yaml"))
+        ct_relay, ma_relay, _ = await start_pair(ct, ma, ct_extra=slack_ct, ma_extra=slack_ma)
         try:
             assert ct_relay.slack_url is not None
             emu.set_event_url("T0HAVENPT1", ct_relay.slack_url)

@@ -3,9 +3,13 @@ across state lines, withheld lines, duplicates over two paths."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
 from relay.core.slack_parse import parse_event
+from relay.flow.inbound import Delivery
 from tests.federation.harness import Federation, policy_text
 
 CT, FC, MA, RI = "CT9990100", "NY999FC00", "MA9990200", "RI9990400"
@@ -56,33 +60,26 @@ def policies() -> dict[str, str]:
 
 
 @pytest.fixture
-async def federation(tmp_path):
+async def federation(tmp_path: Path) -> AsyncIterator[Federation]:
     fed = Federation(tmp_path, [CT, FC, MA, RI])
     await fed.start(policies())
     yield fed
     await fed.stop()
 
 
-def _delivered(fed: Federation, ori: str) -> list:
-    service = fed.relays[ori]
-    assert service is not None
-    out = []
+def _delivered(fed: Federation, ori: str) -> list[Delivery]:
+    service = fed.service(ori)
+    out: list[Delivery] = []
     while not service.delivered.empty():
         out.append(service.delivered.get_nowait())
     return out
 
 
-async def test_bolo_reaches_partners_redacted_and_relayed_once(federation: Federation):
+async def test_bolo_reaches_partners_redacted_and_relayed_once(federation: Federation) -> None:
     """CT sends to MA directly and to its fusion center, which relays to MA (a duplicate:
     posted once) and to RI (one hop, the origin signature still verifies)."""
-    ct = federation.relays[CT]
-    assert ct is not None
-    message = parse_event({"type": "message", "user": "U1", "ts": "1.1", "text": BOLO})
-    decisions = await ct.publish(
-        message, topic="bolo", author="Det. R. Okafor", envelope_id="ct-0001"
-    )
+    decisions = await federation.publish(CT, BOLO, "1.1", envelope_id="ct-0001")
     assert {d.action.value for d in decisions.values()} == {"redact"}
-    await federation.settle()
 
     ma = _delivered(federation, MA)
     assert len(ma) == 1, "the copy relayed by the fusion center must not be posted again"
@@ -104,41 +101,22 @@ async def test_bolo_reaches_partners_redacted_and_relayed_once(federation: Feder
     assert "Subaru Outback" in ri_text
 
 
-async def test_no_onward_relay_when_the_origin_forbids_it(federation: Federation):
+async def test_no_onward_relay_when_the_origin_forbids_it(federation: Federation) -> None:
     """MA received with onward=false: it never passes the BOLO on (it has no partner that
     would take it anyway, and the routing says no)."""
-    ct = federation.relays[CT]
-    assert ct is not None
-    message = parse_event(
-        {
-            "type": "message",
-            "user": "U1",
-            "ts": "1.2",
-            "text": "BOLO: white van, RI reg 1AB234, last seen on Route 9.",
-        }
-    )
-    await ct.publish(message, topic="bolo", author="Det. R. Okafor", envelope_id="ct-0002")
-    await federation.settle()
+    van = "BOLO: white van, RI reg 1AB234, last seen on Route 9."
+    await federation.publish(CT, van, "1.2", envelope_id="ct-0002")
     assert len(_delivered(federation, MA)) == 1
     assert len(_delivered(federation, RI)) == 1
-    assert federation.relays[MA] is not None
-    assert all(r.reason != "onward_forbidden" for r in federation.relays[RI].store.refusals())  # type: ignore[union-attr]
+    ri = federation.relays[RI]
+    assert ri is not None
+    assert all(r.reason != "onward_forbidden" for r in ri.store.refusals())
 
 
-async def test_a_blocked_message_sends_nothing(federation: Federation):
-    ct = federation.relays[CT]
-    assert ct is not None
-    message = parse_event(
-        {
-            "type": "message",
-            "user": "U1",
-            "ts": "1.3",
-            "text": "SECRET//NOFORN\nSubject travels to Havenport on 06/07.",
-        }
-    )
-    decisions = await ct.publish(message, topic="bolo", author="Det. R. Okafor")
+async def test_a_blocked_message_sends_nothing(federation: Federation) -> None:
+    secret = "SECRET//NOFORN\nSubject travels to Havenport on 06/07."
+    decisions = await federation.publish(CT, secret, "1.3")
     assert {d.action.value for d in decisions.values()} == {"block"}
-    await federation.settle()
     assert _delivered(federation, MA) == []
     assert _delivered(federation, RI) == []
 
@@ -191,22 +169,12 @@ async def test_three_relays_ct_fusion_center_ma_withheld_line_keeps_origin_signa
     assert any("Subaru Outback" in t for t in texts)
 
 
-async def test_a_delete_is_passed_on_by_the_fusion_center(federation: Federation):
+async def test_a_delete_is_passed_on_by_the_fusion_center(federation: Federation) -> None:
     """CT deletes a BOLO: RI, reached only through the fusion center, gets the retraction."""
     from relay.core.envelope import EnvelopeKind
 
-    ct = federation.relays[CT]
-    assert ct is not None
-    post = parse_event(
-        {
-            "type": "message",
-            "user": "U1",
-            "ts": "4.1",
-            "text": "BOLO: silver Nissan Rogue, MA reg 3RTY55, Route 9 NB.",
-        }
-    )
-    await ct.publish(post, topic="bolo", author="Det. Okafor", envelope_id="ct-del-1")
-    await federation.settle()
+    rogue = "BOLO: silver Nissan Rogue, MA reg 3RTY55, Route 9 NB."
+    await federation.publish(CT, rogue, "4.1", author="Det. Okafor", envelope_id="ct-del-1")
     assert [d.envelope.kind for d in _delivered(federation, RI)] == [EnvelopeKind.POST]
     deleted = parse_event(
         {
@@ -218,7 +186,7 @@ async def test_a_delete_is_passed_on_by_the_fusion_center(federation: Federation
             "previous_message": {"type": "message", "ts": "4.1", "text": "x"},
         }
     )
-    await ct.publish(
+    await federation.service(CT).publish(
         deleted,
         topic="bolo",
         author="Det. Okafor",

@@ -294,7 +294,9 @@ async def test_bad_body_and_too_large(fed):
 
 
 async def test_rate_limited_per_peer_with_retry_after(fed):
-    service = fed.relays[MA].running.runner.app  # type: ignore[union-attr]
+    runner = fed.relays[MA].runner
+    assert runner is not None
+    service = runner.app
     from relay.federation.server import LIMITER
 
     service[LIMITER].rate, service[LIMITER].burst = 0.01, 1

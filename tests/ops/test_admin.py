@@ -44,7 +44,7 @@ def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     }
 
 
-async def test_metrics_serves_the_registry_after_refreshing_the_queue_gauges():
+async def test_metrics_serves_the_registry_after_refreshing_the_queue_gauges() -> None:
     metrics = RelayMetrics()
     metrics.envelope_sent(MA, "accepted", 0.2)
     refreshed = []
@@ -73,7 +73,9 @@ async def test_metrics_serves_the_registry_after_refreshing_the_queue_gauges():
     assert any(name == "relay_build_info" for name, _ in samples)
 
 
-async def test_metrics_still_served_when_the_refresh_fails(caplog: pytest.LogCaptureFixture):
+async def test_metrics_still_served_when_the_refresh_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     metrics = RelayMetrics()
     metrics.envelope_refused(None, "signature_invalid")
 
@@ -91,7 +93,7 @@ async def test_metrics_still_served_when_the_refresh_fails(caplog: pytest.LogCap
     assert "secret" not in caplog.text
 
 
-async def test_metrics_served_when_the_refresh_hangs(monkeypatch: pytest.MonkeyPatch):
+async def test_metrics_served_when_the_refresh_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(relay.admin, "SCRAPE_HOOK_TIMEOUT", 0.05)
 
     async def hang() -> None:
@@ -104,7 +106,7 @@ async def test_metrics_served_when_the_refresh_hangs(monkeypatch: pytest.MonkeyP
         assert "relay_build_info" in await response.text()
 
 
-async def test_healthz_is_alive():
+async def test_healthz_is_alive() -> None:
     app = build_admin_app(metrics=RelayMetrics(), checks=_ok)
     async with _client(app) as client:
         response = await client.get("/healthz")
@@ -113,7 +115,7 @@ async def test_healthz_is_alive():
         assert response.headers["Cache-Control"] == "no-store"
 
 
-async def test_readyz_ready_when_every_check_passes():
+async def test_readyz_ready_when_every_check_passes() -> None:
     app = build_admin_app(metrics=RelayMetrics(), checks=_ok)
     async with _client(app) as client:
         response = await client.get("/readyz")
@@ -122,7 +124,7 @@ async def test_readyz_ready_when_every_check_passes():
 
 
 @pytest.mark.parametrize("value", [False, None, 1, "yes"])
-async def test_readyz_not_ready_when_a_check_is_not_true(value: Any):
+async def test_readyz_not_ready_when_a_check_is_not_true(value: Any) -> None:
     async def checks() -> Mapping[str, Any]:
         return {"store": True, "partner_keys": value}
 
@@ -137,7 +139,9 @@ async def test_readyz_not_ready_when_a_check_is_not_true(value: Any):
         }
 
 
-async def test_readyz_not_ready_when_the_checks_raise_or_hang(monkeypatch: pytest.MonkeyPatch):
+async def test_readyz_not_ready_when_the_checks_raise_or_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(relay.admin, "CHECK_TIMEOUT", 0.05)
 
     async def raises() -> Mapping[str, bool]:
@@ -161,7 +165,7 @@ async def test_readyz_not_ready_when_the_checks_raise_or_hang(monkeypatch: pytes
         assert "disk" not in str(body)
 
 
-async def test_status_from_the_relay_or_not_found():
+async def test_status_from_the_relay_or_not_found() -> None:
     async def status() -> Mapping[str, Any]:
         return {"agency": "CT9990100", "partners": [MA], "outbox": {"pending": 0}}
 
@@ -185,7 +189,7 @@ async def test_status_from_the_relay_or_not_found():
         assert await response.json() == {"error": "status_unavailable"}
 
 
-async def test_unknown_paths_and_methods_answer_json_errors():
+async def test_unknown_paths_and_methods_answer_json_errors() -> None:
     app = build_admin_app(metrics=RelayMetrics(), checks=_ok)
     async with _client(app) as client:
         response = await client.get("/nope")
@@ -197,7 +201,7 @@ async def test_unknown_paths_and_methods_answer_json_errors():
         assert "GET" in response.headers["Allow"]
 
 
-async def test_a_failing_handler_answers_internal_error_without_its_text():
+async def test_a_failing_handler_answers_internal_error_without_its_text() -> None:
     async def status() -> Mapping[str, Any]:
         return {"not_json": object()}  # the JSON encoder raises inside the handler
 
@@ -208,7 +212,7 @@ async def test_a_failing_handler_answers_internal_error_without_its_text():
         assert await response.json() == {"error": "internal_error"}
 
 
-async def test_start_admin_on_a_free_loopback_port():
+async def test_start_admin_on_a_free_loopback_port() -> None:
     runner, url = await start_admin(
         build_admin_app(metrics=RelayMetrics(), checks=_ok), "127.0.0.1", 0
     )
@@ -224,7 +228,7 @@ async def test_start_admin_on_a_free_loopback_port():
         await runner.cleanup()
 
 
-async def test_start_admin_cleans_up_when_the_port_is_taken():
+async def test_start_admin_cleans_up_when_the_port_is_taken() -> None:
     first, url = await start_admin(
         build_admin_app(metrics=RelayMetrics(), checks=_ok), "127.0.0.1", 0
     )

@@ -334,6 +334,7 @@ async def _events_endpoint(net: Network) -> list[str]:
     bodies = []
     async with aiohttp.ClientSession() as session:
         for body, headers, status in requests:
+            assert node.relay.slack_url is not None
             async with session.post(
                 node.relay.slack_url,
                 data=body,

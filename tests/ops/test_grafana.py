@@ -38,7 +38,7 @@ def _exprs(dashboard: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def test_dashboard_shape(dashboard: dict[str, Any]):
+def test_dashboard_shape(dashboard: dict[str, Any]) -> None:
     assert 36 <= dashboard["schemaVersion"] <= 41
     assert dashboard["uid"]
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
@@ -49,14 +49,14 @@ def test_dashboard_shape(dashboard: dict[str, Any]):
         assert variables[name]["datasource"]["uid"] == DS
 
 
-def test_panel_ids_are_unique(dashboard: dict[str, Any]):
+def test_panel_ids_are_unique(dashboard: dict[str, Any]) -> None:
     ids = [p["id"] for p in dashboard["panels"]] + [
         nested["id"] for p in dashboard["panels"] for nested in p.get("panels", [])
     ]
     assert len(ids) == len(set(ids))
 
 
-def test_every_panel_has_a_datasource_and_promql_targets(dashboard: dict[str, Any]):
+def test_every_panel_has_a_datasource_and_promql_targets(dashboard: dict[str, Any]) -> None:
     panels = _panels(dashboard)
     assert len(panels) >= 15
     for panel in panels:
@@ -67,7 +67,7 @@ def test_every_panel_has_a_datasource_and_promql_targets(dashboard: dict[str, An
             assert target.get("datasource", panel["datasource"])["uid"] == DS
 
 
-def test_panels_do_not_overlap(dashboard: dict[str, Any]):
+def test_panels_do_not_overlap(dashboard: dict[str, Any]) -> None:
     cells: set[tuple[int, int]] = set()
     for panel in dashboard["panels"]:
         g = panel["gridPos"]
@@ -79,11 +79,11 @@ def test_panels_do_not_overlap(dashboard: dict[str, Any]):
         cells |= mine
 
 
-def test_expressions_use_only_exported_metrics(dashboard: dict[str, Any]):
+def test_expressions_use_only_exported_metrics(dashboard: dict[str, Any]) -> None:
     assert unknown_names(_exprs(dashboard)) == {}
 
 
-def test_dashboard_covers_the_issue(dashboard: dict[str, Any]):
+def test_dashboard_covers_the_issue(dashboard: dict[str, Any]) -> None:
     """The panels issue #6 asks for, by the metrics they show."""
     used = set().union(*(metric_names(e) for e in _exprs(dashboard).values()))
     assert {

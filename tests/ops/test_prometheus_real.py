@@ -12,13 +12,9 @@ as ``relay_queue_depth`` and ``relay_queue_oldest_age_seconds``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import socket
-import ssl
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,21 +22,25 @@ import aiohttp
 import pytest
 import trustme
 import yaml
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-)
 
 from relay.app import RunningRelay, start_relay
 from relay.config import read_config
-from relay.core.slack_parse import parse_event
 from relay.flow.inbound import Delivery
-from tests.federation.harness import policy_text, publish
+from tests.helpers import (
+    ADMIN,
+    CT,
+    MA,
+    NOWHERE,
+    bolo_event,
+    publish_and_drain,
+    relay_yaml,
+    write_policy,
+    write_relay,
+    write_relay_yaml,
+)
 from tests.ops.promql import DEPLOY, require_binary
 
-CT, MA, RI = "CT9990100", "MA9990200", "RI9990400"
+RI = "RI9990400"
 WAIT: Final = 15.0  # seconds for any one condition to show in Prometheus (scrapes every 1 s)
 POLL: Final = 0.2
 
@@ -48,37 +48,6 @@ Result = list[dict[str, Any]]
 
 
 # -- relays -----------------------------------------------------------------------------------
-@dataclass
-class _Agency:
-    ori: str
-    dir: Path
-    kid: str
-    x: str  # public key, base64url
-    fingerprint: str
-
-
-def _agency(tmp: Path, ori: str, ca: trustme.CA) -> _Agency:
-    d = tmp / ori
-    d.mkdir()
-    cert = ca.issue_cert("127.0.0.1")
-    cert.private_key_pem.write_to_path(str(d / "tls.key"))
-    cert.cert_chain_pems[0].write_to_path(str(d / "tls.crt"))
-    ca.cert_pem.write_to_path(str(d / "ca.pem"))
-    der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
-    key = Ed25519PrivateKey.generate()
-    (d / "signing.pem").write_bytes(
-        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    )
-    raw = key.public_key().public_bytes_raw()
-    return _Agency(
-        ori=ori,
-        dir=d,
-        kid=f"{ori}#2026-k1",
-        x=base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
-        fingerprint=hashlib.sha256(der).hexdigest(),
-    )
-
-
 def _free_port() -> int:
     """A port free a moment ago: bind port 0, read it, close. Another process may take it
     before our child binds it (a tiny race); the caller retries once on a bind failure."""
@@ -87,61 +56,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _relay_yaml(me: _Agency, partners: list[tuple[_Agency, str]]) -> str:
-    doc: dict[str, Any] = {
-        "agency": me.ori,
-        "policy": "policy.yaml",
-        "signing_key": "signing.pem",
-        "signing_kid": me.kid,
-        "store": "sqlite:///relay.db",
-        "federation": {
-            "listen": {"host": "127.0.0.1", "port": 0},
-            "tls": {"cert": "tls.crt", "key": "tls.key", "ca": "ca.pem"},
-        },
-        "admin": {"listen": {"host": "127.0.0.1", "port": 0}},
-        "partners": [
-            {
-                "ori": peer.ori,
-                "url": url,
-                "tls_sha256": [peer.fingerprint],
-                "keys": [
-                    {
-                        "kid": peer.kid,
-                        "public_key": peer.x,
-                        "not_before": "2026-01-01T00:00:00Z",
-                        "not_after": "2030-01-01T00:00:00Z",
-                    }
-                ],
-            }
-            for peer, url in partners
-        ],
-    }
-    return yaml.safe_dump(doc, sort_keys=False)
-
-
 @pytest.fixture
 async def relays(
     tmp_path: Path,
 ) -> AsyncIterator[tuple[RunningRelay, RunningRelay, asyncio.Queue[Delivery]]]:
     """CT and MA running; CT's third partner RI is down (its port refuses connections)."""
     ca = trustme.CA()
-    ct, ma, ri = (_agency(tmp_path, o, ca) for o in (CT, MA, RI))
+    ct, ma, ri = (write_relay(tmp_path, o, ca) for o in (CT, MA, RI))
     bolo = {"share": "[bolo]", "accept": "[bolo]"}
-    (ct.dir / "policy.yaml").write_text(
-        policy_text(CT, [{"ori": MA, **bolo}, {"ori": RI, **bolo}])
-    )
-    (ma.dir / "policy.yaml").write_text(policy_text(MA, [{"ori": CT, **bolo}]))
-    (ma.dir / "relay.yaml").write_text(_relay_yaml(ma, [(ct, "https://127.0.0.1:1")]))
+    write_policy(ct, CT, [{"ori": MA, **bolo}, {"ori": RI, **bolo}])
+    write_policy(ma, MA, [{"ori": CT, **bolo}])
+    ma_yaml = write_relay_yaml(ma, relay_yaml(ma, MA, [(ct, CT, NOWHERE)]) + ADMIN)
     started: list[RunningRelay] = []
     try:
-        ma_delivered: asyncio.Queue[Delivery] = asyncio.Queue()
-        ma_relay = await start_relay(read_config(ma.dir / "relay.yaml"), deliver=ma_delivered.put)
+        delivered: asyncio.Queue[Delivery] = asyncio.Queue()
+        ma_relay = await start_relay(read_config(ma_yaml), deliver=delivered.put)
         started.append(ma_relay)
         down = f"https://127.0.0.1:{_free_port()}"
-        (ct.dir / "relay.yaml").write_text(_relay_yaml(ct, [(ma, ma_relay.url), (ri, down)]))
-        ct_relay = await start_relay(read_config(ct.dir / "relay.yaml"))
+        partners = [(ma, MA, ma_relay.url), (ri, RI, down)]
+        ct_relay = await start_relay(
+            read_config(write_relay_yaml(ct, relay_yaml(ct, CT, partners) + ADMIN))
+        )
         started.append(ct_relay)
-        yield ct_relay, ma_relay, ma_delivered
+        yield ct_relay, ma_relay, delivered
     finally:
         for running in reversed(started):
             await running.stop()
@@ -261,8 +198,8 @@ async def test_prometheus_scrapes_relays_and_sees_the_flow(
     prometheus_binary: str,
     relays: tuple[RunningRelay, RunningRelay, asyncio.Queue[Delivery]],
     tmp_path: Path,
-):
-    ct, ma, ma_delivered = relays
+) -> None:
+    ct, ma, delivered = relays
     targets = {}
     for running in (ct, ma):
         assert running.admin_url, "admin: in relay.yaml starts the admin listener"
@@ -294,18 +231,8 @@ async def test_prometheus_scrapes_relays_and_sees_the_flow(
         received_before = _value(await _query(session, prom, received_q))
 
         # A BOLO from CT's Slack: delivered to MA, and queued for RI (down).
-        message = parse_event(
-            {
-                "type": "message",
-                "user": "U1",
-                "ts": "7.1",
-                "text": "BOLO: stolen white F-150, CT reg 7KX219, Route 9 NB.",
-            }
-        )
-        await publish(ct.parts, message, topic="bolo", author="Det. Okafor")
-        await ct.drain()
-        await ma.drain()
-        assert ma_delivered.get_nowait().envelope.issuer == CT
+        await publish_and_drain(ct, ma, bolo_event("7.1"))
+        assert delivered.get_nowait().envelope.issuer == CT
 
         sent = await _until(
             session, prom, sent_q, lambda r: _value(r) > sent_before, "CT's sent counter"

@@ -43,19 +43,19 @@ def _rules() -> list[dict[str, Any]]:
     return [rule for group in doc["groups"] for rule in group["rules"]]
 
 
-def test_promtool_check_rules():
+def test_promtool_check_rules() -> None:
     assert f"SUCCESS: {len(ALERTS)} rules found" in _promtool("check", "rules", "alerts.yml")
 
 
-def test_promtool_check_config():
+def test_promtool_check_config() -> None:
     assert "SUCCESS" in _promtool("check", "config", "prometheus.yml")
 
 
-def test_promtool_rule_unit_tests_pass():
+def test_promtool_rule_unit_tests_pass() -> None:
     assert "SUCCESS" in _promtool("test", "rules", "alerts_test.yml")
 
 
-def test_every_alert_is_unit_tested_firing_and_not_firing():
+def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
     tests = yaml.safe_load((PROM / "alerts_test.yml").read_text(encoding="utf-8"))["tests"]
     cases = [case for test in tests for case in test.get("alert_rule_test", [])]
     fired = {c["alertname"] for c in cases if c.get("exp_alerts")}
@@ -66,7 +66,7 @@ def test_every_alert_is_unit_tested_firing_and_not_firing():
     assert names - quiet == set(), "alerts never shown not firing"
 
 
-def test_alerts_have_runbook_annotations_and_a_severity():
+def test_alerts_have_runbook_annotations_and_a_severity() -> None:
     for rule in _rules():
         assert rule["labels"]["severity"] in {"warning", "critical"}, rule["alert"]
         annotations = rule["annotations"]
@@ -77,18 +77,18 @@ def test_alerts_have_runbook_annotations_and_a_severity():
         assert f"### {rule['alert']}" in readme, f"README.md has no runbook for {rule['alert']}"
 
 
-def test_audit_failure_alert_is_critical_and_says_forwarding_stopped():
+def test_audit_failure_alert_is_critical_and_says_forwarding_stopped() -> None:
     (rule,) = [r for r in _rules() if r["alert"] == "RelayAuditWriteFailing"]
     assert rule["labels"]["severity"] == "critical"
     assert "forwarding is stopped" in rule["annotations"]["summary"]
 
 
-def test_alert_expressions_use_only_exported_metrics():
+def test_alert_expressions_use_only_exported_metrics() -> None:
     exprs = {rule["alert"]: rule["expr"] for rule in _rules()}
     assert unknown_names(exprs) == {}
 
 
-def test_alert_unit_test_series_are_exported_metrics():
+def test_alert_unit_test_series_are_exported_metrics() -> None:
     tests = yaml.safe_load((PROM / "alerts_test.yml").read_text(encoding="utf-8"))["tests"]
     series = {
         s["series"]: s["series"].split("{", 1)[0]
@@ -123,11 +123,11 @@ def test_alert_unit_test_series_are_exported_metrics():
         ),
     ],
 )
-def test_metric_names_are_found_in_promql(expr: str, names: set[str]):
+def test_metric_names_are_found_in_promql(expr: str, names: set[str]) -> None:
     assert metric_names(expr) == names
 
 
-def test_exported_names_include_suffix_forms():
+def test_exported_names_include_suffix_forms() -> None:
     names = exported_names()
     assert {
         "relay_envelopes_sent_total",

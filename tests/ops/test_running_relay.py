@@ -13,17 +13,19 @@ import aiohttp
 import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay.app import send_checkpoint, start_relay
+from relay.app import send_checkpoint
 from relay.cli import main
-from relay.config import read_config
 from relay.core.audit import verify_checkpoint
-from relay.core.slack_parse import parse_event
-from relay.flow.inbound import Delivery
-from tests.federation.harness import policy_text, publish
-from tests.federation.test_config_start import _config, _write_relay
-
-CT, MA = "CT9990100", "MA9990200"
-ADMIN = "admin:\n  listen: {host: 127.0.0.1, port: 0}\n"
+from tests.helpers import (
+    ADMIN,
+    CT,
+    MA,
+    bolo_event,
+    publish_and_drain,
+    start_pair,
+    write_policy,
+    write_relay,
+)
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -53,32 +55,14 @@ async def _get(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
 
 async def test_admin_endpoints_metrics_and_checkpoints(tmp_path: Path) -> None:
     ca = trustme.CA()
-    ct, ma = _write_relay(tmp_path, CT, ca), _write_relay(tmp_path, MA, ca)
+    ct, ma = write_relay(tmp_path, CT, ca), write_relay(tmp_path, MA, ca)
     for me, ori, peer in ((ct, CT, MA), (ma, MA, CT)):
-        (Path(me["dir"]) / "policy.yaml").write_text(policy_text(ori, [{"ori": peer}]))
-    (Path(ma["dir"]) / "relay.yaml").write_text(
-        _config(ma, MA, ct, CT, "https://127.0.0.1:1") + ADMIN
-    )
-    ma_delivered: asyncio.Queue[Delivery] = asyncio.Queue()
-    ma_relay = await start_relay(
-        read_config(Path(ma["dir"]) / "relay.yaml"), deliver=ma_delivered.put
-    )
-    (Path(ct["dir"]) / "relay.yaml").write_text(_config(ct, CT, ma, MA, ma_relay.url) + ADMIN)
-    ct_relay = await start_relay(read_config(Path(ct["dir"]) / "relay.yaml"))
+        write_policy(me, ori, [{"ori": peer}])
+    ct_relay, ma_relay, _ = await start_pair(ct, ma, ct_extra=ADMIN, ma_extra=ADMIN)
     try:
         assert ct_relay.admin_url is not None
         assert ct_relay.admin_url != ct_relay.url  # a listener of its own
-        message = parse_event(
-            {
-                "type": "message",
-                "user": "U0OKAFOR01",
-                "ts": "3.1",
-                "text": "BOLO: stolen white F-150, CT reg 7KX219, Route 9 NB.",
-            }
-        )
-        await publish(ct_relay.parts, message, topic="bolo", author="Det. Okafor")
-        await ct_relay.drain()
-        await ma_relay.drain()
+        await publish_and_drain(ct_relay, ma_relay, bolo_event("3.1", user="U0OKAFOR01"))
 
         async with aiohttp.ClientSession() as http:
             base = ct_relay.admin_url

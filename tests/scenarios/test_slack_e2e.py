@@ -11,6 +11,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +19,7 @@ import pytest
 from PIL import Image
 
 from relay.commands.demo import photo
+from relay.lab.emulator.model import Json
 from relay.lab.network import Agency, Network
 from relay.store.contract import ClaimedInbound
 
@@ -43,12 +45,12 @@ def _agencies() -> list[Agency]:
 
 
 @pytest.fixture
-async def net(tmp_path):
+async def net(tmp_path: Path) -> AsyncIterator[Network]:
     async with Network(tmp_path, _agencies()) as network:
         yield network
 
 
-def posts(net: Network, ori: str, topic: str = "bolo") -> list[dict]:
+def posts(net: Network, ori: str, topic: str = "bolo") -> list[Json]:
     assert net.emu is not None
     node = net.nodes[ori]
     return [
@@ -58,7 +60,7 @@ def posts(net: Network, ori: str, topic: str = "bolo") -> list[dict]:
     ]
 
 
-def relayed(net: Network, ori: str, topic: str = "bolo") -> list[dict]:
+def relayed(net: Network, ori: str, topic: str = "bolo") -> list[Json]:
     return [
         p
         for p in posts(net, ori, topic)
@@ -268,7 +270,7 @@ async def test_forged_or_stale_signatures_get_401_and_nothing_is_stored(net):
     assert net.emu is not None
     node = net.nodes[CT]
     ws = net.emu.workspace(node.agency.team)
-    url = ws.delivery.url  # type: ignore[union-attr]
+    url = ws.delivery.url
     body = json.dumps(
         {
             "type": "event_callback",

@@ -19,7 +19,7 @@ class Sink:
     """Stores like the bridge does: keyed by the message an event is about."""
 
     def __init__(self) -> None:
-        self.taken: dict[str, bytes] = {}
+        self.taken: dict[tuple[str, str] | str, bytes] = {}
         self.offered = 0
         self.arrived = asyncio.Condition()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 
 import pytest
 
@@ -21,7 +22,9 @@ def _take(store: SqlStore, n: int) -> bool:
 async def test_concurrent_writes_share_commits_and_all_are_durable(opener: Opener) -> None:
     store = opener()
     writer = GroupWriter(store)
-    results = await asyncio.gather(*(writer.run(lambda n=n: _take(store, n)) for n in range(50)))
+    results = await asyncio.gather(
+        *(writer.run(functools.partial(_take, store, n)) for n in range(50))
+    )
     assert results == [True] * 50
     assert writer.writes == 50
     assert writer.batches < 50, "writes arriving together share a commit"

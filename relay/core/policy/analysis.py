@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from relay.core.model import Line, MessageKind, SlackMessage, Text
-from relay.core.policy.decision import Decision, Rule, block_decision
+from relay.core.policy.decision import Decision, block_decision
 from relay.core.policy.detect import Matcher, detector_spans, term_units
 from relay.core.policy.language import uncovered
 from relay.core.policy.marking import may_carry_mark, parse_banner
@@ -20,6 +20,7 @@ from relay.core.policy.people import Anchor, People, TooComplexError, find_peopl
 from relay.core.policy.redact import has_substance, tidy
 from relay.core.policy.release import BANNER_START
 from relay.core.policy.scan import Scan, scan_message
+from relay.core.reasons import Reason
 from relay.core.text import strip_invisible
 
 __all__ = ["Analysis", "analyze"]
@@ -42,13 +43,13 @@ class Analysis:
 def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analysis:
     """The partner-independent half of a decision."""
     if message.kind is MessageKind.IGNORED:
-        return Analysis(message, policy, block_decision((Rule.NOT_RELAYED, 1)))
+        return Analysis(message, policy, block_decision((Reason.NOT_RELAYED, 1)))
     if message.unknown:
         return Analysis(
-            message, policy, block_decision((Rule.UNKNOWN_FIELD, len(message.unknown)))
+            message, policy, block_decision((Reason.UNKNOWN_FIELD, len(message.unknown)))
         )
     if message.is_bot and (message.bot_id or "") not in policy.bots:
-        return Analysis(message, policy, block_decision((Rule.BOT_NOT_FEDERATED, 1)))
+        return Analysis(message, policy, block_decision((Reason.BOT_NOT_FEDERATED, 1)))
     if message.kind is MessageKind.DELETE:
         out = OutboundMessage(
             kind=MessageKind.DELETE, target_ts=message.target_ts, thread_ts=message.thread_ts
@@ -57,13 +58,15 @@ def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analy
     blocked: dict[str, int] = {}
     for f in message.files:
         if not f.mimetype or f.mode not in ("hosted", "snippet"):
-            blocked[Rule.FILE_UNVERIFIABLE] = blocked.get(Rule.FILE_UNVERIFIABLE, 0) + 1
+            blocked[Reason.FILE_UNVERIFIABLE] = blocked.get(Reason.FILE_UNVERIFIABLE, 0) + 1
         elif f.mimetype not in policy.file_types:
-            blocked[Rule.FILE_TYPE] = blocked.get(Rule.FILE_TYPE, 0) + 1
+            blocked[Reason.FILE_TYPE_NOT_ALLOWED] = (
+                blocked.get(Reason.FILE_TYPE_NOT_ALLOWED, 0) + 1
+            )
     scan = scan_message(message)
     uncovered = _uncovered_units(scan, policy)
     if uncovered:
-        blocked[Rule.LANGUAGE_NOT_COVERED] = uncovered
+        blocked[Reason.LANGUAGE_NOT_COVERED] = uncovered
     matcher = Matcher(policy, scan, now)
     firing = matcher.firing(policy.detectors)
     if not firing and not blocked:
@@ -87,7 +90,7 @@ def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analy
     try:
         people = _people(scan, matcher, firing, every)
     except TooComplexError:
-        return Analysis(message, policy, block_decision((Rule.TOO_COMPLEX, 1)))
+        return Analysis(message, policy, block_decision((Reason.TOO_COMPLEX, 1)))
     named = people is not None and (people.units or people.count)
     if people is not None and named and policy.on_source_identity == "block":
         rules = Counter(people.units.values())

@@ -10,13 +10,14 @@ from typing import Final
 
 from relay.core.model import Line, SlackFile, SlackMessage
 from relay.core.policy.analysis import Analysis
-from relay.core.policy.decision import Decision, Rule, block_decision, sorted_reasons
+from relay.core.policy.decision import Decision, block_decision, sorted_reasons
 from relay.core.policy.detect import units_hit
 from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage, Unit
 from relay.core.policy.outbound import OutboundMessage
 from relay.core.policy.redact import Rebuild, has_substance, rebuild_part
 from relay.core.policy.release import Released, release
 from relay.core.policy.scan import Scan
+from relay.core.reasons import Reason
 from relay.core.text import strip_invisible
 
 __all__ = ["decide"]
@@ -32,7 +33,7 @@ def decide(analysis: Analysis, partner: Partner | None) -> Decision:
     assert matcher is not None  # noqa: S101
     released = release(message, policy, partner, scan)
     if released.unknown_mark:
-        return block_decision((Rule.MARKING_UNKNOWN, 1))
+        return block_decision((Reason.MARKING_UNKNOWN, 1))
     seg = scan.seg
     text_blocks: set[int] = set()
     file_blocks: set[int] = set()
@@ -129,7 +130,7 @@ def _assemble(
             continue
         if not part.body:
             if part.where == "shared_message" and part.lines:
-                reasons[Rule.SHARED_DROPPED] += 1
+                reasons[Reason.SHARED_CONTENT_DROPPED] += 1
             continue
         built: Rebuild = rebuild_part(
             part,
@@ -176,7 +177,7 @@ def _assemble(
         else:
             files.append(replace(f, name=name, title=title, alt_txt=alt))
     if not has_substance(out_lines, policy.min_words) and not files:
-        reasons[Rule.NOTHING_LEFT] += 1
+        reasons[Reason.NOTHING_LEFT] += 1
         return Decision(
             action=Action.BLOCK, message=None, reasons=sorted_reasons(reasons), trace=tuple(trace)
         )

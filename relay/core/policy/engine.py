@@ -14,15 +14,15 @@ import datetime as dt
 from relay.core.model import SlackMessage
 from relay.core.policy.analysis import Analysis, analyze
 from relay.core.policy.decide import decide
-from relay.core.policy.decision import Decision, Reason, Rule, block_decision
+from relay.core.policy.decision import Decision, RuleCount, block_decision
 from relay.core.policy.explain import UnitView, explain
 from relay.core.policy.model import Partner, Policy
+from relay.core.reasons import Reason
 
 __all__ = [
     "Analysis",
     "Decision",
-    "Reason",
-    "Rule",
+    "RuleCount",
     "UnitView",
     "analyze",
     "decide",
@@ -41,7 +41,7 @@ def evaluate_outbound(
     """What ``partner`` may receive of ``message`` posted in ``topic``."""
     p = policy.partners.get(partner)
     if p is None:
-        return block_decision((Rule.PARTNER_UNKNOWN, 1))
+        return block_decision((Reason.PARTNER_UNKNOWN, 1))
     refused = _refuse_outbound(policy, p, topic, now)
     if refused is not None:
         return refused
@@ -61,9 +61,9 @@ def evaluate_inbound(
 def _refuse_outbound(policy: Policy, p: Partner, topic: str, now: dt.datetime) -> Decision | None:
     """The block for a partner this agency does not share ``topic`` with today, or None."""
     if topic not in policy.topics or topic not in p.share:
-        return block_decision((Rule.TOPIC_NOT_SHARED, 1))
+        return block_decision((Reason.TOPIC_NOT_SHARED, 1))
     if now.date() > p.agreement_expires:
-        return block_decision((Rule.AGREEMENT_EXPIRED, 1))
+        return block_decision((Reason.AGREEMENT_EXPIRED, 1))
     return None
 
 
@@ -71,11 +71,11 @@ def _refuse_inbound(policy: Policy, partner: str, topic: str, now: dt.datetime) 
     """The block for a sender this agency does not accept ``topic`` from today, or None."""
     p = policy.partners.get(partner)
     if p is None:
-        return block_decision((Rule.PARTNER_UNKNOWN, 1))
+        return block_decision((Reason.PARTNER_UNKNOWN, 1))
     if topic not in policy.topics or topic not in p.accept:
-        return block_decision((Rule.TOPIC_NOT_ACCEPTED, 1))
+        return block_decision((Reason.TOPIC_NOT_ACCEPTED, 1))
     if now.date() > p.agreement_expires:
-        return block_decision((Rule.AGREEMENT_EXPIRED, 1))
+        return block_decision((Reason.AGREEMENT_EXPIRED, 1))
     return None
 
 

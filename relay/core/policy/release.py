@@ -8,7 +8,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from relay.core.model import SlackMessage
-from relay.core.policy.decision import Rule
 from relay.core.policy.marking import (
     UNKNOWN_MARK,
     Mark,
@@ -20,6 +19,7 @@ from relay.core.policy.marking import (
 )
 from relay.core.policy.model import Partner, Policy
 from relay.core.policy.scan import Scan
+from relay.core.reasons import Reason
 
 __all__ = ["BANNER_START", "Released", "release"]
 
@@ -63,7 +63,7 @@ def release(
                 body_last if body else max((i for i in idx if is_tearline(folds[i])), default=None)
             )
             if last is not None:
-                out.removed[Rule.TEARLINE] += sum(1 for i in idx if i <= last and folds[i])
+                out.removed[Reason.TEARLINE] += sum(1 for i in idx if i <= last and folds[i])
                 idx = [i for i in idx if i > last]
             cut.append((pi, idx, body))
         spans = cut
@@ -92,7 +92,7 @@ def release(
             mark = portions.get(i, highest)
             if mark is not None and folds[i]:
                 if not releasable(mark, partner, policy.ceiling):
-                    out.removed[Rule.ABOVE_CEILING] += 1
+                    out.removed[Reason.MARKING_ABOVE_CEILING] += 1
                     continue
                 out.marks[i] = mark
             out.lines.add(i)
