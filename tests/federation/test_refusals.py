@@ -294,9 +294,9 @@ async def test_bad_body_and_too_large(fed):
 
 
 async def test_rate_limited_per_peer_with_retry_after(fed):
-    runner = fed.relays[MA].runner
-    assert runner is not None
-    service = runner.app
+    running = fed.relays[MA].running
+    assert running is not None
+    service = running.runner.app
     from relay.federation.server import LIMITER
 
     service[LIMITER].rate, service[LIMITER].burst = 0.01, 1
