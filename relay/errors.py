@@ -43,6 +43,7 @@ __all__ = [
     "LoadError",
     "PolicyError",
     "RelayError",
+    "TransactionsUnsupported",
     "VerificationError",
     "exit_code",
 ]
@@ -158,6 +159,16 @@ class DeliveryError(RelayError):
         super().__init__(message, code=code)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class TransactionsUnsupported(DeliveryError):
+    """The partner relay has no ``POST /v1/transactions`` (an older relay): the outbox sends
+    it one envelope per request from then on."""
+
+    def __init__(self, partner: str) -> None:
+        super().__init__(
+            f"partner {partner} takes no transactions", code=Reason.DELIVERY_FAILED, retryable=True
+        )
 
 
 class AuditWriteError(DeliveryError):

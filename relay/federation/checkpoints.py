@@ -58,9 +58,9 @@ def _status(reason: Reason) -> int:
     return 403 if reason.http_status == 403 else 400
 
 
-def _refuse(request: web.Request, code: Reason, *, peer: str, body: bytes) -> web.Response:
+async def _refuse(request: web.Request, code: Reason, *, peer: str, body: bytes) -> web.Response:
     status = _status(code)
-    request.app[HANDLER].record_refusal(
+    await request.app[HANDLER].record_refusal(
         RefusalRecord(
             at=dt.datetime.now(dt.UTC),
             peer=peer,
@@ -83,12 +83,12 @@ async def _post(request: web.Request) -> web.Response:
         value = None
     token = value.get("token") if isinstance(value, dict) else None
     if not isinstance(token, str) or set(value) != {"token"}:
-        return _refuse(request, Reason.BAD_REQUEST, peer=peer, body=body)
+        return await _refuse(request, Reason.BAD_REQUEST, peer=peer, body=body)
     handler = request.app[CHECKPOINT_HANDLER]
     try:
         status = await asyncio.to_thread(handler.receive_checkpoint, peer, token)
     except CheckpointError as exc:
-        return _refuse(request, exc.code, peer=peer, body=body)
+        return await _refuse(request, exc.code, peer=peer, body=body)
     except AuditWriteError:
         return web.json_response({"error": Reason.UNAVAILABLE}, status=503)
     return web.json_response({"status": status})

@@ -11,7 +11,7 @@ import contextlib
 import json
 import random
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -19,7 +19,7 @@ import aiohttp
 
 from relay.core import defaults
 from relay.core.reasons import HTTP_REASONS, Reason
-from relay.errors import DeliveryError
+from relay.errors import DeliveryError, TransactionsUnsupported
 
 __all__ = ["PeerClient", "RetryPolicy", "SendResult"]
 
@@ -152,6 +152,38 @@ class PeerClient:
                 await self._sleep(min(wait, self._retry.cap))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def send_transaction_once(
+        self, partner: str, bodies: Sequence[bytes]
+    ) -> list[SendResult | DeliveryError]:
+        """One attempt at sending ``bodies`` (envelopes, as :meth:`send_once` takes them) in
+        one ``POST /v1/transactions``: each answered on its own, in order. A refusal of the
+        whole request raises; a partner without the endpoint (404) raises
+        :class:`TransactionsUnsupported`."""
+        url = self._url(partner)
+        body = b'{"envelopes":[' + b",".join(bodies) + b"]}"
+        async with (
+            _mapped(partner),
+            self._session.post(
+                f"{url.rstrip('/')}/v1/transactions",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            ) as resp,
+        ):
+            payload = await _json(resp)
+            if resp.status == 404:
+                raise TransactionsUnsupported(partner)
+            results = payload.get("results")
+            if resp.status != 200 or not isinstance(results, list) or len(results) != len(bodies):
+                # 200 with answers that do not fit: the partner's fault, tried again later
+                code = _code(payload, resp.status) if resp.status != 200 else "delivery_failed"
+                raise DeliveryError(
+                    f"partner {partner} refused a transaction: {code} ({resp.status})",
+                    code=code,
+                    retryable=resp.status in _RETRYABLE_STATUS or resp.status == 200,
+                    retry_after=_seconds(resp.headers.get("Retry-After")),
+                )
+            return [_answer(partner, r) for r in results]
+
     async def send_once(self, partner: str, body: bytes) -> SendResult:
         url = self._url(partner)
         async with (
@@ -176,6 +208,21 @@ class PeerClient:
                 retryable=resp.status in _RETRYABLE_STATUS,
                 retry_after=_seconds(retry_after),
             )
+
+
+def _answer(partner: str, result: object) -> SendResult | DeliveryError:
+    """One envelope's answer within a transaction."""
+    if isinstance(result, dict) and result.get("status") in ("accepted", "duplicate"):
+        return SendResult(
+            status=str(result["status"]), envelope_id=str(result.get("envelope", ""))
+        )
+    code = _code(result if isinstance(result, dict) else {}, 400)
+    reason = Reason.parse(code)
+    return DeliveryError(
+        f"partner {partner} refused: {code}",
+        code=code,
+        retryable=reason.retryable if reason is not None else False,
+    )
 
 
 async def _put_once(

@@ -1,4 +1,5 @@
-"""The federation listener: ``POST /v1/envelopes``, ``GET /v1/keys``, ``/healthz``, ``/readyz``.
+"""The federation listener: ``POST /v1/envelopes`` and ``/v1/transactions``, ``PUT /v1/files``,
+``GET /v1/keys``, ``/healthz``, ``/readyz``.
 
 HTTP concerns only (who the TLS peer is, rate, size, time, status codes); what an envelope
 means is the service's business (:class:`EnvelopeHandler`). Every refusal is answered
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,8 +46,11 @@ class EnvelopeHandler(Protocol):
 
     agency: str
 
-    async def handle_peer_envelope(self, body: bytes, *, peer: str) -> Accepted:
-        """Verify, store durably, then return; raise ``VerificationError`` to refuse."""
+    async def handle_peer_envelope(
+        self, body: bytes, *, peer: str, data: object | None = None
+    ) -> Accepted:
+        """Verify, store durably, then return; raise ``VerificationError`` to refuse.
+        ``data``: the body already parsed (an envelope of a transaction)."""
 
     def partner_for_fingerprint(self, fingerprint: str) -> str | None: ...
 
@@ -53,9 +58,9 @@ class EnvelopeHandler(Protocol):
 
     async def readiness(self) -> dict[str, bool]: ...
 
-    def record_refusal(self, record: RefusalRecord) -> None: ...
+    async def record_refusal(self, record: RefusalRecord) -> None: ...
 
-    def store_blob(self, sha256: str, mime: str, data: bytes) -> None: ...
+    async def store_blob(self, sha256: str, mime: str, data: bytes) -> None: ...
 
 
 @dataclass(slots=True)
@@ -79,12 +84,14 @@ class RateLimiter:
         return (1.0 - tokens) / self.rate
 
 
+MAX_TRANSACTION: Final = 100  # envelopes in one POST /v1/transactions
+TRANSACTION_BODIES: Final = 8  # a transaction's body: at most this many times max_body_bytes
 HANDLER: Final = web.AppKey("handler", EnvelopeHandler)
 LIMITER: Final = web.AppKey("limiter", RateLimiter)
 LIMITS: Final = web.AppKey("limits", dict)
 
 
-def _refusal(
+async def _refusal(
     request: web.Request,
     reason: Reason,
     *,
@@ -92,9 +99,14 @@ def _refusal(
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
+    status = await _record(request, reason, peer=peer, body=body)
+    return web.json_response({"error": reason}, status=status, headers=headers)
+
+
+async def _record(request: web.Request, reason: Reason, *, peer: str, body: bytes | None) -> int:
+    """A refusal counted, logged and kept (ids and codes only); its HTTP status."""
     status = reason.http_status or 400
-    handler = request.app[HANDLER]
-    handler.record_refusal(
+    await request.app[HANDLER].record_refusal(
         RefusalRecord(
             at=dt.datetime.now(dt.UTC),
             peer=peer,
@@ -103,7 +115,7 @@ def _refusal(
             digest=hashlib.sha256(body).hexdigest() if body else None,
         )
     )
-    return web.json_response({"error": reason}, status=status, headers=headers)
+    return status
 
 
 @web.middleware
@@ -128,26 +140,26 @@ async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes]
     fingerprint = peer_fingerprint(request.transport)
     peer = handler.partner_for_fingerprint(fingerprint) if fingerprint else None
     if peer is None:
-        return _refusal(request, Reason.PEER_UNKNOWN, peer="unknown")
+        return await _refusal(request, Reason.PEER_UNKNOWN, peer="unknown")
     wait = request.app[LIMITER].take(peer)
     if wait > 0:
-        return _refusal(
+        return await _refusal(
             request,
             Reason.RATE_LIMITED,
             peer=peer,
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
     if request.content_length is not None and request.content_length > limit:
-        return _refusal(request, Reason.TOO_LARGE, peer=peer)
+        return await _refusal(request, Reason.TOO_LARGE, peer=peer)
     try:
         async with asyncio.timeout(request.app[LIMITS]["read_timeout"]):
             body = await request.read()
     except TimeoutError:
-        return _refusal(request, Reason.TIMEOUT, peer=peer)
+        return await _refusal(request, Reason.TIMEOUT, peer=peer)
     except web.HTTPRequestEntityTooLarge:
-        return _refusal(request, Reason.TOO_LARGE, peer=peer)
+        return await _refusal(request, Reason.TOO_LARGE, peer=peer)
     if len(body) > limit:
-        return _refusal(request, Reason.TOO_LARGE, peer=peer)
+        return await _refusal(request, Reason.TOO_LARGE, peer=peer)
     return peer, body
 
 
@@ -162,13 +174,53 @@ async def _post_envelope(request: web.Request) -> web.Response:
     try:
         accepted = await request.app[HANDLER].handle_peer_envelope(body, peer=peer)
     except VerificationError as exc:
-        return _refusal(request, exc.code, peer=peer, body=body)
+        return await _refusal(request, exc.code, peer=peer, body=body)
     return web.json_response(
         {
             "status": "duplicate" if accepted.duplicate else "accepted",
             "envelope": accepted.envelope_id,
         }
     )
+
+
+async def _post_transaction(request: web.Request) -> web.Response:
+    """``POST /v1/transactions``: up to :data:`MAX_TRANSACTION` envelopes for this relay in one
+    request, each accepted, refused or found a duplicate on its own (as ``POST /v1/envelopes``
+    would answer it), in order. A request that is not a transaction is refused whole."""
+    got = await _read_from_peer(request, request.app[LIMITS]["max_transaction"])
+    if isinstance(got, web.Response):
+        return got
+    peer, body = got
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        doc = None
+    envelopes = doc.get("envelopes") if isinstance(doc, dict) and len(doc) == 1 else None
+    if not isinstance(envelopes, list) or not 0 < len(envelopes) <= MAX_TRANSACTION:
+        return await _refusal(request, Reason.BAD_REQUEST, peer=peer, body=body)
+    handler = request.app[HANDLER]
+
+    async def one(data: object) -> dict[str, str]:
+        raw = json.dumps(data, separators=(",", ":")).encode()
+        if len(raw) > request.app[LIMITS]["max_body"]:
+            await _record(request, Reason.TOO_LARGE, peer=peer, body=None)
+            return {"error": Reason.TOO_LARGE}
+        try:
+            accepted = await handler.handle_peer_envelope(raw, peer=peer, data=data)
+        except VerificationError as exc:
+            await _record(request, exc.code, peer=peer, body=raw)
+            return {"error": exc.code}
+        except RelayError as exc:
+            return {"error": exc.code}
+        except Exception:  # noqa: BLE001 - one envelope's failure is its own, retryable
+            return {"error": Reason.INTERNAL}
+        status = "duplicate" if accepted.duplicate else "accepted"
+        return {"envelope": accepted.envelope_id, "status": status}
+
+    # Verified in order before any is stored, and their writes share one commit: a thread's
+    # envelopes are queued in the order they came.
+    results = await asyncio.gather(*(one(data) for data in envelopes))
+    return web.json_response({"results": results})
 
 
 async def _put_file(request: web.Request) -> web.Response:
@@ -179,7 +231,7 @@ async def _put_file(request: web.Request) -> web.Response:
     if not request.content_type.startswith("image/"):
         fingerprint = peer_fingerprint(request.transport)
         peer = request.app[HANDLER].partner_for_fingerprint(fingerprint) if fingerprint else None
-        return _refusal(
+        return await _refusal(
             request,
             Reason.BAD_REQUEST if peer else Reason.PEER_UNKNOWN,
             peer=peer or "unknown",
@@ -189,8 +241,8 @@ async def _put_file(request: web.Request) -> web.Response:
         return got
     peer, data = got
     if hashlib.sha256(data).hexdigest() != request.match_info["sha256"]:
-        return _refusal(request, Reason.BAD_REQUEST, peer=peer)
-    request.app[HANDLER].store_blob(request.match_info["sha256"], request.content_type, data)
+        return await _refusal(request, Reason.BAD_REQUEST, peer=peer)
+    await request.app[HANDLER].store_blob(request.match_info["sha256"], request.content_type, data)
     return web.json_response({"status": "stored"})
 
 
@@ -227,10 +279,12 @@ def build_federation_app(
     app[LIMITER] = RateLimiter(rate=rate_per_second, burst=rate_burst)
     app[LIMITS] = {
         "max_body": max_body_bytes,
+        "max_transaction": max_body_bytes * TRANSACTION_BODIES,
         "max_file": max_file_bytes,
         "read_timeout": read_timeout,
     }
     app.router.add_post("/v1/envelopes", _post_envelope)
+    app.router.add_post("/v1/transactions", _post_transaction)
     app.router.add_put(r"/v1/files/{sha256:[0-9a-f]{64}}", _put_file)
     app.router.add_get("/v1/keys", _keys)
     app.router.add_get("/healthz", _healthz)

@@ -45,8 +45,10 @@ class Door:
         self._fingerprints = fingerprints  # certificate sha256 hex -> partner ORI
         self.clock = clock
 
-    async def handle_peer_envelope(self, body: bytes, *, peer: str) -> Accepted:
-        return await self.inbound.accept(body, peer=peer)
+    async def handle_peer_envelope(
+        self, body: bytes, *, peer: str, data: object | None = None
+    ) -> Accepted:
+        return await self.inbound.accept(body, peer=peer, data=data)
 
     def partner_for_fingerprint(self, fingerprint: str) -> str | None:
         return self._fingerprints.get(fingerprint)
@@ -68,7 +70,8 @@ class Door:
         )
         return {"store": store_ok, "policy": True, "partner_keys": keys_ok}
 
-    def record_refusal(self, record: RefusalRecord) -> None:
+    async def record_refusal(self, record: RefusalRecord) -> None:
+        """Counted, logged, and kept with its audit record (off the event loop)."""
         recorder = self.recorder
         recorder.metrics.envelope_refused(record.peer, record.reason)
         log.info(
@@ -78,18 +81,21 @@ class Door:
             status=record.http_status,
             digest=record.digest,
         )
-        self.store.record_refusal(record)
-        with contextlib.suppress(Exception):  # counted and logged by the ledger
-            recorder.append(
-                recorder.entry(
-                    "refusal",
-                    source=record.peer if record.peer != "unknown" else None,
-                    destination=self.agency,
-                    envelope_id=record.envelope_id,
-                    digest=record.digest,
-                    outcome=record.reason,
-                )
-            )
+        records = recorder.entry(
+            "refusal",
+            source=record.peer if record.peer != "unknown" else None,
+            destination=self.agency,
+            envelope_id=record.envelope_id,
+            digest=record.digest,
+            outcome=record.reason,
+        )
 
-    def store_blob(self, sha256: str, mime: str, data: bytes) -> None:
-        self.store.put_blob(sha256=sha256, mime=mime, data=data)
+        def write() -> None:
+            self.store.record_refusal(record)
+            with contextlib.suppress(Exception):  # counted and logged by the ledger
+                recorder.append(records)
+
+        await asyncio.to_thread(write)
+
+    async def store_blob(self, sha256: str, mime: str, data: bytes) -> None:
+        await asyncio.to_thread(lambda: self.store.put_blob(sha256=sha256, mime=mime, data=data))

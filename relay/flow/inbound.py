@@ -102,14 +102,16 @@ class Inbound:
         self._verified: OrderedDict[tuple[str, str], VerifiedEnvelope] = OrderedDict()
 
     # -- the partner's request -----------------------------------------------------------
-    async def accept(self, body: bytes, *, peer: str) -> Accepted:
+    async def accept(self, body: bytes, *, peer: str, data: object | None = None) -> Accepted:
+        """``body`` as the partner sent it (``data``: already parsed, in a transaction)."""
         now = self.clock()
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            raise VerificationError(
-                "body is not JSON", code=Reason.BAD_REQUEST, http_status=400
-            ) from None
+        if data is None:
+            try:
+                data = json.loads(body)
+            except (ValueError, RecursionError):
+                raise VerificationError(
+                    "body is not JSON", code=Reason.BAD_REQUEST, http_status=400
+                ) from None
         verified = self.verify(data, now)
         if verified.last_signer != peer:
             raise VerificationError("TLS peer is not the last signer", code="issuer_mismatch")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 import structlog
 
 from relay.core.backoff import DONE, Attempt, before_attempt
-from relay.errors import DeliveryError
+from relay.errors import DeliveryError, TransactionsUnsupported
 from relay.flow.queues import RNG, Gate, Loop, QueueTuning, Random, failed, yes
 from relay.lab.crashpoints import crash_point
 from relay.store.contract import ClaimedEnvelope, Store
@@ -29,11 +29,16 @@ log = structlog.get_logger("relay.flow")
 
 
 class WireSender(Protocol):
-    """One attempt each, no retries of its own (``PeerClient`` in production)."""
+    """One attempt each, no retries of its own (``PeerClient`` in production). A sender may
+    also have ``send_transaction_once(partner, bodies)`` (several envelopes in one request,
+    each answered on its own); the outbox uses it when it is there."""
 
     async def send_once(self, partner: str, body: bytes) -> object: ...
 
     async def put_blob_once(self, partner: str, sha256: str, mime: str, data: bytes) -> None: ...
+
+
+_Answer = tuple[Attempt, str | None]  # an attempt's outcome; the partner's answer if taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +61,7 @@ class _Sent:
 
 
 class Dispatcher:
-    """The outbox: one loop per partner, sending leased envelopes concurrently."""
+    """The outbox: one loop per partner, each leased batch sent in one transaction."""
 
     def __init__(
         self,
@@ -93,6 +98,7 @@ class Dispatcher:
         self.rng = rng
         self._loops: dict[str, Loop] = {}
         self._stopping = False
+        self._singles: set[str] = set()  # partners without transactions (older relays)
 
     def _loop(self, partner: str) -> Loop:
         return self._loops.setdefault(partner, Loop())
@@ -148,7 +154,7 @@ class Dispatcher:
             )
             if not claimed:
                 continue
-            answers = await asyncio.gather(*(self._attempt(item) for item in claimed))
+            answers = await self._work(partner, claimed)
             batch = _Sent(
                 claimed=claimed,
                 results=[result for result, _ in answers],
@@ -186,36 +192,90 @@ class Dispatcher:
                 self.metrics.envelope_sent(item.partner, how, now - item.created_at)
         return True
 
-    async def _attempt(self, item: ClaimedEnvelope) -> tuple[Attempt, str | None]:
-        """One delivery attempt: its outcome, and the partner's answer if it took it
-        (``accepted`` or ``duplicate``)."""
-        backoff = self.tuning.backoff
-        now = self.clock()
-        stale = before_attempt(
-            created_at=item.created_at, expires_at=item.expires_at, now=now, backoff=backoff
-        )
-        if stale is not None:
-            return stale, None
+    async def _work(self, partner: str, claimed: list[ClaimedEnvelope]) -> list[_Answer]:
+        """Send a leased batch: photos first (each envelope's own), then the envelopes in
+        one transaction (or one by one to a partner without transactions). Each envelope's
+        outcome, and the partner's answer where it took it."""
+        answers: list[_Answer | None] = [None] * len(claimed)
+        ready: list[int] = []
+        for i, item in enumerate(claimed):
+            stale = before_attempt(
+                created_at=item.created_at,
+                expires_at=item.expires_at,
+                now=self.clock(),
+                backoff=self.tuning.backoff,
+            )
+            if stale is not None:
+                answers[i] = (stale, None)
+            elif item.blobs:
+                try:
+                    await self._push_blobs(item)
+                except Exception as exc:  # noqa: BLE001 - retried, by its code only
+                    answers[i] = self._failure(item, exc)
+                    continue
+                ready.append(i)
+            else:
+                ready.append(i)
+        if ready:
+            sent = await self._send([claimed[i] for i in ready], partner)
+            for i, answer in zip(ready, sent, strict=True):
+                answers[i] = answer
+        return [a for a in answers if a is not None]
+
+    async def _push_blobs(self, item: ClaimedEnvelope) -> None:
+        for sha256, mime in item.blobs:
+            blob = await asyncio.to_thread(self.store.get_blob, sha256)
+            if blob is not None:
+                await self.sender.put_blob_once(item.partner, sha256, mime, blob[1])
+
+    async def _send(self, items: list[ClaimedEnvelope], partner: str) -> list[_Answer]:
+        batch = getattr(self.sender, "send_transaction_once", None)
+        if batch is not None and partner not in self._singles and len(items) > 1:
+            try:
+                got = await batch(partner, [item.body for item in items])
+            except TransactionsUnsupported:
+                self._singles.add(partner)  # an older relay: one envelope per request
+                log.info("transactions_unsupported", partner=partner)
+            except DeliveryError as exc:
+                if exc.code != "too_large":  # too big together: one by one below
+                    return [self._failure(item, exc) for item in items]
+            except Exception as exc:  # noqa: BLE001 - every envelope retried, by its code
+                return [self._failure(item, exc) for item in items]
+            else:
+                crash_point("after_partner_answered")
+                return [
+                    self._failure(item, answer)
+                    if isinstance(answer, Exception)
+                    else (DONE, _taken(answer))
+                    for item, answer in zip(items, got, strict=True)
+                ]
+        return list(await asyncio.gather(*(self._send_one(item) for item in items)))
+
+    async def _send_one(self, item: ClaimedEnvelope) -> _Answer:
         try:
-            for sha256, mime in item.blobs:
-                blob = await asyncio.to_thread(self.store.get_blob, sha256)
-                if blob is not None:
-                    await self.sender.put_blob_once(item.partner, sha256, mime, blob[1])
             answer = await self.sender.send_once(item.partner, item.body)
             crash_point("after_partner_answered")
         except Exception as exc:  # noqa: BLE001 - any failure is retried, by its code only
-            error = exc if isinstance(exc, DeliveryError) else None
-            reason = error.code if error else "internal"
-            log.info(
-                "send_failed",
-                partner=item.partner,
-                envelope=item.envelope_id,
-                attempt=item.attempts,
-                reason=reason,
-                exc_type=None if error else type(exc).__name__,
-            )
-            if self.metrics is not None:
-                self.metrics.send_failed(item.partner, reason)
-            return failed(error, item, self.clock(), self.tuning.backoff, self.rng), None
-        status = getattr(answer, "status", None)
-        return DONE, status if status in ("accepted", "duplicate") else "accepted"
+            return self._failure(item, exc)
+        return DONE, _taken(answer)
+
+    def _failure(self, item: ClaimedEnvelope, exc: Exception) -> _Answer:
+        error = exc if isinstance(exc, DeliveryError) else None
+        reason = error.code if error else "internal"
+        log.info(
+            "send_failed",
+            partner=item.partner,
+            envelope=item.envelope_id,
+            attempt=item.attempts,
+            reason=reason,
+            exc_type=None if error else type(exc).__name__,
+        )
+        if self.metrics is not None:
+            self.metrics.send_failed(item.partner, reason)
+        return failed(error, item, self.clock(), self.tuning.backoff, self.rng), None
+
+
+def _taken(answer: object) -> str:
+    """The partner's answer: ``accepted`` or ``duplicate``."""
+    status = getattr(answer, "status", None)
+    return status if status in ("accepted", "duplicate") else "accepted"

@@ -66,12 +66,28 @@ class Poster:
             partial(store.map_post, issuer=issuer, envelope_id=envelope_id, channel=channel, ts=ts)
         )
 
+    async def _copies(
+        self, env: VerifiedEnvelope, key: str
+    ) -> tuple[tuple[str, str] | None, tuple[str, str] | None, tuple[str, str] | None]:
+        """Where this relay's copies are: the message an edit, delete or cancel is about, the
+        thread's first message, and this envelope's own copy (an earlier attempt's), looked
+        up in one trip off the event loop."""
+        store, issuer = self.store, env.issuer
+        wanted = (env.target, env.thread, key)
+
+        def look() -> list[tuple[str, str] | None]:
+            return [store.lookup_post(issuer=issuer, envelope_id=e) if e else None for e in wanted]
+
+        target, thread, earlier = await asyncio.to_thread(look)
+        return target, thread, earlier
+
     async def post(self, delivery: Delivery) -> None:
         env = delivery.envelope
         channel = self.channels.channel(env.topic)
         if channel is None:
             return
-        target = await self._lookup(env.issuer, env.target)
+        key = env.target if env.kind is EnvelopeKind.EDIT and env.target else env.envelope_id
+        target, thread, earlier = await self._copies(env, key)
         if env.kind is EnvelopeKind.DELETE:
             if target is not None:
                 await self.caller.api("chat.delete", target[0], channel=target[0], ts=target[1])
@@ -86,15 +102,12 @@ class Poster:
                 **{k: v for k, v in args.items() if k in ("text", "blocks")},
             )
             return
-        thread = await self._lookup(env.issuer, env.thread)
         if env.kind is EnvelopeKind.CANCEL and target is not None:
             thread = target
         if thread is not None:
             args["thread_ts"] = thread[1]
             if env.broadcast:
                 args["reply_broadcast"] = True
-        key = env.target if env.kind is EnvelopeKind.EDIT and env.target else env.envelope_id
-        earlier = await self._lookup(env.issuer, key)
         if earlier is not None:
             # Posted and recorded by an earlier attempt, which may have stopped before its
             # photos or the cancellation mark: those are done now (each only once).
