@@ -19,11 +19,9 @@ from aiohttp import web
 from relay.admin import build_admin_app, start_admin
 from relay.assemble import (
     Clock,
-    DeliveryPort,
     Parts,
+    PostPort,
     assemble,
-    keyring_from_config,
-    load_signing_key,
     utc_now,
 )
 from relay.config import ConfigLoadError, RelayConfig
@@ -43,7 +41,7 @@ from relay.store.contract import Store
 
 log = structlog.get_logger("relay.app")
 
-__all__ = ["RunningRelay", "keyring_from_config", "load_signing_key", "run_forever", "start_relay"]
+__all__ = ["RunningRelay", "run_forever", "start_relay"]
 
 
 @dataclass
@@ -112,11 +110,15 @@ class RunningRelay:
         self.metrics.queues(stats, now=time.time(), pending_events=pending)
 
     async def status(self) -> Mapping[str, Any]:
-        """``/status``: partners, queues and the last problems (ids and reason codes)."""
+        """``/status``: partners, queues, the last undelivered envelopes (dead letters) and
+        failures (ids and reason codes only), the audit head."""
         parts = self.parts
-        stats = await asyncio.to_thread(parts.store.queue_stats)
+        store = parts.store
+        stats, dead = await asyncio.to_thread(
+            lambda: (store.queue_stats(), store.queue_entries(state="dead", limit=1000))
+        )
         head = parts.ledger.head
-        recent = list(parts.recorder.recent)[-10:]
+        undelivered = [e for e in dead if e.queue == "outbox"][-10:]
         return {
             "agency": self.config.agency,
             "instance": parts.instance,
@@ -126,7 +128,13 @@ class RunningRelay:
                 {"queue": s.queue, "peer": s.peer, "state": s.state, "count": s.count}
                 for s in stats
             ],
-            "problems": [{"where": p.where, "id": p.id, "reason": p.reason} for p in recent],
+            "undelivered": [
+                {"partner": e.peer, "envelope": e.envelope_id, "reason": e.reason}
+                for e in undelivered
+            ],
+            "failures": [
+                {"envelope": p.id, "reason": p.reason} for p in list(parts.recorder.recent)[-10:]
+            ],
             "audit": {"head": head[0] if head else None, "writable": parts.recorder.writable},
             "slack_auth": self.slack_auth_ok,
         }
@@ -176,13 +184,44 @@ async def start_relay(
     *,
     clock: Clock = utc_now,
     observe: Observer | None = None,
-    deliver: DeliveryPort | None = None,
+    deliver: PostPort | None = None,
 ) -> RunningRelay:
     """Assemble the relay from ``config`` and start it; the caller stops it with
     :meth:`RunningRelay.stop`. The keyword ports are the lab's (see :func:`assemble`)."""
     parts = await assemble(config, clock=clock, observe=observe, deliver=deliver)
+    relay: RunningRelay | None = None
+    try:
+        relay = await _listen(parts)
+        if parts.slack is not None:
+            await _start_slack(relay)
+    except BaseException:
+        await (relay.stop() if relay is not None else _close(parts))
+        raise
+    parts.queues.start()  # the outbox and the inbound queue: resume what was in flight
+    relay.tasks.append(asyncio.create_task(_checkpoints(relay, config.audit.checkpoint_interval)))
+    log.info(
+        "relay_started",
+        agency=config.agency,
+        instance=parts.instance,
+        policy=parts.policy.digest[:12],
+        partners=len(config.partners),
+    )
+    return relay
+
+
+async def _close(parts: Parts) -> None:
+    """What :func:`assemble` opened (a start that failed before any listener)."""
+    await parts.client.close()
+    if parts.slack is not None:
+        await parts.slack.connection.close()
+    parts.store.close()
+
+
+async def _listen(parts: Parts) -> RunningRelay:
+    """The federation listener and, if configured, the admin listener."""
+    config = parts.config
     fed = config.federation
-    _audit_start(parts.ledger, parts.policy, parts.keyring)
+    _audit_start(parts.ledger, parts.policy, parts.pinned)
     app = build_federation_app(
         parts.door,
         max_body_bytes=fed.max_body_bytes,
@@ -213,17 +252,6 @@ async def start_relay(
             config.admin.host,
             config.admin.port,
         )
-    if parts.slack is not None:
-        await _start_slack(relay)
-    parts.queues.start()  # the outbox and the inbound queue: resume what was in flight
-    relay.tasks.append(asyncio.create_task(_checkpoints(relay, config.audit.checkpoint_interval)))
-    log.info(
-        "relay_started",
-        agency=config.agency,
-        instance=parts.instance,
-        policy=parts.policy.digest[:12],
-        partners=len(config.partners),
-    )
     return relay
 
 
@@ -338,6 +366,8 @@ async def send_checkpoint(relay: RunningRelay) -> None:
             outcome = await relay.parts.client.send_checkpoint(partner, token)
         except DeliveryError as exc:
             outcome = exc.code
+        except Exception:  # noqa: BLE001 - one partner's odd answer never ends the loop
+            outcome = "internal"
         relay.metrics.checkpoint("sent", partner, str(outcome))
         log.info("audit_checkpoint_sent", partner=partner, outcome=str(outcome))
 

@@ -28,8 +28,7 @@ from relay.core.policy.model import Policy
 from relay.federation.client import PeerClient
 from relay.federation.tls import client_context
 from relay.flow.door import Door
-from relay.flow.inbound import Inbound
-from relay.flow.inbound import Poster as DeliveryPort
+from relay.flow.inbound import Inbound, PostPort
 from relay.flow.outbound import Outbound, Signer
 from relay.flow.queues import Loop, QueueTuning
 from relay.flow.records import Recorder
@@ -49,8 +48,8 @@ from relay.store.open import open_store
 
 __all__ = [
     "Clock",
-    "DeliveryPort",
     "Parts",
+    "PostPort",
     "SlackParts",
     "assemble",
     "keyring_from_config",
@@ -83,7 +82,7 @@ class Parts:
 
     config: RelayConfig
     policy: Policy
-    keyring: Keyring
+    pinned: Keyring  # the partners' keys (readiness, the audit of keys in force)
     signer: Signer
     store: Store
     writer: GroupWriter
@@ -174,7 +173,7 @@ async def assemble(
     *,
     clock: Clock = utc_now,
     observe: Observer | None = None,
-    deliver: DeliveryPort | None = None,
+    deliver: PostPort | None = None,
 ) -> Parts:
     """Every part of one relay instance from ``config`` (inside the running event loop: the
     HTTP clients are made here, and Slack's ``auth.test`` is called). ``observe`` sees every
@@ -194,18 +193,20 @@ async def assemble(
     signer = Signer(
         key=load_signing_key(config.signing_key, config.source), kid=config.signing_kid
     )
-    keyring = keyring_from_config(config)
-    metrics.keys((k.agency, k.kid, k.not_after.timestamp()) for k in keyring.keys if k.not_after)
-    keyring = _with_own_key(keyring, config.agency, signer)
+    pinned = keyring_from_config(config)  # the partners' keys, as relay.yaml pins them
+    metrics.keys((k.agency, k.kid, k.not_after.timestamp()) for k in pinned.keys if k.not_after)
+    keyring = _with_own_key(pinned, config.agency, signer)  # what envelopes verify against
     store = _open_store(config)
     ledger = Ledger(
         store,
         agency=config.agency,
         key=signer.key,
         kid=signer.kid,
-        keyring=keyring,
+        keyring=pinned,
         clock=clock,
         retention_days=config.audit.retention_days,
+        on_failure=metrics.audit_failed,
+        on_append=metrics.audit_appended,
     )
     writer = GroupWriter(store)  # writes that precede an acknowledgement, batched
     recorder = Recorder(agency=config.agency, ledger=ledger, metrics=metrics, writer=writer)
@@ -277,7 +278,7 @@ async def assemble(
         store=store,
         recorder=recorder,
         signer=signer,
-        keyring=keyring,
+        keyring=pinned,
         fingerprints={fp: o for o, link in config.partners.items() for fp in link.tls_sha256},
         clock=clock,
     )
@@ -323,7 +324,7 @@ async def assemble(
     return Parts(
         config=config,
         policy=policy,
-        keyring=keyring,
+        pinned=pinned,
         signer=signer,
         store=store,
         writer=writer,

@@ -4,11 +4,11 @@
 ``append`` is synchronous so it can run inside a store write (``writer.run(lambda:
 (ledger.append(records), store.enqueue(...)))``): the records and the step they record commit
 together or not at all. A failed append raises :class:`AuditWriteError` and sets ``failing``
-(and calls ``on_failure``): the service stops forwarding until an append succeeds again
+(and calls ``on_failure``): the relay stops forwarding until an append succeeds again
 (CJIS AU-5: an audit failure must not go unnoticed; the relay fails closed).
 
 Checkpoints: ``make_checkpoint`` signs the current head with the agency key (sent to partners
-by the service); ``receive_checkpoint`` verifies a partner's, keeps it and says whether it
+by the flow); ``receive_checkpoint`` verifies a partner's, keeps it and says whether it
 contradicts one kept before (a fork at the same seq, or a history that went backwards).
 """
 
@@ -84,13 +84,6 @@ class Ledger:
         self.failing = False
         self.head: tuple[int, str] | None = None  # the last head this ledger wrote
 
-    def watch(self, *, on_failure: Callable[[], None], on_append: Callable[[int], None]) -> None:
-        """Be told of every failed write and of the head after every append (the relay's
-        metrics: the service this ledger serves sets them)."""
-        self._on_failure = on_failure
-        self._on_append = on_append
-
-    # -- records -------------------------------------------------------------------------------
     def entry(self, event: AuditEvent | str, **fields: Any) -> AuditRecord:
         """A record of ``event`` now, by this relay; ``ValueError`` names a bad field."""
         return AuditRecord(

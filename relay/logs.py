@@ -5,7 +5,7 @@
     from relay.logs import configure_logging, get_logger
 
     configure_logging("json", "info")            # once, at start (``relay run``)
-    log = get_logger("delivery")                 # the stdlib logger "relay.delivery"
+    log = get_logger("flow")                     # the stdlib logger "relay.flow"
     log.info("delivered", partner="MA9990200", envelope_id="...", attempts=2)
 
 ``json`` writes one object per line: ``timestamp`` (RFC 3339, UTC), ``level``, ``event``,

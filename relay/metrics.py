@@ -5,7 +5,8 @@ closed sets — partner ORIs, topics, actions, reason codes, rule ids, direction
 methods — and every value is checked against its set's shape before it becomes a label: a
 value that does not fit is counted as ``other``. Never text, user ids or envelope ids.
 
-The service, queues, Slack bridge and federation listener call the methods below; the admin
+The flow (outbound, inbound, the queues), the Slack side and the federation listener call
+the methods below; the admin
 listener (:mod:`relay.admin`) serves ``registry`` at ``GET /metrics``.
 """
 

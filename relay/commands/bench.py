@@ -19,7 +19,6 @@ from relay.core.policy.engine import evaluate_outbound, evaluate_outbound_all
 from relay.core.policy.load import PolicyLoadError
 from relay.core.policy.match import hyperscan_available
 from relay.core.slack_parse import parse_event
-from relay.lab.corpus import generate_corpus
 
 __all__ = ["add_parser"]
 
@@ -45,6 +44,8 @@ def _bench(args: argparse.Namespace) -> int:
     else:
         policy.rules.use_fast_path = True
     peer = next(iter(policy.partners), "")
+    from relay.lab.corpus import generate_corpus  # the lab: loaded only for the bench
+
     corpus = generate_corpus(args.count, seed=args.seed)
     for event in corpus[:200]:  # warm up caches
         evaluate_outbound(parse_event(event), policy, peer, "bolo", now=now)

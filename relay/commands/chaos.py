@@ -43,7 +43,6 @@ from relay.core.backoff import Backoff
 from relay.core.policy.engine import evaluate_inbound, evaluate_outbound_all
 from relay.core.policy.model import Action
 from relay.core.slack_parse import parse_event
-from relay.lab.faultproxy import Mode
 from relay.store.contract import Store
 
 if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when chaos runs
@@ -139,6 +138,8 @@ class _Chaos:
         await self.net.restart(ori, index)
 
     async def cut_link(self) -> None:
+        from relay.lab.faultproxy import Mode
+
         ori = self.rng.choice(self.oris)
         mode = self.rng.choice((Mode.REFUSE, Mode.RESET, Mode.DROP))
         self.tally.faults[f"link_{mode.value}"] += 1
@@ -149,6 +150,8 @@ class _Chaos:
         proxy.set_mode(Mode.PASS)
 
     async def cut_slack(self) -> None:
+        from relay.lab.faultproxy import Mode
+
         ori = self.rng.choice(self.oris)
         self.tally.faults["slack_cut_after_request"] += 1
         proxy = self.net.slack_proxy[ori]
@@ -269,6 +272,7 @@ async def run_chaos(
     from relay.flow.queues import QueueTuning
     from relay.lab.emulator import Timings
     from relay.lab.emulator.limits import Limit
+    from relay.lab.faultproxy import Mode
     from relay.lab.network import Network, NetworkOptions
 
     rng = random.Random(seed)  # noqa: S311 - a reproducible fault schedule, not a secret

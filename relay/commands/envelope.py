@@ -45,7 +45,9 @@ _KINDS: Final = {
     "edit": EnvelopeKind.EDIT,
     "delete": EnvelopeKind.DELETE,
 }
-_DEFAULT_TTL: Final = int(ENVELOPE_TTL.total_seconds())  # as relay.service.RelayService
+_DEFAULT_TTL: Final = int(
+    ENVELOPE_TTL.total_seconds()
+)  # as a running relay (defaults.ENVELOPE_TTL)
 _MAX_STDIN: Final = 16 << 20
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "CHECKPOINT_SKEW",
     "CLOCK_SKEW",
     "ENVELOPE_TTL",
+    "EVENT_RETRY",
     "FEDERATION_HOST",
     "FEDERATION_PORT",
     "HOP_LIMIT",
@@ -74,6 +75,7 @@ RETRY_CAP: Final = 300.0  # delivery.retry_cap_seconds
 LEASE: Final = 30.0  # delivery.lease_seconds: an instance holds an item before others may
 BATCH: Final = 64  # delivery.batch: items leased at once
 POLL: Final = 1.0  # delivery.poll_seconds: between looks when nothing wakes the loop
+EVENT_RETRY: Final = 5.0  # a Slack event that failed for now (Slack, store, ledger away) waits
 STOP_TIMEOUT: Final = 10.0  # delivery.stop_timeout_seconds: finishing the batches in hand
 
 # -- admin, audit, store, Slack ----------------------------------------------------------------

@@ -264,7 +264,7 @@ async def _mapped(partner: str) -> AsyncIterator[None]:
 async def _json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
     try:
         value = await resp.json(content_type=None)
-    except (ValueError, aiohttp.ContentTypeError):
+    except (ValueError, RecursionError, aiohttp.ContentTypeError):
         return {}
     return value if isinstance(value, dict) else {}
 

@@ -2,7 +2,7 @@
 ``GET /v1/keys``, ``/healthz``, ``/readyz``.
 
 HTTP concerns only (who the TLS peer is, rate, size, time, status codes); what an envelope
-means is the service's business (:class:`EnvelopeHandler`). Every refusal is answered
+means is the flow's business (:class:`EnvelopeHandler`, ``relay.flow.door.Door``). Every refusal is answered
 ``{"error": "<reason>"}`` with a stable reason and status, and recorded (ids and codes only).
 See ``docs/openapi.yaml``.
 """
@@ -42,7 +42,7 @@ class Accepted:
 
 
 class EnvelopeHandler(Protocol):
-    """What the federation listener hands a request body to (the relay service)."""
+    """What the federation listener hands a request body to (``relay.flow.door.Door``)."""
 
     agency: str
 

@@ -40,7 +40,7 @@ from relay.store.group import GroupWriter
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
 
-__all__ = ["Delivery", "Inbound", "Poster"]
+__all__ = ["Delivery", "Inbound", "PostPort"]
 
 _POSTED = {  # envelope kind -> audit event and metric kind of what was done in Slack
     EnvelopeKind.POST: "post",
@@ -48,7 +48,7 @@ _POSTED = {  # envelope kind -> audit event and metric kind of what was done in 
     EnvelopeKind.DELETE: "delete",
     EnvelopeKind.CANCEL: "cancel",
 }
-_VERIFIED_KEPT = 4096  # envelopes verified on acceptance, kept for the queue (bounded)
+_VERIFIED_BYTES = 16 << 20  # envelopes verified on acceptance, kept for the queue (bounded)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +61,7 @@ class Delivery:
     attempt: int = 1  # more than 1: an earlier attempt may have posted (reconcile first)
 
 
-Poster = Callable[[Delivery], Awaitable[None]]
+PostPort = Callable[[Delivery], Awaitable[None]]  # posts a delivery (the Slack poster)
 _RETRACT = Decision(
     action=Action.FORWARD, reasons=(), message=OutboundMessage(kind=MessageKind.DELETE)
 )
@@ -78,7 +78,7 @@ class Inbound:
         store: Store,
         writer: GroupWriter,
         recorder: Recorder,
-        poster: Poster | None,
+        poster: PostPort | None,
         hop_limit: int,
         skew: dt.timedelta,
         clock: Callable[[], dt.datetime],
@@ -99,7 +99,8 @@ class Inbound:
         # Envelopes this instance verified when it accepted them, until judged: the queue
         # need not verify them again. After a restart, or on another instance, it verifies
         # the stored bytes.
-        self._verified: OrderedDict[tuple[str, str], VerifiedEnvelope] = OrderedDict()
+        self._verified: OrderedDict[tuple[str, str], tuple[VerifiedEnvelope, int]] = OrderedDict()
+        self._verified_bytes = 0
 
     # -- the partner's request -----------------------------------------------------------
     async def accept(self, body: bytes, *, peer: str, data: object | None = None) -> Accepted:
@@ -129,10 +130,11 @@ class Inbound:
         metrics.envelope_received(peer, verified.topic, "new" if new else "duplicate")
         signed_at = verified.hops[-1].at if verified.hops else verified.issued_at
         metrics.observe("hop", peer, (now - signed_at).total_seconds())
-        if new:
-            self._verified[(verified.issuer, verified.envelope_id)] = verified
-            while len(self._verified) > _VERIFIED_KEPT:
-                self._verified.popitem(last=False)
+        if new and len(body) <= _VERIFIED_BYTES // 16:
+            self._verified[(verified.issuer, verified.envelope_id)] = (verified, len(body))
+            self._verified_bytes += len(body)
+            while self._verified_bytes > _VERIFIED_BYTES:
+                self._verified_bytes -= self._verified.popitem(last=False)[1][1]
             self.wake()
         return Accepted(envelope_id=verified.envelope_id, duplicate=not new)
 
@@ -203,7 +205,11 @@ class Inbound:
 
         Unless this instance still holds the result of verifying it on acceptance, the
         stored bytes are verified again as of that time: nothing unverified is posted."""
-        verified = self._verified.pop((item.issuer, item.envelope_id), None)
+        kept = self._verified.pop((item.issuer, item.envelope_id), None)
+        verified = None
+        if kept is not None:
+            verified, size = kept
+            self._verified_bytes -= size
         if verified is None:
             at = dt.datetime.fromtimestamp(item.created_at, dt.UTC)
             verified = self.verify(json.loads(item.body), at)

@@ -52,7 +52,6 @@ class Recorder:
         self.writer = writer
         self.recent: deque[Problem] = deque(maxlen=RECENT)
         self._probe: asyncio.Future[bool] | None = None
-        ledger.watch(on_failure=metrics.audit_failed, on_append=metrics.audit_appended)
 
     # -- records -------------------------------------------------------------------------
     def entry(self, event: str, **fields: Any) -> list[AuditRecord]:

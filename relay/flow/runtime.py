@@ -98,10 +98,6 @@ class Queues:
                 asyncio.create_task(self._heartbeat()),
             ]
 
-    @property
-    def running(self) -> bool:
-        return bool(self._tasks)
-
     async def _heartbeat(self) -> None:
         """Renew this instance's leases every third of a lease while it runs: work that
         takes longer than a lease (a batch paced by Slack) stays its own; when the instance

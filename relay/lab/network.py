@@ -207,6 +207,7 @@ delivery:
   batch: {tuning.batch}
   retry_base_seconds: {backoff.base}
   retry_cap_seconds: {backoff.cap}
+  max_age_hours: {backoff.max_age / 3600}
 federation:
   listen: {{host: 127.0.0.1, port: {ports[a.ori]}}}
   tls: {{cert: {leaves[a.ori].cert}, key: {leaves[a.ori].key}, ca: {ca.ca_path}}}

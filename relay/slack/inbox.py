@@ -20,11 +20,12 @@ from typing import Any, Final, NamedTuple
 
 import structlog
 
+from relay.core import defaults
 from relay.errors import DeliveryError
 from relay.flow.queues import QueueTuning
 from relay.flow.records import Recorder
 from relay.lab.crashpoints import crash_point
-from relay.slack.keys import event_key
+from relay.slack.keys import event_key, shown
 from relay.store.base import ts_order
 from relay.store.contract import Store
 from relay.store.group import GroupWriter
@@ -34,7 +35,7 @@ log = structlog.get_logger("relay.slack")
 __all__ = ["Handler", "Inbox", "Published"]
 
 MARK_EVERY: Final = 5.0  # seconds between writes of a channel's last-seen mark
-_PARSED_KEPT: Final = 4096
+_PARSED_BYTES: Final = 8 << 20  # event bodies whose parse is kept for the worker, at most
 
 
 class Published(NamedTuple):
@@ -58,18 +59,22 @@ class Inbox:
         owner: str,
         tuning: QueueTuning,
         clock: Callable[[], dt.datetime],
+        retry_after: float = defaults.EVENT_RETRY,
     ) -> None:
         self.store = store
+        self.retry_after = retry_after  # seconds a failed-for-now event waits
         self.writer = writer
         self.recorder = recorder
         self.handler = handler
         self.owner = owner
         self.tuning = tuning
         self.clock = clock
-        self.processed = 0
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
-        self._parsed: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # The listener's parse of events taken, until the worker gets to them (bounded by the
+        # bodies' size; another instance may process them, so some are only evicted).
+        self._parsed: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
+        self._parsed_bytes = 0
         # The last message seen per channel is written at most every MARK_EVERY seconds and
         # when the worker goes idle: one row that every instance writes must not be held by
         # every group commit. A mark that lags is harmless: the catch-up re-offers a margin.
@@ -93,10 +98,11 @@ class Inbox:
         taken = await self.writer.run(
             lambda: store.take_event(event_id=key, team=team, body=body, at=at, order_key=order)
         )
-        if taken:
-            self._parsed[key] = doc
-            while len(self._parsed) > _PARSED_KEPT:
-                self._parsed.popitem(last=False)
+        if taken and len(body) <= _PARSED_BYTES // 16:
+            self._parsed[key] = (doc, len(body))
+            self._parsed_bytes += len(body)
+            while self._parsed_bytes > _PARSED_BYTES:
+                self._parsed_bytes -= self._parsed.popitem(last=False)[1][1]
         self._idle.clear()
         self._wake.set()
         return taken
@@ -142,7 +148,11 @@ class Inbox:
 
     async def _one(self, key: str, body: bytes) -> None:
         crash_point("after_slack_ack")
-        doc = self._parsed.pop(key, None)
+        kept = self._parsed.pop(key, None)
+        doc = None
+        if kept is not None:
+            doc = kept[0]
+            self._parsed_bytes -= kept[1]
         try:
             if doc is None:
                 loaded = json.loads(body)
@@ -152,15 +162,19 @@ class Inbox:
                 await self.seen(published.channel, published.ts)
         except Exception as exc:  # noqa: BLE001 - a poison event must not stop sharing
             retried = _transient(exc)
-            self.recorder.problem("slack", key, type(exc).__name__)
+            self.recorder.problem("slack", shown(key), type(exc).__name__)
             log.warning("slack_event_failed", exc_type=type(exc).__name__, retried=retried)
-            if retried:
-                return  # left leased: taken again when the lease runs out
+            if retried:  # given back, to be taken again (here or elsewhere) a little later
+                until = self.clock().timestamp() + self.retry_after
+                with contextlib.suppress(Exception):  # the store away: the lease runs out
+                    await asyncio.to_thread(
+                        self.store.defer_event, key, owner=self.owner, until=until
+                    )
+                return
             published = None
         if published is None:  # else marked done with its envelopes, in one transaction
             store = self.store
             await self.writer.run(lambda: store.finish_event(key))
-        self.processed += 1
 
     # -- last seen per channel -----------------------------------------------------------
     async def seen(self, channel: str, ts: str) -> None:

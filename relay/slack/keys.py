@@ -13,7 +13,7 @@ from typing import Any, Final
 from relay.core.envelope import EnvelopeKind
 from relay.core.model import MessageKind, SlackMessage
 
-__all__ = ["RELAY_MARK", "EnvelopeIds", "envelope_ids", "event_key", "is_own"]
+__all__ = ["RELAY_MARK", "EnvelopeIds", "envelope_ids", "event_key", "is_own", "shown"]
 
 RELAY_MARK: Final = "relay_post"  # the metadata event type on every post the relay makes
 _CANCEL: Final = re.compile(
@@ -59,6 +59,12 @@ def event_key(doc: dict[str, Any]) -> tuple[str, str] | None:
         f"post.{channel}.{event.get('ts')}",
         f"{channel}/{event.get('thread_ts') or event.get('ts')}",
     )
+
+
+def shown(key: str) -> str:
+    """An event key as it may be shown (``/status``, logs): an edit's key ends with a hash of
+    the edited text, which is left out (a guess could be checked against it)."""
+    return key.rsplit(".", 1)[0] if key.startswith("edit.") else key
 
 
 def is_own(event: dict[str, Any], *, bot_user_id: str, bot_id: str | None) -> bool:

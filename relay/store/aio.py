@@ -78,7 +78,7 @@ class AsyncStore(
 
     ``executor``: run the calls there instead of a pool of ``workers`` threads of its own.
     ``writer``: the group commit for :meth:`durable` (one is made over ``store`` if none is
-    given; pass the one the service already has so all its writes share its batches)."""
+    given; pass the relay's own so all its writes share its batches)."""
 
     def __init__(
         self,

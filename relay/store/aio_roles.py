@@ -82,6 +82,9 @@ class AsyncInbox(_Facade):
     async def finish_event(self, event_id: str) -> None:
         return await self.run(self._inbox.finish_event, event_id)
 
+    async def defer_event(self, event_id: str, *, owner: str, until: float) -> None:
+        return await self.run(self._inbox.defer_event, event_id, owner=owner, until=until)
+
     async def last_seen(self, channel: str) -> str | None:
         return await self.run(self._inbox.last_seen, channel)
 

@@ -1,6 +1,6 @@
-"""The store contract the service sees: role protocols, and ``Store``, their union.
+"""The store contract the relay sees: role protocols, and ``Store``, their union.
 
-Backends implement ``Store``; a consumer takes only the roles it uses (the Slack bridge an
+Backends implement ``Store``; a consumer takes only the roles it uses (the Slack inbox an
 ``Inbox``, ``PostMap`` and ``Blobs``, delivery an ``Outbox`` and ``InboundQueue``...). Each
 method is one transaction. :mod:`relay.store.aio` offers the same roles with ``async``
 methods that run off the event loop."""
@@ -160,6 +160,10 @@ class Inbox(Protocol):
     def pending_events(self, limit: int = 100) -> list[tuple[str, bytes]]: ...
 
     def finish_event(self, event_id: str) -> None: ...
+
+    def defer_event(self, event_id: str, *, owner: str, until: float) -> None:
+        """Give back ``owner``'s lease on an event that failed for now; nobody takes it (nor
+        anything after it in its thread) before ``until``."""
 
     def last_seen(self, channel: str) -> str | None: ...
 

@@ -1,7 +1,7 @@
 """PostgreSQL backend (psycopg 3, synchronous): the same SQL and contract as SQLite.
 
-One connection, autocommit off, one transaction per contract method under a lock (the service
-and the Slack bridge call the store from several threads). A connection the server dropped is
+One connection, autocommit off, one transaction per contract method under a lock (the flow
+and the Slack side call the store from several threads). A connection the server dropped is
 replaced at the start of the next method, so ``ping`` recovers once the server is back.
 ``schema`` sets ``search_path`` (tests use a fresh schema each); the schema must exist.
 """

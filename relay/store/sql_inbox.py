@@ -43,6 +43,10 @@ CLAIM_EVENTS: Final = """
 COUNT_PENDING_EVENTS: Final = "SELECT count(*) FROM inbox WHERE done = 0"
 SELECT_PENDING: Final = "SELECT event_id, body FROM inbox WHERE done = 0 ORDER BY seq LIMIT $1"
 FINISH_EVENT: Final = "UPDATE inbox SET done = 1 WHERE event_id = $1"
+DEFER_EVENT: Final = (
+    "UPDATE inbox SET lease_owner = NULL, lease_until = $3 "
+    "WHERE event_id = $1 AND lease_owner = $2 AND done = 0"
+)
 INSERT_SEEN: Final = (
     "INSERT INTO seen (channel, ts) VALUES ($1, $2) ON CONFLICT (channel) DO NOTHING"
 )
@@ -80,6 +84,11 @@ class SqlInbox(SqlEngine):
     def finish_event(self, event_id: str) -> None:
         with self._transaction():
             self._execute(FINISH_EVENT, (event_id,))
+
+    def defer_event(self, event_id: str, *, owner: str, until: float) -> None:
+        """Not renewed by the heartbeat (no owner), not claimed before ``until``."""
+        with self._transaction():
+            self._execute(DEFER_EVENT, (event_id, owner, float(until)))
 
     def last_seen(self, channel: str) -> str | None:
         with self._transaction():

@@ -142,6 +142,20 @@ def test_finished_event_is_no_longer_pending_and_stays_taken(store: Store) -> No
     assert [e for e, _ in store.pending_events()] == ["Ev1", "Ev3"]
 
 
+def test_a_deferred_event_waits_and_holds_its_thread_then_anyone_takes_it(store: Store) -> None:
+    now = AT.timestamp()
+    store.take_event(event_id="Ev1", team="T1", body=b"1", at=AT, order_key="C1/1")
+    store.take_event(event_id="Ev2", team="T1", body=b"2", at=AT, order_key="C1/1")
+    assert store.claim_events(owner="a", now=now, lease=30, limit=10) == [("Ev1", b"1")]
+    store.defer_event("Ev1", owner="a", until=now + 5)
+    store.renew("a", until=now + 1000)  # the heartbeat does not hold a deferred event
+    assert store.claim_events(owner="b", now=now + 4, lease=30, limit=10) == []
+    assert store.claim_events(owner="b", now=now + 5, lease=30, limit=10) == [("Ev1", b"1")]
+    store.defer_event("Ev1", owner="a", until=now + 99)  # not a's any more: nothing changes
+    store.finish_event("Ev1")
+    assert store.claim_events(owner="b", now=now + 6, lease=30, limit=10) == [("Ev2", b"2")]
+
+
 # -- envelope -> Slack ts --------------------------------------------------------------------
 def test_map_post_inserts_replaces_and_looks_up(store: Store) -> None:
     assert store.lookup_post(issuer="VA0000001", envelope_id="env-1") is None

@@ -26,7 +26,7 @@ def _own_keyring(config: RelayConfig) -> Keyring:
     """Our signing key now (from ``signing_key``), and the keys it replaced
     (``audit.previous_keys``, each usable in its own window): checkpoints signed before a
     rotation still verify."""
-    from relay.app import load_signing_key
+    from relay.assemble import load_signing_key
 
     try:
         key = load_signing_key(config.signing_key, config.source)

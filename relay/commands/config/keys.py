@@ -139,7 +139,7 @@ def check_partners(config: RelayConfig, lines: Lines, report: Report, now: dt.da
     if bad_keys:
         return
     try:
-        from relay.app import keyring_from_config
+        from relay.assemble import keyring_from_config
 
         keyring_from_config(config)
     except ConfigLoadError as exc:

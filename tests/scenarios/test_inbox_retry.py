@@ -1,0 +1,80 @@
+"""A Slack event that fails for now (Slack, the store or the ledger away) is tried again a
+little later while the relay runs, and the events after it in its thread wait for it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from relay.core.keys import Keyring
+from relay.errors import DeliveryError
+from relay.flow.queues import QueueTuning
+from relay.flow.records import Recorder
+from relay.ledger import Ledger
+from relay.metrics import RelayMetrics
+from relay.slack.inbox import Inbox, Published
+from relay.store.group import GroupWriter
+from relay.store.sqlite import SqliteStore
+
+
+def _event(ts: str, thread: str | None = None) -> dict[str, Any]:
+    event = {"type": "message", "channel": "C1", "user": "U1", "ts": ts, "text": "x"}
+    if thread:
+        event["thread_ts"] = thread
+    return {"type": "event_callback", "team_id": "T1", "event_id": f"Ev{ts}", "event": event}
+
+
+async def test_a_failed_for_now_event_is_retried_and_its_thread_waits(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "relay.db")
+    writer = GroupWriter(store)
+    ledger = Ledger(
+        store,
+        agency="CT9990100",
+        key=Ed25519PrivateKey.generate(),
+        kid="CT9990100#k1",
+        keyring=Keyring.of([]),
+        clock=lambda: dt.datetime.now(dt.UTC),
+    )
+    recorder = Recorder(agency="CT9990100", ledger=ledger, metrics=RelayMetrics(), writer=writer)
+    seen: list[str] = []
+    failures = [DeliveryError("slack away", code="unreachable", retryable=True)]
+    done = asyncio.Event()
+
+    async def handler(key: str, doc: dict[str, Any]) -> Published | None:
+        seen.append(doc["event"]["ts"])
+        if failures:
+            raise failures.pop()
+        store.finish_event(key)  # the publisher does, with the envelopes it queues
+        if len(seen) == 3:
+            done.set()
+        return Published(channel="C1", ts=doc["event"]["ts"])
+
+    inbox = Inbox(
+        store=store,
+        writer=writer,
+        recorder=recorder,
+        handler=handler,
+        owner="me",
+        tuning=QueueTuning(poll=0.05, lease=30.0),
+        clock=lambda: dt.datetime.now(dt.UTC),
+        retry_after=0.2,
+    )
+    for doc in (_event("1.1"), _event("1.2", thread="1.1")):
+        body = json.dumps(doc).encode()
+        assert await inbox.take_slack_event(team="T1", event_id=doc["event_id"], body=body)
+    task = asyncio.create_task(inbox.run())
+    try:
+        await asyncio.wait_for(done.wait(), timeout=10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    # the root failed once, was taken again, and only then its reply
+    assert seen == ["1.1", "1.1", "1.2"]
+    assert store.pending_event_count() == 0
+    assert [p.reason for p in recorder.recent] == ["DeliveryError"]
+    store.close()
