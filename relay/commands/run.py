@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from relay.config import read_config
-from relay.errors import EXIT_FAILURE, EXIT_OK, ConfigLoadError, exit_code
+from relay.errors import EXIT_FAILURE, EXIT_OK, LoadError, exit_code
 
 __all__ = ["add_parser"]
 
@@ -22,7 +22,7 @@ def _run(args: argparse.Namespace) -> int:
         configure_logging(config.logging.format, config.logging.level)
 
         asyncio.run(run_forever(config))
-    except ConfigLoadError as exc:
+    except LoadError as exc:  # relay.yaml or the policy it names: file:line, exit 2
         for line in exc.lines():
             print(line, file=sys.stderr)
         return exit_code(exc)

@@ -2,8 +2,9 @@
 ``GET /v1/keys``, ``/healthz``, ``/readyz``.
 
 HTTP concerns only (who the TLS peer is, rate, size, time, status codes); what an envelope
-means is the flow's business (:class:`EnvelopeHandler`, ``relay.flow.door.Door``). Every refusal is answered
-``{"error": "<reason>"}`` with a stable reason and status, and recorded (ids and codes only).
+means is the flow's business (:class:`EnvelopeHandler`, ``relay.flow.door.Door``). Every
+refusal is answered ``{"error": "<reason>"}`` with a stable reason and status, and recorded
+(ids and codes only).
 See ``docs/openapi.yaml``.
 """
 

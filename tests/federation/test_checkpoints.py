@@ -78,7 +78,7 @@ class EdgeStub:
     def partner_for_fingerprint(self, fingerprint: str) -> str | None:
         return self._fingerprints.get(fingerprint)
 
-    def record_refusal(self, record: RefusalRecord) -> None:
+    async def record_refusal(self, record: RefusalRecord) -> None:
         self._node.refusals.append(record)
 
 

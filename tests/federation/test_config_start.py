@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,11 +13,14 @@ from relay.config import ConfigLoadError, load_config
 from tests.helpers import (
     CT,
     MA,
+    NOWHERE,
     bolo_event,
     publish_and_drain,
+    relay_yaml,
     start_pair,
     write_bolo_policies,
     write_relay,
+    write_relay_yaml,
 )
 
 
@@ -196,3 +201,28 @@ slack:
     assert config.delivery.lease == 30.0  # the default
     assert config.slack is not None
     assert config.slack.catch_up_seconds == 30.0
+
+
+def test_relay_run_with_a_policy_that_does_not_load_names_its_line_and_exits_2(
+    tmp_path: Path,
+) -> None:
+    """Fail closed, and say where: the policy's own file:line lines, exit 2."""
+    ca = trustme.CA()
+    ct, ma = write_relay(tmp_path, CT, ca), write_relay(tmp_path, MA, ca)
+    write_bolo_policies(ct, ma)
+    policy = Path(ct["dir"]) / "policy.yaml"
+    policy.write_text(policy.read_text() + "detectors:\n  - id: broken\n    action: explode\n")
+    path = write_relay_yaml(ct, relay_yaml(ct, CT, [(ma, MA, NOWHERE)]))
+    result = subprocess.run(
+        [sys.executable, "-m", "relay", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines
+    assert all(line.startswith(f"{policy}:") for line in lines), lines
+    assert "Traceback" not in result.stderr

@@ -20,7 +20,7 @@ from relay.core.policy.match import compile_rules
 from relay.core.policy.model import Level, Partner, Policy
 from relay.core.policy.reader import Reader, read_level
 from relay.core.policy.yamlnodes import Loc, Problems, parse_yaml
-from relay.errors import PolicyError
+from relay.errors import LoadError, PolicyError
 
 __all__ = ["ORI_PATTERN", "PolicyLoadError", "Resolver", "load_policy"]
 
@@ -31,19 +31,8 @@ _DEFAULT_FILE_TYPES: Final = ("image/jpeg", "image/png", "image/gif", "image/web
 Resolver = Callable[[str], tuple[str, str]]  # name -> (text, source)
 
 
-class PolicyLoadError(PolicyError):
-    """All problems of one file; ``str()`` gives one ``file:line: message`` per line."""
-
-    def __init__(self, source: str, problems: list[tuple[int, str]]) -> None:
-        first_line, first = problems[0]
-        super().__init__(first, source=source, line=first_line)
-        self.problems = sorted(problems)
-
-    def lines(self) -> list[str]:
-        return [f"{self.source}:{line}: {msg}" for line, msg in self.problems]
-
-    def __str__(self) -> str:
-        return "\n".join(self.lines())
+class PolicyLoadError(LoadError, PolicyError):
+    """All problems of one policy file; ``str()`` gives one ``file:line: message`` per line."""
 
 
 _TOP_KEYS: Final = {
