@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -16,7 +16,12 @@ from relay.federation.server import Accepted
 from relay.flow.inbound import Inbound
 from relay.flow.outbound import Signer
 from relay.flow.records import Recorder
-from relay.store.contract import RefusalRecord, Store
+from relay.store.contract import Blobs, Lifecycle, RefusalRecord, Refusals
+
+
+class DoorStore(Refusals, Blobs, Lifecycle, Protocol):
+    """What the federation listener's port writes: refusals and pushed files."""
+
 
 __all__ = ["Door"]
 
@@ -29,7 +34,7 @@ class Door:
         *,
         agency: str,
         inbound: Inbound,
-        store: Store,
+        store: DoorStore,
         recorder: Recorder,
         signer: Signer,
         keyring: Keyring,

@@ -16,7 +16,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from relay.core import routing
 from relay.core.canonical import canonicalize
@@ -34,11 +34,16 @@ from relay.flow.outbound import Signer, order_key, wire
 from relay.flow.queues import Worked
 from relay.flow.records import Recorder, digest
 from relay.lab.crashpoints import crash_point
-from relay.store.contract import ClaimedInbound, OutboxItem, ReceiveOutcome, Store
+from relay.store.contract import Blobs, ClaimedInbound, InboundQueue, OutboxItem, ReceiveOutcome
 from relay.store.group import GroupWriter
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
+
+
+class InboundStore(InboundQueue, Blobs, Protocol):
+    """What the inbound flow uses: the inbound queue, and the photos partners pushed."""
+
 
 __all__ = ["Delivery", "Inbound", "PostPort"]
 
@@ -75,7 +80,7 @@ class Inbound:
         policy: Policy,
         keyring: Keyring,
         signer: Signer,
-        store: Store,
+        store: InboundStore,
         writer: GroupWriter,
         recorder: Recorder,
         poster: PostPort | None,

@@ -14,7 +14,7 @@ import structlog
 from relay.core.backoff import Attempt, before_attempt
 from relay.errors import DeliveryError, RelayError
 from relay.flow.queues import RNG, Gate, Loop, QueueTuning, Random, Worked, failed, yes
-from relay.store.contract import ClaimedInbound, OutboxItem, Store
+from relay.store.contract import ClaimedInbound, InboundQueue, OutboxItem
 from relay.store.group import GroupWriter
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class InboundWorker:
 
     def __init__(
         self,
-        store: Store,
+        store: InboundQueue,
         process: Callable[[ClaimedInbound], Awaitable[Worked]],
         *,
         owner: str,

@@ -14,7 +14,7 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -36,11 +36,16 @@ from relay.core.policy.model import Action, Policy
 from relay.errors import AuditUnavailable
 from relay.flow.records import Recorder, digest
 from relay.lab.crashpoints import crash_point
-from relay.store.contract import OutboxItem, Store
+from relay.store.contract import Blobs, Outbox, OutboxItem
 from relay.store.group import GroupWriter
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
+
+
+class OutboundStore(Outbox, Blobs, Protocol):
+    """What the outbound flow writes: the outbox, and the photos it pushes."""
+
 
 __all__ = ["Outbound", "Outgoing", "Prepared", "Signer", "order_key", "wire"]
 
@@ -96,7 +101,7 @@ class Outbound:
         agency: str,
         policy: Policy,
         signer: Signer,
-        store: Store,
+        store: OutboundStore,
         writer: GroupWriter,
         recorder: Recorder,
         ttl: dt.timedelta,

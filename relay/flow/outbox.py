@@ -17,11 +17,16 @@ from relay.core.backoff import DONE, Attempt, before_attempt
 from relay.errors import DeliveryError, TransactionsUnsupported
 from relay.flow.queues import RNG, Gate, Loop, QueueTuning, Random, failed, yes
 from relay.lab.crashpoints import crash_point
-from relay.store.contract import ClaimedEnvelope, Store
+from relay.store.contract import Blobs, ClaimedEnvelope, Outbox
 from relay.store.group import GroupWriter
 
 if TYPE_CHECKING:
     from relay.metrics import RelayMetrics
+
+
+class OutboxStore(Outbox, Blobs, Protocol):
+    """The outbox and the photos pushed before an envelope."""
+
 
 __all__ = ["Dispatcher", "WireSender"]
 
@@ -65,7 +70,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: Store,
+        store: OutboxStore,
         sender: WireSender,
         partners: Callable[[], Iterable[str]],
         *,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -17,11 +17,24 @@ from relay.flow.inqueue import InboundWorker
 from relay.flow.outbox import Dispatcher, WireSender
 from relay.flow.queues import Loop, QueueTuning, Worked
 from relay.flow.records import Recorder, digest
-from relay.store.contract import ClaimedEnvelope, ClaimedInbound, OutboxItem, Store
+from relay.store.contract import (
+    Blobs,
+    ClaimedEnvelope,
+    ClaimedInbound,
+    InboundQueue,
+    Leases,
+    Outbox,
+    OutboxItem,
+)
 from relay.store.group import GroupWriter
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
+
+
+class QueueStore(Outbox, InboundQueue, Leases, Blobs, Protocol):
+    """Both queues, their leases, and the photos the outbox pushes."""
+
 
 __all__ = ["Queues"]
 
@@ -36,7 +49,7 @@ class Queues:
         policy_ref: str,
         kid: str,
         partners: Callable[[], list[str]],
-        store: Store,
+        store: QueueStore,
         writer: GroupWriter,
         sender: WireSender,
         recorder: Recorder,

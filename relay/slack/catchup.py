@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from relay.flow.records import Recorder
 from relay.slack.channels import ChannelMap
 from relay.slack.web import SlackCaller
-from relay.store.contract import Store
+from relay.store.contract import Inbox
 
 __all__ = ["CatchUp"]
 
@@ -28,7 +28,7 @@ class CatchUp:
         self,
         *,
         team_id: str,
-        store: Store,
+        store: Inbox,
         caller: SlackCaller,
         channels: ChannelMap,
         take: Take,

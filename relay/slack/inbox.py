@@ -26,8 +26,8 @@ from relay.flow.queues import QueueTuning
 from relay.flow.records import Recorder
 from relay.lab.crashpoints import crash_point
 from relay.slack.keys import event_key, shown
+from relay.store import contract
 from relay.store.base import ts_order
-from relay.store.contract import Store
 from relay.store.group import GroupWriter
 
 log = structlog.get_logger("relay.slack")
@@ -52,7 +52,7 @@ class Inbox:
     def __init__(
         self,
         *,
-        store: Store,
+        store: contract.Inbox,
         writer: GroupWriter,
         recorder: Recorder,
         handler: Handler,

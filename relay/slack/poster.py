@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from relay.core.envelope import EnvelopeKind, VerifiedEnvelope
 from relay.core.policy.model import Policy
@@ -23,8 +23,13 @@ from relay.slack.files import FileFetcher, reencode
 from relay.slack.keys import RELAY_MARK
 from relay.slack.names import safe_name, safe_text
 from relay.slack.web import SlackCaller
-from relay.store.contract import Store
+from relay.store.contract import Blobs, PostMap
 from relay.store.group import GroupWriter
+
+
+class PosterStore(PostMap, Blobs, Protocol):
+    """Where copies were posted, and the photos to upload."""
+
 
 __all__ = ["Poster"]
 
@@ -34,7 +39,7 @@ class Poster:
         self,
         *,
         policy: Policy,
-        store: Store,
+        store: PosterStore,
         writer: GroupWriter,
         caller: SlackCaller,
         fetcher: FileFetcher,
