@@ -321,6 +321,9 @@ def test_the_probe_never_goes_through_a_proxy(
     proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()
+    # urlopen keeps the opener it builds (with the proxy below in it) for the whole process:
+    # give it back as it was, or every later urllib caller goes through a closed proxy.
+    monkeypatch.setattr(urllib.request, "_opener", None)
     try:
         for name in ("NO_PROXY", "no_proxy"):
             monkeypatch.delenv(name, raising=False)
