@@ -44,6 +44,8 @@ __all__ = [
     "SLACK_PORT",
     "STOP_TIMEOUT",
     "STORE_URL",
+    "TRANSACTION_BYTES",
+    "TRANSACTION_ENVELOPES",
     "VERIFY_SKEW",
 ]
 
@@ -58,6 +60,8 @@ CHECKPOINT_SKEW: Final = dt.timedelta(minutes=5)  # an audit checkpoint's time a
 FEDERATION_HOST: Final = "127.0.0.1"  # federation.listen.host
 FEDERATION_PORT: Final = 8443  # federation.listen.port
 MAX_BODY_BYTES: Final = 1 << 20  # federation.max_body_bytes: one envelope
+TRANSACTION_ENVELOPES: Final = 100  # envelopes in one POST /v1/transactions, at most
+TRANSACTION_BYTES: Final = 1 << 20  # a sender keeps a transaction's body under this
 MAX_FILE_BYTES: Final = 10 << 20  # one file pushed with PUT /v1/files/{sha256}
 CHECKPOINT_BODY_BYTES: Final = 8192  # POST /v1/audit/checkpoints
 READ_TIMEOUT: Final = 10.0  # federation.read_timeout_seconds: a request body arrives within

@@ -85,7 +85,7 @@ class RateLimiter:
         return (1.0 - tokens) / self.rate
 
 
-MAX_TRANSACTION: Final = 100  # envelopes in one POST /v1/transactions
+MAX_TRANSACTION: Final = defaults.TRANSACTION_ENVELOPES  # envelopes in one transaction
 TRANSACTION_BODIES: Final = 8  # a transaction's body: at most this many times max_body_bytes
 HANDLER: Final = web.AppKey("handler", EnvelopeHandler)
 LIMITER: Final = web.AppKey("limiter", RateLimiter)

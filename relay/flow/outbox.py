@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
+from relay.core import defaults
 from relay.core.backoff import DONE, Attempt, before_attempt
 from relay.errors import DeliveryError, TransactionsUnsupported
 from relay.flow.queues import RNG, Gate, Loop, QueueTuning, Random, failed, yes
@@ -234,6 +235,25 @@ class Dispatcher:
                 await self.sender.put_blob_once(item.partner, sha256, mime, blob[1])
 
     async def _send(self, items: list[ClaimedEnvelope], partner: str) -> list[_Answer]:
+        """In transactions of at most ``TRANSACTION_ENVELOPES`` envelopes and about
+        ``TRANSACTION_BYTES``, one after the other."""
+        answers: list[_Answer] = []
+        chunk: list[ClaimedEnvelope] = []
+        size = 0
+        for item in items:
+            if chunk and (
+                len(chunk) == defaults.TRANSACTION_ENVELOPES
+                or size + len(item.body) > defaults.TRANSACTION_BYTES
+            ):
+                answers += await self._send_chunk(chunk, partner)
+                chunk, size = [], 0
+            chunk.append(item)
+            size += len(item.body) + 1
+        if chunk:
+            answers += await self._send_chunk(chunk, partner)
+        return answers
+
+    async def _send_chunk(self, items: list[ClaimedEnvelope], partner: str) -> list[_Answer]:
         batch = getattr(self.sender, "send_transaction_once", None)
         if batch is not None and partner not in self._singles and len(items) > 1:
             try:

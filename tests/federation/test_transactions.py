@@ -200,3 +200,32 @@ async def test_each_answer_of_a_transaction_settles_its_own_envelope(tmp_path: P
         "e2": ("pending", "unavailable"),
     }
     store.close()
+
+
+class _Counting(_OlderRelay):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    async def send_transaction_once(
+        self, partner: str, bodies: list[bytes]
+    ) -> list[SendResult | DeliveryError]:
+        self.sizes.append(len(bodies))
+        return [SendResult(status="accepted", envelope_id="") for _ in bodies]
+
+
+async def test_a_batch_larger_than_a_transaction_goes_in_several(tmp_path: Path) -> None:
+    store = _queue(tmp_path, 150)
+    counting = _Counting()
+    dispatcher = Dispatcher(
+        store,
+        counting,
+        lambda: [MA],
+        owner="test",
+        clock=time.time,
+        tuning=QueueTuning(poll=0.05, batch=200),
+    )
+    await _drain(dispatcher)
+    assert counting.sizes == [100, 50]
+    assert {e.state for e in store.queue_entries()} == {"done"}
+    store.close()
