@@ -1,22 +1,18 @@
 """Relays started from relay.yaml files, shared by the tests that run them that way.
 
-An agency's files (``write_relay``): TLS from a throwaway trustme CA, a signing key from
-``relay keygen``, and ``policy.yaml`` (``write_policy``). ``relay_yaml`` writes the config
-that pins its partners; ``start_pair`` starts a receiver then a sender that knows its URL;
-``publish_and_drain`` takes one message through the sender's outbox and the receiver's
-inbound queue.
+An agency's files (``write_relay``): TLS from a throwaway trustme CA, a signing key as ``relay
+keygen`` writes it, and ``policy.yaml`` (``write_policy``). ``relay_config`` describes the
+config that pins its partners (``write_config`` writes it); ``start_pair`` starts a receiver
+then a sender that knows its URL; ``publish_and_drain`` takes one message through the
+sender's outbox and the receiver's inbound queue.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import ssl
-import subprocess
-import sys
+import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import trustme
 
@@ -25,109 +21,78 @@ from relay.config import read_config
 from relay.core.model import SlackMessage
 from relay.core.slack_parse import parse_event
 from relay.flow.inbound import Delivery
-from tests.federation.harness import policy_text, publish
+from relay.lab.relayyaml import Listen, Material, RelayYaml, write_material
+from tests.federation.harness import policy_text, publish, trustme_tls
 
 CT, MA = "CT9990100", "MA9990200"
 # A partner URL nothing answers on: the receiver of a pair never sends (and starts first).
 NOWHERE = "https://127.0.0.1:1"
-# The admin listener (health, readiness, metrics) on a free port.
-ADMIN = "admin:\n  listen: {host: 127.0.0.1, port: 0}\n"
+# The admin listener (health, readiness, metrics) on a free port: ``relay_config(..., **ADMIN)``.
+ADMIN: Final[dict[str, Any]] = {"admin": Listen("127.0.0.1", 0)}
 BOLO_TEXT = "BOLO: stolen white F-150, CT reg 7KX219, Route 9 NB."
-
-# An agency's files, by what ``write_relay`` returns: dir, key, kid, x, fp.
-RelayFiles = dict[str, str]
-
-
-def keygen(tmp: Path, ori: str) -> tuple[Path, str, str]:
-    """``relay keygen`` into ``tmp/keys``: the private key's path, its kid and public x."""
-    out = tmp / "keys"
-    subprocess.run(
-        [sys.executable, "-m", "relay", "keygen", "--agency", ori, "--out", str(out),
-         "--kid-suffix", "2026-k1"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    jwk = json.loads((out / f"{ori}-2026-k1.jwk.json").read_text())
-    return out / f"{ori}-2026-k1.key.pem", jwk["kid"], jwk["x"]
+# Partners' signing keys are pinned for this window.
+PINNED_FROM = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+PINNED_UNTIL = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
 
-def write_relay(tmp: Path, ori: str, ca: trustme.CA) -> RelayFiles:
-    """``tmp/ori`` with tls.crt, tls.key, ca.pem and a signing key."""
-    d = tmp / ori
-    d.mkdir()
-    cert = ca.issue_cert("127.0.0.1")
-    cert.private_key_pem.write_to_path(str(d / "tls.key"))
-    cert.cert_chain_pems[0].write_to_path(str(d / "tls.crt"))
-    ca.cert_pem.write_to_path(str(d / "ca.pem"))
-    der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
-    key, kid, x = keygen(d, ori)
-    return {
-        "dir": str(d),
-        "key": str(key),
-        "kid": kid,
-        "x": x,
-        "fp": hashlib.sha256(der).hexdigest(),
-    }
+def write_relay(tmp: Path, ori: str, ca: trustme.CA) -> Material:
+    """``tmp/ori`` with tls.crt, tls.key, ca.pem and a signing key in ``keys/`` (the files
+    ``relay keygen --kid-suffix 2026-k1`` writes)."""
+    return write_material(
+        tmp / ori,
+        ori,
+        f"{ori}#2026-k1",
+        trustme_tls(ca, "127.0.0.1"),
+        signing_key=f"keys/{ori}-2026-k1.key.pem",
+        jwk=True,
+    )
 
 
-def write_policy(me: RelayFiles, ori: str, partners: list[dict[str, Any]]) -> None:
+def write_policy(me: Material, ori: str, partners: list[dict[str, Any]]) -> None:
     """``policy.yaml`` in ``me``'s directory (``partners`` as ``policy_text`` takes them)."""
-    (Path(me["dir"]) / "policy.yaml").write_text(policy_text(ori, partners))
+    (me.dir / "policy.yaml").write_text(policy_text(ori, partners))
 
 
-def write_bolo_policies(ct: RelayFiles, ma: RelayFiles) -> None:
+def write_bolo_policies(ct: Material, ma: Material) -> None:
     """CT and MA share and accept BOLOs with each other."""
     write_policy(ct, CT, [{"ori": MA, "share": "[bolo]", "accept": "[bolo]"}])
     write_policy(ma, MA, [{"ori": CT, "share": "[bolo]", "accept": "[bolo]"}])
 
 
-def relay_yaml(me: RelayFiles, ori: str, partners: list[tuple[RelayFiles, str, str]]) -> str:
-    """relay.yaml for ``ori``: ``partners`` are (files, ori, url), each pinned by TLS
-    fingerprint and signing key."""
-    text = f"""
-agency: {ori}
-policy: policy.yaml
-signing_key: {me["key"]}
-signing_kid: "{me["kid"]}"
-store: sqlite:///relay.db
-federation:
-  listen: {{host: 127.0.0.1, port: 0}}
-  tls: {{cert: tls.crt, key: tls.key, ca: ca.pem}}
-partners:
-"""
-    for peer, peer_ori, url in partners:
-        text += f"""  - ori: {peer_ori}
-    url: {url}
-    tls_sha256: [{peer["fp"]}]
-    keys:
-      - kid: "{peer["kid"]}"
-        public_key: {peer["x"]}
-        not_before: 2026-01-01T00:00:00Z
-        not_after: 2030-01-01T00:00:00Z
-"""
-    return text
+def relay_config(me: Material, partners: list[tuple[Material, str]], **extra: Any) -> RelayYaml:
+    """relay.yaml for ``me`` (SQLite store, federation on a free port): ``partners`` are
+    (files, url), each pinned by TLS fingerprint and signing key; ``extra``: more of
+    :class:`RelayYaml`'s fields (``slack``, ``admin``, ``delivery``...)."""
+    return me.config(
+        policy="policy.yaml",
+        store="sqlite:///relay.db",
+        partners=[peer.partner(url, PINNED_FROM, PINNED_UNTIL) for peer, url in partners],
+        **extra,
+    )
 
 
-def write_relay_yaml(me: RelayFiles, text: str) -> Path:
-    path = Path(me["dir"]) / "relay.yaml"
-    path.write_text(text)
-    return path
+def write_config(me: Material, config: RelayYaml) -> Path:
+    """``config`` as ``relay.yaml`` in ``me``'s directory."""
+    return config.write(me.dir / "relay.yaml")
 
 
 async def start_pair(
-    ct: RelayFiles, ma: RelayFiles, *, ct_extra: str = "", ma_extra: str = ""
+    ct: Material,
+    ma: Material,
+    *,
+    ct_extra: dict[str, Any] | None = None,
+    ma_extra: dict[str, Any] | None = None,
 ) -> tuple[RunningRelay, RunningRelay, asyncio.Queue[Delivery]]:
     """MA started first (its CT URL goes nowhere), then CT pointed at MA's real URL; each
-    relay.yaml ends with its ``*_extra`` sections. What MA would post (without a ``slack:``
-    section) lands in the queue returned third. The caller stops both."""
+    relay.yaml has its ``*_extra`` fields (as :func:`relay_config` takes them). What MA would
+    post (without a ``slack:`` section) lands in the queue returned third. The caller stops
+    both."""
     delivered: asyncio.Queue[Delivery] = asyncio.Queue()
-    ma_relay = await start_relay(
-        read_config(write_relay_yaml(ma, relay_yaml(ma, MA, [(ct, CT, NOWHERE)]) + ma_extra)),
-        deliver=delivered.put,
-    )
+    ma_config = relay_config(ma, [(ct, NOWHERE)], **(ma_extra or {}))
+    ma_relay = await start_relay(read_config(write_config(ma, ma_config)), deliver=delivered.put)
     try:
-        ct_config = relay_yaml(ct, CT, [(ma, MA, ma_relay.url)]) + ct_extra
-        ct_relay = await start_relay(read_config(write_relay_yaml(ct, ct_config)))
+        ct_config = relay_config(ct, [(ma, ma_relay.url)], **(ct_extra or {}))
+        ct_relay = await start_relay(read_config(write_config(ct, ct_config)))
     except BaseException:
         await ma_relay.stop()
         raise

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -43,7 +42,6 @@ from relay.commands.demo import agencies
 
 if TYPE_CHECKING:
     from relay.lab.emulator import Emulator
-    from relay.lab.network import Agency
 
 __all__ = ["add_parser", "run_e2e"]
 
@@ -76,50 +74,6 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def _config(
-    agency: Agency,
-    *,
-    d: Path,
-    store: str,
-    kid: str,
-    partner: Agency,
-    partner_url: str,
-    partner_kid: str,
-    partner_x: str,
-    partner_fp: str,
-    api_url: str,
-) -> str:
-    return f"""agency: {agency.ori}
-policy: {agency.policy}
-signing_key: {d / "signing.pem"}
-signing_kid: "{kid}"
-store: "{store}"
-delivery: {{lease_seconds: 10, poll_seconds: 0.2, batch: 128, stop_timeout_seconds: 5}}
-federation:
-  listen: {{host: 127.0.0.1, port: 0}}
-  tls: {{cert: {d / "tls.crt"}, key: {d / "tls.key"}, ca: {d / "ca.pem"}}}
-  rate_limit: {{per_second: 100000, burst: 100000}}
-partners:
-  - ori: {partner.ori}
-    url: {partner_url}
-    tls_sha256: [{partner_fp}]
-    keys:
-      - kid: "{partner_kid}"
-        public_key: {partner_x}
-        not_before: 2020-01-01T00:00:00Z
-        not_after: 2099-01-01T00:00:00Z
-slack:
-  team_id: {agency.team}
-  api_url: {api_url}
-  bot_token_env: BENCH_BOT_TOKEN
-  signing_secret_env: BENCH_SIGNING_SECRET
-  listen: {{host: 127.0.0.1, port: 0}}
-  pacing: false
-  catch_up_seconds: 5
-  channels: {{{agency.channel("bolo")}: bolo}}
-"""
-
-
 async def _start(config: Path, env: dict[str, str]) -> _Proc:
     proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own CLI, fixed arguments; quick
         [sys.executable, "-m", "relay", "run", "--config", str(config)],
@@ -141,55 +95,42 @@ async def _start(config: Path, env: dict[str, str]) -> _Proc:
 async def _relays(
     emu: Emulator, tmp: Path, stores: dict[str, str], instances: int
 ) -> AsyncIterator[dict[str, list[_Proc]]]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    import datetime as dt
 
     from relay.lab.pki import ThrowawayCA
+    from relay.lab.relayyaml import Delivery, Listen, Slack, throwaway_tls, write_material
 
     ct, ma = agencies()[:2]
     ca = ThrowawayCA(tmp / "pki")
-    info: dict[str, dict[str, str]] = {}
-    for agency in (ct, ma):
-        d = tmp / agency.ori
-        d.mkdir()
-        leaf = ca.issue(agency.ori)
-        for src, dst in ((leaf.cert, "tls.crt"), (leaf.key, "tls.key"), (ca.ca_path, "ca.pem")):
-            (d / dst).write_bytes(src.read_bytes())
-        key = Ed25519PrivateKey.generate()
-        (d / "signing.pem").write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        raw = key.public_key().public_bytes_raw()
-        info[agency.ori] = {
-            "dir": str(d),
-            "kid": f"{agency.ori}#bench",
-            "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
-            "fp": leaf.sha256,
-        }
+    material = {
+        a.ori: write_material(tmp / a.ori, a.ori, f"{a.ori}#bench", throwaway_tls(ca, a.ori))
+        for a in (ct, ma)
+    }
+    start, end = dt.datetime(2020, 1, 1, tzinfo=dt.UTC), dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
     procs: dict[str, list[_Proc]] = {ct.ori: [], ma.ori: []}
     try:
         for agency, partner, url in ((ma, ct, "https://127.0.0.1:1"), (ct, ma, None)):
-            me, them = info[agency.ori], info[partner.ori]
             partner_url = url or str(procs[ma.ori][0].started["federation"])
-            path = Path(me["dir"]) / "relay.yaml"
-            path.write_text(
-                _config(
-                    agency,
-                    d=Path(me["dir"]),
-                    store=stores[agency.ori],
-                    kid=me["kid"],
-                    partner=partner,
-                    partner_url=partner_url,
-                    partner_kid=them["kid"],
-                    partner_x=them["x"],
-                    partner_fp=them["fp"],
+            config = material[agency.ori].config(
+                policy=agency.policy,
+                store=stores[agency.ori],
+                delivery=Delivery(
+                    lease_seconds=10, poll_seconds=0.2, batch=128, stop_timeout_seconds=5
+                ),
+                rate_limit=(100000, 100000),
+                partners=[material[partner.ori].partner(partner_url, start, end)],
+                slack=Slack(
+                    team_id=agency.team,
                     api_url=emu.api_url,
-                )
+                    bot_token_env="BENCH_BOT_TOKEN",  # noqa: S106 - a variable's name
+                    signing_secret_env="BENCH_SIGNING_SECRET",  # noqa: S106
+                    listen=Listen("127.0.0.1", 0),
+                    pacing=False,
+                    catch_up_seconds=5,
+                    channels={agency.channel("bolo"): "bolo"},
+                ),
             )
+            path = config.write(tmp / agency.ori / "relay.yaml")
             ws = emu.workspace(agency.team)
             env = {"BENCH_BOT_TOKEN": ws.bot_token, "BENCH_SIGNING_SECRET": ws.signing_secret}
             for _ in range(instances):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
 import socket
 from contextlib import ExitStack
@@ -26,12 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
-from relay.core.keys import public_jwk
-from relay.core.signing import public_key_bytes
 from relay.lab.pki import ThrowawayCA
+from relay.lab.relayyaml import (
+    Delivery,
+    Listen,
+    Material,
+    Slack,
+    throwaway_tls,
+    write_file,
+    write_material,
+)
 
 __all__ = ["CATALOGUE", "MAX_AGENCIES", "TOPICS", "LabAgency", "LabInitError", "init_lab"]
 
@@ -120,13 +123,6 @@ def _baseline() -> Path:
     return shipped
 
 
-def _write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data.encode() if isinstance(data, str) else data)
-
-
 def _check_dir(directory: Path, agencies: int) -> None:
     if not 2 <= agencies <= MAX_AGENCIES:
         raise LabInitError(
@@ -151,27 +147,25 @@ def init_lab(
     today = today or now.date()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        _write(directory / "policies" / "baseline.yaml", baseline.read_bytes())
+        write_file(directory / "policies" / "baseline.yaml", baseline.read_bytes())
         numbers = free_ports(1 + 3 * len(chosen))
         emulator_port = numbers[0]
         ports = {a.ori: _Ports(*numbers[1 + 3 * i : 4 + 3 * i]) for i, a in enumerate(chosen)}
         ca = ThrowawayCA(directory / "ca", days=VALID_DAYS)
-        pins: dict[str, tuple[str, str]] = {}  # ori -> (certificate sha256, signing key x)
-        for a in chosen:
-            pins[a.ori] = _material(directory / a.ori, a, ca)
+        material = {a.ori: _material(directory / a.ori, a, ca) for a in chosen}
         workspaces = []
         for a in chosen:
             home = directory / a.ori
             bot_token = f"xoxb-{a.team}-{secrets.token_hex(12)}"
             signing_secret = secrets.token_hex(16)
-            _write(home / "secrets" / "slack-bot-token", bot_token + "\n", 0o600)
-            _write(home / "secrets" / "slack-signing-secret", signing_secret + "\n", 0o600)
-            _write(home / "policy.yaml", _policy(a, chosen, today))
+            write_file(home / "secrets" / "slack-bot-token", bot_token + "\n", 0o600)
+            write_file(home / "secrets" / "slack-signing-secret", signing_secret + "\n", 0o600)
+            write_file(home / "policy.yaml", _policy(a, chosen, today))
             api_url = f"http://127.0.0.1:{emulator_port}/api/"
-            _write(home / "relay.yaml", _relay_yaml(a, chosen, ports, pins, api_url, now))
+            write_file(home / "relay.yaml", _relay_yaml(a, chosen, ports, material, api_url, now))
             workspaces.append(_workspace(a, bot_token, signing_secret, ports[a.ori].slack))
         emulator = {"host": "127.0.0.1", "port": emulator_port, "workspaces": workspaces}
-        _write(directory / "emulator.json", json.dumps(emulator, indent=2) + "\n", 0o600)
+        write_file(directory / "emulator.json", json.dumps(emulator, indent=2) + "\n", 0o600)
     except OSError as exc:
         raise LabInitError(
             f"relay lab init: cannot write {exc.filename or directory}: "
@@ -181,22 +175,19 @@ def init_lab(
     return chosen
 
 
-def _material(home: Path, a: LabAgency, ca: ThrowawayCA) -> tuple[str, str]:
-    """Signing key (as ``relay keygen`` writes it) and TLS certificate; returns the pins."""
-    key = Ed25519PrivateKey.generate()
-    stem = f"{a.ori}-{KID_SUFFIX}"
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    jwk = public_jwk(public_key_bytes(key), kid=f"{a.ori}#{KID_SUFFIX}")
-    (home / "keys").mkdir(parents=True, mode=0o700)
-    _write(home / "keys" / f"{stem}.key.pem", pem, 0o600)
-    _write(home / "keys" / f"{stem}.jwk.json", json.dumps(jwk, indent=2) + "\n")
-    leaf = ca.issue(a.ori)
-    tls = home / "tls"
-    tls.mkdir(parents=True)
-    leaf.cert.replace(tls / "relay.crt")
-    leaf.key.replace(tls / "relay.key")
-    _write(tls / "ca.pem", ca.ca_path.read_bytes())
-    return leaf.sha256, str(jwk["x"])
+def _material(home: Path, a: LabAgency, ca: ThrowawayCA) -> Material:
+    """Signing key (as ``relay keygen`` writes it) and TLS certificate."""
+    return write_material(
+        home,
+        a.ori,
+        f"{a.ori}#{KID_SUFFIX}",
+        throwaway_tls(ca, a.ori),
+        signing_key=f"keys/{a.ori}-{KID_SUFFIX}.key.pem",
+        cert="tls/relay.crt",
+        tls_key="tls/relay.key",
+        ca="tls/ca.pem",
+        jwk=True,
+    )
 
 
 def _policy(a: LabAgency, chosen: list[LabAgency], today: dt.date) -> str:
@@ -238,55 +229,39 @@ def _relay_yaml(
     a: LabAgency,
     chosen: list[LabAgency],
     ports: dict[str, _Ports],
-    pins: dict[str, tuple[str, str]],
+    material: dict[str, Material],
     api_url: str,
     now: dt.datetime,
 ) -> str:
-    stamp = "%Y-%m-%dT%H:%M:%SZ"
-    start = (now - dt.timedelta(days=1)).strftime(stamp)
-    end = (now + dt.timedelta(days=VALID_DAYS)).strftime(stamp)
+    start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=VALID_DAYS)
     mine = ports[a.ori]
-    partners = []
-    for p in chosen:
-        if p.ori == a.ori:
-            continue
-        fingerprint, x = pins[p.ori]
-        partners += [
-            f"  - ori: {p.ori}",
-            f"    url: https://127.0.0.1:{ports[p.ori].federation}",
-            f'    tls_sha256: ["{fingerprint}"]',
-            "    keys:",
-            f'      - kid: "{p.ori}#{KID_SUFFIX}"',
-            f"        public_key: {x}",
-            f"        not_before: {start}",
-            f"        not_after: {end}",
-        ]
-    channels = "".join(f"\n    {a.channel(t)}: {t}" for t in TOPICS)
-    return f"""# {a.name} ({a.ori}): lab relay written by `relay lab init` (throwaway keys,
-# loopback only). Paths are relative to this file. Run the lab: relay lab up LAB_DIR
-agency: {a.ori}
-policy: policy.yaml
-signing_key: keys/{a.ori}-{KID_SUFFIX}.key.pem
-signing_kid: "{a.ori}#{KID_SUFFIX}"
-store: sqlite:///relay.db
-delivery: {{stop_timeout_seconds: 5}}
-admin:
-  listen: {{host: 127.0.0.1, port: {mine.admin}}}
-logging: {{format: json, level: info}}
-federation:
-  listen: {{host: 127.0.0.1, port: {mine.federation}}}
-  tls: {{cert: tls/relay.crt, key: tls/relay.key, ca: tls/ca.pem}}
-partners:
-{chr(10).join(partners)}
-slack:
-  team_id: {a.team}
-  mode: events
-  api_url: {api_url}
-  bot_token_file: secrets/slack-bot-token
-  signing_secret_file: secrets/slack-signing-secret
-  listen: {{host: 127.0.0.1, port: {mine.slack}}}
-  channels:{channels}
-"""
+    partners = [
+        material[p.ori].partner(f"https://127.0.0.1:{ports[p.ori].federation}", start, end)
+        for p in chosen
+        if p.ori != a.ori
+    ]
+    config = material[a.ori].config(
+        policy="policy.yaml",
+        store="sqlite:///relay.db",
+        delivery=Delivery(stop_timeout_seconds=5),
+        admin=Listen("127.0.0.1", mine.admin),
+        logging=("json", "info"),
+        listen=Listen("127.0.0.1", mine.federation),
+        partners=partners,
+        slack=Slack(
+            team_id=a.team,
+            mode="events",
+            api_url=api_url,
+            bot_token_file="secrets/slack-bot-token",  # noqa: S106 - a file name
+            signing_secret_file="secrets/slack-signing-secret",  # noqa: S106
+            listen=Listen("127.0.0.1", mine.slack),
+            channels={a.channel(t): t for t in TOPICS},
+        ),
+    )
+    return config.render(
+        f"{a.name} ({a.ori}): lab relay written by `relay lab init` (throwaway keys,\n"
+        "loopback only). Paths are relative to this file. Run the lab: relay lab up LAB_DIR"
+    )
 
 
 def _workspace(a: LabAgency, bot_token: str, signing_secret: str, slack_port: int) -> Any:

@@ -10,7 +10,6 @@ slack-sdk talks HTTP to the emulator, relays talk HTTPS with mutual TLS to each 
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import datetime as dt
 import socket
@@ -21,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.app import RunningRelay, start_relay
@@ -32,6 +30,7 @@ from relay.flow.queues import QueueTuning
 from relay.lab.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
 from relay.lab.faultproxy import FaultProxy
 from relay.lab.pki import Leaf, ThrowawayCA
+from relay.lab.relayyaml import Delivery, Listen, Slack, throwaway_tls, write_material
 
 __all__ = ["TOPICS", "Agency", "Network", "NetworkOptions", "Node"]
 
@@ -76,10 +75,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 class Network:
@@ -144,8 +139,17 @@ class Network:
         assert self.emu is not None  # noqa: S101
         self.ca = ca = ThrowawayCA(self.dir / "pki")
         now = dt.datetime.now(dt.UTC)
-        self.keys = keys = {a.ori: Ed25519PrivateKey.generate() for a in self.agencies}
-        self.leaves = leaves = {a.ori: ca.issue(a.ori) for a in self.agencies}
+        material = {
+            a.ori: write_material(
+                self.dir / a.ori, a.ori, f"{a.ori}#demo", throwaway_tls(ca, a.ori)
+            )
+            for a in self.agencies
+        }
+        self.keys = {o: m.key for o, m in material.items()}
+        self.leaves = {
+            o: Leaf(cert=m.dir / m.cert, key=m.dir / m.tls_key, sha256=m.fingerprint)
+            for o, m in material.items()
+        }
         urls = self.urls
         ports: dict[str, int] = {}
         for a in self.agencies:
@@ -163,68 +167,47 @@ class Network:
             else:
                 urls[a.ori] = f"https://127.0.0.1:{ports[a.ori]}"
         tuning = self.options.tuning or QueueTuning()
+        backoff = tuning.backoff
+        delivery = Delivery(
+            lease_seconds=tuning.lease,
+            poll_seconds=tuning.poll,
+            batch=tuning.batch,
+            retry_base_seconds=backoff.base,
+            retry_cap_seconds=backoff.cap,
+            max_age_hours=backoff.max_age / 3600,
+        )
+        start, end = now - dt.timedelta(hours=1), now + dt.timedelta(days=1)
         for a in self.agencies:
             d = self.dir / a.ori
-            d.mkdir(parents=True, exist_ok=True)
-            (d / "signing.pem").write_bytes(
-                keys[a.ori].private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
             ws = self.emu.workspace(a.team)
             (d / "bot_token").write_text(ws.bot_token)
             (d / "signing_secret").write_text(ws.signing_secret)
-            partners = "".join(
-                f"""  - ori: {o.ori}
-    url: {urls[o.ori]}
-    tls_sha256: [{leaves[o.ori].sha256}]
-    keys:
-      - kid: "{o.ori}#demo"
-        public_key: {_b64(keys[o.ori].public_key().public_bytes_raw())}
-        not_before: {(now - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        not_after: {(now + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
-"""
-                for o in self.agencies
-                if o.ori != a.ori
-            )
             store = (
                 self.options.store(a.ori) if self.options.store else f"sqlite:///{d / 'relay.db'}"
             )
-            channels = ", ".join(f"{a.channel(t)}: {t}" for t in TOPICS)
-            every = self.options.catch_up_every or 86400
-            backoff = tuning.backoff
-            (d / "relay.yaml").write_text(
-                f"""agency: {a.ori}
-policy: {a.policy.resolve()}
-signing_key: signing.pem
-signing_kid: "{a.ori}#demo"
-store: "{store}"
-delivery:
-  lease_seconds: {tuning.lease}
-  poll_seconds: {tuning.poll}
-  batch: {tuning.batch}
-  retry_base_seconds: {backoff.base}
-  retry_cap_seconds: {backoff.cap}
-  max_age_hours: {backoff.max_age / 3600}
-federation:
-  listen: {{host: 127.0.0.1, port: {ports[a.ori]}}}
-  tls: {{cert: {leaves[a.ori].cert}, key: {leaves[a.ori].key}, ca: {ca.ca_path}}}
-  rate_limit: {{per_second: 2000, burst: 4000}}
-partners:
-{partners}slack:
-  team_id: {a.team}
-  api_url: {self.api_url(a.ori)}
-  bot_token_file: bot_token
-  signing_secret_file: signing_secret
-  listen: {{host: 127.0.0.1, port: 0}}
-  pacing: {"true" if self.options.slack_pacing else "false"}
-  catch_up_seconds: {every}
-  channels: {{{channels}}}
-"""
+            config = material[a.ori].config(
+                policy=a.policy.resolve(),
+                store=store,
+                delivery=delivery,
+                listen=Listen("127.0.0.1", ports[a.ori]),
+                rate_limit=(2000, 4000),
+                partners=[
+                    material[o.ori].partner(urls[o.ori], start, end)
+                    for o in self.agencies
+                    if o.ori != a.ori
+                ],
+                slack=Slack(
+                    team_id=a.team,
+                    api_url=self.api_url(a.ori),
+                    bot_token_file="bot_token",  # noqa: S106 - a file name
+                    signing_secret_file="signing_secret",  # noqa: S106
+                    listen=Listen("127.0.0.1", 0),
+                    pacing=self.options.slack_pacing,
+                    catch_up_seconds=self.options.catch_up_every or 86400,
+                    channels={a.channel(t): t for t in TOPICS},
+                ),
             )
-            self.configs[a.ori] = read_config(d / "relay.yaml")
+            self.configs[a.ori] = read_config(config.write(d / "relay.yaml"))
 
     async def _route(self, ori: str) -> None:
         """Point partners and Slack at a live instance of ``ori`` (through its proxies)."""

@@ -29,7 +29,8 @@ import trustme
 
 from relay.lab.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
 from relay.lab.faultproxy import FaultProxy, Mode
-from tests.helpers import CT, MA, relay_yaml, write_bolo_policies, write_relay
+from relay.lab.relayyaml import Delivery, Listen, Material, Slack
+from tests.helpers import CT, MA, relay_config, write_bolo_policies, write_relay
 
 CT_TEAM, MA_TEAM = "T0HAVENPT1", "T0MILLBRK1"
 CT_BOLO, MA_BOLO = "C0HBOLO01", "C0MBOLO01"
@@ -37,15 +38,15 @@ OFFICERS = ("U0OKAFOR01", "U0BRENNAN1", "U0SILVA001")
 N = 5
 STOP_TIMEOUT = 1.0  # delivery.stop_timeout_seconds
 START_TIMEOUT = 30.0  # a relay prints relay_started within this
-DELIVERY = f"""delivery:
-  max_age_hours: 1
-  retry_base_seconds: 0.1
-  retry_cap_seconds: 1
-  lease_seconds: 1
-  batch: 16
-  poll_seconds: 0.2
-  stop_timeout_seconds: {STOP_TIMEOUT}
-"""
+DELIVERY = Delivery(
+    max_age_hours=1,
+    retry_base_seconds=0.1,
+    retry_cap_seconds=1,
+    lease_seconds=1,
+    batch=16,
+    poll_seconds=0.2,
+    stop_timeout_seconds=STOP_TIMEOUT,
+)
 
 
 def bolo(n: int) -> str:
@@ -53,7 +54,7 @@ def bolo(n: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Material]:
     """Keys, TLS and policies for CT and MA, made once (``relay keygen`` is slow-ish)."""
     base = tmp_path_factory.mktemp("crash-material")
     ca = trustme.CA()
@@ -242,7 +243,7 @@ class Net:
 
 
 @contextlib.asynccontextmanager
-async def network(tmp_path: Path, material: dict[str, dict[str, str]]) -> AsyncIterator[Net]:
+async def network(tmp_path: Path, material: dict[str, Material]) -> AsyncIterator[Net]:
     """CT and MA configured (not started), each behind a fault proxy, Slack emulated; MA
     calls the Slack Web API through a fault proxy too."""
     specs = [
@@ -271,22 +272,20 @@ async def network(tmp_path: Path, material: dict[str, dict[str, str]]) -> AsyncI
         for ori, team, channel, peer in ((CT, CT_TEAM, CT_BOLO, MA), (MA, MA_TEAM, MA_BOLO, CT)):
             me, other = material[ori], material[peer]
             d = tmp_path / ori
-            shutil.copytree(me["dir"], d)
-            me = me | {"key": str(d / Path(me["key"]).relative_to(me["dir"]))}
+            shutil.copytree(me.dir, d)  # every path in relay.yaml is relative to d
             ws = emu.workspace(team)
             prefix = ori[:2]
-            slack = f"""slack:
-  team_id: {team}
-  api_url: {api_urls[ori]}
-  bot_token_env: {prefix}_BOT_TOKEN
-  signing_secret_env: {prefix}_SIGNING_SECRET
-  listen: {{host: 127.0.0.1, port: 0}}
-  channels: {{{channel}: bolo}}
-"""
-            url = f"https://{proxies[peer].url_host}"
-            (d / "relay.yaml").write_text(
-                relay_yaml(me, ori, [(other, peer, url)]) + slack + DELIVERY
+            slack = Slack(
+                team_id=team,
+                api_url=api_urls[ori],
+                bot_token_env=f"{prefix}_BOT_TOKEN",
+                signing_secret_env=f"{prefix}_SIGNING_SECRET",
+                listen=Listen("127.0.0.1", 0),
+                channels={channel: "bolo"},
             )
+            url = f"https://{proxies[peer].url_host}"
+            config = relay_config(me, [(other, url)], slack=slack, delivery=DELIVERY)
+            config.write(d / "relay.yaml")
             env = {
                 f"{prefix}_BOT_TOKEN": ws.bot_token,
                 f"{prefix}_SIGNING_SECRET": ws.signing_secret,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
-import hashlib
 import socket
 import ssl
 import textwrap
@@ -15,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import trustme
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.app import RunningRelay, start_relay
@@ -29,11 +26,14 @@ from relay.core.slack_parse import parse_event
 from relay.federation.tls import client_context
 from relay.flow.inbound import Delivery
 from relay.flow.outbound import Outgoing
+from relay.lab.relayyaml import Listen, Material, TlsPems, write_material
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
 from relay.store.contract import Store
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+# Every relay's signing key is pinned (by its partners) for this window.
+PINNED_FROM, PINNED_UNTIL = NOW - dt.timedelta(days=30), NOW + dt.timedelta(days=365)
 
 RULES = """
 patterns:
@@ -89,7 +89,7 @@ class Relay:
     ori: str
     key: Ed25519PrivateKey
     kid: str
-    cert: trustme.LeafCert
+    material: Material
     fingerprint: str
     dir: Path
     port: int = 0
@@ -153,8 +153,8 @@ class Relay:
             kid=KeyId(self.kid),
             agency=AgencyId(self.ori),
             public_key=self.key.public_key().public_bytes_raw(),
-            not_before=NOW - dt.timedelta(days=30),
-            not_after=NOW + dt.timedelta(days=365),
+            not_before=PINNED_FROM,
+            not_after=PINNED_UNTIL,
             revoked=revoked,
         )
 
@@ -191,8 +191,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _when(at: dt.datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+def trustme_tls(ca: trustme.CA, *names: str) -> TlsPems:
+    """A leaf from a trustme CA for ``names`` (a host, an IP address), as PEM."""
+    cert = ca.issue_cert(*names)
+    return TlsPems(
+        cert.cert_chain_pems[0].bytes(), cert.private_key_pem.bytes(), ca.cert_pem.bytes()
+    )
 
 
 class Federation:
@@ -204,28 +208,17 @@ class Federation:
         self.relays: dict[str, Relay] = {}
         self.clock = [NOW]
         for ori in oris:
-            d = tmp / ori
-            d.mkdir()
-            cert = self.ca.issue_cert("127.0.0.1", f"relay-{ori.lower()}.example")
-            cert.private_key_pem.write_to_path(str(d / "key.pem"))
-            cert.cert_chain_pems[0].write_to_path(str(d / "cert.pem"))
-            self.ca.cert_pem.write_to_path(str(d / "ca.pem"))
-            der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
-            key = Ed25519PrivateKey.generate()
-            (d / "signing.pem").write_bytes(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
+            tls = trustme_tls(self.ca, "127.0.0.1", f"relay-{ori.lower()}.example")
+            m = write_material(
+                tmp / ori, ori, f"{ori}#2026-k1", tls, cert="cert.pem", tls_key="key.pem"
             )
             self.relays[ori] = Relay(
                 ori=ori,
-                key=key,
-                kid=f"{ori}#2026-k1",
-                cert=cert,
-                fingerprint=hashlib.sha256(der).hexdigest(),
-                dir=d,
+                key=m.key,
+                kid=m.kid,
+                material=m,
+                fingerprint=m.fingerprint,
+                dir=m.dir,
                 port=_free_port(),
             )
 
@@ -242,38 +235,20 @@ class Federation:
         burst: int,
         max_body: int,
     ) -> Path:
-        partners = ""
-        for o in pins:
-            other = self.relays[o]
-            x = base64.urlsafe_b64encode(other.key.public_key().public_bytes_raw())
-            partners += f"""  - ori: {o}
-    url: {other.url}
-    tls_sha256: [{other.fingerprint}]
-    keys:
-      - kid: "{other.kid}"
-        public_key: {x.rstrip(b"=").decode()}
-        not_before: {_when(NOW - dt.timedelta(days=30))}
-        not_after: {_when(NOW + dt.timedelta(days=365))}
-"""
-        path = relay.dir / "relay.yaml"
-        path.write_text(
-            f"""agency: {relay.ori}
-policy: policy.yaml
-signing_key: signing.pem
-signing_kid: "{relay.kid}"
-store: "sqlite:///{relay.dir / "relay.db"}"
-federation:
-  listen: {{host: 127.0.0.1, port: {relay.port}}}
-  tls: {{cert: cert.pem, key: key.pem, ca: ca.pem}}
-  hop_limit: {hop_limit}
-  max_body_bytes: {max_body}
-  read_timeout_seconds: 2
-  rate_limit: {{per_second: {rate}, burst: {burst}}}
-partners:
-{partners or "  []"}
-"""
+        config = relay.material.config(
+            policy="policy.yaml",
+            store=f"sqlite:///{relay.dir / 'relay.db'}",
+            listen=Listen("127.0.0.1", relay.port),
+            hop_limit=hop_limit,
+            max_body_bytes=max_body,
+            read_timeout_seconds=2,
+            rate_limit=(rate, burst),
+            partners=[
+                self.relays[o].material.partner(self.relays[o].url, PINNED_FROM, PINNED_UNTIL)
+                for o in pins
+            ],
         )
-        return path
+        return config.write(relay.dir / "relay.yaml")
 
     async def start(
         self,

@@ -10,17 +10,18 @@ import pytest
 import trustme
 
 from relay.config import ConfigLoadError, load_config
+from relay.lab.relayyaml import Listen, Slack
 from tests.helpers import (
     CT,
     MA,
     NOWHERE,
     bolo_event,
     publish_and_drain,
-    relay_yaml,
+    relay_config,
     start_pair,
     write_bolo_policies,
+    write_config,
     write_relay,
-    write_relay_yaml,
 )
 
 
@@ -102,25 +103,27 @@ async def test_relays_from_relay_yaml_with_slack_events_api_and_socket_mode(tmp_
         monkeypatch.setenv("CT_BOT_TOKEN", hws.bot_token)
         monkeypatch.setenv("CT_SIGNING_SECRET", hws.signing_secret)
         monkeypatch.setenv("MA_BOT_TOKEN", mws.bot_token)
-        (Path(ma["dir"]) / "app-token").write_text(mws.app_token + "\n")
+        (ma.dir / "app-token").write_text(mws.app_token + "\n")
         emu.use_socket_mode("T0MILLBRK1")
-        slack_ma = f"""slack:
-  team_id: T0MILLBRK1
-  mode: socket
-  api_url: {emu.api_url}
-  bot_token_env: MA_BOT_TOKEN
-  app_token_file: app-token
-  channels: {{C0MBOLO01: bolo}}
-"""
-        slack_ct = f"""slack:
-  team_id: T0HAVENPT1
-  api_url: {emu.api_url}
-  bot_token_env: CT_BOT_TOKEN
-  signing_secret_env: CT_SIGNING_SECRET
-  listen: {{host: 127.0.0.1, port: 0}}
-  channels: {{C0HBOLO01: bolo}}
-"""
-        ct_relay, ma_relay, _ = await start_pair(ct, ma, ct_extra=slack_ct, ma_extra=slack_ma)
+        slack_ma = Slack(
+            team_id="T0MILLBRK1",
+            mode="socket",
+            api_url=emu.api_url,
+            bot_token_env="MA_BOT_TOKEN",
+            app_token_file="app-token",
+            channels={"C0MBOLO01": "bolo"},
+        )
+        slack_ct = Slack(
+            team_id="T0HAVENPT1",
+            api_url=emu.api_url,
+            bot_token_env="CT_BOT_TOKEN",
+            signing_secret_env="CT_SIGNING_SECRET",
+            listen=Listen("127.0.0.1", 0),
+            channels={"C0HBOLO01": "bolo"},
+        )
+        ct_relay, ma_relay, _ = await start_pair(
+            ct, ma, ct_extra={"slack": slack_ct}, ma_extra={"slack": slack_ma}
+        )
         try:
             assert ct_relay.slack_url is not None
             emu.set_event_url("T0HAVENPT1", ct_relay.slack_url)
@@ -210,9 +213,9 @@ def test_relay_run_with_a_policy_that_does_not_load_names_its_line_and_exits_2(
     ca = trustme.CA()
     ct, ma = write_relay(tmp_path, CT, ca), write_relay(tmp_path, MA, ca)
     write_bolo_policies(ct, ma)
-    policy = Path(ct["dir"]) / "policy.yaml"
+    policy = ct.dir / "policy.yaml"
     policy.write_text(policy.read_text() + "detectors:\n  - id: broken\n    action: explode\n")
-    path = write_relay_yaml(ct, relay_yaml(ct, CT, [(ma, MA, NOWHERE)]))
+    path = write_config(ct, relay_config(ct, [(ma, NOWHERE)]))
     result = subprocess.run(
         [sys.executable, "-m", "relay", "run", "--config", str(path)],
         capture_output=True,

@@ -33,10 +33,10 @@ from tests.helpers import (
     NOWHERE,
     bolo_event,
     publish_and_drain,
-    relay_yaml,
+    relay_config,
+    write_config,
     write_policy,
     write_relay,
-    write_relay_yaml,
 )
 from tests.ops.promql import DEPLOY, require_binary
 
@@ -66,16 +66,16 @@ async def relays(
     bolo = {"share": "[bolo]", "accept": "[bolo]"}
     write_policy(ct, CT, [{"ori": MA, **bolo}, {"ori": RI, **bolo}])
     write_policy(ma, MA, [{"ori": CT, **bolo}])
-    ma_yaml = write_relay_yaml(ma, relay_yaml(ma, MA, [(ct, CT, NOWHERE)]) + ADMIN)
+    ma_yaml = write_config(ma, relay_config(ma, [(ct, NOWHERE)], **ADMIN))
     started: list[RunningRelay] = []
     try:
         delivered: asyncio.Queue[Delivery] = asyncio.Queue()
         ma_relay = await start_relay(read_config(ma_yaml), deliver=delivered.put)
         started.append(ma_relay)
         down = f"https://127.0.0.1:{_free_port()}"
-        partners = [(ma, MA, ma_relay.url), (ri, RI, down)]
+        partners = [(ma, ma_relay.url), (ri, down)]
         ct_relay = await start_relay(
-            read_config(write_relay_yaml(ct, relay_yaml(ct, CT, partners) + ADMIN))
+            read_config(write_config(ct, relay_config(ct, partners, **ADMIN)))
         )
         started.append(ct_relay)
         yield ct_relay, ma_relay, delivered

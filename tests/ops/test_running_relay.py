@@ -110,13 +110,13 @@ async def test_admin_endpoints_metrics_and_checkpoints(tmp_path: Path) -> None:
         assert events[:1] == ["policy_change"]  # every start records the policy in force
 
         # CT's verify, holding its chain against what MA keeps of it: fine as it stands...
-        ct_yaml = str(Path(ct["dir"]) / "relay.yaml")
+        ct_yaml = str(ct.dir / "relay.yaml")
         code, out = await _cli(["audit", "verify", "--config", ct_yaml, "--fetch"])
         assert code == 0, out
         assert out.startswith("ok: ")
         # ...then someone cuts CT's history short and removes CT's own checkpoints: alone the
         # chain still looks whole, but not against the checkpoint MA keeps.
-        with sqlite3.connect(Path(ct["dir"]) / "relay.db") as db:
+        with sqlite3.connect(ct.dir / "relay.db") as db:
             keep = kept.seq - 2
             (cut,) = db.execute("SELECT hash FROM audit_log WHERE seq = ?", (keep,)).fetchone()
             db.execute("DELETE FROM audit_log WHERE seq > ?", (keep,))
