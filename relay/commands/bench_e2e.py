@@ -3,7 +3,9 @@
 Havenport officers post BOLOs in #bolo; Havenport's relay takes each event (durably), judges,
 signs and queues it; Millbrook's relay accepts it (durably), judges it and posts it in
 Millbrook's workspace. Each relay is a real ``relay run`` process from a generated
-``relay.yaml`` (mutual TLS with a throwaway CA, keys generated for the run); the Slack
+``relay.yaml`` (mutual TLS with a throwaway CA, keys generated for the run; each agency's
+policy is the baseline's rules with the other as its one partner, as ``relay lab init``
+writes it); the Slack
 emulator runs in this process with its rate limits off, and the relays' own Slack pacing is
 off too (``slack.pacing: false``): what is measured is the relay. Per configuration (SQLite
 or PostgreSQL, one instance per agency or two on the same store) it prints one JSON line:
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from relay.lab.emulator import Emulator
 
 __all__ = ["add_parser", "run_e2e"]
+
+_BASELINE = Path(__file__).resolve().parents[2] / "policies" / "baseline.yaml"
 
 
 @dataclass
@@ -97,6 +101,7 @@ async def _relays(
 ) -> AsyncIterator[dict[str, list[_Proc]]]:
     import datetime as dt
 
+    from relay.lab.labinit import LabAgency, lab_policy
     from relay.lab.pki import ThrowawayCA
     from relay.lab.relayyaml import Delivery, Listen, Slack, throwaway_tls, write_material
 
@@ -107,12 +112,22 @@ async def _relays(
         for a in (ct, ma)
     }
     start, end = dt.datetime(2020, 1, 1, tzinfo=dt.UTC), dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+    # Each agency's policy: the baseline's rules, the other its one partner (one message, one
+    # envelope each way: what is measured is the relay, not envelopes to absent partners).
+    pair = [LabAgency(a.ori, a.name, ()) for a in (ct, ma)]
+    baseline = _BASELINE
+    policies = {}
+    for lab_agency in pair:
+        policies[lab_agency.ori] = tmp / lab_agency.ori / "policy.yaml"
+        policies[lab_agency.ori].write_text(
+            lab_policy(lab_agency, pair, dt.date.today(), extends=str(baseline))
+        )
     procs: dict[str, list[_Proc]] = {ct.ori: [], ma.ori: []}
     try:
         for agency, partner, url in ((ma, ct, "https://127.0.0.1:1"), (ct, ma, None)):
             partner_url = url or str(procs[ma.ori][0].started["federation"])
             config = material[agency.ori].config(
-                policy=agency.policy,
+                policy=policies[agency.ori],
                 store=stores[agency.ori],
                 delivery=Delivery(
                     lease_seconds=10, poll_seconds=0.2, batch=128, stop_timeout_seconds=5

@@ -160,7 +160,7 @@ def init_lab(
             signing_secret = secrets.token_hex(16)
             write_file(home / "secrets" / "slack-bot-token", bot_token + "\n", 0o600)
             write_file(home / "secrets" / "slack-signing-secret", signing_secret + "\n", 0o600)
-            write_file(home / "policy.yaml", _policy(a, chosen, today))
+            write_file(home / "policy.yaml", lab_policy(a, chosen, today))
             api_url = f"http://127.0.0.1:{emulator_port}/api/"
             write_file(home / "relay.yaml", _relay_yaml(a, chosen, ports, material, api_url, now))
             workspaces.append(_workspace(a, bot_token, signing_secret, ports[a.ori].slack))
@@ -190,7 +190,15 @@ def _material(home: Path, a: LabAgency, ca: ThrowawayCA) -> Material:
     )
 
 
-def _policy(a: LabAgency, chosen: list[LabAgency], today: dt.date) -> str:
+def lab_policy(
+    a: LabAgency,
+    chosen: list[LabAgency],
+    today: dt.date,
+    *,
+    extends: str = "../policies/baseline.yaml",
+) -> str:
+    """A lab agency's policy: the baseline's rules, every other agency of ``chosen`` a
+    partner sharing and accepting every topic, nothing passed on."""
     topics = ", ".join(TOPICS)
     expires = (today + dt.timedelta(days=365)).isoformat()
     lines = [
@@ -198,7 +206,7 @@ def _policy(a: LabAgency, chosen: list[LabAgency], today: dt.date) -> str:
         "# shipped baseline's (a copy in ../policies/baseline.yaml); every other lab agency is a",
         "# partner sharing and accepting every topic, without passing anything on.",
         f'version: "lab-{today.isoformat()}"',
-        "extends: ../policies/baseline.yaml",
+        f"extends: {extends}",
         "",
         "agency:",
         f"  ori: {a.ori}",
