@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Final, TypeAlias
@@ -145,18 +146,18 @@ def _utf16_key(name: str) -> bytes:
         raise CanonicalizationError("member name holds a lone surrogate") from None
 
 
+_SPECIAL: Final = re.compile('["\\\\\\x00-\\x1f]')  # what JCS escapes
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    return _ESCAPES.get(ch) or f"\\u{ord(ch):04x}"
+
+
 def _string(text: str) -> str:
-    chars = ['"']
-    for ch in text:
-        escaped = _ESCAPES.get(ch)
-        if escaped is not None:
-            chars.append(escaped)
-        elif ch < " ":
-            chars.append(f"\\u{ord(ch):04x}")
-        else:
-            chars.append(ch)
-    chars.append('"')
-    return "".join(chars)
+    """A JSON string as RFC 8785 writes it: ``"`` and ``\\`` escaped, the short escapes for
+    b f n r t, ``\\u00xx`` for the other controls, everything else as it is."""
+    return '"' + _SPECIAL.sub(_escape, text) + '"'
 
 
 def format_number(number: float) -> str:

@@ -13,7 +13,7 @@ from relay.core.slack_parse import parse_event
 from relay.errors import DeliveryError
 from relay.slack.web import SlackCaller
 
-__all__ = ["Directory", "judged", "safe_name", "safe_text"]
+__all__ = ["Directory", "JudgedNames", "judged", "safe_name", "safe_text"]
 
 NAMES_KEPT = 2048  # display names kept in memory (an LRU: the workspace may be large)
 
@@ -45,6 +45,27 @@ def safe_name(name: str, policy: Policy, now: dt.datetime) -> str:
 
 def safe_text(text: str, policy: Policy, now: dt.datetime) -> str:
     return judged(text, policy, now, frame="Photo: {}", limit=1000)
+
+
+class JudgedNames:
+    """Display names as the policy lets them show, judged once a day per name (bounded)."""
+
+    def __init__(self, policy: Policy, clock: Callable[[], dt.datetime]) -> None:
+        self.policy = policy
+        self.clock = clock
+        self._judged: OrderedDict[tuple[str, dt.date], str] = OrderedDict()
+
+    def __call__(self, name: str) -> str:
+        now = self.clock()
+        key = (name, now.date())
+        if key in self._judged:
+            self._judged.move_to_end(key)
+            return self._judged[key]
+        judged_name = safe_name(name, self.policy, now)
+        self._judged[key] = judged_name
+        while len(self._judged) > NAMES_KEPT:
+            self._judged.popitem(last=False)
+        return judged_name
 
 
 class Directory:

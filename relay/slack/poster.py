@@ -21,7 +21,7 @@ from relay.lab.crashpoints import crash_point
 from relay.slack.channels import ChannelMap
 from relay.slack.files import FileFetcher, reencode
 from relay.slack.keys import RELAY_MARK
-from relay.slack.names import safe_name, safe_text
+from relay.slack.names import JudgedNames, safe_text
 from relay.slack.web import SlackCaller
 from relay.store.contract import Blobs, PostMap
 from relay.store.group import GroupWriter
@@ -57,6 +57,7 @@ class Poster:
         self.clock = clock
         self.on_cancel = on_cancel  # "mark" the original cancelled, or "delete" it
         self.icon_url = icon_url
+        self._names = JudgedNames(policy, clock)  # partners' officers, judged by our policy
 
     async def _lookup(self, issuer: str, envelope_id: str | None) -> tuple[str, str] | None:
         if not envelope_id:
@@ -186,7 +187,7 @@ class Poster:
         args: dict[str, Any] = {
             "text": text or " ",
             "blocks": [*([rich_text_block(lines)] if lines else []), context],
-            "username": f"{agency} · {safe_name(env.author.name, self.policy, self.clock())}"[:80],
+            "username": f"{agency} · {self._names(env.author.name)}"[:80],
             "unfurl_links": False,
             "unfurl_media": False,
             "metadata": {

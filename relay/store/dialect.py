@@ -24,7 +24,7 @@ _SQLITE_REWRITES: Final = (
 )
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=4096)
 def to_sqlite(query: str) -> str:
     """``$n`` -> ``?n`` and the few type and locking differences."""
     for pattern, replacement in _SQLITE_REWRITES:
@@ -32,7 +32,7 @@ def to_sqlite(query: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", query)
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=4096)
 def to_postgres(query: str) -> tuple[str, tuple[int, ...]]:
     """``$n`` -> ``%s``; also the 0-based parameter index behind each ``%s``, in order."""
     order = tuple(int(n) - 1 for n in _PLACEHOLDER.findall(query))
