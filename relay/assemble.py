@@ -29,10 +29,11 @@ from relay.federation.client import PeerClient
 from relay.federation.tls import client_context
 from relay.flow.door import Door
 from relay.flow.inbound import Inbound, PostPort
-from relay.flow.outbound import Outbound, Signer
+from relay.flow.outbound import Outbound
 from relay.flow.queues import Loop, QueueTuning
 from relay.flow.records import Recorder
 from relay.flow.runtime import Queues
+from relay.flow.wire import Signer
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
 from relay.slack.catchup import CatchUp

@@ -14,8 +14,8 @@ import structlog
 from relay.core.keys import Keyring, public_jwk
 from relay.federation.server import Accepted
 from relay.flow.inbound import Inbound
-from relay.flow.outbound import Signer
 from relay.flow.records import Recorder
+from relay.flow.wire import Signer
 from relay.store.contract import Blobs, Lifecycle, RefusalRecord, Refusals
 
 

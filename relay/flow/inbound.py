@@ -30,9 +30,9 @@ from relay.core.policy.outbound import OutboundMessage
 from relay.core.reasons import Reason
 from relay.errors import AuditWriteError, VerificationError
 from relay.federation.server import Accepted
-from relay.flow.outbound import Signer, order_key, wire
 from relay.flow.queues import Worked
 from relay.flow.records import Recorder, digest
+from relay.flow.wire import Signer, order_key, wire
 from relay.lab.crashpoints import crash_point
 from relay.store.contract import Blobs, ClaimedInbound, InboundQueue, OutboxItem, ReceiveOutcome
 from relay.store.group import GroupWriter

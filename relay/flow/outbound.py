@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.core import routing
 from relay.core.envelope import (
     Author,
     EnvelopeId,
     EnvelopeKind,
-    FileRef,
-    SignedEnvelope,
     build_envelope,
     sign_origin,
 )
@@ -35,6 +31,7 @@ from relay.core.policy.engine import Decision, evaluate_outbound_all
 from relay.core.policy.model import Action, Policy
 from relay.errors import AuditUnavailable
 from relay.flow.records import Recorder, digest
+from relay.flow.wire import Prepared, Signer, order_key, wire
 from relay.lab.crashpoints import crash_point
 from relay.store.contract import Blobs, Outbox, OutboxItem
 from relay.store.group import GroupWriter
@@ -47,27 +44,11 @@ class OutboundStore(Outbox, Blobs, Protocol):
     """What the outbound flow writes: the outbox, and the photos it pushes."""
 
 
-__all__ = ["Outbound", "Outgoing", "Prepared", "Signer", "order_key", "wire"]
+__all__ = ["Outbound", "Outgoing"]
 
 log = structlog.get_logger("relay.flow")
 # Reasons that mean the partner never was to get this message at all (nothing to retract).
 _NOT_SHARED = frozenset({"topic_not_shared", "partner_unknown", "agreement_expired"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Prepared:
-    """A file ready to share: its metadata claim and its re-encoded bytes."""
-
-    ref: FileRef
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Signer:
-    """This relay's signing key and its key id."""
-
-    key: Ed25519PrivateKey
-    kid: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,15 +64,6 @@ class Outgoing:
     target: str | None = None  # the envelope id an edit, delete or cancel is about
     files: Mapping[str, Prepared] = field(default_factory=dict)  # Slack file id -> bytes
     event_key: str | None = None  # the Slack event marked done with the envelopes
-
-
-def order_key(thread: str | None, target: str | None, own: str) -> str:
-    """A thread's first message: its replies, edits, deletes and cancels queue behind it."""
-    return thread or target or own
-
-
-def wire(envelope: SignedEnvelope) -> bytes:
-    return json.dumps(envelope.to_wire(), separators=(",", ":")).encode()
 
 
 class Outbound:

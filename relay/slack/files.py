@@ -20,7 +20,7 @@ from PIL import Image
 from relay.core.envelope import FileRef
 from relay.core.model import SlackFile
 from relay.errors import DeliveryError
-from relay.flow.outbound import Prepared
+from relay.flow.wire import Prepared
 from relay.slack.web import SlackCaller
 
 __all__ = ["FileFetcher", "reencode"]
