@@ -5,12 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from relay.config import read_config
 from relay.errors import EXIT_FAILURE, EXIT_OK, LoadError, exit_code
 
 __all__ = ["add_parser"]
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (Linux, macOS): the same asyncio API, a
+    faster loop and transports; else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -21,7 +32,8 @@ def _run(args: argparse.Namespace) -> int:
 
         configure_logging(config.logging.format, config.logging.level)
 
-        asyncio.run(run_forever(config))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(run_forever(config))
     except LoadError as exc:  # relay.yaml or the policy it names: file:line, exit 2
         for line in exc.lines():
             print(line, file=sys.stderr)
