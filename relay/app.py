@@ -4,7 +4,6 @@ listeners (federation, Slack events or Socket Mode, admin) and its loops."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import signal
 import time
@@ -24,8 +23,8 @@ from relay.assemble import (
     assemble,
     utc_now,
 )
+from relay.checkpointing import ReceivedCheckpoints, audit_start, checkpoint_loop
 from relay.config import ConfigLoadError, RelayConfig
-from relay.core.keys import Keyring
 from relay.core.policy.model import Policy
 from relay.errors import DeliveryError
 from relay.federation.checkpoints import add_checkpoint_routes
@@ -198,7 +197,9 @@ async def start_relay(
         await (relay.stop() if relay is not None else _close(parts))
         raise
     parts.queues.start()  # the outbox and the inbound queue: resume what was in flight
-    relay.tasks.append(asyncio.create_task(_checkpoints(relay, config.audit.checkpoint_interval)))
+    relay.tasks.append(
+        asyncio.create_task(checkpoint_loop(parts, config.audit.checkpoint_interval))
+    )
     log.info(
         "relay_started",
         agency=config.agency,
@@ -221,7 +222,7 @@ async def _listen(parts: Parts) -> RunningRelay:
     """The federation listener and, if configured, the admin listener."""
     config = parts.config
     fed = config.federation
-    _audit_start(parts.ledger, parts.policy, parts.pinned)
+    audit_start(parts.ledger, parts.policy, parts.pinned)
     app = build_federation_app(
         parts.door,
         max_body_bytes=fed.max_body_bytes,
@@ -229,7 +230,7 @@ async def _listen(parts: Parts) -> RunningRelay:
         rate_per_second=fed.rate_per_second,
         rate_burst=fed.rate_burst,
     )
-    add_checkpoint_routes(app, _Checkpoints(parts.ledger, parts.metrics))
+    add_checkpoint_routes(app, ReceivedCheckpoints(parts.ledger, parts.metrics))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(
@@ -293,83 +294,6 @@ async def _start_slack(relay: RunningRelay) -> None:
         asyncio.create_task(slack.catch_up.run(config.catch_up_seconds)),
         asyncio.create_task(_watch_slack_auth(relay, slack.connection.caller)),
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class _Checkpoints:
-    """Partners' checkpoints into the ledger, counted."""
-
-    ledger: Ledger
-    metrics: RelayMetrics
-
-    def receive_checkpoint(self, partner: str, token: str) -> str:
-        outcome = self.ledger.receive_checkpoint(partner, token)
-        self.metrics.checkpoint("received", partner, outcome)
-        if outcome == "conflict":
-            log.error("audit_checkpoint_conflict", partner=partner)
-        return outcome
-
-    def kept_tokens(self, issuer: str) -> list[str]:
-        return self.ledger.kept_tokens(issuer)
-
-
-def _audit_start(ledger: Ledger, policy: Policy, keyring: Keyring) -> None:
-    """At every start: the policy version and the pinned keys in force from now on (the
-    ledger shows every change, since nothing changes without a restart)."""
-    try:
-        ledger.append(
-            [
-                ledger.entry("policy_change", outcome="loaded", policy=policy.ref),
-                *(
-                    ledger.entry(
-                        "key_change",
-                        actor_agency=k.agency,
-                        kid=k.kid,
-                        outcome="revoked" if k.revoked else "pinned",
-                    )
-                    for k in keyring.keys
-                ),
-            ]
-        )
-    except Exception:  # noqa: BLE001 - the relay starts; nothing leaves until the ledger works
-        log.error("audit_write_failed", audit_event="policy_change")
-
-
-async def _checkpoints(relay: RunningRelay, every: float) -> None:
-    """Every ``every`` seconds: sign the audit chain head and send it to every partner, who
-    keep it (a truncated or forked history shows against it); once a day, prune records
-    past retention."""
-    ledger = relay.ledger
-    last_prune = 0.0
-    while True:
-        await asyncio.sleep(every)
-        await send_checkpoint(relay)
-        if time.time() - last_prune > 86400:
-            last_prune = time.time()
-            try:
-                await asyncio.to_thread(ledger.prune, dt.datetime.now(dt.UTC))
-            except Exception:  # noqa: BLE001 - tried again tomorrow
-                log.error("audit_prune_failed")
-
-
-async def send_checkpoint(relay: RunningRelay) -> None:
-    """Sign a checkpoint now and send it to every partner (also ``relay`` tests)."""
-    ledger = relay.ledger
-    try:
-        token = await asyncio.to_thread(ledger.make_checkpoint)
-    except Exception:  # noqa: BLE001 - the ledger is failing: counted, tried next interval
-        log.error("audit_checkpoint_failed")
-        return
-    relay.metrics.checkpoint_time.set(time.time())
-    for partner in sorted(relay.config.partners):
-        try:
-            outcome = await relay.parts.client.send_checkpoint(partner, token)
-        except DeliveryError as exc:
-            outcome = exc.code
-        except Exception:  # noqa: BLE001 - one partner's odd answer never ends the loop
-            outcome = "internal"
-        relay.metrics.checkpoint("sent", partner, str(outcome))
-        log.info("audit_checkpoint_sent", partner=partner, outcome=str(outcome))
 
 
 async def _watch_slack_auth(relay: RunningRelay, caller: SlackCaller, every: float = 60.0) -> None:

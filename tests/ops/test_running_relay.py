@@ -13,7 +13,7 @@ import aiohttp
 import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay.app import send_checkpoint
+from relay.checkpointing import send_checkpoint
 from relay.cli import main
 from relay.core.audit import verify_checkpoint
 from tests.helpers import (
@@ -90,7 +90,7 @@ async def test_admin_endpoints_metrics_and_checkpoints(tmp_path: Path) -> None:
             assert status == 404
             assert "not_found" in body
 
-        await send_checkpoint(ct_relay)  # signed by CT, kept by MA
+        await send_checkpoint(ct_relay.parts)  # signed by CT, kept by MA
         ma_ledger = ma_relay.ledger
         assert ma_ledger is not None
         [token] = ma_ledger.kept_tokens(CT)
