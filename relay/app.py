@@ -103,19 +103,17 @@ class RunningRelay:
 
     async def refresh_metrics(self) -> None:
         """Before a scrape: the queue gauges from the store (shared by every instance)."""
-        store = self.store
-        stats = await asyncio.to_thread(store.queue_stats)
-        pending = await asyncio.to_thread(store.pending_event_count)
+        aio = self.parts.aio
+        stats = await aio.queue_stats()
+        pending = await aio.pending_event_count()
         self.metrics.queues(stats, now=time.time(), pending_events=pending)
 
     async def status(self) -> Mapping[str, Any]:
         """``/status``: partners, queues, the last undelivered envelopes (dead letters) and
         failures (ids and reason codes only), the audit head."""
         parts = self.parts
-        store = parts.store
-        stats, dead = await asyncio.to_thread(
-            lambda: (store.queue_stats(), store.queue_entries(state="dead", limit=1000))
-        )
+        stats = await parts.aio.queue_stats()
+        dead = await parts.aio.queue_entries(state="dead", limit=1000)
         head = parts.ledger.head
         undelivered = [e for e in dead if e.queue == "outbox"][-10:]
         return {
@@ -157,7 +155,7 @@ class RunningRelay:
             await parts.slack.connection.close()
         if self.admin is not None:
             await self.admin.cleanup()  # last: /healthz answers until the relay is down
-        parts.store.close()
+        await parts.aio.close()
 
     async def kill(self) -> None:
         """Stop as a crash would (the lab): tasks cancelled mid-flight, listeners gone,
@@ -175,7 +173,7 @@ class RunningRelay:
             await self.parts.slack.connection.close()
         if self.admin is not None:
             await self.admin.cleanup()
-        self.parts.store.close()
+        await self.parts.aio.close()
 
 
 async def start_relay(
@@ -215,7 +213,7 @@ async def _close(parts: Parts) -> None:
     await parts.client.close()
     if parts.slack is not None:
         await parts.slack.connection.close()
-    parts.store.close()
+    await parts.aio.close()
 
 
 async def _listen(parts: Parts) -> RunningRelay:

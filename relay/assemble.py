@@ -43,6 +43,7 @@ from relay.slack.inbox import Inbox
 from relay.slack.names import Directory
 from relay.slack.poster import Poster
 from relay.slack.publisher import Observer, Publisher
+from relay.store.aio import AsyncStore
 from relay.store.contract import Store
 from relay.store.group import GroupWriter
 from relay.store.open import open_store
@@ -85,8 +86,8 @@ class Parts:
     policy: Policy
     pinned: Keyring  # the partners' keys (readiness, the audit of keys in force)
     signer: Signer
-    store: Store
-    writer: GroupWriter
+    store: Store  # blocking: for commands and shutdown, never on the event loop
+    aio: AsyncStore  # what the flow calls: off the loop, writes batched in group commits
     ledger: Ledger
     metrics: RelayMetrics
     recorder: Recorder
@@ -210,7 +211,8 @@ async def assemble(
         on_append=metrics.audit_appended,
     )
     writer = GroupWriter(store)  # writes that precede an acknowledgement, batched
-    recorder = Recorder(agency=config.agency, ledger=ledger, metrics=metrics, writer=writer)
+    aio = AsyncStore(store, writer=writer)  # every store call of the flow, off the loop
+    recorder = Recorder(agency=config.agency, ledger=ledger, metrics=metrics, store=aio)
     client = PeerClient(
         {o: link.url for o, link in config.partners.items()},
         client_context(fed.tls_cert, fed.tls_key, fed.tls_ca),
@@ -223,8 +225,7 @@ async def assemble(
     if conn is not None and channels is not None and config.slack is not None:
         poster = Poster(
             policy=policy,
-            store=store,
-            writer=writer,
+            store=aio,
             caller=conn.caller,
             fetcher=conn.fetcher,
             channels=channels,
@@ -238,8 +239,7 @@ async def assemble(
         policy=policy,
         keyring=keyring,
         signer=signer,
-        store=store,
-        writer=writer,
+        store=aio,
         recorder=recorder,
         poster=poster.post if poster else deliver,
         hop_limit=fed.hop_limit,
@@ -252,8 +252,7 @@ async def assemble(
         policy_ref=policy.ref,
         kid=signer.kid,
         partners=lambda: list(policy.partners),
-        store=store,
-        writer=writer,
+        store=aio,
         sender=client,
         recorder=recorder,
         process=inbound.process,
@@ -266,8 +265,7 @@ async def assemble(
         agency=config.agency,
         policy=policy,
         signer=signer,
-        store=store,
-        writer=writer,
+        store=aio,
         recorder=recorder,
         ttl=fed.envelope_ttl,
         clock=clock,
@@ -276,7 +274,7 @@ async def assemble(
     door = Door(
         agency=config.agency,
         inbound=inbound,
-        store=store,
+        store=aio,
         recorder=recorder,
         signer=signer,
         keyring=pinned,
@@ -299,8 +297,7 @@ async def assemble(
             observe=observe,
         )
         inbox = Inbox(
-            store=store,
-            writer=writer,
+            store=aio,
             recorder=recorder,
             handler=publisher.handle,
             owner=instance,
@@ -315,7 +312,7 @@ async def assemble(
             poster=poster,
             catch_up=CatchUp(
                 team_id=config.slack.team_id,
-                store=store,
+                store=aio,
                 caller=conn.caller,
                 channels=channels,
                 take=inbox.take_slack_event,
@@ -328,7 +325,7 @@ async def assemble(
         pinned=pinned,
         signer=signer,
         store=store,
-        writer=writer,
+        aio=aio,
         ledger=ledger,
         metrics=metrics,
         recorder=recorder,

@@ -3,7 +3,6 @@ refusals to record, this relay's public keys, and its readiness."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from relay.federation.server import Accepted
 from relay.flow.inbound import Inbound
 from relay.flow.records import Recorder
 from relay.flow.wire import Signer
+from relay.store.aio import AsyncStore
 from relay.store.contract import Blobs, Lifecycle, RefusalRecord, Refusals
 
 
@@ -34,7 +34,7 @@ class Door:
         *,
         agency: str,
         inbound: Inbound,
-        store: DoorStore,
+        store: AsyncStore,
         recorder: Recorder,
         signer: Signer,
         keyring: Keyring,
@@ -43,7 +43,8 @@ class Door:
     ) -> None:
         self.agency = agency
         self.inbound = inbound
-        self.store = store
+        self.aio = store  # every store call off the event loop, one facade
+        self.store = store.store  # blocking: only inside a durable write
         self.recorder = recorder
         self.signer = signer
         self.keyring = keyring
@@ -64,7 +65,7 @@ class Door:
 
     async def readiness(self) -> dict[str, bool]:
         try:
-            await asyncio.to_thread(self.store.ping)
+            await self.aio.run(self.store.ping)
             store_ok = True
         except Exception:  # noqa: BLE001 - any failure means not ready
             store_ok = False
@@ -100,7 +101,7 @@ class Door:
             with contextlib.suppress(Exception):  # counted and logged by the ledger
                 recorder.append(records)
 
-        await asyncio.to_thread(write)
+        await self.aio.run(write)
 
     async def store_blob(self, sha256: str, mime: str, data: bytes) -> None:
-        await asyncio.to_thread(lambda: self.store.put_blob(sha256=sha256, mime=mime, data=data))
+        await self.aio.run(lambda: self.store.put_blob(sha256=sha256, mime=mime, data=data))

@@ -10,7 +10,6 @@ partner routing allows, withholding what this agency's policy would not send.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections import OrderedDict
@@ -34,8 +33,8 @@ from relay.flow.queues import Worked
 from relay.flow.records import Recorder, digest
 from relay.flow.wire import Signer, order_key, wire
 from relay.lab.crashpoints import crash_point
+from relay.store.aio import AsyncStore
 from relay.store.contract import Blobs, ClaimedInbound, InboundQueue, OutboxItem, ReceiveOutcome
-from relay.store.group import GroupWriter
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
@@ -80,8 +79,7 @@ class Inbound:
         policy: Policy,
         keyring: Keyring,
         signer: Signer,
-        store: InboundStore,
-        writer: GroupWriter,
+        store: AsyncStore,
         recorder: Recorder,
         poster: PostPort | None,
         hop_limit: int,
@@ -93,8 +91,8 @@ class Inbound:
         self.policy = policy
         self.keyring = keyring
         self.signer = signer
-        self.store = store
-        self.writer = writer
+        self.aio = store  # every store call off the event loop, one facade
+        self.store = store.store  # blocking: only inside a durable write
         self.recorder = recorder
         self.poster = poster  # None: a relay without a workspace judges and passes on only
         self.hop_limit = hop_limit
@@ -177,7 +175,7 @@ class Inbound:
             return got
 
         try:
-            outcome = await self.writer.run(write)
+            outcome = await self.aio.durable(write)
         except AuditWriteError:
             raise VerificationError(
                 "audit unavailable", code=Reason.UNAVAILABLE, http_status=503
@@ -305,9 +303,7 @@ class Inbound:
             return frozenset()
         store = self.store
         return frozenset(
-            await asyncio.to_thread(
-                lambda: [sha for sha in wanted if store.get_blob(sha) is not None]
-            )
+            await self.aio.run(lambda: [sha for sha in wanted if store.get_blob(sha) is not None])
         )
 
     def _pass_on(

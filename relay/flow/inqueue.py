@@ -14,8 +14,8 @@ import structlog
 from relay.core.backoff import Attempt, before_attempt
 from relay.errors import DeliveryError, RelayError
 from relay.flow.queues import RNG, Gate, Loop, QueueTuning, Random, Worked, failed, yes
-from relay.store.contract import ClaimedInbound, InboundQueue, OutboxItem
-from relay.store.group import GroupWriter
+from relay.store.aio import AsyncStore
+from relay.store.contract import ClaimedInbound, OutboxItem
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
@@ -30,7 +30,7 @@ class InboundWorker:
 
     def __init__(
         self,
-        store: InboundQueue,
+        store: AsyncStore,
         process: Callable[[ClaimedInbound], Awaitable[Worked]],
         *,
         owner: str,
@@ -39,15 +39,14 @@ class InboundWorker:
         on_forward: Callable[[list[OutboxItem]], None] = lambda items: None,
         on_dead: Callable[[ClaimedInbound, str], None] = lambda item, reason: None,
         rng: Random = RNG,
-        writer: GroupWriter | None = None,
         audit: Callable[[ClaimedInbound, Attempt | None, Sequence[AuditRecord]], None]
         | None = None,
         may_take: Gate = yes,
         on_settle_failed: Callable[[], None] = lambda: None,
         signal: Loop | None = None,
     ) -> None:
-        self.store = store
-        self.writer = writer or GroupWriter(store)
+        self.aio = store  # every store call off the event loop, one facade
+        self.store = store.store  # blocking: only inside a durable write
         # Writes an item's audit records in the transaction that settles it (outcome None:
         # done, with the records its work produced; else the attempt's outcome).
         self.audit = audit
@@ -89,6 +88,7 @@ class InboundWorker:
                 await loop.sleep(self.tuning.poll)
                 continue
             claimed = await loop.claim(
+                self.aio,
                 lambda: self.store.claim_inbound(
                     owner=self.owner,
                     now=self.clock(),
@@ -149,7 +149,7 @@ class InboundWorker:
                 self.store.settle_inbound(item.seq, outcome, owner=self.owner, now=self.clock())
 
         try:
-            await self.writer.run(write)
+            await self.aio.durable(write)
         except Exception as exc:  # noqa: BLE001 - kept and settled again
             log.warning("settle_failed", envelope=item.envelope_id, exc_type=type(exc).__name__)
             self.on_settle_failed()

@@ -33,8 +33,8 @@ from relay.errors import AuditUnavailable
 from relay.flow.records import Recorder, digest
 from relay.flow.wire import Prepared, Signer, order_key, wire
 from relay.lab.crashpoints import crash_point
+from relay.store.aio import AsyncStore
 from relay.store.contract import Blobs, Outbox, OutboxItem
-from relay.store.group import GroupWriter
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
@@ -73,8 +73,7 @@ class Outbound:
         agency: str,
         policy: Policy,
         signer: Signer,
-        store: OutboundStore,
-        writer: GroupWriter,
+        store: AsyncStore,
         recorder: Recorder,
         ttl: dt.timedelta,
         clock: Callable[[], dt.datetime],
@@ -83,8 +82,8 @@ class Outbound:
         self.agency = agency
         self.policy = policy
         self.signer = signer
-        self.store = store
-        self.writer = writer
+        self.aio = store  # every store call off the event loop, one facade
+        self.store = store.store  # blocking: only inside a durable write
         self.recorder = recorder
         self.ttl = ttl
         self.clock = clock
@@ -117,7 +116,7 @@ class Outbound:
             self.store.enqueue(outgoing, now=now.timestamp(), finish_event=out.event_key)
 
         try:
-            await self.writer.run(write)
+            await self.aio.durable(write)
         except Exception:
             if records:
                 self.recorder.commit_failed()

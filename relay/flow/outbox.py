@@ -18,8 +18,8 @@ from relay.core.backoff import DONE, Attempt, before_attempt
 from relay.errors import DeliveryError, TransactionsUnsupported
 from relay.flow.queues import RNG, Gate, Loop, QueueTuning, Random, failed, yes
 from relay.lab.crashpoints import crash_point
+from relay.store.aio import AsyncStore
 from relay.store.contract import Blobs, ClaimedEnvelope, Outbox
-from relay.store.group import GroupWriter
 
 if TYPE_CHECKING:
     from relay.metrics import RelayMetrics
@@ -71,7 +71,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: OutboxStore,
+        store: AsyncStore,
         sender: WireSender,
         partners: Callable[[], Iterable[str]],
         *,
@@ -85,9 +85,9 @@ class Dispatcher:
         | None = None,
         may_send: Gate = yes,
         on_settle_failed: Callable[[], None] = lambda: None,
-        writer: GroupWriter | None = None,
     ) -> None:
-        self.store = store
+        self.aio = store  # every store call off the event loop, one facade
+        self.store = store.store  # blocking: only inside a durable write
         self.sender = sender
         self.metrics = metrics
         # Writes the dissemination records (what partners accepted; what was given up after
@@ -95,7 +95,6 @@ class Dispatcher:
         self.audit = audit
         self.may_send = may_send  # False while audit writes fail: nothing leaves
         self.on_settle_failed = on_settle_failed
-        self.writer = writer or GroupWriter(store)
         self.partners = partners
         self.owner = owner
         self.clock = clock
@@ -147,6 +146,7 @@ class Dispatcher:
                 await loop.sleep(self.tuning.poll)
                 continue
             claimed = await loop.claim(
+                self.aio,
                 lambda: self.store.claim_outbox(
                     partner,
                     owner=self.owner,
@@ -184,7 +184,7 @@ class Dispatcher:
             )
 
         try:
-            await self.writer.run(write)
+            await self.aio.durable(write)
         except Exception as exc:  # noqa: BLE001 - kept and settled again
             log.warning("settle_failed", items=len(batch.claimed), exc_type=type(exc).__name__)
             self.on_settle_failed()
@@ -230,7 +230,7 @@ class Dispatcher:
 
     async def _push_blobs(self, item: ClaimedEnvelope) -> None:
         for sha256, mime in item.blobs:
-            blob = await asyncio.to_thread(self.store.get_blob, sha256)
+            blob = await self.aio.run(self.store.get_blob, sha256)
             if blob is not None:
                 await self.sender.put_blob_once(item.partner, sha256, mime, blob[1])
 

@@ -22,6 +22,7 @@ from relay.store.contract import ClaimedEnvelope, ClaimedInbound, OutboxItem
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
+    from relay.store.aio import AsyncStore
 
 __all__ = ["Gate", "Loop", "QueueTuning", "Worked", "failed", "yes"]
 
@@ -69,20 +70,22 @@ class Loop:
 
     async def claim(
         self,
+        store: AsyncStore,
         take: Callable[[], list[T]],
         next_due: Callable[[], float | None],
         clock: Callable[[], float],
         poll: float,
     ) -> list[T]:
-        """Lease a batch; when there is none (or the store is away), sleep until woken, the
-        next item falls due, or ``poll`` seconds, and return nothing."""
+        """Lease a batch (``take`` and ``next_due`` run in ``store``'s pool); when there is
+        none (or the store is away), sleep until woken, the next item falls due, or ``poll``
+        seconds, and return nothing."""
         try:
-            claimed = await asyncio.to_thread(take)
+            claimed = await store.run(take)
         except Exception:  # noqa: BLE001 - the store is away: look again later
             await self.sleep(poll)
             return []
         if not claimed:
-            due = await asyncio.to_thread(_safe, next_due)
+            due = await store.run(_safe, next_due)
             await self.sleep(poll if due is None else min(due - clock(), poll))
         return claimed
 

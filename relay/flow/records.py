@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from relay.store.group import GroupWriter
-
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
     from relay.ledger import Ledger
     from relay.metrics import RelayMetrics
+    from relay.store.aio import AsyncStore
 
 __all__ = ["Problem", "Recorder"]
 
@@ -44,12 +43,12 @@ class Recorder:
     """Audit records, metrics and the recent problems of one relay instance."""
 
     def __init__(
-        self, *, agency: str, ledger: Ledger, metrics: RelayMetrics, writer: GroupWriter
+        self, *, agency: str, ledger: Ledger, metrics: RelayMetrics, store: AsyncStore
     ) -> None:
         self.agency = agency
+        self.aio = store  # the ledger's probe is a durable write
         self.ledger = ledger
         self.metrics = metrics
-        self.writer = writer
         self.recent: deque[Problem] = deque(maxlen=RECENT)
         self._probe: asyncio.Future[bool] | None = None
 
@@ -96,7 +95,7 @@ class Recorder:
     async def _try_ledger(self) -> bool:
         ledger = self.ledger
         try:
-            await self.writer.run(
+            await self.aio.durable(
                 lambda: ledger.append([ledger.entry("audit_recovered", outcome="recovered")])
             )
         except Exception:  # noqa: BLE001 - still failing: forwarding stays stopped

@@ -17,6 +17,7 @@ from relay.flow.inqueue import InboundWorker
 from relay.flow.outbox import Dispatcher, WireSender
 from relay.flow.queues import Loop, QueueTuning, Worked
 from relay.flow.records import Recorder, digest
+from relay.store.aio import AsyncStore
 from relay.store.contract import (
     Blobs,
     ClaimedEnvelope,
@@ -26,7 +27,6 @@ from relay.store.contract import (
     Outbox,
     OutboxItem,
 )
-from relay.store.group import GroupWriter
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
@@ -49,8 +49,7 @@ class Queues:
         policy_ref: str,
         kid: str,
         partners: Callable[[], list[str]],
-        store: QueueStore,
-        writer: GroupWriter,
+        store: AsyncStore,
         sender: WireSender,
         recorder: Recorder,
         process: Callable[[ClaimedInbound], Awaitable[Worked]],
@@ -62,7 +61,8 @@ class Queues:
         self.agency = agency
         self.policy_ref = policy_ref
         self.kid = kid
-        self.store = store
+        self.aio = store  # every store call off the event loop, one facade
+        self.store = store.store  # blocking: only inside a durable write
         self.recorder = recorder
         self.owner = owner  # this instance's name on leases
         self.clock = clock
@@ -81,7 +81,6 @@ class Queues:
             audit=self._audit_forwards,
             may_send=recorder.ready,
             on_settle_failed=recorder.commit_failed,
-            writer=writer,
         )
         self.inbound = InboundWorker(
             store,
@@ -93,7 +92,6 @@ class Queues:
             on_dead=lambda item, reason: recorder.dead_letter(
                 "inbound", item.sender, item.envelope_id, reason
             ),
-            writer=writer,
             audit=self._audit_inbound,
             may_take=recorder.ready,
             on_settle_failed=recorder.commit_failed,
@@ -120,7 +118,7 @@ class Queues:
             await asyncio.sleep(every)
             until = self.clock() + self.tuning.lease
             try:
-                await asyncio.to_thread(self.store.renew, self.owner, until=until)
+                await self.aio.run(self.store.renew, self.owner, until=until)
             except Exception:  # noqa: BLE001 - the store is away: the next beat tries again
                 self.recorder.problem("store", self.owner, "store_unavailable")
 
@@ -138,7 +136,7 @@ class Queues:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks = []
         try:
-            await asyncio.to_thread(self.store.release, self.owner)
+            await self.aio.run(self.store.release, self.owner)
         except Exception:  # noqa: BLE001 - the leases expire on their own
             self.recorder.problem("store", self.owner, "store_unavailable")
 

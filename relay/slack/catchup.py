@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from relay.flow.records import Recorder
 from relay.slack.channels import ChannelMap
 from relay.slack.web import SlackCaller
-from relay.store.contract import Inbox
+from relay.store.aio import AsyncStore
 
 __all__ = ["CatchUp"]
 
@@ -28,14 +28,15 @@ class CatchUp:
         self,
         *,
         team_id: str,
-        store: Inbox,
+        store: AsyncStore,
         caller: SlackCaller,
         channels: ChannelMap,
         take: Take,
         recorder: Recorder,
     ) -> None:
         self.team_id = team_id
-        self.store = store
+        self.aio = store  # every store call off the event loop, one facade
+        self.store = store.store  # blocking: only inside a durable write
         self.caller = caller
         self.channels = channels
         self.take = take  # the inbox
@@ -63,7 +64,7 @@ class CatchUp:
         # Every channel's mark is read (at once) before anything is taken: events taken meanwhile
         # move the marks forward and must not hide what was posted during the outage.
         store, channels = self.store, self.channels.ids()
-        seen = await asyncio.to_thread(lambda: [store.last_seen(c) for c in channels])
+        seen = await self.aio.run(lambda: [store.last_seen(c) for c in channels])
         marks = {c: float(ts or "0") for c, ts in zip(channels, seen, strict=True)}
         for channel, since in marks.items():
             window = f"{max(0.0, since - lookback):.6f}"

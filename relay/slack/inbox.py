@@ -26,9 +26,8 @@ from relay.flow.queues import QueueTuning
 from relay.flow.records import Recorder
 from relay.lab.crashpoints import crash_point
 from relay.slack.keys import event_key, shown
-from relay.store import contract
+from relay.store.aio import AsyncStore
 from relay.store.base import ts_order
-from relay.store.group import GroupWriter
 
 log = structlog.get_logger("relay.slack")
 
@@ -52,8 +51,7 @@ class Inbox:
     def __init__(
         self,
         *,
-        store: contract.Inbox,
-        writer: GroupWriter,
+        store: AsyncStore,
         recorder: Recorder,
         handler: Handler,
         owner: str,
@@ -61,9 +59,9 @@ class Inbox:
         clock: Callable[[], dt.datetime],
         retry_after: float = defaults.EVENT_RETRY,
     ) -> None:
-        self.store = store
+        self.aio = store  # every store call off the event loop, one facade
+        self.store = store.store  # blocking: only inside a durable write
         self.retry_after = retry_after  # seconds a failed-for-now event waits
-        self.writer = writer
         self.recorder = recorder
         self.handler = handler
         self.owner = owner
@@ -95,7 +93,7 @@ class Inbox:
         key, order = event_key(doc) or (event_id, "")
         at = self.clock()
         store = self.store
-        taken = await self.writer.run(
+        taken = await self.aio.durable(
             lambda: store.take_event(event_id=key, team=team, body=body, at=at, order_key=order)
         )
         if taken and len(body) <= _PARSED_BYTES // 16:
@@ -136,7 +134,7 @@ class Inbox:
     async def drain(self) -> None:
         """Process every event this instance can lease now (others may hold some)."""
         store, tuning = self.store, self.tuning
-        while batch := await asyncio.to_thread(
+        while batch := await self.aio.run(
             store.claim_events,
             owner=self.owner,
             now=self.clock().timestamp(),
@@ -167,14 +165,12 @@ class Inbox:
             if retried:  # given back, to be taken again (here or elsewhere) a little later
                 until = self.clock().timestamp() + self.retry_after
                 with contextlib.suppress(Exception):  # the store away: the lease runs out
-                    await asyncio.to_thread(
-                        self.store.defer_event, key, owner=self.owner, until=until
-                    )
+                    await self.aio.run(self.store.defer_event, key, owner=self.owner, until=until)
                 return
             published = None
         if published is None:  # else marked done with its envelopes, in one transaction
             store = self.store
-            await self.writer.run(lambda: store.finish_event(key))
+            await self.aio.durable(lambda: store.finish_event(key))
 
     # -- last seen per channel -----------------------------------------------------------
     async def seen(self, channel: str, ts: str) -> None:
@@ -195,7 +191,7 @@ class Inbox:
                 continue
             self._marked_at[ch] = time.monotonic()
             try:
-                await asyncio.to_thread(self.store.set_last_seen, ch, ts)
+                await self.aio.run(self.store.set_last_seen, ch, ts)
             except Exception as exc:  # noqa: BLE001 - kept for the next write
                 self._mark(ch, ts)
                 self.recorder.problem("slack", ch, type(exc).__name__)

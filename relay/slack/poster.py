@@ -23,8 +23,8 @@ from relay.slack.files import FileFetcher, reencode
 from relay.slack.keys import RELAY_MARK
 from relay.slack.names import JudgedNames, safe_text
 from relay.slack.web import SlackCaller
+from relay.store.aio import AsyncStore
 from relay.store.contract import Blobs, PostMap
-from relay.store.group import GroupWriter
 
 
 class PosterStore(PostMap, Blobs, Protocol):
@@ -39,8 +39,7 @@ class Poster:
         self,
         *,
         policy: Policy,
-        store: PosterStore,
-        writer: GroupWriter,
+        store: AsyncStore,
         caller: SlackCaller,
         fetcher: FileFetcher,
         channels: ChannelMap,
@@ -49,8 +48,8 @@ class Poster:
         icon_url: str | None = None,
     ) -> None:
         self.policy = policy
-        self.store = store
-        self.writer = writer
+        self.aio = store  # every store call off the event loop, one facade
+        self.store = store.store  # blocking: only inside a durable write
         self.caller = caller
         self.fetcher = fetcher
         self.channels = channels
@@ -62,13 +61,13 @@ class Poster:
     async def _lookup(self, issuer: str, envelope_id: str | None) -> tuple[str, str] | None:
         if not envelope_id:
             return None
-        return await asyncio.to_thread(
+        return await self.aio.run(
             partial(self.store.lookup_post, issuer=issuer, envelope_id=envelope_id)
         )
 
     async def _map(self, issuer: str, envelope_id: str, channel: str, ts: str) -> None:
         store = self.store
-        await self.writer.run(
+        await self.aio.durable(
             partial(store.map_post, issuer=issuer, envelope_id=envelope_id, channel=channel, ts=ts)
         )
 
@@ -84,7 +83,7 @@ class Poster:
         def look() -> list[tuple[str, str] | None]:
             return [store.lookup_post(issuer=issuer, envelope_id=e) if e else None for e in wanted]
 
-        target, thread, earlier = await asyncio.to_thread(look)
+        target, thread, earlier = await self.aio.run(look)
         return target, thread, earlier
 
     async def post(self, delivery: Delivery) -> None:
@@ -206,7 +205,7 @@ class Poster:
             mark = f"{env.envelope_id}#file{f.index}"
             if await self._lookup(env.issuer, mark) is not None:
                 continue  # uploaded by an earlier attempt
-            blob = await asyncio.to_thread(self.store.get_blob, f.file.sha256)
+            blob = await self.aio.run(self.store.get_blob, f.file.sha256)
             if blob is None or f.file.mime not in self.policy.file_types:
                 continue  # this agency's own file policy applies to what it receives
             try:

@@ -20,6 +20,7 @@ from relay.federation.client import SendResult
 from relay.federation.tls import client_context
 from relay.flow.outbox import Dispatcher
 from relay.flow.queues import QueueTuning
+from relay.store.aio import AsyncStore
 from relay.store.contract import OutboxItem
 from relay.store.sqlite import SqliteStore
 from tests.federation.harness import Federation
@@ -166,7 +167,7 @@ async def _drain(dispatcher: Dispatcher) -> None:
 
 def _dispatcher(store: SqliteStore, sender: _OlderRelay) -> Dispatcher:
     return Dispatcher(
-        store,
+        AsyncStore(store),
         sender,
         lambda: [MA],
         owner="test",
@@ -218,7 +219,7 @@ async def test_a_batch_larger_than_a_transaction_goes_in_several(tmp_path: Path)
     store = _queue(tmp_path, 150)
     counting = _Counting()
     dispatcher = Dispatcher(
-        store,
+        AsyncStore(store),
         counting,
         lambda: [MA],
         owner="test",

@@ -18,6 +18,7 @@ from relay.flow.records import Recorder
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
 from relay.slack.inbox import Inbox, Published
+from relay.store.aio import AsyncStore
 from relay.store.group import GroupWriter
 from relay.store.sqlite import SqliteStore
 
@@ -40,7 +41,8 @@ async def test_a_failed_for_now_event_is_retried_and_its_thread_waits(tmp_path: 
         keyring=Keyring.of([]),
         clock=lambda: dt.datetime.now(dt.UTC),
     )
-    recorder = Recorder(agency="CT9990100", ledger=ledger, metrics=RelayMetrics(), writer=writer)
+    aio = AsyncStore(store, writer=writer)
+    recorder = Recorder(agency="CT9990100", ledger=ledger, metrics=RelayMetrics(), store=aio)
     seen: list[str] = []
     failures = [DeliveryError("slack away", code="unreachable", retryable=True)]
     done = asyncio.Event()
@@ -55,8 +57,7 @@ async def test_a_failed_for_now_event_is_retried_and_its_thread_waits(tmp_path: 
         return Published(channel="C1", ts=doc["event"]["ts"])
 
     inbox = Inbox(
-        store=store,
-        writer=writer,
+        store=aio,
         recorder=recorder,
         handler=handler,
         owner="me",
@@ -77,4 +78,4 @@ async def test_a_failed_for_now_event_is_retried_and_its_thread_waits(tmp_path: 
     assert seen == ["1.1", "1.1", "1.2"]
     assert store.pending_event_count() == 0
     assert [p.reason for p in recorder.recent] == ["DeliveryError"]
-    store.close()
+    await aio.close()
