@@ -9,6 +9,7 @@ envelope signs. At the partner the bytes are uploaded with ``files.getUploadURLE
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 from collections.abc import Iterable
@@ -76,7 +77,7 @@ class FileFetcher:
                 continue
             try:
                 data = await self._download(f.id)
-                clean, mime = reencode(data)
+                clean, mime = await asyncio.to_thread(reencode, data)  # CPU: off the loop
             except (DeliveryError, ValueError):
                 continue
             out[f.id] = Prepared(

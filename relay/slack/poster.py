@@ -209,7 +209,8 @@ class Poster:
             if blob is None or f.file.mime not in self.policy.file_types:
                 continue  # this agency's own file policy applies to what it receives
             try:
-                data, mime = reencode(blob[1])  # the bytes are checked again, not trusted
+                # the bytes are checked again, not trusted (CPU work: off the event loop)
+                data, mime = await asyncio.to_thread(reencode, blob[1])
             except ValueError:
                 continue
             now = self.clock()
