@@ -92,7 +92,12 @@ class Poster:
         if channel is None:
             return
         key = env.target if env.kind is EnvelopeKind.EDIT and env.target else env.envelope_id
-        target, thread, earlier = await self._copies(env, key)
+        if delivery.attempt <= 1 and not env.target and not env.thread:
+            # a new message on its first attempt: no copy of it or of what it refers to
+            # exists yet (another path's copy of one envelope is refused as a duplicate)
+            target = thread = earlier = None
+        else:
+            target, thread, earlier = await self._copies(env, key)
         if env.kind is EnvelopeKind.DELETE:
             if target is not None:
                 await self.caller.api("chat.delete", target[0], channel=target[0], ts=target[1])
