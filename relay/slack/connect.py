@@ -56,7 +56,7 @@ async def connect(slack: SlackConfig, metrics: RelayMetrics, source: str) -> Con
         caller=caller,
         web_client=web_client,
         session=session,
-        fetcher=FileFetcher(caller, session, token),
+        fetcher=FileFetcher(caller, session, token, api_url=slack.api_url),
         bot_user_id=str(auth.get("user_id", "")),
         bot_id=str(auth.get("bot_id") or "") or None,
     )

@@ -14,6 +14,7 @@ import hashlib
 import io
 from collections.abc import Iterable
 from typing import Final
+from urllib.parse import urlsplit
 
 import aiohttp
 from PIL import Image
@@ -60,13 +61,27 @@ def reencode(data: bytes) -> tuple[bytes, str]:
     return out.getvalue(), "image/png"
 
 
+SLACK_FILE_HOSTS: Final = frozenset({"files.slack.com"})  # where Slack serves hosted files
+
+
 class FileFetcher:
     def __init__(
-        self, caller: SlackCaller, session: aiohttp.ClientSession, bot_token: str
+        self,
+        caller: SlackCaller,
+        session: aiohttp.ClientSession,
+        bot_token: str,
+        *,
+        api_url: str = "https://slack.com/api/",
     ) -> None:
         self.caller = caller
         self.session = session
         self._token = bot_token
+        # The bot token goes only to Slack's file host, or to the Web API's own host name (an
+        # emulator on loopback serves its files there): a file whose URL names any other host
+        # (a remote file, a forged answer) is not fetched.
+        api = urlsplit(api_url)
+        self._api_host = (api.hostname or "").lower()
+        self._api_scheme = api.scheme
 
     async def prepare(self, files: Iterable[SlackFile]) -> dict[str, Prepared]:
         """Re-encoded bytes for every image that can be read; others are left out (the
@@ -90,7 +105,12 @@ class FileFetcher:
         info = await self.caller.api("files.info", file=file_id)
         meta = info.get("file") or {}
         url = meta.get("url_private_download") or meta.get("url_private")
-        if not isinstance(url, str) or int(meta.get("size") or 0) > MAX_IMAGE_BYTES:
+        if (
+            not isinstance(url, str)
+            or meta.get("mode", "hosted") != "hosted"
+            or int(meta.get("size") or 0) > MAX_IMAGE_BYTES
+            or not self._trusted(url)
+        ):
             raise DeliveryError("file not downloadable", code="file_unavailable", retryable=False)
         try:
             async with self.session.get(
@@ -110,6 +130,15 @@ class FileFetcher:
         if len(data) > MAX_IMAGE_BYTES:
             raise DeliveryError("file too large", code="too_large", retryable=False)
         return data
+
+    def _trusted(self, url: str) -> bool:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if host in SLACK_FILE_HOSTS:
+            return parts.scheme == "https"
+        return (
+            bool(host) and host == self._api_host and parts.scheme in ("https", self._api_scheme)
+        )
 
     async def upload(
         self,
