@@ -159,55 +159,51 @@ class PeerClient:
         one ``POST /v1/transactions``: each answered on its own, in order. A refusal of the
         whole request raises; a partner without the endpoint (404) raises
         :class:`TransactionsUnsupported`."""
-        url = self._url(partner)
         body = b'{"envelopes":[' + b",".join(bodies) + b"]}"
-        async with (
-            _mapped(partner),
-            self._session.post(
-                f"{url.rstrip('/')}/v1/transactions",
-                data=body,
-                headers={"Content-Type": "application/json"},
-            ) as resp,
-        ):
-            payload = await _json(resp)
-            if resp.status == 404:
-                raise TransactionsUnsupported(partner)
-            results = payload.get("results")
-            if resp.status != 200 or not isinstance(results, list) or len(results) != len(bodies):
-                # 200 with answers that do not fit: the partner's fault, tried again later
-                code = _code(payload, resp.status) if resp.status != 200 else "delivery_failed"
-                raise DeliveryError(
-                    f"partner {partner} refused a transaction: {code} ({resp.status})",
-                    code=code,
-                    retryable=resp.status in _RETRYABLE_STATUS or resp.status == 200,
-                    retry_after=_seconds(resp.headers.get("Retry-After")),
-                )
-            return [_answer(partner, r) for r in results]
+        status, payload, headers = await self._post_json(partner, "/v1/transactions", body)
+        if status == 404:
+            raise TransactionsUnsupported(partner)
+        results = payload.get("results")
+        if status != 200 or not isinstance(results, list) or len(results) != len(bodies):
+            # 200 with answers that do not fit: the partner's fault, tried again later
+            code = _code(payload, status) if status != 200 else "delivery_failed"
+            raise DeliveryError(
+                f"partner {partner} refused a transaction: {code} ({status})",
+                code=code,
+                retryable=status in _RETRYABLE_STATUS or status == 200,
+                retry_after=_seconds(headers.get("Retry-After")),
+            )
+        return [_answer(partner, r) for r in results]
 
     async def send_once(self, partner: str, body: bytes) -> SendResult:
+        status, payload, headers = await self._post_json(partner, "/v1/envelopes", body)
+        if status == 200:
+            return SendResult(
+                status=str(payload.get("status", "accepted")),
+                envelope_id=str(payload.get("envelope", "")),
+            )
+        code = _code(payload, status)
+        raise DeliveryError(
+            f"partner {partner} refused: {code} ({status})",
+            code=code,
+            retryable=status in _RETRYABLE_STATUS,
+            retry_after=_seconds(headers.get("Retry-After")),
+        )
+
+    async def _post_json(
+        self, partner: str, path: str, body: bytes
+    ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
+        """One POST of a JSON body to the partner: its status, JSON answer and headers."""
         url = self._url(partner)
         async with (
             _mapped(partner),
             self._session.post(
-                f"{url.rstrip('/')}/v1/envelopes",
+                f"{url.rstrip('/')}{path}",
                 data=body,
                 headers={"Content-Type": "application/json"},
             ) as resp,
         ):
-            payload = await _json(resp)
-            if resp.status == 200:
-                return SendResult(
-                    status=str(payload.get("status", "accepted")),
-                    envelope_id=str(payload.get("envelope", "")),
-                )
-            code = _code(payload, resp.status)
-            retry_after = resp.headers.get("Retry-After")
-            raise DeliveryError(
-                f"partner {partner} refused: {code} ({resp.status})",
-                code=code,
-                retryable=resp.status in _RETRYABLE_STATUS,
-                retry_after=_seconds(retry_after),
-            )
+            return resp.status, await _json(resp), resp.headers
 
 
 def _answer(partner: str, result: object) -> SendResult | DeliveryError:
