@@ -300,6 +300,7 @@ async def assemble(
             store=aio,
             recorder=recorder,
             handler=publisher.handle,
+            ignore=publisher.echo,
             owner=instance,
             tuning=tuning,
             clock=clock,

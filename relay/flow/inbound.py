@@ -14,7 +14,7 @@ import datetime as dt
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from relay.core import routing
@@ -34,14 +34,23 @@ from relay.flow.records import Recorder, digest
 from relay.flow.wire import Signer, order_key, wire
 from relay.lab.crashpoints import crash_point
 from relay.store.aio import AsyncStore
-from relay.store.contract import Blobs, ClaimedInbound, InboundQueue, OutboxItem, ReceiveOutcome
+from relay.store.contract import (
+    Blobs,
+    ClaimedInbound,
+    InboundQueue,
+    OutboxItem,
+    PostCopy,
+    PostMap,
+    ReceiveOutcome,
+)
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
 
 
-class InboundStore(InboundQueue, Blobs, Protocol):
-    """What the inbound flow uses: the inbound queue, and the photos partners pushed."""
+class InboundStore(InboundQueue, PostMap, Blobs, Protocol):
+    """What the inbound flow uses: the inbound queue, where copies were posted (recorded
+    with an item's settlement), and the photos partners pushed."""
 
 
 __all__ = ["Delivery", "Inbound", "PostPort"]
@@ -63,6 +72,9 @@ class Delivery:
     decision: Decision
     sender: str
     attempt: int = 1  # more than 1: an earlier attempt may have posted (reconcile first)
+    # Copies the poster made whose mapping is recorded with the item's settlement (one
+    # commit fewer): should that commit not happen, the retry finds the post by its mark.
+    posts: list[PostCopy] = field(default_factory=list)
 
 
 PostPort = Callable[[Delivery], Awaitable[None]]  # posts a delivery (the Slack poster)
@@ -217,11 +229,19 @@ class Inbound:
             at = dt.datetime.fromtimestamp(item.created_at, dt.UTC)
             verified = self.verify(json.loads(item.body), at)
         records: list[AuditRecord] = []
-        forwards = await self._judge_and_pass_on(verified, item.sender, item.attempts, records)
-        return Worked(forwards=forwards, records=records)
+        posts: list[PostCopy] = []
+        forwards = await self._judge_and_pass_on(
+            verified, item.sender, item.attempts, records, posts
+        )
+        return Worked(forwards=forwards, records=records, posts=posts)
 
     async def _judge_and_pass_on(
-        self, verified: VerifiedEnvelope, sender: str, attempt: int, records: list[AuditRecord]
+        self,
+        verified: VerifiedEnvelope,
+        sender: str,
+        attempt: int,
+        records: list[AuditRecord],
+        posts: list[PostCopy],
     ) -> list[OutboxItem]:
         now = self.clock()
         content = envelope_content(
@@ -271,7 +291,7 @@ class Inbound:
         )
         if decision.action is not Action.BLOCK and self.poster is not None:
             delivery = Delivery(
-                envelope=verified, decision=decision, sender=sender, attempt=attempt
+                envelope=verified, decision=decision, sender=sender, attempt=attempt, posts=posts
             )
             await self.poster(delivery)  # posted (and its ts stored) before we go on
             what = "delete" if decision is _RETRACT else _POSTED.get(verified.kind, "post")

@@ -142,6 +142,8 @@ class InboundWorker:
             if audit is not None:
                 audit(item, outcome, worked.records)
             if outcome is None:
+                for copy in worked.posts:
+                    self.store.map_post(**copy._asdict())
                 self.store.complete_inbound(
                     item.seq, owner=self.owner, now=self.clock(), forwards=worked.forwards
                 )

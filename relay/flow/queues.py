@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from relay.core import defaults
 from relay.core.backoff import Attempt, Backoff, after_failure
 from relay.errors import DeliveryError
-from relay.store.contract import ClaimedEnvelope, ClaimedInbound, OutboxItem
+from relay.store.contract import ClaimedEnvelope, ClaimedInbound, OutboxItem, PostCopy
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
@@ -99,11 +99,12 @@ Gate = Callable[[], Awaitable[bool]]
 
 @dataclass(frozen=True, slots=True)
 class Worked:
-    """An inbound item judged, posted and passed on: the envelopes to queue onward and the
-    audit records to write, both with the item's completion."""
+    """An inbound item judged, posted and passed on: the envelopes to queue onward, the
+    audit records to write and where it was posted, all with the item's completion."""
 
     forwards: list[OutboxItem]
     records: Sequence[AuditRecord] = ()
+    posts: Sequence[PostCopy] = ()
 
 
 def failed(

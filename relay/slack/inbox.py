@@ -45,6 +45,11 @@ class Published(NamedTuple):
 
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[Published | None]]
+Ignore = Callable[[dict[str, Any]], bool]  # an event nothing will be done with (not stored)
+
+
+def _keep(doc: dict[str, Any]) -> bool:
+    return False
 
 
 class Inbox:
@@ -58,12 +63,14 @@ class Inbox:
         tuning: QueueTuning,
         clock: Callable[[], dt.datetime],
         retry_after: float = defaults.EVENT_RETRY,
+        ignore: Ignore = _keep,
     ) -> None:
         self.aio = store  # every store call off the event loop, one facade
         self.store = store.store  # blocking: only inside a durable write
         self.retry_after = retry_after  # seconds a failed-for-now event waits
         self.recorder = recorder
         self.handler = handler
+        self.ignore = ignore  # e.g. the relay's own posts echoed back: acknowledged, not kept
         self.owner = owner
         self.tuning = tuning
         self.clock = clock
@@ -90,6 +97,8 @@ class Inbox:
             except (ValueError, RecursionError):
                 loaded = None
             doc = loaded if isinstance(loaded, dict) else {}
+        if self.ignore(doc):
+            return True
         key, order = event_key(doc) or (event_id, "")
         at = self.clock()
         store = self.store

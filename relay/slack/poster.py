@@ -24,7 +24,7 @@ from relay.slack.keys import RELAY_MARK
 from relay.slack.names import JudgedNames, safe_text
 from relay.slack.web import SlackCaller
 from relay.store.aio import AsyncStore
-from relay.store.contract import Blobs, PostMap
+from relay.store.contract import Blobs, PostCopy, PostMap
 
 
 class PosterStore(PostMap, Blobs, Protocol):
@@ -132,6 +132,10 @@ class Poster:
             response = await self.caller.api("chat.postMessage", channel, channel=channel, **args)
             ts = str(response.get("ts", ""))
             crash_point("during_slack_post")
+        if not env.files and not (env.kind is EnvelopeKind.CANCEL and target is not None):
+            # nothing left that could fail: the mapping goes with the item's settlement
+            delivery.posts.append(PostCopy(env.issuer, key, channel, ts))
+            return
         for attempt in range(3):  # the copy must stay findable for its edits and deletes
             try:
                 await self._map(env.issuer, key, channel, ts)

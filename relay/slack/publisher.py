@@ -56,6 +56,16 @@ class Publisher:
         self.bot_id = bot_id
         self.observe = observe
 
+    def echo(self, doc: dict[str, Any]) -> bool:
+        """The relay's own post (or its edit or deletion) echoed back by Slack: nothing will
+        ever be done with it, so the inbox acknowledges it without storing it."""
+        event = doc.get("event")
+        return (
+            isinstance(event, dict)
+            and event.get("type") == "message"
+            and is_own(event, bot_user_id=self.bot_user_id, bot_id=self.bot_id)
+        )
+
     async def handle(self, key: str, doc: dict[str, Any]) -> Published | None:
         """The message published (its envelopes queued and the event marked done with
         them), or None: nothing to share."""

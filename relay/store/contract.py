@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from relay.core.audit import AuditRecord, ChainedRecord, RawRow
 from relay.core.backoff import Attempt
@@ -235,6 +235,15 @@ class Leases(Protocol):
     def lease_counts(self, now: float) -> dict[tuple[str, str], int]:
         """Pending items whose lease is still held at ``now``, by ``(queue, peer)``: queue
         ``outbox`` (peer the partner) or ``inbound`` (peer the sender); none is no key."""
+
+
+class PostCopy(NamedTuple):
+    """Where this relay posted an envelope: recorded with the item's settlement."""
+
+    issuer: str
+    envelope_id: str
+    channel: str
+    ts: str
 
 
 class PostMap(Protocol):
