@@ -79,3 +79,40 @@ async def test_a_failed_for_now_event_is_retried_and_its_thread_waits(tmp_path: 
     assert store.pending_event_count() == 0
     assert [p.reason for p in recorder.recent] == ["DeliveryError"]
     await aio.close()
+
+
+async def test_an_event_the_relay_ignores_is_acknowledged_and_not_stored(tmp_path: Path) -> None:
+    """The relay's own posts echoed back by Slack cost no store write and no worker pass."""
+    from relay.slack.keys import is_own
+
+    store = SqliteStore(tmp_path / "relay.db")
+    aio = AsyncStore(store, writer=GroupWriter(store))
+    ledger = Ledger(
+        store,
+        agency="CT9990100",
+        key=Ed25519PrivateKey.generate(),
+        kid="CT9990100#k1",
+        keyring=Keyring.of([]),
+        clock=lambda: dt.datetime.now(dt.UTC),
+    )
+    recorder = Recorder(agency="CT9990100", ledger=ledger, metrics=RelayMetrics(), store=aio)
+
+    async def handler(key: str, doc: dict[str, Any]) -> Published | None:
+        raise AssertionError("not handled")
+
+    inbox = Inbox(
+        store=aio,
+        recorder=recorder,
+        handler=handler,
+        owner="me",
+        tuning=QueueTuning(poll=0.05, lease=30.0),
+        clock=lambda: dt.datetime.now(dt.UTC),
+        ignore=lambda doc: is_own(doc["event"], bot_user_id="UBOT", bot_id="BBOT"),
+    )
+    own = _event("2.1")
+    own["event"]["user"] = "UBOT"
+    mine = _event("2.2")
+    for doc in (own, mine):
+        body = json.dumps(doc).encode()
+        assert await inbox.take_slack_event(team="T1", event_id=doc["event_id"], body=body)
+    assert store.pending_event_count() == 1  # only the officer's message
