@@ -317,6 +317,7 @@ async def assemble(
                 caller=conn.caller,
                 channels=channels,
                 take=inbox.take_slack_event,
+                ignore=publisher.echo,
                 recorder=recorder,
             ),
         )

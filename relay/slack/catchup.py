@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from relay.flow.records import Recorder
@@ -33,6 +33,7 @@ class CatchUp:
         channels: ChannelMap,
         take: Take,
         recorder: Recorder,
+        ignore: Callable[[dict[str, Any]], bool] = lambda doc: False,
     ) -> None:
         self.team_id = team_id
         self.aio = store  # every store call off the event loop, one facade
@@ -40,6 +41,7 @@ class CatchUp:
         self.caller = caller
         self.channels = channels
         self.take = take  # the inbox
+        self.ignore = ignore  # the relay's own posts: skipped before they are serialised
         self.recorder = recorder
 
     async def run(self, every: float) -> None:
@@ -132,6 +134,8 @@ class CatchUp:
             "event_id": event_id,
             "event": event,
         }
+        if self.ignore(doc):
+            return 0
         taken = await self.take(
             team=self.team_id, event_id=event_id, body=json.dumps(doc).encode(), doc=doc
         )
