@@ -153,8 +153,16 @@ class SlackCaller:
     async def api(self, method: str, pace: str = "", /, **kwargs: Any) -> dict[str, Any]:
         """Call a Web API method by name (``pace``: the channel its rate limit counts in)."""
 
+        # slack-sdk's method wrapper sends the arguments as Slack documents that method: JSON
+        # for the write methods that take it, query or form arguments for the read methods.
+        wrapper = getattr(self.client, method.replace(".", "_"), None)
+        if wrapper is None:
+            raise DeliveryError(
+                f"slack {method}: no such method", code="unknown_method", retryable=False
+            )
+
         async def go() -> dict[str, Any]:
-            response = await self.client.api_call(method, json=kwargs)
+            response = await wrapper(**kwargs)
             return dict(response.data) if isinstance(response.data, dict) else {}
 
         return await self.call(method, pace, go)

@@ -136,3 +136,47 @@ async def test_forced_errors_and_server_failures(emu: Emulator, client: AsyncWeb
     err = await _error(client.conversations_history(channel=BOLO))
     assert err.response.status_code == 500
     assert (await client.chat_postMessage(channel=BOLO, text="x"))["ok"]
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "error"),
+    [
+        ("conversations.history", {"channel": BOLO}, "channel_not_found"),
+        ("conversations.replies", {"channel": BOLO, "ts": "1.000001"}, "channel_not_found"),
+        ("conversations.info", {"channel": BOLO}, "channel_not_found"),
+        ("users.info", {"user": OFFICER}, "user_not_found"),
+        ("files.info", {"file": "F0NOPE0001"}, "file_not_found"),
+    ],
+)
+async def test_a_json_body_on_a_read_method_carries_no_arguments(
+    client: AsyncWebClient, method: str, args: dict[str, str], error: str
+) -> None:
+    """Slack reads query and form arguments only on its read methods (JSON is for "most write
+    methods"): the same arguments as JSON are not seen, and the call fails as Slack's would."""
+    err = await _error(client.api_call(method, json=args))
+    assert err.response["error"] == error
+
+
+async def test_the_relay_calls_read_methods_the_documented_way(
+    emu: Emulator, client: AsyncWebClient
+) -> None:
+    """The relay's Slack caller goes through slack-sdk's method wrappers: query arguments for
+    the read methods, JSON for the write methods that take it."""
+    from relay.slack.web import Pacer, SlackCaller
+
+    caller = SlackCaller(client, pacer=Pacer(rates=None))
+    ts = emu.post_as_user(TEAM_A, BOLO, OFFICER, "BOLO grey sedan")
+    history = await caller.api("conversations.history", channel=BOLO, limit=1)
+    assert [m["ts"] for m in history["messages"]] == [ts]
+    replies = await caller.api("conversations.replies", channel=BOLO, ts=ts)
+    assert replies["messages"][0]["ts"] == ts
+    user = await caller.api("users.info", user=OFFICER)
+    assert user["user"]["id"] == OFFICER
+    posted = await caller.api("chat.postMessage", channel=BOLO, text="x")
+    assert (await caller.api("chat.delete", channel=BOLO, ts=posted["ts"]))["ok"] is True
+
+
+async def test_a_json_body_on_a_write_method_is_read(client: AsyncWebClient) -> None:
+    posted = await client.api_call("chat.postMessage", json={"channel": BOLO, "text": "x"})
+    deleted = await client.api_call("chat.delete", json={"channel": BOLO, "ts": posted["ts"]})
+    assert deleted["ok"] is True

@@ -163,8 +163,10 @@ async def post_ephemeral(call: Call) -> Json:
 
 
 METHODS: Final = {
-    "chat.postMessage": Method(handler=post_message, scope="chat:write", tokens=BOT_OR_USER),
-    "chat.update": Method(handler=update, scope="chat:write", tokens=BOT_OR_USER),
-    "chat.delete": Method(handler=delete, scope="chat:write", tokens=BOT_OR_USER),
-    "chat.postEphemeral": Method(handler=post_ephemeral, scope="chat:write"),
+    "chat.postMessage": Method(
+        handler=post_message, scope="chat:write", tokens=BOT_OR_USER, json=True
+    ),
+    "chat.update": Method(handler=update, scope="chat:write", tokens=BOT_OR_USER, json=True),
+    "chat.delete": Method(handler=delete, scope="chat:write", tokens=BOT_OR_USER, json=True),
+    "chat.postEphemeral": Method(handler=post_ephemeral, scope="chat:write", json=True),
 }

@@ -74,6 +74,9 @@ class Method:
     handler: Handler
     scope: str | None = None
     tokens: frozenset[TokenKind] = field(default_factory=lambda: frozenset({TokenKind.BOT}))
+    json: bool = False
+    """Takes a JSON body ("most write methods" on Slack). Otherwise only query and form
+    arguments count: a JSON body's arguments are not seen, as on Slack."""
 
 
 BOT_OR_USER: frozenset[TokenKind] = frozenset({TokenKind.BOT, TokenKind.USER})

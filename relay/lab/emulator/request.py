@@ -1,4 +1,5 @@
-"""Reading a Web API call the way Slack does: query, form, multipart or JSON; Bearer token."""
+"""Reading a Web API call the way Slack does: query, form, multipart, or JSON for the methods
+that take it (elsewhere a JSON body's arguments are not seen); Bearer token."""
 
 from __future__ import annotations
 
@@ -72,7 +73,8 @@ class ApiRequest:
     warnings: tuple[str, ...]
 
 
-async def read_request(request: web.Request) -> ApiRequest:
+async def read_request(request: web.Request, *, json_body: bool = True) -> ApiRequest:
+    """``json_body`` False: the method takes query and form arguments only."""
     values: dict[str, object] = dict(request.query)
     warnings: list[str] = []
     bearer: str | None = None
@@ -88,7 +90,8 @@ async def read_request(request: web.Request) -> ApiRequest:
             raise SlackError("invalid_json") from None
         if not isinstance(body, dict):
             raise SlackError("invalid_json")
-        values.update(body)
+        if json_body:
+            values.update(body)
         # Slack ignores a token inside a JSON body; it must come as a Bearer header.
         values.pop("token", None)
     elif request.method == "POST":

@@ -55,7 +55,7 @@ async def _dispatch(
         if fault.status == 429:
             raise ratelimited(fault.retry_after)
         raise SlackError(fault.error, status=fault.status)
-    api = await read_request(request)
+    api = await read_request(request, json_body=method.json)
     token = _authenticate(state, api.token, method)
     retry_after = state.limiter.check(token.team_id, name, api.args.text("channel"))
     if retry_after is not None:
