@@ -37,7 +37,7 @@ from relay.flow.wire import Signer
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
 from relay.slack.catchup import CatchUp
-from relay.slack.channels import ChannelMap
+from relay.slack.channels import ChannelMap, ChannelMoves
 from relay.slack.connect import Connection, connect
 from relay.slack.inbox import Inbox
 from relay.slack.names import Directory
@@ -283,11 +283,20 @@ async def assemble(
     )
     slack = None
     if conn is not None and channels is not None and poster is not None and config.slack:
+        moves = ChannelMoves(
+            team_id=config.slack.team_id,
+            channels=channels,
+            store=aio,
+            recorder=recorder,
+            clock=clock,
+        )
+        await moves.restore()
         publisher = Publisher(
             agency=config.agency,
             policy=policy,
             outbound=outbound,
             channels=channels,
+            moves=moves,
             caller=conn.caller,
             fetcher=conn.fetcher,
             directory=Directory(conn.caller, policy, clock),

@@ -25,6 +25,7 @@ _HEX64: Final = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _RULE: Final = re.compile(r"[a-z0-9_.:-]{1,64}", re.ASCII)
 _CODE: Final = re.compile(r"[a-z0-9_.-]{1,64}", re.ASCII)
 _POLICY: Final = re.compile(rf"{ORI_PATTERN.pattern}@[0-9a-f]{{12}}", re.ASCII)
+_CHANNEL: Final = re.compile(r"[CG][A-Z0-9]{2,20}", re.ASCII)  # a Slack channel id
 _AT: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
 
 
@@ -48,6 +49,7 @@ class AuditEvent(StrEnum):
     CHECKPOINT_RECEIVED = "checkpoint_received"  # a partner's checkpoint kept
     CHECKPOINT_CONFLICT = "checkpoint_conflict"  # a partner's checkpoint contradicts one kept
     RETENTION = "retention"  # records older than the retention period were pruned
+    CHANNEL_CHANGE = "channel_change"  # Slack moved a federated channel to a new id
 
 
 def rfc3339(moment: dt.datetime) -> str:
@@ -88,6 +90,8 @@ _PATTERNS: Final[Mapping[str, re.Pattern[str]]] = {
     "policy": _POLICY,
     "topic": _CODE,
     "kid": KID_PATTERN,
+    "channel": _CHANNEL,
+    "old_channel": _CHANNEL,
 }
 
 
@@ -110,6 +114,8 @@ class AuditRecord:
     topic: str | None = None
     kid: str | None = None
     count: int | None = None
+    channel: str | None = None  # a Slack channel id of the relay's own workspace
+    old_channel: str | None = None  # the id it had before (channel_change)
 
     def __post_init__(self) -> None:
         try:

@@ -16,7 +16,7 @@ from relay.core.slack_parse import parse_event
 from relay.errors import DeliveryError, InputError
 from relay.flow.outbound import Outbound, Outgoing
 from relay.flow.records import Recorder
-from relay.slack.channels import ChannelMap
+from relay.slack.channels import ChannelMap, ChannelMoves
 from relay.slack.files import FileFetcher
 from relay.slack.inbox import Published
 from relay.slack.keys import envelope_ids, is_own
@@ -36,6 +36,7 @@ class Publisher:
         policy: Policy,
         outbound: Outbound,
         channels: ChannelMap,
+        moves: ChannelMoves,
         caller: SlackCaller,
         fetcher: FileFetcher,
         directory: Directory,
@@ -48,6 +49,7 @@ class Publisher:
         self.policy = policy
         self.outbound = outbound
         self.channels = channels
+        self.moves = moves
         self.caller = caller
         self.fetcher = fetcher
         self.directory = directory
@@ -73,7 +75,7 @@ class Publisher:
         if not isinstance(event, dict):
             return None
         if event.get("type") == "channel_id_changed":
-            self.channels.renamed(event.get("old_channel_id"), event.get("new_channel_id"))
+            await self.moves.handle(doc)
             return None
         topic = self.channels.topic(event.get("channel"))
         if topic is None or event.get("type") != "message":

@@ -91,6 +91,12 @@ class AsyncInbox(_Facade):
     async def set_last_seen(self, channel: str, ts: str) -> None:
         return await self.run(self._inbox.set_last_seen, channel, ts)
 
+    async def move_channel(self, old: str, new: str, *, at: dt.datetime) -> None:
+        return await self.run(self._inbox.move_channel, old, new, at=at)
+
+    async def channel_moves(self) -> list[tuple[str, str]]:
+        return await self.run(self._inbox.channel_moves)
+
 
 class AsyncOutbox(_Facade):
     """The :class:`~relay.store.contract.Outbox` role, awaitable."""

@@ -169,6 +169,12 @@ class Inbox(Protocol):
 
     def set_last_seen(self, channel: str, ts: str) -> None: ...
 
+    def move_channel(self, old: str, new: str, *, at: dt.datetime) -> None:
+        """Slack moved a channel to a new id: kept in order, its last-seen mark with it."""
+
+    def channel_moves(self) -> list[tuple[str, str]]:
+        """Every channel move kept, oldest first: (old id, new id)."""
+
 
 class Outbox(Protocol):
     """Signed envelopes queued per partner until delivered."""

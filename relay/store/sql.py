@@ -190,6 +190,18 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )
         """,
     ),
+    # 6: federated channels Slack moved to a new id (channel_id_changed), in order: the
+    #    relay's channel map survives a restart
+    (
+        """
+        CREATE TABLE channel_moves (
+            seq BIGSERIAL PRIMARY KEY,
+            old_id TEXT NOT NULL,
+            new_id TEXT NOT NULL,
+            at TEXT NOT NULL
+        )
+        """,
+    ),
 )
 
 # -- schema version (a table, so both backends track it alike) --------------------------------

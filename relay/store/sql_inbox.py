@@ -53,6 +53,12 @@ INSERT_SEEN: Final = (
 SELECT_SEEN: Final = "SELECT ts FROM seen WHERE channel = $1"
 SELECT_SEEN_FOR_UPDATE: Final = "SELECT ts FROM seen WHERE channel = $1 FOR UPDATE"
 UPDATE_SEEN: Final = "UPDATE seen SET ts = $2 WHERE channel = $1"
+INSERT_MOVE: Final = "INSERT INTO channel_moves (old_id, new_id, at) VALUES ($1, $2, $3)"
+SELECT_MOVES: Final = "SELECT old_id, new_id FROM channel_moves ORDER BY seq"
+COPY_SEEN: Final = (
+    "INSERT INTO seen (channel, ts) SELECT $2, ts FROM seen WHERE channel = $1 "
+    "ON CONFLICT (channel) DO NOTHING"
+)
 
 
 class SqlInbox(SqlEngine):
@@ -103,3 +109,16 @@ class SqlInbox(SqlEngine):
             (stored,) = self._execute(SELECT_SEEN_FOR_UPDATE, (channel,)).rows[0]
             if ts_order(ts) > ts_order(stored):
                 self._execute(UPDATE_SEEN, (channel, ts))
+
+    def move_channel(self, old: str, new: str, *, at: dt.datetime) -> None:
+        """Slack moved channel ``old`` to id ``new``: kept (in order), with its last-seen
+        mark, so the channel map and the catch-up follow it after a restart."""
+        with self._transaction():
+            self._execute(INSERT_MOVE, (old, new, at.isoformat()))
+            self._execute(COPY_SEEN, (old, new))
+
+    def channel_moves(self) -> list[tuple[str, str]]:
+        """Every channel move, oldest first: (old id, new id)."""
+        with self._transaction():
+            rows = self._execute(SELECT_MOVES, ()).rows
+        return [(str(old), str(new)) for old, new in rows]

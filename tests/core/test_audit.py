@@ -99,6 +99,7 @@ def test_event_set_is_closed() -> None:
         "decision", "sign", "forward", "receive", "refusal", "post", "edit", "cancel",
         "delete", "key_change", "policy_change", "audit_read", "audit_recovered",
         "checkpoint", "checkpoint_received", "checkpoint_conflict", "retention",
+        "channel_change",
     }  # fmt: skip
     with pytest.raises(ValueError, match=r"^event$"):
         AuditRecord(event="chat", at=AT, relay=CT, outcome="ok")  # type: ignore[arg-type]
@@ -124,6 +125,8 @@ def test_event_set_is_closed() -> None:
         ("policy", FREE_TEXT),
         ("topic", "BOLO alert"),
         ("kid", "MA9990200 key"),
+        ("channel", "#bolo"),
+        ("old_channel", FREE_TEXT),
         ("at", "2026-11-29T18:15:46Z"),
         ("at", "2026-11-29 18:15:46.123456Z"),
         ("at", "2026-13-29T18:15:46.123456Z"),

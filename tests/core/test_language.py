@@ -135,6 +135,10 @@ TEMPLATE_LINES = [
 # Units in a covered language (or two) that look like another one at first sight: never
 # uncovered.
 NEVER_UNCOVERED = [
+    # a list's enumerators are not elided French words ("c" of c'est) beside "a"
+    "(c) a thermal imaging camera, serial TIC-40881. Possibly being",
+    "d) a laptop and l) a tablet, both taken from the van",
+    "(iv) a thermal camera, (v) a radio",
     "Vehicle / Vehículo: black 2021 Hyundai Tucson, NY reg KAF-7331",
     "Taken from / Robado de: Shaw's lot, 400 Main St, Eastfield, 12/05 1915 hrs",
     "Family says she may try to get to her sister's church, Iglesia La Fuente de Vida.",

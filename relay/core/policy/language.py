@@ -203,6 +203,9 @@ _UNICODE_PUNCT: Final = re.compile(
     "[\u2019\u2018\u201c\u201d\u00bf\u00a1\u00ab\u00bb\u2013\u2014\u2026\u00b7\u00a0]"
 )
 _MIN_SCORE: Final = 2  # points the best language needs, and more than any other
+# A list's enumerators, "(a)", "c)", "(iv)", are not words: "(c) a thermal camera" is not
+# French's elided "c" (c'est) beside "a".
+_ENUMERATOR: Final = re.compile(r"(?<![\w'])\(?(?:[A-Za-z]|[ivxIVX]{2,4})\)")
 
 
 def _best(scores: dict[str, int]) -> str | None:
@@ -219,6 +222,8 @@ def _best(scores: dict[str, int]) -> str | None:
 
 def language_of(text: str) -> str | None:
     """ISO 639-1 code of the language ``text`` (one unit) is written in, or ``None``."""
+    if ")" in text:
+        text = _ENUMERATOR.sub(" ", text)
     if text.isascii():
         if text.isupper():
             text = text.lower()
