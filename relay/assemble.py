@@ -232,6 +232,7 @@ async def assemble(
             clock=clock,
             on_cancel=policy.cancellations,
             icon_url=config.slack.icon_url,
+            icons={o: p.icon_url for o, p in config.partners.items() if p.icon_url},
         )
     stored = Loop()  # the inbound queue's signal: an envelope was stored
     inbound = Inbound(
@@ -246,6 +247,9 @@ async def assemble(
         skew=fed.clock_skew,
         clock=clock,
         wake=stored.wake,
+        mapped=(lambda topic: channels.channel(topic) is not None)
+        if channels and poster
+        else None,
     )
     queues = Queues(
         agency=config.agency,

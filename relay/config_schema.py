@@ -41,6 +41,7 @@ class PartnerLink:
     url: str
     tls_sha256: frozenset[str]  # pinned client/server certificate fingerprints (hex)
     keys: tuple[PinnedKeyConfig, ...]
+    icon_url: str | None = None  # the icon this partner's posts show in our workspace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

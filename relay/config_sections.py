@@ -139,7 +139,9 @@ def _key(loc: Loc, problems: Problems) -> PinnedKeyConfig | None:
 
 
 def _partner(loc: Loc, problems: Problems) -> PartnerLink | None:
-    m = _mapping(loc, "partner", {"ori", "url", "tls_sha256", "keys"}, problems, loc.line)
+    m = _mapping(
+        loc, "partner", {"ori", "url", "tls_sha256", "keys", "icon_url"}, problems, loc.line
+    )
     ori = _value(m, "ori", str, problems, loc.line, "")
     if ori and not is_ori(ori):
         problems.add(m["ori"].line, "partner ori must match ^[A-Z]{2}[A-Z0-9]{7}$")
@@ -177,7 +179,12 @@ def _partner(loc: Loc, problems: Problems) -> PartnerLink | None:
             problems.add(loc.line, f"key {key.kid} is not a key of {ori}")
     if not ori:
         return None
-    return PartnerLink(ori=ori, url=url, tls_sha256=frozenset(pins), keys=tuple(keys))
+    icon = _value(m, "icon_url", str, problems, loc.line, "") or None
+    if icon and not icon.startswith("https://"):
+        problems.add(m["icon_url"].line, "partner icon_url must be an https:// URL")
+    return PartnerLink(
+        ori=ori, url=url, tls_sha256=frozenset(pins), keys=tuple(keys), icon_url=icon
+    )
 
 
 _FEDERATION_KEYS: Final = {

@@ -56,6 +56,7 @@ class Reason(StrEnum):
     PARTNER_UNKNOWN = "partner_unknown"  # not a partner in our policy
     TOPIC_NOT_SHARED = "topic_not_shared"  # we do not share the topic with the partner
     TOPIC_NOT_ACCEPTED = "topic_not_accepted"  # we do not accept the topic from the partner
+    TOPIC_NOT_MAPPED = "topic_not_mapped"  # accepted, but relay.yaml maps it to no channel
     AGREEMENT_EXPIRED = "agreement_expired"  # our agreement with the partner has expired
     # -- the policy engine's own rules (a detector's id names the others) ----------------------
     NOT_RELAYED = "not_relayed"  # a message kind the relay does not share
@@ -144,6 +145,8 @@ TABLE: Final[Mapping[Reason, ReasonSpec]] = {
     R.NOT_YET_VALID: ReasonSpec(422, False, _WARN),
     R.HOP_LIMIT: ReasonSpec(422, False, _INFO),
     R.LOOP: ReasonSpec(422, False, _INFO),
+    # a configuration gap on the receiving side: the sender keeps it queued and retries
+    R.TOPIC_NOT_MAPPED: ReasonSpec(422, True, _ERROR),
     R.RATE_LIMITED: ReasonSpec(429, True, _INFO),
     R.INTERNAL: ReasonSpec(500, True, _ERROR),
     R.UNAVAILABLE: ReasonSpec(503, True, _ERROR),

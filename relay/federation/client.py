@@ -183,10 +183,12 @@ class PeerClient:
                 envelope_id=str(payload.get("envelope", "")),
             )
         code = _code(payload, status)
+        reason = Reason.parse(code)
         raise DeliveryError(
             f"partner {partner} refused: {code} ({status})",
             code=code,
-            retryable=status in _RETRYABLE_STATUS,
+            # the reason's own word where the partner names one we know (a 422 may be retryable)
+            retryable=reason.retryable if reason is not None else status in _RETRYABLE_STATUS,
             retry_after=_seconds(headers.get("Retry-After")),
         )
 

@@ -77,7 +77,8 @@ class Delivery:
     posts: list[PostCopy] = field(default_factory=list)
 
 
-PostPort = Callable[[Delivery], Awaitable[None]]  # posts a delivery (the Slack poster)
+# Posts a delivery (the Slack poster); False: withheld by this agency's choice.
+PostPort = Callable[[Delivery], Awaitable[bool | None]]
 _RETRACT = Decision(
     action=Action.FORWARD, reasons=(), message=OutboundMessage(kind=MessageKind.DELETE)
 )
@@ -98,6 +99,7 @@ class Inbound:
         skew: dt.timedelta,
         clock: Callable[[], dt.datetime],
         wake: Callable[[], None],
+        mapped: Callable[[str], bool] | None = None,
     ) -> None:
         self.agency = agency
         self.policy = policy
@@ -111,6 +113,8 @@ class Inbound:
         self.skew = skew
         self.clock = clock
         self.wake = wake  # the inbound queue: work stored
+        # Whether a topic has a channel to post in (None: no workspace, nothing is posted).
+        self.mapped = mapped
         # Envelopes this instance verified when it accepted them, until judged: the queue
         # need not verify them again. After a restart, or on another instance, it verifies
         # the stored bytes.
@@ -135,6 +139,12 @@ class Inbound:
         if partner is None or verified.topic not in partner.accept:
             raise VerificationError(
                 "topic not accepted from this partner", code=Reason.TOPIC_NOT_ACCEPTED
+            )
+        if self.mapped is not None and not self.mapped(verified.topic):
+            # accepted by the policy, but relay.yaml gives it no channel: the sender keeps it
+            # queued (retryable) until the configuration is put right
+            raise VerificationError(
+                "topic mapped to no channel", code=Reason.TOPIC_NOT_MAPPED, http_status=422
             )
         if not await self.recorder.ready():
             raise VerificationError("audit unavailable", code=Reason.UNAVAILABLE, http_status=503)
@@ -293,12 +303,15 @@ class Inbound:
             delivery = Delivery(
                 envelope=verified, decision=decision, sender=sender, attempt=attempt, posts=posts
             )
-            await self.poster(delivery)  # posted (and its ts stored) before we go on
+            shown = await self.poster(delivery) is not False  # posted before we go on
             what = "delete" if decision is _RETRACT else _POSTED.get(verified.kind, "post")
-            metrics.posted(sender, what)
+            if shown:
+                metrics.posted(sender, what)
             if verified.kind is EnvelopeKind.POST:
                 metrics.observe("posted", sender, (now - verified.issued_at).total_seconds())
-            records += self.recorder.entry(what, outcome="posted", **common)
+            records += self.recorder.entry(
+                what, outcome="posted" if shown else "withheld", **common
+            )
         if not targets:
             return []
         present = await self._blobs_present(verified)

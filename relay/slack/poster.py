@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from relay.core.envelope import EnvelopeKind, VerifiedEnvelope
+from relay.core.model import MessageKind
 from relay.core.policy.model import Policy
 from relay.core.policy.outbound import rich_text_block
+from relay.errors import DeliveryError
 from relay.flow.inbound import Delivery
 from relay.lab.crashpoints import crash_point
 from relay.slack.channels import ChannelMap
@@ -33,6 +35,8 @@ class PosterStore(PostMap, Blobs, Protocol):
 
 __all__ = ["Poster"]
 
+_CANCELLED: Final = "#cancelled"  # post map key suffix: this copy was cancelled
+
 
 class Poster:
     def __init__(
@@ -46,6 +50,7 @@ class Poster:
         clock: Callable[[], dt.datetime],
         on_cancel: Literal["mark", "delete"] | str = "mark",
         icon_url: str | None = None,
+        icons: Mapping[str, str] | None = None,
     ) -> None:
         self.policy = policy
         self.aio = store  # every store call off the event loop, one facade
@@ -55,7 +60,8 @@ class Poster:
         self.channels = channels
         self.clock = clock
         self.on_cancel = on_cancel  # "mark" the original cancelled, or "delete" it
-        self.icon_url = icon_url
+        self.icon_url = icon_url  # every partner's posts, unless ``icons`` names one
+        self.icons = dict(icons or {})  # partner ORI -> the icon its posts show
         self._names = JudgedNames(policy, clock)  # partners' officers, judged by our policy
 
     async def _lookup(self, issuer: str, envelope_id: str | None) -> tuple[str, str] | None:
@@ -86,11 +92,13 @@ class Poster:
         target, thread, earlier = await self.aio.run(look)
         return target, thread, earlier
 
-    async def post(self, delivery: Delivery) -> None:
-        env = delivery.envelope
+    async def post(self, delivery: Delivery) -> bool:
+        """Show ``delivery`` in Slack; False when it is withheld (a reply in a thread this
+        agency never received, under ``orphan_replies: withhold``)."""
+        env, decision = delivery.envelope, delivery.decision
         channel = self.channels.channel(env.topic)
         if channel is None:
-            return
+            return False  # refused on acceptance; one accepted before relay.yaml changed
         key = env.target if env.kind is EnvelopeKind.EDIT and env.target else env.envelope_id
         if delivery.attempt <= 1 and not env.target and not env.thread:
             # a new message on its first attempt: no copy of it or of what it refers to
@@ -98,22 +106,25 @@ class Poster:
             target = thread = earlier = None
         else:
             target, thread, earlier = await self._copies(env, key)
-        if env.kind is EnvelopeKind.DELETE:
-            if target is not None:
-                await self.caller.api("chat.delete", target[0], channel=target[0], ts=target[1])
-            return
-        args = self._render(delivery)
-        if env.kind is EnvelopeKind.EDIT and target is not None:
-            await self.caller.api(
-                "chat.update",
-                target[0],
-                channel=target[0],
-                ts=target[1],
-                **{k: v for k, v in args.items() if k in ("text", "blocks")},
-            )
-            return
+        if env.kind is EnvelopeKind.DELETE or (
+            decision.message is not None and decision.message.kind is MessageKind.DELETE
+        ):
+            # a delete, or an edit this agency (or the origin) will no longer show: the copy
+            # goes, and is forgotten, so a later edit that is safe again posts it anew
+            if target is not None and env.target:
+                await self._delete(*target)
+                await self._forget(env.issuer, env.target)
+            return True
         if env.kind is EnvelopeKind.CANCEL and target is not None:
             thread = target
+        orphan = env.thread is not None and thread is None
+        if orphan and self.policy.orphan_replies == "withhold":
+            return False
+        args = self._render(delivery, orphan=orphan)
+        if env.kind is EnvelopeKind.EDIT and target is not None and env.target:
+            if await self._edit(env, env.target, target, args):
+                return True
+            earlier = None  # the copy was deleted here: the edit is posted again
         if thread is not None:
             args["thread_ts"] = thread[1]
             if env.broadcast:
@@ -122,9 +133,9 @@ class Poster:
             # Posted and recorded by an earlier attempt, which may have stopped before its
             # photos or the cancellation mark: those are done now (each only once).
             await self._upload_files(env, channel, thread[1] if thread is not None else earlier[1])
-            if env.kind is EnvelopeKind.CANCEL and target is not None:
-                await self._cancel_original(*target)
-            return
+            if env.kind is EnvelopeKind.CANCEL and target is not None and env.target:
+                await self._cancel_original(env.issuer, env.target, *target)
+            return True
         ts = None
         if delivery.attempt > 1:  # an earlier attempt's outcome is unknown: look, not repeat
             ts = await self._find_posted(channel, env.envelope_id, thread)
@@ -135,7 +146,7 @@ class Poster:
         if not env.files and not (env.kind is EnvelopeKind.CANCEL and target is not None):
             # nothing left that could fail: the mapping goes with the item's settlement
             delivery.posts.append(PostCopy(env.issuer, key, channel, ts))
-            return
+            return True
         for attempt in range(3):  # the copy must stay findable for its edits and deletes
             try:
                 await self._map(env.issuer, key, channel, ts)
@@ -145,8 +156,39 @@ class Poster:
                     raise
                 await asyncio.sleep(0.5)
         await self._upload_files(env, channel, thread[1] if thread is not None else ts)
-        if env.kind is EnvelopeKind.CANCEL and target is not None:
-            await self._cancel_original(*target)
+        if env.kind is EnvelopeKind.CANCEL and target is not None and env.target:
+            await self._cancel_original(env.issuer, env.target, *target)
+        return True
+
+    async def _edit(
+        self, env: VerifiedEnvelope, original: str, copy: tuple[str, str], args: dict[str, Any]
+    ) -> bool:
+        """Update the copy of ``original``; False when it no longer exists in Slack. A
+        cancelled BOLO stays marked cancelled (or, cancelled by deletion, stays deleted)."""
+        fields = {k: v for k, v in args.items() if k in ("text", "blocks")}
+        if await self._lookup(env.issuer, original + _CANCELLED) is not None:
+            if self.on_cancel == "delete":
+                return True
+            fields = {"text": _cancelled(str(args.get("text", ""))), "blocks": []}
+        try:
+            await self.caller.api("chat.update", copy[0], channel=copy[0], ts=copy[1], **fields)
+        except DeliveryError as exc:
+            if exc.code != "message_not_found":
+                raise
+            await self._forget(env.issuer, original)
+            return False
+        return True
+
+    async def _delete(self, channel: str, ts: str) -> None:
+        try:
+            await self.caller.api("chat.delete", channel, channel=channel, ts=ts)
+        except DeliveryError as exc:
+            if exc.code != "message_not_found":  # already gone: what a delete wants
+                raise
+
+    async def _forget(self, issuer: str, envelope_id: str) -> None:
+        store = self.store
+        await self.aio.durable(partial(store.forget_post, issuer=issuer, envelope_id=envelope_id))
 
     async def _find_posted(
         self, channel: str, envelope_id: str, thread: tuple[str, str] | None
@@ -171,7 +213,7 @@ class Poster:
                 return str(msg.get("ts"))
         return None
 
-    def _render(self, delivery: Delivery) -> dict[str, Any]:
+    def _render(self, delivery: Delivery, *, orphan: bool = False) -> dict[str, Any]:
         env, decision = delivery.envelope, delivery.decision
         partner = self.policy.partners.get(env.issuer)
         agency = (
@@ -182,12 +224,18 @@ class Poster:
         lines = decision.message.lines if decision.message else ()
         text = decision.message.text if decision.message else ""
         via = f" · via {', '.join(env.path[1:-1])}" if len(env.path) > 2 else ""
+        where = (
+            f":leftwards_arrow_with_hook: A reply in a {agency} thread that was not shared "
+            "with this agency · "
+            if orphan
+            else ""
+        )
         context = {
             "type": "context",
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"Shared by {agency} ({env.issuer}) through the relay{via} · "
+                    "text": f"{where}Shared by {agency} ({env.issuer}) through the relay{via} · "
                     f"envelope `{env.envelope_id}`",
                 }
             ],
@@ -195,7 +243,11 @@ class Poster:
         args: dict[str, Any] = {
             "text": text or " ",
             "blocks": [*([rich_text_block(lines)] if lines else []), context],
-            "username": f"{agency} · {self._names(env.author.name)}"[:80],
+            "username": (
+                agency
+                if self.policy.attribution == "agency_only"
+                else f"{agency} · {self._names(env.author.name)}"
+            )[:80],
             "unfurl_links": False,
             "unfurl_media": False,
             "metadata": {
@@ -203,8 +255,9 @@ class Poster:
                 "event_payload": {"envelope_id": env.envelope_id, "origin": env.issuer},
             },
         }
-        if self.icon_url:
-            args["icon_url"] = self.icon_url
+        icon = self.icons.get(env.issuer) or self.icon_url
+        if icon:
+            args["icon_url"] = icon
         return args
 
     async def _upload_files(self, env: VerifiedEnvelope, channel: str, ts: str) -> None:
@@ -234,21 +287,29 @@ class Poster:
             )
             await self._map(env.issuer, mark, channel, ts)
 
-    async def _cancel_original(self, channel: str, ts: str) -> None:
+    async def _cancel_original(self, issuer: str, original: str, channel: str, ts: str) -> None:
+        """Mark the copy of ``original`` cancelled (or delete it), and remember it: edits
+        that follow keep it so."""
         if self.on_cancel == "delete":
-            await self.caller.api("chat.delete", channel, channel=channel, ts=ts)
-            return
-        history = await self.caller.api(
-            "conversations.history", channel, channel=channel, latest=ts, inclusive=True, limit=1
-        )
-        messages = history.get("messages") or []
-        original = str(messages[0].get("text", "")) if messages else ""
-        struck = "\n".join(f"~{line}~" for line in original.split("\n") if line.strip())
-        await self.caller.api(
-            "chat.update",
-            channel,
-            channel=channel,
-            ts=ts,
-            text=f":no_entry: *CANCELLED* (see thread)\n{struck}",
-            blocks=[],
-        )
+            await self._delete(channel, ts)
+        else:
+            history = await self.caller.api(
+                "conversations.history",
+                channel,
+                channel=channel,
+                latest=ts,
+                inclusive=True,
+                limit=1,
+            )
+            messages = history.get("messages") or []
+            text = str(messages[0].get("text", "")) if messages else ""
+            await self.caller.api(
+                "chat.update", channel, channel=channel, ts=ts, text=_cancelled(text), blocks=[]
+            )
+        await self._map(issuer, original + _CANCELLED, channel, ts)
+
+
+def _cancelled(text: str) -> str:
+    """A cancelled BOLO's copy: the mark, then its text struck through."""
+    struck = "\n".join(f"~{line}~" for line in text.split("\n") if line.strip())
+    return f":no_entry: *CANCELLED* (see thread)\n{struck}"

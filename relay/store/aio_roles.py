@@ -215,6 +215,9 @@ class AsyncPostMap(_Facade):
             self._posts.map_post, issuer=issuer, envelope_id=envelope_id, channel=channel, ts=ts
         )
 
+    async def forget_post(self, *, issuer: str, envelope_id: str) -> None:
+        return await self.run(self._posts.forget_post, issuer=issuer, envelope_id=envelope_id)
+
     async def lookup_post(self, *, issuer: str, envelope_id: str) -> tuple[str, str] | None:
         return await self.run(self._posts.lookup_post, issuer=issuer, envelope_id=envelope_id)
 

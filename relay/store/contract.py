@@ -257,6 +257,9 @@ class PostMap(Protocol):
 
     def map_post(self, *, issuer: str, envelope_id: str, channel: str, ts: str) -> None: ...
 
+    def forget_post(self, *, issuer: str, envelope_id: str) -> None:
+        """The copy is gone (retracted): a later edit posts the message again."""
+
     def lookup_post(self, *, issuer: str, envelope_id: str) -> tuple[str, str] | None: ...
 
 

@@ -13,6 +13,7 @@ UPSERT_POST: Final = (
     "ON CONFLICT (issuer, envelope_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts"
 )
 SELECT_POST: Final = "SELECT channel, ts FROM posted WHERE issuer = $1 AND envelope_id = $2"
+DELETE_POST: Final = "DELETE FROM posted WHERE issuer = $1 AND envelope_id = $2"
 INSERT_BLOB: Final = (
     "INSERT INTO blobs (sha256, mime, data) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING"
 )
@@ -23,6 +24,11 @@ class SqlPostMap(SqlEngine):
     def map_post(self, *, issuer: str, envelope_id: str, channel: str, ts: str) -> None:
         with self._transaction():
             self._execute(UPSERT_POST, (issuer, envelope_id, channel, ts))
+
+    def forget_post(self, *, issuer: str, envelope_id: str) -> None:
+        """The copy is gone (retracted): a later edit posts the message again."""
+        with self._transaction():
+            self._execute(DELETE_POST, (issuer, envelope_id))
 
     def lookup_post(self, *, issuer: str, envelope_id: str) -> tuple[str, str] | None:
         with self._transaction():

@@ -70,6 +70,10 @@ slack:
   listen: {{host: 127.0.0.1, port: 3000}}
   channels:
     C0TESTBOLO: bolo
+    C0TESTINTL: ctwide-intel
+    C0TESTNARC: narcotics
+    C0TESTBURG: dd-burglaries
+    C0TESTPATT: pattern-crime
 """
 
 
@@ -541,3 +545,16 @@ def test_previous_keys(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None
         at = next(n for n, line in enumerate(lines[start:], start + 1) if needle in line)
         assert found[0]["line"] == str(at)
         assert code == (0 if severity == "warning" else 2)
+
+
+def test_an_accepted_topic_without_a_channel_is_an_error(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Envelopes of such a topic would be refused (``topic_not_mapped``): said before it bites."""
+    text = setup.path.read_text(encoding="utf-8")
+    setup.path.write_text(text.replace("    C0TESTBURG: dd-burglaries\n", ""), encoding="utf-8")
+    code, problems, _ = _check(capsys, setup.path)
+    assert code == 2
+    errors = [p["msg"] for p in _errors(problems)]
+    assert errors
+    assert all("dd-burglaries" in e and "topic_not_mapped" in e for e in errors)

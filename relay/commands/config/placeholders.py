@@ -25,6 +25,7 @@ PLACEHOLDERS: Final[dict[str, str]] = {
     "C0INTEL001": "an example Slack channel id",
     "C0NARCO001": "an example Slack channel id",
     "C0PATTRN01": "an example Slack channel id",
+    "C0DDBURG01": "an example Slack channel id",
     "keys/CT9990100-2026-k1.key.pem": "the example signing key path",
 }
 _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")

@@ -39,6 +39,15 @@ def check_policy(
             src, lines.partner_at(ori, "ori"), f"partner {ori} is not a partner in the policy"
         )
     if config.slack is not None:
+        mapped = set(config.slack.channels.values())
+        for ori, partner in sorted(policy.partners.items()):
+            for topic in sorted(partner.accept - mapped):
+                report.error(
+                    src,
+                    lines.at("slack", "channels"),
+                    f"topic '{topic}' is accepted from partner {ori} but no channel is mapped "
+                    "to it: its envelopes would be refused (topic_not_mapped)",
+                )
         for cid, topic in sorted(config.slack.channels.items()):
             if topic not in policy.topics:
                 report.warning(

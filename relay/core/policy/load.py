@@ -53,6 +53,8 @@ _TOP_KEYS: Final = {
     "cancellations",
     "on_source_identity",
     "languages",
+    "orphan_replies",
+    "attribution",
 }
 _LANGUAGE: Final = re.compile(r"^[a-z]{2}$")
 
@@ -115,6 +117,12 @@ def load_policy(
     cancellations = root.get("cancellations", str, base.cancellations if base else "mark")
     if cancellations not in ("mark", "delete"):
         problems.add(root.line_of("cancellations"), "cancellations must be 'mark' or 'delete'")
+    orphans = root.get("orphan_replies", str, base.orphan_replies if base else "post")
+    if orphans not in ("post", "withhold"):
+        problems.add(root.line_of("orphan_replies"), "orphan_replies must be 'post' or 'withhold'")
+    attribution = root.get("attribution", str, base.attribution if base else "officer")
+    if attribution not in ("officer", "agency_only"):
+        problems.add(root.line_of("attribution"), "attribution must be 'officer' or 'agency_only'")
     on_source = root.get("on_source_identity", str, base.on_source_identity if base else "strip")
     if on_source not in ("strip", "block"):
         problems.add(
@@ -160,6 +168,8 @@ def load_policy(
         detectors=tuple(detectors),
         rules=compile_rules(sets),
         on_source_identity=on_source,
+        orphan_replies=orphans or "post",
+        attribution=attribution or "officer",
         languages=frozenset(lang for lang, _ in languages)
         if languages
         else (base.languages if base else frozenset({"en"})),

@@ -130,6 +130,12 @@ class Policy:
     # Languages the rules are written for: a unit in any other language cannot be judged
     # and blocks (``language_not_covered``).
     languages: frozenset[str] = frozenset({"en"})
+    # A partner's reply whose thread this agency never received: "post" it with a line
+    # saying so, or "withhold" it.
+    orphan_replies: str = "post"
+    # How partners' posts are signed here: "officer" (agency and officer's name) or
+    # "agency_only" (for agencies that do not show other agencies' officers' names).
+    attribution: str = "officer"
 
     @property
     def ref(self) -> str:

@@ -1,0 +1,159 @@
+"""A message's whole life across agencies, in Slack as an officer lives it: an edit that
+becomes unsafe and then safe again, an edit after a cancellation, a reply whose thread was
+not shared, and a topic the receiving agency maps to no channel. Real relays, real HTTPS,
+the emulator's Slack; no sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from relay.lab.emulator.model import Json
+from relay.lab.network import Agency, Network
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "policies" / "examples"
+CT, MA = "CT9990100", "MA9990200"
+OFFICER = "U0OKAFOR01"
+BOLO = (
+    "BOLO: armed robbery at the Sunoco on Whitney Ave. "
+    "Suspect vehicle grey Honda Civic, CT reg 3KD-119."
+)
+SPILL = "(S//NF) Source reporting places the Civic at 17 Grove St overnight."
+
+
+def _agencies(ma_policy: Path = EXAMPLES / "ma9990200-millbrook.yaml") -> list[Agency]:
+    return [
+        Agency(
+            CT,
+            "Havenport PD",
+            "T0HAVENPT1",
+            EXAMPLES / "ct9990100-havenport.yaml",
+            officers=((OFFICER, "Det. Sgt. R. Okafor"),),
+        ),
+        Agency(MA, "Millbrook PD", "T0MILLBRK1", ma_policy),
+    ]
+
+
+@pytest.fixture
+async def net(tmp_path: Path) -> AsyncIterator[Network]:
+    async with Network(tmp_path, _agencies()) as network:
+        yield network
+
+
+def copies(net: Network, topic: str = "bolo") -> list[Json]:
+    """Millbrook's copies of Havenport's messages, oldest first, replies included."""
+    assert net.emu is not None
+    ma = net.nodes[MA].agency
+    return [
+        p
+        for p in net.emu.messages(ma.team, ma.channel(topic))
+        if ((p.get("metadata") or {}).get("event_payload") or {}).get("origin") == CT
+    ]
+
+
+def _edit(net: Network, ts: str, text: str) -> None:
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    net.emu.edit_as_user(ct.team, ct.channel("bolo"), OFFICER, ts, text)
+
+
+async def test_an_edit_made_safe_again_is_posted_again_in_its_thread_place(net: Network) -> None:
+    root = net.post(CT, "bolo", OFFICER, BOLO)
+    reply = net.post(
+        CT, "bolo", OFFICER, "Plate may be switched to CT reg 3KD-118.", thread_ts=root
+    )
+    await net.settle(CT, 2)
+    root_copy, reply_copy = copies(net)
+    assert reply_copy["thread_ts"] == root_copy["ts"]
+
+    _edit(net, reply, f"Plate may be switched to CT reg 3KD-118. {SPILL}")
+    await net.settle(CT, 3)
+    assert [c["ts"] for c in copies(net)] == [root_copy["ts"]], "the unsafe edit retracted it"
+
+    _edit(net, reply, "Plate may be switched to CT reg 3KD-118 or 3KD-119.")
+    await net.settle(CT, 4)
+    now = copies(net)
+    assert len(now) == 2, "the corrected edit brought the reply back"
+    assert "3KD-118 or 3KD-119" in now[1]["text"]
+    assert now[1]["thread_ts"] == root_copy["ts"], "in the thread, where it was"
+    dead = net.nodes[MA].relay.store.queue_entries(state="dead")
+    assert [e for e in dead if e.queue == "inbound"] == [], "no edit dead-lettered"
+
+
+async def test_an_edit_after_a_cancellation_keeps_the_bolo_cancelled(net: Network) -> None:
+    root = net.post(CT, "bolo", OFFICER, BOLO)
+    net.post(
+        CT, "bolo", OFFICER, "*** CANCEL BOLO *** subject in custody 1530 hrs.", thread_ts=root
+    )
+    await net.settle(CT, 2)
+    assert copies(net)[0]["text"].startswith(":no_entry: *CANCELLED*")
+
+    _edit(net, root, BOLO.replace("grey", "silver"))
+    await net.settle(CT, 3)
+    root_copy = copies(net)[0]
+    assert root_copy["text"].startswith(":no_entry: *CANCELLED*"), "still cancelled"
+    assert "silver" in root_copy["text"], "with the edited text, struck through"
+    assert all(line.startswith("~") for line in root_copy["text"].split("\n")[1:] if line.strip())
+
+
+async def test_a_reply_whose_thread_was_not_shared_says_so(net: Network) -> None:
+    root = net.post(CT, "bolo", OFFICER, f"{BOLO} {SPILL}")  # blocked for Millbrook
+    net.post(CT, "bolo", OFFICER, "Civic was seen again on Route 9 at 1510 hrs.", thread_ts=root)
+    await net.settle(CT, 2)
+    (orphan,) = copies(net)
+    assert "thread_ts" not in orphan
+    context = orphan["blocks"][-1]["elements"][0]["text"]
+    assert "thread that was not shared" in context
+    assert "Route 9" in orphan["text"]
+
+
+async def test_an_orphan_reply_is_withheld_when_the_policy_says_so(tmp_path: Path) -> None:
+    own = tmp_path / "ma-withhold.yaml"
+    text = (EXAMPLES / "ma9990200-millbrook.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "extends: ../baseline.yaml", f"extends: {ROOT / 'policies' / 'baseline.yaml'}"
+    )
+    own.write_text(text + "\norphan_replies: withhold\n", encoding="utf-8")
+    async with Network(tmp_path / "net", _agencies(own)) as net:
+        root = net.post(CT, "bolo", OFFICER, f"{BOLO} {SPILL}")
+        net.post(CT, "bolo", OFFICER, "Civic seen again on Route 9.", thread_ts=root)
+        net.post(CT, "bolo", OFFICER, "Separate BOLO: red Kia Soul, CT reg 9AB-771.")
+        await net.settle(CT, 3)
+        assert [c["text"] for c in copies(net)] == ["Separate BOLO: red Kia Soul, CT reg 9AB-771."]
+        records = [r.record for r in net.nodes[MA].relay.store.audit_rows()]
+        assert sorted(r.outcome for r in records if r.event == "post") == ["posted", "withheld"]
+
+
+async def test_a_topic_mapped_to_no_channel_is_refused_and_kept_until_it_is(net: Network) -> None:
+    config = net.configs[MA]
+    assert config.slack is not None
+    without = {c: t for c, t in config.slack.channels.items() if t != "bolo"}
+    net.configs[MA] = dataclasses.replace(
+        config, slack=dataclasses.replace(config.slack, channels=without)
+    )
+    await net.kill(MA)
+    await net.restart(MA)
+    net.post(CT, "bolo", OFFICER, BOLO)
+    ct = net.nodes[CT].relay
+    async with asyncio.timeout(30):
+        while not any(
+            r.reason == "topic_not_mapped" for r in net.nodes[MA].relay.store.refusals()
+        ):
+            await ct.drain()
+    assert copies(net) == []
+    (kept,) = ct.store.queue_entries(peer=MA)
+    assert (kept.queue, kept.state, kept.reason) == ("outbox", "pending", "topic_not_mapped")
+
+    net.configs[MA] = config
+    await net.kill(MA)
+    await net.restart(MA)
+    async with asyncio.timeout(30):
+        while not copies(net):
+            await ct.drain()
+            await net.nodes[MA].relay.drain()
+    assert BOLO in copies(net)[0]["text"]
