@@ -30,7 +30,7 @@ STATUSES = {
     "onward_forbidden": 403, "topic_not_accepted": 403,
     "timeout": 408, "replayed": 409, "too_large": 413,
     "expired": 422, "not_yet_valid": 422, "hop_limit": 422, "loop": 422,
-    "rate_limited": 429, "unavailable": 503,
+    "topic_not_mapped": 422, "rate_limited": 429, "unavailable": 503,
 }  # fmt: skip
 HELD = {"onward_forbidden", "partner_unknown", "topic_not_accepted", "agreement_expired"}
 CHECKPOINT = {"malformed", "wrong_type", "issuer_mismatch", "signature_invalid", "key_invalid"}
@@ -67,6 +67,7 @@ def test_retryable_is_what_a_sender_may_try_again():
         Reason.RATE_LIMITED,
         Reason.INTERNAL,
         Reason.UNAVAILABLE,
+        Reason.TOPIC_NOT_MAPPED,  # the receiving agency's relay.yaml is put right: it goes
     }
     assert Reason.UNREACHABLE.retryable
     assert Reason.AUDIT_WRITE_FAILED.retryable
