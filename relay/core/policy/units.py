@@ -28,6 +28,15 @@ from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 from relay.core.model import Line, LineKind, Text
+from relay.core.policy.wrapping import (
+    HYPHEN_BREAK,
+    WRAP_LENGTH,
+    chat_like,
+    is_item,
+    is_label_line,
+    is_table_row,
+    plainly_carries,
+)
 from relay.core.text import fold
 
 __all__ = [
@@ -42,11 +51,6 @@ __all__ = [
     "split_units",
 ]
 
-# A template line: a short label then a colon ("Vehicle: ...", "DOB/Age: ...", "Hgt/Wgt:").
-_LABEL: Final = re.compile(r"^\W{0,3}[A-Za-z](?:[\w/#&'(),-]|\.(?!\s)| (?=\S)){0,30}?\s?:(?:\s|$)")
-# A list item typed as text.
-_ITEM: Final = re.compile(r"^\s*(?:[-*•·▪‣◦–—>]|\d{1,2}[.)]|\(?[a-zA-Z0-9]\))\s+")
-_TABLE: Final = re.compile(r"\t|\|.*\||\S {3,}\S.* {3,}\S")
 # Where a sentence may end: terminal punctuation, closing quotes or brackets, then space.
 _END: Final = re.compile(r"[.!?]++[\"'”’)\]]*+(?=\s+\S)")  # possessive: linear on "....."
 _MAYBE_END: Final = re.compile(r"[.!?][\"'”’)\]]*\s+\S")
@@ -61,18 +65,6 @@ _ABBREVIATIONS: Final = frozenset(
     """.split()  # noqa: SIM905 - a word list reads best as words
 )
 _TERMINAL: Final = re.compile(r"[.!?][\"'”’)\]]*\s*$")
-# A line that carries on into the next: it ends inside a sentence.
-_CARRY: Final = re.compile(
-    r"(?:[,;:\-–—(/&+]|\b(?:and|or|but|the|a|an|of|to|in|on|at|with|for|by|from|is|was|are|"
-    r"were|his|her|their|our|my|your|its|that|who|which|as|been|be|has|have|had|will|would|"
-    r"can|could|not|than|into|onto|about|after|before|over|under|through|near|between|"
-    r"de|la|el|los|las|del|que|y|en|"
-    r"con|por|para|da|do|das|dos|e|em|no|na|um|uma|com))\s*$",
-    re.IGNORECASE,
-)
-_WRAP_LENGTH: Final = 45  # a line at least this long that ends mid-sentence was wrapped
-_SENTENCE_MARK: Final = re.compile(r"[a-z][.!?](?:\s|$)")
-_HYPHEN_BREAK: Final = re.compile(r"([A-Za-z])-$")
 
 
 class Unit(NamedTuple):
@@ -124,20 +116,6 @@ class Segmented:
         return range(first, last + 1)
 
 
-def is_label_line(text: str) -> bool:
-    return _LABEL.match(text) is not None
-
-
-def is_table_row(text: str) -> bool:
-    if "\t" not in text and "|" not in text and "   " not in text:
-        return False
-    return _TABLE.search(text) is not None
-
-
-def _is_item(text: str) -> bool:
-    return _ITEM.match(text) is not None
-
-
 def _carries_on(text: str, nxt: str, chat: bool) -> bool:
     """Does this line end inside a sentence that continues on the next line?
 
@@ -153,10 +131,9 @@ def _carries_on(text: str, nxt: str, chat: bool) -> bool:
         return ends_with_abbreviation(stripped)
     if stripped[-1] in "!?" or _TERMINAL.search(stripped[-4:]):
         return False
-    tail = stripped[-12:]
-    if _HYPHEN_BREAK.search(tail) or _CARRY.search(tail) is not None:
+    if plainly_carries(stripped):
         return True
-    if chat or len(stripped) < _WRAP_LENGTH:
+    if chat or len(stripped) < WRAP_LENGTH:
         return False
     following = nxt.strip()
     return (
@@ -170,31 +147,14 @@ def _joins(text: str, nxt: str, chat: bool) -> bool:
     """Does the sentence on ``text`` go on over ``nxt``? A short template field never does;
     a list item, a table row or a new template field starts a unit of its own, unless the
     line plainly breaks mid-sentence ("... and" / a lower-case continuation)."""
-    if _is_item(nxt) or is_table_row(nxt) or not _carries_on(text, nxt, chat):
+    if is_item(nxt) or is_table_row(nxt) or not _carries_on(text, nxt, chat):
         return False
     if is_label_line(text) and len(text.split()) <= 8:
         return False
     if is_label_line(nxt):
-        tail = text.rstrip()[-12:]
-        strong = _CARRY.search(tail) is not None or nxt.lstrip()[:1].islower()
+        strong = plainly_carries(text) or nxt.lstrip()[:1].islower()
         return strong and not chat
     return True
-
-
-def _chat_like(texts: list[str]) -> bool:
-    """Short lines that mostly start in lower case: chat, where a line break ends a remark.
-    (A hard-wrapped narrative also has lines starting in lower case, but long ones.)"""
-    lines = [t.strip() for t in texts if t.strip()]
-    letters = [t[0] for t in lines if t[0].isalpha()]
-    if len(letters) < 2 or sum(c.islower() for c in letters) * 2 <= len(letters):
-        return False
-    if not any(_SENTENCE_MARK.search(t) for t in lines):
-        return True  # lines in lower case and not one full stop: remarks, not a narrative
-    # a wrapped paragraph fills its lines (all but the last) to about the same width
-    body = lines[:-1]
-    lengths = sorted(len(t) for t in lines)
-    width = max(_WRAP_LENGTH, 0.75 * lengths[len(lengths) // 2])
-    return sum(len(t) >= width for t in body) * 2 < len(body)
 
 
 def _word_start(text: str, end: int) -> int:
@@ -264,7 +224,7 @@ def _fold_run(pieces: list[str]) -> str:
     for piece in pieces[1:]:
         head = piece.lstrip()
         tail = out[-1]
-        if _HYPHEN_BREAK.search(tail[-2:]) and head[:1].islower():
+        if HYPHEN_BREAK.search(tail[-2:]) and head[:1].islower():
             out[-1] = tail[:-1]  # "in-" + "formant": one word
             out.append(head.rstrip())
         else:
@@ -291,7 +251,7 @@ def segment(
     for lines, start in parts:
         i = 0
         n = len(lines)
-        chat = _chat_like(texts[start : start + n])
+        chat = chat_like(texts[start : start + n])
         while i < n:
             idx = start + i
             text = texts[idx]
