@@ -1,8 +1,9 @@
 """Units of removal: a message's text cut into sentences, template lines, list items, rows.
 
 The unit of removal is the sentence (domain brief §6). A *block* is one line, or several
-lines that hold one wrapped run of prose (a hard-wrapped narrative, a sentence carried onto
-the next line); a block holds one or more *units*:
+lines that hold one wrapped run of prose (a hard-wrapped paragraph, recognised by its shape
+in :mod:`relay.core.policy.wrapping` whatever its width; a sentence carried onto the next
+line); a block holds one or more *units*:
 
 * a sentence, found abbreviation-aware (``Det.``, ``St.``, ``approx.``, ``a.m.``, ``No.``,
   initials, ``W/M``, heights do not end one);
@@ -36,6 +37,7 @@ from relay.core.policy.wrapping import (
     is_label_line,
     is_table_row,
     plainly_carries,
+    wrapped_runs,
 )
 from relay.core.text import fold
 
@@ -251,7 +253,16 @@ def segment(
     for lines, start in parts:
         i = 0
         n = len(lines)
-        chat = chat_like(texts[start : start + n])
+        part = texts[start : start + n]
+        runs = _wrapped(lines, part) if n > 1 else {}
+        inner = {k for first, end in runs.items() for k in range(first, end - 1)}
+        # chat is read on the lines outside wrapped paragraphs (a narrow wrap starts its
+        # lines in lower case, as chat does)
+        chat = chat_like(
+            [t for k, t in enumerate(part) if k not in inner and k - 1 not in inner]
+            if inner
+            else part
+        )
         while i < n:
             idx = start + i
             text = texts[idx]
@@ -262,11 +273,14 @@ def segment(
             line = lines[i]
             table = is_table_row(text)
             if line.kind in (LineKind.PARAGRAPH, LineKind.QUOTE) and not table:
-                while (
-                    i + 1 < n
-                    and lines[i + 1].kind is line.kind
-                    and texts[start + i + 1].strip()
-                    and _joins(texts[start + i], texts[start + i + 1], chat)
+                while i + 1 < n and (
+                    i in inner
+                    or (
+                        lines[i + 1].kind is line.kind
+                        and texts[start + i + 1].strip()
+                        and _joins(texts[start + i], texts[start + i + 1], chat)
+                        and (i + 1 not in runs or plainly_carries(texts[start + i]))
+                    )
                 ):
                     i += 1
                     run.append(start + i)
@@ -283,6 +297,19 @@ def segment(
         )
         blocks[-1].kind = "file"
     return seg
+
+
+def _wrapped(lines: Sequence[Line], texts: list[str]) -> dict[int, int]:
+    """The part's hard-wrapped paragraphs, {first line: line after the last} (see
+    :mod:`relay.core.policy.wrapping`). A line before one joins it only when it plainly
+    breaks mid-sentence: a heading longer than the paragraph's lines stays apart."""
+    kinds = [
+        line.kind
+        if line.kind in (LineKind.PARAGRAPH, LineKind.QUOTE) and not is_table_row(text)
+        else None
+        for line, text in zip(lines, texts, strict=True)
+    ]
+    return wrapped_runs(texts, kinds, ends_with_abbreviation, sentence_ends)
 
 
 def _add_block(seg: Segmented, run: list[int], *, table: bool, folds: Sequence[str] = ()) -> None:
