@@ -106,6 +106,23 @@ def test_a_wrapped_paragraph_gets_the_decision_of_the_paragraph(decide: Decide, 
         assert [w for w in secret if w in seen] == [], width
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Detectives want to talk to the driver of a tan Honda Pilot seen near the Oak Ridge "
+        "Mall at 1400 hrs on 11/29. The person who flagged the car down is a 13-year-old boy "
+        "named Eli Moreau who lives at 5 Summit Rd.",
+        PARAGRAPHS["juvenile_named_with_age"][1].replace("is 14", "is a 14-year-old"),
+    ],
+)
+def test_a_wrap_at_a_compound_hyphen_reads_the_compound_whole(decide: Decide, text: str) -> None:
+    """ "13-year-" + "old" is one compound, as "in-" + "formant" is one word."""
+    assert decide(message_event(text))["action"] == "block"
+    for width in WIDTHS:
+        wrapped = _wrap(text, width, hyphens=True)
+        assert (width, decide(message_event(wrapped))["action"]) == (width, "block")
+
+
 def _flat(units: list[str]) -> list[str]:
     return [" ".join(u.split()) for u in units]
 

@@ -219,7 +219,8 @@ def _street_end(text: str, word_start: int, end: int) -> bool:
 
 def _fold_run(pieces: list[str]) -> str:
     """Fold a sentence carried over several lines: a word hyphenated at a line break is
-    read whole ("in-" + "formant")."""
+    read whole ("in-" + "formant"), a compound cut at one of its hyphens keeps it
+    ("12-year-" + "old")."""
     if len(pieces) == 1:
         return fold(pieces[0])
     out = [pieces[0].rstrip()]
@@ -227,7 +228,9 @@ def _fold_run(pieces: list[str]) -> str:
         head = piece.lstrip()
         tail = out[-1]
         if HYPHEN_BREAK.search(tail[-2:]) and head[:1].islower():
-            out[-1] = tail[:-1]  # "in-" + "formant": one word
+            word = tail[tail.rfind(" ") + 1 : -1]
+            if "-" not in word and not any(c.isdigit() for c in word):
+                out[-1] = tail[:-1]  # "in-" + "formant": one word
             out.append(head.rstrip())
         else:
             out.append(" ")
