@@ -160,7 +160,7 @@ def _words(wire: dict[str, Any]) -> list[str]:
 @SETTINGS
 @given(
     index=st.integers(min_value=0, max_value=max(0, len(PROSE) - 1)),
-    width=st.integers(min_value=60, max_value=90),
+    width=st.integers(min_value=30, max_value=90),
 )
 def test_c_rewrapping_a_paragraph_never_changes_what_leaves(
     decide: Any, index: int, width: int

@@ -1,8 +1,9 @@
 """Units of removal: a message's text cut into sentences, template lines, list items, rows.
 
 The unit of removal is the sentence (domain brief §6). A *block* is one line, or several
-lines that hold one wrapped run of prose (a hard-wrapped narrative, a sentence carried onto
-the next line); a block holds one or more *units*:
+lines that hold one wrapped run of prose (a hard-wrapped paragraph, recognised by its shape
+in :mod:`relay.core.policy.wrapping` whatever its width; a sentence carried onto the next
+line); a block holds one or more *units*:
 
 * a sentence, found abbreviation-aware (``Det.``, ``St.``, ``approx.``, ``a.m.``, ``No.``,
   initials, ``W/M``, heights do not end one);
@@ -28,6 +29,16 @@ from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 from relay.core.model import Line, LineKind, Text
+from relay.core.policy.wrapping import (
+    HYPHEN_BREAK,
+    WRAP_LENGTH,
+    chat_like,
+    is_item,
+    is_label_line,
+    is_table_row,
+    plainly_carries,
+    wrapped_runs,
+)
 from relay.core.text import fold
 
 __all__ = [
@@ -42,11 +53,6 @@ __all__ = [
     "split_units",
 ]
 
-# A template line: a short label then a colon ("Vehicle: ...", "DOB/Age: ...", "Hgt/Wgt:").
-_LABEL: Final = re.compile(r"^\W{0,3}[A-Za-z](?:[\w/#&'(),-]|\.(?!\s)| (?=\S)){0,30}?\s?:(?:\s|$)")
-# A list item typed as text.
-_ITEM: Final = re.compile(r"^\s*(?:[-*•·▪‣◦–—>]|\d{1,2}[.)]|\(?[a-zA-Z0-9]\))\s+")
-_TABLE: Final = re.compile(r"\t|\|.*\||\S {3,}\S.* {3,}\S")
 # Where a sentence may end: terminal punctuation, closing quotes or brackets, then space.
 _END: Final = re.compile(r"[.!?]++[\"'”’)\]]*+(?=\s+\S)")  # possessive: linear on "....."
 _MAYBE_END: Final = re.compile(r"[.!?][\"'”’)\]]*\s+\S")
@@ -61,18 +67,6 @@ _ABBREVIATIONS: Final = frozenset(
     """.split()  # noqa: SIM905 - a word list reads best as words
 )
 _TERMINAL: Final = re.compile(r"[.!?][\"'”’)\]]*\s*$")
-# A line that carries on into the next: it ends inside a sentence.
-_CARRY: Final = re.compile(
-    r"(?:[,;:\-–—(/&+]|\b(?:and|or|but|the|a|an|of|to|in|on|at|with|for|by|from|is|was|are|"
-    r"were|his|her|their|our|my|your|its|that|who|which|as|been|be|has|have|had|will|would|"
-    r"can|could|not|than|into|onto|about|after|before|over|under|through|near|between|"
-    r"de|la|el|los|las|del|que|y|en|"
-    r"con|por|para|da|do|das|dos|e|em|no|na|um|uma|com))\s*$",
-    re.IGNORECASE,
-)
-_WRAP_LENGTH: Final = 45  # a line at least this long that ends mid-sentence was wrapped
-_SENTENCE_MARK: Final = re.compile(r"[a-z][.!?](?:\s|$)")
-_HYPHEN_BREAK: Final = re.compile(r"([A-Za-z])-$")
 
 
 class Unit(NamedTuple):
@@ -124,20 +118,6 @@ class Segmented:
         return range(first, last + 1)
 
 
-def is_label_line(text: str) -> bool:
-    return _LABEL.match(text) is not None
-
-
-def is_table_row(text: str) -> bool:
-    if "\t" not in text and "|" not in text and "   " not in text:
-        return False
-    return _TABLE.search(text) is not None
-
-
-def _is_item(text: str) -> bool:
-    return _ITEM.match(text) is not None
-
-
 def _carries_on(text: str, nxt: str, chat: bool) -> bool:
     """Does this line end inside a sentence that continues on the next line?
 
@@ -153,10 +133,9 @@ def _carries_on(text: str, nxt: str, chat: bool) -> bool:
         return ends_with_abbreviation(stripped)
     if stripped[-1] in "!?" or _TERMINAL.search(stripped[-4:]):
         return False
-    tail = stripped[-12:]
-    if _HYPHEN_BREAK.search(tail) or _CARRY.search(tail) is not None:
+    if plainly_carries(stripped):
         return True
-    if chat or len(stripped) < _WRAP_LENGTH:
+    if chat or len(stripped) < WRAP_LENGTH:
         return False
     following = nxt.strip()
     return (
@@ -170,31 +149,14 @@ def _joins(text: str, nxt: str, chat: bool) -> bool:
     """Does the sentence on ``text`` go on over ``nxt``? A short template field never does;
     a list item, a table row or a new template field starts a unit of its own, unless the
     line plainly breaks mid-sentence ("... and" / a lower-case continuation)."""
-    if _is_item(nxt) or is_table_row(nxt) or not _carries_on(text, nxt, chat):
+    if is_item(nxt) or is_table_row(nxt) or not _carries_on(text, nxt, chat):
         return False
     if is_label_line(text) and len(text.split()) <= 8:
         return False
     if is_label_line(nxt):
-        tail = text.rstrip()[-12:]
-        strong = _CARRY.search(tail) is not None or nxt.lstrip()[:1].islower()
+        strong = plainly_carries(text) or nxt.lstrip()[:1].islower()
         return strong and not chat
     return True
-
-
-def _chat_like(texts: list[str]) -> bool:
-    """Short lines that mostly start in lower case: chat, where a line break ends a remark.
-    (A hard-wrapped narrative also has lines starting in lower case, but long ones.)"""
-    lines = [t.strip() for t in texts if t.strip()]
-    letters = [t[0] for t in lines if t[0].isalpha()]
-    if len(letters) < 2 or sum(c.islower() for c in letters) * 2 <= len(letters):
-        return False
-    if not any(_SENTENCE_MARK.search(t) for t in lines):
-        return True  # lines in lower case and not one full stop: remarks, not a narrative
-    # a wrapped paragraph fills its lines (all but the last) to about the same width
-    body = lines[:-1]
-    lengths = sorted(len(t) for t in lines)
-    width = max(_WRAP_LENGTH, 0.75 * lengths[len(lengths) // 2])
-    return sum(len(t) >= width for t in body) * 2 < len(body)
 
 
 def _word_start(text: str, end: int) -> int:
@@ -257,15 +219,18 @@ def _street_end(text: str, word_start: int, end: int) -> bool:
 
 def _fold_run(pieces: list[str]) -> str:
     """Fold a sentence carried over several lines: a word hyphenated at a line break is
-    read whole ("in-" + "formant")."""
+    read whole ("in-" + "formant"), a compound cut at one of its hyphens keeps it
+    ("12-year-" + "old")."""
     if len(pieces) == 1:
         return fold(pieces[0])
     out = [pieces[0].rstrip()]
     for piece in pieces[1:]:
         head = piece.lstrip()
         tail = out[-1]
-        if _HYPHEN_BREAK.search(tail[-2:]) and head[:1].islower():
-            out[-1] = tail[:-1]  # "in-" + "formant": one word
+        if HYPHEN_BREAK.search(tail[-2:]) and head[:1].islower():
+            word = tail[tail.rfind(" ") + 1 : -1]
+            if "-" not in word and not any(c.isdigit() for c in word):
+                out[-1] = tail[:-1]  # "in-" + "formant": one word
             out.append(head.rstrip())
         else:
             out.append(" ")
@@ -291,7 +256,16 @@ def segment(
     for lines, start in parts:
         i = 0
         n = len(lines)
-        chat = _chat_like(texts[start : start + n])
+        part = texts[start : start + n]
+        runs = _wrapped(lines, part) if n > 1 else {}
+        inner = {k for first, end in runs.items() for k in range(first, end - 1)}
+        # chat is read on the lines outside wrapped paragraphs (a narrow wrap starts its
+        # lines in lower case, as chat does)
+        chat = chat_like(
+            [t for k, t in enumerate(part) if k not in inner and k - 1 not in inner]
+            if inner
+            else part
+        )
         while i < n:
             idx = start + i
             text = texts[idx]
@@ -302,11 +276,14 @@ def segment(
             line = lines[i]
             table = is_table_row(text)
             if line.kind in (LineKind.PARAGRAPH, LineKind.QUOTE) and not table:
-                while (
-                    i + 1 < n
-                    and lines[i + 1].kind is line.kind
-                    and texts[start + i + 1].strip()
-                    and _joins(texts[start + i], texts[start + i + 1], chat)
+                while i + 1 < n and (
+                    i in inner
+                    or (
+                        lines[i + 1].kind is line.kind
+                        and texts[start + i + 1].strip()
+                        and _joins(texts[start + i], texts[start + i + 1], chat)
+                        and (i + 1 not in runs or plainly_carries(texts[start + i]))
+                    )
                 ):
                     i += 1
                     run.append(start + i)
@@ -323,6 +300,19 @@ def segment(
         )
         blocks[-1].kind = "file"
     return seg
+
+
+def _wrapped(lines: Sequence[Line], texts: list[str]) -> dict[int, int]:
+    """The part's hard-wrapped paragraphs, {first line: line after the last} (see
+    :mod:`relay.core.policy.wrapping`). A line before one joins it only when it plainly
+    breaks mid-sentence: a heading longer than the paragraph's lines stays apart."""
+    kinds = [
+        line.kind
+        if line.kind in (LineKind.PARAGRAPH, LineKind.QUOTE) and not is_table_row(text)
+        else None
+        for line, text in zip(lines, texts, strict=True)
+    ]
+    return wrapped_runs(texts, kinds, ends_with_abbreviation, sentence_ends)
 
 
 def _add_block(seg: Segmented, run: list[int], *, table: bool, folds: Sequence[str] = ()) -> None:
