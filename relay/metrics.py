@@ -131,6 +131,12 @@ class RelayMetrics:
             ["queue", "partner", "reason"],
             registry=r,
         )
+        self.photos_unforwarded = Counter(
+            "relay_photos_unforwarded_total",
+            "Photos that could not be fetched from Slack and went as a line saying so.",
+            ["topic", "reason"],
+            registry=r,
+        )
         self.posts = Counter(
             "relay_slack_posts_total",
             "Messages posted, edited, cancelled or deleted in this workspace for partners.",
@@ -259,6 +265,9 @@ class RelayMetrics:
 
     def dead_letter(self, queue: str, partner: str, reason: str) -> None:
         self.dead.labels(code(queue), ori(partner), code(reason)).inc()
+
+    def photo_unforwarded(self, topic_: str, reason: str) -> None:
+        self.photos_unforwarded.labels(topic(topic_), code(reason)).inc()
 
     def posted(self, partner: str, kind: str) -> None:
         self.posts.labels(ori(partner), code(kind)).inc()

@@ -160,11 +160,16 @@ class Outbound:
             kind = EnvelopeKind.DELETE  # retract what the partner has
         else:
             lines = [render_line(line) for line in decision.message.lines]
+            missing = 0
             for f in decision.message.files:
                 prepared = out.files.get(f.id)
                 if prepared is not None:  # title and alt text as the policy let them go
                     refs.append(replace(prepared.ref, title=f.title[:1000], alt=f.alt_txt[:1000]))
                     blobs.append(prepared)
+                else:  # Slack would not hand it over: said, never dropped without a trace
+                    missing += 1
+            if missing:
+                lines.append(f"_({missing} photo(s) could not be forwarded by the relay)_")
         try:
             unsigned = build_envelope(
                 issuer=AgencyId(self.agency),

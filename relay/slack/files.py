@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-from collections.abc import Iterable
-from typing import Final
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -25,7 +27,7 @@ from relay.errors import DeliveryError
 from relay.flow.wire import Prepared
 from relay.slack.web import SlackCaller
 
-__all__ = ["FileFetcher", "reencode"]
+__all__ = ["Fetched", "FileFetcher", "PhotoRetry", "reencode"]
 
 MAX_IMAGE_BYTES: Final = 10 << 20
 MAX_PIXELS: Final = 40_000_000
@@ -64,6 +66,26 @@ def reencode(data: bytes) -> tuple[bytes, str]:
 SLACK_FILE_HOSTS: Final = frozenset({"files.slack.com"})  # where Slack serves hosted files
 
 
+@dataclass(frozen=True, slots=True)
+class PhotoRetry:
+    """How long a post waits for a photo Slack fails to hand over for now (``files.info``
+    5xx or 429, a download that fails): retried with doubling waits (``Retry-After`` where
+    Slack gives one), within ``budget`` seconds for the whole message."""
+
+    attempts: int = 4
+    base: float = 0.5
+    cap: float = 8.0
+    budget: float = 30.0
+
+
+class Fetched(NamedTuple):
+    """A message's photos: the ones ready to go, and the ones that could not be had (file
+    id -> reason code), which go as a visible line instead, never silently."""
+
+    files: dict[str, Prepared]
+    failed: dict[str, str]
+
+
 class FileFetcher:
     def __init__(
         self,
@@ -72,7 +94,11 @@ class FileFetcher:
         bot_token: str,
         *,
         api_url: str = "https://slack.com/api/",
+        retry: PhotoRetry | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self.retry = retry or PhotoRetry()
+        self.sleep = sleep
         self.caller = caller
         self.session = session
         self._token = bot_token
@@ -83,23 +109,43 @@ class FileFetcher:
         self._api_host = (api.hostname or "").lower()
         self._api_scheme = api.scheme
 
-    async def prepare(self, files: Iterable[SlackFile]) -> dict[str, Prepared]:
-        """Re-encoded bytes for every image that can be read; others are left out (the
-        policy blocks a message with a file type it does not allow before anything goes)."""
+    async def prepare(self, files: Iterable[SlackFile]) -> Fetched:
+        """Re-encoded bytes for every image that can be read; the others with the reason
+        (the policy blocks a message with a file type it does not allow before anything
+        goes). A failure for now is tried again within the retry budget."""
         out: dict[str, Prepared] = {}
+        failed: dict[str, str] = {}
+        deadline = time.monotonic() + self.retry.budget
         for f in files:
             if not f.mimetype.startswith("image/") or not f.id:
                 continue
             try:
-                data = await self._download(f.id)
+                data = await self._download_retrying(f.id, deadline)
                 clean, mime = await asyncio.to_thread(reencode, data)  # CPU: off the loop
-            except (DeliveryError, ValueError):
+            except DeliveryError as exc:
+                failed[f.id] = exc.code
+                continue
+            except ValueError:
+                failed[f.id] = "unreadable_image"
                 continue
             out[f.id] = Prepared(
                 ref=FileRef(sha256=hashlib.sha256(clean).hexdigest(), mime=mime, size=len(clean)),
                 data=clean,
             )
-        return out
+        return Fetched(files=out, failed=failed)
+
+    async def _download_retrying(self, file_id: str, deadline: float) -> bytes:
+        retry = self.retry
+        for attempt in range(retry.attempts):
+            try:
+                return await self._download(file_id)
+            except DeliveryError as exc:
+                wait = exc.retry_after or min(retry.cap, retry.base * 2**attempt)
+                last = attempt == retry.attempts - 1
+                if not exc.retryable or last or time.monotonic() + wait > deadline:
+                    raise
+                await self.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _download(self, file_id: str) -> bytes:
         info = await self.caller.api("files.info", file=file_id)
@@ -120,7 +166,8 @@ class FileFetcher:
                     raise DeliveryError(
                         "file download refused",
                         code=f"http_{resp.status}",
-                        retryable=resp.status >= 500,
+                        retryable=resp.status >= 500 or resp.status == 429,
+                        retry_after=_seconds(resp.headers.get("Retry-After")),
                     )
                 data = await resp.content.read(MAX_IMAGE_BYTES + 1)
         except (aiohttp.ClientError, TimeoutError, OSError):
@@ -166,3 +213,8 @@ class FileFetcher:
             return await self.caller.client.files_upload_v2(**kwargs)  # type: ignore[arg-type]
 
         await self.caller.call("files.getUploadURLExternal", channel, go)
+
+
+def _seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` of whole seconds (bounded), else None."""
+    return min(float(value), 60.0) if value and value.isdigit() else None

@@ -90,7 +90,11 @@ class Publisher:
             return None  # joins, topic changes, ...: nothing to share, nobody to tell
         ids = envelope_ids(self.agency, message, event)
         self.recorder.metrics.slack_message(topic, message.kind.value)
-        files = await self.fetcher.prepare(message.files) if message.files else {}
+        fetched = await self.fetcher.prepare(message.files) if message.files else None
+        files = fetched.files if fetched else {}
+        unforwarded = list(fetched.failed.values()) if fetched else []
+        for reason in unforwarded:
+            self.recorder.metrics.photo_unforwarded(topic, reason)
         author = await self.directory.name(message.user) if message.user else "relay"
         decisions = await self.outbound.publish(
             Outgoing(
@@ -109,12 +113,24 @@ class Publisher:
             self.observe(ids.envelope_id, decisions)
         channel = str(message.channel)
         if message.user and message.kind is not MessageKind.DELETE:
-            await self._tell_author(channel, message.user, decisions)
+            await self._tell_author(channel, message.user, decisions, unforwarded)
         return Published(channel=channel, ts=message.ts or "")
 
-    async def _tell_author(self, channel: str, user: str, decisions: dict[str, Decision]) -> None:
+    async def _tell_author(
+        self,
+        channel: str,
+        user: str,
+        decisions: dict[str, Decision],
+        unforwarded: list[str] | None = None,
+    ) -> None:
         """An ephemeral note when something was held back: rule ids, never text."""
         notes = []
+        if unforwarded and any(d.action.value != "block" for d in decisions.values()):
+            reasons = ", ".join(sorted(set(unforwarded)))
+            notes.append(
+                f"shared without {len(unforwarded)} photo(s) that could not be fetched from "
+                f"Slack ({reasons}); partners see a line saying so"
+            )
         for ori, decision in decisions.items():
             rules = ", ".join(f"{r.rule} ({r.count})" for r in decision.reasons)
             partner = self.policy.partners.get(ori)

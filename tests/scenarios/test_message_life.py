@@ -157,3 +157,33 @@ async def test_a_topic_mapped_to_no_channel_is_refused_and_kept_until_it_is(net:
             await ct.drain()
             await net.nodes[MA].relay.drain()
     assert BOLO in copies(net)[0]["text"]
+
+
+async def test_a_photo_slack_fails_to_hand_over_once_still_goes(net: Network) -> None:
+    from relay.commands.demo import photo
+
+    assert net.emu is not None
+    net.emu.fail_next("files.info", status=500, times=2)
+    net.post(CT, "bolo", OFFICER, BOLO, files=[("suspect.jpg", photo("a"), "Suspect", "")])
+    await net.settle(CT, 1)
+    ma = net.nodes[MA].agency
+    shares = [p for p in net.emu.messages(ma.team, ma.channel("bolo")) if p.get("files")]
+    assert len(shares) == 1, "retried, and the photo went with the BOLO"
+    assert all("could not be forwarded" not in c["text"] for c in copies(net))
+
+
+async def test_a_photo_that_cannot_be_had_is_said_never_dropped_silently(net: Network) -> None:
+    from relay.commands.demo import photo
+
+    assert net.emu is not None
+    net.emu.fail_next("files.info", status=500, times=50)
+    net.post(CT, "bolo", OFFICER, BOLO, files=[("suspect.jpg", photo("b"), "Suspect", "")])
+    await net.settle(CT, 1)
+    (copy,) = copies(net)
+    assert "3KD-119" in copy["text"], "the BOLO itself went"
+    assert "1 photo(s) could not be forwarded" in copy["text"]
+    ct = net.nodes[CT].agency
+    notes = [e["text"] for e in net.emu.ephemeral(ct.team)]
+    assert any("could not be fetched" in n and "internal_error" in n for n in notes)
+    metrics = net.nodes[CT].relay.metrics.photos_unforwarded
+    assert metrics.labels("bolo", "internal_error")._value.get() == 1
