@@ -70,23 +70,62 @@ class CatchUp:
         marks = {c: float(ts or "0") for c, ts in zip(channels, seen, strict=True)}
         for channel, since in marks.items():
             window = f"{max(0.0, since - lookback):.6f}"
+            present: set[str] = set()  # what still exists, as far as this pass looked
+            threads: set[str] = set()  # threads whose replies it read
             async for msg in self._pages("conversations.history", channel, oldest=window):
+                if msg.get("subtype") != "tombstone":
+                    present.add(str(msg.get("ts")))
                 ts = float(msg.get("ts") or 0)
                 if ts > since - replay:  # new, or recent enough to re-offer (deduplicated)
                     taken += await self._take_history(channel, msg)
                 if ts <= since:  # seen before: edited meanwhile?
                     taken += await self._take_edit(channel, msg, since)
                 if msg.get("reply_count") and float(msg.get("latest_reply") or 0) > since:
+                    threads.add(str(msg.get("ts")))
                     async for reply in self._pages(
-                        "conversations.replies", channel, ts=msg.get("ts"), oldest=f"{since:.6f}"
+                        "conversations.replies", channel, ts=msg.get("ts"), oldest=window
                     ):
                         if reply.get("ts") == msg.get("ts"):
                             continue
+                        present.add(str(reply.get("ts")))
                         reply_ts = float(reply.get("ts") or 0)
                         if reply_ts > since - replay:
                             taken += await self._take_history(channel, reply)
                         if reply_ts <= since:
                             taken += await self._take_edit(channel, reply, since)
+            taken += await self._take_deletes(channel, window, present, threads)
+        return taken
+
+    async def _take_deletes(
+        self, channel: str, window: str, present: set[str], threads: set[str]
+    ) -> int:
+        """Messages taken before that no longer exist (deleted while the relay was down or
+        Slack gave up on the event), as the ``message_deleted`` events Slack would have
+        sent: top-level ones missing from the history read, replies missing from a thread
+        read (or whose thread is gone). Each is taken once (keyed like Slack's)."""
+        taken = 0
+        posts = await self.aio.run(self.store.taken_posts, channel, window)
+        for thread in sorted({t for ts, t in posts if t != ts and t in present} - threads):
+            # a thread with no new reply: read it to see whether a reply went
+            threads.add(thread)
+            async for reply in self._pages("conversations.replies", channel, ts=thread):
+                present.add(str(reply.get("ts")))
+        for ts, thread in posts:
+            top = thread == ts
+            gone = ts not in present if top or thread in threads else thread not in present
+            if not gone:
+                continue
+            event: dict[str, Any] = {
+                "type": "message",
+                "subtype": "message_deleted",
+                "channel": channel,
+                "ts": ts,
+                "deleted_ts": ts,
+                "hidden": True,
+            }
+            if not top:
+                event["previous_message"] = {"ts": ts, "thread_ts": thread}
+            taken += await self._take_event(event, f"catchup.delete.{channel}.{ts}")
         return taken
 
     async def _take_edit(self, channel: str, msg: dict[str, Any], since: float) -> int:

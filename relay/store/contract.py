@@ -169,6 +169,10 @@ class Inbox(Protocol):
 
     def set_last_seen(self, channel: str, ts: str) -> None: ...
 
+    def taken_posts(self, channel: str, after: str) -> list[tuple[str, str]]:
+        """``(ts, thread ts)`` of the messages of ``channel`` newer than ``after`` whose
+        events were taken (the catch-up looks for the ones deleted meanwhile)."""
+
     def move_channel(self, old: str, new: str, *, at: dt.datetime) -> None:
         """Slack moved a channel to a new id: kept in order, its last-seen mark with it."""
 

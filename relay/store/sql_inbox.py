@@ -53,6 +53,9 @@ INSERT_SEEN: Final = (
 SELECT_SEEN: Final = "SELECT ts FROM seen WHERE channel = $1"
 SELECT_SEEN_FOR_UPDATE: Final = "SELECT ts FROM seen WHERE channel = $1 FOR UPDATE"
 UPDATE_SEEN: Final = "UPDATE seen SET ts = $2 WHERE channel = $1"
+SELECT_TAKEN_POSTS: Final = (
+    "SELECT event_id, order_key FROM inbox WHERE event_id >= $1 AND event_id < $2"
+)
 INSERT_MOVE: Final = "INSERT INTO channel_moves (old_id, new_id, at) VALUES ($1, $2, $3)"
 SELECT_MOVES: Final = "SELECT old_id, new_id FROM channel_moves ORDER BY seq"
 COPY_SEEN: Final = (
@@ -122,3 +125,18 @@ class SqlInbox(SqlEngine):
         with self._transaction():
             rows = self._execute(SELECT_MOVES, ()).rows
         return [(str(old), str(new)) for old, new in rows]
+
+    def taken_posts(self, channel: str, after: str) -> list[tuple[str, str]]:
+        """The messages of ``channel`` newer than ts ``after`` whose events were taken:
+        ``(ts, thread ts)`` (the thread ts is the message's own for a top-level one)."""
+        prefix = f"post.{channel}."
+        with self._transaction():
+            rows = self._execute(SELECT_TAKEN_POSTS, (prefix, prefix[:-1] + "/")).rows
+        low = ts_order(after)
+        out: list[tuple[str, str]] = []
+        for event_id, order_key in rows:
+            ts = str(event_id)[len(prefix) :]
+            if ts_order(ts) > low:
+                thread = str(order_key or "").rpartition("/")[2] or ts
+                out.append((ts, thread))
+        return out

@@ -187,3 +187,26 @@ async def test_a_photo_that_cannot_be_had_is_said_never_dropped_silently(net: Ne
     assert any("could not be fetched" in n and "internal_error" in n for n in notes)
     metrics = net.nodes[CT].relay.metrics.photos_unforwarded
     assert metrics.labels("bolo", "internal_error")._value.get() == 1
+
+
+async def test_deletes_made_while_the_relay_was_down_are_caught_up(net: Network) -> None:
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    root = net.post(CT, "bolo", OFFICER, BOLO)
+    reply = net.post(CT, "bolo", OFFICER, "Civic seen again on Route 9.", thread_ts=root)
+    other = net.post(CT, "bolo", OFFICER, "Separate BOLO: red Kia Soul, CT reg 9AB-771.")
+    await net.settle(CT, 3)
+    assert len(copies(net)) == 3
+
+    net.emu.set_delivery_failing(ct.team, True)  # the relay is away; Slack gives up
+    net.emu.delete_as_user(ct.team, ct.channel("bolo"), OFFICER, reply)
+    net.emu.delete_as_user(ct.team, ct.channel("bolo"), OFFICER, other)
+    await net.emu.wait_for_settled_events(ct.team, 5, timeout=10)
+    assert len(copies(net)) == 3, "the deletes did not reach the relay"
+    net.emu.set_delivery_failing(ct.team, False)
+
+    assert await net.nodes[CT].relay.catch_up() == 2
+    await net.nodes[CT].relay.wait_idle()
+    await net.settle(CT, 5)
+    assert [c["text"] for c in copies(net)] == [BOLO], "both deletes reached the partner"
+    assert await net.nodes[CT].relay.catch_up() == 0, "taken once"
