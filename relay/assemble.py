@@ -220,7 +220,9 @@ async def assemble(
     tuning = tuning_from_config(config)
     instance = f"{config.agency}-{uuid.uuid4().hex[:12]}"  # several may share one database
     conn = await connect(config.slack, metrics, config.source) if config.slack else None
-    channels = ChannelMap(config.slack.channels) if config.slack else None
+    channels = (
+        ChannelMap(config.slack.channels, config.slack.partner_channels) if config.slack else None
+    )
     poster = None
     if conn is not None and channels is not None and config.slack is not None:
         poster = Poster(
@@ -247,9 +249,7 @@ async def assemble(
         skew=fed.clock_skew,
         clock=clock,
         wake=stored.wake,
-        mapped=(lambda topic: channels.channel(topic) is not None)
-        if channels and poster
-        else None,
+        mapped=channels.lands if channels and poster else None,
     )
     queues = Queues(
         agency=config.agency,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from relay.core import defaults
@@ -139,6 +139,9 @@ class SlackConfig:
     port: int
     channels: dict[str, str]  # channel id -> topic
     icon_url: str | None
+    # topic -> {partner ORI or "*": channel id}: where partners' posts land, when not in the
+    # channel officers post the topic in
+    partner_channels: dict[str, dict[str, str]] = field(default_factory=dict)
     pacing: bool = True  # false: no client-side pacing (an emulator without rate limits)
     catch_up_seconds: float = (
         defaults.SLACK_CATCH_UP

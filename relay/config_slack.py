@@ -10,7 +10,7 @@ from relay.config_schema import Secret, SlackConfig
 from relay.config_sections import mapping as _mapping
 from relay.config_sections import value as _value
 from relay.core import defaults
-from relay.core.ids import is_channel_id
+from relay.core.ids import is_channel_id, is_ori
 from relay.core.policy.yamlnodes import Loc, Problems
 
 __all__ = ["slack_section"]
@@ -27,6 +27,7 @@ _SLACK: Final = {
     "app_token_file",
     "listen",
     "channels",
+    "partner_channels",
     "icon_url",
     "pacing",
     "catch_up_seconds",
@@ -73,6 +74,7 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
                 problems.add(topic.line, f"channel '{cid}': a Slack channel id mapped to a topic")
             else:
                 channels[cid] = topic.value
+    partner_channels = _partner_channels(m.get("partner_channels"), problems)
     every = m.get("catch_up_seconds")
     if every is not None and (not isinstance(every.value, int | float) or every.value < 1):
         problems.add(every.line, "slack.catch_up_seconds must be a number of seconds >= 1")
@@ -86,6 +88,7 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
         host=_value(listen, "host", str, problems, loc.line, defaults.SLACK_HOST),
         port=_value(listen, "port", int, problems, loc.line, defaults.SLACK_PORT),
         channels=channels,
+        partner_channels=partner_channels,
         icon_url=_value(m, "icon_url", str, problems, loc.line, "") or None,
         pacing=_value(m, "pacing", bool, problems, loc.line, True),
         catch_up_seconds=float(
@@ -94,6 +97,37 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
             )
         ),
     )
+
+
+def _partner_channels(loc: Loc | None, problems: Problems) -> dict[str, dict[str, str]]:
+    """``partner_channels``: per topic, where partners' posts land instead of the channel
+    officers post in: a channel id (every partner), or ``{default: id, ORI: id, ...}``."""
+    out: dict[str, dict[str, str]] = {}
+    if loc is None:
+        return out
+    if not isinstance(loc.value, dict):
+        problems.add(loc.line, "slack.partner_channels must map topics to channel ids")
+        return out
+    for topic, where in loc.value.items():
+        if isinstance(where.value, str):
+            entries = {"default": where}
+        elif isinstance(where.value, dict):
+            entries = dict(where.value)
+        else:
+            problems.add(where.line, f"partner_channels '{topic}': a channel id, or a mapping")
+            continue
+        routes: dict[str, str] = {}
+        for who, cid in entries.items():
+            if who != "default" and not is_ori(who):
+                problems.add(
+                    cid.line, f"partner_channels '{topic}': '{who}' is not 'default' or an ORI"
+                )
+            elif not isinstance(cid.value, str) or not is_channel_id(cid.value):
+                problems.add(cid.line, f"partner_channels '{topic}': a Slack channel id")
+            else:
+                routes["*" if who == "default" else who] = cid.value
+        out[str(topic)] = routes
+    return out
 
 
 slack_section = _slack

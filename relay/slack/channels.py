@@ -22,8 +22,14 @@ _CHANNEL_ID: Final = re.compile(r"[CG][A-Z0-9]{2,20}", re.ASCII)
 
 
 class ChannelMap:
-    def __init__(self, channels: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        channels: Mapping[str, str],
+        partner_channels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         self._topics = dict(channels)  # channel id -> topic
+        # topic -> {partner ORI or "*": channel}: where partners' posts land instead
+        self._landing = {t: dict(r) for t, r in (partner_channels or {}).items()}
 
     def topic(self, channel: object) -> str | None:
         return self._topics.get(channel) if isinstance(channel, str) else None
@@ -31,15 +37,36 @@ class ChannelMap:
     def channel(self, topic: str) -> str | None:
         return next((c for c, t in self._topics.items() if t == topic), None)
 
+    def landing(self, topic: str, partner: str) -> str | None:
+        """Where ``partner``'s posts of ``topic`` land: its own channel for the topic, else
+        every partner's, else the channel officers post the topic in."""
+        routes = self._landing.get(topic, {})
+        return routes.get(partner) or routes.get("*") or self.channel(topic)
+
+    def landing_topic(self, channel: object) -> str | None:
+        """The topic whose partners' posts land in ``channel`` (a partner channel)."""
+        return next((t for t, routes in self._landing.items() if channel in routes.values()), None)
+
+    def lands(self, topic: str) -> bool:
+        """Some channel takes partners' posts of ``topic``."""
+        return bool(self._landing.get(topic)) or self.channel(topic) is not None
+
     def ids(self) -> list[str]:
         return list(self._topics)
 
     def renamed(self, old: object, new: object) -> bool:
         """Slack moved a channel to a new id (``channel_id_changed``)."""
-        if isinstance(old, str) and old in self._topics and isinstance(new, str) and new:
+        if not (isinstance(old, str) and isinstance(new, str) and new):
+            return False
+        moved = False
+        for routes in self._landing.values():
+            for who, cid in routes.items():
+                if cid == old:
+                    routes[who], moved = new, True
+        if old in self._topics:
             self._topics[new] = self._topics.pop(old)
-            return True
-        return False
+            moved = True
+        return moved
 
 
 class ChannelMoves:
@@ -78,7 +105,7 @@ class ChannelMoves:
             self.recorder.problem("slack", "channel_id_changed", "foreign_team")
             log.warning("channel_move_refused", reason="foreign_team")
             return False
-        topic = self.channels.topic(old)
+        topic = self.channels.topic(old) or self.channels.landing_topic(old)
         if topic is None or not isinstance(new, str) or not _CHANNEL_ID.fullmatch(new):
             return False  # not a channel this relay federates (or not an id): nothing to do
         assert isinstance(old, str)  # noqa: S101 - the map knows it: a str

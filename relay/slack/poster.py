@@ -96,7 +96,7 @@ class Poster:
         """Show ``delivery`` in Slack; False when it is withheld (a reply in a thread this
         agency never received, under ``orphan_replies: withhold``)."""
         env, decision = delivery.envelope, delivery.decision
-        channel = self.channels.channel(env.topic)
+        channel = self.channels.landing(env.topic, env.issuer)
         if channel is None:
             return False  # refused on acceptance; one accepted before relay.yaml changed
         key = env.target if env.kind is EnvelopeKind.EDIT and env.target else env.envelope_id

@@ -558,3 +558,28 @@ def test_an_accepted_topic_without_a_channel_is_an_error(
     errors = [p["msg"] for p in _errors(problems)]
     assert errors
     assert all("dd-burglaries" in e and "topic_not_mapped" in e for e in errors)
+
+
+def test_partner_channels_are_checked(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    original = setup.path.read_text(encoding="utf-8")
+
+    def check(routes: str) -> list[str]:
+        text = original.replace("    C0TESTBURG: dd-burglaries\n", "").replace(
+            "    C0TESTPATT: pattern-crime\n",
+            f"    C0TESTPATT: pattern-crime\n  partner_channels:\n{routes}",
+        )
+        setup.path.write_text(text, encoding="utf-8")
+        code, problems, _ = _check(capsys, setup.path)
+        assert code == 2
+        return [p["msg"] for p in _errors(problems)]
+
+    errors = check("    dd-burglaries: C0PARTBURG\n    bolo: {XX: C0PARTXXXX}\n")
+    assert any("'XX' is not 'default' or an ORI" in e for e in errors)
+    errors = check(
+        "    dd-burglaries: C0PARTBURG\n"
+        "    bolo: {default: C0PARTBOLO, MA9990999: C0PARTMAXX}\n"
+        "    no-such-topic: C0PARTNONE\n"
+    )
+    assert not any("topic_not_mapped" in e for e in errors), "dd-burglaries lands somewhere"
+    assert any("'no-such-topic' is not a topic of the policy" in e for e in errors)
+    assert any("MA9990999 is not a partner in the policy" in e for e in errors)

@@ -210,3 +210,26 @@ async def test_deletes_made_while_the_relay_was_down_are_caught_up(net: Network)
     await net.settle(CT, 5)
     assert [c["text"] for c in copies(net)] == [BOLO], "both deletes reached the partner"
     assert await net.nodes[CT].relay.catch_up() == 0, "taken once"
+
+
+async def test_partner_posts_land_where_the_receiving_agency_routes_them(net: Network) -> None:
+    """``slack.partner_channels``: per topic, and per partner, another channel than the one
+    officers post the topic in."""
+    assert net.emu is not None
+    config = net.configs[MA]
+    assert config.slack is not None
+    ma = net.nodes[MA].agency
+    elsewhere = ma.channel("pattern-crime")  # a channel of MA's workspace the bot is in
+    net.configs[MA] = dataclasses.replace(
+        config,
+        slack=dataclasses.replace(
+            config.slack, partner_channels={"bolo": {"*": ma.channel("bolo"), CT: elsewhere}}
+        ),
+    )
+    await net.kill(MA)
+    await net.restart(MA)
+    net.post(CT, "bolo", OFFICER, BOLO)
+    await net.settle(CT, 1)
+    assert copies(net) == []
+    landed = [p for p in net.emu.messages(ma.team, elsewhere) if p.get("bot_id")]
+    assert [p["text"] for p in landed] == [BOLO]

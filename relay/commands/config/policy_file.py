@@ -39,7 +39,9 @@ def check_policy(
             src, lines.partner_at(ori, "ori"), f"partner {ori} is not a partner in the policy"
         )
     if config.slack is not None:
-        mapped = set(config.slack.channels.values())
+        mapped = set(config.slack.channels.values()) | {
+            t for t, routes in config.slack.partner_channels.items() if routes
+        }
         for ori, partner in sorted(policy.partners.items()):
             for topic in sorted(partner.accept - mapped):
                 report.error(
@@ -47,6 +49,19 @@ def check_policy(
                     lines.at("slack", "channels"),
                     f"topic '{topic}' is accepted from partner {ori} but no channel is mapped "
                     "to it: its envelopes would be refused (topic_not_mapped)",
+                )
+        for topic in sorted(set(config.slack.partner_channels) - policy.topics):
+            report.error(
+                src,
+                lines.at("slack", "partner_channels"),
+                f"partner_channels: '{topic}' is not a topic of the policy",
+            )
+        for topic, routes in sorted(config.slack.partner_channels.items()):
+            for ori in sorted(set(routes) - {"*"} - set(policy.partners)):
+                report.error(
+                    src,
+                    lines.at("slack", "partner_channels", topic),
+                    f"partner_channels '{topic}': {ori} is not a partner in the policy",
                 )
         for cid, topic in sorted(config.slack.channels.items()):
             if topic not in policy.topics:
