@@ -187,8 +187,8 @@ class PeerClient:
         raise DeliveryError(
             f"partner {partner} refused: {code} ({status})",
             code=code,
-            # the reason's own word where the partner names one we know (a 422 may be retryable)
-            retryable=reason.retryable if reason is not None else status in _RETRYABLE_STATUS,
+            # a retryable status, or a reason we know to be retryable (topic_not_mapped, a 422)
+            retryable=status in _RETRYABLE_STATUS or (reason is not None and reason.retryable),
             retry_after=_seconds(headers.get("Retry-After")),
         )
 

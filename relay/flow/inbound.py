@@ -10,6 +10,7 @@ partner routing allows, withholding what this agency's policy would not send.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections import OrderedDict
@@ -240,10 +241,25 @@ class Inbound:
             verified = self.verify(json.loads(item.body), at)
         records: list[AuditRecord] = []
         posts: list[PostCopy] = []
-        forwards = await self._judge_and_pass_on(
-            verified, item.sender, item.attempts, records, posts
-        )
+        try:
+            forwards = await self._judge_and_pass_on(
+                verified, item.sender, item.attempts, records, posts
+            )
+        except Exception:
+            if posts:  # posted, then failed: the copy stays findable for the retry
+                await self._keep(posts)
+            raise
         return Worked(forwards=forwards, records=records, posts=posts)
+
+    async def _keep(self, posts: list[PostCopy]) -> None:
+        store = self.store
+
+        def write() -> None:
+            for copy in posts:
+                store.map_post(**copy._asdict())
+
+        with contextlib.suppress(Exception):  # the store away: the retry looks in Slack
+            await self.aio.durable(write)
 
     async def _judge_and_pass_on(
         self,

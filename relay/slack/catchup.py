@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
+from relay.errors import DeliveryError
 from relay.flow.records import Recorder
 from relay.slack.channels import ChannelMap
 from relay.slack.web import SlackCaller
@@ -70,6 +71,9 @@ class CatchUp:
         marks = {c: float(ts or "0") for c, ts in zip(channels, seen, strict=True)}
         for channel, since in marks.items():
             window = f"{max(0.0, since - lookback):.6f}"
+            # what was taken before this pass reads the history: a message taken while it
+            # reads is newer than what it read, not gone
+            posts = await self.aio.run(self.store.taken_posts, channel, window)
             present: set[str] = set()  # what still exists, as far as this pass looked
             threads: set[str] = set()  # threads whose replies it read
             async for msg in self._pages("conversations.history", channel, oldest=window):
@@ -93,27 +97,29 @@ class CatchUp:
                             taken += await self._take_history(channel, reply)
                         if reply_ts <= since:
                             taken += await self._take_edit(channel, reply, since)
-            taken += await self._take_deletes(channel, window, present, threads)
+            taken += await self._take_deletes(channel, posts, present, threads)
         return taken
 
     async def _take_deletes(
-        self, channel: str, window: str, present: set[str], threads: set[str]
+        self, channel: str, posts: list[tuple[str, str]], present: set[str], threads: set[str]
     ) -> int:
         """Messages taken before that no longer exist (deleted while the relay was down or
         Slack gave up on the event), as the ``message_deleted`` events Slack would have
-        sent: top-level ones missing from the history read, replies missing from a thread
-        read (or whose thread is gone). Each is taken once (keyed like Slack's)."""
+        sent: top-level ones missing from the history read (it reads everything newer than
+        the window), replies missing from their thread, read for that (a thread Slack no
+        longer knows is gone with its replies; a parent older than the window is not
+        evidence of anything). Each is taken once (keyed like Slack's)."""
         taken = 0
-        posts = await self.aio.run(self.store.taken_posts, channel, window)
-        for thread in sorted({t for ts, t in posts if t != ts and t in present} - threads):
-            # a thread with no new reply: read it to see whether a reply went
+        for thread in sorted({t for ts, t in posts if t != ts} - threads):
             threads.add(thread)
-            async for reply in self._pages("conversations.replies", channel, ts=thread):
-                present.add(str(reply.get("ts")))
+            try:
+                async for reply in self._pages("conversations.replies", channel, ts=thread):
+                    present.add(str(reply.get("ts")))
+            except DeliveryError as exc:
+                if exc.code != "thread_not_found":
+                    raise  # Slack away: nothing is concluded this round
         for ts, thread in posts:
-            top = thread == ts
-            gone = ts not in present if top or thread in threads else thread not in present
-            if not gone:
+            if ts in present:
                 continue
             event: dict[str, Any] = {
                 "type": "message",
@@ -123,7 +129,7 @@ class CatchUp:
                 "deleted_ts": ts,
                 "hidden": True,
             }
-            if not top:
+            if thread != ts:
                 event["previous_message"] = {"ts": ts, "thread_ts": thread}
             taken += await self._take_event(event, f"catchup.delete.{channel}.{ts}")
         return taken

@@ -30,6 +30,12 @@ class ChannelMap:
         self._topics = dict(channels)  # channel id -> topic
         # topic -> {partner ORI or "*": channel}: where partners' posts land instead
         self._landing = {t: dict(r) for t, r in (partner_channels or {}).items()}
+        self._origin: dict[str, str] = {}  # a moved channel's id -> the id it had first
+
+    def origin(self, channel: str) -> str:
+        """The id a channel had when the relay first knew it: envelope ids are made from it,
+        so a message's edits and deletes keep its ids after Slack moves the channel."""
+        return self._origin.get(channel, channel)
 
     def topic(self, channel: object) -> str | None:
         return self._topics.get(channel) if isinstance(channel, str) else None
@@ -66,6 +72,8 @@ class ChannelMap:
         if old in self._topics:
             self._topics[new] = self._topics.pop(old)
             moved = True
+        if moved:
+            self._origin[new] = self._origin.pop(old, old)
         return moved
 
 
@@ -108,6 +116,10 @@ class ChannelMoves:
         topic = self.channels.topic(old) or self.channels.landing_topic(old)
         if topic is None or not isinstance(new, str) or not _CHANNEL_ID.fullmatch(new):
             return False  # not a channel this relay federates (or not an id): nothing to do
+        if self.channels.topic(new) or self.channels.landing_topic(new):
+            self.recorder.problem("slack", "channel_id_changed", "channel_taken")
+            log.warning("channel_move_refused", reason="channel_taken")
+            return False  # onto a channel already mapped: never merge two channels' topics
         assert isinstance(old, str)  # noqa: S101 - the map knows it: a str
         at = self.clock()
         records = self.recorder.entry(

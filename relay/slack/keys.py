@@ -68,13 +68,12 @@ def shown(key: str) -> str:
 
 
 def is_own(event: dict[str, Any], *, bot_user_id: str, bot_id: str | None) -> bool:
-    """The relay's own post (its bot, or the ``relay_post`` metadata mark): never shared."""
+    """The relay's own post (its bot user or bot id): never shared. The ``relay_post``
+    metadata mark alone does not make a message the relay's: anyone with a token could set
+    it, and the message would then be left out without a trace."""
     for m in (event, event.get("message") or {}, event.get("previous_message") or {}):
         if not isinstance(m, dict):
             continue
-        meta = m.get("metadata")
-        if isinstance(meta, dict) and meta.get("event_type") == RELAY_MARK:
-            return True
         if m.get("user") == bot_user_id:
             return True
         if bot_id and m.get("bot_id") == bot_id:
@@ -90,10 +89,13 @@ class EnvelopeIds:
     target: str | None  # the envelope id an edit, delete or cancel is about
 
 
-def envelope_ids(agency: str, message: SlackMessage, event: dict[str, Any]) -> EnvelopeIds:
+def envelope_ids(
+    agency: str, message: SlackMessage, event: dict[str, Any], *, channel: str | None = None
+) -> EnvelopeIds:
     """Envelope ids are derived from the agency, channel and Slack ts, so a thread reply, an
-    edit or a delete names its original without any lookup."""
-    base = f"{agency}.{message.channel}."
+    edit or a delete names its original without any lookup (``channel``: the id the channel
+    had first, when Slack has moved it since)."""
+    base = f"{agency}.{channel or message.channel}."
     kind: EnvelopeKind
     if message.kind is MessageKind.POST:
         jti, kind, target = base + str(message.ts), EnvelopeKind.POST, None

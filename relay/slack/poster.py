@@ -117,7 +117,13 @@ class Poster:
             return True
         if env.kind is EnvelopeKind.CANCEL and target is not None:
             thread = target
-        orphan = env.thread is not None and thread is None
+        # an orphan: a reply (or its first showing) whose thread this agency never received;
+        # an edit of a copy that exists is not (its thread place was settled when it came)
+        orphan = (
+            env.thread is not None
+            and thread is None
+            and not (env.kind is EnvelopeKind.EDIT and target is not None)
+        )
         if orphan and self.policy.orphan_replies == "withhold":
             return False
         args = self._render(delivery, orphan=orphan)
@@ -125,6 +131,17 @@ class Poster:
             if await self._edit(env, env.target, target, args):
                 return True
             earlier = None  # the copy was deleted here: the edit is posted again
+        if (
+            env.kind is EnvelopeKind.EDIT
+            and env.target
+            and earlier is None
+            and await self._lookup(env.issuer, env.target + _CANCELLED) is not None
+        ):
+            # shown again (its copy was retracted or deleted): a cancelled BOLO comes back
+            # cancelled, or (cancelled by deletion) not at all
+            if self.on_cancel == "delete":
+                return True
+            args["text"], args["blocks"] = _cancelled(str(args.get("text", ""))), []
         if thread is not None:
             args["thread_ts"] = thread[1]
             if env.broadcast:

@@ -88,7 +88,9 @@ class Publisher:
             return None
         if message.kind is MessageKind.IGNORED:
             return None  # joins, topic changes, ...: nothing to share, nobody to tell
-        ids = envelope_ids(self.agency, message, event)
+        ids = envelope_ids(
+            self.agency, message, event, channel=self.channels.origin(str(message.channel))
+        )
         self.recorder.metrics.slack_message(topic, message.kind.value)
         fetched = await self.fetcher.prepare(message.files) if message.files else None
         files = fetched.files if fetched else {}

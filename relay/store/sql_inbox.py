@@ -56,6 +56,7 @@ UPDATE_SEEN: Final = "UPDATE seen SET ts = $2 WHERE channel = $1"
 SELECT_TAKEN_POSTS: Final = (
     "SELECT event_id, order_key FROM inbox WHERE event_id >= $1 AND event_id < $2"
 )
+MOVE_POSTED: Final = "UPDATE posted SET channel = $2 WHERE channel = $1"
 INSERT_MOVE: Final = "INSERT INTO channel_moves (old_id, new_id, at) VALUES ($1, $2, $3)"
 SELECT_MOVES: Final = "SELECT old_id, new_id FROM channel_moves ORDER BY seq"
 COPY_SEEN: Final = (
@@ -115,10 +116,12 @@ class SqlInbox(SqlEngine):
 
     def move_channel(self, old: str, new: str, *, at: dt.datetime) -> None:
         """Slack moved channel ``old`` to id ``new``: kept (in order), with its last-seen
-        mark, so the channel map and the catch-up follow it after a restart."""
+        mark and the copies posted there, so the channel map, the catch-up and later edits
+        follow it after a restart."""
         with self._transaction():
             self._execute(INSERT_MOVE, (old, new, at.isoformat()))
             self._execute(COPY_SEEN, (old, new))
+            self._execute(MOVE_POSTED, (old, new))
 
     def channel_moves(self) -> list[tuple[str, str]]:
         """Every channel move, oldest first: (old id, new id)."""

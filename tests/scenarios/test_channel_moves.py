@@ -124,3 +124,46 @@ async def test_a_move_from_another_team_or_of_an_unknown_channel_changes_nothing
         clock=lambda: dt.datetime.now(dt.UTC),
     ).restore()
     assert restarted.channel("bolo") == "C0BOLO0002"
+
+
+async def test_a_message_posted_before_a_move_is_still_deleted_after_it(net: Network) -> None:
+    """Envelope ids keep the channel's first id, so a delete after the move names the copy."""
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    before = net.post(CT, "bolo", OFFICER, "BOLO: grey Honda Civic, CT reg 123-ABC.")
+    await net.settle(CT, 1)
+    assert len(_copies(net)) == 1
+    net.emu.change_channel_id(ct.team, ct.channel("bolo"), NEW_BOLO)
+    await net.settle(CT, 2)
+    net.emu.delete_as_user(ct.team, NEW_BOLO, OFFICER, before)
+    await net.settle(CT, 3)
+    assert _copies(net) == []
+
+
+async def test_a_move_onto_a_channel_already_mapped_is_refused(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "relay.db")
+    aio = AsyncStore(store, writer=GroupWriter(store))
+    ledger = Ledger(
+        store,
+        agency=CT,
+        key=Ed25519PrivateKey.generate(),
+        kid=f"{CT}#k1",
+        keyring=Keyring.of([]),
+        clock=lambda: dt.datetime.now(dt.UTC),
+    )
+    recorder = Recorder(agency=CT, ledger=ledger, metrics=RelayMetrics(), store=aio)
+    channels = ChannelMap({"C0BOLO0001": "bolo", "C0INTEL001": "intel"})
+    moves = ChannelMoves(
+        team_id="T0HAVENPT1",
+        channels=channels,
+        store=aio,
+        recorder=recorder,
+        clock=lambda: dt.datetime.now(dt.UTC),
+    )
+    body = {"type": "channel_id_changed", "old_channel_id": "C0BOLO0001"}
+    body["new_channel_id"] = "C0INTEL001"
+    assert not await moves.handle(
+        {"type": "event_callback", "team_id": "T0HAVENPT1", "event": body}
+    )
+    assert channels.topic("C0BOLO0001") == "bolo"
+    assert channels.topic("C0INTEL001") == "intel"

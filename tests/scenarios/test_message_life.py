@@ -233,3 +233,42 @@ async def test_partner_posts_land_where_the_receiving_agency_routes_them(net: Ne
     assert copies(net) == []
     landed = [p for p in net.emu.messages(ma.team, elsewhere) if p.get("bot_id")]
     assert [p["text"] for p in landed] == [BOLO]
+
+
+async def test_a_catch_up_that_cannot_see_a_thread_parent_deletes_nothing(net: Network) -> None:
+    """A parent older than the look-back is not evidence that its replies are gone."""
+    root = net.post(CT, "bolo", OFFICER, BOLO)
+    net.post(CT, "bolo", OFFICER, "Civic seen again on Route 9.", thread_ts=root)
+    await net.settle(CT, 2)
+    slack = net.nodes[CT].relay.parts.slack
+    assert slack is not None
+    assert await slack.catch_up.catch_up(lookback=0.0, replay=0.0) == 0
+    await net.settle(CT, 2)
+    assert len(copies(net)) == 2
+
+
+async def test_a_cancelled_bolo_retracted_and_edited_back_stays_cancelled(net: Network) -> None:
+    root = net.post(CT, "bolo", OFFICER, BOLO)
+    net.post(CT, "bolo", OFFICER, "*** CANCEL BOLO *** subject in custody.", thread_ts=root)
+    await net.settle(CT, 2)
+    _edit(net, root, f"{BOLO} {SPILL}")  # unsafe: the copy is retracted
+    await net.settle(CT, 3)
+    assert len(copies(net)) == 1, "only the cancellation reply is left"
+    _edit(net, root, BOLO.replace("grey", "silver"))  # safe again: shown, still cancelled
+    await net.settle(CT, 4)
+    back = [c for c in copies(net) if "silver" in c["text"]]
+    assert len(back) == 1
+    assert back[0]["text"].startswith(":no_entry: *CANCELLED*")
+
+
+async def test_an_edit_of_a_reply_whose_root_was_retracted_stays_in_place(net: Network) -> None:
+    root = net.post(CT, "bolo", OFFICER, BOLO)
+    reply = net.post(CT, "bolo", OFFICER, "Civic seen on Route 9.", thread_ts=root)
+    await net.settle(CT, 2)
+    _edit(net, root, f"{BOLO} {SPILL}")
+    await net.settle(CT, 3)
+    _edit(net, reply, "Civic seen on Route 9 at 1510 hrs.")
+    await net.settle(CT, 4)
+    (copy,) = copies(net)
+    assert "1510" in copy["text"], "the reply's copy was updated"
+    assert "not shared" not in copy["blocks"][-1]["elements"][0]["text"]
