@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -50,8 +51,7 @@ if TYPE_CHECKING:
 
 
 class InboundStore(InboundQueue, PostMap, Blobs, Protocol):
-    """What the inbound flow uses: the inbound queue, where copies were posted (recorded
-    with an item's settlement), and the photos partners pushed."""
+    """The inbound queue, where copies were posted, and the photos partners pushed."""
 
 
 __all__ = ["Delivery", "Inbound", "PostPort"]
@@ -73,8 +73,7 @@ class Delivery:
     decision: Decision
     sender: str
     attempt: int = 1  # more than 1: an earlier attempt may have posted (reconcile first)
-    # Copies the poster made whose mapping is recorded with the item's settlement (one
-    # commit fewer): should that commit not happen, the retry finds the post by its mark.
+    # Copies made, mapped with the item's settlement (else the retry finds them by mark).
     posts: list[PostCopy] = field(default_factory=list)
 
 
@@ -142,8 +141,7 @@ class Inbound:
                 "topic not accepted from this partner", code=Reason.TOPIC_NOT_ACCEPTED
             )
         if self.mapped is not None and not self.mapped(verified.topic):
-            # accepted by the policy, but relay.yaml gives it no channel: the sender keeps it
-            # queued (retryable) until the configuration is put right
+            # accepted, but no channel: the sender keeps it queued until relay.yaml is right
             raise VerificationError(
                 "topic mapped to no channel", code=Reason.TOPIC_NOT_MAPPED, http_status=422
             )
@@ -252,14 +250,9 @@ class Inbound:
         return Worked(forwards=forwards, records=records, posts=posts)
 
     async def _keep(self, posts: list[PostCopy]) -> None:
-        store = self.store
-
-        def write() -> None:
-            for copy in posts:
-                store.map_post(**copy._asdict())
-
+        maps = [functools.partial(self.store.map_post, **c._asdict()) for c in posts]
         with contextlib.suppress(Exception):  # the store away: the retry looks in Slack
-            await self.aio.durable(write)
+            await self.aio.durable(lambda: [m() for m in maps])
 
     async def _judge_and_pass_on(
         self,

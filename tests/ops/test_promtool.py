@@ -14,6 +14,7 @@ from tests.ops.promql import DEPLOY, exported_names, metric_names, require_binar
 PROM = DEPLOY / "prometheus"
 ALERTS = {
     "RelayDown",
+    "RelayTopicNotMapped",
     "RelayBacklogAging",
     "RelayDeadLetters",
     "RelayRefusalsSpike",
