@@ -19,12 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
-import socket
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from relay.lab import ports
 from relay.lab.pki import ThrowawayCA
 from relay.lab.relayyaml import (
     Delivery,
@@ -101,15 +100,7 @@ class _Ports:
     admin: int
 
 
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct free loopback ports (all held open until every one is chosen)."""
-    with ExitStack() as stack:
-        ports = []
-        for _ in range(n):
-            s = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            s.bind(("127.0.0.1", 0))
-            ports.append(int(s.getsockname()[1]))
-        return ports
+free_ports = ports.free_ports  # chosen below the ephemeral range (relay.lab.ports)
 
 
 def _baseline() -> Path:

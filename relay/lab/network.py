@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import socket
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -30,6 +29,7 @@ from relay.flow.queues import QueueTuning
 from relay.lab.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
 from relay.lab.faultproxy import FaultProxy
 from relay.lab.pki import Leaf, ThrowawayCA
+from relay.lab.ports import free_port
 from relay.lab.relayyaml import Delivery, Listen, Slack, throwaway_tls, write_material
 
 __all__ = ["TOPICS", "Agency", "Network", "NetworkOptions", "Node"]
@@ -71,10 +71,7 @@ class NetworkOptions:
     timings: Timings = field(default_factory=lambda: Timings(retry_delays=(0.0, 0.1, 0.2)))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_free_port = free_port  # below the ephemeral range: see relay.lab.ports
 
 
 class Network:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
 import ssl
 import textwrap
 import uuid
@@ -26,6 +25,7 @@ from relay.core.slack_parse import parse_event
 from relay.federation.tls import client_context
 from relay.flow.inbound import Delivery
 from relay.flow.outbound import Outgoing
+from relay.lab.ports import free_port
 from relay.lab.relayyaml import Listen, Material, TlsPems, write_material
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
@@ -185,10 +185,7 @@ async def publish(
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_free_port = free_port  # below the ephemeral range: see relay.lab.ports
 
 
 def trustme_tls(ca: trustme.CA, *names: str) -> TlsPems:
