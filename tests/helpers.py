@@ -112,3 +112,30 @@ async def publish_and_drain(
     await publish(sender.parts, message, topic="bolo", author="Det. Okafor")
     await sender.drain()
     await receiver.drain()
+
+
+def sqlite_recorder(path: Path, agency: str = "CT9990100") -> tuple[Any, Any, Any]:
+    """A SQLite store at ``path``, its async facade and a recorder over a fresh ledger, the
+    way a relay wires them: ``(store, aio, recorder)``."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from relay.core.keys import Keyring
+    from relay.flow.records import Recorder
+    from relay.ledger import Ledger
+    from relay.metrics import RelayMetrics
+    from relay.store.aio import AsyncStore
+    from relay.store.group import GroupWriter
+    from relay.store.sqlite import SqliteStore
+
+    store = SqliteStore(path)
+    aio = AsyncStore(store, writer=GroupWriter(store))
+    ledger = Ledger(
+        store,
+        agency=agency,
+        key=Ed25519PrivateKey.generate(),
+        kid=f"{agency}#k1",
+        keyring=Keyring.of([]),
+        clock=lambda: dt.datetime.now(dt.UTC),
+    )
+    recorder = Recorder(agency=agency, ledger=ledger, metrics=RelayMetrics(), store=aio)
+    return store, aio, recorder

@@ -9,18 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.core.audit import AuditEvent
-from relay.core.keys import Keyring
-from relay.flow.records import Recorder
 from relay.lab.network import Agency, Network
-from relay.ledger import Ledger
-from relay.metrics import RelayMetrics
 from relay.slack.channels import ChannelMap, ChannelMoves
-from relay.store.aio import AsyncStore
-from relay.store.group import GroupWriter
-from relay.store.sqlite import SqliteStore
+from tests.helpers import sqlite_recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 CT, MA = "CT9990100", "MA9990200"
@@ -83,17 +76,7 @@ async def test_a_moved_channel_is_followed_and_the_move_survives_a_restart(net: 
 async def test_a_move_from_another_team_or_of_an_unknown_channel_changes_nothing(
     tmp_path: Path,
 ) -> None:
-    store = SqliteStore(tmp_path / "relay.db")
-    aio = AsyncStore(store, writer=GroupWriter(store))
-    ledger = Ledger(
-        store,
-        agency=CT,
-        key=Ed25519PrivateKey.generate(),
-        kid=f"{CT}#k1",
-        keyring=Keyring.of([]),
-        clock=lambda: dt.datetime.now(dt.UTC),
-    )
-    recorder = Recorder(agency=CT, ledger=ledger, metrics=RelayMetrics(), store=aio)
+    store, aio, recorder = sqlite_recorder(tmp_path / "relay.db", CT)
     channels = ChannelMap({"C0BOLO0001": "bolo"})
     moves = ChannelMoves(
         team_id="T0HAVENPT1",
@@ -141,17 +124,7 @@ async def test_a_message_posted_before_a_move_is_still_deleted_after_it(net: Net
 
 
 async def test_a_move_onto_a_channel_already_mapped_is_refused(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "relay.db")
-    aio = AsyncStore(store, writer=GroupWriter(store))
-    ledger = Ledger(
-        store,
-        agency=CT,
-        key=Ed25519PrivateKey.generate(),
-        kid=f"{CT}#k1",
-        keyring=Keyring.of([]),
-        clock=lambda: dt.datetime.now(dt.UTC),
-    )
-    recorder = Recorder(agency=CT, ledger=ledger, metrics=RelayMetrics(), store=aio)
+    _, aio, recorder = sqlite_recorder(tmp_path / "relay.db", CT)
     channels = ChannelMap({"C0BOLO0001": "bolo", "C0INTEL001": "intel"})
     moves = ChannelMoves(
         team_id="T0HAVENPT1",

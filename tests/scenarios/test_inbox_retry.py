@@ -9,18 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from relay.core.keys import Keyring
 from relay.errors import DeliveryError
 from relay.flow.queues import QueueTuning
-from relay.flow.records import Recorder
-from relay.ledger import Ledger
-from relay.metrics import RelayMetrics
 from relay.slack.inbox import Inbox, Published
-from relay.store.aio import AsyncStore
-from relay.store.group import GroupWriter
-from relay.store.sqlite import SqliteStore
+from tests.helpers import sqlite_recorder
 
 
 def _event(ts: str, thread: str | None = None) -> dict[str, Any]:
@@ -31,18 +23,7 @@ def _event(ts: str, thread: str | None = None) -> dict[str, Any]:
 
 
 async def test_a_failed_for_now_event_is_retried_and_its_thread_waits(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "relay.db")
-    writer = GroupWriter(store)
-    ledger = Ledger(
-        store,
-        agency="CT9990100",
-        key=Ed25519PrivateKey.generate(),
-        kid="CT9990100#k1",
-        keyring=Keyring.of([]),
-        clock=lambda: dt.datetime.now(dt.UTC),
-    )
-    aio = AsyncStore(store, writer=writer)
-    recorder = Recorder(agency="CT9990100", ledger=ledger, metrics=RelayMetrics(), store=aio)
+    store, aio, recorder = sqlite_recorder(tmp_path / "relay.db")
     seen: list[str] = []
     failures = [DeliveryError("slack away", code="unreachable", retryable=True)]
     done = asyncio.Event()
@@ -85,17 +66,7 @@ async def test_an_event_the_relay_ignores_is_acknowledged_and_not_stored(tmp_pat
     """The relay's own posts echoed back by Slack cost no store write and no worker pass."""
     from relay.slack.keys import is_own
 
-    store = SqliteStore(tmp_path / "relay.db")
-    aio = AsyncStore(store, writer=GroupWriter(store))
-    ledger = Ledger(
-        store,
-        agency="CT9990100",
-        key=Ed25519PrivateKey.generate(),
-        kid="CT9990100#k1",
-        keyring=Keyring.of([]),
-        clock=lambda: dt.datetime.now(dt.UTC),
-    )
-    recorder = Recorder(agency="CT9990100", ledger=ledger, metrics=RelayMetrics(), store=aio)
+    store, aio, recorder = sqlite_recorder(tmp_path / "relay.db")
 
     async def handler(key: str, doc: dict[str, Any]) -> Published | None:
         raise AssertionError("not handled")
