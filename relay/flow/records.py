@@ -26,7 +26,9 @@ __all__ = ["Problem", "Recorder"]
 
 log = structlog.get_logger("relay.flow")
 # Audit fields whose values come from outside (Slack, partners): left out if they do not fit.
-_LOOSE_FIELDS = frozenset({"actor_user", "topic", "rules", "kid", "actor_agency", "source"})
+_LOOSE_FIELDS = frozenset(
+    {"actor_user", "topic", "rules", "kid", "actor_agency", "source", "channel", "old_channel"}
+)
 RECENT = 50  # problems kept for ``/status`` (ids and codes): a window, not a history
 
 

@@ -5,20 +5,18 @@ side that takes events and the side that posts; and Slack moving one to a new id
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any
 
 import structlog
 
+from relay.core.ids import is_channel_id
 from relay.flow.records import Recorder
 from relay.store.aio import AsyncStore
 
 __all__ = ["ChannelMap", "ChannelMoves"]
 
 log = structlog.get_logger("relay.slack")
-
-_CHANNEL_ID: Final = re.compile(r"[CG][A-Z0-9]{2,20}", re.ASCII)
 
 
 class ChannelMap:
@@ -114,7 +112,7 @@ class ChannelMoves:
             log.warning("channel_move_refused", reason="foreign_team")
             return False
         topic = self.channels.topic(old) or self.channels.landing_topic(old)
-        if topic is None or not isinstance(new, str) or not _CHANNEL_ID.fullmatch(new):
+        if topic is None or not is_channel_id(new):
             return False  # not a channel this relay federates (or not an id): nothing to do
         if self.channels.topic(new) or self.channels.landing_topic(new):
             self.recorder.problem("slack", "channel_id_changed", "channel_taken")
