@@ -31,6 +31,7 @@ from relay.flow.door import Door
 from relay.flow.inbound import Inbound, PostPort
 from relay.flow.outbound import Outbound
 from relay.flow.queues import Loop, QueueTuning
+from relay.flow.receipts import ReceiptDesk
 from relay.flow.records import Recorder
 from relay.flow.runtime import Queues
 from relay.flow.wire import Signer
@@ -39,6 +40,7 @@ from relay.metrics import RelayMetrics
 from relay.slack.catchup import CatchUp
 from relay.slack.channels import ChannelMap, ChannelMoves
 from relay.slack.connect import Connection, connect
+from relay.slack.feedback import Feedback
 from relay.slack.inbox import Inbox
 from relay.slack.names import Directory
 from relay.slack.poster import Poster
@@ -96,6 +98,7 @@ class Parts:
     inbound: Inbound
     queues: Queues
     door: Door
+    receipts: ReceiptDesk
     instance: str
     slack: SlackParts | None = None
 
@@ -236,6 +239,37 @@ async def assemble(
             icon_url=config.slack.icon_url,
             icons={o: p.icon_url for o, p in config.partners.items() if p.icon_url},
         )
+    feedback = (
+        Feedback(
+            store=aio,
+            caller=conn.caller,
+            channels=channels,
+            names={o: p.name for o, p in policy.partners.items()},
+        )
+        if conn is not None and channels is not None
+        else None
+    )
+    receipts = ReceiptDesk(
+        agency=config.agency,
+        signer=signer,
+        keyring=keyring,
+        store=aio,
+        recorder=recorder,
+        clock=clock,
+        sender=client,
+        seen=(
+            (lambda r: feedback.receipt(r.envelope_id, r.reporter, r.status.value))
+            if feedback is not None
+            else None
+        ),
+        backoff=tuning.backoff,
+        poll=tuning.poll,
+    )
+
+    def undeliverable(envelope_id: str, partner: str) -> None:
+        if feedback is not None:
+            receipts.later(feedback.undeliverable(envelope_id, partner))
+
     stored = Loop()  # the inbound queue's signal: an envelope was stored
     inbound = Inbound(
         agency=config.agency,
@@ -264,6 +298,8 @@ async def assemble(
         clock=lambda: clock().timestamp(),
         tuning=tuning,
         inbound_signal=stored,
+        owe=receipts.owe,
+        on_undeliverable=undeliverable,
     )
     outbound = Outbound(
         agency=config.agency,
@@ -349,6 +385,7 @@ async def assemble(
         inbound=inbound,
         queues=queues,
         door=door,
+        receipts=receipts,
         instance=instance,
         slack=slack,
     )

@@ -152,6 +152,30 @@ class PeerClient:
                 await self._sleep(min(wait, self._retry.cap))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def send_receipts(self, partner: str, tokens: Sequence[str]) -> list[str | None]:
+        """One ``POST /v1/receipts``: each receipt's answer (None: taken; else the partner's
+        code). A partner without the endpoint (an older relay) answers every one
+        ``receipts_unsupported``; a refusal of the whole request raises."""
+        body = json.dumps({"receipts": list(tokens)}, separators=(",", ":")).encode()
+        status, payload, headers = await self._post_json(partner, "/v1/receipts", body)
+        if status == 404:
+            return ["receipts_unsupported"] * len(tokens)
+        results = payload.get("results")
+        if status != 200 or not isinstance(results, list) or len(results) != len(tokens):
+            code = _code(payload, status) if status != 200 else "delivery_failed"
+            raise DeliveryError(
+                f"partner {partner} refused receipts: {code} ({status})",
+                code=code,
+                retryable=status in _RETRYABLE_STATUS or status == 200,
+                retry_after=_seconds(headers.get("Retry-After")),
+            )
+        return [
+            None
+            if isinstance(r, dict) and r.get("status") in ("stored", "duplicate", "forwarded")
+            else _code(r if isinstance(r, dict) else {}, 400)
+            for r in results
+        ]
+
     async def send_transaction_once(
         self, partner: str, bodies: Sequence[bytes]
     ) -> list[SendResult | DeliveryError]:
