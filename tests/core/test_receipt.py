@@ -73,7 +73,7 @@ def test_a_receipt_verifies_and_names_ids_and_codes_only() -> None:
     ],
 )
 def test_a_receipt_carries_no_text(over: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match=r"agency|envelope id|reason|not a valid"):
+    with pytest.raises(ValueError, match=r"agency|kid|envelope id|reason|not a valid"):
         _token(**over)
 
 
