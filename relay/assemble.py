@@ -300,6 +300,7 @@ async def assemble(
         inbound_signal=stored,
         owe=receipts.owe,
         on_undeliverable=undeliverable,
+        on_receipts=receipts.take,
     )
     outbound = Outbound(
         agency=config.agency,
@@ -320,6 +321,7 @@ async def assemble(
         keyring=pinned,
         fingerprints={fp: o for o, link in config.partners.items() for fp in link.tls_sha256},
         clock=clock,
+        receipt=receipts.accepted,
     )
     slack = None
     if conn is not None and channels is not None and poster is not None and config.slack:

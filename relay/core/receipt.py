@@ -4,7 +4,8 @@ sent it (and on, hop by hop, to the agency that wrote it).
 A receipt is a compact JWS (EdDSA, ``typ`` :data:`RECEIPT_TYP`) over the JCS of its claims::
 
     {"iss": reporter ORI, "env_iss": origin ORI, "env": envelope id,
-     "status": "posted" | "withheld" | "refused" | "retracted" | "relayed" | "failed",
+     "status": "accepted" | "posted" | "withheld" | "refused" | "retracted" | "relayed"
+               | "failed",
      "reason": reason code or policy rule id (refused, withheld, failed), "at": RFC 3339}
 
 Ids, codes and times only: a receipt never carries text. One receipt counts per reporter,
@@ -49,6 +50,7 @@ _REASON: Final = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")
 
 
 class ReceiptStatus(StrEnum):
+    ACCEPTED = "accepted"  # verified and stored, to be judged (the answer to the envelope)
     POSTED = "posted"  # shown in the receiving agency's workspace
     WITHHELD = "withheld"  # kept back by the receiving agency's choice (e.g. an orphan reply)
     REFUSED = "refused"  # its inbound policy would not show it (reason: the rule)

@@ -38,6 +38,7 @@ def _code(payload: dict[str, Any], status: int) -> str:
 class SendResult:
     status: str  # "accepted" or "duplicate"
     envelope_id: str
+    receipt: str | None = None  # the partner's signed "accepted" receipt, if it sent one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,6 +206,7 @@ class PeerClient:
             return SendResult(
                 status=str(payload.get("status", "accepted")),
                 envelope_id=str(payload.get("envelope", "")),
+                receipt=_token(payload.get("receipt")),
             )
         code = _code(payload, status)
         reason = Reason.parse(code)
@@ -236,7 +238,9 @@ def _answer(partner: str, result: object) -> SendResult | DeliveryError:
     """One envelope's answer within a transaction."""
     if isinstance(result, dict) and result.get("status") in ("accepted", "duplicate"):
         return SendResult(
-            status=str(result["status"]), envelope_id=str(result.get("envelope", ""))
+            status=str(result["status"]),
+            envelope_id=str(result.get("envelope", "")),
+            receipt=_token(result.get("receipt")),
         )
     code = _code(result if isinstance(result, dict) else {}, 400)
     reason = Reason.parse(code)
@@ -289,6 +293,11 @@ async def _json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
     except (ValueError, RecursionError, aiohttp.ContentTypeError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _token(value: object) -> str | None:
+    """A receipt as the partner gave it (verified by whoever keeps it), if it is a string."""
+    return value if isinstance(value, str) and len(value) <= 4096 else None
 
 
 def _seconds(header: str | None) -> float | None:

@@ -161,7 +161,9 @@ class Inbound:
             while self._verified_bytes > _VERIFIED_BYTES:
                 self._verified_bytes -= self._verified.popitem(last=False)[1][1]
             self.wake()
-        return Accepted(envelope_id=verified.envelope_id, duplicate=not new)
+        return Accepted(
+            envelope_id=verified.envelope_id, duplicate=not new, issuer=verified.issuer
+        )
 
     async def _store(
         self, verified: VerifiedEnvelope, body: bytes, peer: str, now: dt.datetime

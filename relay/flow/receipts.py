@@ -30,8 +30,15 @@ from relay.core.backoff import Backoff
 from relay.core.defaults import RECEIPT_BATCH
 from relay.core.keys import Keyring
 from relay.core.reasons import Reason
-from relay.core.receipt import Receipt, ReceiptStatus, sign_receipt, verify_receipt
+from relay.core.receipt import (
+    Receipt,
+    ReceiptStatus,
+    receipt_id,
+    sign_receipt,
+    verify_receipt,
+)
 from relay.errors import DeliveryError, ReceiptError
+from relay.federation.server import Accepted
 from relay.flow.queues import Outcome
 from relay.flow.records import Recorder
 from relay.flow.wire import Signer
@@ -89,34 +96,40 @@ class ReceiptDesk:
     def owe(self, item: ClaimedInbound, outcome: Outcome) -> OwedReceipt | None:
         """The signed receipt for ``outcome`` of ``item``, owed to the relay that sent it
         (None: nothing is owed, e.g. our own envelope come back)."""
-        status, reason = outcome
         if item.sender == self.agency:
             return None
+        signed = self._sign(item.issuer, item.envelope_id, *outcome)
+        if signed is None:
+            return None
+        self._wake.set()
+        return OwedReceipt(id=signed[0], peer=item.sender, token=signed[1])
+
+    def accepted(self, accepted: Accepted) -> str | None:
+        """The ``accepted`` receipt answered with an envelope just stored (or a retry's)."""
+        if not accepted.issuer or accepted.issuer == self.agency:
+            return None
+        signed = self._sign(accepted.issuer, accepted.envelope_id, ReceiptStatus.ACCEPTED, None)
+        return signed[1] if signed else None
+
+    def _sign(
+        self, origin: str, envelope_id: str, status: str, reason: str | None
+    ) -> tuple[str, str] | None:
+        """(receipt id, token), or None for ids a receipt cannot name (counted)."""
         try:
             token = sign_receipt(
                 self.signer.key,
                 self.signer.kid,
                 reporter=self.agency,
-                origin=item.issuer,
-                envelope_id=item.envelope_id,
+                origin=origin,
+                envelope_id=envelope_id,
                 status=ReceiptStatus(status),
                 reason=reason,
                 at=self.clock(),
             )
-        except ValueError:  # an id a receipt cannot name (a test's odd id): nothing owed
-            self.recorder.problem("receipts", item.envelope_id, "receipt_invalid")
+        except ValueError:
+            self.recorder.problem("receipts", envelope_id, "receipt_invalid")
             return None
-        rid = Receipt(
-            reporter=self.agency,
-            origin=item.issuer,
-            envelope_id=item.envelope_id,
-            status=ReceiptStatus(status),
-            reason=reason,
-            at="",
-            kid=self.signer.kid,
-        ).id
-        self._wake.set()
-        return OwedReceipt(id=rid, peer=item.sender, token=token)
+        return receipt_id(self.agency, origin, envelope_id, status), token
 
     def wake(self) -> None:
         self._wake.set()

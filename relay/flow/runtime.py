@@ -60,6 +60,7 @@ class Queues:
         inbound_signal: Loop | None = None,
         owe: Callable[[ClaimedInbound, Outcome], OwedReceipt | None] | None = None,
         on_undeliverable: Callable[[str, str], None] = lambda envelope_id, partner: None,
+        on_receipts: Callable[[str, list[str]], Awaitable[object]] | None = None,
     ) -> None:
         self.agency = agency
         self.policy_ref = policy_ref
@@ -83,6 +84,7 @@ class Queues:
             audit=self._audit_forwards,
             may_send=recorder.ready,
             on_settle_failed=recorder.commit_failed,
+            on_receipts=on_receipts,
         )
         self.inbound = InboundWorker(
             store,

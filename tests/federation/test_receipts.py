@@ -59,13 +59,16 @@ async def test_every_receiver_reports_back_to_the_origin_through_the_hop(
     await federation.publish(CT, BOLO, "1.1", envelope_id="ct-0001")
     ct = federation.service(CT).store
     assert _receipts(ct, "ct-0001") == {
-        (MA, "posted", None),
+        (MA, "accepted", None),  # the answer to the envelope
+        (MA, "posted", None),  # what became of it
+        (FC, "accepted", None),
         (FC, "posted", None),
-        (RI, "posted", None),  # reached only through the fusion center: passed back by it
+        (RI, "accepted", None),  # reached only through the fusion center: passed back by it
+        (RI, "posted", None),
     }
     kept = _ledger(ct, "receipt")
     assert sorted(kept) == sorted(
-        [(MA, "ct-0001", "posted"), (FC, "ct-0001", "posted"), (RI, "ct-0001", "posted")]
+        (o, "ct-0001", s) for o in (MA, FC, RI) for s in ("accepted", "posted")
     )
     # the fusion center recorded the receipt it passed back, and owes nothing more
     fc = federation.service(FC).store
@@ -99,10 +102,8 @@ async def test_a_receipt_given_twice_is_kept_once(federation: Federation) -> Non
     )
     desk = federation.service(CT).parts.receipts
     assert await desk.take(MA, [token]) == [{"status": "duplicate"}]
-    assert (
-        len([r for r in _ledger(federation.service(CT).store, "receipt") if r[1] == "ct-0003"])
-        == 3
-    )
+    kept = [r for r in _ledger(federation.service(CT).store, "receipt") if r[1] == "ct-0003"]
+    assert len(kept) == 6  # accepted and posted, from each of the three
 
 
 async def test_forged_and_malformed_receipts_are_refused(federation: Federation) -> None:
@@ -195,7 +196,7 @@ async def test_a_post_that_fails_for_good_is_reported_failed(tmp_path: Path) -> 
         got = _receipts(fed.service(CT).store, "ct-0006")
     finally:
         await fed.stop()
-    assert got == {(MA, "failed", "is_archived")}
+    assert got == {(MA, "accepted", None), (MA, "failed", "is_archived")}
 
 
 async def test_receipts_to_a_relay_without_the_endpoint_are_dropped_and_counted(
