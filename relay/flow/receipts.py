@@ -22,7 +22,7 @@ import hashlib
 import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import structlog
 
@@ -44,6 +44,9 @@ from relay.flow.records import Recorder
 from relay.flow.wire import Signer
 from relay.store.aio import AsyncStore
 from relay.store.contract import ClaimedInbound, OwedReceipt, ReceiptRow
+
+if TYPE_CHECKING:
+    from relay.core.audit import AuditRecord
 
 __all__ = ["MAX_RECEIPTS", "ReceiptDesk", "ReceiptSender"]
 
@@ -198,31 +201,84 @@ class ReceiptDesk:
 
     # -- the sending side: receipts given to us ------------------------------------------
     async def take(self, peer: str, tokens: Sequence[object]) -> list[dict[str, str]]:
-        """``POST /v1/receipts`` from ``peer``: each receipt's answer, in order."""
+        """``POST /v1/receipts`` from ``peer`` (or the receipts answered with envelopes it
+        took): each receipt's answer, in order. Verified one by one, kept in one write."""
         now = self.clock()
-        answers: list[dict[str, str]] = []
-        kept: list[Receipt] = []
-        for token in tokens:
+        answers: list[dict[str, str]] = [{} for _ in tokens]
+        mine: list[tuple[int, Receipt, str]] = []
+        theirs: list[tuple[int, Receipt, str]] = []
+        for i, token in enumerate(tokens):
             try:
                 receipt = verify_receipt(token, self.keyring, now)
             except ReceiptError as exc:
-                self.recorder.metrics.receipt("received", peer, exc.code)
-                answers.append({"error": exc.code})
+                answers[i] = {"error": exc.code}
                 continue
             assert isinstance(token, str)  # noqa: S101 - verified
-            answer = await self._one(peer, receipt, token, now)
+            (mine if receipt.origin == self.agency else theirs).append((i, receipt, token))
+        backs: list[str | None] = []
+        if theirs:  # where each goes back to: the relay that sent us the envelope
+            store = self.store
+            wanted = [(r.origin, r.envelope_id) for _, r, _ in theirs]
+            backs = await self.aio.run(lambda: [store.sender_of(o, e) for o, e in wanted])
+        onward = []
+        for (i, receipt, token), back in zip(theirs, backs, strict=True):
+            if back is None or back == peer:
+                answers[i] = {"error": Reason.PARTNER_UNKNOWN}
+            else:
+                onward.append((i, receipt, token, back))
+        if mine or onward:
+            await self._keep(mine, onward, now, answers)
+        for answer in answers:
             self.recorder.metrics.receipt("received", peer, answer.get("error", "ok"))
-            if answer.get("status") == "stored":
-                kept.append(receipt)
-            answers.append(answer)
+        kept = [r for i, r, _ in mine if answers[i].get("status") == "stored"]
         if kept and self.seen is not None:
             self.later(self._tell(kept))
+        if onward:
+            self._wake.set()
         return answers
 
-    async def _one(
-        self, peer: str, receipt: Receipt, token: str, now: dt.datetime
-    ) -> dict[str, str]:
-        record = self.recorder.entry(
+    async def _keep(
+        self,
+        mine: list[tuple[int, Receipt, str]],
+        onward: list[tuple[int, Receipt, str, str]],
+        now: dt.datetime,
+        answers: list[dict[str, str]],
+    ) -> None:
+        """One durable write: our own receipts kept (each once) and the others owed back,
+        each with its ledger record."""
+        store, at = self.store, now.timestamp()
+        records = {i: self._record(r, token) for i, r, token in mine}
+        records |= {i: self._record(r, token) for i, r, token, _ in onward}
+
+        def write() -> list[tuple[int, dict[str, str]]]:
+            out = []
+            for i, r, _ in mine:
+                row = ReceiptRow(
+                    id=r.id,
+                    envelope_id=r.envelope_id,
+                    reporter=r.reporter,
+                    status=r.status.value,
+                    reason=r.reason,
+                    at=r.at,
+                )
+                new = store.record_receipt(row, received_at=now.isoformat())
+                if new:
+                    self.recorder.append(records[i])
+                out.append((i, {"status": "stored" if new else "duplicate"}))
+            if onward:
+                store.queue_receipts(
+                    [OwedReceipt(id=r.id, peer=back, token=t) for _, r, t, back in onward],
+                    now=at,
+                )
+                self.recorder.append([rec for i, *_ in onward for rec in records[i]])
+                out += [(i, {"status": "forwarded"}) for i, *_ in onward]
+            return out
+
+        for i, answer in await self.aio.durable(write):
+            answers[i] = answer
+
+    def _record(self, receipt: Receipt, token: str) -> list[AuditRecord]:
+        return self.recorder.entry(
             "receipt",
             source=receipt.reporter,
             destination=self.agency,
@@ -233,38 +289,6 @@ class ReceiptDesk:
             rules=(receipt.reason,) if receipt.reason else (),
             outcome=receipt.status.value,
         )
-        store = self.store
-        if receipt.origin == self.agency:
-            row = ReceiptRow(
-                id=receipt.id,
-                envelope_id=receipt.envelope_id,
-                reporter=receipt.reporter,
-                status=receipt.status.value,
-                reason=receipt.reason,
-                at=receipt.at,
-            )
-
-            def keep() -> bool:
-                new = store.record_receipt(row, received_at=now.isoformat())
-                if new:
-                    self.recorder.append(record)
-                return new
-
-            new = await self.aio.durable(keep)
-            return {"status": "stored" if new else "duplicate"}
-        back = await self.aio.sender_of(receipt.origin, receipt.envelope_id)
-        if back is None or back == peer:
-            return {"error": Reason.PARTNER_UNKNOWN}
-        owed = OwedReceipt(id=receipt.id, peer=back, token=token)
-        at = now.timestamp()
-
-        def forward() -> None:
-            store.queue_receipts([owed], now=at)
-            self.recorder.append(record)
-
-        await self.aio.durable(forward)
-        self._wake.set()
-        return {"status": "forwarded"}
 
     def later(self, work: Awaitable[None]) -> None:
         """Run ``work`` (the author's view) without holding up the caller; awaited by
