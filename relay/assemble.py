@@ -45,6 +45,8 @@ from relay.slack.inbox import Inbox
 from relay.slack.names import Directory
 from relay.slack.poster import Poster
 from relay.slack.publisher import Observer, Publisher
+from relay.slack.reactions import ReactionCancels
+from relay.slack.supervisors import Supervision
 from relay.store.aio import AsyncStore
 from relay.store.contract import Store
 from relay.store.group import GroupWriter
@@ -333,6 +335,21 @@ async def assemble(
             clock=clock,
         )
         await moves.restore()
+        directory = Directory(conn.caller, policy, clock)
+        reactions = ReactionCancels(
+            agency=config.agency,
+            team_id=config.slack.team_id,
+            reaction=config.slack.cancel_reaction,
+            channels=channels,
+            outbound=outbound,
+            caller=conn.caller,
+            directory=directory,
+            supervision=Supervision(config.slack.supervisors, conn.caller, recorder),
+            recorder=recorder,
+            bot_user_id=conn.bot_user_id,
+            bot_id=conn.bot_id,
+            observe=observe,
+        )
         publisher = Publisher(
             agency=config.agency,
             policy=policy,
@@ -341,11 +358,12 @@ async def assemble(
             moves=moves,
             caller=conn.caller,
             fetcher=conn.fetcher,
-            directory=Directory(conn.caller, policy, clock),
+            directory=directory,
             recorder=recorder,
             bot_user_id=conn.bot_user_id,
             bot_id=conn.bot_id,
             observe=observe,
+            reactions=reactions,
         )
         inbox = Inbox(
             store=aio,

@@ -25,6 +25,7 @@ from relay.config_schema import (
     RelayConfig,
     Secret,
     SlackConfig,
+    Supervisors,
 )
 from relay.config_sections import (
     admin_section,
@@ -54,6 +55,7 @@ __all__ = [
     "RelayConfig",
     "Secret",
     "SlackConfig",
+    "Supervisors",
     "load_config",
     "read_config",
 ]

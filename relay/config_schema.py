@@ -23,6 +23,7 @@ __all__ = [
     "RelayConfig",
     "Secret",
     "SlackConfig",
+    "Supervisors",
 ]
 
 
@@ -128,6 +129,16 @@ class Secret:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Supervisors:
+    """``slack.supervisors``: who may act on any officer's post in this workspace: cancel a
+    BOLO by reaction (``slack.cancel_reaction``); the supervisor's review (issue #16) uses the
+    same list. Listed user ids, and the members of one user group (``usergroups:read``)."""
+
+    users: frozenset[str] = frozenset()
+    usergroup: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SlackConfig:
     team_id: str
     mode: str  # "events" (HTTP) or "socket"
@@ -146,6 +157,8 @@ class SlackConfig:
     catch_up_seconds: float = (
         defaults.SLACK_CATCH_UP
     )  # look for events Slack gave up delivering this often
+    supervisors: Supervisors = Supervisors()
+    cancel_reaction: str = defaults.SLACK_CANCEL_REACTION  # an emoji name, no colons
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from relay.cli import main
 from relay.cli_keygen import run_keygen
 from relay.commands.config import PLACEHOLDERS
+from relay.config import read_config
 from relay.core.policy.yamlnodes import Loc, Problems, parse_yaml
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -162,6 +163,22 @@ def _check(
         problems.append(match.groupdict())
     (summary,) = captured.out.splitlines()
     return code, problems, summary
+
+
+def test_supervisors_and_the_cancel_reaction_are_read(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.replace(
+        "    C0TESTPATT: pattern-crime\n",
+        "    C0TESTPATT: pattern-crime\n  supervisors:\n    users: [U0SGTBAKR1, W0LTMORAN1]\n"
+        "    usergroup: S0SUPERVS1\n  cancel_reaction: x\n",
+    )
+    code, problems, _ = _check(capsys, setup.path)
+    assert (code, _errors(problems)) == (0, [])
+    slack = read_config(setup.path).slack
+    assert slack is not None
+    assert slack.supervisors.users == {"U0SGTBAKR1", "W0LTMORAN1"}
+    assert (slack.supervisors.usergroup, slack.cancel_reaction) == ("S0SUPERVS1", "x")
 
 
 def _errors(problems: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -428,6 +445,33 @@ CASES: Final[dict[str, tuple[Mutation, str | None, str, str]]] = {
         "{host: 127.0.0.1, port: 8443}",
         "error",
         "both use 127.0.0.1:8443",
+    ),
+    "slack_supervisor_not_a_user_id": (
+        lambda s: s.replace(
+            "    C0TESTPATT: pattern-crime\n",
+            "    C0TESTPATT: pattern-crime\n  supervisors:\n    users: [U0SGTBAKR1, sgt.baker]\n",
+        ),
+        "users: [U0SGTBAKR1, sgt.baker]",
+        "error",
+        "'sgt.baker' is not a Slack user id",
+    ),
+    "slack_supervisor_group_not_a_group_id": (
+        lambda s: s.replace(
+            "    C0TESTPATT: pattern-crime\n",
+            "    C0TESTPATT: pattern-crime\n  supervisors:\n    usergroup: '@supervisors'\n",
+        ),
+        "usergroup: '@supervisors'",
+        "error",
+        "is not a Slack user group id",
+    ),
+    "slack_cancel_reaction_with_colons": (
+        lambda s: s.replace(
+            "    C0TESTPATT: pattern-crime\n",
+            "    C0TESTPATT: pattern-crime\n  cancel_reaction: ':no_entry:'\n",
+        ),
+        "cancel_reaction:",
+        "error",
+        "emoji name without colons",
     ),
     "slack_port_out_of_range": (
         lambda s: s.replace("port: 3000", "port: 70000"),
