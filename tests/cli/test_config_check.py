@@ -615,6 +615,8 @@ def test_origins_pin_the_keys_of_agencies_heard_through_a_hop(
     code, problems, summary = _check(capsys, setup.path)
     assert (code, _errors(problems)) == (0, []), problems
     assert summary.startswith("config ok: CT9990100, 1 partners, ")
+    # The baseline policy's partner NY9990300 is heard through a hop: no missing-link warning.
+    assert not [p for p in problems if "NY9990300 has no entry" in p["msg"]]
     config = read_config(setup.path)
     assert set(config.origins) == {"NY9990300"}
     assert set(config.partners) == {"MA9990200"}, "an origin is no partner: no link, no TLS pin"
