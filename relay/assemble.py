@@ -128,15 +128,19 @@ def load_signing_key(path: Path, source: str) -> Ed25519PrivateKey:
 
 
 def keyring_from_config(config: RelayConfig) -> Keyring:
+    """The signing keys ``relay.yaml`` pins: its partners' (``partners:``) and those of the
+    agencies it hears from only through a hop (``origins:``), each pinned to its agency."""
     keys = []
-    for link in config.partners.values():
-        for k in link.keys:
+    pinned = [("partner", link.ori, link.keys) for link in config.partners.values()]
+    pinned += [("origin", o.ori, o.keys) for o in config.origins.values()]
+    for what, ori, configured in pinned:
+        for k in configured:
             raw = base64.urlsafe_b64decode(k.public_key + "=" * (-len(k.public_key) % 4))
             try:
                 keys.append(
                     PinnedKey(
                         kid=KeyId(k.kid),
-                        agency=AgencyId(link.ori),
+                        agency=AgencyId(ori),
                         public_key=raw,
                         not_before=k.not_before,
                         not_after=k.not_after,
@@ -145,7 +149,7 @@ def keyring_from_config(config: RelayConfig) -> Keyring:
                 )
             except (ValueError, Exception) as exc:  # noqa: BLE001 - a key that must not pin
                 raise ConfigLoadError(
-                    config.source, [(1, f"partner key {k.kid} refused ({type(exc).__name__})")]
+                    config.source, [(1, f"{what} key {k.kid} refused ({type(exc).__name__})")]
                 ) from None
     return Keyring.of(keys)
 
@@ -200,7 +204,7 @@ async def assemble(
     signer = Signer(
         key=load_signing_key(config.signing_key, config.source), kid=config.signing_kid
     )
-    pinned = keyring_from_config(config)  # the partners' keys, as relay.yaml pins them
+    pinned = keyring_from_config(config)  # partners' and origins' keys, as relay.yaml pins
     metrics.keys((k.agency, k.kid, k.not_after.timestamp()) for k in pinned.keys if k.not_after)
     keyring = _with_own_key(pinned, config.agency, signer)  # what envelopes verify against
     store = _open_store(config)

@@ -18,6 +18,7 @@ __all__ = [
     "DeliveryConfig",
     "FederationConfig",
     "LoggingConfig",
+    "OriginKeys",
     "PartnerLink",
     "PinnedKeyConfig",
     "RelayConfig",
@@ -43,6 +44,16 @@ class PartnerLink:
     tls_sha256: frozenset[str]  # pinned client/server certificate fingerprints (hex)
     keys: tuple[PinnedKeyConfig, ...]
     icon_url: str | None = None  # the icon this partner's posts show in our workspace
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OriginKeys:
+    """An agency heard from only through a relaying partner (``origins:``): its signing keys,
+    pinned so that the origin signature of what it writes can be verified. No URL and no
+    certificate: this relay never talks to it."""
+
+    ori: str
+    keys: tuple[PinnedKeyConfig, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,6 +183,7 @@ class RelayConfig:
     federation: FederationConfig
     partners: dict[str, PartnerLink]
     slack: SlackConfig | None = None
+    origins: dict[str, OriginKeys] = field(default_factory=dict)  # keys pinned, no link
     delivery: DeliveryConfig = DeliveryConfig()
     admin: AdminConfig | None = None  # no ``admin:`` section: no admin listener
     audit: AuditConfig = AuditConfig()
