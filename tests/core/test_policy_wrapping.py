@@ -205,3 +205,40 @@ CARRY = re.compile(
 def test_a_line_carries_on_where_the_carry_pattern_says(head: str, word: str, space: str) -> None:
     line = head + word + space
     assert plainly_carries(line) == (CARRY.search(line.rstrip()[-12:]) is not None)
+
+
+SOURCE_PARAGRAPH = (
+    "SOI-7 tells us the Dock St burglary crew will move the stolen generators this "
+    "weekend, loading them at night behind the old cannery on Pier Rd into a rented box "
+    "truck. The crew's driver is described as W/M, 40s, grey goatee, Red Sox cap. Vehicle: "
+    "white 2019 Isuzu NPR box truck, MA reg 8TRK55. Call Havenport PD Burglary, 555-0111."
+)
+SOURCE_TIP = ["cannery", "generators", "loading"]  # the source's tip, past the line break
+
+
+@pytest.mark.parametrize("width", [52, 60, 68, 76])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Heads up all, forwarding this from our burglary unit for tonight's shift.",
+        "Suspect vehicle is a maroon 2014 Nissan Altima with a cracked windshield.",
+    ],
+)
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_sentence_typed_onto_a_wrapped_paragraph_releases_nothing_of_a_source(
+    decide: Decide, width: int, typed: str, where: str
+) -> None:
+    """A sentence typed on the first (or last) line of a pasted, hard-wrapped paragraph makes
+    that line wider than the wrap; the source's sentence running over the break is still one
+    sentence, withheld whole."""
+    lines = textwrap.wrap(SOURCE_PARAGRAPH, width)
+    if where == "before":
+        lines[0] = f"{typed} {lines[0]}"
+    else:
+        lines[-1] = f"{lines[-1]} {typed}"
+    got = decide(message_event("\n".join(lines)))
+    assert got["action"] == "redact"
+    shown = visible(got)
+    assert [w for w in SOURCE_TIP if w in shown] == []
+    assert "8TRK55" in shown, "the BOLO itself still goes out"
+    assert typed.split()[-1] in shown

@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from relay.commands.demo import agencies
 from relay.config import Supervisors
 from relay.flow.queues import QueueTuning
 from relay.lab.emulator.model import Json
 from relay.lab.network import Agency, Network, NetworkOptions
 from relay.slack.reactions import CANCEL_LINE
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "policies" / "examples"
-CT, MA, NY = "CT9990100", "MA9990200", "NY9990300"
+CT, MA, NY, FC = "CT9990100", "MA9990200", "NY9990300", "CT999FC00"
 OFFICER, SERGEANT, LIEUTENANT, OTHER = "U0OKAFOR01", "U0SGTBAKR1", "U0LTMORAN1", "U0FERREIR1"
 DUNNE = "U0MILLBR01"
 GROUP = "S0SUPERVS1"
@@ -31,28 +30,15 @@ CANCELLED = ":no_entry: *CANCELLED*"
 
 
 def _agencies() -> list[Agency]:
-    return [
-        Agency(
-            CT,
-            "Havenport PD",
-            "T0HAVENPT1",
-            EXAMPLES / "ct9990100-havenport.yaml",
-            officers=(
-                (OFFICER, "Det. Sgt. R. Okafor"),
-                (SERGEANT, "Sgt. A. Baker"),
-                (LIEUTENANT, "Lt. J. Moran"),
-                (OTHER, "Det. L. Ferreira"),
-            ),
-        ),
-        Agency(
-            MA,
-            "Millbrook PD",
-            "T0MILLBRK1",
-            EXAMPLES / "ma9990200-millbrook.yaml",
-            officers=((DUNNE, "Sgt. P. Dunne"),),
-        ),
-        Agency(NY, "Eastfield PD", "T0EASTFLD1", EXAMPLES / "ny9990300-eastfield.yaml"),
-    ]
+    """The demo's agencies (Eastfield reached through the fusion center), Havenport with a
+    sergeant, a lieutenant and another detective besides the author."""
+    officers = (
+        (OFFICER, "Det. Sgt. R. Okafor"),
+        (SERGEANT, "Sgt. A. Baker"),
+        (LIEUTENANT, "Lt. J. Moran"),
+        (OTHER, "Det. L. Ferreira"),
+    )
+    return [dataclasses.replace(a, officers=officers) if a.ori == CT else a for a in agencies()]
 
 
 class _Supervised(Network):
@@ -114,7 +100,7 @@ async def test_the_authors_reaction_cancels_at_every_partner(net: Network) -> No
     signed = [
         r for r in records if r.event == "sign" and (r.envelope_id or "").endswith(".cancel")
     ]
-    assert sorted(str(r.destination) for r in signed) == [MA, NY]
+    assert sorted(str(r.destination) for r in signed) == [FC, MA]  # Eastfield through FC
     assert {r.actor_user for r in signed} == {OFFICER}
     assert {r.outcome for r in signed} == {"cancel"}
 

@@ -158,7 +158,7 @@ def wrapped_runs(
     def prose(first: int, end: int) -> bool:
         return end - first >= 2 and _is_prose(texts[first:end], abbreviated, sentence_ends)
 
-    i = 0
+    i = taken = 0  # lines before ``taken`` are in a run already
     while i < n:
         end = _greedy_run(texts, lengths, kinds, abbreviated, i)
         ok = prose(i, end)
@@ -171,9 +171,30 @@ def wrapped_runs(
             elif not ok:
                 end = max(end, after)
         if ok:
-            runs[i] = end
+            # A line wider than the wrap on either side whose sentence plainly runs into
+            # the paragraph (a sentence typed in front of a pasted paragraph, or after it):
+            # it is the paragraph's first (or last) line, whatever its width.
+            first = i
+            if first - 1 >= taken and _joins(texts, kinds, first - 1, abbreviated):
+                first -= 1
+            while end < n and _joins(texts, kinds, end - 1, abbreviated):
+                end += 1
+            runs[first] = taken = end
         i = max(end, i + 1)
     return runs
+
+
+def _joins(
+    texts: Sequence[str], kinds: Sequence[object], j: int, abbreviated: Callable[[str], bool]
+) -> bool:
+    """Does the sentence of line ``j`` plainly go on into line ``j + 1`` (the line ends
+    inside a sentence and the next starts in lower case), one kind of text?"""
+    if j + 1 >= len(texts) or kinds[j] is None or kinds[j + 1] is not kinds[j]:
+        return False
+    text, nxt = texts[j], texts[j + 1]
+    if not text.strip() or not nxt.lstrip()[:1].islower():
+        return False
+    return _goes_on(text, nxt, abbreviated)
 
 
 def _may_wrap(
