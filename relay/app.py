@@ -89,6 +89,11 @@ class RunningRelay:
                 break
         await receipts.settle()
 
+    async def quiet(self) -> bool:
+        """No receipt owed or on its way, no author's view being updated (tests, the lab:
+        when every relay is quiet at once, the receipts have all come home)."""
+        return await self.parts.receipts.quiet()
+
     async def wait_idle(self) -> None:
         """Until every Slack event taken has been processed."""
         if self.parts.slack is not None:

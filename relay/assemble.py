@@ -190,6 +190,7 @@ async def assemble(
         )
     feedback = (
         Feedback(
+            agency=config.agency,
             store=aio,
             caller=conn.caller,
             channels=channels,
@@ -296,6 +297,8 @@ async def assemble(
             bot_user_id=conn.bot_user_id,
             bot_id=conn.bot_id,
             observe=observe,
+            status=config.slack.status_reaction,
+            explain=feedback.explain if feedback is not None else None,
         )
         publisher = Publisher(
             agency=config.agency,

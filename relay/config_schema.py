@@ -170,6 +170,8 @@ class SlackConfig:
     )  # look for events Slack gave up delivering this often
     supervisors: Supervisors = Supervisors()
     cancel_reaction: str = defaults.SLACK_CANCEL_REACTION  # an emoji name, no colons
+    # the emoji an author (or a supervisor) adds to be told each partner's outcome
+    status_reaction: str = defaults.SLACK_STATUS_REACTION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,6 +34,7 @@ _SLACK: Final = {
     "catch_up_seconds",
     "supervisors",
     "cancel_reaction",
+    "status_reaction",
 }
 _FORBIDDEN_SECRETS: Final = {"bot_token", "signing_secret", "app_token", "token"}
 _REACTION: Final = re.compile(r"[a-z0-9_+'-]{1,100}", re.ASCII)  # an emoji name, no colons
@@ -102,6 +103,9 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
         ),
         supervisors=_supervisors(m.get("supervisors"), problems),
         cancel_reaction=_reaction(m.get("cancel_reaction"), problems),
+        status_reaction=_reaction(
+            m.get("status_reaction"), problems, "status_reaction", defaults.SLACK_STATUS_REACTION
+        ),
     )
 
 
@@ -136,17 +140,22 @@ def _supervisors(loc: Loc | None, problems: Problems) -> Supervisors:
     return Supervisors(users=frozenset(users), usergroup=usergroup)
 
 
-def _reaction(loc: Loc | None, problems: Problems) -> str:
+def _reaction(
+    loc: Loc | None,
+    problems: Problems,
+    key: str = "cancel_reaction",
+    default: str = defaults.SLACK_CANCEL_REACTION,
+) -> str:
     if loc is None or loc.value is None:
-        return defaults.SLACK_CANCEL_REACTION
+        return default
     if isinstance(loc.value, str) and _REACTION.fullmatch(loc.value):
         return loc.value
     problems.add(
         loc.line,
-        "slack.cancel_reaction must be an emoji name without colons (e.g. no_entry), "
+        f"slack.{key} must be an emoji name without colons (e.g. {default}), "
         f"not '{str(loc.value)[:40]}'",
     )
-    return defaults.SLACK_CANCEL_REACTION
+    return default
 
 
 def _partner_channels(loc: Loc | None, problems: Problems) -> dict[str, dict[str, str]]:

@@ -95,4 +95,5 @@ SLACK_HOST: Final = "127.0.0.1"  # slack.listen.host
 SLACK_PORT: Final = 3000  # slack.listen.port
 SLACK_CATCH_UP: Final = 60.0  # slack.catch_up_seconds
 SLACK_CANCEL_REACTION: Final = "no_entry"  # slack.cancel_reaction: the author's cancel emoji
+SLACK_STATUS_REACTION: Final = "grey_question"  # slack.status_reaction: "what did partners do?"
 SUPERVISOR_GROUP_TTL: Final = 60.0  # seconds slack.supervisors.usergroup's members are kept

@@ -93,6 +93,7 @@ class ReceiptDesk:
         self.backoff = backoff or Backoff(base=1.0, cap=300.0)
         self.poll = poll
         self._wake = asyncio.Event()
+        self._sending = asyncio.Lock()  # one batch of sends at a time (the loop, a drain)
         self._tasks: set[asyncio.Future[None]] = set()
 
     # -- the receiving side: what is owed ------------------------------------------------
@@ -157,6 +158,16 @@ class ReceiptDesk:
         """Send one batch of due receipts per peer; how many were claimed."""
         if self.sender is None:
             return 0
+        async with self._sending:
+            return await self._send_due()
+
+    async def quiet(self) -> bool:
+        """Nothing owed, nothing being sent, no author's view being brought up to date."""
+        if self._sending.locked() or self._tasks:
+            return False
+        return await self.aio.next_receipt_due() is None
+
+    async def _send_due(self) -> int:
         now = self.clock().timestamp()
         owed = await self.aio.claim_receipts(now=now, lease=_LEASE, limit=MAX_RECEIPTS * 4)
         by_peer: dict[str, list[OwedReceipt]] = defaultdict(list)
@@ -311,7 +322,11 @@ class ReceiptDesk:
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def settle(self) -> None:
-        """Until the author's views started so far are brought up to date (tests, stop)."""
+    async def settle(self) -> bool:
+        """Until the author's views started so far are brought up to date (tests, the lab);
+        True if there were any."""
+        waited = False
         while self._tasks:
+            waited = True
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        return waited

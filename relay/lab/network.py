@@ -317,6 +317,12 @@ class Network:
                     for node in nodes:
                         if node.alive:
                             await node.relay.drain()
+            live = [n.relay for nodes in self.instances.values() for n in nodes if n.alive]
+            for _ in range(8):  # receipts go back hop by hop: until every relay is quiet
+                if all([await relay.quiet() for relay in live]):
+                    break
+                for relay in live:
+                    await relay.drain()
 
     def post(self, origin: str, topic: str, user: str, text: str, **kw: Any) -> str:
         assert self.emu is not None  # noqa: S101

@@ -34,10 +34,13 @@ View = Literal["pending", "delivered", "problem"]
 Shared = tuple[str, str, str, str | None]  # (partner, envelope id, outbox state, reason)
 
 
-def message_of(envelope_id: str) -> str | None:
+def message_of(envelope_id: str, agency: str | None = None) -> str | None:
     """The post a receipt's envelope is about: the post itself (``ORI.CHANNEL.SECS.MICROS``)
-    or the post an edit changed (``<post>.e<ts>``); None for deletes and cancellations."""
+    or the post an edit changed (``<post>.e<ts>``); None for deletes and cancellations, and
+    for another agency's envelope (one this relay passed on)."""
     parts = envelope_id.split(".")
+    if agency is not None and parts[0] != agency:
+        return None
     if len(parts) == 4 or (len(parts) == 6 and parts[4].startswith("e")):
         return ".".join(parts[:4])
     return None
@@ -57,11 +60,13 @@ class Feedback:
     def __init__(
         self,
         *,
+        agency: str,
         store: AsyncStore,
         caller: SlackCaller,
         channels: ChannelMap,
         names: Mapping[str, str],
     ) -> None:
+        self.agency = agency  # only this agency's own messages have an author here
         self.aio = store
         self.caller = caller
         self.channels = channels
@@ -77,7 +82,7 @@ class Feedback:
 
     async def _refresh(self, envelope_id: str, who: str, status: str) -> None:
         """``who`` reported ``status`` for ``envelope_id`` (``dead``: our outbox gave up)."""
-        post = message_of(envelope_id)
+        post = message_of(envelope_id, self.agency)
         if post is None:
             return
         receipts = await self.aio.message_receipts(post)
@@ -99,17 +104,16 @@ class Feedback:
         if status in PROBLEMS or status == "dead":
             await self._note(channel, ts, receipts, shared)
 
-    async def explain(self, envelope_id: str) -> None:
-        """The per-partner note, asked for."""
-        post = message_of(envelope_id)
+    async def explain(self, envelope_id: str, user: str) -> None:
+        """The per-partner note, asked for by ``user`` (the author, or a supervisor)."""
+        post = message_of(envelope_id, self.agency)
         if post is None:
             return
         receipts = await self.aio.message_receipts(post)
         shared = await self.aio.message_shared(post)
         _, first_channel, secs, micros = post.split(".")
-        await self._note(
-            self.channels.current(first_channel), f"{secs}.{micros}", receipts, shared
-        )
+        channel, ts = self.channels.current(first_channel), f"{secs}.{micros}"
+        await self._note(channel, ts, receipts, shared, user=user)
 
     async def _react(self, channel: str, ts: str, now: View) -> None:
         if now == "pending":
@@ -125,9 +129,42 @@ class Feedback:
             )
 
     async def _note(
-        self, channel: str, ts: str, receipts: Sequence[ReceiptRow], shared: Sequence[Shared]
+        self,
+        channel: str,
+        ts: str,
+        receipts: Sequence[ReceiptRow],
+        shared: Sequence[Shared],
+        *,
+        user: str | None = None,
     ) -> None:
-        """An ephemeral note to the message's author: per partner, the latest outcome."""
+        """An ephemeral note to ``user`` (else the message's author): per partner, the
+        latest outcome and its code."""
+        if user is None:
+            user = await self._author(channel, ts)
+        if user is None:
+            return  # a thread reply, or gone: nobody to tell
+        latest: dict[str, str] = {}
+        for s in shared:
+            if s[2] == "dead":
+                latest[s[0]] = f"not delivered ({s[3] or 'failed'})"
+            else:
+                latest.setdefault(s[0], "sent, no answer yet")
+        for r in receipts:  # oldest first: the latest outcome per partner wins
+            latest[r.reporter] = f"{r.status} ({r.reason})" if r.reason else r.status
+        if latest:
+            lines = ", ".join(
+                f"{self.names.get(o, o)}: {what}" for o, what in sorted(latest.items())
+            )
+            text = f"Relay: what partners did with this post: {lines}."
+        else:
+            text = "Relay: this post was not shared with any partner."
+        with contextlib.suppress(DeliveryError):
+            await self.caller.api(
+                "chat.postEphemeral", channel, channel=channel, user=user, text=text
+            )
+
+    async def _author(self, channel: str, ts: str) -> str | None:
+        """Who posted the top-level message at ``ts`` (None: a reply, or gone)."""
         try:
             page = await self.caller.api(
                 "conversations.history",
@@ -138,27 +175,7 @@ class Feedback:
                 limit=1,
             )
         except DeliveryError:
-            return
+            return None
         found = [m for m in page.get("messages") or [] if m.get("ts") == ts]
         user = found[0].get("user") if found else None
-        if not isinstance(user, str):
-            return  # a thread reply, or gone: nobody to tell
-        latest: dict[str, str] = {}
-        for s in shared:
-            if s[2] == "dead":
-                latest[s[0]] = f"not delivered ({s[3] or 'failed'})"
-            else:
-                latest.setdefault(s[0], "sent, no answer yet")
-        for r in receipts:  # oldest first: the latest outcome per partner wins
-            latest[r.reporter] = f"{r.status} ({r.reason})" if r.reason else r.status
-        if not latest:
-            return
-        lines = ", ".join(f"{self.names.get(o, o)}: {what}" for o, what in sorted(latest.items()))
-        with contextlib.suppress(DeliveryError):
-            await self.caller.api(
-                "chat.postEphemeral",
-                channel,
-                channel=channel,
-                user=user,
-                text=f"Relay: what partners did with your post: {lines}.",
-            )
+        return user if isinstance(user, str) else None

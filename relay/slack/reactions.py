@@ -18,7 +18,7 @@ but sends nothing more; partners refuse a repeated envelope id as well.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import structlog
@@ -60,6 +60,8 @@ class ReactionCancels:
         bot_user_id: str,
         bot_id: str | None,
         observe: Callable[[str, dict[str, Decision]], None] | None = None,
+        status: str | None = None,
+        explain: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.agency = agency
         self.team_id = team_id
@@ -73,6 +75,9 @@ class ReactionCancels:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.observe = observe
+        # The status reaction: the author (or a supervisor) is told each partner's outcome.
+        self.status = status if explain is not None else None
+        self.explain = explain
 
     def ignorable(self, event: dict[str, Any]) -> bool:
         """A reaction event nothing will ever be done with (acknowledged, not stored): taken
@@ -84,7 +89,7 @@ class ReactionCancels:
             return False
         item = event.get("item")
         return (
-            event.get("reaction") != self.reaction
+            event.get("reaction") not in (self.reaction, self.status)
             or event.get("user") == self.bot_user_id
             or not isinstance(item, dict)
             or item.get("type") != "message"
@@ -116,6 +121,10 @@ class ReactionCancels:
                 return None  # an app's post: the relay's own, or never shared
             author = found.get("user") if isinstance(found.get("user"), str) else None
         rule = "author" if user == author else await self.supervision.rule(user)
+        if event.get("reaction") == self.status:
+            if rule is not None and self.explain is not None:
+                await self.explain(f"{self.agency}.{self.channels.origin(channel)}.{ts}", user)
+            return None
         if rule is None:
             self.recorder.metrics.slack_message(topic, "cancel_refused")
             log.info("reaction_cancel_refused", channel=channel, ts=ts, user=user)

@@ -299,6 +299,12 @@ class Federation:
             for relay in self.relays.values():
                 if relay.running:
                     await relay.running.drain()
+        live = [r.running for r in self.relays.values() if r.running]
+        for _ in range(8):  # receipts go back hop by hop: until every relay is quiet
+            if all([await running.quiet() for running in live]):
+                break
+            for running in live:
+                await running.drain()
 
     async def stop(self) -> None:
         for relay in self.relays.values():

@@ -69,3 +69,22 @@ async def test_a_partner_that_cannot_post_turns_it_into_a_warning_with_a_note(
     )
     assert "Whitney" not in text
     assert "3KD-119" not in text
+
+
+async def test_the_author_asks_and_is_told_every_partners_outcome(net: Network) -> None:
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    ts = net.post(CT, "bolo", OFFICER, BOLO)
+    await net.settle(CT, 1)
+    other = "U0FERREI02"  # another detective: not the author, not a supervisor
+    net.emu.react_as_user(ct.team, ct.channel("bolo"), ts, other, "grey_question")
+    net.emu.react_as_user(ct.team, ct.channel("bolo"), ts, OFFICER, "grey_question")
+    await net.settle(CT, 3)
+    notes = [e for e in net.emu.ephemeral(ct.team) if "what partners did" in e["text"]]
+    assert [n["user"] for n in notes] == [OFFICER]
+    text = notes[0]["text"]
+    # Eastfield's receipt came back through the hop (named by its ORI: Havenport's policy
+    # has no entry for an agency it hears from only through the fusion center)
+    for name in ("Millbrook PD", "CT State Fusion Center", NY):
+        assert f"{name}: posted" in text
+    assert "Whitney" not in text
