@@ -171,7 +171,7 @@ def test_supervisors_and_the_cancel_reaction_are_read(
     setup.replace(
         "    C0TESTPATT: pattern-crime\n",
         "    C0TESTPATT: pattern-crime\n  supervisors:\n    users: [U0SGTBAKR1, W0LTMORAN1]\n"
-        "    usergroup: S0SUPERVS1\n  cancel_reaction: x\n",
+        "    usergroup: S0SUPERVS1\n  cancel_reaction: x\n  status_reaction: eyes\n",
     )
     code, problems, _ = _check(capsys, setup.path)
     assert (code, _errors(problems)) == (0, [])
@@ -179,6 +179,7 @@ def test_supervisors_and_the_cancel_reaction_are_read(
     assert slack is not None
     assert slack.supervisors.users == {"U0SGTBAKR1", "W0LTMORAN1"}
     assert (slack.supervisors.usergroup, slack.cancel_reaction) == ("S0SUPERVS1", "x")
+    assert slack.status_reaction == "eyes"
 
 
 def _errors(problems: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -472,6 +473,15 @@ CASES: Final[dict[str, tuple[Mutation, str | None, str, str]]] = {
         "cancel_reaction:",
         "error",
         "emoji name without colons",
+    ),
+    "slack_status_reaction_not_an_emoji_name": (
+        lambda s: s.replace(
+            "    C0TESTPATT: pattern-crime\n",
+            "    C0TESTPATT: pattern-crime\n  status_reaction: 'what happened?'\n",
+        ),
+        "status_reaction:",
+        "error",
+        "slack.status_reaction must be an emoji name",
     ),
     "slack_port_out_of_range": (
         lambda s: s.replace("port: 3000", "port: 70000"),

@@ -9,6 +9,7 @@ import yaml
 
 from relay.core.reasons import HTTP_REASONS, Reason
 from relay.federation.checkpoints import CheckpointHandler, add_checkpoint_routes
+from relay.federation.receipts import ReceiptHandler, add_receipt_routes
 from relay.federation.server import EnvelopeHandler, build_federation_app
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text())
@@ -24,6 +25,7 @@ def test_every_route_is_described():
         rate_burst=1,
     )
     add_checkpoint_routes(app, cast("CheckpointHandler", object()))  # as relay.app does
+    add_receipt_routes(app, cast("ReceiptHandler", object()))
     routes = set()
     for r in app.router.routes():
         assert r.resource is not None
