@@ -298,6 +298,7 @@ async def assemble(
             bot_id=conn.bot_id,
             observe=observe,
             status=config.slack.status_reaction,
+            shared=lambda envelope_id: _shared(aio, envelope_id),
             explain=feedback.explain if feedback is not None else None,
         )
         publisher = Publisher(
@@ -359,3 +360,8 @@ async def assemble(
         instance=instance,
         slack=slack,
     )
+
+
+async def _shared(aio: AsyncStore, envelope_id: str) -> bool:
+    """Did the message with this envelope id go to any partner (an outbox row of its own)?"""
+    return any(row[1] == envelope_id for row in await aio.message_shared(envelope_id))

@@ -80,6 +80,22 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
             else:
                 channels[cid] = topic.value
     partner_channels = _partner_channels(m.get("partner_channels"), problems)
+    cancel = _reaction(m.get("cancel_reaction"), problems)
+    status = _reaction(
+        m.get("status_reaction"), problems, "status_reaction", defaults.SLACK_STATUS_REACTION
+    )
+    marks = {cancel: "cancel_reaction", status: "status_reaction"}
+    for name, key in marks.items():
+        # the relay's own marks on an author's message (receipts), or the two keys at once
+        where = m.get(key)
+        if name in ("white_check_mark", "warning") or (
+            cancel == status and key == "status_reaction"
+        ):
+            problems.add(
+                where.line if where is not None else loc.line,
+                f"slack.{key} '{name}' is taken: cancel_reaction and status_reaction must "
+                "differ, and neither may be white_check_mark or warning (the relay's own marks)",
+            )
     every = m.get("catch_up_seconds")
     if every is not None and (not isinstance(every.value, int | float) or every.value < 1):
         problems.add(every.line, "slack.catch_up_seconds must be a number of seconds >= 1")
@@ -102,10 +118,8 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
             )
         ),
         supervisors=_supervisors(m.get("supervisors"), problems),
-        cancel_reaction=_reaction(m.get("cancel_reaction"), problems),
-        status_reaction=_reaction(
-            m.get("status_reaction"), problems, "status_reaction", defaults.SLACK_STATUS_REACTION
-        ),
+        cancel_reaction=cancel,
+        status_reaction=status,
     )
 
 

@@ -46,7 +46,11 @@ __all__ = [
 RECEIPT_TYP: Final = "relay-receipt+jws"
 MAX_RECEIPT_CHARS: Final = 2048
 _CLAIMS: Final = frozenset({"iss", "env_iss", "env", "status", "at"})
-_REASON: Final = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")
+# A reason is a rule id or a reason code (the policy's rule-id grammar: no colon, no space).
+_REASON: Final = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+# Receipts older than this are refused: the sender gives up after a week, and a key retired
+# since must not sign receipts dated back into its window.
+MAX_AGE: Final = dt.timedelta(days=7)
 
 
 class ReceiptStatus(StrEnum):
@@ -61,6 +65,10 @@ class ReceiptStatus(StrEnum):
 
 # Outcomes the author is told about as a problem.
 PROBLEMS: Final = frozenset({ReceiptStatus.REFUSED, ReceiptStatus.FAILED})
+# The statuses that say why (a rule id or a code); the others carry no reason.
+WITH_REASON: Final = frozenset(
+    {ReceiptStatus.REFUSED, ReceiptStatus.WITHHELD, ReceiptStatus.RETRACTED, ReceiptStatus.FAILED}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,9 +100,11 @@ def _claims(
         raise ValueError("agency")
     if not is_envelope_id(envelope_id):
         raise ValueError("envelope id")
-    ReceiptStatus(status)
-    if reason is not None and not _REASON.fullmatch(reason):
+    if reason is not None and (
+        ReceiptStatus(status) not in WITH_REASON or not _REASON.fullmatch(reason)
+    ):
         raise ValueError("reason")
+    ReceiptStatus(status)
     parse_rfc3339(at)
     claims: dict[str, JSONValue] = {
         "iss": reporter,
@@ -154,6 +164,8 @@ def verify_receipt(token: object, keyring: Keyring, now: dt.datetime) -> Receipt
         raise ReceiptError("receipt claims", code=Reason.MALFORMED) from None
     if signed_at > now + CHECKPOINT_SKEW:
         raise ReceiptError("receipt dated in the future", code=Reason.NOT_YET_VALID)
+    if signed_at < now - MAX_AGE - CHECKPOINT_SKEW:
+        raise ReceiptError("receipt too old", code=Reason.EXPIRED)
     try:
         pinned = keyring.lookup(kid, now=signed_at)
         if pinned.agency != iss:

@@ -314,7 +314,8 @@ class Inbound:
         )
         outcome: Outcome = ("refused", rules[0] if rules else None)
         if decision.action is not Action.BLOCK and self.poster is None:
-            outcome = ("relayed", None)
+            # a relay without a workspace: it relayed it, or kept it back (nothing went on)
+            outcome = ("relayed", None) if targets else ("withheld", "not_passed_on")
         if decision.action is not Action.BLOCK and self.poster is not None:
             delivery = Delivery(
                 envelope=verified, decision=decision, sender=sender, attempt=attempt, posts=posts
@@ -361,4 +362,6 @@ class Inbound:
                 kid=self.signer.kid,
                 outcome="hop",
             )
+        if not items and outcome[0] == "relayed":
+            outcome = ("withheld", "not_passed_on")
         return items, outcome

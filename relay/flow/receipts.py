@@ -21,8 +21,8 @@ import datetime as dt
 import hashlib
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Final, Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import structlog
 
@@ -54,6 +54,9 @@ log = structlog.get_logger("relay.flow")
 
 MAX_RECEIPTS: Final = RECEIPT_BATCH  # receipts in one POST /v1/receipts
 _LEASE: Final = 30.0  # seconds a claimed batch is this instance's
+# A receipt refused for now (a clock ahead, the partner's ledger away) is tried again.
+_RETRY_CODES: Final = frozenset({"not_yet_valid", "unavailable", "internal"})
+MAX_VIEWS: Final = 256  # authors' views being brought up to date at once, at most
 _MAX_AGE: Final = 7 * 86400.0  # a receipt still owed after a week is given up (counted)
 
 Seen = Callable[[Receipt], Awaitable[None]]  # a receipt about our own envelope, kept
@@ -131,6 +134,8 @@ class ReceiptDesk:
                 at=self.clock(),
             )
         except ValueError:
+            if reason is not None:  # a code a receipt cannot carry: the outcome goes alone
+                return self._sign(origin, envelope_id, status, None)
             self.recorder.problem("receipts", envelope_id, "receipt_invalid")
             return None
         return receipt_id(self.agency, origin, envelope_id, status), token
@@ -207,17 +212,23 @@ class ReceiptDesk:
                     retry.append((r.id, now + wait))
             return
         for r, answer in zip(batch, answers, strict=True):
-            done.append(r.id)  # answered: taken, or refused for good (counted)
             metrics.receipt("sent", peer, answer or "ok")
+            if answer in _RETRY_CODES and now - r.created_at <= _MAX_AGE:
+                retry.append((r.id, now + self.backoff.delay(r.attempts, random.random)))
+            else:
+                done.append(r.id)  # answered: taken, or refused for good (counted)
 
     # -- the sending side: receipts given to us ------------------------------------------
     async def take(self, peer: str, tokens: Sequence[object]) -> list[dict[str, str]]:
         """``POST /v1/receipts`` from ``peer`` (or the receipts answered with envelopes it
-        took): each receipt's answer, in order. Verified one by one, kept in one write."""
+        took): each receipt's answer, in order. Verified one by one, kept in one write.
+
+        Only a receipt about an envelope this relay sent ``peer`` counts (``partner_unknown``
+        otherwise): a partner cannot speak for envelopes it never had, nor mark messages of
+        this workspace that never left it. Each is kept (or passed back) once."""
         now = self.clock()
         answers: list[dict[str, str]] = [{} for _ in tokens]
-        mine: list[tuple[int, Receipt, str]] = []
-        theirs: list[tuple[int, Receipt, str]] = []
+        verified: list[tuple[int, Receipt, str]] = []
         for i, token in enumerate(tokens):
             try:
                 receipt = verify_receipt(token, self.keyring, now)
@@ -225,18 +236,34 @@ class ReceiptDesk:
                 answers[i] = {"error": exc.code}
                 continue
             assert isinstance(token, str)  # noqa: S101 - verified
-            (mine if receipt.origin == self.agency else theirs).append((i, receipt, token))
-        backs: list[str | None] = []
-        if theirs:  # where each goes back to: the relay that sent us the envelope
-            store = self.store
-            wanted = [(r.origin, r.envelope_id) for _, r, _ in theirs]
-            backs = await self.aio.run(lambda: [store.sender_of(o, e) for o, e in wanted])
-        onward = []
-        for (i, receipt, token), back in zip(theirs, backs, strict=True):
-            if back is None or back == peer:
+            verified.append((i, receipt, token))
+        store, agency = self.store, self.agency
+
+        def look() -> list[tuple[bool, str | None]]:
+            """Per receipt: did we send ``peer`` its envelope? Where does it go back to?"""
+            out = []
+            for _, r, _ in verified:
+                sent = any(
+                    row[0] == peer and row[1] == r.envelope_id
+                    for row in store.message_shared(r.envelope_id)
+                )
+                back = None if r.origin == agency else store.sender_of(r.origin, r.envelope_id)
+                out.append((sent, back))
+            return out
+
+        mine: list[tuple[int, Receipt, str]] = []
+        onward: list[tuple[int, Receipt, str, str]] = []
+        for (i, receipt, token), (sent, back) in zip(
+            verified, await self.aio.run(look) if verified else [], strict=True
+        ):
+            if not sent:
                 answers[i] = {"error": Reason.PARTNER_UNKNOWN}
-            else:
+            elif receipt.origin == self.agency:
+                mine.append((i, receipt, token))
+            elif back is not None and back != peer:
                 onward.append((i, receipt, token, back))
+            else:
+                answers[i] = {"error": Reason.PARTNER_UNKNOWN}
         if mine or onward:
             await self._keep(mine, onward, now, answers)
         for answer in answers:
@@ -255,7 +282,8 @@ class ReceiptDesk:
         now: dt.datetime,
         answers: list[dict[str, str]],
     ) -> None:
-        """One durable write: our own receipts kept (each once) and the others owed back,
+        """One durable write: our own receipts kept and the others owed back, each once
+        (a receipt passed back is kept as a mark too: a replay is not passed back again),
         each with its ledger record."""
         store, at = self.store, now.timestamp()
         records = {i: self._record(r, token) for i, r, token in mine}
@@ -263,7 +291,7 @@ class ReceiptDesk:
 
         def write() -> list[tuple[int, dict[str, str]]]:
             out = []
-            for i, r, _ in mine:
+            for i, r, token, back in [(*m, None) for m in mine] + onward:
                 row = ReceiptRow(
                     id=r.id,
                     envelope_id=r.envelope_id,
@@ -272,17 +300,15 @@ class ReceiptDesk:
                     reason=r.reason,
                     at=r.at,
                 )
-                new = store.record_receipt(row, received_at=now.isoformat())
-                if new:
-                    self.recorder.append(records[i])
-                out.append((i, {"status": "stored" if new else "duplicate"}))
-            if onward:
-                store.queue_receipts(
-                    [OwedReceipt(id=r.id, peer=back, token=t) for _, r, t, back in onward],
-                    now=at,
-                )
-                self.recorder.append([rec for i, *_ in onward for rec in records[i]])
-                out += [(i, {"status": "forwarded"}) for i, *_ in onward]
+                if not store.record_receipt(row, received_at=now.isoformat()):
+                    out.append((i, {"status": "duplicate"}))
+                    continue
+                self.recorder.append(records[i])
+                if back is None:
+                    out.append((i, {"status": "stored"}))
+                else:
+                    store.queue_receipts([OwedReceipt(id=r.id, peer=back, token=token)], now=at)
+                    out.append((i, {"status": "forwarded"}))
             return out
 
         for i, answer in await self.aio.durable(write):
@@ -301,9 +327,14 @@ class ReceiptDesk:
             outcome=receipt.status.value,
         )
 
-    def later(self, work: Awaitable[None]) -> None:
+    def later(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` (the author's view) without holding up the caller; awaited by
-        :meth:`settle`."""
+        :meth:`settle`. Bounded: past :data:`MAX_VIEWS` under way, it is left out (counted;
+        the next receipt about the message brings its view up to date)."""
+        if len(self._tasks) >= MAX_VIEWS:
+            work.close()
+            self.recorder.problem("receipts", "views", "too_many")
+            return
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -99,6 +99,8 @@ class Feedback:
         now = view(post, receipts, shared)
         _, first_channel, secs, micros = post.split(".")
         channel, ts = self.channels.current(first_channel), f"{secs}.{micros}"
+        if self.channels.topic(channel) is None:
+            return  # not a federated channel: no message of ours was shared from there
         if now != earlier:
             await self._react(channel, ts, now)
         if status in PROBLEMS or status == "dead":
@@ -113,6 +115,8 @@ class Feedback:
         shared = await self.aio.message_shared(post)
         _, first_channel, secs, micros = post.split(".")
         channel, ts = self.channels.current(first_channel), f"{secs}.{micros}"
+        if self.channels.topic(channel) is None:
+            return
         await self._note(channel, ts, receipts, shared, user=user)
 
     async def _react(self, channel: str, ts: str, now: View) -> None:
@@ -146,11 +150,11 @@ class Feedback:
         latest: dict[str, str] = {}
         for s in shared:
             if s[2] == "dead":
-                latest[s[0]] = f"not delivered ({s[3] or 'failed'})"
+                latest[s[0]] = f"not delivered (`{s[3] or 'failed'}`)"
             else:
                 latest.setdefault(s[0], "sent, no answer yet")
         for r in receipts:  # oldest first: the latest outcome per partner wins
-            latest[r.reporter] = f"{r.status} ({r.reason})" if r.reason else r.status
+            latest[r.reporter] = f"{r.status} (`{r.reason}`)" if r.reason else r.status
         if latest:
             lines = ", ".join(
                 f"{self.names.get(o, o)}: {what}" for o, what in sorted(latest.items())

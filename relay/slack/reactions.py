@@ -62,6 +62,7 @@ class ReactionCancels:
         observe: Callable[[str, dict[str, Decision]], None] | None = None,
         status: str | None = None,
         explain: Callable[[str, str], Awaitable[None]] | None = None,
+        shared: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.agency = agency
         self.team_id = team_id
@@ -78,6 +79,9 @@ class ReactionCancels:
         # The status reaction: the author (or a supervisor) is told each partner's outcome.
         self.status = status if explain is not None else None
         self.explain = explain
+        # Whether a message went to any partner: one that never left is not "cancelled" at
+        # partners (the cancellation would tell them a withheld message exists).
+        self.shared = shared
 
     def ignorable(self, event: dict[str, Any]) -> bool:
         """A reaction event nothing will ever be done with (acknowledged, not stored): taken
@@ -134,9 +138,12 @@ class ReactionCancels:
 
     async def _cancel(
         self, key: str, topic: str, channel: str, ts: str, user: str, event: dict[str, Any]
-    ) -> Published:
+    ) -> Published | None:
         base = f"{self.agency}.{self.channels.origin(channel)}."
         target = base + ts
+        if self.shared is not None and not await self.shared(target):
+            await self._refuse(channel, user, "cancel_not_shared")
+            return None
         event_ts = event.get("event_ts")
         message = parse_event(
             {
@@ -187,12 +194,18 @@ class ReactionCancels:
                 return m
         return None
 
-    async def _refuse(self, channel: str, user: str) -> None:
+    async def _refuse(self, channel: str, user: str, rule: str = "cancel_not_allowed") -> None:
         """Tell the reacting officer, and only them; never the message's text."""
-        text = (
-            f"Relay: not cancelled (cancel_not_allowed): only the post's author or a "
-            f"supervisor can cancel it with :{self.reaction}:. Nothing was shared."
-        )
+        if rule == "cancel_not_shared":
+            text = (
+                "Relay: not cancelled (cancel_not_shared): this post was not shared with any "
+                "partner, so there is nothing to cancel there."
+            )
+        else:
+            text = (
+                f"Relay: not cancelled (cancel_not_allowed): only the post's author or a "
+                f"supervisor can cancel it with :{self.reaction}:. Nothing was shared."
+            )
         with contextlib.suppress(DeliveryError):
             await self.caller.api(
                 "chat.postEphemeral", channel, channel=channel, user=user, text=text

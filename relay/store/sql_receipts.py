@@ -34,19 +34,20 @@ INSERT_RECEIPT: Final = (
 # A message's receipts: its post's and its edits' (``<post id>.e<ts>``).
 SELECT_RECEIPTS: Final = (
     "SELECT envelope_id, reporter, status, reason, at FROM receipts "
-    "WHERE envelope_id = $1 OR envelope_id LIKE $2 ORDER BY at, id"
+    "WHERE envelope_id = $1 OR envelope_id LIKE $2 ESCAPE '!' ORDER BY at, id"
 )
 SELECT_SHARED: Final = (
     "SELECT partner, envelope_id, state, reason FROM outbox "
-    "WHERE envelope_id = $1 OR envelope_id LIKE $2 ORDER BY seq"
+    "WHERE envelope_id = $1 OR envelope_id LIKE $2 ESCAPE '!' ORDER BY seq"
 )
 SELECT_SENDER: Final = "SELECT sender FROM received WHERE issuer = $1 AND envelope_id = $2"
 
 
 def _family(envelope_id: str) -> tuple[str, str]:
-    """A post's envelope id, and the LIKE pattern of its edits' ids (``_`` and ``%`` cannot
-    occur in an envelope id: see relay.core.ids)."""
-    return envelope_id, f"{envelope_id}.e%"
+    """A post's envelope id, and the LIKE pattern of its edits' ids (``<id>.e<ts>``), the
+    id's own ``_`` and ``%`` escaped (``!`` is the escape: it cannot occur in an id)."""
+    escaped = envelope_id.replace("!", "!!").replace("_", "!_").replace("%", "!%")
+    return envelope_id, f"{escaped}.e%"
 
 
 class SqlReceipts(SqlEngine):

@@ -483,6 +483,24 @@ CASES: Final[dict[str, tuple[Mutation, str | None, str, str]]] = {
         "error",
         "slack.status_reaction must be an emoji name",
     ),
+    "slack_cancel_and_status_reaction_the_same": (
+        lambda s: s.replace(
+            "    C0TESTPATT: pattern-crime\n",
+            "    C0TESTPATT: pattern-crime\n  cancel_reaction: x\n  status_reaction: x\n",
+        ),
+        "status_reaction: x",
+        "error",
+        "must differ",
+    ),
+    "slack_cancel_reaction_is_a_relay_mark": (
+        lambda s: s.replace(
+            "    C0TESTPATT: pattern-crime\n",
+            "    C0TESTPATT: pattern-crime\n  cancel_reaction: warning\n",
+        ),
+        "cancel_reaction: warning",
+        "error",
+        "the relay's own marks",
+    ),
     "slack_port_out_of_range": (
         lambda s: s.replace("port: 3000", "port: 70000"),
         "port: 70000",

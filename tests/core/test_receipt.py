@@ -67,6 +67,8 @@ def test_a_receipt_verifies_and_names_ids_and_codes_only() -> None:
     "over",
     [
         {"reason": "Confidential informant Ray Dunn"},  # text is not a code
+        {"reason": "x:rotating_light:"},  # nor an emoji
+        {"status": ReceiptStatus.POSTED, "reason": "informant.source"},  # posted says no why
         {"envelope_id": "an id with spaces"},
         {"reporter": "not-an-ori"},
         {"status": "shown_to_everyone"},

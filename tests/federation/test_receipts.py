@@ -216,3 +216,72 @@ async def test_receipts_to_a_relay_without_the_endpoint_are_dropped_and_counted(
         {"direction": "sent", "partner": CT, "outcome": "receipts_unsupported"},
     )
     assert sent == 1.0
+
+
+async def test_a_partner_cannot_speak_for_envelopes_it_was_never_sent(
+    federation: Federation,
+) -> None:
+    """Only the partner an envelope went to may answer for it: a receipt about a message
+    never sent to it (or never sent at all) is refused, and marks nothing."""
+    await federation.publish(CT, BOLO, "7.1", envelope_id="ct-0008")
+    ri, ma = federation.service(RI), federation.service(MA)
+    desk = federation.service(CT).parts.receipts
+
+    def token(reporter: str, envelope_id: str) -> str:
+        who = federation.service(reporter)
+        return sign_receipt(
+            who.key,
+            who.kid,
+            reporter=reporter,
+            origin=CT,
+            envelope_id=envelope_id,
+            status=ReceiptStatus.REFUSED,
+            reason="made_up",
+            at=NOW,
+        )
+
+    # RI reaches Havenport only through the fusion center: it was never sent ct-0008 itself
+    assert await desk.take(RI, [token(RI, "ct-0008")]) == [{"error": "partner_unknown"}]
+    # Millbrook was sent ct-0008, but never a message that does not exist
+    assert await desk.take(MA, [token(MA, "CT9990100.C0GENERAL.1700000000.000100")]) == [
+        {"error": "partner_unknown"}
+    ]
+    assert ri.store.next_receipt_due() is None
+    assert ma.store.next_receipt_due() is None
+    assert (RI, "refused", "made_up") not in _receipts(federation.service(CT).store, "ct-0008")
+
+
+async def test_a_hop_passes_a_receipt_back_once_however_often_it_is_replayed(
+    federation: Federation,
+) -> None:
+    await federation.publish(CT, BOLO, "8.1", envelope_id="ct-0009")
+    ri = federation.service(RI)
+    token = sign_receipt(
+        ri.key,
+        ri.kid,
+        reporter=RI,
+        origin=CT,
+        envelope_id="ct-0009",
+        status=ReceiptStatus.POSTED,
+        reason=None,
+        at=NOW,
+    )
+    fc = federation.service(FC).parts.receipts
+    assert await fc.take(RI, [token, token]) == [{"status": "duplicate"}, {"status": "duplicate"}]
+    assert federation.service(FC).store.next_receipt_due() is None
+
+
+async def test_a_receipt_older_than_a_week_is_refused(federation: Federation) -> None:
+    await federation.publish(CT, BOLO, "9.1", envelope_id="ct-0010")
+    ma = federation.service(MA)
+    old = sign_receipt(
+        ma.key,
+        ma.kid,
+        reporter=MA,
+        origin=CT,
+        envelope_id="ct-0010",
+        status=ReceiptStatus.POSTED,
+        reason=None,
+        at=NOW - dt.timedelta(days=8),
+    )
+    assert await federation.service(CT).parts.receipts.take(MA, [old]) == [{"error": "expired"}]

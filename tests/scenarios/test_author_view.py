@@ -64,8 +64,8 @@ async def test_a_partner_that_cannot_post_turns_it_into_a_warning_with_a_note(
     assert notes[0]["user"] == OFFICER
     text = notes[0]["text"]
     assert (
-        "Millbrook PD: failed (is_archived)" in text
-        or "Eastfield PD: failed (is_archived)" in text
+        "Millbrook PD: failed (`is_archived`)" in text
+        or "Eastfield PD: failed (`is_archived`)" in text
     )
     assert "Whitney" not in text
     assert "3KD-119" not in text

@@ -208,3 +208,20 @@ async def test_a_reaction_on_a_partners_post_cancels_nothing(net: Network) -> No
     records = [r.record for r in net.nodes[MA].relay.store.audit_rows()]
     assert not [r for r in records if (r.envelope_id or "").endswith(".cancel")]
     assert not copies(net, MA)[0]["text"].startswith(CANCELLED)
+
+
+async def test_a_message_that_never_left_is_not_cancelled_at_partners(net: Network) -> None:
+    """Blocked for every partner: a cancellation would tell them a withheld message exists."""
+    assert net.emu is not None
+    spill = "(S//NF) Source reporting places the Civic at 17 Grove St overnight."
+    root = net.post(CT, "bolo", OFFICER, spill)
+    await net.settle(CT, 1)
+    react(net, root, OFFICER)
+    await net.settle(CT, 2)
+    for partner in (MA, NY):
+        assert copies(net, partner) == []
+    notes = [e for e in net.emu.ephemeral(net.nodes[CT].agency.team) if "cancel" in e["text"]]
+    assert [n["user"] for n in notes] == [OFFICER]
+    assert "cancel_not_shared" in notes[0]["text"]
+    records = [r.record for r in net.nodes[CT].relay.store.audit_rows()]
+    assert not [r for r in records if (r.envelope_id or "").endswith(".cancel")]
