@@ -1,0 +1,59 @@
+"""What ``relay chaos`` found wrong in a message's later life, each reproduced alone: real
+relays, real HTTPS, the emulator's Slack; no sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from relay.lab.network import Agency, Network
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "policies" / "examples"
+CT, MA = "CT9990100", "MA9990200"
+OFFICER = "U0OKAFOR01"
+BOLO = "BOLO: stolen grey Honda Civic, CT reg 3KD-119, last seen Route 9 NB."
+SPILL = "(S//NF) Source reporting places the Civic at 17 Grove St overnight."
+
+
+@pytest.fixture
+async def net(tmp_path: Path) -> AsyncIterator[Network]:
+    agencies = [
+        Agency(
+            CT,
+            "Havenport PD",
+            "T0HAVENPT1",
+            EXAMPLES / "ct9990100-havenport.yaml",
+            officers=((OFFICER, "Det. Sgt. R. Okafor"),),
+        ),
+        Agency(MA, "Millbrook PD", "T0MILLBRK1", EXAMPLES / "ma9990200-millbrook.yaml"),
+    ]
+    async with Network(tmp_path, agencies) as network:
+        yield network
+
+
+def _marks(net: Network) -> list[str]:
+    """The envelope ids Millbrook's live copies carry in their metadata mark."""
+    assert net.emu is not None
+    ma = net.nodes[MA].agency
+    return [e for e, _ in net.emu.marked_posts(ma.team, ma.channel("bolo"))]
+
+
+async def test_a_bolo_shown_again_after_a_retraction_carries_its_own_id(net: Network) -> None:
+    """The copy posted again when an unsafe edit is made safe is the message's copy: its
+    mark names the message (what counts, dedupes and ``relay demo --json`` read), not the
+    edit that brought it back."""
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    root = net.post(CT, "bolo", OFFICER, BOLO)
+    await net.settle(CT, 1)
+    envelope = f"{CT}.{ct.channel('bolo')}.{root}"
+    assert _marks(net) == [envelope]
+    net.emu.edit_as_user(ct.team, ct.channel("bolo"), OFFICER, root, f"{BOLO} {SPILL}")
+    await net.settle(CT, 2)
+    assert _marks(net) == []
+    net.emu.edit_as_user(ct.team, ct.channel("bolo"), OFFICER, root, BOLO.replace("grey", "red"))
+    await net.settle(CT, 3)
+    assert _marks(net) == [envelope]
