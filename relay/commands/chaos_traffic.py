@@ -76,7 +76,11 @@ class Traffic:
         self.roots: list[Item] = []
         self.ops: list[Op] = []
         self.made: Counter[str] = Counter()
-        self.weights = {ori: (3 if i == 0 else 1) for i, ori in enumerate(net.nodes)}
+        self.weights = {  # agencies without officers (a relaying hub) post nothing
+            ori: (3 if i == 0 else 1)
+            for i, (ori, node) in enumerate(net.nodes.items())
+            if node.agency.officers
+        }
 
     def _agency(self, ori: str) -> Agency:
         return self.net.nodes[ori].agency

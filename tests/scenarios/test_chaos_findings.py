@@ -57,3 +57,52 @@ async def test_a_bolo_shown_again_after_a_retraction_carries_its_own_id(net: Net
     net.emu.edit_as_user(ct.team, ct.channel("bolo"), OFFICER, root, BOLO.replace("grey", "red"))
     await net.settle(CT, 3)
     assert _marks(net) == [envelope]
+
+
+async def test_an_edit_of_an_older_reply_made_while_the_relay_was_down_is_caught_up(
+    net: Network,
+) -> None:
+    """Editing a reply does not move its thread's ``latest_reply``: the catch-up must still
+    find the edit (it reads the threads of the replies it took, as it does for deletes)."""
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    root = net.post(CT, "bolo", OFFICER, BOLO)
+    reply = net.post(CT, "bolo", OFFICER, "Civic seen again on Route 9.", thread_ts=root)
+    await net.settle(CT, 2)
+
+    net.emu.set_delivery_failing(ct.team, True)  # the relay is away; Slack gives up
+    net.emu.edit_as_user(ct.team, ct.channel("bolo"), OFFICER, reply, "Civic seen on Route 2.")
+    await net.emu.wait_for_settled_events(ct.team, 3, timeout=10)
+    net.emu.set_delivery_failing(ct.team, False)
+
+    assert await net.nodes[CT].relay.catch_up() == 1
+    await net.nodes[CT].relay.wait_idle()
+    await net.settle(CT, 3)
+    ma = net.nodes[MA].agency
+    texts = [c.text for c in net.emu.relay_copies(ma.team, ma.channel("bolo"))]
+    assert texts == [BOLO, "Civic seen on Route 2."]
+
+
+async def test_an_edit_missed_while_down_is_caught_up_after_newer_messages(net: Network) -> None:
+    """The channel's last-seen mark moves with every live message: an edit Slack gave up on
+    must still be caught up once newer messages went past it (within the replay window, as
+    posts are)."""
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    root = net.post(CT, "bolo", OFFICER, BOLO)
+    await net.settle(CT, 1)
+
+    net.emu.set_delivery_failing(ct.team, True)  # the relay is away; Slack gives up
+    net.emu.edit_as_user(ct.team, ct.channel("bolo"), OFFICER, root, BOLO.replace("grey", "red"))
+    await net.emu.wait_for_settled_events(ct.team, 2, timeout=10)
+    net.emu.set_delivery_failing(ct.team, False)
+    # live messages a few seconds later moved the channel's last-seen mark past the edit
+    store = net.nodes[CT].relay.store
+    store.set_last_seen(ct.channel("bolo"), f"{float(root) + 5:.6f}")
+
+    assert await net.nodes[CT].relay.catch_up() == 1
+    await net.nodes[CT].relay.wait_idle()
+    await net.settle(CT, 2)
+    ma = net.nodes[MA].agency
+    texts = [c.text for c in net.emu.relay_copies(ma.team, ma.channel("bolo"))]
+    assert texts == [BOLO.replace("grey", "red")]
