@@ -28,6 +28,7 @@ from relay.config import ConfigLoadError, RelayConfig
 from relay.core.policy.model import Policy
 from relay.errors import DeliveryError
 from relay.federation.checkpoints import add_checkpoint_routes
+from relay.federation.receipts import add_receipt_routes
 from relay.federation.server import build_federation_app
 from relay.federation.tls import server_context
 from relay.ledger import Ledger
@@ -79,8 +80,14 @@ class RunningRelay:
         return self.parts.policy
 
     async def drain(self, rounds: int = 3) -> None:
-        """Until the queues have nothing due (tests, the lab)."""
+        """Until the queues have nothing due and the receipts owed are sent (tests, the
+        lab)."""
         await self.parts.queues.drain(rounds)
+        receipts = self.parts.receipts
+        for _ in range(8):  # bounded: each round sends a batch per peer
+            if not await receipts.send_due():
+                break
+        await receipts.settle()
 
     async def wait_idle(self) -> None:
         """Until every Slack event taken has been processed."""
@@ -147,6 +154,7 @@ class RunningRelay:
         for task in self.tasks:  # the Slack event worker: what it leased is given back
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        await parts.receipts.close()
         # The queues finish the batches in hand within a bound, then give back their leases:
         # the next start (or another instance) resumes the rest.
         await parts.queues.stop(timeout=self.config.delivery.stop_timeout)
@@ -164,6 +172,7 @@ class RunningRelay:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.parts.receipts.close()
         if self.socket is not None:
             await self.socket.stop()
         for runner in [self.runner, *self.runners]:
@@ -195,9 +204,10 @@ async def start_relay(
         await (relay.stop() if relay is not None else _close(parts))
         raise
     parts.queues.start()  # the outbox and the inbound queue: resume what was in flight
-    relay.tasks.append(
-        asyncio.create_task(checkpoint_loop(parts, config.audit.checkpoint_interval))
-    )
+    relay.tasks += [
+        asyncio.create_task(checkpoint_loop(parts, config.audit.checkpoint_interval)),
+        asyncio.create_task(parts.receipts.run()),
+    ]
     log.info(
         "relay_started",
         agency=config.agency,
@@ -229,6 +239,7 @@ async def _listen(parts: Parts) -> RunningRelay:
         rate_burst=fed.rate_burst,
     )
     add_checkpoint_routes(app, ReceivedCheckpoints(parts.ledger, parts.metrics))
+    add_receipt_routes(app, parts.receipts)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(

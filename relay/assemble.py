@@ -31,6 +31,7 @@ from relay.flow.door import Door
 from relay.flow.inbound import Inbound, PostPort
 from relay.flow.outbound import Outbound
 from relay.flow.queues import Loop, QueueTuning
+from relay.flow.receipts import ReceiptDesk
 from relay.flow.records import Recorder
 from relay.flow.runtime import Queues
 from relay.flow.wire import Signer
@@ -39,10 +40,13 @@ from relay.metrics import RelayMetrics
 from relay.slack.catchup import CatchUp
 from relay.slack.channels import ChannelMap, ChannelMoves
 from relay.slack.connect import Connection, connect
+from relay.slack.feedback import Feedback
 from relay.slack.inbox import Inbox
 from relay.slack.names import Directory
 from relay.slack.poster import Poster
 from relay.slack.publisher import Observer, Publisher
+from relay.slack.reactions import ReactionCancels
+from relay.slack.supervisors import Supervision
 from relay.store.aio import AsyncStore
 from relay.store.contract import Store
 from relay.store.group import GroupWriter
@@ -96,6 +100,7 @@ class Parts:
     inbound: Inbound
     queues: Queues
     door: Door
+    receipts: ReceiptDesk
     instance: str
     slack: SlackParts | None = None
 
@@ -123,15 +128,19 @@ def load_signing_key(path: Path, source: str) -> Ed25519PrivateKey:
 
 
 def keyring_from_config(config: RelayConfig) -> Keyring:
+    """The signing keys ``relay.yaml`` pins: its partners' (``partners:``) and those of the
+    agencies it hears from only through a hop (``origins:``), each pinned to its agency."""
     keys = []
-    for link in config.partners.values():
-        for k in link.keys:
+    pinned = [("partner", link.ori, link.keys) for link in config.partners.values()]
+    pinned += [("origin", o.ori, o.keys) for o in config.origins.values()]
+    for what, ori, configured in pinned:
+        for k in configured:
             raw = base64.urlsafe_b64decode(k.public_key + "=" * (-len(k.public_key) % 4))
             try:
                 keys.append(
                     PinnedKey(
                         kid=KeyId(k.kid),
-                        agency=AgencyId(link.ori),
+                        agency=AgencyId(ori),
                         public_key=raw,
                         not_before=k.not_before,
                         not_after=k.not_after,
@@ -140,7 +149,7 @@ def keyring_from_config(config: RelayConfig) -> Keyring:
                 )
             except (ValueError, Exception) as exc:  # noqa: BLE001 - a key that must not pin
                 raise ConfigLoadError(
-                    config.source, [(1, f"partner key {k.kid} refused ({type(exc).__name__})")]
+                    config.source, [(1, f"{what} key {k.kid} refused ({type(exc).__name__})")]
                 ) from None
     return Keyring.of(keys)
 
@@ -195,7 +204,7 @@ async def assemble(
     signer = Signer(
         key=load_signing_key(config.signing_key, config.source), kid=config.signing_kid
     )
-    pinned = keyring_from_config(config)  # the partners' keys, as relay.yaml pins them
+    pinned = keyring_from_config(config)  # partners' and origins' keys, as relay.yaml pins
     metrics.keys((k.agency, k.kid, k.not_after.timestamp()) for k in pinned.keys if k.not_after)
     keyring = _with_own_key(pinned, config.agency, signer)  # what envelopes verify against
     store = _open_store(config)
@@ -236,6 +245,37 @@ async def assemble(
             icon_url=config.slack.icon_url,
             icons={o: p.icon_url for o, p in config.partners.items() if p.icon_url},
         )
+    feedback = (
+        Feedback(
+            store=aio,
+            caller=conn.caller,
+            channels=channels,
+            names={o: p.name for o, p in policy.partners.items()},
+        )
+        if conn is not None and channels is not None
+        else None
+    )
+    receipts = ReceiptDesk(
+        agency=config.agency,
+        signer=signer,
+        keyring=keyring,
+        store=aio,
+        recorder=recorder,
+        clock=clock,
+        sender=client,
+        seen=(
+            (lambda r: feedback.receipt(r.envelope_id, r.reporter, r.status.value))
+            if feedback is not None
+            else None
+        ),
+        backoff=tuning.backoff,
+        poll=tuning.poll,
+    )
+
+    def undeliverable(envelope_id: str, partner: str) -> None:
+        if feedback is not None:
+            receipts.later(feedback.undeliverable(envelope_id, partner))
+
     stored = Loop()  # the inbound queue's signal: an envelope was stored
     inbound = Inbound(
         agency=config.agency,
@@ -264,6 +304,9 @@ async def assemble(
         clock=lambda: clock().timestamp(),
         tuning=tuning,
         inbound_signal=stored,
+        owe=receipts.owe,
+        on_undeliverable=undeliverable,
+        on_receipts=receipts.take,
     )
     outbound = Outbound(
         agency=config.agency,
@@ -284,6 +327,7 @@ async def assemble(
         keyring=pinned,
         fingerprints={fp: o for o, link in config.partners.items() for fp in link.tls_sha256},
         clock=clock,
+        receipt=receipts.accepted,
     )
     slack = None
     if conn is not None and channels is not None and poster is not None and config.slack:
@@ -295,6 +339,21 @@ async def assemble(
             clock=clock,
         )
         await moves.restore()
+        directory = Directory(conn.caller, policy, clock)
+        reactions = ReactionCancels(
+            agency=config.agency,
+            team_id=config.slack.team_id,
+            reaction=config.slack.cancel_reaction,
+            channels=channels,
+            outbound=outbound,
+            caller=conn.caller,
+            directory=directory,
+            supervision=Supervision(config.slack.supervisors, conn.caller, recorder),
+            recorder=recorder,
+            bot_user_id=conn.bot_user_id,
+            bot_id=conn.bot_id,
+            observe=observe,
+        )
         publisher = Publisher(
             agency=config.agency,
             policy=policy,
@@ -303,11 +362,12 @@ async def assemble(
             moves=moves,
             caller=conn.caller,
             fetcher=conn.fetcher,
-            directory=Directory(conn.caller, policy, clock),
+            directory=directory,
             recorder=recorder,
             bot_user_id=conn.bot_user_id,
             bot_id=conn.bot_id,
             observe=observe,
+            reactions=reactions,
         )
         inbox = Inbox(
             store=aio,
@@ -349,6 +409,7 @@ async def assemble(
         inbound=inbound,
         queues=queues,
         door=door,
+        receipts=receipts,
         instance=instance,
         slack=slack,
     )

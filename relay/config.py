@@ -1,8 +1,9 @@
 """``relay.yaml`` -> a frozen :class:`RelayConfig`, with ``file:line`` problems.
 
 The sharing policy (who may receive what) lives in the policy file; this file holds the
-technical side: the agency's signing key, listeners, TLS material, the store, and per partner
-the relay URL, the pinned TLS client certificate fingerprints and the pinned signing keys.
+technical side: the agency's signing key, listeners, TLS material, the store, per partner
+the relay URL, the pinned TLS client certificate fingerprints and the pinned signing keys, and
+the pinned signing keys of agencies heard from only through a relaying partner (``origins``).
 Relative paths are resolved against the directory of ``relay.yaml``.
 
 The schema (dataclasses) is :mod:`relay.config_schema`, the section readers
@@ -14,17 +15,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
+from relay.config_origins import origins_section
 from relay.config_schema import (
     AdminConfig,
     AuditConfig,
     DeliveryConfig,
     FederationConfig,
     LoggingConfig,
+    OriginKeys,
     PartnerLink,
     PinnedKeyConfig,
     RelayConfig,
     Secret,
     SlackConfig,
+    Supervisors,
 )
 from relay.config_sections import (
     admin_section,
@@ -49,11 +53,13 @@ __all__ = [
     "DeliveryConfig",
     "FederationConfig",
     "LoggingConfig",
+    "OriginKeys",
     "PartnerLink",
     "PinnedKeyConfig",
     "RelayConfig",
     "Secret",
     "SlackConfig",
+    "Supervisors",
     "load_config",
     "read_config",
 ]
@@ -70,6 +76,7 @@ _TOP: Final = {
     "store",
     "federation",
     "partners",
+    "origins",
     "slack",
 }
 
@@ -114,6 +121,7 @@ def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
         store=value(root, "store", str, problems, doc.line, defaults.STORE_URL),
         federation=federation_section(root.get("federation"), base_dir, problems, doc.line),
         partners=partners,
+        origins=origins_section(root.get("origins"), problems, agency=agency, partners=partners),
         delivery=delivery_section(root.get("delivery"), problems, doc.line),
         admin=admin_section(root.get("admin"), problems, doc.line),
         audit=audit_section(root.get("audit"), problems, doc.line, agency, kid),

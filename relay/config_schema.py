@@ -18,11 +18,13 @@ __all__ = [
     "DeliveryConfig",
     "FederationConfig",
     "LoggingConfig",
+    "OriginKeys",
     "PartnerLink",
     "PinnedKeyConfig",
     "RelayConfig",
     "Secret",
     "SlackConfig",
+    "Supervisors",
 ]
 
 
@@ -42,6 +44,16 @@ class PartnerLink:
     tls_sha256: frozenset[str]  # pinned client/server certificate fingerprints (hex)
     keys: tuple[PinnedKeyConfig, ...]
     icon_url: str | None = None  # the icon this partner's posts show in our workspace
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OriginKeys:
+    """An agency heard from only through a relaying partner (``origins:``): its signing keys,
+    pinned so that the origin signature of what it writes can be verified. No URL and no
+    certificate: this relay never talks to it."""
+
+    ori: str
+    keys: tuple[PinnedKeyConfig, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +140,16 @@ class Secret:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Supervisors:
+    """``slack.supervisors``: who may act on any officer's post in this workspace: cancel a
+    BOLO by reaction (``slack.cancel_reaction``); the supervisor's review (issue #16) uses the
+    same list. Listed user ids, and the members of one user group (``usergroups:read``)."""
+
+    users: frozenset[str] = frozenset()
+    usergroup: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SlackConfig:
     team_id: str
     mode: str  # "events" (HTTP) or "socket"
@@ -146,6 +168,8 @@ class SlackConfig:
     catch_up_seconds: float = (
         defaults.SLACK_CATCH_UP
     )  # look for events Slack gave up delivering this often
+    supervisors: Supervisors = Supervisors()
+    cancel_reaction: str = defaults.SLACK_CANCEL_REACTION  # an emoji name, no colons
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,6 +183,7 @@ class RelayConfig:
     federation: FederationConfig
     partners: dict[str, PartnerLink]
     slack: SlackConfig | None = None
+    origins: dict[str, OriginKeys] = field(default_factory=dict)  # keys pinned, no link
     delivery: DeliveryConfig = DeliveryConfig()
     admin: AdminConfig | None = None  # no ``admin:`` section: no admin listener
     audit: AuditConfig = AuditConfig()

@@ -30,6 +30,7 @@ __all__ = [
     "audit_section",
     "delivery_section",
     "federation_section",
+    "key_section",
     "logging_section",
     "mapping",
     "partner_section",
@@ -381,6 +382,7 @@ def _logging(loc: Loc | None, problems: Problems, line: int) -> LoggingConfig:
 mapping = _mapping
 value = _value
 partner_section = _partner
+key_section = _key
 federation_section = _federation
 delivery_section = _delivery
 admin_section = _admin

@@ -3,14 +3,15 @@ secrets come from (environment variables or files, never the YAML)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Final
 
-from relay.config_schema import Secret, SlackConfig
+from relay.config_schema import Secret, SlackConfig, Supervisors
 from relay.config_sections import mapping as _mapping
 from relay.config_sections import value as _value
 from relay.core import defaults
-from relay.core.ids import is_channel_id, is_ori
+from relay.core.ids import is_channel_id, is_ori, is_user_id, is_usergroup_id
 from relay.core.policy.yamlnodes import Loc, Problems
 
 __all__ = ["slack_section"]
@@ -31,8 +32,11 @@ _SLACK: Final = {
     "icon_url",
     "pacing",
     "catch_up_seconds",
+    "supervisors",
+    "cancel_reaction",
 }
 _FORBIDDEN_SECRETS: Final = {"bot_token", "signing_secret", "app_token", "token"}
+_REACTION: Final = re.compile(r"[a-z0-9_+'-]{1,100}", re.ASCII)  # an emoji name, no colons
 
 
 def _secret(
@@ -96,7 +100,53 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
                 m, "catch_up_seconds", (int, float), problems, loc.line, defaults.SLACK_CATCH_UP
             )
         ),
+        supervisors=_supervisors(m.get("supervisors"), problems),
+        cancel_reaction=_reaction(m.get("cancel_reaction"), problems),
     )
+
+
+def _supervisors(loc: Loc | None, problems: Problems) -> Supervisors:
+    """``supervisors: {users: [U...], usergroup: S...}``, both optional."""
+    if loc is None or loc.value is None:
+        return Supervisors()
+    m = _mapping(loc, "slack.supervisors", {"users", "usergroup"}, problems, loc.line)
+    users: set[str] = set()
+    listed = m.get("users")
+    if listed is not None and not isinstance(listed.value, list):
+        problems.add(listed.line, "slack.supervisors.users must be a list of Slack user ids")
+    elif listed is not None:
+        for user in listed.value:
+            if is_user_id(user.value):
+                users.add(user.value)
+            else:
+                shown = str(user.value)[:40]
+                problems.add(
+                    user.line, f"slack.supervisors.users: '{shown}' is not a Slack user id (U…/W…)"
+                )
+    group = m.get("usergroup")
+    usergroup = None
+    if group is not None and is_usergroup_id(group.value):
+        usergroup = group.value
+    elif group is not None:
+        problems.add(
+            group.line,
+            f"slack.supervisors.usergroup: '{str(group.value)[:40]}' is not a Slack user group "
+            "id (S…)",
+        )
+    return Supervisors(users=frozenset(users), usergroup=usergroup)
+
+
+def _reaction(loc: Loc | None, problems: Problems) -> str:
+    if loc is None or loc.value is None:
+        return defaults.SLACK_CANCEL_REACTION
+    if isinstance(loc.value, str) and _REACTION.fullmatch(loc.value):
+        return loc.value
+    problems.add(
+        loc.line,
+        "slack.cancel_reaction must be an emoji name without colons (e.g. no_entry), "
+        f"not '{str(loc.value)[:40]}'",
+    )
+    return defaults.SLACK_CANCEL_REACTION
 
 
 def _partner_channels(loc: Loc | None, problems: Problems) -> dict[str, dict[str, str]]:

@@ -42,6 +42,7 @@ __all__ = [
     "InputError",
     "LoadError",
     "PolicyError",
+    "ReceiptError",
     "RelayError",
     "TransactionsUnsupported",
     "VerificationError",
@@ -143,6 +144,11 @@ class VerificationError(RelayError):
 
 class CheckpointError(VerificationError):
     """A checkpoint token that cannot be accepted (``malformed``, ``wrong_type``, a key or
+    signature reason, ``not_yet_valid``, ...)."""
+
+
+class ReceiptError(VerificationError):
+    """A receipt token that cannot be accepted (``malformed``, ``wrong_type``, a key or
     signature reason, ``not_yet_valid``, ...)."""
 
 

@@ -217,6 +217,13 @@ class RelayMetrics:
             ["direction", "partner", "outcome"],
             registry=r,
         )
+        self.receipts = Counter(
+            "relay_receipts_total",
+            "Signed receipts sent to the relays that sent us envelopes, and received from "
+            "partners (kept, passed back or refused), by outcome: ok or a reason code.",
+            ["direction", "partner", "outcome"],
+            registry=r,
+        )
         self.key_expiry = Gauge(
             "relay_key_expiry_timestamp_seconds",
             "When each pinned signing key stops being valid (POSIX), per kid.",
@@ -293,6 +300,9 @@ class RelayMetrics:
 
     def checkpoint(self, direction: str, partner: str, outcome: str) -> None:
         self.checkpoints.labels(code(direction), ori(partner), code(outcome)).inc()
+
+    def receipt(self, direction: str, partner: str, outcome: str) -> None:
+        self.receipts.labels(code(direction), ori(partner), code(outcome)).inc()
 
     def queues(self, stats: Iterable[QueueStat], *, now: float, pending_events: int) -> None:
         """Set the queue gauges from the store's figures (at every scrape)."""

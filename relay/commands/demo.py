@@ -1,14 +1,21 @@
-"""`relay demo [--json]`: three agencies on loopback, the 20 example messages, what arrived.
+"""`relay demo [--json]`: four agencies on loopback, the 20 example messages, what arrived.
 
 Havenport PD (CT9990100) officers post the examples in their channels, including a photo, a
-thread reply, an edit and a cancellation; Millbrook PD (MA9990200) and Eastfield PD
-(NY9990300) receive what their partnership allows, through each agency's policy. Nothing
-outside this machine is used: the Slack workspaces are the emulator, the keys and the CA are
-throwaway, the stores are SQLite files in a temporary directory.
+thread reply, an edit and a cancellation. Millbrook PD (MA9990200) and the CT State Fusion
+Center (CT999FC00) are Havenport's partners and receive directly; Eastfield PD (NY9990300)
+is linked to the fusion center only and receives what the fusion center passes on: the
+origin's signature intact (Eastfield's relay.yaml pins Havenport's keys under ``origins:``),
+the fusion center's own policy applied (it withholds lines with a direct phone number).
+Every copy goes through each agency's policy. Nothing outside this machine is used: the
+Slack workspaces are the emulator, the keys and the CA are throwaway, the stores are SQLite
+files in a temporary directory.
 
 ``--json`` prints one line per message posted in a partner workspace:
-``{"workspace", "channel", "text", "files", "thread_of", "origin", "envelope_id"}``, then
-``{"summary": {"posted": N, "blocked": N, "redacted": N}}`` (a contract: other tools read it).
+``{"workspace", "channel", "text", "files", "thread_of", "origin", "envelope_id", "via"}``
+(``via``: the ORIs of the relaying agencies the copy came through, in order, from the hops
+of the envelope the receiving relay verified; ``[]`` when it came from the origin directly),
+then ``{"summary": {"posted": N, "blocked": N, "redacted": N}}`` (a contract: other tools
+read it).
 """
 
 from __future__ import annotations
@@ -33,11 +40,13 @@ if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when the dem
 __all__ = ["add_parser", "run_demo"]
 
 _ROOT = Path(__file__).resolve().parents[2]
-CT, MA, NY = "CT9990100", "MA9990200", "NY9990300"
+CT, MA, NY, FC = "CT9990100", "MA9990200", "NY9990300", "CT999FC00"
 OKAFOR, FERREIRA = "U0OKAFOR01", "U0FERREI02"
 
 
 def agencies(root: Path = _ROOT) -> list[Agency]:
+    """Havenport, Millbrook and Eastfield (in that order: tools take the first two), then the
+    fusion center. Links: Havenport - Millbrook, Havenport - fusion center - Eastfield."""
     from relay.lab.network import Agency
 
     examples = root / "policies" / "examples"
@@ -48,6 +57,7 @@ def agencies(root: Path = _ROOT) -> list[Agency]:
             "T0HAVENPT1",
             examples / "ct9990100-havenport.yaml",
             officers=((OKAFOR, "Det. Sgt. R. Okafor"), (FERREIRA, "Det. L. Ferreira")),
+            partners=(MA, FC),
         ),
         Agency(
             MA,
@@ -55,6 +65,7 @@ def agencies(root: Path = _ROOT) -> list[Agency]:
             "T0MILLBRK1",
             examples / "ma9990200-millbrook.yaml",
             officers=(("U0MILLBR01", "Sgt. P. Dunne"),),
+            partners=(CT,),
         ),
         Agency(
             NY,
@@ -62,6 +73,15 @@ def agencies(root: Path = _ROOT) -> list[Agency]:
             "T0EASTFLD1",
             examples / "ny9990300-eastfield.yaml",
             officers=(("U0EASTFL01", "Det. K. Osei"),),
+            partners=(FC,),
+        ),
+        Agency(
+            FC,
+            "CT State Fusion Center",
+            "T0CTFUSC01",
+            examples / "ct999fc00-ct-fusion-center.yaml",
+            officers=(("U0CTFUSC01", "Analyst J. Marsh"),),
+            partners=(CT, NY),
         ),
     ]
 
@@ -118,6 +138,15 @@ async def _post_examples(net: Network) -> int:
     return events + 3
 
 
+def via(net: Network, ori: str, origin: str, envelope_id: str) -> list[str]:
+    """The relaying agencies a copy came through to ``ori``, in order: the hop signers of the
+    envelope ``ori``'s relay verified and posted (``[]``: from the origin directly)."""
+    delivery = net.received.get((ori, origin, envelope_id))
+    if delivery is None:  # posted only by a relay: never so in the demo
+        raise LookupError(f"{ori} has no delivery of {envelope_id}")
+    return [str(hop.signer) for hop in delivery.envelope.hops]
+
+
 def partner_posts(net: Network) -> list[dict[str, Any]]:
     """Every message the relays posted in partner workspaces, in the --json line format."""
     assert net.emu is not None  # noqa: S101
@@ -155,54 +184,115 @@ def partner_posts(net: Network) -> list[dict[str, Any]]:
                         "thread_of": thread_of,
                         "origin": payload.get("origin"),
                         "envelope_id": payload["envelope_id"],
+                        "via": via(net, ori, payload["origin"], payload["envelope_id"]),
                     }
                 )
     return out
 
 
-def _units(text: str, removed: int) -> str:
+def _units(text: str, removed: int, indent: int, withheld: tuple[int, str] = (0, "")) -> str:
     """The partner's view unit by unit: each sentence, template line or list item it
-    received, then how many units its copy lacks."""
+    received, then how many lines a relaying hop withheld and how many units its copy lacks."""
     shown = []
     for unit in split_units(unescape(text)):
         unit = " ".join(unit.split())
         shown.append(f"| {unit[:96] + '...' if len(unit) > 99 else unit}")
+    lines, by = withheld
+    if lines:
+        shown.append(f"x {lines} line{'s' if lines > 1 else ''} withheld by {by}")
     if removed:
         shown.append(f"x {removed} unit{'s' if removed > 1 else ''} removed")
-    return f"\n{'':18}".join(shown) if shown else "(no text)"
+    return f"\n{'':{indent}}".join(shown) if shown else "(no text)"
+
+
+def _dead_letters(net: Network) -> dict[tuple[str, str], tuple[str, str]]:
+    """(partner, envelope id) -> (the relay whose outbox gave up on it, the reason)."""
+    out = {}
+    for ori, node in net.nodes.items():
+        for e in node.relay.store.queue_entries(state="dead"):
+            if e.queue == "outbox" and e.reason:
+                out[(e.peer, e.envelope_id)] = (ori, e.reason)
+    return out
+
+
+def _not_shown(jti: str, refused: str | None, blocked: bool) -> str:
+    if blocked:
+        return "nothing posted"
+    if refused is not None:
+        return f"refused by the partner's relay: {refused}"
+    if ".e" in jti:
+        return "(an edit: the earlier copy was updated in place)"
+    return "(applied to the earlier copy)"
 
 
 def _report(net: Network, seconds: float) -> None:
     judged = net.judged[CT]
     names = {a.ori: a.name for a in net.agencies}
+    width = max(len(a.name) for a in net.agencies if a.ori != CT)
+    indent = width + 4
     received = {(p["workspace"], p["envelope_id"]): p for p in partner_posts(net)}
-    dead = net.nodes[CT].relay.store.queue_entries(state="dead")
-    refused = {(e.peer, e.envelope_id): e.reason for e in dead if e.queue == "outbox"}
+    refused = _dead_letters(net)
+    direct = [o for o in net.links[CT]]
+    hopped = [a.ori for a in net.agencies if a.ori != CT and a.ori not in direct]
+    hops = " and ".join(f"{names[o]} ({o})" for o in hopped)
     print(
         f"relay demo: Havenport PD ({CT}) posted {len(judged)} messages; "
-        f"Millbrook PD ({MA}) and Eastfield PD ({NY}) received them through their relays "
-        f"in {seconds:.1f} s.\n"
+        + " and ".join(f"{names[o]} ({o})" for o in direct)
+        + " received them through their relays"
+        + (f", {hops} through a relaying hop" if hops else "")
+        + f", in {seconds:.1f} s.\n"
     )
     for jti, decisions in judged:
         print(f"envelope {jti}")
         for ori, decision in decisions.items():
             rules = ", ".join(f"{r.rule} ({r.count})" for r in decision.reasons)
             got = received.get((ori, jti))
+            own = net.received.get((ori, CT, jti))  # its relay's view: its own rules applied
+            removed = len(decision.trace) + (len(own.decision.trace) if own else 0)
             if got is not None:
-                shown = _units(got["text"], len(decision.trace))
+                shown = _units(got["text"], removed, indent)
                 if got["files"]:
-                    shown += f"\n{'':18}[photo: {', '.join(got['files'])}]"
-            elif decision.action.value == "block":
-                shown = "nothing posted"
-            elif (ori, jti) in refused:
-                shown = f"refused by the partner's relay: {refused[(ori, jti)]}"
-            elif ".e" in jti:
-                shown = "(an edit: the earlier copy was updated in place)"
+                    shown += f"\n{'':{indent}}[photo: {', '.join(got['files'])}]"
             else:
-                shown = "(applied to the earlier copy)"
+                dead = refused.get((ori, jti))
+                reason = dead[1] if dead else None
+                shown = _not_shown(jti, reason, decision.action.value == "block")
             label = decision.action.value + (f" [{rules}]" if rules else "")
-            print(f"   {names.get(ori, ori):<14} {label}\n{'':18}{shown}")
+            print(f"   {names.get(ori, ori):<{width}} {label}\n{'':{indent}}{shown}")
+        for ori in hopped:
+            print(f"   {names[ori]:<{width}} {_relayed(net, ori, jti, received, refused, indent)}")
     print()
+
+
+def _relayed(
+    net: Network,
+    ori: str,
+    jti: str,
+    received: dict[tuple[str, str], dict[str, Any]],
+    refused: dict[tuple[str, str], tuple[str, str]],
+    indent: int,
+) -> str:
+    """What ``ori``, reached only through a hop, made of envelope ``jti``: the path (from the
+    envelope its relay verified) and its own policy's decision, then its view."""
+    delivery = net.received.get((ori, CT, jti))
+    if delivery is None:
+        if (ori, jti) in refused:
+            relayer, reason = refused[(ori, jti)]
+            return f"via {relayer}\n{'':{indent}}{_not_shown(jti, reason, False)}"
+        return "nothing passed on to it"
+    decision = delivery.decision
+    path = [CT, *(str(h.signer) for h in delivery.envelope.hops), ori]
+    rules = ", ".join(f"{r.rule} ({r.count})" for r in decision.reasons)
+    label = f"path {' → '.join(path)}, its own policy: {decision.action.value}"
+    label += f" [{rules}]" if rules else ""
+    got = received.get((ori, jti))
+    if got is None:
+        return f"{label}\n{'':{indent}}{_not_shown(jti, None, False)}"
+    withheld = (delivery.envelope.withheld, ", ".join(path[1:-1]))
+    shown = _units(got["text"], len(decision.trace), indent, withheld)
+    if got["files"]:
+        shown += f"\n{'':{indent}}[photo: {', '.join(got['files'])}]"
+    return f"{label}\n{'':{indent}}{shown}"
 
 
 def _summary(net: Network) -> dict[str, int]:
@@ -264,6 +354,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("demo", help="three agencies on loopback, the example messages")
+    p = subparsers.add_parser("demo", help="four agencies on loopback, the example messages")
     p.add_argument("--json", action="store_true", help="one JSON line per partner post")
     p.set_defaults(func=_demo)

@@ -50,6 +50,7 @@ class AuditEvent(StrEnum):
     CHECKPOINT_CONFLICT = "checkpoint_conflict"  # a partner's checkpoint contradicts one kept
     RETENTION = "retention"  # records older than the retention period were pruned
     CHANNEL_CHANGE = "channel_change"  # Slack moved a federated channel to a new id
+    RECEIPT = "receipt"  # a partner's signed receipt for an envelope: kept, or passed back
 
 
 def rfc3339(moment: dt.datetime) -> str:

@@ -9,6 +9,8 @@
 - **envelope id** (:data:`EnvelopeId`): an envelope's ``jti``, 1-128 of ``A-Z a-z 0-9 . _ : -``.
 - **channel id** (:data:`ChannelId`): a Slack channel id, ``C`` or ``G`` then 2 or more
   capitals or digits.
+- **user id**: a Slack user id, ``U`` or ``W`` (Enterprise Grid) then 2 or more capitals or
+  digits; a **user group id**: ``S`` then 2 or more capitals or digits.
 
 Patterns are unanchored and compiled ``re.ASCII``: use ``fullmatch`` (or the ``is_*``
 helpers); they are also embedded in larger patterns (``envelope_claims``).
@@ -26,6 +28,8 @@ __all__ = [
     "KID_SUFFIX_PATTERN",
     "NEW_KID_SUFFIX_MAX",
     "ORI_PATTERN",
+    "USERGROUP_ID_PATTERN",
+    "USER_ID_PATTERN",
     "AgencyId",
     "ChannelId",
     "EnvelopeId",
@@ -34,6 +38,8 @@ __all__ = [
     "is_envelope_id",
     "is_kid",
     "is_ori",
+    "is_user_id",
+    "is_usergroup_id",
     "parse_ori",
 ]
 
@@ -48,6 +54,8 @@ KID_PATTERN: Final = re.compile(rf"{ORI_PATTERN.pattern}#{KID_SUFFIX_PATTERN.pat
 NEW_KID_SUFFIX_MAX: Final = 32
 ENVELOPE_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
 CHANNEL_ID_PATTERN: Final = re.compile(r"[CG][A-Z0-9]{2,}", re.ASCII)
+USER_ID_PATTERN: Final = re.compile(r"[UW][A-Z0-9]{2,}", re.ASCII)
+USERGROUP_ID_PATTERN: Final = re.compile(r"S[A-Z0-9]{2,}", re.ASCII)
 
 
 def _fits(pattern: re.Pattern[str], value: object) -> bool:
@@ -68,6 +76,14 @@ def is_envelope_id(value: object) -> TypeGuard[EnvelopeId]:
 
 def is_channel_id(value: object) -> TypeGuard[ChannelId]:
     return _fits(CHANNEL_ID_PATTERN, value)
+
+
+def is_user_id(value: object) -> TypeGuard[str]:
+    return _fits(USER_ID_PATTERN, value)
+
+
+def is_usergroup_id(value: object) -> TypeGuard[str]:
+    return _fits(USERGROUP_ID_PATTERN, value)
 
 
 def parse_ori(text: str) -> AgencyId:

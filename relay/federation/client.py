@@ -38,6 +38,7 @@ def _code(payload: dict[str, Any], status: int) -> str:
 class SendResult:
     status: str  # "accepted" or "duplicate"
     envelope_id: str
+    receipt: str | None = None  # the partner's signed "accepted" receipt, if it sent one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,6 +153,30 @@ class PeerClient:
                 await self._sleep(min(wait, self._retry.cap))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def send_receipts(self, partner: str, tokens: Sequence[str]) -> list[str | None]:
+        """One ``POST /v1/receipts``: each receipt's answer (None: taken; else the partner's
+        code). A partner without the endpoint (an older relay) answers every one
+        ``receipts_unsupported``; a refusal of the whole request raises."""
+        body = json.dumps({"receipts": list(tokens)}, separators=(",", ":")).encode()
+        status, payload, headers = await self._post_json(partner, "/v1/receipts", body)
+        if status == 404:
+            return ["receipts_unsupported"] * len(tokens)
+        results = payload.get("results")
+        if status != 200 or not isinstance(results, list) or len(results) != len(tokens):
+            code = _code(payload, status) if status != 200 else "delivery_failed"
+            raise DeliveryError(
+                f"partner {partner} refused receipts: {code} ({status})",
+                code=code,
+                retryable=status in _RETRYABLE_STATUS or status == 200,
+                retry_after=_seconds(headers.get("Retry-After")),
+            )
+        return [
+            None
+            if isinstance(r, dict) and r.get("status") in ("stored", "duplicate", "forwarded")
+            else _code(r if isinstance(r, dict) else {}, 400)
+            for r in results
+        ]
+
     async def send_transaction_once(
         self, partner: str, bodies: Sequence[bytes]
     ) -> list[SendResult | DeliveryError]:
@@ -181,6 +206,7 @@ class PeerClient:
             return SendResult(
                 status=str(payload.get("status", "accepted")),
                 envelope_id=str(payload.get("envelope", "")),
+                receipt=_token(payload.get("receipt")),
             )
         code = _code(payload, status)
         reason = Reason.parse(code)
@@ -212,7 +238,9 @@ def _answer(partner: str, result: object) -> SendResult | DeliveryError:
     """One envelope's answer within a transaction."""
     if isinstance(result, dict) and result.get("status") in ("accepted", "duplicate"):
         return SendResult(
-            status=str(result["status"]), envelope_id=str(result.get("envelope", ""))
+            status=str(result["status"]),
+            envelope_id=str(result.get("envelope", "")),
+            receipt=_token(result.get("receipt")),
         )
     code = _code(result if isinstance(result, dict) else {}, 400)
     reason = Reason.parse(code)
@@ -265,6 +293,11 @@ async def _json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
     except (ValueError, RecursionError, aiohttp.ContentTypeError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _token(value: object) -> str | None:
+    """A receipt as the partner gave it (verified by whoever keeps it), if it is a string."""
+    return value if isinstance(value, str) and len(value) <= 4096 else None
 
 
 def _seconds(header: str | None) -> float | None:

@@ -40,6 +40,7 @@ __all__ = [
 class Accepted:
     envelope_id: str
     duplicate: bool
+    issuer: str = ""  # the agency that wrote it
 
 
 class EnvelopeHandler(Protocol):
@@ -54,6 +55,9 @@ class EnvelopeHandler(Protocol):
         ``data``: the body already parsed (an envelope of a transaction)."""
 
     def partner_for_fingerprint(self, fingerprint: str) -> str | None: ...
+
+    def receipt(self, accepted: Accepted) -> str | None:
+        """The signed ``accepted`` receipt that goes with the answer (None: none)."""
 
     def public_jwks(self) -> dict[str, Any]: ...
 
@@ -176,12 +180,14 @@ async def _post_envelope(request: web.Request) -> web.Response:
         accepted = await request.app[HANDLER].handle_peer_envelope(body, peer=peer)
     except VerificationError as exc:
         return await _refusal(request, exc.code, peer=peer, body=body)
-    return web.json_response(
-        {
-            "status": "duplicate" if accepted.duplicate else "accepted",
-            "envelope": accepted.envelope_id,
-        }
-    )
+    answer = {
+        "status": "duplicate" if accepted.duplicate else "accepted",
+        "envelope": accepted.envelope_id,
+    }
+    receipt = request.app[HANDLER].receipt(accepted)
+    if receipt is not None:
+        answer["receipt"] = receipt
+    return web.json_response(answer)
 
 
 async def _post_transaction(request: web.Request) -> web.Response:
@@ -216,7 +222,11 @@ async def _post_transaction(request: web.Request) -> web.Response:
         except Exception:  # noqa: BLE001 - one envelope's failure is its own, retryable
             return {"error": Reason.INTERNAL}
         status = "duplicate" if accepted.duplicate else "accepted"
-        return {"envelope": accepted.envelope_id, "status": status}
+        answer = {"envelope": accepted.envelope_id, "status": status}
+        receipt = handler.receipt(accepted)
+        if receipt is not None:
+            answer["receipt"] = receipt
+        return answer
 
     # Verified in order before any is stored, and their writes share one commit: a thread's
     # envelopes are queued in the order they came.

@@ -40,6 +40,7 @@ class Door:
         keyring: Keyring,
         fingerprints: dict[str, str],
         clock: Callable[[], dt.datetime],
+        receipt: Callable[[Accepted], str | None] = lambda accepted: None,
     ) -> None:
         self.agency = agency
         self.inbound = inbound
@@ -50,11 +51,15 @@ class Door:
         self.keyring = keyring
         self._fingerprints = fingerprints  # certificate sha256 hex -> partner ORI
         self.clock = clock
+        self._receipt = receipt  # the signed "accepted" receipt answered with an envelope
 
     async def handle_peer_envelope(
         self, body: bytes, *, peer: str, data: object | None = None
     ) -> Accepted:
         return await self.inbound.accept(body, peer=peer, data=data)
+
+    def receipt(self, accepted: Accepted) -> str | None:
+        return self._receipt(accepted)
 
     def partner_for_fingerprint(self, fingerprint: str) -> str | None:
         return self._fingerprints.get(fingerprint)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from relay.core import routing
 from relay.core.canonical import canonicalize
-from relay.core.envelope import EnvelopeKind, VerifiedEnvelope, add_hop, verify_envelope
+from relay.core.envelope import EnvelopeKind, VerifiedEnvelope, verify_envelope
 from relay.core.keys import Keyring
 from relay.core.model import AgencyId, MessageKind
 from relay.core.policy.content import envelope_content
@@ -31,9 +31,10 @@ from relay.core.policy.outbound import OutboundMessage
 from relay.core.reasons import Reason
 from relay.errors import AuditWriteError, VerificationError
 from relay.federation.server import Accepted
-from relay.flow.queues import Worked
+from relay.flow.hops import blobs_present, pass_on
+from relay.flow.queues import Outcome, Worked
 from relay.flow.records import Recorder, digest
-from relay.flow.wire import Signer, order_key, wire
+from relay.flow.wire import Signer, order_key
 from relay.lab.crashpoints import crash_point
 from relay.store.aio import AsyncStore
 from relay.store.contract import (
@@ -160,7 +161,9 @@ class Inbound:
             while self._verified_bytes > _VERIFIED_BYTES:
                 self._verified_bytes -= self._verified.popitem(last=False)[1][1]
             self.wake()
-        return Accepted(envelope_id=verified.envelope_id, duplicate=not new)
+        return Accepted(
+            envelope_id=verified.envelope_id, duplicate=not new, issuer=verified.issuer
+        )
 
     async def _store(
         self, verified: VerifiedEnvelope, body: bytes, peer: str, now: dt.datetime
@@ -240,14 +243,14 @@ class Inbound:
         records: list[AuditRecord] = []
         posts: list[PostCopy] = []
         try:
-            forwards = await self._judge_and_pass_on(
+            forwards, outcome = await self._judge_and_pass_on(
                 verified, item.sender, item.attempts, records, posts
             )
         except Exception:
             if posts:  # posted, then failed: the copy stays findable for the retry
                 await self._keep(posts)
             raise
-        return Worked(forwards=forwards, records=records, posts=posts)
+        return Worked(forwards=forwards, records=records, posts=posts, outcome=outcome)
 
     async def _keep(self, posts: list[PostCopy]) -> None:
         maps = [functools.partial(self.store.map_post, **c._asdict()) for c in posts]
@@ -261,7 +264,8 @@ class Inbound:
         attempt: int,
         records: list[AuditRecord],
         posts: list[PostCopy],
-    ) -> list[OutboxItem]:
+    ) -> tuple[list[OutboxItem], Outcome]:
+        """The envelopes to pass on, and what was done here (a receipt's status, reason)."""
         now = self.clock()
         content = envelope_content(
             [line.text for line in verified.lines],
@@ -308,6 +312,9 @@ class Inbound:
         records += self.recorder.entry(
             "decision", rules=rules, outcome=decision.action.value, **common
         )
+        outcome: Outcome = ("refused", rules[0] if rules else None)
+        if decision.action is not Action.BLOCK and self.poster is None:
+            outcome = ("relayed", None)
         if decision.action is not Action.BLOCK and self.poster is not None:
             delivery = Delivery(
                 envelope=verified, decision=decision, sender=sender, attempt=attempt, posts=posts
@@ -321,13 +328,30 @@ class Inbound:
             records += self.recorder.entry(
                 what, outcome="posted" if shown else "withheld", **common
             )
+            outcome = (
+                ("retracted", rules[0] if rules else None)
+                if decision is _RETRACT
+                else ("posted", None)
+                if shown
+                else ("withheld", "orphan_reply")
+            )
         if not targets:
-            return []
-        present = await self._blobs_present(verified)
+            return [], outcome
+        present = await blobs_present(self.aio, verified)
         items = [
             item
             for target in targets
-            if (item := self._pass_on(verified, target, outbound[target], present, now))
+            if (
+                item := pass_on(
+                    verified,
+                    target,
+                    outbound[target],
+                    present,
+                    now,
+                    policy=self.policy,
+                    signer=self.signer,
+                )
+            )
         ]
         for item in items:
             records += self.recorder.entry(
@@ -337,64 +361,4 @@ class Inbound:
                 kid=self.signer.kid,
                 outcome="hop",
             )
-        return items
-
-    async def _blobs_present(self, verified: VerifiedEnvelope) -> frozenset[str]:
-        wanted = [f.file.sha256 for f in verified.files]
-        if not wanted:
-            return frozenset()
-        store = self.store
-        return frozenset(
-            await self.aio.run(lambda: [sha for sha in wanted if store.get_blob(sha) is not None])
-        )
-
-    def _pass_on(
-        self,
-        verified: VerifiedEnvelope,
-        target: str,
-        decision: Decision,
-        present: frozenset[str],
-        now: dt.datetime,
-    ) -> OutboxItem | None:
-        """This relay's hop for ``target``, withholding what its policy would not send:
-        every line and file the decision did not keep exactly as it came (a line the policy
-        cut a sentence out of, or a file whose title it cleared, cannot be re-signed, so it
-        is withheld whole). A post with nothing left is not passed on; an edit or delete
-        always is (an edit with every line withheld retracts the copy downstream)."""
-        blocked = decision.action is Action.BLOCK or decision.message is None
-        kept = set() if blocked else decision.kept_lines
-        kept_files = set() if blocked else decision.kept_files
-        if verified.kind in (EnvelopeKind.POST, EnvelopeKind.CANCEL) and not kept:
-            return None
-        withhold = [line.index for i, line in enumerate(verified.lines) if i not in kept]
-        withhold_files, blobs = [], []
-        for i, f in enumerate(verified.files):  # the outbox pushes the bytes of what goes on
-            if (
-                i not in kept_files
-                or f.file.mime not in self.policy.file_types
-                or f.file.sha256 not in present
-            ):
-                withhold_files.append(f.index)
-            else:
-                blobs.append((f.file.sha256, f.file.mime))
-        hopped = add_hop(
-            verified.envelope,
-            key=self.signer.key,
-            kid=self.signer.kid,
-            from_agency=verified.last_signer,
-            to_agency=AgencyId(target),
-            at=now,
-            policy=self.policy.ref,
-            withhold_lines=withhold,
-            withhold_files=withhold_files,
-            onward=routing.onward_allowed(self.policy, self.policy.partners[target]),
-        )
-        return OutboxItem(
-            partner=target,
-            envelope_id=verified.envelope_id,
-            order_key=f"{verified.issuer}/"
-            + order_key(verified.thread, verified.target, verified.envelope_id),
-            body=wire(hopped),
-            blobs=tuple(blobs),
-            expires_at=verified.expires_at.timestamp(),
-        )
+        return items, outcome

@@ -13,9 +13,19 @@ import structlog
 
 from relay.core.backoff import Attempt, before_attempt
 from relay.errors import DeliveryError, RelayError
-from relay.flow.queues import RNG, Gate, Loop, QueueTuning, Random, Worked, failed, yes
+from relay.flow.queues import (
+    RNG,
+    Gate,
+    Loop,
+    Outcome,
+    QueueTuning,
+    Random,
+    Worked,
+    failed,
+    yes,
+)
 from relay.store.aio import AsyncStore
-from relay.store.contract import ClaimedInbound, OutboxItem
+from relay.store.contract import ClaimedInbound, OutboxItem, OwedReceipt
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
@@ -44,6 +54,7 @@ class InboundWorker:
         may_take: Gate = yes,
         on_settle_failed: Callable[[], None] = lambda: None,
         signal: Loop | None = None,
+        owe: Callable[[ClaimedInbound, Outcome], OwedReceipt | None] | None = None,
     ) -> None:
         self.aio = store  # every store call off the event loop, one facade
         self.store = store.store  # blocking: only inside a durable write
@@ -63,6 +74,9 @@ class InboundWorker:
         self.rng = rng
         self._loop = signal or Loop()  # woken by whoever stores work (given, or its own)
         self._stopping = False
+        # The receipt owed to the sender for what was done (signed; queued in the settling
+        # transaction, so it is neither lost nor owed twice).
+        self.owe = owe
 
     def wake(self) -> None:
         self._loop.wake()
@@ -138,9 +152,18 @@ class InboundWorker:
         heartbeat), so it is not taken again meanwhile."""
         audit = self.audit
 
+        owed = None
+        if self.owe is not None:
+            if outcome is None and worked.outcome is not None:
+                owed = self.owe(item, worked.outcome)
+            elif outcome is not None and outcome.state == "dead":
+                owed = self.owe(item, ("failed", outcome.reason or "dead"))
+
         def write() -> None:
             if audit is not None:
                 audit(item, outcome, worked.records)
+            if owed is not None:
+                self.store.queue_receipts([owed], now=self.clock())
             if outcome is None:
                 for copy in worked.posts:
                     self.store.map_post(**copy._asdict())

@@ -7,7 +7,7 @@ settled in one transaction per batch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,7 +44,8 @@ class WireSender(Protocol):
     async def put_blob_once(self, partner: str, sha256: str, mime: str, data: bytes) -> None: ...
 
 
-_Answer = tuple[Attempt, str | None]  # an attempt's outcome; the partner's answer if taken
+# an attempt's outcome; the partner's answer if taken, and its signed receipt if it gave one
+_Answer = tuple[Attempt, str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class _Sent:
     claimed: list[ClaimedEnvelope]
     results: list[Attempt]
     sent: list[tuple[ClaimedEnvelope, str]]  # what partners accepted, and their answer
+    receipts: list[str]  # the partner's signed "accepted" receipts, kept once settled
 
     @property
     def unconfirmed(self) -> list[ClaimedEnvelope]:
@@ -85,6 +87,7 @@ class Dispatcher:
         | None = None,
         may_send: Gate = yes,
         on_settle_failed: Callable[[], None] = lambda: None,
+        on_receipts: Callable[[str, list[str]], Awaitable[object]] | None = None,
     ) -> None:
         self.aio = store  # every store call off the event loop, one facade
         self.store = store.store  # blocking: only inside a durable write
@@ -100,6 +103,7 @@ class Dispatcher:
         self.clock = clock
         self.tuning = tuning or QueueTuning()
         self.on_dead = on_dead
+        self.on_receipts = on_receipts  # the partner's receipts, handed on once settled
         self.rng = rng
         self._loops: dict[str, Loop] = {}
         self._stopping = False
@@ -163,12 +167,18 @@ class Dispatcher:
             answers = await self._work(partner, claimed)
             batch = _Sent(
                 claimed=claimed,
-                results=[result for result, _ in answers],
-                sent=[(i, how) for i, (_, how) in zip(claimed, answers, strict=True) if how],
+                results=[result for result, _, _ in answers],
+                sent=[(i, how) for i, (_, how, _) in zip(claimed, answers, strict=True) if how],
+                receipts=[token for _, _, token in answers if token],
             )
             if not await self._settle(batch):
                 unsettled = batch
                 await loop.sleep(self.tuning.poll)
+            elif batch.receipts and self.on_receipts is not None:
+                try:
+                    await self.on_receipts(partner, batch.receipts)
+                except Exception as exc:  # noqa: BLE001 - the forward records stand
+                    log.warning("receipts_not_kept", partner=partner, exc_type=type(exc).__name__)
 
     async def _settle(self, batch: _Sent) -> bool:
         """Record and settle a worked batch in one transaction (off the event loop)."""
@@ -212,7 +222,7 @@ class Dispatcher:
                 backoff=self.tuning.backoff,
             )
             if stale is not None:
-                answers[i] = (stale, None)
+                answers[i] = (stale, None, None)
             elif item.blobs:
                 try:
                     await self._push_blobs(item)
@@ -271,7 +281,7 @@ class Dispatcher:
                 return [
                     self._failure(item, answer)
                     if isinstance(answer, Exception)
-                    else (DONE, _taken(answer))
+                    else (DONE, _taken(answer), _receipt(answer))
                     for item, answer in zip(items, got, strict=True)
                 ]
         return list(await asyncio.gather(*(self._send_one(item) for item in items)))
@@ -282,7 +292,7 @@ class Dispatcher:
             crash_point("after_partner_answered")
         except Exception as exc:  # noqa: BLE001 - any failure is retried, by its code only
             return self._failure(item, exc)
-        return DONE, _taken(answer)
+        return DONE, _taken(answer), _receipt(answer)
 
     def _failure(self, item: ClaimedEnvelope, exc: Exception) -> _Answer:
         error = exc if isinstance(exc, DeliveryError) else None
@@ -297,7 +307,12 @@ class Dispatcher:
         )
         if self.metrics is not None:
             self.metrics.send_failed(item.partner, reason)
-        return failed(error, item, self.clock(), self.tuning.backoff, self.rng), None
+        return failed(error, item, self.clock(), self.tuning.backoff, self.rng), None, None
+
+
+def _receipt(answer: object) -> str | None:
+    token = getattr(answer, "receipt", None)
+    return token if isinstance(token, str) else None
 
 
 def _taken(answer: object) -> str:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
     from relay.store.aio import AsyncStore
 
-__all__ = ["Gate", "Loop", "QueueTuning", "Worked", "failed", "yes"]
+__all__ = ["Gate", "Loop", "Outcome", "QueueTuning", "Worked", "failed", "yes"]
 
 T = TypeVar("T")
 Random = Callable[[], float]
@@ -95,6 +95,8 @@ async def yes() -> bool:
 
 
 Gate = Callable[[], Awaitable[bool]]
+# What a receiving relay did with an envelope: a receipt's status and its reason code.
+Outcome = tuple[str, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class Worked:
     forwards: list[OutboxItem]
     records: Sequence[AuditRecord] = ()
     posts: Sequence[PostCopy] = ()
+    outcome: Outcome | None = None  # what was done here: a receipt's (status, reason)
 
 
 def failed(

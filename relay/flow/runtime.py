@@ -15,7 +15,7 @@ from relay.core import defaults
 from relay.core.backoff import Attempt
 from relay.flow.inqueue import InboundWorker
 from relay.flow.outbox import Dispatcher, WireSender
-from relay.flow.queues import Loop, QueueTuning, Worked
+from relay.flow.queues import Loop, Outcome, QueueTuning, Worked
 from relay.flow.records import Recorder, digest
 from relay.store.aio import AsyncStore
 from relay.store.contract import (
@@ -26,6 +26,7 @@ from relay.store.contract import (
     Leases,
     Outbox,
     OutboxItem,
+    OwedReceipt,
 )
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ class Queues:
         clock: Callable[[], float],
         tuning: QueueTuning,
         inbound_signal: Loop | None = None,
+        owe: Callable[[ClaimedInbound, Outcome], OwedReceipt | None] | None = None,
+        on_undeliverable: Callable[[str, str], None] = lambda envelope_id, partner: None,
+        on_receipts: Callable[[str, list[str]], Awaitable[object]] | None = None,
     ) -> None:
         self.agency = agency
         self.policy_ref = policy_ref
@@ -67,6 +71,7 @@ class Queues:
         self.owner = owner  # this instance's name on leases
         self.clock = clock
         self.tuning = tuning
+        self.on_undeliverable = on_undeliverable  # the author's view: a partner never got it
         self.outbox = Dispatcher(
             store,
             sender,
@@ -74,13 +79,12 @@ class Queues:
             owner=owner,
             clock=clock,
             tuning=tuning,
-            on_dead=lambda item, reason: recorder.dead_letter(
-                "outbox", item.partner, item.envelope_id, reason
-            ),
+            on_dead=self._undeliverable,
             metrics=recorder.metrics,
             audit=self._audit_forwards,
             may_send=recorder.ready,
             on_settle_failed=recorder.commit_failed,
+            on_receipts=on_receipts,
         )
         self.inbound = InboundWorker(
             store,
@@ -96,6 +100,7 @@ class Queues:
             may_take=recorder.ready,
             on_settle_failed=recorder.commit_failed,
             signal=inbound_signal,
+            owe=owe,
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -157,6 +162,10 @@ class Queues:
             await self.outbox.idle()
 
     # -- what they record ----------------------------------------------------------------
+    def _undeliverable(self, item: ClaimedEnvelope, reason: str) -> None:
+        self.recorder.dead_letter("outbox", item.partner, item.envelope_id, reason)
+        self.on_undeliverable(item.envelope_id, item.partner)
+
     def _forwarded(self, items: list[OutboxItem]) -> None:
         for item in items:
             self.outbox.wake(item.partner)

@@ -3,7 +3,10 @@ its policy: what ``relay demo``, ``relay chaos`` and the end-to-end tests drive.
 
 Every relay is built the way ``relay run`` builds it: a ``relay.yaml`` is written per agency
 (keys, certificates from a throwaway CA, pinned partner keys, token files) and started with
-:func:`relay.app.start_relay`, in this process. Everything is real except Slack itself:
+:func:`relay.app.start_relay`, in this process. By default every agency is every other's
+partner; :attr:`Agency.partners` draws another topology, and an agency of the network that
+is not a partner is pinned as an origin (``origins:``), as an agency pins one it hears from
+only through a relaying partner. Everything is real except Slack itself:
 slack-sdk talks HTTP to the emulator, relays talk HTTPS with mutual TLS to each other.
 """
 
@@ -25,6 +28,8 @@ from relay.app import RunningRelay, start_relay
 from relay.config import RelayConfig, read_config
 from relay.core.policy.engine import Decision
 from relay.errors import DeliveryError
+from relay.flow.inbound import Delivery as Posted
+from relay.flow.inbound import PostPort
 from relay.flow.queues import QueueTuning
 from relay.lab.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
 from relay.lab.faultproxy import FaultProxy
@@ -44,6 +49,10 @@ class Agency:
     team: str
     policy: Path
     officers: tuple[tuple[str, str], ...] = ()  # (user id, display name)
+    # The agencies its relay has a link with (None: every other agency of the network). An
+    # agency of the network it has no link with is pinned as an origin (``origins:``): heard
+    # from only through a hop.
+    partners: tuple[str, ...] | None = None
 
     def channel(self, topic: str) -> str:
         return f"C{self.team[2:6]}{TOPICS.index(topic):02d}"
@@ -74,6 +83,25 @@ class NetworkOptions:
 _free_port = free_port  # below the ephemeral range: see relay.lab.ports
 
 
+def _links(agencies: list[Agency]) -> dict[str, tuple[str, ...]]:
+    """Each agency's partners in the network; a link is both ways (each side pins the
+    other's certificate), so both must name it."""
+    oris = [a.ori for a in agencies]
+    links = {
+        a.ori: tuple(o for o in oris if o != a.ori)
+        if a.partners is None
+        else tuple(o for o in a.partners)
+        for a in agencies
+    }
+    for ori, partners in links.items():
+        for other in partners:
+            if other not in links or other == ori:
+                raise ValueError(f"{ori}: partner {other} is not another agency of the network")
+            if ori not in links[other]:
+                raise ValueError(f"{ori} links to {other}, but {other} not to {ori}")
+    return links
+
+
 class Network:
     """``async with Network(tmp, agencies) as net``: everything started, then stopped.
 
@@ -81,7 +109,9 @@ class Network:
     With ``proxies``, partners and Slack reach each agency through a :class:`FaultProxy`
     (``net.fed_proxy[ori]``; ``net.slack_proxy[ori]`` between the relay and the Slack API),
     so links can be cut and relays killed (:meth:`kill`) and restarted (:meth:`restart`).
-    ``net.judged`` lists every message's decisions as the origin relays judged them."""
+    ``net.judged`` lists every message's decisions as the origin relays judged them,
+    ``net.received`` what each receiving relay verified and posted, ``net.links`` each
+    agency's partners."""
 
     def __init__(
         self, directory: Path, agencies: list[Agency], options: NetworkOptions | None = None
@@ -100,6 +130,10 @@ class Network:
         self.keys: dict[str, Ed25519PrivateKey] = {}
         self.leaves: dict[str, Leaf] = {}
         self.judged: dict[str, list[tuple[str, dict[str, Decision]]]] = {}
+        self.links = _links(agencies)
+        # Every delivery a relay posted (or withheld by choice), keyed by (agency, origin,
+        # envelope id): the verified envelope (its hops) and the receiving agency's decision.
+        self.received: dict[tuple[str, str, str], Posted] = {}
 
     async def __aenter__(self) -> Network:
         specs = [
@@ -188,10 +222,11 @@ class Network:
                 delivery=delivery,
                 listen=Listen("127.0.0.1", ports[a.ori]),
                 rate_limit=(2000, 4000),
-                partners=[
-                    material[o.ori].partner(urls[o.ori], start, end)
+                partners=[material[o].partner(urls[o], start, end) for o in self.links[a.ori]],
+                origins=[
+                    material[o.ori].origin(start, end)
                     for o in self.agencies
-                    if o.ori != a.ori
+                    if o.ori != a.ori and o.ori not in self.links[a.ori]
                 ],
                 slack=Slack(
                     team_id=a.team,
@@ -228,7 +263,22 @@ class Network:
         relay = await start_relay(
             config, observe=lambda jti, decisions: judged.append((jti, decisions))
         )
+        inbound = relay.parts.inbound
+        if inbound.poster is not None:
+            inbound.poster = self._noting(agency.ori, inbound.poster)
         return Node(agency=agency, relay=relay)
+
+    def _noting(self, ori: str, post: PostPort) -> PostPort:
+        """``post``, noting each delivery it took in :attr:`received` (the lab's record of
+        what each relay verified and posted: ``relay demo`` reads a copy's path from it)."""
+
+        async def noted(delivery: Posted) -> bool | None:
+            shown = await post(delivery)
+            env = delivery.envelope
+            self.received[(ori, env.issuer, env.envelope_id)] = delivery
+            return shown
+
+        return noted
 
     async def kill(self, ori: str, index: int = 0) -> None:
         """Stop one instance as a crash would: tasks cancelled mid-flight, listeners gone,

@@ -2,14 +2,14 @@
 
 What ``relay lab init``, the in-process lab network (``relay demo``, ``relay chaos``), ``relay
 bench e2e`` and the tests write, in one place: :class:`RelayYaml` (with :class:`Partner`,
-:class:`KeyPin`, :class:`Slack`, :class:`Delivery`, :class:`Listen`) renders to YAML that
-:func:`relay.config.read_config` and ``relay config check`` accept, every value quoted as YAML
-needs it. Fields left ``None`` are not written (the relay's defaults apply).
+:class:`Origin`, :class:`KeyPin`, :class:`Slack`, :class:`Delivery`, :class:`Listen`) renders
+to YAML that :func:`relay.config.read_config` and ``relay config check`` accept, every value
+quoted as YAML needs it. Fields left ``None`` are not written (the relay's defaults apply).
 
 :func:`write_material` writes an agency's key material (an Ed25519 signing key as ``relay
 keygen`` writes it, a TLS leaf, the CA) and returns a :class:`Material` that fills a
-``RelayYaml``'s own fields (:meth:`Material.config`) and a partner's pins
-(:meth:`Material.partner`).
+``RelayYaml``'s own fields (:meth:`Material.config`), a partner's pins
+(:meth:`Material.partner`) and an origin's (:meth:`Material.origin`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ __all__ = [
     "KeyPin",
     "Listen",
     "Material",
+    "Origin",
     "Partner",
     "RelayYaml",
     "Slack",
@@ -112,6 +113,17 @@ class Partner:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Origin:
+    """An agency heard from only through a partner's hop: its pinned signing keys."""
+
+    ori: str
+    keys: Sequence[KeyPin]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ori": self.ori, "keys": [k.as_dict() for k in self.keys]}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Delivery:
     """``delivery:``, the durable queues' tuning (names as in ``relay.yaml``)."""
 
@@ -172,6 +184,7 @@ class RelayYaml:
     read_timeout_seconds: float | None = None
     rate_limit: tuple[float, int] | None = None  # (per_second, burst) per partner
     partners: Sequence[Partner] = ()
+    origins: Sequence[Origin] = ()
     delivery: Delivery | None = None
     admin: Listen | None = None
     logging: tuple[str, str] | None = None  # (format, level)
@@ -206,6 +219,8 @@ class RelayYaml:
             }
         doc["federation"] = federation
         doc["partners"] = [p.as_dict() for p in self.partners]
+        if self.origins:
+            doc["origins"] = [o.as_dict() for o in self.origins]
         if self.slack is not None:
             doc["slack"] = self.slack.as_dict()
         return doc
@@ -267,6 +282,10 @@ class Material:
         """How a partner pins this agency: its URL, certificate and signing key."""
         keys = (self.pin(not_before, not_after),)
         return Partner(ori=self.ori, url=url, tls_sha256=(self.fingerprint,), keys=keys)
+
+    def origin(self, not_before: dt.datetime, not_after: dt.datetime) -> Origin:
+        """How an agency that hears from this one only through a hop pins it: its key."""
+        return Origin(ori=self.ori, keys=(self.pin(not_before, not_after),))
 
     def config(self, *, policy: str | Path, **kw: Any) -> RelayYaml:
         """A ``RelayYaml`` (written in ``dir``) with this material's agency, key and TLS."""

@@ -71,7 +71,7 @@ def handle(display_name: str) -> str:
 
 
 def demo_workspaces() -> tuple[WorkspaceSpec, ...]:
-    """The demo's three agencies (``relay demo``): teams, channels and officers, the app's
+    """The demo's four agencies (``relay demo``): teams, channels and officers, the app's
     bot a member of every channel, no event target."""
     from relay.commands.demo import agencies
     from relay.lab.network import TOPICS

@@ -35,6 +35,10 @@ class ChannelMap:
         so a message's edits and deletes keep its ids after Slack moves the channel."""
         return self._origin.get(channel, channel)
 
+    def current(self, first: str) -> str:
+        """The id a channel has now, given the id it had first (:meth:`origin` reversed)."""
+        return next((now for now, was in self._origin.items() if was == first), first)
+
     def topic(self, channel: object) -> str | None:
         return self._topics.get(channel) if isinstance(channel, str) else None
 

@@ -26,10 +26,13 @@ _CANCEL: Final = re.compile(
 def event_key(doc: dict[str, Any]) -> tuple[str, str] | None:
     """The message an event is about, and its order key, the thread it belongs to: a
     thread's events (the post, its replies, edits and deletes) are judged in the order they
-    were taken; other threads go in parallel. None for events that are not messages."""
+    were taken; other threads go in parallel. A reaction added to a message queues with that
+    message. None for other events."""
     event = doc.get("event")
     if not isinstance(event, dict):
         return None
+    if event.get("type") == "reaction_added":
+        return _reaction_key(event)
     channel = event.get("channel")
     if event.get("type") != "message" or not isinstance(channel, str):
         return None
@@ -59,6 +62,18 @@ def event_key(doc: dict[str, Any]) -> tuple[str, str] | None:
         f"post.{channel}.{event.get('ts')}",
         f"{channel}/{event.get('thread_ts') or event.get('ts')}",
     )
+
+
+def _reaction_key(event: dict[str, Any]) -> tuple[str, str] | None:
+    """A reaction on a message: one key per message, reaction and person (a retry, or the
+    reaction taken off and put back, is the same key), queued with the message it is on."""
+    item = event.get("item")
+    item = item if isinstance(item, dict) else {}
+    channel, ts = item.get("channel"), item.get("ts")
+    reaction, user = event.get("reaction"), event.get("user")
+    if not all(isinstance(v, str) and v for v in (channel, ts, reaction, user)):
+        return None
+    return f"react.{channel}.{ts}.{reaction}.{user}", f"{channel}/{ts}"
 
 
 def shown(key: str) -> str:

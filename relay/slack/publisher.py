@@ -1,7 +1,8 @@
 """From a stored Slack event to the outbound flow: in a federated channel, not the relay's own
 post, a message (not a join or topic change) -> its envelope ids, its officer's name and its
 photos -> :meth:`relay.flow.outbound.Outbound.publish`; then an ephemeral note to the author
-when something was held back (rule ids, never text)."""
+when something was held back (rule ids, never text). A cancel reaction goes to
+:mod:`relay.slack.reactions`."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from relay.slack.files import FileFetcher
 from relay.slack.inbox import Published
 from relay.slack.keys import envelope_ids, is_own
 from relay.slack.names import Directory
+from relay.slack.reactions import ReactionCancels
 from relay.slack.web import SlackCaller
 
 __all__ = ["Observer", "Publisher"]
@@ -44,6 +46,7 @@ class Publisher:
         bot_user_id: str,
         bot_id: str | None,
         observe: Observer | None = None,
+        reactions: ReactionCancels | None = None,
     ) -> None:
         self.agency = agency
         self.policy = policy
@@ -57,15 +60,19 @@ class Publisher:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.observe = observe
+        self.reactions = reactions
 
     def echo(self, doc: dict[str, Any]) -> bool:
-        """The relay's own post (or its edit or deletion) echoed back by Slack: nothing will
-        ever be done with it, so the inbox acknowledges it without storing it."""
+        """The relay's own post (or its edit or deletion) echoed back by Slack, or a reaction
+        that cancels nothing: nothing will ever be done with it, so the inbox acknowledges it
+        without storing it."""
         event = doc.get("event")
-        return (
-            isinstance(event, dict)
-            and event.get("type") == "message"
-            and is_own(event, bot_user_id=self.bot_user_id, bot_id=self.bot_id)
+        if not isinstance(event, dict):
+            return False
+        if event.get("type") in ("reaction_added", "reaction_removed"):
+            return self.reactions is None or self.reactions.ignorable(event)
+        return event.get("type") == "message" and is_own(
+            event, bot_user_id=self.bot_user_id, bot_id=self.bot_id
         )
 
     async def handle(self, key: str, doc: dict[str, Any]) -> Published | None:
@@ -77,6 +84,8 @@ class Publisher:
         if event.get("type") == "channel_id_changed":
             await self.moves.handle(doc)
             return None
+        if event.get("type") == "reaction_added":
+            return await self.reactions.handle(key, doc) if self.reactions else None
         topic = self.channels.topic(event.get("channel"))
         if topic is None or event.get("type") != "message":
             return None

@@ -46,6 +46,7 @@ _RATES: Final[dict[str, tuple[float, int]]] = {
     "chat.postEphemeral": (1.0, 3), "conversations.history": (0.8, 3),
     "conversations.replies": (0.8, 3), "files.getUploadURLExternal": (0.3, 5),
     "files.completeUploadExternal": (0.3, 5), "files.info": (1.5, 10), "users.info": (1.5, 10),
+    "usergroups.users.list": (0.3, 5),
 }  # fmt: skip
 
 

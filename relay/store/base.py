@@ -17,6 +17,7 @@ from relay.store.sql_inbox import SqlInbox, ts_order
 from relay.store.sql_leases import SqlLeases
 from relay.store.sql_outbox import SqlOutbox
 from relay.store.sql_posts import SqlBlobs, SqlPostMap
+from relay.store.sql_receipts import SqlReceipts
 from relay.store.sql_refusals import SqlRefusals
 
 __all__ = ["Result", "SqlStore", "ts_order"]
@@ -31,6 +32,7 @@ class SqlStore(
     SqlBlobs,
     SqlAuditLog,
     SqlRefusals,
+    SqlReceipts,
     SqlAdmin,
     SqlEngine,
 ):

@@ -16,6 +16,7 @@ from typing import Any, Final, NamedTuple, Protocol
 from relay.core.audit import AuditRecord, ChainedRecord, RawRow
 from relay.core.backoff import Attempt
 from relay.core.reasons import Reason
+from relay.store.contract_receipts import OwedReceipt, ReceiptRow, Receipts
 
 __all__ = [
     "ROLES",
@@ -31,9 +32,12 @@ __all__ = [
     "Lifecycle",
     "Outbox",
     "OutboxItem",
+    "OwedReceipt",
     "PostMap",
     "QueueEntry",
     "QueueStat",
+    "ReceiptRow",
+    "Receipts",
     "ReceiveOutcome",
     "RefusalRecord",
     "Refusals",
@@ -364,6 +368,7 @@ class Store(
     Blobs,
     AuditLog,
     Refusals,
+    Receipts,
     Admin,
     Lifecycle,
     Protocol,
@@ -381,6 +386,7 @@ ROLES: Final[tuple[type[Any], ...]] = (
     Blobs,
     AuditLog,
     Refusals,
+    Receipts,
     Admin,
     Lifecycle,
 )

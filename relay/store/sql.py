@@ -202,6 +202,33 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )
         """,
     ),
+    # 7: receipts: those this relay owes the relays that sent it envelopes (signed tokens,
+    #    sent and deleted), and those it received about its own envelopes (ids and codes)
+    (
+        """
+        CREATE TABLE receipts_out (
+            id TEXT PRIMARY KEY,
+            peer TEXT NOT NULL,
+            token TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            next_at DOUBLE PRECISION NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+        "CREATE INDEX receipts_out_due ON receipts_out (next_at)",
+        """
+        CREATE TABLE receipts (
+            id TEXT PRIMARY KEY,
+            envelope_id TEXT NOT NULL,
+            reporter TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT,
+            at TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX receipts_envelope ON receipts (envelope_id)",
+    ),
 )
 
 # -- schema version (a table, so both backends track it alike) --------------------------------

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from relay.cli import main
 from relay.cli_keygen import run_keygen
 from relay.commands.config import PLACEHOLDERS
+from relay.config import read_config
 from relay.core.policy.yamlnodes import Loc, Problems, parse_yaml
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -162,6 +163,22 @@ def _check(
         problems.append(match.groupdict())
     (summary,) = captured.out.splitlines()
     return code, problems, summary
+
+
+def test_supervisors_and_the_cancel_reaction_are_read(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.replace(
+        "    C0TESTPATT: pattern-crime\n",
+        "    C0TESTPATT: pattern-crime\n  supervisors:\n    users: [U0SGTBAKR1, W0LTMORAN1]\n"
+        "    usergroup: S0SUPERVS1\n  cancel_reaction: x\n",
+    )
+    code, problems, _ = _check(capsys, setup.path)
+    assert (code, _errors(problems)) == (0, [])
+    slack = read_config(setup.path).slack
+    assert slack is not None
+    assert slack.supervisors.users == {"U0SGTBAKR1", "W0LTMORAN1"}
+    assert (slack.supervisors.usergroup, slack.cancel_reaction) == ("S0SUPERVS1", "x")
 
 
 def _errors(problems: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -429,6 +446,33 @@ CASES: Final[dict[str, tuple[Mutation, str | None, str, str]]] = {
         "error",
         "both use 127.0.0.1:8443",
     ),
+    "slack_supervisor_not_a_user_id": (
+        lambda s: s.replace(
+            "    C0TESTPATT: pattern-crime\n",
+            "    C0TESTPATT: pattern-crime\n  supervisors:\n    users: [U0SGTBAKR1, sgt.baker]\n",
+        ),
+        "users: [U0SGTBAKR1, sgt.baker]",
+        "error",
+        "'sgt.baker' is not a Slack user id",
+    ),
+    "slack_supervisor_group_not_a_group_id": (
+        lambda s: s.replace(
+            "    C0TESTPATT: pattern-crime\n",
+            "    C0TESTPATT: pattern-crime\n  supervisors:\n    usergroup: '@supervisors'\n",
+        ),
+        "usergroup: '@supervisors'",
+        "error",
+        "is not a Slack user group id",
+    ),
+    "slack_cancel_reaction_with_colons": (
+        lambda s: s.replace(
+            "    C0TESTPATT: pattern-crime\n",
+            "    C0TESTPATT: pattern-crime\n  cancel_reaction: ':no_entry:'\n",
+        ),
+        "cancel_reaction:",
+        "error",
+        "emoji name without colons",
+    ),
     "slack_port_out_of_range": (
         lambda s: s.replace("port: 3000", "port: 70000"),
         "port: 70000",
@@ -583,3 +627,93 @@ def test_partner_channels_are_checked(setup: Setup, capsys: pytest.CaptureFixtur
     assert not any("topic_not_mapped" in e for e in errors), "dd-burglaries lands somewhere"
     assert any("'no-such-topic' is not a topic of the policy" in e for e in errors)
     assert any("MA9990999 is not a partner in the policy" in e for e in errors)
+
+
+# -- origins: keys of agencies heard from only through a hop -------------------------------------
+def _with_origins(s: Setup, entries: str) -> None:
+    with s.path.open("a", encoding="utf-8") as out:
+        out.write("origins:\n" + entries)
+
+
+def _origin(ori: str, kid: str, x: str, *, extra: str = "", not_after: str = "") -> str:
+    end = not_after or (NOW + dt.timedelta(days=400)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"  - ori: {ori}\n{extra}"
+        "    keys:\n"
+        f'      - kid: "{kid}"\n'
+        f"        public_key: {x}\n"
+        "        not_before: 2026-01-01T00:00:00Z\n"
+        f"        not_after: {end}\n"
+    )
+
+
+def test_origins_pin_the_keys_of_agencies_heard_through_a_hop(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from relay.assemble import keyring_from_config
+    from relay.config import read_config
+
+    ny = json.loads(_keygen("NY9990300", setup.root / "ny", "2027-k1").read_text())
+    capsys.readouterr()
+    _with_origins(setup, _origin("NY9990300", "NY9990300#2027-k1", ny["x"]))
+    code, problems, summary = _check(capsys, setup.path)
+    assert (code, _errors(problems)) == (0, []), problems
+    assert summary.startswith("config ok: CT9990100, 1 partners, ")
+    # The baseline policy's partner NY9990300 is heard through a hop: no missing-link warning.
+    assert not [p for p in problems if "NY9990300 has no entry" in p["msg"]]
+    config = read_config(setup.path)
+    assert set(config.origins) == {"NY9990300"}
+    assert set(config.partners) == {"MA9990200"}, "an origin is no partner: no link, no TLS pin"
+    pinned = {k.kid: k.agency for k in keyring_from_config(config).keys}
+    assert pinned == {"MA9990200#2027-k1": "MA9990200", "NY9990300#2027-k1": "NY9990300"}
+
+
+def test_each_origins_mistake_names_file_and_line(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ny = json.loads(_keygen("NY9990300", setup.root / "ny", "2027-k1").read_text())
+    ma = setup.text.split("public_key: ")[1].split("\n")[0]
+    capsys.readouterr()
+    original = setup.text
+    good = _origin("NY9990300", "NY9990300#2027-k1", ny["x"])
+    past = (NOW - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cases = [  # (origins entries, words, the text on the line it is reported at)
+        (_origin("MA9990200", "MA9990200#2027-k1", ma), "is a partner", "  - ori: MA9990200"),
+        (_origin("CT9990100", "CT9990100#x", ny["x"]), "is this agency", "  - ori: CT9990100"),
+        (good + good, "duplicate origin 'NY9990300'", None),
+        (_origin("NY9990300", "RI9990400#k1", ny["x"]), "is not a key of NY9990300", "- kid"),
+        (_origin("ny999", "NY9990300#k1", ny["x"]), "origin ori must match", "  - ori: ny999"),
+        (
+            _origin("NY9990300", "NY9990300#k1", ny["x"], extra="    url: https://ny.test\n"),
+            "unknown key 'url' in origin",
+            "    url:",
+        ),
+        ("  - ori: NY9990300\n", "origin needs at least one pinned signing key", "  - ori: NY"),
+        ("  NY9990300: x\n", "origins must be a list", "  NY9990300: x"),
+        (
+            _origin("NY9990300", "NY9990300#k1", "_" * 42 + "w"),
+            "origin key NY9990300#k1: not a valid Ed25519 public key",
+            "public_key: ____",
+        ),
+        (
+            _origin("NY9990300", "NY9990300#k1", ny["x"], not_after=past),
+            "origin key NY9990300#k1 expired",
+            "not_after: " + past[:10],
+        ),
+    ]
+    for entries, words, needle in cases:
+        setup.path.write_text(original, encoding="utf-8")
+        _with_origins(setup, entries)
+        code, problems, summary = _check(capsys, setup.path)
+        found = [p for p in _errors(problems) if words in p["msg"]]
+        assert found, (words, problems)
+        assert found[0]["file"] == str(setup.path)
+        lines = setup.text.splitlines()
+        start = lines.index("origins:")
+        if needle is None:  # the second entry
+            at = [n for n, line in enumerate(lines, 1) if line.startswith("  - ori:")][-1]
+        else:
+            at = next(n for n, line in enumerate(lines[start:], start + 1) if needle in line)
+        assert found[0]["line"] == str(at), (words, found)
+        assert code == 2
+        assert summary == f"config invalid: {len(_errors(problems))} errors"

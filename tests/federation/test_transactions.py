@@ -15,6 +15,8 @@ import aiohttp
 import pytest
 
 from relay.core.backoff import Backoff
+from relay.core.keys import Keyring
+from relay.core.receipt import ReceiptStatus, verify_receipt
 from relay.errors import DeliveryError, TransactionsUnsupported
 from relay.federation.client import SendResult
 from relay.federation.tls import client_context
@@ -61,11 +63,22 @@ async def test_each_envelope_of_a_transaction_is_answered_on_its_own(fed: Federa
     body = json.dumps({"envelopes": [good, good, misaddressed, other]}).encode()
     status, answer = await _transaction(fed, CT, MA, body)
     assert status == 200
-    assert answer["results"] == [
+    results = answer["results"]
+    receipts = [r.pop("receipt", None) for r in results]
+    assert results == [
         {"envelope": "tx-good", "status": "accepted"},
         {"envelope": "tx-good", "status": "duplicate"},
         {"error": "not_addressed"},
         {"envelope": "tx-other", "status": "accepted"},
+    ]
+    # each envelope taken is answered with Millbrook's signed receipt; a refusal is not
+    assert receipts[2] is None
+    ring = Keyring.of([fed.service(MA).pinned()])
+    got = [verify_receipt(receipts[i], ring, fed.now()) for i in (0, 1, 3)]
+    assert [(r.reporter, r.envelope_id, r.status) for r in got] == [
+        (MA, "tx-good", ReceiptStatus.ACCEPTED),
+        (MA, "tx-good", ReceiptStatus.ACCEPTED),
+        (MA, "tx-other", ReceiptStatus.ACCEPTED),
     ]
     await fed.settle()
     ma = fed.relays[MA]

@@ -20,7 +20,7 @@ def test_demo_workspaces_first_line_web_api_and_sigterm() -> None:
         assert first["emulator"].startswith("http://127.0.0.1:")
         assert first["api_url"] == first["emulator"] + "/api/"
         teams = [w["team"] for w in first["workspaces"]]
-        assert teams == ["T0HAVENPT1", "T0MILLBRK1", "T0EASTFLD1"]
+        assert teams == ["T0HAVENPT1", "T0MILLBRK1", "T0EASTFLD1", "T0CTFUSC01"]
         for ws in first["workspaces"]:
             assert set(ws) == {"team", "name", "bot_token", "signing_secret", "channels", "users"}
             assert set(ws["channels"]) == {

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
 
-from relay.commands.demo import run_demo
+from relay.assemble import keyring_from_config
+from relay.commands.demo import CT, FC, MA, NY, OKAFOR, agencies, partner_posts, run_demo
+from relay.core.envelope import verify_envelope
+from relay.core.model import AgencyId
+from relay.core.reasons import Reason
+from relay.errors import VerificationError
+from relay.lab.network import Network
+
+BOLO = (
+    "BOLO - stolen blue Ford Ranger, NY reg KRT-4412, last seen on Route 9 northbound.\n"
+    "Contact Det. Sgt. R. Okafor, 555-0142."
+)
 
 
 async def test_the_demo_shares_blocks_and_keeps_verified_ledgers(
@@ -27,5 +41,48 @@ async def test_the_demo_shares_blocks_and_keeps_verified_ledgers(
     ledgers = out[-2]
     assert ledgers.startswith("audit ledgers: ")
     found = re.findall(r"([A-Z]{2}[A-Z0-9]{7}) (\d+) records (\w+)", ledgers)
-    assert len(found) == 3
+    assert len(found) == 4
     assert all(int(n) > 0 and state == "verified" for _, n, state in found)
+    text = "\n".join(out)
+    assert "path CT9990100 → CT999FC00 → NY9990300, its own policy: forward" in text
+    assert "x 1 line withheld by CT999FC00" in text
+
+
+async def test_eastfield_hears_from_havenport_only_through_the_fusion_center(
+    tmp_path: Path,
+) -> None:
+    """The hop partner's copies come through the fusion center: the origin's signature
+    intact (verified against Havenport's key pinned under ``origins:``, refused without it),
+    the fusion center's own rule applied (the line with a phone number withheld), and
+    ``via`` says so; Millbrook's direct copy keeps the line and has ``via: []``."""
+    async with Network(tmp_path, agencies()) as net:
+        assert set(net.configs[NY].partners) == {FC}
+        assert set(net.configs[NY].origins) == {CT, MA}
+        assert set(net.configs[CT].partners) == {MA, FC}
+        net.post(CT, "bolo", OKAFOR, BOLO)
+        await net.settle(CT, 1)
+        posts = {p["workspace"]: p for p in partner_posts(net)}
+        assert set(posts) == {MA, FC, NY}
+        assert posts[MA]["via"] == []
+        assert posts[FC]["via"] == []
+        assert posts[NY]["via"] == [FC]
+        assert "555-0142" in posts[MA]["text"]
+        assert "555-0142" not in posts[NY]["text"]
+        assert "Route 9" in posts[NY]["text"]
+        assert posts[NY]["origin"] == CT
+        envelope_id = posts[NY]["envelope_id"]
+
+        delivery = net.received[(NY, CT, envelope_id)]
+        got = delivery.envelope
+        assert (got.issuer, got.origin_kid.split("#")[0]) == (CT, CT)
+        assert [h.signer for h in got.hops] == [FC]
+        assert got.withheld == 1, "one line withheld by the hop"
+        assert not any("555-0142" in line.text for line in got.lines)
+        now = dt.datetime.now(dt.UTC)
+        keyring = keyring_from_config(net.configs[NY])
+        again = verify_envelope(got.envelope, keyring, now=now, receiver=AgencyId(NY))
+        assert again.issuer == CT, "the origin signature verifies against the pinned key"
+        unpinned = keyring_from_config(dataclasses.replace(net.configs[NY], origins={}))
+        with pytest.raises(VerificationError) as refused:
+            verify_envelope(got.envelope, unpinned, now=now, receiver=AgencyId(NY))
+        assert refused.value.code == Reason.KEY_NOT_PINNED

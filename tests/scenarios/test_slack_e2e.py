@@ -25,7 +25,7 @@ from relay.store.contract import ClaimedInbound
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "data" / "slack_events"
-CT, MA, NY = "CT9990100", "MA9990200", "NY9990300"
+CT, MA, NY, FC = "CT9990100", "MA9990200", "NY9990300", "CT999FC00"
 OFFICER = "U0OKAFOR01"
 
 
@@ -41,6 +41,9 @@ def _agencies() -> list[Agency]:
         ),
         Agency(MA, "Millbrook PD", "T0MILLBRK1", ex / "ma9990200-millbrook.yaml"),
         Agency(NY, "Eastfield PD", "T0EASTFLD1", ex / "ny9990300-eastfield.yaml"),
+        # Eastfield hears from Havenport through the fusion center (every relay links to
+        # every other here; the policies route it).
+        Agency(FC, "CT State Fusion Center", "T0CTFUSC01", ex / "ct999fc00-ct-fusion-center.yaml"),
     ]
 
 

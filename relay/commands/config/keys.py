@@ -1,9 +1,12 @@
 """Every key ``relay config check`` looks at: this relay's signing key, the keys it rotated out
-(``audit.previous_keys``) and the partners' pinned keys, with their validity windows."""
+(``audit.previous_keys``), the partners' pinned keys and the origins' (``origins:``, agencies
+heard from only through a hop), with their validity windows."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Final
@@ -11,7 +14,7 @@ from urllib.parse import urlsplit
 
 from relay.commands.config.placeholders import PLACEHOLDERS
 from relay.commands.config.report import Lines, Report, mode_warning
-from relay.config import ConfigLoadError, RelayConfig
+from relay.config import ConfigLoadError, PinnedKeyConfig, RelayConfig
 
 __all__ = ["check_partners", "check_previous_keys", "check_signing_key"]
 
@@ -61,14 +64,15 @@ def check_signing_key(config: RelayConfig, lines: Lines, report: Report) -> None
         return
     if x in PLACEHOLDERS or len(set(x)) == 1:
         report.error(src, at, f"signing_key {path} is a placeholder key")
-    for link in config.partners.values():
-        for pinned in link.keys:
-            if pinned.public_key == x:
-                report.error(
-                    src,
-                    lines.key_at(link.ori, pinned.kid, "public_key"),
-                    f"partner key {pinned.kid} is this relay's own signing key",
-                )
+    pinned_keys = [("partners", o, k) for o, link in config.partners.items() for k in link.keys]
+    pinned_keys += [("origins", o, k) for o, origin in config.origins.items() for k in origin.keys]
+    for section, ori, pinned in pinned_keys:
+        if pinned.public_key == x:
+            report.error(
+                src,
+                lines.key_at(ori, pinned.kid, "public_key", section=section),
+                f"{section[:-1]} key {pinned.kid} is this relay's own signing key",
+            )
     mode_warning(path, "signing_key", src, at, report)
 
 
@@ -92,6 +96,45 @@ def check_previous_keys(config: RelayConfig, lines: Lines, report: Report) -> No
             )
 
 
+def _usable_keys(
+    keys: tuple[PinnedKeyConfig, ...],
+    at: Callable[..., int],
+    what: str,
+    src: str,
+    report: Report,
+    now: dt.datetime,
+) -> tuple[int, bool]:
+    """(keys usable now, whether any key is not a valid Ed25519 key), reporting each key's
+    problems; ``at(kid, field)`` is the key field's line, ``what`` names the keys' owner."""
+    usable, bad = 0, False
+    for pinned in keys:
+        if not _valid_public_key(
+            pinned.public_key,
+            f"{what} key {pinned.kid}",
+            src,
+            at(pinned.kid, "public_key"),
+            report,
+        ):
+            bad = True
+            continue
+        end_at = at(pinned.kid, "not_after")
+        if pinned.revoked:
+            continue
+        if pinned.not_after <= now:
+            report.error(src, end_at, f"{what} key {pinned.kid} expired (not_after passed)")
+            continue
+        left = (pinned.not_after - now).days
+        if left < KEY_WARN_DAYS:
+            report.warning(src, end_at, f"{what} key {pinned.kid} expires in {left} days")
+        if pinned.not_before > now:
+            report.warning(
+                src, at(pinned.kid, "not_before"), f"{what} key {pinned.kid} is not valid yet"
+            )
+        else:
+            usable += 1
+    return usable, bad
+
+
 def check_partners(config: RelayConfig, lines: Lines, report: Report, now: dt.datetime) -> None:
     src = config.source
     if not config.partners:
@@ -105,36 +148,31 @@ def check_partners(config: RelayConfig, lines: Lines, report: Report, now: dt.da
                 report.error(src, lines.partner_at(ori, "url"), f"partner {ori}: url has no host")
         except ValueError:
             report.error(src, lines.partner_at(ori, "url"), f"partner {ori}: url does not parse")
-        usable = 0
-        for pinned in link.keys:
-            at = lines.key_at(ori, pinned.kid, "public_key")
-            if not _valid_public_key(
-                pinned.public_key, f"partner key {pinned.kid}", src, at, report
-            ):
-                bad_keys = True
-                continue
-            end_at = lines.key_at(ori, pinned.kid, "not_after")
-            if pinned.revoked:
-                continue
-            if pinned.not_after <= now:
-                report.error(src, end_at, f"partner key {pinned.kid} expired (not_after passed)")
-                continue
-            left = (pinned.not_after - now).days
-            if left < KEY_WARN_DAYS:
-                report.warning(src, end_at, f"partner key {pinned.kid} expires in {left} days")
-            if pinned.not_before > now:
-                report.warning(
-                    src,
-                    lines.key_at(ori, pinned.kid, "not_before"),
-                    f"partner key {pinned.kid} is not valid yet",
-                )
-            else:
-                usable += 1
+        usable, bad = _usable_keys(
+            link.keys, functools.partial(lines.key_at, ori), "partner", src, report, now
+        )
+        bad_keys = bad_keys or bad
         if not usable:
             report.error(
                 src,
                 lines.partner_at(ori, "keys"),
                 f"partner {ori} has no unrevoked signing key valid now",
+            )
+    for ori, origin in sorted(config.origins.items()):
+        usable, bad = _usable_keys(
+            origin.keys,
+            functools.partial(lines.key_at, ori, section="origins"),
+            "origin",
+            src,
+            report,
+            now,
+        )
+        bad_keys = bad_keys or bad
+        if not usable:
+            report.error(
+                src,
+                lines.partner_at(ori, "keys", section="origins"),
+                f"origin {ori} has no unrevoked signing key valid now",
             )
     if bad_keys:
         return
@@ -146,4 +184,4 @@ def check_partners(config: RelayConfig, lines: Lines, report: Report, now: dt.da
         for _, message in exc.problems:
             report.error(src, lines.at("partners"), message)
     except ValueError as exc:
-        report.error(src, lines.at("partners"), f"partner keys refused: {exc}")
+        report.error(src, lines.at("partners"), f"pinned keys refused: {exc}")

@@ -67,20 +67,21 @@ class Lines:
                     return found
         return None
 
-    def partner(self, ori: str) -> Loc | None:
+    def partner(self, ori: str, section: str = "partners") -> Loc | None:
+        """The entry for ``ori`` in ``partners:`` (or another list of agencies: ``origins``)."""
         root: dict[str, Loc] = (
             self.doc.value if self.doc and isinstance(self.doc.value, dict) else {}
         )
-        return self._find(root.get("partners"), "ori", ori)
+        return self._find(root.get(section), "ori", ori)
 
-    def partner_at(self, ori: str, *path: str | int) -> int:
-        loc = self.partner(ori)
-        return self.at(*path, base=loc) if loc else self.at("partners")
+    def partner_at(self, ori: str, *path: str | int, section: str = "partners") -> int:
+        loc = self.partner(ori, section)
+        return self.at(*path, base=loc) if loc else self.at(section)
 
-    def key_at(self, ori: str, kid: str, *path: str) -> int:
-        partner = self.partner(ori)
+    def key_at(self, ori: str, kid: str, *path: str, section: str = "partners") -> int:
+        partner = self.partner(ori, section)
         if partner is None or not isinstance(partner.value, dict):
-            return self.at("partners")
+            return self.at(section)
         key = self._find(partner.value.get("keys"), "kid", kid)
         return self.at(*path, base=key) if key else int(partner.line)
 

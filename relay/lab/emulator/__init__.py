@@ -15,6 +15,7 @@ from relay.lab.emulator.spec import (
     EventsApi,
     SocketMode,
     Timings,
+    UserGroupSpec,
     UserSpec,
     WorkspaceSpec,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Limit",
     "SocketMode",
     "Timings",
+    "UserGroupSpec",
     "UserSpec",
     "WorkspaceSpec",
     "sign",

@@ -11,6 +11,7 @@ __all__ = [
     "message_changed",
     "message_deleted",
     "message_event",
+    "reaction_event",
 ]
 
 
@@ -53,6 +54,23 @@ def message_deleted(ch: Channel, previous: Json, event_ts: str) -> Json:
         "event_ts": event_ts,
         "channel_type": _channel_type(ch),
     }
+
+
+def reaction_event(
+    kind: str, *, user: str, name: str, ch: Channel, ts: str, item_user: str | None, event_ts: str
+) -> Json:
+    """``reaction_added`` / ``reaction_removed`` on a message. ``item_user`` is left out for
+    messages no user authored (an app's customized posts, webhooks), as on Slack."""
+    event: Json = {
+        "type": kind,
+        "user": user,
+        "reaction": name,
+        "item": {"type": "message", "channel": ch.id, "ts": ts},
+    }
+    if item_user is not None:
+        event["item_user"] = item_user
+    event["event_ts"] = event_ts
+    return event
 
 
 def channel_rename(ch: Channel, event_ts: str) -> Json:

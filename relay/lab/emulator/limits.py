@@ -46,6 +46,10 @@ DEFAULT_LIMITS: Final[dict[str, Limit]] = {
     "files.info": TIER_4,
     "files.getUploadURLExternal": TIER_4,
     "files.completeUploadExternal": TIER_4,
+    "reactions.add": TIER_3,
+    "reactions.remove": TIER_2,
+    "reactions.get": TIER_3,
+    "usergroups.users.list": TIER_2,
 }
 
 

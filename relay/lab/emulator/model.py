@@ -79,6 +79,8 @@ class Message:
     upload: bool | None = None
     reply_ts: list[str] = field(default_factory=list)
     reply_users: list[str] = field(default_factory=list)
+    reactions: dict[str, list[str]] = field(default_factory=dict)
+    """Reaction name -> the users who added it, in order (names in order of first use)."""
     tombstone: bool = False
 
     @property
@@ -144,6 +146,8 @@ class Workspace:
     """user id -> that officer's user token (``xoxp-``)."""
     files: dict[str, StoredFile] = field(default_factory=dict)
     ephemeral: list[Json] = field(default_factory=list)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
+    """User group id (``S...``) -> its members' user ids."""
     delivery_failing: bool = False
 
     def find_channel(self, ref: str) -> Channel | None:

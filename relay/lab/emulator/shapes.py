@@ -15,6 +15,7 @@ __all__ = [
     "bot_profile",
     "file_json",
     "message_json",
+    "reactions_json",
     "rich_text",
     "workspace_url",
 ]
@@ -150,6 +151,14 @@ def _thread_fields(msg: Message) -> Json:
     }
 
 
+def reactions_json(msg: Message) -> list[Json]:
+    """``reactions`` as history, replies and reactions.get show them."""
+    return [
+        {"name": name, "users": list(users), "count": len(users)}
+        for name, users in msg.reactions.items()
+    ]
+
+
 def message_json(
     ws: Workspace, ch: Channel, msg: Message, base_url: str, *, metadata: bool = True
 ) -> Json:
@@ -196,6 +205,8 @@ def message_json(
         body["root"] = root
     if msg.edited is not None:
         body["edited"] = dict(msg.edited)
+    if msg.reactions:
+        body["reactions"] = reactions_json(msg)
     if msg.username is not None:
         body["username"] = msg.username
     if msg.icons is not None:

@@ -17,6 +17,7 @@ __all__ = [
     "EventsApi",
     "SocketMode",
     "Timings",
+    "UserGroupSpec",
     "UserSpec",
     "WorkspaceSpec",
 ]
@@ -32,6 +33,9 @@ DEFAULT_BOT_SCOPES: Final = frozenset(
         "users:read",
         "files:read",
         "files:write",
+        "reactions:read",
+        "reactions:write",
+        "usergroups:read",
     }
 )
 APP_SCOPES: Final = frozenset({"connections:write"})
@@ -43,10 +47,12 @@ DEFAULT_USER_SCOPES: Final = frozenset(
         "groups:history",
         "groups:read",
         "users:read",
+        "reactions:read",
+        "reactions:write",
     }
 )
 """What an officer's user token (``xoxp-``) may do: post, edit and delete their own messages,
-read the channels they belong to."""
+read the channels they belong to, add and remove their own reactions."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +65,15 @@ class UserSpec:
     real_name: str = ""
     token: str = ""
     """The officer's user token (``xoxp-``); derived from the team and user id if empty."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserGroupSpec:
+    """A user group (``S...``, e.g. the agency's supervisors); ``users`` are officers' ids."""
+
+    id: str
+    handle: str
+    users: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +115,7 @@ class WorkspaceSpec:
     domain: str = ""
     channels: tuple[ChannelSpec, ...] = ()
     users: tuple[UserSpec, ...] = ()
+    usergroups: tuple[UserGroupSpec, ...] = ()
     app_id: str = ""
     bot_id: str = ""
     bot_user_id: str = ""

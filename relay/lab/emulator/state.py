@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -159,10 +159,20 @@ class EmulatorState:
                 user_id=u.id,
             )
             ws.user_tokens[u.id] = token
+        for g in spec.usergroups:
+            self.set_usergroup(ws, g.id, g.users)
         self.workspaces[tid] = ws
         for c in spec.channels:
             self.add_channel(tid, c)
         return ws
+
+    def set_usergroup(self, ws: Workspace, group_id: str, users: Iterable[str]) -> None:
+        members = list(dict.fromkeys(users))
+        unknown = [u for u in members if u not in ws.users]
+        if not group_id.startswith("S") or unknown:
+            raise ValueError(f"bad user group {group_id!r} in {ws.team_id!r}: {unknown}")
+        ws.usergroups[group_id] = members
+        self.changes.notify()
 
     def add_channel(self, team_id: str, spec: ChannelSpec) -> Channel:
         ws = self.workspace(team_id)

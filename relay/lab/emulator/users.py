@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from relay.lab.emulator import shapes, timeline
+from relay.lab.emulator import api_react, shapes, timeline
+from relay.lab.emulator.errors import SlackError
 from relay.lab.emulator.files import new_file, record_shares
 from relay.lab.emulator.model import Channel, Json, Message, Workspace
 from relay.lab.emulator.state import EmulatorState
@@ -107,6 +108,40 @@ class UserActions:
         ``message_changed`` for a thread parent with replies)."""
         ws, ch = self._member(team_id, channel, user)
         timeline.delete(self.state, ws, ch, self._own(ch, user, ts))
+
+    def react_as_user(self, team_id: str, channel: str, ts: str, user: str, name: str) -> None:
+        """An officer adds the reaction ``name`` (no colons) to a message; fires
+        ``reaction_added``. Raises ``ValueError`` with Slack's error code (``already_reacted``,
+        ``invalid_name``...) where reactions.add would fail."""
+        ws, ch = self._member(team_id, channel, user)
+        try:
+            api_react.add(self.state, ws, ch, self._live(ch, ts), user, api_react.check_name(name))
+        except SlackError as err:
+            raise ValueError(err.code) from None
+
+    def unreact_as_user(self, team_id: str, channel: str, ts: str, user: str, name: str) -> None:
+        """An officer removes their reaction; fires ``reaction_removed`` (``no_reaction``)."""
+        ws, ch = self._member(team_id, channel, user)
+        try:
+            api_react.remove(self.state, ws, ch, self._live(ch, ts), user, name)
+        except SlackError as err:
+            raise ValueError(err.code) from None
+
+    def reactions(self, team_id: str, channel: str, ts: str) -> dict[str, list[str]]:
+        """Reaction name -> users, for one message."""
+        ch = self.state.channel(team_id, channel)
+        return {n: list(u) for n, u in self._live(ch, ts).reactions.items()}
+
+    def set_usergroup(self, team_id: str, group_id: str, users: Sequence[str]) -> None:
+        """Create a user group or replace its members (``usergroups.users.list`` answers it)."""
+        self.state.set_usergroup(self.state.workspace(team_id), group_id, users)
+
+    @staticmethod
+    def _live(ch: Channel, ts: str) -> Message:
+        msg = ch.messages.get(ts)
+        if msg is None or msg.tombstone:
+            raise KeyError(f"no message {ts!r} in {ch.id!r}")
+        return msg
 
     @staticmethod
     def _own(ch: Channel, user: str, ts: str) -> Message:

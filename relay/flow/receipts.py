@@ -1,0 +1,317 @@
+"""Receipts: what a partner did with each envelope, told back hop by hop to its origin.
+
+A receiving relay owes the relay that sent it an envelope one signed receipt for what it did
+(posted, withheld, refused by its policy, retracted, relayed, or failed after retries):
+:meth:`ReceiptDesk.owe` signs it and the inbound queue stores it in the transaction that
+settles the envelope. :meth:`ReceiptDesk.run` sends what is owed (``POST /v1/receipts``,
+batched per peer, retried with backoff, each receipt deleted once the peer answered it).
+
+A relay given receipts (:meth:`ReceiptDesk.take`) verifies each against its pinned keys. One
+about its own envelope is kept (deduplicated by reporter, envelope and status) with a ledger
+record, and the author's view is brought up to date (the ``seen`` port); one about an
+envelope it passed on for another agency goes back to the relay it came from, unchanged
+(still signed by the reporter, whose key the origin pins). Ids and codes only, never text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Final, Protocol
+
+import structlog
+
+from relay.core.backoff import Backoff
+from relay.core.defaults import RECEIPT_BATCH
+from relay.core.keys import Keyring
+from relay.core.reasons import Reason
+from relay.core.receipt import (
+    Receipt,
+    ReceiptStatus,
+    receipt_id,
+    sign_receipt,
+    verify_receipt,
+)
+from relay.errors import DeliveryError, ReceiptError
+from relay.federation.server import Accepted
+from relay.flow.queues import Outcome
+from relay.flow.records import Recorder
+from relay.flow.wire import Signer
+from relay.store.aio import AsyncStore
+from relay.store.contract import ClaimedInbound, OwedReceipt, ReceiptRow
+
+if TYPE_CHECKING:
+    from relay.core.audit import AuditRecord
+
+__all__ = ["MAX_RECEIPTS", "ReceiptDesk", "ReceiptSender"]
+
+log = structlog.get_logger("relay.flow")
+
+MAX_RECEIPTS: Final = RECEIPT_BATCH  # receipts in one POST /v1/receipts
+_LEASE: Final = 30.0  # seconds a claimed batch is this instance's
+_MAX_AGE: Final = 7 * 86400.0  # a receipt still owed after a week is given up (counted)
+
+Seen = Callable[[Receipt], Awaitable[None]]  # a receipt about our own envelope, kept
+
+
+class ReceiptSender(Protocol):
+    """One attempt: each receipt's answer (None: taken; else the peer's reason code).
+    Raises ``DeliveryError`` when the request as a whole failed."""
+
+    async def send_receipts(self, peer: str, tokens: Sequence[str]) -> list[str | None]: ...
+
+
+class ReceiptDesk:
+    def __init__(
+        self,
+        *,
+        agency: str,
+        signer: Signer,
+        keyring: Keyring,
+        store: AsyncStore,
+        recorder: Recorder,
+        clock: Callable[[], dt.datetime],
+        sender: ReceiptSender | None = None,
+        seen: Seen | None = None,
+        backoff: Backoff | None = None,
+        poll: float = 1.0,
+    ) -> None:
+        self.agency = agency
+        self.signer = signer
+        self.keyring = keyring
+        self.aio = store
+        self.store = store.store  # blocking: only inside a durable write
+        self.recorder = recorder
+        self.clock = clock
+        self.sender = sender
+        self.seen = seen
+        self.backoff = backoff or Backoff(base=1.0, cap=300.0)
+        self.poll = poll
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    # -- the receiving side: what is owed ------------------------------------------------
+    def owe(self, item: ClaimedInbound, outcome: Outcome) -> OwedReceipt | None:
+        """The signed receipt for ``outcome`` of ``item``, owed to the relay that sent it
+        (None: nothing is owed, e.g. our own envelope come back)."""
+        if item.sender == self.agency:
+            return None
+        signed = self._sign(item.issuer, item.envelope_id, *outcome)
+        if signed is None:
+            return None
+        self._wake.set()
+        return OwedReceipt(id=signed[0], peer=item.sender, token=signed[1])
+
+    def accepted(self, accepted: Accepted) -> str | None:
+        """The ``accepted`` receipt answered with an envelope just stored (or a retry's)."""
+        if not accepted.issuer or accepted.issuer == self.agency:
+            return None
+        signed = self._sign(accepted.issuer, accepted.envelope_id, ReceiptStatus.ACCEPTED, None)
+        return signed[1] if signed else None
+
+    def _sign(
+        self, origin: str, envelope_id: str, status: str, reason: str | None
+    ) -> tuple[str, str] | None:
+        """(receipt id, token), or None for ids a receipt cannot name (counted)."""
+        try:
+            token = sign_receipt(
+                self.signer.key,
+                self.signer.kid,
+                reporter=self.agency,
+                origin=origin,
+                envelope_id=envelope_id,
+                status=ReceiptStatus(status),
+                reason=reason,
+                at=self.clock(),
+            )
+        except ValueError:
+            self.recorder.problem("receipts", envelope_id, "receipt_invalid")
+            return None
+        return receipt_id(self.agency, origin, envelope_id, status), token
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the receiving side: sending what is owed ----------------------------------------
+    async def run(self) -> None:
+        """Send owed receipts until cancelled."""
+        while True:
+            self._wake.clear()
+            try:
+                sent = await self.send_due()
+            except Exception as exc:  # noqa: BLE001 - the store away: try again later
+                self.recorder.problem("receipts", "send", type(exc).__name__)
+                sent = 0
+            if sent:
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll):
+                    await self._wake.wait()
+
+    async def send_due(self) -> int:
+        """Send one batch of due receipts per peer; how many were claimed."""
+        if self.sender is None:
+            return 0
+        now = self.clock().timestamp()
+        owed = await self.aio.claim_receipts(now=now, lease=_LEASE, limit=MAX_RECEIPTS * 4)
+        by_peer: dict[str, list[OwedReceipt]] = defaultdict(list)
+        for r in owed:
+            by_peer[r.peer].append(r)
+        done: list[str] = []
+        retry: list[tuple[str, float]] = []
+        for peer, receipts in by_peer.items():
+            for start in range(0, len(receipts), MAX_RECEIPTS):
+                batch = receipts[start : start + MAX_RECEIPTS]
+                await self._send(peer, batch, now, done, retry)
+        if done or retry:
+            await self.aio.settle_receipts(done=done, retry=retry)
+        return len(owed)
+
+    async def _send(
+        self,
+        peer: str,
+        batch: list[OwedReceipt],
+        now: float,
+        done: list[str],
+        retry: list[tuple[str, float]],
+    ) -> None:
+        assert self.sender is not None  # noqa: S101 - checked by the caller
+        metrics = self.recorder.metrics
+        try:
+            answers = await self.sender.send_receipts(peer, [r.token for r in batch])
+        except DeliveryError as exc:
+            for r in batch:
+                if not exc.retryable or now - r.created_at > _MAX_AGE:
+                    done.append(r.id)
+                    metrics.receipt("sent", peer, exc.code)
+                else:
+                    wait = exc.retry_after
+                    if wait is None:
+                        wait = self.backoff.delay(r.attempts, random.random)
+                    retry.append((r.id, now + wait))
+            return
+        for r, answer in zip(batch, answers, strict=True):
+            done.append(r.id)  # answered: taken, or refused for good (counted)
+            metrics.receipt("sent", peer, answer or "ok")
+
+    # -- the sending side: receipts given to us ------------------------------------------
+    async def take(self, peer: str, tokens: Sequence[object]) -> list[dict[str, str]]:
+        """``POST /v1/receipts`` from ``peer`` (or the receipts answered with envelopes it
+        took): each receipt's answer, in order. Verified one by one, kept in one write."""
+        now = self.clock()
+        answers: list[dict[str, str]] = [{} for _ in tokens]
+        mine: list[tuple[int, Receipt, str]] = []
+        theirs: list[tuple[int, Receipt, str]] = []
+        for i, token in enumerate(tokens):
+            try:
+                receipt = verify_receipt(token, self.keyring, now)
+            except ReceiptError as exc:
+                answers[i] = {"error": exc.code}
+                continue
+            assert isinstance(token, str)  # noqa: S101 - verified
+            (mine if receipt.origin == self.agency else theirs).append((i, receipt, token))
+        backs: list[str | None] = []
+        if theirs:  # where each goes back to: the relay that sent us the envelope
+            store = self.store
+            wanted = [(r.origin, r.envelope_id) for _, r, _ in theirs]
+            backs = await self.aio.run(lambda: [store.sender_of(o, e) for o, e in wanted])
+        onward = []
+        for (i, receipt, token), back in zip(theirs, backs, strict=True):
+            if back is None or back == peer:
+                answers[i] = {"error": Reason.PARTNER_UNKNOWN}
+            else:
+                onward.append((i, receipt, token, back))
+        if mine or onward:
+            await self._keep(mine, onward, now, answers)
+        for answer in answers:
+            self.recorder.metrics.receipt("received", peer, answer.get("error", "ok"))
+        kept = [r for i, r, _ in mine if answers[i].get("status") == "stored"]
+        if kept and self.seen is not None:
+            self.later(self._tell(kept))
+        if onward:
+            self._wake.set()
+        return answers
+
+    async def _keep(
+        self,
+        mine: list[tuple[int, Receipt, str]],
+        onward: list[tuple[int, Receipt, str, str]],
+        now: dt.datetime,
+        answers: list[dict[str, str]],
+    ) -> None:
+        """One durable write: our own receipts kept (each once) and the others owed back,
+        each with its ledger record."""
+        store, at = self.store, now.timestamp()
+        records = {i: self._record(r, token) for i, r, token in mine}
+        records |= {i: self._record(r, token) for i, r, token, _ in onward}
+
+        def write() -> list[tuple[int, dict[str, str]]]:
+            out = []
+            for i, r, _ in mine:
+                row = ReceiptRow(
+                    id=r.id,
+                    envelope_id=r.envelope_id,
+                    reporter=r.reporter,
+                    status=r.status.value,
+                    reason=r.reason,
+                    at=r.at,
+                )
+                new = store.record_receipt(row, received_at=now.isoformat())
+                if new:
+                    self.recorder.append(records[i])
+                out.append((i, {"status": "stored" if new else "duplicate"}))
+            if onward:
+                store.queue_receipts(
+                    [OwedReceipt(id=r.id, peer=back, token=t) for _, r, t, back in onward],
+                    now=at,
+                )
+                self.recorder.append([rec for i, *_ in onward for rec in records[i]])
+                out += [(i, {"status": "forwarded"}) for i, *_ in onward]
+            return out
+
+        for i, answer in await self.aio.durable(write):
+            answers[i] = answer
+
+    def _record(self, receipt: Receipt, token: str) -> list[AuditRecord]:
+        return self.recorder.entry(
+            "receipt",
+            source=receipt.reporter,
+            destination=self.agency,
+            actor_agency=receipt.origin,
+            envelope_id=receipt.envelope_id,
+            digest=hashlib.sha256(token.encode()).hexdigest(),
+            kid=receipt.kid,
+            rules=(receipt.reason,) if receipt.reason else (),
+            outcome=receipt.status.value,
+        )
+
+    def later(self, work: Awaitable[None]) -> None:
+        """Run ``work`` (the author's view) without holding up the caller; awaited by
+        :meth:`settle`."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _tell(self, kept: list[Receipt]) -> None:
+        assert self.seen is not None  # noqa: S101
+        for receipt in kept:
+            try:
+                await self.seen(receipt)
+            except Exception as exc:  # noqa: BLE001 - the author's view is best effort
+                self.recorder.problem("receipts", receipt.envelope_id, type(exc).__name__)
+
+    async def close(self) -> None:
+        """Stop what is under way for the author's views (a stop, a kill)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def settle(self) -> None:
+        """Until the author's views started so far are brought up to date (tests, stop)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

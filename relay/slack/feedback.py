@@ -1,0 +1,164 @@
+"""The author's view of what partners did with a message, from their signed receipts.
+
+A reaction on the officer's own message says how it went: :data:`DELIVERED` once every
+partner it was sent to reported it shown (or kept back by its own choice), :data:`PROBLEM`
+as soon as some partner refused it, failed to post it, or could not be given it at all (the
+outbox gave up). A problem also gets an ephemeral note to the author: partner names, outcomes
+and reason codes, never text. The same note, for every partner, on request
+(:meth:`Feedback.explain`). Slack is called only when the view changes.
+
+Best effort by design: the receipts and the ledger hold the truth; a reaction Slack refused
+is not retried (the next receipt about the message brings the view up to date).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Final, Literal
+
+from relay.core.receipt import PROBLEMS
+from relay.errors import DeliveryError
+from relay.slack.channels import ChannelMap
+from relay.slack.web import SlackCaller
+from relay.store.aio import AsyncStore
+from relay.store.contract import ReceiptRow
+
+__all__ = ["DELIVERED", "PROBLEM", "Feedback", "message_of", "view"]
+
+DELIVERED: Final = "white_check_mark"
+PROBLEM: Final = "warning"
+_SETTLED: Final = frozenset({"posted", "withheld", "retracted", "relayed"})
+
+View = Literal["pending", "delivered", "problem"]
+Shared = tuple[str, str, str, str | None]  # (partner, envelope id, outbox state, reason)
+
+
+def message_of(envelope_id: str) -> str | None:
+    """The post a receipt's envelope is about: the post itself (``ORI.CHANNEL.SECS.MICROS``)
+    or the post an edit changed (``<post>.e<ts>``); None for deletes and cancellations."""
+    parts = envelope_id.split(".")
+    if len(parts) == 4 or (len(parts) == 6 and parts[4].startswith("e")):
+        return ".".join(parts[:4])
+    return None
+
+
+def view(post: str, receipts: Sequence[ReceiptRow], shared: Sequence[Shared]) -> View:
+    """How the message stands: a problem anywhere, else delivered once every partner the
+    post went to reported it settled, else pending."""
+    if any(r.status in PROBLEMS for r in receipts) or any(s[2] == "dead" for s in shared):
+        return "problem"
+    partners = {s[0] for s in shared if s[1] == post}
+    settled = {r.reporter for r in receipts if r.status in _SETTLED}
+    return "delivered" if partners and partners <= settled else "pending"
+
+
+class Feedback:
+    def __init__(
+        self,
+        *,
+        store: AsyncStore,
+        caller: SlackCaller,
+        channels: ChannelMap,
+        names: Mapping[str, str],
+    ) -> None:
+        self.aio = store
+        self.caller = caller
+        self.channels = channels
+        self.names = dict(names)  # partner ORI -> its name, for the notes
+
+    async def receipt(self, envelope_id: str, reporter: str, status: str) -> None:
+        """A receipt about ``envelope_id`` was kept: bring the author's view up to date."""
+        await self._refresh(envelope_id, reporter, status)
+
+    async def undeliverable(self, envelope_id: str, partner: str) -> None:
+        """The outbox gave up on ``envelope_id`` for ``partner`` (a refusal, or max age)."""
+        await self._refresh(envelope_id, partner, "dead")
+
+    async def _refresh(self, envelope_id: str, who: str, status: str) -> None:
+        """``who`` reported ``status`` for ``envelope_id`` (``dead``: our outbox gave up)."""
+        post = message_of(envelope_id)
+        if post is None:
+            return
+        receipts = await self.aio.message_receipts(post)
+        shared = await self.aio.message_shared(post)
+        earlier = view(  # the view without what just happened: did it change?
+            post,
+            [
+                r
+                for r in receipts
+                if (r.envelope_id, r.reporter, r.status) != (envelope_id, who, status)
+            ],
+            [s for s in shared if (s[1], s[0], s[2]) != (envelope_id, who, status)],
+        )
+        now = view(post, receipts, shared)
+        _, first_channel, secs, micros = post.split(".")
+        channel, ts = self.channels.current(first_channel), f"{secs}.{micros}"
+        if now != earlier:
+            await self._react(channel, ts, now)
+        if status in PROBLEMS or status == "dead":
+            await self._note(channel, ts, receipts, shared)
+
+    async def explain(self, envelope_id: str) -> None:
+        """The per-partner note, asked for."""
+        post = message_of(envelope_id)
+        if post is None:
+            return
+        receipts = await self.aio.message_receipts(post)
+        shared = await self.aio.message_shared(post)
+        _, first_channel, secs, micros = post.split(".")
+        await self._note(
+            self.channels.current(first_channel), f"{secs}.{micros}", receipts, shared
+        )
+
+    async def _react(self, channel: str, ts: str, now: View) -> None:
+        if now == "pending":
+            return
+        gone, wanted = (DELIVERED, PROBLEM) if now == "problem" else (PROBLEM, DELIVERED)
+        with contextlib.suppress(DeliveryError):
+            await self.caller.api(
+                "reactions.remove", channel, channel=channel, timestamp=ts, name=gone
+            )
+        with contextlib.suppress(DeliveryError):
+            await self.caller.api(
+                "reactions.add", channel, channel=channel, timestamp=ts, name=wanted
+            )
+
+    async def _note(
+        self, channel: str, ts: str, receipts: Sequence[ReceiptRow], shared: Sequence[Shared]
+    ) -> None:
+        """An ephemeral note to the message's author: per partner, the latest outcome."""
+        try:
+            page = await self.caller.api(
+                "conversations.history",
+                channel,
+                channel=channel,
+                latest=ts,
+                inclusive=True,
+                limit=1,
+            )
+        except DeliveryError:
+            return
+        found = [m for m in page.get("messages") or [] if m.get("ts") == ts]
+        user = found[0].get("user") if found else None
+        if not isinstance(user, str):
+            return  # a thread reply, or gone: nobody to tell
+        latest: dict[str, str] = {}
+        for s in shared:
+            if s[2] == "dead":
+                latest[s[0]] = f"not delivered ({s[3] or 'failed'})"
+            else:
+                latest.setdefault(s[0], "sent, no answer yet")
+        for r in receipts:  # oldest first: the latest outcome per partner wins
+            latest[r.reporter] = f"{r.status} ({r.reason})" if r.reason else r.status
+        if not latest:
+            return
+        lines = ", ".join(f"{self.names.get(o, o)}: {what}" for o, what in sorted(latest.items()))
+        with contextlib.suppress(DeliveryError):
+            await self.caller.api(
+                "chat.postEphemeral",
+                channel,
+                channel=channel,
+                user=user,
+                text=f"Relay: what partners did with your post: {lines}.",
+            )

@@ -1,0 +1,47 @@
+"""The :class:`~relay.store.contract.Receipts` role, awaitable (see :mod:`relay.store.aio`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Executor
+
+from relay.store.aio_pool import Facade
+from relay.store.contract import OwedReceipt, ReceiptRow, Receipts
+
+__all__ = ["AsyncReceipts"]
+
+
+class AsyncReceipts(Facade):
+    """The :class:`~relay.store.contract.Receipts` role, awaitable."""
+
+    def __init__(
+        self, receipts: Receipts, *, executor: Executor | None = None, workers: int = 1
+    ) -> None:
+        super().__init__(executor=executor, workers=workers)
+        self._receipts = receipts
+
+    async def queue_receipts(self, receipts: Sequence[OwedReceipt], *, now: float) -> None:
+        return await self.run(self._receipts.queue_receipts, receipts, now=now)
+
+    async def claim_receipts(self, *, now: float, lease: float, limit: int) -> list[OwedReceipt]:
+        return await self.run(self._receipts.claim_receipts, now=now, lease=lease, limit=limit)
+
+    async def settle_receipts(
+        self, *, done: Sequence[str], retry: Sequence[tuple[str, float]]
+    ) -> None:
+        return await self.run(self._receipts.settle_receipts, done=done, retry=retry)
+
+    async def next_receipt_due(self) -> float | None:
+        return await self.run(self._receipts.next_receipt_due)
+
+    async def record_receipt(self, row: ReceiptRow, *, received_at: str) -> bool:
+        return await self.run(self._receipts.record_receipt, row, received_at=received_at)
+
+    async def message_receipts(self, envelope_id: str) -> list[ReceiptRow]:
+        return await self.run(self._receipts.message_receipts, envelope_id)
+
+    async def message_shared(self, envelope_id: str) -> list[tuple[str, str, str, str | None]]:
+        return await self.run(self._receipts.message_shared, envelope_id)
+
+    async def sender_of(self, issuer: str, envelope_id: str) -> str | None:
+        return await self.run(self._receipts.sender_of, issuer, envelope_id)
