@@ -38,12 +38,14 @@ Route = tuple[str, ...]  # origin, relaying agencies..., the receiving agency
 
 
 class Paths:
-    """The routes an agency's messages take to every other agency of the network, and what
-    each agency shows of a text (memoised: the policies are judged once per text)."""
+    """The routes an agency's messages take to every other agency of the network (over the
+    links its relays have, by the routing rules), and what each agency shows of a text
+    (memoised: the policies are judged once per text)."""
 
     def __init__(self, net: Network, *, now: dt.datetime | None = None) -> None:
         self.now = now or dt.datetime.now(dt.UTC)
         self.policies: dict[str, Policy] = {o: n.relay.policy for o, n in net.nodes.items()}
+        self.links: dict[str, tuple[str, ...]] = dict(net.links)  # who has a link with whom
         self.routes = {o: self._routes(o) for o in self.policies}
         self._shown: dict[tuple[Route, str], str | None] = {}
 
@@ -54,7 +56,7 @@ class Paths:
         todo: list[tuple[Route, bool]] = [
             ((origin, p), onward_allowed(policy, policy.partners[p]))
             for p in origin_targets(policy, TOPIC, now=self.now)
-            if p in self.policies
+            if p in self.links[origin]
         ]
         while todo:
             route, onward = todo.pop()
@@ -75,7 +77,7 @@ class Paths:
                 now=self.now,
             )
             for target in plan.targets:
-                if target in self.policies and target not in route:
+                if target in self.links[here] and target not in route:
                     todo.append(((*route, target), onward_allowed(mine, mine.partners[target])))
         return dict(out)
 
