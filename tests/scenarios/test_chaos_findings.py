@@ -3,6 +3,7 @@ relays, real HTTPS, the emulator's Slack; no sleeps."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -106,3 +107,27 @@ async def test_an_edit_missed_while_down_is_caught_up_after_newer_messages(net: 
     ma = net.nodes[MA].agency
     texts = [c.text for c in net.emu.relay_copies(ma.team, ma.channel("bolo"))]
     assert texts == [BOLO.replace("grey", "red")]
+
+
+async def test_a_post_whose_delete_came_first_is_not_shared(net: Network) -> None:
+    """Slack retries each event on its own: the delete of a message can reach the relay
+    before the message itself (its first attempts failed while the relay was away). The
+    message is gone: its late post (or edit) is not shared, or the copy would stay forever."""
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    net.emu.set_delivery_failing(ct.team, True)  # the post's attempts all fail
+    ts = net.post(CT, "bolo", OFFICER, BOLO)
+    await net.emu.wait_for_settled_events(ct.team, 1, timeout=10)
+    net.emu.set_delivery_failing(ct.team, False)
+    net.emu.delete_as_user(ct.team, ct.channel("bolo"), OFFICER, ts)
+    await net.settle(CT, 2)
+    post = next(r for r in net.emu.events(ct.team) if r.payload["event"].get("ts") == ts)
+    inbox = net.nodes[CT].relay.parts.slack
+    assert inbox is not None
+    # Slack's retry of the post, after the delete
+    assert await inbox.inbox.take_slack_event(
+        team=ct.team, event_id=post.event_id, body=json.dumps(post.payload).encode()
+    )
+    await net.nodes[CT].relay.wait_idle()
+    await net.settle(CT, 2)
+    assert _marks(net) == [], "a deleted message's late post is not shared"
