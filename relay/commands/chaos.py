@@ -1,18 +1,30 @@
-"""`relay chaos --messages N --seed S`: the three-agency demo under faults, then a count.
+"""`relay chaos --messages N --seed S`: the demo agencies under faults, then a count.
 
-Officers of all three agencies post N BOLOs while a seeded schedule kills and restarts relay
-instances, cuts links between relays (refused, reset, black-holed), cuts Slack calls after
-Slack acted (the relay must reconcile, not repost), and makes the Slack emulator answer
-bursts of 429s and 500s. Then the faults stop, the system settles, and one JSON line is
-printed (a contract: other tools read it)::
+Officers of every agency post N BOLOs and, in between, edit, delete, reply to and cancel
+earlier ones (replies some of the time also sent to the channel; edits that change details,
+that name a confidential informant the policy strips, that add a classified marking the
+policy blocks and later take it out again: ``relay.commands.chaos_traffic``), while a seeded
+schedule kills and restarts relay instances, cuts links between relays (refused, reset,
+black-holed), cuts Slack calls after Slack acted (the relay must reconcile, not repost), and
+makes the Slack emulator answer bursts of 429s and 500s (``relay.commands.chaos_faults``).
+Messages reach some partners through a relaying agency. Then the faults stop, the system
+settles, and one JSON line is printed (a contract: other tools read it)::
 
     {"sent": N, "expected_posts": E, "delivered": D, "lost": L, "duplicates": K,
-     "max_recovery_s": R}
+     "max_recovery_s": R, "edits": X, "deletes": Y, "replies": Z, "mismatched": M}
 
-``expected_posts`` counts (message, partner workspace) pairs the agencies' policies say must
-arrive; ``delivered`` those that did; ``lost`` = E - D; ``duplicates`` the extra copies of any
-message in any workspace; ``max_recovery_s`` the longest time from a fault's end until every
-message posted before that end had arrived. Exit 0 only when lost and duplicates are 0.
+``sent`` counts the new top-level posts (N); ``expected_posts`` the (post, partner workspace)
+pairs the agencies' policies say must be there at the end (along every hop; a post deleted,
+or edited into what may not go, is not expected); ``delivered`` those that are; ``lost`` =
+E - D; ``duplicates`` the extra copies of any message (replies included) in any workspace;
+``max_recovery_s`` the longest time from a fault's end until every post expected by then had
+arrived. ``edits``, ``deletes`` and ``replies`` count what officers did (cancellations and
+broadcasts are replies); ``mismatched`` counts the (partner, message) pairs, replies included,
+whose final view differs from the expected one (``relay.commands.chaos_views``): the latest
+version of the text as the policies along its path leave it, deleted or withdrawn ones gone,
+replies in the thread of a copy of their BOLO, broadcasts sent to the channel, cancelled BOLOs
+marked. A lost post is also a mismatched pair. Exit 0 only when lost, duplicates and
+mismatched are 0; on a mismatch, stderr says how many pairs differ in which way (no text).
 
 The emulator's rate limits (and the relays' own Slack pacing) run faster than Slack's, and
 queue timings are short, so that 200 messages settle within two minutes here.
@@ -24,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import random
 import secrets
@@ -34,66 +45,26 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from relay.commands.chaos_faults import Faults, Tally, pause
+from relay.commands.chaos_traffic import TOPIC, Traffic
 from relay.commands.demo import agencies
 from relay.core.backoff import Backoff
-from relay.core.policy.engine import evaluate_inbound, evaluate_outbound_all
-from relay.core.policy.model import Action
-from relay.core.slack_parse import parse_event
 from relay.store.contract import Store
 
 if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when chaos runs
+    from relay.commands.chaos_views import Want
     from relay.lab.network import Network
 
 __all__ = ["add_parser", "run_chaos"]
 
-TOPIC = "bolo"
-_COLOURS = ("white", "black", "silver", "red", "blue", "grey", "green", "maroon")
-_MAKES = ("Ford F-150", "Honda Civic", "Toyota Camry", "Jeep Cherokee", "Nissan Altima")
-_ROADS = ("Route 9 NB", "I-84 WB", "I-95 SB", "Route 2 EB", "Main St", "Route 15 NB")
-
-
-@dataclass
-class _Tally:
-    """Faults and when they ended, against the messages posted by then."""
-
-    posted: list[tuple[float, str, str]] = field(default_factory=list)  # (at, origin, id)
-    fault_ends: list[tuple[float, int]] = field(default_factory=list)  # (at, posted so far)
-    arrived: dict[tuple[str, str], float] = field(default_factory=dict)  # (ws, id) -> at
-    faults: Counter[str] = field(default_factory=Counter)
-
-
-def _text(rng: random.Random, n: int) -> str:
-    plate = f"{rng.randint(1, 9)}{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}{rng.randint(100, 999)}"
-    return (
-        f"BOLO {n}: stolen {rng.choice(_COLOURS)} {rng.choice(_MAKES)}, reg {plate}, "
-        f"last seen {rng.choice(_ROADS)}. Contact dispatch if located."
-    )
-
-
-def _expected(net: Network, origin: str, text: str) -> set[str]:
-    """The partner workspaces this message must reach, by both agencies' policies."""
-    now = dt.datetime.now(dt.UTC)
-    message = parse_event({"type": "message", "user": "U0", "ts": "1.000001", "text": text})
-    policy = net.nodes[origin].relay.policy
-    out: set[str] = set()
-    for ori, decision in evaluate_outbound_all(message, policy, TOPIC, now=now).items():
-        if ori not in net.nodes or decision.action is Action.BLOCK:
-            continue
-        theirs = net.nodes[ori].relay.policy
-        link = theirs.partners.get(origin)
-        if link is None or TOPIC not in link.accept:
-            continue
-        if evaluate_inbound(message, theirs, origin, TOPIC, now=now).action is not Action.BLOCK:
-            out.add(ori)
-    return out
+_PEER_WAIT = 1.0  # one more look after everything matched: a late duplicate would show now
 
 
 def _copies(net: Network) -> Counter[tuple[str, str]]:
-    """(workspace, envelope id) -> how many relay posts carry it."""
+    """(workspace, envelope id) -> how many live relay posts carry it."""
     assert net.emu is not None  # noqa: S101
     seen: Counter[tuple[str, str]] = Counter()
     for ori, node in net.nodes.items():
@@ -102,116 +73,44 @@ def _copies(net: Network) -> Counter[tuple[str, str]]:
     return seen
 
 
-class _Chaos:
-    def __init__(self, net: Network, rng: random.Random, tally: _Tally) -> None:
-        self.net, self.rng, self.tally = net, rng, tally
-        self.oris = list(net.nodes)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        actions: list[Callable[[], Any]] = [
-            self.kill_restart,
-            self.cut_link,
-            self.cut_slack,
-            self.slack_errors,
-        ]
-        while not stop.is_set():
-            await self.rng.choice(actions)()
-            self.tally.fault_ends.append((time.monotonic(), len(self.tally.posted)))
-            await self._pause(self.rng.uniform(0.2, 0.8), stop)
-
-    async def _pause(self, seconds: float, stop: asyncio.Event | None = None) -> None:
-        if stop is None:
-            await asyncio.sleep(seconds)
-            return
-        try:
-            async with asyncio.timeout(seconds):
-                await stop.wait()
-        except TimeoutError:
-            pass
-
-    async def kill_restart(self) -> None:
-        ori = self.rng.choice(self.oris)
-        index = self.rng.randrange(len(self.net.instances[ori]))
-        self.tally.faults["kill_restart"] += 1
-        await self.net.kill(ori, index)
-        await self._pause(self.rng.uniform(0.3, 1.5))
-        await self.net.restart(ori, index)
-
-    async def cut_link(self) -> None:
-        from relay.lab.faultproxy import Mode
-
-        ori = self.rng.choice(self.oris)
-        mode = self.rng.choice((Mode.REFUSE, Mode.RESET, Mode.DROP))
-        self.tally.faults[f"link_{mode.value}"] += 1
-        proxy = self.net.fed_proxy[ori]
-        proxy.set_mode(mode)
-        await proxy.cut_existing()
-        await self._pause(self.rng.uniform(0.5, 2.0))
-        proxy.set_mode(Mode.PASS)
-
-    async def cut_slack(self) -> None:
-        from relay.lab.faultproxy import Mode
-
-        ori = self.rng.choice(self.oris)
-        self.tally.faults["slack_cut_after_request"] += 1
-        proxy = self.net.slack_proxy[ori]
-        proxy.set_mode(Mode.CUT_AFTER_REQUEST)
-        await self._pause(self.rng.uniform(0.2, 0.8))
-        proxy.set_mode(Mode.PASS)
-
-    async def slack_errors(self) -> None:
-        assert self.net.emu is not None  # noqa: S101
-        status = self.rng.choice((429, 500))
-        self.tally.faults[f"slack_{status}"] += 1
-        self.net.emu.fail_next(
-            "chat.postMessage",
-            status=status,
-            error="ratelimited" if status == 429 else "internal_error",
-            times=self.rng.randint(3, 12),
-            retry_after=1,
-        )
-        await self._pause(0.5)
-
-
-async def _post_all(
-    net: Network, rng: random.Random, n: int, tally: _Tally, expected: dict[tuple[str, str], int]
-) -> None:
-    assert net.emu is not None  # noqa: S101
-    weights = {ori: (3 if i == 0 else 1) for i, ori in enumerate(net.nodes)}
+async def _officers(net: Network, traffic: Traffic, n: int, tally: Tally) -> None:
+    """N new BOLOs, each perhaps followed by an edit, delete, reply or cancellation."""
+    rng = traffic.rng
     for i in range(n):
-        origin = rng.choices(list(weights), weights=list(weights.values()))[0]
-        agency = net.nodes[origin].agency
-        user = rng.choice(agency.officers)[0]
-        text = _text(rng, i + 1)
-        ts = net.emu.post_as_user(agency.team, agency.channel(TOPIC), user, text)
-        envelope = f"{origin}.{agency.channel(TOPIC)}.{ts}"
-        tally.posted.append((time.monotonic(), origin, envelope))
-        for ws in _expected(net, origin, text):
-            expected[(ws, envelope)] = len(tally.posted)
+        item = traffic.post(i + 1)
+        tally.posted.append((time.monotonic(), item.origin, item.envelope))
         await asyncio.sleep(rng.uniform(0.03, 0.12))
+        traffic.act()
 
 
-async def _watch(net: Network, tally: _Tally, stop: asyncio.Event) -> None:
+async def _watch(net: Network, tally: Tally, stop: asyncio.Event) -> None:
     """Note when each copy first arrived (for the recovery times)."""
     while not stop.is_set():
         now = time.monotonic()
         for key in _copies(net):
             tally.arrived.setdefault(key, now)
-        try:
-            async with asyncio.timeout(0.1):
-                await stop.wait()
-        except TimeoutError:
-            pass
+        await pause(0.1, stop)
 
 
-async def _settle(net: Network, expected: dict[tuple[str, str], int], timeout: float) -> None:  # noqa: ASYNC109
-    """Until every expected copy arrived and no queue has work due, or ``timeout``."""
+async def _settle(
+    net: Network,
+    expected: dict[tuple[str, str], int],
+    wants: dict[tuple[str, str], Want],
+    timeout: float,  # noqa: ASYNC109
+) -> None:
+    """Until every expected copy arrived, every view is as expected and no queue has work
+    due, or ``timeout``."""
+    from relay.commands.chaos_views import compare
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         copies = _copies(net)
-        if all(copies[k] for k in expected) and all(_quiet(n.relay.store) for n in _live(net)):
-            # one more look after a moment: a late duplicate would show now
-            await asyncio.sleep(1.0)
+        if (
+            all(copies[k] for k in expected)
+            and all(_quiet(net, n.relay.store) for n in _live(net))
+            and compare(net, wants)["pairs"] == 0
+        ):
+            await asyncio.sleep(_PEER_WAIT)
             return
         await asyncio.sleep(0.25)
 
@@ -220,11 +119,10 @@ def _live(net: Network) -> list[Any]:
     return [n for nodes in net.instances.values() for n in nodes if n.alive]
 
 
-def _quiet(store: Store) -> bool:
-    return not any(
-        s.state == "pending" and s.peer in ("CT9990100", "MA9990200", "NY9990300")
-        for s in store.queue_stats()
-    ) and (store.pending_event_count() == 0)
+def _quiet(net: Network, store: Store) -> bool:
+    return not any(s.state == "pending" and s.peer in net.nodes for s in store.queue_stats()) and (
+        store.pending_event_count() == 0
+    )
 
 
 @contextmanager
@@ -268,16 +166,19 @@ async def run_chaos(
     instances: int,
     timeout: float,  # noqa: ASYNC109
 ) -> tuple[dict[str, Any], dict[str, int]]:
-    """The result line, and how many faults of each kind were injected."""
+    """The result line, and what was injected and done: faults, officers' actions, and (when
+    views differ) ``mismatched_<kind>`` counts."""
+    from relay.commands.chaos_views import Paths, compare, expect
     from relay.flow.queues import QueueTuning
     from relay.lab.emulator import Timings
     from relay.lab.emulator.limits import Limit
     from relay.lab.faultproxy import Mode
     from relay.lab.network import Network, NetworkOptions
 
-    rng = random.Random(seed)  # noqa: S311 - a reproducible fault schedule, not a secret
-    tally = _Tally()
-    expected: dict[tuple[str, str], int] = {}
+    # two streams: what officers do does not depend on how the fault tasks interleave
+    faults_rng = random.Random(f"{seed}/faults")  # noqa: S311 - reproducible, not a secret
+    officers_rng = random.Random(f"{seed}/officers")  # noqa: S311
+    tally = Tally()
     with tempfile.TemporaryDirectory(prefix="relay-chaos-") as tmp, _stores(store) as opener:
         options = NetworkOptions(
             store=opener,
@@ -294,11 +195,12 @@ async def run_chaos(
                 net.emu.set_rate_limit(method, Limit(rate=200.0, burst=100, per_channel=True))
             for method in ("conversations.history", "conversations.replies", "users.info"):
                 net.emu.set_rate_limit(method, Limit(rate=200.0, burst=100))
+            traffic = Traffic(net, officers_rng)
             stop, done = asyncio.Event(), asyncio.Event()
-            chaos = asyncio.create_task(_Chaos(net, rng, tally).run(stop))
+            chaos = asyncio.create_task(Faults(net, faults_rng, tally).run(stop))
             watch = asyncio.create_task(_watch(net, tally, done))
             try:
-                await _post_all(net, rng, messages, tally, expected)
+                await _officers(net, traffic, messages, tally)
             finally:
                 stop.set()
                 await chaos
@@ -309,25 +211,41 @@ async def run_chaos(
                 for index, node in enumerate(nodes):
                     if not node.alive:
                         await net.restart(ori, index)
-            cleared = time.monotonic()
-            tally.fault_ends.append((cleared, len(tally.posted)))
-            await _settle(net, expected, timeout)
+            tally.fault_ends.append((time.monotonic(), len(tally.posted)))
+            wants = expect(Paths(net), traffic.ops, net.nodes)
+            order = {envelope: n for n, (_, _, envelope) in enumerate(tally.posted, 1)}
+            expected = {
+                key: order[key[1]]
+                for key, want in wants.items()
+                if want.texts and want.item.root is None
+            }
+            await _settle(net, expected, wants, timeout)
             done.set()
             await watch
             copies = _copies(net)
+            differing = compare(net, wants)
     delivered = sum(1 for k in expected if copies[k] > 0)
     duplicates = sum(c - 1 for c in copies.values() if c > 1)
-    return {
+    made = traffic.made
+    result = {
         "sent": messages,
         "expected_posts": len(expected),
         "delivered": delivered,
         "lost": len(expected) - delivered,
         "duplicates": duplicates,
         "max_recovery_s": round(_max_recovery(tally, expected), 2),
-    }, dict(sorted(tally.faults.items()))
+        "edits": made["edits"],
+        "deletes": made["deletes"],
+        "replies": made["replies"],
+        "mismatched": differing.pop("pairs", 0),
+    }
+    report = dict(sorted(tally.faults.items()))
+    report |= {f"made_{k}": v for k, v in sorted(made.items())}
+    report |= {f"mismatched_{k}": v for k, v in sorted(differing.items()) if v}
+    return result, report
 
 
-def _max_recovery(tally: _Tally, expected: dict[tuple[str, str], int]) -> float:
+def _max_recovery(tally: Tally, expected: dict[tuple[str, str], int]) -> float:
     worst = 0.0
     for ended, posted in tally.fault_ends:
         due = [k for k, n in expected.items() if n <= posted]
@@ -358,14 +276,23 @@ def _chaos(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback (or a URL)
         print(f"relay chaos: failed: {type(exc).__name__}", file=sys.stderr)
         return 1
-    print(f"relay chaos: faults injected: {json.dumps(faults)}", file=sys.stderr)
+    injected = {k: v for k, v in faults.items() if not k.startswith(("made_", "mismatched_"))}
+    made = {k[5:]: v for k, v in faults.items() if k.startswith("made_")}
+    differing = {k[11:]: v for k, v in faults.items() if k.startswith("mismatched_")}
+    print(f"relay chaos: faults injected: {json.dumps(injected)}", file=sys.stderr)
+    print(f"relay chaos: officers made: {json.dumps(made)}", file=sys.stderr)
+    if differing:  # kinds and counts only, never a message's text
+        print(f"relay chaos: mismatched views by kind: {json.dumps(differing)}", file=sys.stderr)
     print(json.dumps(result), flush=True)
-    return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1
+    failed = result["lost"] or result["duplicates"] or result["mismatched"]
+    return 1 if failed else 0
 
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "chaos", help="the demo agencies under kills, cut links and Slack errors; then count"
+        "chaos",
+        help="the demo agencies' officers post, edit, delete and reply under kills, cut links and "
+        "Slack errors; then count what each partner shows",
     )
     p.add_argument("--messages", type=int, default=200, metavar="N")
     p.add_argument("--seed", type=int, default=1, metavar="S")

@@ -82,8 +82,9 @@ class CatchUp:
                 ts = float(msg.get("ts") or 0)
                 if ts > since - replay:  # new, or recent enough to re-offer (deduplicated)
                     taken += await self._take_history(channel, msg)
-                if ts <= since:  # seen before: edited meanwhile?
-                    taken += await self._take_edit(channel, msg, since)
+                # edited meanwhile? (edits are offered again over the replay window too: live
+                # messages move the mark past an edit Slack gave up on)
+                taken += await self._take_edit(channel, msg, since - replay)
                 if msg.get("reply_count") and float(msg.get("latest_reply") or 0) > since:
                     threads.add(str(msg.get("ts")))
                     async for reply in self._pages(
@@ -95,26 +96,34 @@ class CatchUp:
                         reply_ts = float(reply.get("ts") or 0)
                         if reply_ts > since - replay:
                             taken += await self._take_history(channel, reply)
-                        if reply_ts <= since:
-                            taken += await self._take_edit(channel, reply, since)
-            taken += await self._take_deletes(channel, posts, present, threads)
+                        taken += await self._take_edit(channel, reply, since - replay)
+            taken += await self._take_deletes(channel, posts, present, threads, since - replay)
         return taken
 
     async def _take_deletes(
-        self, channel: str, posts: list[tuple[str, str]], present: set[str], threads: set[str]
+        self,
+        channel: str,
+        posts: list[tuple[str, str]],
+        present: set[str],
+        threads: set[str],
+        edits_after: float,
     ) -> int:
         """Messages taken before that no longer exist (deleted while the relay was down or
         Slack gave up on the event), as the ``message_deleted`` events Slack would have
         sent: top-level ones missing from the history read (it reads everything newer than
         the window), replies missing from their thread, read for that (a thread Slack no
         longer knows is gone with its replies; a parent older than the window is not
-        evidence of anything). Each is taken once (keyed like Slack's)."""
+        evidence of anything). Each is taken once (keyed like Slack's). The replies read
+        so are also looked at for edits: editing a reply does not move its thread's
+        ``latest_reply``, so the history pass does not read that thread."""
         taken = 0
         for thread in sorted({t for ts, t in posts if t != ts} - threads):
             threads.add(thread)
             try:
                 async for reply in self._pages("conversations.replies", channel, ts=thread):
                     present.add(str(reply.get("ts")))
+                    if reply.get("ts") != thread:
+                        taken += await self._take_edit(channel, reply, edits_after)
             except DeliveryError as exc:
                 if exc.code != "thread_not_found":
                     raise  # Slack away: nothing is concluded this round
@@ -135,7 +144,9 @@ class CatchUp:
         return taken
 
     async def _take_edit(self, channel: str, msg: dict[str, Any], since: float) -> int:
-        """An older message edited during the outage, as the edit event Slack would send."""
+        """A message edited after ``since`` (during the outage), as the edit event Slack
+        would send; one taken before is not taken again (its key is the edit's time and
+        text)."""
         edited = msg.get("edited") or {}
         edited_ts = str(edited.get("ts") or "") if isinstance(edited, dict) else ""
         # Slack gives edits whole-second times: an edit in the same second as the last message

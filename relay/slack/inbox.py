@@ -161,10 +161,14 @@ class Inbox:
             doc = kept[0]
             self._parsed_bytes -= kept[1]
         try:
-            if doc is None:
-                loaded = json.loads(body)
-                doc = loaded if isinstance(loaded, dict) else {}
-            published = await self.handler(key, doc)
+            if await self._deleted_before(key):
+                published = None  # the message is gone: its late post or edit is not shared
+                log.info("slack_event_after_delete", event=shown(key))
+            else:
+                if doc is None:
+                    loaded = json.loads(body)
+                    doc = loaded if isinstance(loaded, dict) else {}
+                published = await self.handler(key, doc)
             if published is not None and published.ts:
                 await self.seen(published.channel, published.ts)
         except Exception as exc:  # noqa: BLE001 - a poison event must not stop sharing
@@ -180,6 +184,15 @@ class Inbox:
         if published is None:  # else marked done with its envelopes, in one transaction
             store = self.store
             await self.aio.durable(lambda: store.finish_event(key))
+
+    async def _deleted_before(self, key: str) -> bool:
+        """A post or edit event of a message whose delete was taken before it: Slack retries
+        each event on its own, so a delete can arrive before the post it deletes."""
+        kind, _, rest = key.partition(".")
+        if kind not in ("post", "edit"):
+            return False
+        channel, sec, frac = [*rest.split("."), "", ""][:3]
+        return await self.aio.run(self.store.event_taken, f"delete.{channel}.{sec}.{frac}")
 
     # -- last seen per channel -----------------------------------------------------------
     async def seen(self, channel: str, ts: str) -> None:

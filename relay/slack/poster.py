@@ -126,7 +126,7 @@ class Poster:
         )
         if orphan and self.policy.orphan_replies == "withhold":
             return False
-        args = self._render(delivery, orphan=orphan)
+        args = self._render(delivery, key, orphan=orphan)
         if env.kind is EnvelopeKind.EDIT and target is not None and env.target:
             if await self._edit(env, env.target, target, args):
                 return True
@@ -155,7 +155,7 @@ class Poster:
             return True
         ts = None
         if delivery.attempt > 1:  # an earlier attempt's outcome is unknown: look, not repeat
-            ts = await self._find_posted(channel, env.envelope_id, thread)
+            ts = await self._find_posted(channel, key, thread)
         if ts is None:
             response = await self.caller.api("chat.postMessage", channel, channel=channel, **args)
             ts = str(response.get("ts", ""))
@@ -230,7 +230,9 @@ class Poster:
                 return str(msg.get("ts"))
         return None
 
-    def _render(self, delivery: Delivery, *, orphan: bool = False) -> dict[str, Any]:
+    def _render(self, delivery: Delivery, key: str, *, orphan: bool = False) -> dict[str, Any]:
+        """The post's arguments; its metadata mark names ``key``, the message it shows (an
+        edit that posts a retracted message again posts that message's copy)."""
         env, decision = delivery.envelope, delivery.decision
         partner = self.policy.partners.get(env.issuer)
         agency = (
@@ -269,7 +271,7 @@ class Poster:
             "unfurl_media": False,
             "metadata": {
                 "event_type": RELAY_MARK,
-                "event_payload": {"envelope_id": env.envelope_id, "origin": env.issuer},
+                "event_payload": {"envelope_id": key, "origin": env.issuer},
             },
         }
         icon = self.icons.get(env.issuer) or self.icon_url

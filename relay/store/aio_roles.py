@@ -91,6 +91,9 @@ class AsyncInbox(_Facade):
     async def set_last_seen(self, channel: str, ts: str) -> None:
         return await self.run(self._inbox.set_last_seen, channel, ts)
 
+    async def event_taken(self, event_id: str) -> bool:
+        return await self.run(self._inbox.event_taken, event_id)
+
     async def taken_posts(self, channel: str, after: str) -> list[tuple[str, str]]:
         return await self.run(self._inbox.taken_posts, channel, after)
 

@@ -164,6 +164,7 @@ class Inbox(Protocol):
     def pending_events(self, limit: int = 100) -> list[tuple[str, bytes]]: ...
 
     def finish_event(self, event_id: str) -> None: ...
+    def event_taken(self, event_id: str) -> bool: ...  # taken before (done or not)
 
     def defer_event(self, event_id: str, *, owner: str, until: float) -> None:
         """Give back ``owner``'s lease on an event that failed for now; nobody takes it (nor

@@ -43,6 +43,7 @@ CLAIM_EVENTS: Final = """
 COUNT_PENDING_EVENTS: Final = "SELECT count(*) FROM inbox WHERE done = 0"
 SELECT_PENDING: Final = "SELECT event_id, body FROM inbox WHERE done = 0 ORDER BY seq LIMIT $1"
 FINISH_EVENT: Final = "UPDATE inbox SET done = 1 WHERE event_id = $1"
+SELECT_EVENT: Final = "SELECT 1 FROM inbox WHERE event_id = $1"
 DEFER_EVENT: Final = (
     "UPDATE inbox SET lease_owner = NULL, lease_until = $3 "
     "WHERE event_id = $1 AND lease_owner = $2 AND done = 0"
@@ -94,6 +95,11 @@ class SqlInbox(SqlEngine):
     def finish_event(self, event_id: str) -> None:
         with self._transaction():
             self._execute(FINISH_EVENT, (event_id,))
+
+    def event_taken(self, event_id: str) -> bool:
+        """Whether an event with this key was taken (done or not)."""
+        with self._transaction():
+            return bool(self._execute(SELECT_EVENT, (event_id,)).rows)
 
     def defer_event(self, event_id: str, *, owner: str, until: float) -> None:
         """Not renewed by the heartbeat (no owner), not claimed before ``until``."""

@@ -10,6 +10,12 @@ from relay.commands.chaos import run_chaos
 from tests.store.conftest import PG_DSN
 
 KEYS = ["sent", "expected_posts", "delivered", "lost", "duplicates", "max_recovery_s"]
+NEW_KEYS = [
+    "edits",
+    "deletes",
+    "replies",
+    "mismatched",
+]  # appended: the old keys stay as they were
 
 
 def _relay(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -27,13 +33,15 @@ def test_chaos_prints_one_json_line_and_loses_nothing() -> None:
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1, done.stdout
     result = json.loads(lines[0])
-    assert list(result) == KEYS
-    assert result["sent"] == 25
-    assert result["expected_posts"] >= 25  # every message reaches at least one partner
+    assert list(result) == KEYS + NEW_KEYS
+    assert result["sent"] == 25  # new top-level posts only
+    assert result["expected_posts"] >= 20  # most BOLOs reach a partner (some are deleted)
     assert result["delivered"] == result["expected_posts"]
-    assert (result["lost"], result["duplicates"]) == (0, 0)
+    assert (result["lost"], result["duplicates"], result["mismatched"]) == (0, 0, 0)
+    assert min(result["edits"], result["deletes"], result["replies"]) > 0  # with this seed
     assert done.returncode == 0
     assert "faults injected" in done.stderr
+    assert "mismatched views" not in done.stderr
 
 
 async def test_chaos_two_instances_per_agency_on_postgresql() -> None:
@@ -42,7 +50,7 @@ async def test_chaos_two_instances_per_agency_on_postgresql() -> None:
     )
     assert sum(faults.values()) >= 1
     assert result["delivered"] == result["expected_posts"] > 0
-    assert (result["lost"], result["duplicates"]) == (0, 0)
+    assert (result["lost"], result["duplicates"], result["mismatched"]) == (0, 0, 0)
 
 
 def test_chaos_refuses_bad_arguments() -> None:

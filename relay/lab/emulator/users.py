@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from relay.lab.emulator import api_react, shapes, timeline
 from relay.lab.emulator.errors import SlackError
@@ -13,10 +14,22 @@ from relay.lab.emulator.model import Channel, Json, Message, Workspace
 from relay.lab.emulator.state import EmulatorState
 from relay.lab.emulator.validate import check_blocks, check_text
 
-__all__ = ["FileUpload", "UserActions"]
+__all__ = ["FileUpload", "RelayCopy", "UserActions"]
 
 FileUpload = tuple[str, bytes, str, str | None]
 """(file name, content, title, alt text)."""
+
+
+class RelayCopy(NamedTuple):
+    """A bot post carrying the relay's metadata mark, as ``relay chaos`` compares it."""
+
+    envelope_id: str
+    ts: str
+    thread_ts: str | None  # None for a top-level post
+    text: str
+    broadcast: bool  # a thread reply also sent to the channel
+    tombstone: bool  # deleted, kept as a thread parent for its replies
+    context: str  # the text of its last context block ("" if none)
 
 
 class UserActions:
@@ -170,3 +183,29 @@ class UserActions:
             for m in ch.ordered()
             if m.bot_id == ws.bot_id and not m.tombstone
         ]
+
+    def relay_copies(self, team_id: str, channel: str) -> list[RelayCopy]:
+        """Every bot post carrying the relay's metadata mark, tombstones of thread parents
+        included, oldest first: what a chaos run compares with the views it expects."""
+        ws, ch = self.state.workspace(team_id), self.state.channel(team_id, channel)
+        out: list[RelayCopy] = []
+        for m in ch.ordered():
+            payload = (m.metadata or {}).get("event_payload") if m.bot_id == ws.bot_id else None
+            if not isinstance(payload, dict) or not isinstance(payload.get("envelope_id"), str):
+                continue
+            context = ""
+            last = (m.blocks or [{}])[-1]
+            if last.get("type") == "context":
+                context = " ".join(str(e.get("text", "")) for e in last.get("elements") or [])
+            out.append(
+                RelayCopy(
+                    envelope_id=payload["envelope_id"],
+                    ts=m.ts,
+                    thread_ts=m.thread_ts if m.is_reply else None,
+                    text=m.text,
+                    broadcast=m.subtype == "thread_broadcast",
+                    tombstone=m.tombstone,
+                    context=context,
+                )
+            )
+        return out
