@@ -315,6 +315,7 @@ async def assemble(
             bot_id=conn.bot_id,
             observe=observe,
             reactions=reactions,
+            thread_root=aio.post_at,
         )
         inbox = Inbox(
             store=aio,

@@ -13,7 +13,15 @@ from typing import Any, Final
 from relay.core.envelope import EnvelopeKind
 from relay.core.model import MessageKind, SlackMessage
 
-__all__ = ["RELAY_MARK", "EnvelopeIds", "envelope_ids", "event_key", "is_own", "shown"]
+__all__ = [
+    "RELAY_MARK",
+    "EnvelopeIds",
+    "envelope_ids",
+    "event_key",
+    "is_own",
+    "shown",
+    "thread_of",
+]
 
 RELAY_MARK: Final = "relay_post"  # the metadata event type on every post the relay makes
 _CANCEL: Final = re.compile(
@@ -104,12 +112,34 @@ class EnvelopeIds:
     target: str | None  # the envelope id an edit, delete or cancel is about
 
 
+def thread_of(message: SlackMessage, event: dict[str, Any]) -> str | None:
+    """The ts of the thread's first message when ``message`` is (or was) a reply."""
+    thread_ts: str | None = message.thread_ts
+    if thread_ts is None and message.kind is MessageKind.DELETE:
+        # Slack names a deleted reply's thread only in previous_message: without it the
+        # delete would queue apart from the reply and could overtake it.
+        previous = event.get("previous_message")
+        found = previous.get("thread_ts") if isinstance(previous, dict) else None
+        thread_ts = found if isinstance(found, str) else None
+    if thread_ts and thread_ts != (message.target_ts or message.ts):
+        return thread_ts
+    return None
+
+
 def envelope_ids(
-    agency: str, message: SlackMessage, event: dict[str, Any], *, channel: str | None = None
+    agency: str,
+    message: SlackMessage,
+    event: dict[str, Any],
+    *,
+    channel: str | None = None,
+    root: str | None = None,
 ) -> EnvelopeIds:
     """Envelope ids are derived from the agency, channel and Slack ts, so a thread reply, an
     edit or a delete names its original without any lookup (``channel``: the id the channel
-    had first, when Slack has moved it since)."""
+    had first, when Slack has moved it since). ``root``: the envelope id of the message a
+    relay post is the copy of, when the reply is made in that post's thread: the thread is
+    then the origin's (one conversation in every workspace), and a reply there never cancels
+    another agency's BOLO."""
     base = f"{agency}.{channel or message.channel}."
     kind: EnvelopeKind
     if message.kind is MessageKind.POST:
@@ -121,14 +151,10 @@ def envelope_ids(
         jti = f"{base}{message.target_ts}.d{message.ts}"
         kind, target = EnvelopeKind.DELETE, base + str(message.target_ts)
     thread = None
-    thread_ts: str | None = message.thread_ts
-    if thread_ts is None and message.kind is MessageKind.DELETE:
-        # Slack names a deleted reply's thread only in previous_message: without it the
-        # delete would queue apart from the reply and could overtake it.
-        previous = event.get("previous_message")
-        found = previous.get("thread_ts") if isinstance(previous, dict) else None
-        thread_ts = found if isinstance(found, str) else None
-    if thread_ts and thread_ts != (message.target_ts or message.ts):
+    thread_ts = thread_of(message, event)
+    if root is not None and thread_ts:
+        thread = root
+    elif thread_ts:
         thread = base + str(thread_ts)
         text = event.get("text")
         if message.kind is MessageKind.POST and _CANCEL.search(

@@ -84,13 +84,25 @@ class Poster:
         thread's first message, and this envelope's own copy (an earlier attempt's), looked
         up in one trip off the event loop."""
         store, issuer = self.store, env.issuer
-        wanted = (env.target, env.thread, key)
+        # A thread is the origin's: a reply made in another agency's copy names the root by
+        # the root's own envelope id, whose issuer leads it ("<ORI>.<channel>.<ts>").
+        root = env.thread.split(".", 1)[0] if env.thread else issuer
+        own = self._own(env.thread) if env.thread and root == self.policy.ori else None
+        wanted = ((issuer, env.target), (root, None if own else env.thread), (issuer, key))
 
         def look() -> list[tuple[str, str] | None]:
-            return [store.lookup_post(issuer=issuer, envelope_id=e) if e else None for e in wanted]
+            return [store.lookup_post(issuer=i, envelope_id=e) if e else None for i, e in wanted]
 
         target, thread, earlier = await self.aio.run(look)
-        return target, thread, earlier
+        return target, own or thread, earlier
+
+    def _own(self, envelope_id: str) -> tuple[str, str] | None:
+        """Where this agency's own message is: its envelope id says (``<ORI>.<channel first
+        had>.<secs>.<micros>``); a reply from a partner lands in its thread."""
+        parts = envelope_id.split(".")
+        if len(parts) != 4 or parts[0] != self.policy.ori:
+            return None
+        return self.channels.current(parts[1]), f"{parts[2]}.{parts[3]}"
 
     async def post(self, delivery: Delivery) -> bool:
         """Show ``delivery`` in Slack; False when it is withheld (a reply in a thread this
@@ -143,6 +155,7 @@ class Poster:
                 return True
             args["text"], args["blocks"] = _cancelled(str(args.get("text", ""))), []
         if thread is not None:
+            channel = thread[0]  # the thread's channel (the origin's, or the copy's)
             args["thread_ts"] = thread[1]
             if env.broadcast:
                 args["reply_broadcast"] = True

@@ -7,7 +7,7 @@ when something was held back (rule ids, never text). A cancel reaction goes to
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from relay.core.model import MessageKind
@@ -20,7 +20,7 @@ from relay.flow.records import Recorder
 from relay.slack.channels import ChannelMap, ChannelMoves
 from relay.slack.files import FileFetcher
 from relay.slack.inbox import Published
-from relay.slack.keys import envelope_ids, is_own
+from relay.slack.keys import envelope_ids, is_own, thread_of
 from relay.slack.names import Directory
 from relay.slack.reactions import ReactionCancels
 from relay.slack.web import SlackCaller
@@ -28,6 +28,11 @@ from relay.slack.web import SlackCaller
 __all__ = ["Observer", "Publisher"]
 
 Observer = Callable[[str, dict[str, Decision]], None]  # (envelope id, decisions): the lab's
+ThreadRoot = Callable[[str, str], Awaitable[tuple[str, str] | None]]  # (channel, ts) -> root
+
+
+async def _no_root(channel: str, ts: str) -> tuple[str, str] | None:
+    return None
 
 
 class Publisher:
@@ -46,6 +51,7 @@ class Publisher:
         bot_user_id: str,
         bot_id: str | None,
         observe: Observer | None = None,
+        thread_root: ThreadRoot | None = None,
         reactions: ReactionCancels | None = None,
     ) -> None:
         self.agency = agency
@@ -60,6 +66,8 @@ class Publisher:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.observe = observe
+        # The message a relay post copies (issuer, envelope id), found by where it is.
+        self.thread_root = thread_root or _no_root
         self.reactions = reactions
 
     def echo(self, doc: dict[str, Any]) -> bool:
@@ -86,7 +94,11 @@ class Publisher:
             return None
         if event.get("type") == "reaction_added":
             return await self.reactions.handle(key, doc) if self.reactions else None
-        topic = self.channels.topic(event.get("channel"))
+        where = event.get("channel")
+        topic = self.channels.topic(where)
+        # a channel partners' posts land in: only replies in their threads are shared
+        landing = topic is None
+        topic = topic or self.channels.landing_topic(where)
         if topic is None or event.get("type") != "message":
             return None
         if is_own(event, bot_user_id=self.bot_user_id, bot_id=self.bot_id):
@@ -97,8 +109,19 @@ class Publisher:
             return None
         if message.kind is MessageKind.IGNORED:
             return None  # joins, topic changes, ...: nothing to share, nobody to tell
+        root = None
+        thread_ts = thread_of(message, event)
+        if thread_ts is not None:  # a reply: in the thread of a partner's post?
+            found = await self.thread_root(str(message.channel), thread_ts)
+            root = found[1] if found is not None else None
+        if landing and root is None:
+            return None
         ids = envelope_ids(
-            self.agency, message, event, channel=self.channels.origin(str(message.channel))
+            self.agency,
+            message,
+            event,
+            channel=self.channels.origin(str(message.channel)),
+            root=root,
         )
         self.recorder.metrics.slack_message(topic, message.kind.value)
         fetched = await self.fetcher.prepare(message.files) if message.files else None

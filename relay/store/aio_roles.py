@@ -227,6 +227,9 @@ class AsyncPostMap(_Facade):
     async def lookup_post(self, *, issuer: str, envelope_id: str) -> tuple[str, str] | None:
         return await self.run(self._posts.lookup_post, issuer=issuer, envelope_id=envelope_id)
 
+    async def post_at(self, channel: str, ts: str) -> tuple[str, str] | None:
+        return await self.run(self._posts.post_at, channel, ts)
+
 
 class AsyncBlobs(_Facade):
     """The :class:`~relay.store.contract.Blobs` role, awaitable."""

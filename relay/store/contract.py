@@ -271,6 +271,8 @@ class PostMap(Protocol):
 
     def lookup_post(self, *, issuer: str, envelope_id: str) -> tuple[str, str] | None: ...
 
+    def post_at(self, channel: str, ts: str) -> tuple[str, str] | None: ...  # what it copies
+
 
 class Blobs(Protocol):
     """File contents by sha256 (what a partner fetches before the envelope naming it)."""

@@ -229,6 +229,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
         "CREATE INDEX receipts_envelope ON receipts (envelope_id)",
     ),
+    # 8: a relay post found by where it is (a reply made in its thread answers its origin)
+    ("CREATE INDEX posted_at ON posted (channel, ts)",),
 )
 
 # -- schema version (a table, so both backends track it alike) --------------------------------

@@ -13,6 +13,12 @@ UPSERT_POST: Final = (
     "ON CONFLICT (issuer, envelope_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts"
 )
 SELECT_POST: Final = "SELECT channel, ts FROM posted WHERE issuer = $1 AND envelope_id = $2"
+# The message a relay post is the copy of (marks such as "#cancelled" or "#file0" share the
+# copy's place and are left out).
+SELECT_POST_AT: Final = (
+    "SELECT issuer, envelope_id FROM posted WHERE channel = $1 AND ts = $2 "
+    "AND envelope_id NOT LIKE '%#%' ORDER BY envelope_id LIMIT 1"
+)
 DELETE_POST: Final = "DELETE FROM posted WHERE issuer = $1 AND envelope_id = $2"
 INSERT_BLOB: Final = (
     "INSERT INTO blobs (sha256, mime, data) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING"
@@ -33,6 +39,12 @@ class SqlPostMap(SqlEngine):
     def lookup_post(self, *, issuer: str, envelope_id: str) -> tuple[str, str] | None:
         with self._transaction():
             rows = self._execute(SELECT_POST, (issuer, envelope_id)).rows
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def post_at(self, channel: str, ts: str) -> tuple[str, str] | None:
+        """(issuer, envelope id) of the message the relay post at ``channel``/``ts`` copies."""
+        with self._transaction():
+            rows = self._execute(SELECT_POST_AT, (channel, ts)).rows
         return (rows[0][0], rows[0][1]) if rows else None
 
 

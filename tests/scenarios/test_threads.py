@@ -1,0 +1,147 @@
+"""One conversation across agencies: a reply made in the thread of a partner's copy lands in
+the origin's thread under the original BOLO and in the thread of every other copy, through
+the origin (and the fusion center) as hops. Real relays, real HTTPS, the emulator's Slack;
+no sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from relay.commands.demo import agencies
+from relay.lab.emulator.model import Json
+from relay.lab.network import Network
+
+CT, MA, NY, FC = "CT9990100", "MA9990200", "NY9990300", "CT999FC00"
+OKAFOR, DUNNE = "U0OKAFOR01", "U0MILLBR01"
+BOLO = (
+    "BOLO: armed robbery at the Sunoco on Whitney Ave. "
+    "Suspect vehicle grey Honda Civic, CT reg 3KD-119."
+)
+IDENTIFIED = "That is J. Brandt, we arrested him last year for the same thing. Drives the Civic."
+
+
+@pytest.fixture
+async def net(tmp_path: Path) -> AsyncIterator[Network]:
+    async with Network(tmp_path, agencies()) as network:
+        yield network
+
+
+def _bolo(net: Network, ori: str) -> list[Json]:
+    assert net.emu is not None
+    agency = net.nodes[ori].agency
+    return net.emu.messages(agency.team, agency.channel("bolo"))
+
+
+def _origin(m: Json) -> str | None:
+    payload = (m.get("metadata") or {}).get("event_payload") or {}
+    return payload.get("origin")
+
+
+def _copy_of(net: Network, ori: str, text: str) -> Json:
+    [found] = [m for m in _bolo(net, ori) if text[:20] in m.get("text", "") and _origin(m)]
+    return found
+
+
+def _replies(net: Network, ori: str, root_ts: str) -> list[Json]:
+    return [m for m in _bolo(net, ori) if m.get("thread_ts") == root_ts and m["ts"] != root_ts]
+
+
+async def test_a_partners_reply_lands_in_the_origins_thread_and_every_copys(net: Network) -> None:
+    root = net.post(CT, "bolo", OKAFOR, BOLO)
+    await net.settle(CT, 1)
+    ma_copy = _copy_of(net, MA, BOLO)
+    net.post(MA, "bolo", DUNNE, IDENTIFIED, thread_ts=ma_copy["ts"])
+    await net.settle(MA, 2)  # Millbrook's workspace: the copy's post and the reply
+
+    [at_origin] = _replies(net, CT, root)
+    assert "J. Brandt" in at_origin["text"]
+    assert _origin(at_origin) == MA
+    assert "Millbrook PD" in at_origin["username"]
+    for ori in (FC, NY):  # through Havenport (and the fusion center) as hops
+        copy = _copy_of(net, ori, BOLO)
+        [reply] = _replies(net, ori, copy["ts"])
+        assert "J. Brandt" in reply["text"], ori
+        assert _origin(reply) == MA
+    # nothing landed as a new top-level message anywhere
+    for ori in (CT, FC, NY):
+        tops = [m for m in _bolo(net, ori) if m.get("thread_ts", m["ts"]) == m["ts"]]
+        assert len(tops) == 1, ori
+
+    # the origin's officer answers in their own thread: Millbrook sees it in its copy's thread
+    net.post(
+        CT, "bolo", OKAFOR, "Thanks, that matches our footage. Picking him up.", thread_ts=root
+    )
+    await net.settle(CT, 3)
+    answers = _replies(net, MA, ma_copy["ts"])
+    assert [("Picking him up" in a["text"]) for a in answers] == [False, True]
+
+
+async def test_edits_and_deletes_of_a_reply_follow_it_everywhere(net: Network) -> None:
+    assert net.emu is not None
+    root = net.post(CT, "bolo", OKAFOR, BOLO)
+    await net.settle(CT, 1)
+    ma = net.nodes[MA].agency
+    ma_copy = _copy_of(net, MA, BOLO)
+    reply = net.post(MA, "bolo", DUNNE, IDENTIFIED, thread_ts=ma_copy["ts"])
+    await net.settle(MA, 2)
+    net.emu.edit_as_user(
+        ma.team, ma.channel("bolo"), DUNNE, reply, IDENTIFIED + " Last seen Elm St."
+    )
+    await net.settle(MA, 3)
+    [edited] = _replies(net, CT, root)
+    assert "Elm St" in edited["text"]
+    ny_copy = _copy_of(net, NY, BOLO)
+    [ny_edited] = _replies(net, NY, ny_copy["ts"])
+    assert "Elm St" in ny_edited["text"]
+
+    net.emu.delete_as_user(ma.team, ma.channel("bolo"), DUNNE, reply)
+    await net.settle(MA, 4)
+    assert _replies(net, CT, root) == []
+    assert _replies(net, NY, ny_copy["ts"]) == []
+
+
+async def test_a_broadcast_reply_is_broadcast_in_the_origins_thread(net: Network) -> None:
+    root = net.post(CT, "bolo", OKAFOR, BOLO)
+    await net.settle(CT, 1)
+    ma_copy = _copy_of(net, MA, BOLO)
+    net.post(MA, "bolo", DUNNE, IDENTIFIED, thread_ts=ma_copy["ts"], broadcast=True)
+    await net.settle(MA, 2)
+    [at_origin] = _replies(net, CT, root)
+    assert at_origin.get("subtype") == "thread_broadcast"
+
+
+async def test_a_reply_whose_root_never_reached_a_partner_says_so(net: Network) -> None:
+    """The fusion center withholds lines with a direct phone number: this root never
+    reached Eastfield, and the reply reaches it with a context line, not as a new BOLO."""
+    call = "Call Det. Okafor direct at 203-555-0142 about the Route 9 crew tonight."
+    net.post(CT, "bolo", OKAFOR, call)
+    await net.settle(CT, 1)
+    assert [m for m in _bolo(net, NY) if _origin(m)] == []
+    ma_copy = _copy_of(net, MA, call)
+    net.post(
+        MA, "bolo", DUNNE, "Same crew hit our lot on Tuesday, white van.", thread_ts=ma_copy["ts"]
+    )
+    await net.settle(MA, 2)
+    [orphan] = [m for m in _bolo(net, NY) if _origin(m)]
+    assert "white van" in orphan["text"]
+    assert "thread that was not shared" in str(orphan["blocks"])
+
+
+async def test_a_reply_the_replying_agencys_policy_blocks_goes_nowhere(net: Network) -> None:
+    root = net.post(CT, "bolo", OKAFOR, BOLO)
+    await net.settle(CT, 1)
+    ma_copy = _copy_of(net, MA, BOLO)
+    net.post(
+        MA,
+        "bolo",
+        DUNNE,
+        "(S//NF) Source reporting places him at 17 Grove St.",
+        thread_ts=ma_copy["ts"],
+    )
+    await net.settle(MA, 2)
+    assert _replies(net, CT, root) == []
+    ny_copy = _copy_of(net, NY, BOLO)
+    assert _replies(net, NY, ny_copy["ts"]) == []
