@@ -11,11 +11,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, Protocol
 
 from relay.core.audit import AuditRecord, ChainedRecord, RawRow
 from relay.core.backoff import Attempt
 from relay.core.reasons import Reason
+from relay.store.contract_posts import Blobs, PostCopy, PostMap
 from relay.store.contract_receipts import OwedReceipt, ReceiptRow, Receipts
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Outbox",
     "OutboxItem",
     "OwedReceipt",
+    "PostCopy",
     "PostMap",
     "QueueEntry",
     "QueueStat",
@@ -250,36 +252,6 @@ class Leases(Protocol):
     def lease_counts(self, now: float) -> dict[tuple[str, str], int]:
         """Pending items whose lease is still held at ``now``, by ``(queue, peer)``: queue
         ``outbox`` (peer the partner) or ``inbound`` (peer the sender); none is no key."""
-
-
-class PostCopy(NamedTuple):
-    """Where this relay posted an envelope: recorded with the item's settlement."""
-
-    issuer: str
-    envelope_id: str
-    channel: str
-    ts: str
-
-
-class PostMap(Protocol):
-    """Envelope -> the Slack message it was posted as (edits and deletes find it)."""
-
-    def map_post(self, *, issuer: str, envelope_id: str, channel: str, ts: str) -> None: ...
-
-    def forget_post(self, *, issuer: str, envelope_id: str) -> None:
-        """The copy is gone (retracted): a later edit posts the message again."""
-
-    def lookup_post(self, *, issuer: str, envelope_id: str) -> tuple[str, str] | None: ...
-
-    def post_at(self, channel: str, ts: str) -> tuple[str, str] | None: ...  # what it copies
-
-
-class Blobs(Protocol):
-    """File contents by sha256 (what a partner fetches before the envelope naming it)."""
-
-    def put_blob(self, *, sha256: str, mime: str, data: bytes) -> None: ...
-
-    def get_blob(self, sha256: str) -> tuple[str, bytes] | None: ...
 
 
 class AuditLog(Protocol):
