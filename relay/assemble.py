@@ -42,6 +42,7 @@ from relay.slack.names import Directory
 from relay.slack.poster import Poster
 from relay.slack.publisher import Observer, Publisher
 from relay.slack.reactions import ReactionCancels
+from relay.slack.roots import ThreadRoots
 from relay.slack.supervisors import Supervision
 from relay.store.aio import AsyncStore
 from relay.store.contract import Store
@@ -316,6 +317,14 @@ async def assemble(
             observe=observe,
             reactions=reactions,
             thread_root=aio.post_at,
+            roots=ThreadRoots(
+                team_id=config.slack.team_id,
+                store=aio,
+                caller=conn.caller,
+                bot_user_id=conn.bot_user_id,
+                bot_id=conn.bot_id,
+                clock=clock,
+            ),
         )
         inbox = Inbox(
             store=aio,

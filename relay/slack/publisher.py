@@ -23,6 +23,7 @@ from relay.slack.inbox import Published
 from relay.slack.keys import envelope_ids, is_own, thread_of
 from relay.slack.names import Directory
 from relay.slack.reactions import ReactionCancels
+from relay.slack.roots import ThreadRoots
 from relay.slack.web import SlackCaller
 
 __all__ = ["Observer", "Publisher"]
@@ -52,6 +53,7 @@ class Publisher:
         bot_id: str | None,
         observe: Observer | None = None,
         thread_root: ThreadRoot | None = None,
+        roots: ThreadRoots | None = None,
         reactions: ReactionCancels | None = None,
     ) -> None:
         self.agency = agency
@@ -68,6 +70,7 @@ class Publisher:
         self.observe = observe
         # The message a relay post copies (issuer, envelope id), found by where it is.
         self.thread_root = thread_root or _no_root
+        self.roots = roots  # a reply's own thread root, taken first when Slack has not yet
         self.reactions = reactions
 
     def echo(self, doc: dict[str, Any]) -> bool:
@@ -114,6 +117,11 @@ class Publisher:
         if thread_ts is not None:  # a reply: in the thread of a partner's post?
             found = await self.thread_root(str(message.channel), thread_ts)
             root = found[1] if found is not None else None
+            if root is None and self.roots is not None and message.kind is MessageKind.POST:
+                # its own thread's first message, if Slack has not delivered it yet: first
+                first = await self.roots.untaken(str(message.channel), thread_ts)
+                if first is not None:
+                    await self.handle(*first)
         if landing and root is None:
             return None
         ids = envelope_ids(

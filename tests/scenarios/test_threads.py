@@ -145,3 +145,24 @@ async def test_a_reply_the_replying_agencys_policy_blocks_goes_nowhere(net: Netw
     assert _replies(net, CT, root) == []
     ny_copy = _copy_of(net, NY, BOLO)
     assert _replies(net, NY, ny_copy["ts"]) == []
+
+
+async def test_a_reply_delivered_before_its_bolo_follows_it_into_its_thread(
+    net: Network,
+) -> None:
+    """Found by relay chaos: the BOLO's event was given up on (the relay was away) and the
+    reply's came first. The BOLO is read from Slack and shared first, then the reply in its
+    thread, never as an orphan."""
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    net.emu.set_delivery_failing(ct.team, True)
+    root = net.post(CT, "bolo", OKAFOR, BOLO)
+    await net.emu.wait_for_settled_events(ct.team, 1, timeout=10)
+    net.emu.set_delivery_failing(ct.team, False)
+    net.post(CT, "bolo", OKAFOR, "Plate may be switched to CT reg 3KD-118.", thread_ts=root)
+    await net.settle(CT, 2)
+    ma_copy = _copy_of(net, MA, BOLO)
+    [reply] = _replies(net, MA, ma_copy["ts"])
+    assert "3KD-118" in reply["text"]
+    assert "thread that was not shared" not in str(reply["blocks"])
+    assert len([m for m in _bolo(net, MA) if _origin(m) == CT]) == 2
