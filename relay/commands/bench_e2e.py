@@ -18,28 +18,30 @@ or PostgreSQL, one instance per agency or two on the same store) it prints one J
 - ``hop1_*_ms``: at a fixed offered rate (``--rate``), from the officer's post to the envelope
   committed at the partner relay (the origin relay's work and the link);
 - ``hop2_*_ms``: from there to the post in the partner's workspace (the receiving relay);
+- ``reply_to_origin_ms``: the conversation coming back (``p50``, ``p99``, ``n``): Havenport
+  posts BOLOs at half the offered rate and, as each lands in Millbrook's workspace,
+  Millbrook's officer replies in the thread of that copy (the other half); from the reply's
+  post to Havenport's relay posting it in the thread of the original BOLO, both relays' work
+  and the link included. A reply that lands anywhere but that thread fails the run;
 - ``rss_mib``: each relay process's resident memory after the warm-up and at the end.
+
+Each figure on its own line on stderr too, for people; stdout stays one JSON line per
+configuration, for tools.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
-import secrets
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from relay.commands.bench_e2e_procs import accepted, relays, store_urls
 from relay.commands.demo import agencies
 
 if TYPE_CHECKING:
@@ -47,133 +49,14 @@ if TYPE_CHECKING:
 
 __all__ = ["add_parser", "run_e2e"]
 
-_BASELINE = Path(__file__).resolve().parents[2] / "policies" / "baseline.yaml"
-
-
-@dataclass
-class _Proc:
-    proc: subprocess.Popen[str]
-    started: dict[str, Any] = field(default_factory=dict)
-
-    def rss_mib(self) -> float:
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return float("nan")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the process has used so far."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return float("nan")
+_REPLY = (
+    "That is the man we arrested last year for the same thing, case MB-{}; he stays on Elm St."
+)
 
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-async def _start(config: Path, env: dict[str, str]) -> _Proc:
-    proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own CLI, fixed arguments; quick
-        [sys.executable, "-m", "relay", "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE if os.environ.get("RELAY_BENCH_DEBUG") else subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, **env},
-    )
-    assert proc.stdout is not None  # noqa: S101
-    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), timeout=60)
-    if not line:
-        if proc.stderr is not None:
-            print(proc.stderr.read(), file=sys.stderr)
-        raise RuntimeError("relay did not start")
-    return _Proc(proc, json.loads(line))
-
-
-@contextlib.asynccontextmanager
-async def _relays(
-    emu: Emulator, tmp: Path, stores: dict[str, str], instances: int
-) -> AsyncIterator[dict[str, list[_Proc]]]:
-    import datetime as dt
-
-    from relay.lab.labinit import LabAgency, lab_policy
-    from relay.lab.pki import ThrowawayCA
-    from relay.lab.relayyaml import Delivery, Listen, Slack, throwaway_tls, write_material
-
-    ct, ma = agencies()[:2]
-    ca = ThrowawayCA(tmp / "pki")
-    material = {
-        a.ori: write_material(tmp / a.ori, a.ori, f"{a.ori}#bench", throwaway_tls(ca, a.ori))
-        for a in (ct, ma)
-    }
-    start, end = dt.datetime(2020, 1, 1, tzinfo=dt.UTC), dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
-    # Each agency's policy: the baseline's rules, the other its one partner (one message, one
-    # envelope each way: what is measured is the relay, not envelopes to absent partners).
-    pair = [LabAgency(a.ori, a.name, ()) for a in (ct, ma)]
-    baseline = _BASELINE
-    policies = {}
-    for lab_agency in pair:
-        policies[lab_agency.ori] = tmp / lab_agency.ori / "policy.yaml"
-        policies[lab_agency.ori].write_text(
-            lab_policy(lab_agency, pair, dt.date.today(), extends=str(baseline))
-        )
-    procs: dict[str, list[_Proc]] = {ct.ori: [], ma.ori: []}
-    try:
-        for agency, partner, url in ((ma, ct, "https://127.0.0.1:1"), (ct, ma, None)):
-            partner_url = url or str(procs[ma.ori][0].started["federation"])
-            config = material[agency.ori].config(
-                policy=policies[agency.ori],
-                store=stores[agency.ori],
-                delivery=Delivery(
-                    lease_seconds=10, poll_seconds=0.2, batch=128, stop_timeout_seconds=5
-                ),
-                rate_limit=(100000, 100000),
-                partners=[material[partner.ori].partner(partner_url, start, end)],
-                slack=Slack(
-                    team_id=agency.team,
-                    api_url=emu.api_url,
-                    bot_token_env="BENCH_BOT_TOKEN",  # noqa: S106 - a variable's name
-                    signing_secret_env="BENCH_SIGNING_SECRET",  # noqa: S106
-                    listen=Listen("127.0.0.1", 0),
-                    pacing=False,
-                    catch_up_seconds=5,
-                    channels={agency.channel("bolo"): "bolo"},
-                ),
-            )
-            path = config.write(tmp / agency.ori / "relay.yaml")
-            ws = emu.workspace(agency.team)
-            env = {"BENCH_BOT_TOKEN": ws.bot_token, "BENCH_SIGNING_SECRET": ws.signing_secret}
-            for _ in range(instances):
-                procs[agency.ori].append(await _start(path, env))
-            emu.set_event_url(agency.team, str(procs[agency.ori][0].started["slack_events"]))
-        yield procs
-    finally:
-        for p in (p for ps in procs.values() for p in ps):
-            p.proc.terminate()
-        for p in (p for ps in procs.values() for p in ps):
-            try:
-                await asyncio.wait_for(asyncio.to_thread(p.proc.wait), timeout=20)
-            except TimeoutError:
-                p.proc.kill()
-
-
-def _accepted(store: str, ids: set[str]) -> dict[str, float]:
-    """When the partner relay committed each envelope (its inbound queue's created_at)."""
-    query = "SELECT envelope_id, created_at FROM inbound"
-    if store.startswith("sqlite:///"):
-        with contextlib.closing(sqlite3.connect(store.removeprefix("sqlite:///"))) as db:
-            rows = db.execute(query).fetchall()
-    else:
-        import psycopg
-
-        with psycopg.connect(store) as db:
-            rows = db.execute(query).fetchall()
-    return {str(e): float(t) for e, t in rows if e in ids}
 
 
 async def _drive(
@@ -206,29 +89,42 @@ async def _drive(
     return posted, arrived, max(arrived.values()) - wall0
 
 
-@contextlib.contextmanager
-def _store_urls(backend: str, tmp: Path, pg_url: str) -> Iterator[dict[str, str]]:
+async def _converse(emu: Emulator, count: int, rate: float) -> list[float]:
+    """Havenport posts ``count`` BOLOs at ``rate`` / 2 a second; as each lands in Millbrook's
+    workspace, Millbrook's officer replies in its copy's thread. Per reply, the ms from its
+    post to Havenport's relay posting it in the thread of the original BOLO."""
     ct, ma = agencies()[:2]
-    if backend == "sqlite":
-        yield {a.ori: f"sqlite:///{tmp / f'{a.ori}.db'}" for a in (ct, ma)}
-        return
-    import psycopg
-    from psycopg import sql as pgsql
-
-    tag = secrets.token_hex(4)
-    schemas = {a.ori: f"bench_{tag}_{a.ori.lower()}" for a in (ct, ma)}
-    with psycopg.connect(pg_url, autocommit=True) as admin:
-        for schema in schemas.values():
-            admin.execute(pgsql.SQL("CREATE SCHEMA {}").format(pgsql.Identifier(schema)))
-    try:
-        sep = "&" if "?" in pg_url else "?"
-        yield {o: f"{pg_url}{sep}options=-csearch_path%3D{s}" for o, s in schemas.items()}
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as admin:
-            for schema in schemas.values():
-                admin.execute(
-                    pgsql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(pgsql.Identifier(schema))
-                )
+    channel, target, officer = ct.channel("bolo"), ma.channel("bolo"), ma.officers[0][0]
+    roots: dict[str, str] = {}  # Havenport's envelope id -> the BOLO's ts in its workspace
+    replies: dict[str, tuple[float, str]] = {}  # reply's envelope id -> (posted at, root ts)
+    landed: dict[str, float] = {}
+    start, deadline, i = time.monotonic(), time.monotonic() + 300, 0
+    while len(landed) < count and time.monotonic() < deadline:
+        while i < count and start + i / (rate / 2) <= time.monotonic():
+            text = f"BOLO reply-{i}: stolen grey Honda Civic, reg 5KX{i % 1000:03d}, Route 9 NB."
+            ts = emu.post_as_user(ct.team, channel, ct.officers[0][0], text)
+            roots[f"{ct.ori}.{channel}.{ts}"] = ts
+            i += 1
+        for env, ts in emu.marked_posts(ma.team, target):
+            if env in roots:
+                root = roots.pop(env)
+                reply = emu.post_as_user(ma.team, target, officer, _REPLY.format(i), thread_ts=ts)
+                replies[f"{ma.ori}.{target}.{reply}"] = (float(reply), root)
+        for env, ts in emu.marked_posts(ct.team, channel):
+            if env in replies and env not in landed:
+                landed[env] = float(ts)  # the post's own time, not this poll's
+        await asyncio.sleep(0.05)
+    if len(landed) < count:
+        raise TimeoutError(f"{count - len(landed)} of {count} replies did not come back")
+    threads = {
+        str(p["metadata"]["event_payload"]["envelope_id"]): p.get("thread_ts")
+        for p in emu.bot_posts(ct.team, channel)
+        if (p.get("metadata") or {}).get("event_payload")
+    }
+    astray = [e for e, (_, root) in replies.items() if threads.get(e) != root]
+    if astray:
+        raise RuntimeError(f"{len(astray)} replies are not in the thread of their BOLO")
+    return [(landed[e] - posted) * 1000 for e, (posted, _) in replies.items()]
 
 
 async def run_e2e(
@@ -249,11 +145,11 @@ async def run_e2e(
     ma = agencies()[1]
     with (
         tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp,
-        _store_urls(backend, Path(tmp), pg_url) as stores,
+        store_urls(backend, Path(tmp), pg_url) as stores,
     ):
         async with Emulator(specs) as emu:
             emu.disable_rate_limits()
-            async with _relays(emu, Path(tmp), stores, instances) as procs:
+            async with relays(emu, Path(tmp), stores, instances) as procs:
                 await _drive(emu, 100, None, "warmup")
                 rss0 = {o: [round(p.rss_mib(), 1) for p in ps] for o, ps in procs.items()}
                 cpu0 = {o: sum(p.cpu_seconds() for p in ps) for o, ps in procs.items()}
@@ -263,10 +159,11 @@ async def run_e2e(
                     for o, ps in procs.items()
                 }
                 posted, arrived, _ = await _drive(emu, max(200, int(rate * 5)), rate, "paced")
+                replied = await _converse(emu, max(100, int(rate * 2.5)), rate)
                 rss1 = {o: [round(p.rss_mib(), 1) for p in ps] for o, ps in procs.items()}
-            accepted = await asyncio.to_thread(_accepted, stores[ma.ori], set(posted))
-    hop1 = [(accepted[e] - posted[e]) * 1000 for e in posted if e in accepted]
-    hop2 = [(arrived[e] - accepted[e]) * 1000 for e in arrived if e in accepted]
+            committed = await asyncio.to_thread(accepted, stores[ma.ori], set(posted))
+    hop1 = [(committed[e] - posted[e]) * 1000 for e in posted if e in committed]
+    hop2 = [(arrived[e] - committed[e]) * 1000 for e in arrived if e in committed]
     return {
         "store": backend,
         "instances": instances,
@@ -278,6 +175,11 @@ async def run_e2e(
         "hop1_p99_ms": round(_pct(hop1, 0.99), 2),
         "hop2_p50_ms": round(statistics.median(hop2), 2),
         "hop2_p99_ms": round(_pct(hop2, 0.99), 2),
+        "reply_to_origin_ms": {
+            "p50": round(statistics.median(replied), 2),
+            "p99": round(_pct(replied, 0.99), 2),
+            "n": len(replied),
+        },
         "rss_mib_after_warmup": rss0,
         "rss_mib_at_end": rss1,
     }
@@ -299,7 +201,23 @@ def _bench(args: argparse.Namespace) -> int:
             except Exception as exc:  # noqa: BLE001 - one line per configuration, no trace
                 result = {"store": backend, "instances": instances, "error": type(exc).__name__}
             print(json.dumps(result), flush=True)
+            if "error" not in result:
+                _say(result)
     return 0
+
+
+def _say(r: dict[str, Any]) -> None:
+    """The figures for people, on stderr (stdout is the JSON line tools read)."""
+    reply = r["reply_to_origin_ms"]
+    print(
+        f"bench e2e {r['store']} x{r['instances']}: {r['durable_msgs_per_s']} durable msg/s; "
+        f"at {r['offered_rate_per_s']:g} msg/s hop 1 p50/p99 {r['hop1_p50_ms']} / "
+        f"{r['hop1_p99_ms']} ms, hop 2 {r['hop2_p50_ms']} / {r['hop2_p99_ms']} ms; "
+        f"a partner's reply to the origin's thread p50/p99 {reply['p50']} / {reply['p99']} ms "
+        f"({reply['n']} replies)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def add_parser(subparsers: Any) -> None:

@@ -324,6 +324,12 @@ class Network:
                 for relay in live:
                     await relay.drain()
 
+    def events(self, ori: str) -> int:
+        """The events ``ori``'s workspace has delivered or is delivering so far, counted as
+        :meth:`settle` counts them: add what is done next and settle on the sum."""
+        assert self.emu is not None  # noqa: S101
+        return self.emu.counted_events(self.nodes[ori].agency.team)
+
     def post(self, origin: str, topic: str, user: str, text: str, **kw: Any) -> str:
         assert self.emu is not None  # noqa: S101
         agency = self.nodes[origin].agency

@@ -74,3 +74,10 @@ def test_bench_e2e_prints_figures() -> None:
     assert result["durable_msgs_per_s"] > 0
     assert 0 < result["hop1_p50_ms"] <= result["hop1_p99_ms"]
     assert 0 < result["hop2_p50_ms"] <= result["hop2_p99_ms"]
+    # the partner's officer replied in the thread of each copy: every reply came back into
+    # the thread of the original BOLO (the bench fails the run otherwise)
+    reply = result["reply_to_origin_ms"]
+    assert list(reply) == ["p50", "p99", "n"]
+    assert reply["n"] == 100  # one per BOLO of the reply phase: max(100, 2.5 x the rate)
+    assert 0 < reply["p50"] <= reply["p99"]
+    assert "a partner's reply to the origin's thread p50/p99" in done.stderr

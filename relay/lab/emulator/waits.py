@@ -42,23 +42,32 @@ class Waits(UserActions):
             raise TimeoutError(f"{have}/{n} bot posts in {ch.id} after {timeout}s") from None
         return self.bot_posts(team_id, ch.id)[:n]
 
+    def _counted(
+        self, team_id: str, states: frozenset[DeliveryState] = frozenset(DeliveryState)
+    ) -> list[DeliveryRecord]:
+        bot = self.state.workspace(team_id).bot_user_id
+        # the app's own reactions (the relay marking an author's message) come back as
+        # events, as on Slack, but are not counted: a test counts what people did
+        return [
+            r
+            for r in self.dispatcher.records.get(team_id, [])
+            if r.state in states
+            and not (
+                r.event.get("type") in ("reaction_added", "reaction_removed")
+                and r.event.get("user") == bot
+            )
+        ]
+
+    def counted_events(self, team_id: str) -> int:
+        """The events the workspace has delivered or is delivering so far, counted as the
+        waits below count them: a caller adds what it does next to wait for that too."""
+        return len(self._counted(team_id))
+
     async def _records(
         self, team_id: str, n: int, states: frozenset[DeliveryState], within: float
     ) -> list[DeliveryRecord]:
-        bot = self.state.workspace(team_id).bot_user_id
-
         def matching() -> list[DeliveryRecord]:
-            # the app's own reactions (the relay marking an author's message) come back as
-            # events, as on Slack, but are not counted: a test counts what people did
-            return [
-                r
-                for r in self.dispatcher.records.get(team_id, [])
-                if r.state in states
-                and not (
-                    r.event.get("type") in ("reaction_added", "reaction_removed")
-                    and r.event.get("user") == bot
-                )
-            ]
+            return self._counted(team_id, states)
 
         try:
             await self.state.changes.wait_for(lambda: len(matching()) >= n, within)
