@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from typing import Final
 
@@ -87,15 +88,23 @@ def check_public_key(public_key: bytes) -> None:
         raise _weak("public key is a small-order point")
 
 
+@functools.lru_cache(maxsize=1024)
+def _public(public_key: bytes) -> Ed25519PublicKey:
+    """A checked public key, kept: pinned keys are few, and the small-order check is Python
+    arithmetic (a key that fails is checked again each time: exceptions are not kept)."""
+    check_public_key(public_key)
+    return Ed25519PublicKey.from_public_bytes(public_key)
+
+
 def verify(public_key: bytes, signature: bytes, message: bytes) -> None:
     """Verify strictly; raise ``VerificationError`` (``signature_invalid``) on any failure."""
-    check_public_key(public_key)
+    key = _public(bytes(public_key))
     if len(signature) != 64:
         raise VerificationError("signature is not 64 bytes", code=Reason.SIGNATURE_INVALID)
     if int.from_bytes(signature[32:], "little") >= GROUP_ORDER:
         raise VerificationError("signature scalar S >= L", code=Reason.SIGNATURE_INVALID)
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+        key.verify(signature, message)
     except InvalidSignature:
         raise VerificationError(
             "signature does not verify", code=Reason.SIGNATURE_INVALID

@@ -243,10 +243,7 @@ class ReceiptDesk:
             """Per receipt: did we send ``peer`` its envelope? Where does it go back to?"""
             out = []
             for _, r, _ in verified:
-                sent = any(
-                    row[0] == peer and row[1] == r.envelope_id
-                    for row in store.message_shared(r.envelope_id)
-                )
+                sent = store.sent_to(peer, r.envelope_id)
                 back = None if r.origin == agency else store.sender_of(r.origin, r.envelope_id)
                 out.append((sent, back))
             return out
@@ -268,7 +265,11 @@ class ReceiptDesk:
             await self._keep(mine, onward, now, answers)
         for answer in answers:
             self.recorder.metrics.receipt("received", peer, answer.get("error", "ok"))
-        kept = [r for i, r, _ in mine if answers[i].get("status") == "stored"]
+        kept = [  # an "accepted" changes no author's view: only what a partner did does
+            r
+            for i, r, _ in mine
+            if answers[i].get("status") == "stored" and r.status is not ReceiptStatus.ACCEPTED
+        ]
         if kept and self.seen is not None:
             self.later(self._tell(kept))
         if onward:

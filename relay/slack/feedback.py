@@ -102,7 +102,7 @@ class Feedback:
         if self.channels.topic(channel) is None:
             return  # not a federated channel: no message of ours was shared from there
         if now != earlier:
-            await self._react(channel, ts, now)
+            await self._react(channel, ts, now, earlier)
         if status in PROBLEMS or status == "dead":
             await self._note(channel, ts, receipts, shared)
 
@@ -119,17 +119,20 @@ class Feedback:
             return
         await self._note(channel, ts, receipts, shared, user=user)
 
-    async def _react(self, channel: str, ts: str, now: View) -> None:
+    async def _react(self, channel: str, ts: str, now: View, earlier: View) -> None:
+        """Mark the message ``now``; the mark of ``earlier`` goes (one call when there was
+        none)."""
         if now == "pending":
             return
-        gone, wanted = (DELIVERED, PROBLEM) if now == "problem" else (PROBLEM, DELIVERED)
+        marks = {"problem": PROBLEM, "delivered": DELIVERED}
+        if earlier in marks:
+            with contextlib.suppress(DeliveryError):
+                await self.caller.api(
+                    "reactions.remove", channel, channel=channel, timestamp=ts, name=marks[earlier]
+                )
         with contextlib.suppress(DeliveryError):
             await self.caller.api(
-                "reactions.remove", channel, channel=channel, timestamp=ts, name=gone
-            )
-        with contextlib.suppress(DeliveryError):
-            await self.caller.api(
-                "reactions.add", channel, channel=channel, timestamp=ts, name=wanted
+                "reactions.add", channel, channel=channel, timestamp=ts, name=marks[now]
             )
 
     async def _note(

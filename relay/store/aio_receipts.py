@@ -43,5 +43,8 @@ class AsyncReceipts(Facade):
     async def message_shared(self, envelope_id: str) -> list[tuple[str, str, str, str | None]]:
         return await self.run(self._receipts.message_shared, envelope_id)
 
+    async def sent_to(self, partner: str, envelope_id: str) -> bool:
+        return await self.run(self._receipts.sent_to, partner, envelope_id)
+
     async def sender_of(self, issuer: str, envelope_id: str) -> str | None:
         return await self.run(self._receipts.sender_of, issuer, envelope_id)

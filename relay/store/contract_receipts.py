@@ -55,5 +55,8 @@ class Receipts(Protocol):
     def message_shared(self, envelope_id: str) -> list[tuple[str, str, str, str | None]]:
         """(partner, envelope id, outbox state, reason) for a post and its edits."""
 
+    def sent_to(self, partner: str, envelope_id: str) -> bool:
+        """Was ``envelope_id`` queued for ``partner``?"""
+
     def sender_of(self, issuer: str, envelope_id: str) -> str | None:
         """The relay that sent this relay ``envelope_id``."""

@@ -231,6 +231,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 8: a relay post found by where it is (a reply made in its thread answers its origin)
     ("CREATE INDEX posted_at ON posted (channel, ts)",),
+    # 9: an envelope's outbox rows found by its id (receipts, the author's view)
+    ("CREATE INDEX outbox_envelope ON outbox (envelope_id)",),
 )
 
 # -- schema version (a table, so both backends track it alike) --------------------------------

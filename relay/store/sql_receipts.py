@@ -34,20 +34,20 @@ INSERT_RECEIPT: Final = (
 # A message's receipts: its post's and its edits' (``<post id>.e<ts>``).
 SELECT_RECEIPTS: Final = (
     "SELECT envelope_id, reporter, status, reason, at FROM receipts "
-    "WHERE envelope_id = $1 OR envelope_id LIKE $2 ESCAPE '!' ORDER BY at, id"
+    "WHERE envelope_id = $1 OR (envelope_id >= $2 AND envelope_id < $3) ORDER BY at, id"
 )
 SELECT_SHARED: Final = (
     "SELECT partner, envelope_id, state, reason FROM outbox "
-    "WHERE envelope_id = $1 OR envelope_id LIKE $2 ESCAPE '!' ORDER BY seq"
+    "WHERE envelope_id = $1 OR (envelope_id >= $2 AND envelope_id < $3) ORDER BY seq"
 )
+SELECT_SENT: Final = "SELECT 1 FROM outbox WHERE partner = $1 AND envelope_id = $2"
 SELECT_SENDER: Final = "SELECT sender FROM received WHERE issuer = $1 AND envelope_id = $2"
 
 
-def _family(envelope_id: str) -> tuple[str, str]:
-    """A post's envelope id, and the LIKE pattern of its edits' ids (``<id>.e<ts>``), the
-    id's own ``_`` and ``%`` escaped (``!`` is the escape: it cannot occur in an id)."""
-    escaped = envelope_id.replace("!", "!!").replace("_", "!_").replace("%", "!%")
-    return envelope_id, f"{escaped}.e%"
+def _family(envelope_id: str) -> tuple[str, str, str]:
+    """A post's envelope id, and the range its edits' ids (``<id>.e<ts>``) fall in: a range
+    both engines answer from the index (a LIKE pattern they may not)."""
+    return envelope_id, f"{envelope_id}.e", f"{envelope_id}.f"
 
 
 class SqlReceipts(SqlEngine):
@@ -111,6 +111,11 @@ class SqlReceipts(SqlEngine):
         with self._transaction():
             rows = self._execute(SELECT_SHARED, _family(envelope_id)).rows
         return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def sent_to(self, partner: str, envelope_id: str) -> bool:
+        """Was ``envelope_id`` queued for ``partner`` (in any state)?"""
+        with self._transaction():
+            return bool(self._execute(SELECT_SENT, (partner, envelope_id)).rows)
 
     def sender_of(self, issuer: str, envelope_id: str) -> str | None:
         """The relay that sent us ``envelope_id`` (where its receipts go)."""
