@@ -217,8 +217,10 @@ async def assemble(
         poll=tuning.poll,
     )
 
-    def undeliverable(envelope_id: str, partner: str) -> None:
-        if feedback is not None:
+    def undeliverable(envelope_id: str, partner: str, reason: str) -> None:
+        if envelope_id.split(".", 1)[0] != config.agency:  # passed on for another agency
+            receipts.later(receipts.passed_on_failed(envelope_id, reason))
+        elif feedback is not None:
             receipts.later(feedback.undeliverable(envelope_id, partner))
 
     stored = Loop()  # the inbound queue's signal: an envelope was stored

@@ -140,6 +140,20 @@ class ReceiptDesk:
             return None
         return receipt_id(self.agency, origin, envelope_id, status), token
 
+    async def passed_on_failed(self, envelope_id: str, reason: str) -> None:
+        """This relay gave up passing another agency's envelope on (a partner refused it,
+        e.g. ``key_not_pinned``, or it aged out): a ``failed`` receipt goes back toward the
+        origin, so its author is told."""
+        origin = envelope_id.split(".", 1)[0]
+        back = await self.aio.sender_of(origin, envelope_id)
+        signed = self._sign(origin, envelope_id, ReceiptStatus.FAILED, reason) if back else None
+        if back is None or signed is None:
+            return
+        owed = OwedReceipt(id=signed[0], peer=back, token=signed[1])
+        at, store = self.clock().timestamp(), self.store
+        await self.aio.durable(lambda: store.queue_receipts([owed], now=at))
+        self._wake.set()
+
     def wake(self) -> None:
         self._wake.set()
 

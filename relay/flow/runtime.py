@@ -59,7 +59,7 @@ class Queues:
         tuning: QueueTuning,
         inbound_signal: Loop | None = None,
         owe: Callable[[ClaimedInbound, Outcome], OwedReceipt | None] | None = None,
-        on_undeliverable: Callable[[str, str], None] = lambda envelope_id, partner: None,
+        on_undeliverable: Callable[[str, str, str], None] = lambda env, partner, reason: None,
         on_receipts: Callable[[str, list[str]], Awaitable[object]] | None = None,
     ) -> None:
         self.agency = agency
@@ -164,7 +164,7 @@ class Queues:
     # -- what they record ----------------------------------------------------------------
     def _undeliverable(self, item: ClaimedEnvelope, reason: str) -> None:
         self.recorder.dead_letter("outbox", item.partner, item.envelope_id, reason)
-        self.on_undeliverable(item.envelope_id, item.partner)
+        self.on_undeliverable(item.envelope_id, item.partner, reason)
 
     def _forwarded(self, items: list[OutboxItem]) -> None:
         for item in items:

@@ -285,3 +285,19 @@ async def test_a_receipt_older_than_a_week_is_refused(federation: Federation) ->
         at=NOW - dt.timedelta(days=8),
     )
     assert await federation.service(CT).parts.receipts.take(MA, [old]) == [{"error": "expired"}]
+
+
+async def test_a_partner_that_refuses_what_a_hop_passes_on_is_reported_to_the_origin(
+    tmp_path: Path,
+) -> None:
+    """RI pins no key of Havenport's: it refuses what the fusion center passes on
+    (``key_not_pinned``), and the fusion center tells Havenport in a ``failed`` receipt."""
+    fed = Federation(tmp_path, [CT, FC, MA, RI])
+    await fed.start(policies(), pins={RI: [FC, MA]})
+    try:
+        await fed.publish(CT, BOLO, "10.1", envelope_id="CT9990100.C0BOLO0001.1700000000.000100")
+        got = _receipts(fed.service(CT).store, "CT9990100.C0BOLO0001.1700000000.000100")
+    finally:
+        await fed.stop()
+    assert (FC, "failed", "key_not_pinned") in got
+    assert (MA, "posted", None) in got
