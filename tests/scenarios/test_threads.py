@@ -166,3 +166,26 @@ async def test_a_reply_delivered_before_its_bolo_follows_it_into_its_thread(
     assert "3KD-118" in reply["text"]
     assert "thread that was not shared" not in str(reply["blocks"])
     assert len([m for m in _bolo(net, MA) if _origin(m) == CT]) == 2
+
+
+async def test_replies_made_while_the_origins_relay_is_down_arrive_after_it_is_back(
+    net: Network,
+) -> None:
+    root = net.post(CT, "bolo", OKAFOR, BOLO)
+    await net.settle(CT, 1)
+    ma_copy = _copy_of(net, MA, BOLO)
+    assert net.emu is not None
+    await net.kill(CT)
+    net.post(MA, "bolo", DUNNE, IDENTIFIED, thread_ts=ma_copy["ts"])
+    await net.emu.wait_for_settled_events(net.nodes[MA].agency.team, 2, timeout=10)
+    await net.nodes[MA].relay.drain()  # Millbrook tries, Havenport is away: kept, retried
+    assert _replies(net, CT, root) == []
+    await net.restart(CT)
+    ct = net.nodes[CT].agency
+    # Millbrook's outbox retries on its backoff: the reply is Havenport's first bot post
+    await net.emu.wait_for_posts(ct.team, ct.channel("bolo"), 1, timeout=30)
+    await net.settle(MA, 2)
+    [at_origin] = _replies(net, CT, root)
+    assert "J. Brandt" in at_origin["text"]
+    ny_copy = _copy_of(net, NY, BOLO)
+    assert len(_replies(net, NY, ny_copy["ts"])) == 1
