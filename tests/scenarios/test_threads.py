@@ -189,3 +189,21 @@ async def test_replies_made_while_the_origins_relay_is_down_arrive_after_it_is_b
     assert "J. Brandt" in at_origin["text"]
     ny_copy = _copy_of(net, NY, BOLO)
     assert len(_replies(net, NY, ny_copy["ts"])) == 1
+
+
+async def test_a_reply_is_judged_by_the_replying_agencys_policy_sentence_by_sentence(
+    net: Network,
+) -> None:
+    root = net.post(CT, "bolo", OKAFOR, BOLO)
+    await net.settle(CT, 1)
+    ma_copy = _copy_of(net, MA, BOLO)
+    reply = (
+        "Our CI-2231 says he sleeps at his cousin's place on Elm St. "
+        "He drives the grey Civic with a dented rear bumper."
+    )
+    net.post(MA, "bolo", DUNNE, reply, thread_ts=ma_copy["ts"])
+    await net.settle(MA, 2)
+    [at_origin] = _replies(net, CT, root)
+    assert "dented rear bumper" in at_origin["text"]
+    assert "CI-2231" not in at_origin["text"]
+    assert "cousin" not in at_origin["text"]
