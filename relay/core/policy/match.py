@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -315,11 +316,32 @@ def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> Com
     return rules
 
 
+_KEPT_DATABASES: Final = 16
+# patterns (and caseless flags) -> (database, patterns run with ``re`` everywhere)
+_DATABASES: OrderedDict[tuple[tuple[str, bool], ...], tuple[Any, frozenset[int]]] = OrderedDict()
+
+
 def _build_database(rules: CompiledRules, caseless: list[bool]) -> None:
     """One Hyperscan database for every prefilterable pattern. Compiled in one go (the usual
     case: compiling each pattern alone first would double a policy's load time); only when
     that fails are the patterns tried one by one, and those Hyperscan refuses run with ``re``
     on every block."""
+    assert _hs is not None  # noqa: S101 - guarded by the caller
+    # The same patterns compile to the same database: relays of one process (the lab, the
+    # tests) and a policy read again share it instead of compiling it again (a second each).
+    key = tuple((p.pattern, caseless[i]) for i, p in enumerate(rules.patterns))
+    kept = _DATABASES.get(key)
+    if kept is not None:
+        _DATABASES.move_to_end(key)
+        rules.database, rules.always = kept
+        return
+    _compile_database(rules, caseless)
+    _DATABASES[key] = (rules.database, rules.always)
+    while len(_DATABASES) > _KEPT_DATABASES:
+        _DATABASES.popitem(last=False)
+
+
+def _compile_database(rules: CompiledRules, caseless: list[bool]) -> None:
     assert _hs is not None  # noqa: S101 - guarded by the caller
     base = _hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_MULTILINE
     always = {i for i, p in enumerate(rules.patterns) if not _prefilterable(p.pattern)}
