@@ -219,7 +219,8 @@ async def assemble(
 
     def undeliverable(envelope_id: str, partner: str, reason: str) -> None:
         if envelope_id.split(".", 1)[0] != config.agency:  # passed on for another agency
-            receipts.later(receipts.passed_on_failed(envelope_id, reason))
+            if reason != "partner_unknown":  # our own relay.yaml's gap, not the partner's no
+                receipts.later(receipts.passed_on_failed(envelope_id, reason))
         elif feedback is not None:
             receipts.later(feedback.undeliverable(envelope_id, partner))
 
