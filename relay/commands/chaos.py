@@ -1,7 +1,9 @@
 """`relay chaos --messages N --seed S`: the demo agencies under faults, then a count.
 
 Officers of every agency post N BOLOs and, in between, edit, delete, reply to and cancel
-earlier ones (replies some of the time also sent to the channel; edits that change details,
+earlier ones (replies some of the time also sent to the channel; partners' officers reply in
+the thread of their agency's copy, and that reply must come back under the original BOLO and
+reach every other copy's thread; edits that change details,
 that name a confidential informant the policy strips, that add a classified marking the
 policy blocks and later take it out again: ``relay.commands.chaos_traffic``), while a seeded
 schedule kills and restarts relay instances, cuts links between relays (refused, reset,
@@ -18,11 +20,13 @@ pairs the agencies' policies say must be there at the end (along every hop; a po
 or edited into what may not go, is not expected); ``delivered`` those that are; ``lost`` =
 E - D; ``duplicates`` the extra copies of any message (replies included) in any workspace;
 ``max_recovery_s`` the longest time from a fault's end until every post expected by then had
-arrived. ``edits``, ``deletes`` and ``replies`` count what officers did (cancellations and
-broadcasts are replies); ``mismatched`` counts the (partner, message) pairs, replies included,
-whose final view differs from the expected one (``relay.commands.chaos_views``): the latest
-version of the text as the policies along its path leave it, deleted or withdrawn ones gone,
-replies in the thread of a copy of their BOLO, broadcasts sent to the channel, cancelled BOLOs
+arrived. ``edits``, ``deletes`` and ``replies`` count what officers did (cancellations,
+broadcasts and partners' replies are replies); ``mismatched`` counts the (workspace,
+message) pairs, replies included, whose final view differs from the expected one
+(``relay.commands.chaos_views``): the latest version of the text as the policies along its
+path leave it, deleted or withdrawn ones gone, replies in the thread of a copy of their BOLO
+(a partner's reply, in the origin's workspace, in the thread of the original BOLO),
+broadcasts sent to the channel, cancelled BOLOs
 marked. A lost post is also a mismatched pair. Exit 0 only when lost, duplicates and
 mismatched are 0; on a mismatch, stderr says how many pairs differ in which way (no text).
 

@@ -1,13 +1,18 @@
 """The officers of ``relay chaos``: new BOLOs, and (seeded) edits, deletes, thread replies
 (some also sent to the channel) and cancellations of earlier ones, made in the emulator's
-workspaces the way officers make them. Every action is recorded in order (:attr:`ops`) so
+workspaces the way officers make them. Partners' officers reply too, in the thread of their
+agency's copy of a BOLO (the reply must come back into the origin's thread, and reach every
+other copy's). Every action is recorded in order (:attr:`ops`) so
 the view each partner must end with can be worked out (``relay.commands.chaos_views``).
 
 Some edits change details, some add a sentence naming a confidential informant (the policy
 strips it), some add a classified marking (the policy blocks the message: partner copies are
 retracted) and a later edit takes it out again (the copy must come back). Replies, their
 edits and cancellations are made only in threads whose first message is live and safe: what
-a partner shows of a reply made while its thread was withdrawn is a matter of timing.
+a partner shows of a reply made while its thread was withdrawn is a matter of timing. A
+partner replies only where its copy is already there (seen in its workspace), to a BOLO that
+never carried what the policy blocks (its copies were never retracted and posted anew); so
+which partner replies are made depends on how far delivery got, not on the seed alone.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class Item:
     broadcast: bool = False  # a reply also sent to the channel
     cancel: bool = False  # a reply that cancels its BOLO
     unsafe: bool = False  # its text now carries what the policy blocks
+    was_unsafe: bool = False  # (a BOLO) its partner copies were retracted at some time
     deleted: bool = False
     cancelled: bool = False  # (a BOLO) a cancellation was posted in its thread
     rev: int = 0
@@ -126,6 +132,8 @@ class Traffic:
             self.delete()
         elif r < 0.61:
             self.reply(cancel=True)
+        elif r < 0.76:
+            self.partner_reply()
 
     @staticmethod
     def _thread_open(item: Item) -> bool:
@@ -152,6 +160,7 @@ class Traffic:
             self.made["edits_made_safe"] += 1
         elif (c := self.rng.random()) < 0.2:
             text, item.unsafe = f"{text} {_UNSAFE.format(self.rng.randint(2, 99))}", True
+            item.was_unsafe = True
             self.made["edits_unsafe"] += 1
         elif c < 0.4:
             text = f"{text} {_INFORMANT.format(self.rng.randint(2, 99))}"
@@ -202,3 +211,49 @@ class Traffic:
         self.ops.append(Op("post", item, text))
         self.made["replies"] += 1
         self.made["cancels" if cancel else "broadcasts" if broadcast else "thread_only"] += 1
+
+    def _answer(self, root: Item) -> str:
+        rng = self.rng
+        return (
+            f"Re {root.n}: our unit saw a {rng.choice(_COLOURS)} {rng.choice(_MAKES)} on "
+            f"{rng.choice(_ROADS)} at {rng.randint(10, 23)}{rng.randint(10, 59)} hrs."
+        )
+
+    def partner_reply(self) -> None:
+        """An officer of an agency that holds a copy of a recent BOLO replies in the thread
+        of that copy (found in its workspace by the relay's metadata mark)."""
+        roots = {
+            r.envelope: r
+            for r in self.roots[-_RECENT:]
+            if not (r.deleted or r.unsafe or r.was_unsafe or r.cancelled)
+        }
+        pick, broadcast = self.rng.random(), self.rng.random() < 0.3  # drawn either way
+        held = [
+            (roots[envelope], ori, ts)
+            for ori in self.weights
+            for envelope, ts in self._copies(ori)
+            if envelope in roots and roots[envelope].origin != ori
+        ]
+        if not held:
+            return
+        root, ori, copy = held[int(pick * len(held))]
+        agency = self._agency(ori)
+        user = self.rng.choice(agency.officers)[0]
+        text, channel = self._answer(root), agency.channel(TOPIC)
+        ts = self.emu.post_as_user(
+            agency.team, channel, user, text, thread_ts=copy, broadcast=broadcast
+        )
+        item = Item(
+            n=root.n, origin=ori, user=user, ts=ts, envelope=f"{ori}.{channel}.{ts}", text=text
+        )
+        item.root, item.broadcast = root, broadcast
+        self.items.append(item)
+        self.ops.append(Op("post", item, text))
+        self.made["replies"] += 1
+        self.made["partner_replies"] += 1
+        self.made["partner_broadcasts" if broadcast else "partner_thread_only"] += 1
+
+    def _copies(self, ori: str) -> list[tuple[str, str]]:
+        """(envelope id, ts) of the relay's live posts in ``ori``'s workspace, in order."""
+        agency = self._agency(ori)
+        return sorted(self.emu.marked_posts(agency.team, agency.channel(TOPIC)))

@@ -7,7 +7,10 @@ send as it came, then the receiving agency's inbound rules) and from what office
 (:func:`expect`): the latest version of the text as those rules leave it, no copy when the
 message was deleted or its latest version may not go, replies in the thread of a copy of
 their BOLO (or, where that BOLO had no copy at some time, as replies in a thread that was not
-shared), broadcasts also sent to the channel, cancelled BOLOs marked cancelled.
+shared, or none where the receiver's ``orphan_replies`` withholds them), broadcasts also sent
+to the channel, cancelled BOLOs marked cancelled. A partner's reply (its envelope issued by
+the replying agency, its thread the origin's BOLO) travels that agency's routes, and in the
+origin's own workspace lands in the thread of the original BOLO, the officer's own message.
 :func:`compare` counts the pairs whose view differs, by kind (never any text).
 """
 
@@ -131,6 +134,7 @@ class Want:
     texts: frozenset[str]  # what its copy may say (before a cancelled mark); empty: no copy
     cancelled: bool = False  # a BOLO marked cancelled
     orphan_ok: bool = False  # a reply whose BOLO had no copy here at some time
+    absent_ok: bool = False  # ... and this agency withholds replies in threads it lacks
 
 
 def expect(
@@ -140,10 +144,14 @@ def expect(
     spaces = list(workspaces)
     shown: dict[tuple[str, str], bool] = {}
     gaps: set[tuple[str, str]] = set()  # BOLOs without a copy in a workspace at some time
+    ever: set[tuple[str, str]] = set()  # messages with a copy in a workspace at some time
     cancelled: set[tuple[str, str]] = set()
     items: dict[str, Item] = {}
     for kind, item, text in ops:
         items[item.envelope] = item
+        if item.root is None:  # the origin's own BOLO: partners' replies land under it,
+            # or (it was deleted before they came) wherever a reply to a gone thread goes
+            (gaps if kind == "delete" else ever).add((item.origin, item.envelope))
         for ws in spaces:
             if ws == item.origin:
                 continue
@@ -151,6 +159,8 @@ def expect(
             now = kind != "delete" and bool(paths.views(ws, item.origin, text))
             if item.root is None and not now:
                 gaps.add(key)
+            elif now:
+                ever.add(key)
             if kind == "post" and item.cancel and item.root is not None and now:
                 root = (ws, item.root.envelope)
                 if shown.get(root):
@@ -164,11 +174,16 @@ def expect(
             texts = frozenset() if item.deleted else paths.views(ws, item.origin, item.text)
             if (ws, envelope) in cancelled and paths.policies[ws].cancellations == "delete":
                 texts = frozenset()
+            gap = item.root is not None and (ws, item.root.envelope) in gaps
+            withheld = gap and paths.policies[ws].orphan_replies == "withhold"
+            if withheld and item.root is not None and (ws, item.root.envelope) not in ever:
+                texts = frozenset()  # its BOLO never had a copy here: withheld, always
             wants[(ws, envelope)] = Want(
                 item=item,
                 texts=texts,
                 cancelled=(ws, envelope) in cancelled,
-                orphan_ok=item.root is not None and (ws, item.root.envelope) in gaps,
+                orphan_ok=gap,
+                absent_ok=withheld,
             )
     return wants
 
@@ -183,6 +198,9 @@ def compare(net: Network, wants: dict[tuple[str, str], Want]) -> Counter[str]:
             roots[(ori, copy.ts)] = copy.envelope_id
             if not copy.tombstone:
                 live[(ori, copy.envelope_id)].append(copy)
+    for want in wants.values():  # a reply at the origin: in the thread of the officer's BOLO
+        if (root := want.item.root) is not None:
+            roots[(root.origin, root.ts)] = root.envelope
     kinds: Counter[str] = Counter()
     for (ws, envelope), want in wants.items():
         problems = _differences(want, live.get((ws, envelope), []), ws, roots)
@@ -203,7 +221,7 @@ def _differences(
             return {"deleted_still_shown" if item.deleted else "withdrawn_still_shown"}
         return set()
     if not got:
-        return {"missing"}
+        return set() if want.absent_ok else {"missing"}
     copy = got[0]
     out: set[str] = set()
     marked = copy.text.startswith(":no_entry: *CANCELLED*")

@@ -75,8 +75,7 @@ def pass_on(
     return OutboxItem(
         partner=target,
         envelope_id=verified.envelope_id,
-        order_key=f"{verified.issuer}/"
-        + order_key(verified.thread, verified.target, verified.envelope_id),
+        order_key=order_key(verified.thread, verified.target, verified.envelope_id),
         body=wire(hopped),
         blobs=tuple(blobs),
         expires_at=verified.expires_at.timestamp(),

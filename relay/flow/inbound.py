@@ -178,8 +178,7 @@ class Inbound:
                 sender=peer,
                 body=body,
                 at=now,
-                order_key=f"{verified.issuer}/"
-                + order_key(verified.thread, verified.target, verified.envelope_id),
+                order_key=order_key(verified.thread, verified.target, verified.envelope_id),
                 expires_at=verified.expires_at.timestamp(),
             )
             if got is not ReceiveOutcome.CONFLICT:

@@ -31,7 +31,10 @@ class Signer:
 
 
 def order_key(thread: str | None, target: str | None, own: str) -> str:
-    """A thread's first message: its replies, edits, deletes and cancels queue behind it."""
+    """A thread's first message: its replies, edits, deletes and cancels queue behind it,
+    whoever wrote them. The same key at the origin, at every hop and at every receiver (an
+    envelope id names its issuer first): a partner's reply, or a hop's own reply to a BOLO it
+    relays, never overtakes the BOLO (it would land as a reply in a thread not shared)."""
     return thread or target or own
 
 

@@ -36,6 +36,7 @@ class PosterStore(PostMap, Blobs, Protocol):
 __all__ = ["Poster"]
 
 _CANCELLED: Final = "#cancelled"  # post map key suffix: this copy was cancelled
+_ORPHAN: Final = "#orphan"  # ...: this copy was posted as a reply in a thread not shared
 
 
 class Poster:
@@ -138,7 +139,16 @@ class Poster:
         )
         if orphan and self.policy.orphan_replies == "withhold":
             return False
-        args = self._render(delivery, key, orphan=orphan)
+        # an edit of a copy posted as an orphan keeps saying so (its thread is still not here)
+        kept = (
+            not orphan
+            and env.thread is not None
+            and thread is None
+            and target is not None
+            and env.target is not None
+            and await self._lookup(env.issuer, env.target + _ORPHAN) == target
+        )
+        args = self._render(delivery, key, orphan=orphan or kept)
         if env.kind is EnvelopeKind.EDIT and target is not None and env.target:
             if await self._edit(env, env.target, target, args):
                 return True
@@ -176,10 +186,14 @@ class Poster:
         if not env.files and not (env.kind is EnvelopeKind.CANCEL and target is not None):
             # nothing left that could fail: the mapping goes with the item's settlement
             delivery.posts.append(PostCopy(env.issuer, key, channel, ts))
+            if orphan:
+                delivery.posts.append(PostCopy(env.issuer, key + _ORPHAN, channel, ts))
             return True
         for attempt in range(3):  # the copy must stay findable for its edits and deletes
             try:
                 await self._map(env.issuer, key, channel, ts)
+                if orphan:
+                    await self._map(env.issuer, key + _ORPHAN, channel, ts)
                 break
             except Exception:
                 if attempt == 2:

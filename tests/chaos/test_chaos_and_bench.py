@@ -29,7 +29,7 @@ def _relay(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]
 
 
 def test_chaos_prints_one_json_line_and_loses_nothing() -> None:
-    done = _relay("chaos", "--messages", "25", "--seed", "3")
+    done = _relay("chaos", "--messages", "25", "--seed", "4")
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1, done.stdout
     result = json.loads(lines[0])
@@ -42,6 +42,11 @@ def test_chaos_prints_one_json_line_and_loses_nothing() -> None:
     assert done.returncode == 0
     assert "faults injected" in done.stderr
     assert "mismatched views" not in done.stderr
+    # partners' officers replied in the threads of their copies too: those replies count in
+    # "replies", and each must be in the thread of the BOLO in every workspace it reached
+    [made] = [line for line in done.stderr.splitlines() if "officers made" in line]
+    partner = json.loads(made.split("made: ", 1)[1])
+    assert 0 < partner["partner_replies"] < result["replies"]
 
 
 async def test_chaos_two_instances_per_agency_on_postgresql() -> None:

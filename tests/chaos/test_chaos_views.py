@@ -6,10 +6,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from relay.commands.chaos_traffic import Item, Op
-from relay.commands.chaos_views import Want, _differences, cancelled_text, expect
+from relay.commands.chaos_views import Want, _differences, cancelled_text, compare, expect
 from relay.lab.emulator.users import RelayCopy
 
-CT, MA = "CT9990100", "MA9990200"
+CT, MA, NY = "CT9990100", "MA9990200", "NY9990300"
 SAFE, UNSAFE = "BOLO 1 (rev 0): red Ford.", "BOLO 1 (rev 1): red Ford. (S//NF) secret."
 
 
@@ -17,7 +17,7 @@ class _Paths:
     """Millbrook shows CT's text as it is, and nothing marked (S//NF)."""
 
     def __init__(self) -> None:
-        self.policies = {MA: SimpleNamespace(cancellations="mark")}
+        self.policies = {MA: SimpleNamespace(cancellations="mark", orphan_replies="post")}
 
     def views(self, workspace: str, origin: str, text: str) -> frozenset[str]:
         return frozenset() if "(S//NF)" in text else frozenset({text})
@@ -90,3 +90,92 @@ def test_each_kind_of_difference_is_named() -> None:
     assert _differences(want_reply, [orphan], MA, roots) == {"reply_out_of_thread"}
     gone = Want(item=reply, texts=frozenset())
     assert _differences(gone, [in_thread], MA, roots) == {"withdrawn_still_shown"}
+
+
+class _Emu:
+    def __init__(self, copies: dict[str, list[RelayCopy]]) -> None:
+        self.copies = copies
+
+    def relay_copies(self, team: str, channel: str) -> list[RelayCopy]:
+        return self.copies.get(team, [])
+
+
+def _net(copies: dict[str, list[RelayCopy]]) -> SimpleNamespace:
+    agency = {o: SimpleNamespace(team=o, channel=lambda topic: "C1") for o in (CT, MA, NY)}
+    return SimpleNamespace(
+        emu=_Emu(copies), nodes={o: SimpleNamespace(agency=a) for o, a in agency.items()}
+    )
+
+
+class _Partners(_Paths):
+    """Every agency shows what every other writes; Eastfield withholds orphan replies."""
+
+    def __init__(self) -> None:
+        mark = {"cancellations": "mark", "orphan_replies": "post"}
+        self.policies = {
+            CT: SimpleNamespace(**mark),
+            MA: SimpleNamespace(**mark),
+            NY: SimpleNamespace(**(mark | {"orphan_replies": "withhold"})),
+        }
+
+
+def _partner_reply(root: Item, ts: str, text: str) -> Item:
+    return Item(n=1, origin=MA, user="U2", ts=ts, envelope=f"{MA}.C2.{ts}", text=text, root=root)
+
+
+def test_a_partners_reply_is_expected_under_the_origins_own_bolo() -> None:
+    """Millbrook replies in its copy's thread: Havenport must show it in the thread of the
+    officer's own BOLO (not a copy), Eastfield in its copy's thread."""
+    root = _item("1.1", SAFE)
+    reply = _partner_reply(root, "2.1", "That is J.B.")
+    ops = [Op("post", root, SAFE), Op("post", reply, reply.text)]
+    wants = expect(_Partners(), ops, [CT, MA, NY])  # type: ignore[arg-type]
+    assert (MA, reply.envelope) not in wants  # the replying agency's own message
+    at_origin = wants[(CT, reply.envelope)]
+    assert at_origin.texts == {"That is J.B."}
+    assert not at_origin.orphan_ok
+    ny_root = _copy(root, SAFE)._replace(ts="7.1")
+    copies = {
+        CT: [_copy(reply, "That is J.B.", thread=root.ts)._replace(ts="8.1")],
+        NY: [ny_root, _copy(reply, "That is J.B.", thread="7.1")._replace(ts="7.2")],
+        MA: [_copy(root, SAFE)],
+    }
+    assert compare(_net(copies), wants)["pairs"] == 0  # type: ignore[arg-type]
+    copies[CT] = [_copy(reply, "That is J.B.")._replace(ts="8.1")]  # top-level at the origin
+    assert +compare(_net(copies), wants) == {"pairs": 1, "reply_out_of_thread": 1}  # type: ignore[arg-type]
+    copies[CT] = [_copy(reply, "That is J.B.", thread="1.9")._replace(ts="8.1")]
+    assert compare(_net(copies), wants)["reply_in_wrong_thread"] == 1  # type: ignore[arg-type]
+    copies[CT] = [_copy(reply, "That is J.", thread=root.ts)._replace(ts="8.1")]
+    assert compare(_net(copies), wants)["text"] == 1  # type: ignore[arg-type]
+    copies[CT] = []
+    assert compare(_net(copies), wants)["missing"] == 1  # type: ignore[arg-type]
+
+
+def test_a_partners_reply_where_its_bolo_never_went_is_an_orphan_or_withheld() -> None:
+    root = _item("1.1", UNSAFE)  # never shown anywhere
+    reply = _partner_reply(root, "2.1", "Seen on Route 9.")
+    ops = [Op("post", root, UNSAFE), Op("post", reply, reply.text)]
+    wants = expect(_Partners(), ops, [CT, MA, NY])  # type: ignore[arg-type]
+    assert wants[(NY, reply.envelope)].texts == frozenset()  # withheld, never a top-level post
+    assert wants[(CT, reply.envelope)].texts == {"Seen on Route 9."}
+    assert not wants[(CT, reply.envelope)].orphan_ok  # the origin always has its own BOLO
+    # a BOLO deleted at the origin: the reply may come after it is gone
+    root.deleted = True
+    ops.append(Op("delete", root, ""))
+    wants = expect(_Partners(), ops, [CT, MA, NY])  # type: ignore[arg-type]
+    assert wants[(CT, reply.envelope)].orphan_ok
+
+
+def test_an_orphan_reply_a_partner_withholds_may_be_absent() -> None:
+    root = _item("1.1", SAFE)
+    reply = _partner_reply(root, "2.1", "Seen on Route 9.")
+    ops = [
+        Op("post", root, SAFE),
+        Op("post", reply, reply.text),
+        Op("edit", root, UNSAFE),  # retracted for a while: the reply may come meanwhile
+        Op("edit", root, SAFE),
+    ]
+    want = expect(_Partners(), ops, [CT, MA, NY])[(NY, reply.envelope)]  # type: ignore[arg-type]
+    assert want.texts == {"Seen on Route 9."}
+    assert want.absent_ok
+    assert _differences(want, [], NY, {}) == set()

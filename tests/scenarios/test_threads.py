@@ -5,6 +5,7 @@ no sleeps."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -207,3 +208,67 @@ async def test_a_reply_is_judged_by_the_replying_agencys_policy_sentence_by_sent
     assert "dented rear bumper" in at_origin["text"]
     assert "CI-2231" not in at_origin["text"]
     assert "cousin" not in at_origin["text"]
+
+
+def _order_keys(tmp_path: Path, ori: str, table: str, where: str = "") -> dict[str, str]:
+    with sqlite3.connect(tmp_path / ori / "relay.db") as db:
+        return dict(db.execute(f"SELECT envelope_id, order_key FROM {table} {where}"))  # noqa: S608
+
+
+async def test_a_thread_queues_under_one_key_at_every_relay(net: Network, tmp_path: Path) -> None:
+    """Found by relay chaos: a partner's reply (and a hop's own reply to a relayed BOLO)
+    queued under another key than its BOLO at the hop and at the receiver, so it could
+    overtake the BOLO and land as a reply in a thread "that was not shared". One thread,
+    one key: the thread's first envelope id, whoever wrote the message."""
+    ct, ma = net.nodes[CT].agency, net.nodes[MA].agency
+    root = net.post(CT, "bolo", OKAFOR, BOLO)
+    await net.settle(CT, 1)
+    reply = net.post(MA, "bolo", DUNNE, IDENTIFIED, thread_ts=_copy_of(net, MA, BOLO)["ts"])
+    await net.settle(MA, 2)
+    ma_root = net.post(MA, "bolo", DUNNE, "BOLO: blue Jeep Cherokee, MA reg 7XY-201, Route 2.")
+    await net.settle(MA, 3)
+    answer = net.post(
+        CT,
+        "bolo",
+        OKAFOR,
+        "Seen on I-84 WB.",
+        thread_ts=_copy_of(net, CT, "BOLO: blue Jeep")["ts"],
+    )
+    await net.settle(CT, 3)
+    ct_root, ma_reply = f"{CT}.{ct.channel('bolo')}.{root}", f"{MA}.{ma.channel('bolo')}.{reply}"
+    ma_thread, ct_answer = (
+        f"{MA}.{ma.channel('bolo')}.{ma_root}",
+        f"{CT}.{ct.channel('bolo')}.{answer}",
+    )
+    at_ct = _order_keys(tmp_path, CT, "outbox", f"WHERE partner = '{FC}'")
+    assert at_ct[ma_reply] == at_ct[ct_root] == ct_root
+    assert at_ct[ct_answer] == at_ct[ma_thread] == ma_thread
+    for ori in (FC, NY):
+        received = _order_keys(tmp_path, ori, "inbound")
+        assert received[ma_reply] == received[ct_root], ori
+        assert received[ct_answer] == received[ma_thread], ori
+
+
+async def test_an_edited_orphan_reply_still_says_its_thread_was_not_shared(net: Network) -> None:
+    """Found by relay chaos: the edit of a reply posted as an orphan rendered the copy
+    again without the context line, so it looked like a new top-level message."""
+    assert net.emu is not None
+    call = "Call Det. Okafor direct at 203-555-0142 about the Route 9 crew tonight."
+    net.post(CT, "bolo", OKAFOR, call)
+    await net.settle(CT, 1)
+    ma = net.nodes[MA].agency
+    reply = net.post(
+        MA,
+        "bolo",
+        DUNNE,
+        "Same crew hit our lot on Tuesday.",
+        thread_ts=_copy_of(net, MA, call)["ts"],
+    )
+    await net.settle(MA, 2)
+    net.emu.edit_as_user(
+        ma.team, ma.channel("bolo"), DUNNE, reply, "Same crew, white van, Tuesday."
+    )
+    await net.settle(MA, 3)
+    [orphan] = [m for m in _bolo(net, NY) if _origin(m)]
+    assert "white van" in orphan["text"]
+    assert "thread that was not shared" in str(orphan["blocks"])
