@@ -180,7 +180,22 @@ class Poster:
         if delivery.attempt > 1:  # an earlier attempt's outcome is unknown: look, not repeat
             ts = await self._find_posted(channel, key, thread)
         if ts is None:
-            response = await self.caller.api("chat.postMessage", channel, channel=channel, **args)
+            try:
+                response = await self.caller.api(
+                    "chat.postMessage", channel, channel=channel, **args
+                )
+            except DeliveryError as exc:
+                if exc.code != "invalid_thread_ts" or "thread_ts" not in args:
+                    raise
+                # the thread's first message is gone here (deleted before the reply came):
+                # the reply is an orphan now, as if its thread had never been shared
+                if self.policy.orphan_replies == "withhold":
+                    return False
+                args, orphan = self._render(delivery, key, orphan=True), True
+                channel, thread = self.channels.landing(env.topic, env.issuer) or channel, None
+                response = await self.caller.api(
+                    "chat.postMessage", channel, channel=channel, **args
+                )
             ts = str(response.get("ts", ""))
             crash_point("during_slack_post")
         if not env.files and not (env.kind is EnvelopeKind.CANCEL and target is not None):

@@ -272,3 +272,23 @@ async def test_an_edited_orphan_reply_still_says_its_thread_was_not_shared(net: 
     [orphan] = [m for m in _bolo(net, NY) if _origin(m)]
     assert "white van" in orphan["text"]
     assert "thread that was not shared" in str(orphan["blocks"])
+
+
+async def test_a_reply_to_a_bolo_deleted_meanwhile_is_posted_as_an_orphan(net: Network) -> None:
+    """Havenport's officer deleted the BOLO while Havenport's relay was away; Millbrook's
+    reply reaches Havenport after: Slack refuses the gone thread (invalid_thread_ts), and the
+    reply is shown as one whose thread is not here, not retried until it dies."""
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    root = net.post(CT, "bolo", OKAFOR, BOLO)
+    await net.settle(CT, 1)
+    ma_copy = _copy_of(net, MA, BOLO)
+    await net.kill(CT)
+    net.emu.delete_as_user(ct.team, ct.channel("bolo"), OKAFOR, root)
+    net.post(MA, "bolo", DUNNE, IDENTIFIED, thread_ts=ma_copy["ts"])
+    await net.emu.wait_for_settled_events(net.nodes[MA].agency.team, 2, timeout=10)
+    await net.restart(CT)
+    [orphan] = await net.emu.wait_for_posts(ct.team, ct.channel("bolo"), 1, timeout=30)
+    assert "J. Brandt" in orphan["text"]
+    assert orphan.get("thread_ts") in (None, orphan["ts"])
+    assert "thread that was not shared" in str(orphan["blocks"])
