@@ -193,9 +193,11 @@ class Poster:
                     return False
                 args, orphan = self._render(delivery, key, orphan=True), True
                 channel, thread = self.channels.landing(env.topic, env.issuer) or channel, None
-                response = await self.caller.api(
-                    "chat.postMessage", channel, channel=channel, **args
-                )
+                response = {"ts": await self._find_posted(channel, key, None)}
+                if not response["ts"]:  # not posted so by an earlier attempt either
+                    response = await self.caller.api(
+                        "chat.postMessage", channel, channel=channel, **args
+                    )
             ts = str(response.get("ts", ""))
             crash_point("during_slack_post")
         if not env.files and not (env.kind is EnvelopeKind.CANCEL and target is not None):
@@ -258,9 +260,15 @@ class Poster:
             method, extra = "conversations.replies", {"ts": thread[1]}
         else:
             method, extra = "conversations.history", {}
-        page = await self.caller.api(
-            method, channel, channel=channel, limit=200, include_all_metadata=True, **extra
-        )
+        try:
+            page = await self.caller.api(
+                method, channel, channel=channel, limit=200, include_all_metadata=True, **extra
+            )
+        except DeliveryError as exc:
+            if exc.code != "thread_not_found" or thread is None:
+                raise
+            # the thread is gone: an earlier attempt may have posted it as an orphan
+            return await self._find_posted(channel, envelope_id, None)
         for msg in page.get("messages") or []:
             meta = msg.get("metadata") or {}
             payload = meta.get("event_payload") or {} if isinstance(meta, dict) else {}
