@@ -124,6 +124,13 @@ class Publisher:
                     await self.handle(*first)
         if landing and root is None:
             return None
+        if message.kind is MessageKind.EDIT and message.target_ts and self.roots is not None:
+            # an edit Slack delivered before the message itself (its post event given up on
+            # while the relay was away): the message is shared first, as it reads now, so
+            # partners do not get it once from the edit and again from the late post
+            first = await self.roots.untaken(str(message.channel), message.target_ts)
+            if first is not None:
+                await self.handle(*first)
         ids = envelope_ids(
             self.agency,
             message,

@@ -272,3 +272,22 @@ async def test_an_edit_of_a_reply_whose_root_was_retracted_stays_in_place(net: N
     (copy,) = copies(net)
     assert "1510" in copy["text"], "the reply's copy was updated"
     assert "not shared" not in copy["blocks"][-1]["elements"][0]["text"]
+
+
+async def test_an_edit_delivered_before_its_post_shares_the_message_once(net: Network) -> None:
+    """Found by relay chaos: the post's event was given up on while the relay was away and
+    the edit's came first; the edit posted the message at partners, and the late post (the
+    catch-up) posted it again. The message is now read from Slack and shared first."""
+    assert net.emu is not None
+    ct = net.nodes[CT].agency
+    net.emu.set_delivery_failing(ct.team, True)
+    ts = net.post(CT, "bolo", OFFICER, BOLO)
+    await net.emu.wait_for_settled_events(ct.team, 1, timeout=10)
+    net.emu.set_delivery_failing(ct.team, False)
+    _edit(net, ts, BOLO + " Driver wore a red cap.")
+    await net.settle(CT, 2)
+    await net.nodes[CT].relay.catch_up()  # the late post: taken before, nothing again
+    await net.nodes[CT].relay.wait_idle()
+    await net.settle(CT, 2)
+    [copy] = copies(net)
+    assert "red cap" in copy["text"]
