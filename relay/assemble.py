@@ -19,6 +19,7 @@ from relay.assemble_keys import keyring_from_config, load_signing_key, with_own_
 from relay.commands.policy import read_policy
 from relay.config import ConfigLoadError, RelayConfig
 from relay.core.backoff import Backoff
+from relay.core.ids import issuer_of
 from relay.core.keys import Keyring
 from relay.core.policy.model import Policy
 from relay.federation.client import PeerClient
@@ -218,7 +219,7 @@ async def assemble(
     )
 
     def undeliverable(envelope_id: str, partner: str, reason: str) -> None:
-        if envelope_id.split(".", 1)[0] != config.agency:  # passed on for another agency
+        if issuer_of(envelope_id) != config.agency:  # passed on for another agency
             if reason != "partner_unknown":  # our own relay.yaml's gap, not the partner's no
                 receipts.later(receipts.passed_on_failed(envelope_id, reason))
         elif feedback is not None:

@@ -40,6 +40,8 @@ __all__ = [
     "is_ori",
     "is_user_id",
     "is_usergroup_id",
+    "issuer_of",
+    "message_place",
     "parse_ori",
 ]
 
@@ -91,3 +93,17 @@ def parse_ori(text: str) -> AgencyId:
     if not is_ori(text):
         raise ValueError("not an ORI")
     return AgencyId(text)
+
+
+def issuer_of(envelope_id: str) -> str:
+    """The agency an envelope id names first (``<ORI>.<rest>``: the issuer leads every id)."""
+    return envelope_id.split(".", 1)[0]
+
+
+def message_place(envelope_id: str) -> tuple[str, str, str] | None:
+    """(issuer, channel id it had first, Slack ts) of a message's own envelope id
+    (``<ORI>.<channel>.<secs>.<micros>``); None for an edit's, a delete's or any other."""
+    parts = envelope_id.split(".")
+    if len(parts) != 4:
+        return None
+    return parts[0], parts[1], f"{parts[2]}.{parts[3]}"

@@ -28,6 +28,7 @@ import structlog
 
 from relay.core.backoff import Backoff
 from relay.core.defaults import RECEIPT_BATCH
+from relay.core.ids import issuer_of
 from relay.core.keys import Keyring
 from relay.core.reasons import Reason
 from relay.core.receipt import (
@@ -144,7 +145,7 @@ class ReceiptDesk:
         """This relay gave up passing another agency's envelope on (a partner refused it,
         e.g. ``key_not_pinned``, or it aged out): a ``failed`` receipt goes back toward the
         origin, so its author is told."""
-        origin = envelope_id.split(".", 1)[0]
+        origin = issuer_of(envelope_id)
         back = await self.aio.sender_of(origin, envelope_id)
         signed = self._sign(origin, envelope_id, ReceiptStatus.FAILED, reason) if back else None
         if back is None or signed is None:

@@ -17,10 +17,11 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
+from relay.core.ids import issuer_of, message_place
 from relay.core.receipt import PROBLEMS
 from relay.errors import DeliveryError
 from relay.slack.channels import ChannelMap
-from relay.slack.web import SlackCaller
+from relay.slack.web import SlackCaller, message_at
 from relay.store.aio import AsyncStore
 from relay.store.contract import ReceiptRow
 
@@ -38,12 +39,12 @@ def message_of(envelope_id: str, agency: str | None = None) -> str | None:
     """The post a receipt's envelope is about: the post itself (``ORI.CHANNEL.SECS.MICROS``)
     or the post an edit changed (``<post>.e<ts>``); None for deletes and cancellations, and
     for another agency's envelope (one this relay passed on)."""
-    parts = envelope_id.split(".")
-    if agency is not None and parts[0] != agency:
+    if agency is not None and issuer_of(envelope_id) != agency:
         return None
-    if len(parts) == 4 or (len(parts) == 6 and parts[4].startswith("e")):
+    parts = envelope_id.split(".")
+    if len(parts) == 6 and parts[4].startswith("e"):  # an edit: <post>.e<secs>.<micros>
         return ".".join(parts[:4])
-    return None
+    return envelope_id if message_place(envelope_id) else None
 
 
 def view(post: str, receipts: Sequence[ReceiptRow], shared: Sequence[Shared]) -> View:
@@ -97,8 +98,7 @@ class Feedback:
             [s for s in shared if (s[1], s[0], s[2]) != (envelope_id, who, status)],
         )
         now = view(post, receipts, shared)
-        _, first_channel, secs, micros = post.split(".")
-        channel, ts = self.channels.current(first_channel), f"{secs}.{micros}"
+        channel, ts = self._place(post)
         if self.channels.topic(channel) is None:
             return  # not a federated channel: no message of ours was shared from there
         if now != earlier:
@@ -113,8 +113,7 @@ class Feedback:
             return
         receipts = await self.aio.message_receipts(post)
         shared = await self.aio.message_shared(post)
-        _, first_channel, secs, micros = post.split(".")
-        channel, ts = self.channels.current(first_channel), f"{secs}.{micros}"
+        channel, ts = self._place(post)
         if self.channels.topic(channel) is None:
             return
         await self._note(channel, ts, receipts, shared, user=user)
@@ -170,19 +169,17 @@ class Feedback:
                 "chat.postEphemeral", channel, channel=channel, user=user, text=text
             )
 
+    def _place(self, post: str) -> tuple[str, str]:
+        """Where this agency's message ``post`` is now (its channel may have moved)."""
+        place = message_place(post)
+        assert place is not None  # noqa: S101 - message_of gave a message's own id
+        return self.channels.current(place[1]), place[2]
+
     async def _author(self, channel: str, ts: str) -> str | None:
         """Who posted the top-level message at ``ts`` (None: a reply, or gone)."""
         try:
-            page = await self.caller.api(
-                "conversations.history",
-                channel,
-                channel=channel,
-                latest=ts,
-                inclusive=True,
-                limit=1,
-            )
+            found = await message_at(self.caller, channel, ts)
         except DeliveryError:
             return None
-        found = [m for m in page.get("messages") or [] if m.get("ts") == ts]
-        user = found[0].get("user") if found else None
+        user = found.get("user") if found else None
         return user if isinstance(user, str) else None

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any, Final, Literal, Protocol
 
 from relay.core.envelope import EnvelopeKind, VerifiedEnvelope
+from relay.core.ids import issuer_of, message_place
 from relay.core.model import MessageKind
 from relay.core.policy.model import Policy
 from relay.core.policy.outbound import rich_text_block
@@ -87,7 +88,7 @@ class Poster:
         store, issuer = self.store, env.issuer
         # A thread is the origin's: a reply made in another agency's copy names the root by
         # the root's own envelope id, whose issuer leads it ("<ORI>.<channel>.<ts>").
-        root = env.thread.split(".", 1)[0] if env.thread else issuer
+        root = issuer_of(env.thread) if env.thread else issuer
         own = self._own(env.thread) if env.thread and root == self.policy.ori else None
         wanted = ((issuer, env.target), (root, None if own else env.thread), (issuer, key))
 
@@ -100,10 +101,10 @@ class Poster:
     def _own(self, envelope_id: str) -> tuple[str, str] | None:
         """Where this agency's own message is: its envelope id says (``<ORI>.<channel first
         had>.<secs>.<micros>``); a reply from a partner lands in its thread."""
-        parts = envelope_id.split(".")
-        if len(parts) != 4 or parts[0] != self.policy.ori:
+        place = message_place(envelope_id)
+        if place is None or place[0] != self.policy.ori:
             return None
-        return self.channels.current(parts[1]), f"{parts[2]}.{parts[3]}"
+        return self.channels.current(place[1]), place[2]
 
     async def post(self, delivery: Delivery) -> bool:
         """Show ``delivery`` in Slack; False when it is withheld (a reply in a thread this

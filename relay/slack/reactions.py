@@ -34,7 +34,7 @@ from relay.slack.inbox import Published
 from relay.slack.keys import is_own
 from relay.slack.names import Directory
 from relay.slack.supervisors import Supervision
-from relay.slack.web import SlackCaller
+from relay.slack.web import SlackCaller, message_at
 
 __all__ = ["CANCEL_LINE", "ReactionCancels"]
 
@@ -176,11 +176,9 @@ class ReactionCancels:
 
     async def _message(self, channel: str, ts: str) -> dict[str, Any] | None:
         """The reacted message as Slack has it now (a thread reply is not in the history)."""
-        window = {"latest": ts, "oldest": ts, "inclusive": True, "limit": 1}
-        found = await self.caller.api("conversations.history", channel, channel=channel, **window)
-        for m in found.get("messages") or []:
-            if isinstance(m, dict) and m.get("ts") == ts:
-                return m
+        found = await message_at(self.caller, channel, ts)
+        if found is not None:
+            return found
         try:
             thread = await self.caller.api(
                 "conversations.replies", channel, channel=channel, ts=ts

@@ -17,7 +17,7 @@ from typing import Any
 
 from relay.errors import DeliveryError
 from relay.slack.keys import event_key, is_own
-from relay.slack.web import SlackCaller
+from relay.slack.web import SlackCaller, message_at
 from relay.store.aio import AsyncStore
 
 __all__ = ["ThreadRoots"]
@@ -47,19 +47,15 @@ class ThreadRoots:
         before, is gone, or is the relay's own post (nothing to publish first)."""
         if await self.aio.event_taken(f"post.{channel}.{thread_ts}"):
             return None
-        window = {"latest": thread_ts, "oldest": thread_ts, "inclusive": True, "limit": 1}
         try:
-            page = await self.caller.api(
-                "conversations.history", channel, channel=channel, **window
-            )
+            found = await message_at(self.caller, channel, thread_ts)
         except DeliveryError as exc:
             if exc.retryable:
                 raise  # Slack away: the reply waits and is tried again
             return None
-        found = [m for m in page.get("messages") or [] if m.get("ts") == thread_ts]
-        if not found:
+        if found is None:
             return None
-        event = dict(found[0]) | {"channel": channel, "type": "message"}
+        event = dict(found) | {"channel": channel, "type": "message"}
         if is_own(event, bot_user_id=self.bot_user_id, bot_id=self.bot_id):
             return None
         key_order = event_key({"event": event})

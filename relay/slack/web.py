@@ -167,3 +167,14 @@ class SlackCaller:
             return dict(response.data) if isinstance(response.data, dict) else {}
 
         return await self.call(method, pace, go)
+
+
+async def message_at(caller: SlackCaller, channel: str, ts: str) -> dict[str, Any] | None:
+    """The top-level message at ``ts`` as Slack has it now (None: gone, or a thread reply,
+    which the history does not list). Slack's errors pass to the caller."""
+    window = {"latest": ts, "oldest": ts, "inclusive": True, "limit": 1}
+    page = await caller.api("conversations.history", channel, channel=channel, **window)
+    for m in page.get("messages") or []:
+        if isinstance(m, dict) and m.get("ts") == ts:
+            return m
+    return None
