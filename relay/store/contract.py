@@ -18,6 +18,7 @@ from relay.core.backoff import Attempt
 from relay.core.reasons import Reason
 from relay.store.contract_posts import Blobs, PostCopy, PostMap
 from relay.store.contract_receipts import OwedReceipt, ReceiptRow, Receipts
+from relay.store.contract_reviews import ReviewRow, Reviews
 
 __all__ = [
     "ROLES",
@@ -43,6 +44,8 @@ __all__ = [
     "ReceiveOutcome",
     "RefusalRecord",
     "Refusals",
+    "ReviewRow",
+    "Reviews",
     "Store",
     "StoredCheckpoint",
     "role_methods",
@@ -344,6 +347,7 @@ class Store(
     AuditLog,
     Refusals,
     Receipts,
+    Reviews,
     Admin,
     Lifecycle,
     Protocol,
@@ -362,6 +366,7 @@ ROLES: Final[tuple[type[Any], ...]] = (
     AuditLog,
     Refusals,
     Receipts,
+    Reviews,
     Admin,
     Lifecycle,
 )

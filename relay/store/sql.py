@@ -233,6 +233,40 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ("CREATE INDEX posted_at ON posted (channel, ts)",),
     # 9: an envelope's outbox rows found by its id (receipts, the author's view)
     ("CREATE INDEX outbox_envelope ON outbox (envelope_id)",),
+    # 10: the supervisor's review queue (issue 16): ids, codes and Slack places only
+    (
+        """
+        CREATE TABLE reviews (
+            id TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            edited TEXT NOT NULL,
+            author TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            partners TEXT NOT NULL,
+            policy TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            card_channel TEXT NOT NULL,
+            card_ts TEXT NOT NULL,
+            decided_by TEXT NOT NULL,
+            decided_at DOUBLE PRECISION,
+            outcome TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            mode TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX reviews_state ON reviews (state, created_at)",
+        """
+        CREATE TABLE releases (
+            envelope_id TEXT NOT NULL,
+            partner TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            PRIMARY KEY (envelope_id, partner)
+        )
+        """,
+    ),
 )
 
 # -- schema version (a table, so both backends track it alike) --------------------------------
