@@ -96,4 +96,7 @@ SLACK_PORT: Final = 3000  # slack.listen.port
 SLACK_CATCH_UP: Final = 60.0  # slack.catch_up_seconds
 SLACK_CANCEL_REACTION: Final = "no_entry"  # slack.cancel_reaction: the author's cancel emoji
 SLACK_STATUS_REACTION: Final = "grey_question"  # slack.status_reaction: "what did partners do?"
+REVIEW_EXPIRE_HOURS: Final = 24.0  # slack.review.expire_hours: an unreviewed card expires
+REVIEW_ALERT_MINUTES: Final = 60.0  # slack.review.alert_minutes: a card waiting this long alerts
+REVIEW_REASONS: Final = ("officer_safety", "public_safety", "investigative_need", "other")
 SUPERVISOR_GROUP_TTL: Final = 60.0  # seconds slack.supervisors.usergroup's members are kept

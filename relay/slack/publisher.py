@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from relay.core.model import MessageKind
+from relay.core.model import MessageKind, SlackMessage
 from relay.core.policy.engine import Decision
 from relay.core.policy.model import Policy
 from relay.core.slack_parse import parse_event
@@ -131,6 +131,21 @@ class Publisher:
             first = await self.roots.untaken(str(message.channel), message.target_ts)
             if first is not None:
                 await self.handle(*first)
+        prepared = await self._outgoing(key, message, event, topic, root)
+        out, unforwarded = prepared
+        decisions = await self.outbound.publish(out)
+        if self.observe is not None:
+            self.observe(out.envelope_id, decisions)
+        channel = str(message.channel)
+        if message.user and message.kind is not MessageKind.DELETE:
+            await self._tell_author(channel, message.user, decisions, unforwarded)
+        return Published(channel=channel, ts=message.ts or "")
+
+    async def _outgoing(
+        self, key: str, message: SlackMessage, event: dict[str, Any], topic: str, root: str | None
+    ) -> tuple[Outgoing, list[str]]:
+        """The message as the outbound flow takes it (ids, officer's name, photos fetched),
+        and the reasons of photos that could not be fetched."""
         ids = envelope_ids(
             self.agency,
             message,
@@ -145,25 +160,37 @@ class Publisher:
         for reason in unforwarded:
             self.recorder.metrics.photo_unforwarded(topic, reason)
         author = await self.directory.name(message.user) if message.user else "relay"
-        decisions = await self.outbound.publish(
-            Outgoing(
-                message=message,
-                topic=topic,
-                author=author,
-                envelope_id=ids.envelope_id,
-                kind=ids.kind,
-                thread=ids.thread,
-                target=ids.target,
-                files=files,
-                event_key=key,
-            )
+        out = Outgoing(
+            message=message,
+            topic=topic,
+            author=author,
+            envelope_id=ids.envelope_id,
+            kind=ids.kind,
+            thread=ids.thread,
+            target=ids.target,
+            files=files,
+            event_key=key,
         )
-        if self.observe is not None:
-            self.observe(ids.envelope_id, decisions)
-        channel = str(message.channel)
-        if message.user and message.kind is not MessageKind.DELETE:
-            await self._tell_author(channel, message.user, decisions, unforwarded)
-        return Published(channel=channel, ts=message.ts or "")
+        return out, unforwarded
+
+    async def released(
+        self, key: str, message_doc: dict[str, Any], channel: str
+    ) -> Outgoing | None:
+        """A top-level message a supervisor released, read back from Slack (``message_doc``:
+        ``conversations.history``'s message), as the outbound flow takes it; None when it is
+        not a post the relay would share (its channel no longer federated, a bot's)."""
+        topic = self.channels.topic(channel)
+        event = {**message_doc, "type": "message", "channel": channel}
+        if topic is None or is_own(event, bot_user_id=self.bot_user_id, bot_id=self.bot_id):
+            return None
+        try:
+            message = parse_event({"event": event})
+        except InputError:
+            return None
+        if message.kind is not MessageKind.POST:
+            return None
+        out, _ = await self._outgoing(key, message, event, topic, None)
+        return out
 
     async def _tell_author(
         self,

@@ -85,6 +85,20 @@ class AsyncReviews(Facade):
             at=at,
         )
 
+    async def update_review(self, review_id: str, *, digest: str, partners: str) -> bool:
+        return await self.run(
+            self._reviews.update_review, review_id, digest=digest, partners=partners
+        )
+
+    async def close_review(self, review_id: str, *, outcome: str, at: float) -> bool:
+        return await self.run(self._reviews.close_review, review_id, outcome=outcome, at=at)
+
+    async def cards_to_refresh(self, *, limit: int) -> list[ReviewRow]:
+        return await self.run(self._reviews.cards_to_refresh, limit=limit)
+
+    async def card_refreshed(self, review_id: str, *, state: str) -> None:
+        return await self.run(self._reviews.card_refreshed, review_id, state=state)
+
     async def expire_reviews(self, *, now: float, limit: int) -> list[ReviewRow]:
         return await self.run(self._reviews.expire_reviews, now=now, limit=limit)
 

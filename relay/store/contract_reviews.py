@@ -20,7 +20,7 @@ class ReviewRow:
     id: str  # the message's envelope id
     channel: str
     ts: str
-    edited: str  # the message's ``edited.ts`` when judged ("" never edited)
+    digest: str  # sha256 of the message as judged (its text and files): a later edit differs
     author: str
     topic: str
     partners: str
@@ -53,6 +53,19 @@ class Reviews(Protocol):
     ) -> bool:
         """Taken once: True when the review was pending or open and now carries the
         decision; False when it was decided, expired or superseded before."""
+
+    def update_review(self, review_id: str, *, digest: str, partners: str) -> bool:
+        """An edit still to be reviewed: the review (pending or open) now judges it; its card
+        is to be posted again in place. False when there is no such review waiting."""
+
+    def close_review(self, review_id: str, *, outcome: str, at: float) -> bool:
+        """Closed without a reviewer (``superseded``): True when it was waiting."""
+
+    def cards_to_refresh(self, *, limit: int) -> list[ReviewRow]:
+        """Reviews whose card shows an older state than the row (updated or closed)."""
+
+    def card_refreshed(self, review_id: str, *, state: str) -> None:
+        """The card now shows ``state``."""
 
     def expire_reviews(self, *, now: float, limit: int) -> list[ReviewRow]:
         """Open or pending reviews past their time, now ``expired`` (as they were before)."""

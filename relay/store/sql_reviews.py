@@ -10,7 +10,7 @@ from relay.store.engine import SqlEngine
 __all__ = ["SqlReviews"]
 
 _COLUMNS: Final = (
-    "id, channel, ts, edited, author, topic, partners, policy, state, created_at, expires_at, "
+    "id, channel, ts, digest, author, topic, partners, policy, state, created_at, expires_at, "
     "card_channel, card_ts, decided_by, outcome, reason, mode"
 )
 INSERT_REVIEW: Final = (
@@ -24,7 +24,7 @@ SELECT_TO_POST: Final = (
     "ORDER BY created_at LIMIT $1"
 )
 POSTED: Final = (
-    "UPDATE reviews SET card_channel = $2, card_ts = $3, "
+    "UPDATE reviews SET card_channel = $2, card_ts = $3, card_state = 'open', "
     "state = CASE WHEN state = 'pending' THEN 'open' ELSE state END WHERE id = $1"
 )
 DECIDE: Final = (
@@ -35,6 +35,21 @@ SELECT_EXPIRED: Final = (
     f"SELECT {_COLUMNS} FROM reviews WHERE state IN ('pending', 'open') "  # noqa: S608
     "AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
 )
+UPDATE_REVIEW: Final = (
+    "UPDATE reviews SET digest = $2, partners = $3, "
+    "card_state = CASE WHEN card_ts = '' THEN card_state ELSE 'stale' END "
+    "WHERE id = $1 AND state IN ('pending', 'open')"
+)
+CLOSE: Final = (
+    "UPDATE reviews SET state = $2, outcome = $2, decided_at = $3 "
+    "WHERE id = $1 AND state IN ('pending', 'open')"
+)
+SELECT_REFRESH: Final = (
+    f"SELECT {_COLUMNS} FROM reviews WHERE card_ts <> '' "  # noqa: S608
+    "AND (card_state = 'stale' OR (state NOT IN ('pending', 'open') AND card_state <> state)) "
+    "ORDER BY created_at LIMIT $1"
+)
+REFRESHED: Final = "UPDATE reviews SET card_state = $2 WHERE id = $1"
 EXPIRE: Final = (
     "UPDATE reviews SET state = 'expired' WHERE id = $1 AND state IN ('pending', 'open')"
 )
@@ -51,7 +66,7 @@ def _row(r: tuple[object, ...]) -> ReviewRow:
         id=str(r[0]),
         channel=str(r[1]),
         ts=str(r[2]),
-        edited=str(r[3] or ""),
+        digest=str(r[3] or ""),
         author=str(r[4] or ""),
         topic=str(r[5]),
         partners=str(r[6]),
@@ -77,7 +92,7 @@ class SqlReviews(SqlEngine):
                     row.id,
                     row.channel,
                     row.ts,
-                    row.edited,
+                    row.digest,
                     row.author,
                     row.topic,
                     row.partners,
@@ -114,6 +129,22 @@ class SqlReviews(SqlEngine):
         with self._transaction():
             done = self._execute(DECIDE, (review_id, outcome, by, reason, mode, at))
         return done.rowcount == 1
+
+    def update_review(self, review_id: str, *, digest: str, partners: str) -> bool:
+        with self._transaction():
+            return self._execute(UPDATE_REVIEW, (review_id, digest, partners)).rowcount == 1
+
+    def close_review(self, review_id: str, *, outcome: str, at: float) -> bool:
+        with self._transaction():
+            return self._execute(CLOSE, (review_id, outcome, at)).rowcount == 1
+
+    def cards_to_refresh(self, *, limit: int) -> list[ReviewRow]:
+        with self._transaction():
+            return [_row(r) for r in self._execute(SELECT_REFRESH, (int(limit),)).rows]
+
+    def card_refreshed(self, review_id: str, *, state: str) -> None:
+        with self._transaction():
+            self._execute(REFRESHED, (review_id, state))
 
     def expire_reviews(self, *, now: float, limit: int) -> list[ReviewRow]:
         with self._transaction():

@@ -19,11 +19,14 @@ message it blocks has no view to release.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
 from relay.core.model import SlackMessage
+from relay.core.mrkdwn import line_text
 from relay.core.policy.decision import Decision
 from relay.core.policy.engine import evaluate_outbound
 from relay.core.policy.model import Action, Detector, Policy
@@ -33,6 +36,7 @@ __all__ = [
     "NEVER_REVIEWABLE",
     "ReviewCase",
     "ReviewMode",
+    "message_digest",
     "never_reviewable",
     "review_case",
     "variant",
@@ -121,3 +125,13 @@ def review_case(
         if decided.action is not Action.BLOCK and decided.message is not None:
             views[mode] = decided
     return ReviewCase(partner=partner, current=current, flagged=flagged, views=views)
+
+
+def message_digest(message: SlackMessage) -> str:
+    """sha256 of what a reviewer judged (every text part and file's name, title, alt text):
+    a release checks the message still reads the same."""
+    doc = [
+        [[p.where, [line_text(line) for line in p.lines]] for p in message.parts],
+        [[f.id, f.name, f.title, f.alt_txt] for f in message.files],
+    ]
+    return hashlib.sha256(json.dumps(doc, ensure_ascii=False).encode()).hexdigest()
