@@ -284,7 +284,10 @@ async def _start_slack(relay: RunningRelay) -> None:
                 source, [(1, "slack app token not found (app_token_env / app_token_file)")]
             )
         relay.socket = SocketModeReceiver(
-            slack.inbox, app_token=app_token, web_client=slack.connection.web_client
+            slack.inbox,
+            app_token=app_token,
+            web_client=slack.connection.web_client,
+            interactions=slack.review,
         )
         await relay.socket.start()
     else:
@@ -294,7 +297,9 @@ async def _start_slack(relay: RunningRelay) -> None:
                 source,
                 [(1, "slack signing secret not found (signing_secret_env / signing_secret_file)")],
             )
-        runner = web.AppRunner(build_events_app(slack.inbox, secret), access_log=None)
+        runner = web.AppRunner(
+            build_events_app(slack.inbox, secret, interactions=slack.review), access_log=None
+        )
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port)
         await site.start()
@@ -308,6 +313,8 @@ async def _start_slack(relay: RunningRelay) -> None:
         asyncio.create_task(slack.catch_up.run(config.catch_up_seconds)),
         asyncio.create_task(_watch_slack_auth(relay, slack.connection.caller)),
     ]
+    if slack.review is not None:
+        relay.tasks.append(asyncio.create_task(slack.review.run()))
 
 
 async def _watch_slack_auth(relay: RunningRelay, caller: SlackCaller, every: float = 60.0) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relay.assemble_keys import keyring_from_config, load_signing_key, with_own_key
+from relay.assemble_review import assemble_review
 from relay.commands.policy import read_policy
 from relay.config import ConfigLoadError, RelayConfig
 from relay.core.backoff import Backoff
@@ -43,6 +44,7 @@ from relay.slack.names import Directory
 from relay.slack.poster import Poster
 from relay.slack.publisher import Observer, Publisher
 from relay.slack.reactions import ReactionCancels
+from relay.slack.review import ReviewDesk
 from relay.slack.roots import ThreadRoots
 from relay.slack.supervisors import Supervision
 from relay.store.aio import AsyncStore
@@ -78,6 +80,7 @@ class SlackParts:
     publisher: Publisher
     poster: Poster
     catch_up: CatchUp
+    review: ReviewDesk | None = None  # slack.review configured: the supervisor's desk
 
 
 @dataclass
@@ -289,6 +292,7 @@ async def assemble(
         )
         await moves.restore()
         directory = Directory(conn.caller, policy, clock)
+        supervision = Supervision(config.slack.supervisors, conn.caller, recorder)
         reactions = ReactionCancels(
             agency=config.agency,
             team_id=config.slack.team_id,
@@ -297,7 +301,7 @@ async def assemble(
             outbound=outbound,
             caller=conn.caller,
             directory=directory,
-            supervision=Supervision(config.slack.supervisors, conn.caller, recorder),
+            supervision=supervision,
             recorder=recorder,
             bot_user_id=conn.bot_user_id,
             bot_id=conn.bot_id,
@@ -339,6 +343,19 @@ async def assemble(
             tuning=tuning,
             clock=clock,
         )
+        review = assemble_review(
+            config=config,
+            policy=policy,
+            outbound=outbound,
+            publisher=publisher,
+            inbox=inbox,
+            conn=conn,
+            supervision=supervision,
+            store=aio,
+            recorder=recorder,
+            metrics=metrics,
+            clock=clock,
+        )
         slack = SlackParts(
             connection=conn,
             channels=channels,
@@ -354,6 +371,7 @@ async def assemble(
                 ignore=publisher.echo,
                 recorder=recorder,
             ),
+            review=review,
         )
     return Parts(
         config=config,

@@ -40,6 +40,11 @@ if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
 
 
+class Declined(Exception):
+    """Raised by an ``extra`` write (a review decided before) to undo the transaction: nothing
+    is queued or recorded, and it is not an audit failure."""
+
+
 class OutboundStore(Outbox, Blobs, Protocol):
     """What the outbound flow writes: the outbox, and the photos it pushes."""
 
@@ -62,7 +67,7 @@ class ReviewHook(Protocol):
     def wake(self) -> None: ...
 
 
-__all__ = ["Outbound", "Outgoing", "ReviewHook"]
+__all__ = ["Declined", "Outbound", "Outgoing", "ReviewHook"]
 
 log = structlog.get_logger("relay.flow")
 # Reasons that mean the partner never was to get this message at all (nothing to retract).
@@ -165,6 +170,8 @@ class Outbound:
 
         try:
             await self.aio.durable(write)
+        except Declined:
+            raise
         except Exception:
             if records:
                 self.recorder.commit_failed()

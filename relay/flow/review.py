@@ -62,6 +62,10 @@ class ReviewQueue:
     def wake(self) -> None:
         self._wake()
 
+    def on_change(self, wake: Callable[[], None]) -> None:
+        """Who to wake when a review is opened or changed (the desk)."""
+        self._wake = wake
+
     def cases(
         self, out: Outgoing, decisions: dict[str, Decision], now: dt.datetime
     ) -> dict[str, ReviewCase]:

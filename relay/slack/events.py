@@ -19,7 +19,9 @@ from typing import Any, Final, Protocol
 from aiohttp import web
 from slack_sdk.signature import Clock, SignatureVerifier
 
-__all__ = ["EventSink", "build_events_app"]
+from relay.slack.interactivity import INTERACTIONS, Interactions, interactivity_route
+
+__all__ = ["EventSink", "build_events_app", "verify_request"]
 
 MAX_EVENT_BYTES: Final = 1 << 20
 
@@ -47,14 +49,8 @@ def _error(reason: str, status: int) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
-async def _events(request: web.Request) -> web.Response:
-    if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
-        return _error("too_large", 413)
-    try:
-        async with asyncio.timeout(10):
-            body = await request.read()
-    except (TimeoutError, web.HTTPRequestEntityTooLarge):
-        return _error("bad_request", 400)
+def verify_request(request: web.Request, body: bytes) -> web.Response | None:
+    """Slack's signature over ``body`` (None: good), else the 401 to answer."""
     verifier = request.app[VERIFIER]
     if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
         return _error("invalid_signature", 401)
@@ -64,6 +60,20 @@ async def _events(request: web.Request) -> web.Response:
         signature=request.headers.get("X-Slack-Signature", ""),
     ):
         return _error("invalid_signature", 401)
+    return None
+
+
+async def _events(request: web.Request) -> web.Response:
+    if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
+        return _error("too_large", 413)
+    try:
+        async with asyncio.timeout(10):
+            body = await request.read()
+    except (TimeoutError, web.HTTPRequestEntityTooLarge):
+        return _error("bad_request", 400)
+    refused = verify_request(request, body)
+    if refused is not None:
+        return refused
     try:
         doc: Any = json.loads(body)
     except ValueError:
@@ -84,10 +94,19 @@ async def _events(request: web.Request) -> web.Response:
 
 
 def build_events_app(
-    sink: EventSink, signing_secret: str, *, clock: Callable[[], float] = time.time
+    sink: EventSink,
+    signing_secret: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    interactions: Interactions | None = None,
 ) -> web.Application:
+    """``POST /slack/events``; with ``interactions``, ``POST /slack/interactivity`` too (the
+    same signature check)."""
     app = web.Application(client_max_size=MAX_EVENT_BYTES)
     app[SINK] = sink
     app[VERIFIER] = SignatureVerifier(signing_secret, clock=_Clock(clock))
     app.router.add_post("/slack/events", _events)
+    if interactions is not None:
+        app[INTERACTIONS] = interactions
+        app.router.add_post("/slack/interactivity", interactivity_route(verify_request))
     return app

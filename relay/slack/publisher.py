@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from relay.core.model import MessageKind, SlackMessage
 from relay.core.policy.engine import Decision
@@ -26,10 +26,15 @@ from relay.slack.reactions import ReactionCancels
 from relay.slack.roots import ThreadRoots
 from relay.slack.web import SlackCaller
 
-__all__ = ["Observer", "Publisher"]
+__all__ = ["Observer", "Publisher", "ReviewDecisions"]
 
 Observer = Callable[[str, dict[str, Decision]], None]  # (envelope id, decisions): the lab's
 ThreadRoot = Callable[[str, str], Awaitable[tuple[str, str] | None]]  # (channel, ts) -> root
+
+
+class ReviewDecisions(Protocol):
+    async def decide(self, key: str, doc: dict[str, Any]) -> None:
+        """Carry out a supervisor's decision stored in the inbox."""
 
 
 async def _no_root(channel: str, ts: str) -> tuple[str, str] | None:
@@ -72,6 +77,7 @@ class Publisher:
         self.thread_root = thread_root or _no_root
         self.roots = roots  # a reply's own thread root, taken first when Slack has not yet
         self.reactions = reactions
+        self.review: ReviewDecisions | None = None  # the review desk, set once it is built
 
     def echo(self, doc: dict[str, Any]) -> bool:
         """The relay's own post (or its edit or deletion) echoed back by Slack, or a reaction
@@ -89,6 +95,10 @@ class Publisher:
     async def handle(self, key: str, doc: dict[str, Any]) -> Published | None:
         """The message published (its envelopes queued and the event marked done with
         them), or None: nothing to share."""
+        if doc.get("type") == "review_decision":  # a supervisor's, stored by the review desk
+            if self.review is not None:
+                await self.review.decide(key, doc)
+            return None
         event = doc.get("event")
         if not isinstance(event, dict):
             return None

@@ -8,6 +8,8 @@ and reconnects by itself; nothing is lost because nothing is acknowledged before
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
@@ -16,13 +18,22 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from relay.slack.events import EventSink
+from relay.slack.interactivity import ANSWER_WITHIN, Interactions
 
 __all__ = ["SocketModeReceiver"]
 
 
 class SocketModeReceiver:
-    def __init__(self, sink: EventSink, *, app_token: str, web_client: AsyncWebClient) -> None:
+    def __init__(
+        self,
+        sink: EventSink,
+        *,
+        app_token: str,
+        web_client: AsyncWebClient,
+        interactions: Interactions | None = None,
+    ) -> None:
         self.sink = sink
+        self.interactions = interactions
         self.client = SocketModeClient(
             app_token=app_token, web_client=web_client, auto_reconnect_enabled=True
         )
@@ -38,7 +49,15 @@ class SocketModeReceiver:
                 body=json.dumps(payload).encode(),
                 doc=payload,
             )
-        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        answer = None
+        if req.type == "interactive" and self.interactions is not None:
+            # stored before the ack (a decision), or a modal opened: within Slack's 3 seconds
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ANSWER_WITHIN):
+                    answer = await self.interactions.interaction(req.payload)
+        await client.send_socket_mode_response(
+            SocketModeResponse(envelope_id=req.envelope_id, payload=answer)
+        )
         self.acked += 1
 
     async def start(self) -> None:
