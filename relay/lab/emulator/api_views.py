@@ -199,6 +199,8 @@ class ViewStore:
             raise SlackError("hash_conflict")
         if self._taken(call.ws.team_id, body.get("external_id", ""), but=view.id):
             raise SlackError("duplicate_external_id")
+        if view.external_id and not body.get("external_id"):
+            body["external_id"] = view.external_id  # the view keeps its identifier
         view.body, view.hash = body, self.new_hash()
         self._state.changes.notify()
         return {"view": self.view_json(call.ws, view)}
