@@ -21,6 +21,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from relay.lab.emulator import Emulator, Interaction
+from relay.lab.workspaces import WorkspacesError, parse_workspaces
 
 from .conftest import BOLO, FAST, OFFICER, OFFICER_2, TEAM_A, TEAM_B, agency_a, agency_b
 
@@ -496,3 +497,12 @@ async def test_socket_mode_delivers_interactive_envelopes_and_returns_the_ack_pa
                 await emu.deliver_interaction(TEAM_A, click.payload, secret="x")
         finally:
             await socket.close()  # type: ignore[no-untyped-call]
+
+
+def test_a_workspaces_file_names_the_interactivity_url() -> None:
+    ws = {"team": "T0LAB1", "name": "Lab", "channels": {"bolo": "C0LAB1"}}
+    url = "http://127.0.0.1:9/slack/interactivity"
+    parsed = parse_workspaces([{**ws, "interactivity_url": url}], "f.json")
+    assert parsed.specs[0].interactivity_url == url
+    with pytest.raises(WorkspacesError, match="interactivity_url"):
+        parse_workspaces([{**ws, "interactivity_url": "ftp://x"}], "f.json")
