@@ -8,6 +8,10 @@ Prints one JSON line first (a contract, see ``docs/lab.md``)::
 then serves until SIGTERM or SIGINT and exits 0. Without ``--workspaces`` it holds the demo's
 three workspaces (``relay demo``) with no event target. A bad workspaces file or a port that
 cannot be bound: one line on stderr, exit 2.
+
+A workspace's ``interactivity_url`` in the file is where clicks and modal submissions go
+(``docs/emulator.md``, Interactivity). The emulator has no control API over HTTP: clicks and
+submissions are driven from Python (``emu.click``, ``emu.submit_view``).
 """
 
 from __future__ import annotations

@@ -7,12 +7,14 @@ either a list of workspaces or an object ``{"host", "port", "workspaces": [...]}
      "workspaces": [{"team": "T0CT1LAB", "name": "Havenport PD",
                      "bot_token": "xoxb-...", "signing_secret": "...",
                      "events_url": "http://127.0.0.1:41235/slack/events",
+                     "interactivity_url": "http://127.0.0.1:41235/slack/interactivity",
                      "channels": {"bolo": "C0CT1BOLO"},
                      "users": {"r.okafor": {"id": "U0OKAFOR01", "token": "xoxp-...",
                                             "display_name": "Det. Sgt. R. Okafor"}}}]}
 
 The first line ``relay emulator`` prints has the same ``workspaces`` shape (without
-``events_url`` and ``display_name``), so it can be fed back. See ``docs/lab.md``.
+``events_url``, ``interactivity_url`` and ``display_name``), so it can be fed back. See
+``docs/lab.md``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ _WS_KEYS: Final = {
     "bot_token",
     "signing_secret",
     "events_url",
+    "interactivity_url",
     "channels",
     "users",
 }
@@ -195,11 +198,13 @@ def _workspace(item: object, source: str, where: str) -> WorkspaceSpec:
     if bot_token and not bot_token.startswith("xoxb-"):
         raise _fail(source, f"{where}.bot_token", "a bot token starts with xoxb-")
     secret = _text(m, "signing_secret", source, where, required=False)
-    events_url = m.get("events_url")
-    if events_url is not None and (
-        not isinstance(events_url, str) or not events_url.startswith(("http://", "https://"))
-    ):
-        raise _fail(source, f"{where}.events_url", "must be an http(s) URL or null")
+    urls = {key: m.get(key) for key in ("events_url", "interactivity_url")}
+    for key, url in urls.items():
+        if url is not None and (
+            not isinstance(url, str) or not url.startswith(("http://", "https://"))
+        ):
+            raise _fail(source, f"{where}.{key}", "must be an http(s) URL or null")
+    events_url = urls["events_url"]
     channels_raw = m.get("channels")
     if not isinstance(channels_raw, dict) or not channels_raw:
         raise _fail(source, f"{where}.channels", "must map channel names to ids")
@@ -238,4 +243,5 @@ def _workspace(item: object, source: str, where: str) -> WorkspaceSpec:
         bot_token=bot_token,
         signing_secret=secret,
         delivery=EventsApi(url=events_url) if events_url else None,
+        interactivity_url=urls["interactivity_url"] or "",
     )

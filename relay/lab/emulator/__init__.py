@@ -5,8 +5,10 @@ retries, Socket Mode, file upload v2 and authenticated downloads.
 See ``docs/emulator.md``.
 """
 
+from relay.lab.emulator.api_views import View
 from relay.lab.emulator.delivery import Attempt, DeliveryRecord, DeliveryState, DeliveryStats
 from relay.lab.emulator.emulator import Emulator, start_emulator
+from relay.lab.emulator.interaction import Interaction
 from relay.lab.emulator.limits import Limit
 from relay.lab.emulator.spec import (
     DEFAULT_BOT_SCOPES,
@@ -33,11 +35,13 @@ __all__ = [
     "Emulator",
     "EventsApi",
     "FileUpload",
+    "Interaction",
     "Limit",
     "SocketMode",
     "Timings",
     "UserGroupSpec",
     "UserSpec",
+    "View",
     "WorkspaceSpec",
     "sign",
     "start_emulator",

@@ -10,7 +10,10 @@ from typing import Self
 from aiohttp import web
 
 from relay.lab.emulator import api_chat, api_react, api_read, files, timeline
+from relay.lab.emulator.api_views import ViewStore
 from relay.lab.emulator.delivery import DeliveryRecord, DeliveryStats, Dispatcher
+from relay.lab.emulator.interact_driver import InteractionDriver
+from relay.lab.emulator.interaction import InteractionSender
 from relay.lab.emulator.limits import Fault, Limit
 from relay.lab.emulator.model import Channel, Json, TokenKind, Workspace
 from relay.lab.emulator.server import build_app
@@ -30,7 +33,7 @@ from relay.lab.emulator.webhook import HttpTransport
 __all__ = ["Emulator", "start_emulator"]
 
 
-class Emulator(Waits):
+class Emulator(Waits, InteractionDriver):
     """Several Slack workspaces behind one aiohttp server on ``127.0.0.1``.
 
     ``async with Emulator([spec, ...]) as emu`` starts it; point slack-sdk at
@@ -54,8 +57,13 @@ class Emulator(Waits):
             self.state, self.timings, http=self.webhook, socket=self.sockets
         )
         self.state.sink = self.dispatcher
+        self.views = ViewStore(self.state)
+        self.interactivity = InteractionSender(
+            self.state, self.timings, http=self.webhook, socket=self.sockets
+        )
         methods = {**api_chat.METHODS, **api_read.METHODS, **api_react.METHODS, **files.METHODS}
         methods.update(self.sockets.methods())
+        methods.update(self.views.methods())
         self._app = build_app(self.state, methods)
         files.add_file_routes(self._app, self.state)
         self.sockets.add_routes(self._app)

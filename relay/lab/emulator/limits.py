@@ -50,6 +50,8 @@ DEFAULT_LIMITS: Final[dict[str, Limit]] = {
     "reactions.remove": TIER_2,
     "reactions.get": TIER_3,
     "usergroups.users.list": TIER_2,
+    "views.open": TIER_4,
+    "views.update": TIER_4,
 }
 
 

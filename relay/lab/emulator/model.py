@@ -149,6 +149,8 @@ class Workspace:
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     """User group id (``S...``) -> its members' user ids."""
     delivery_failing: bool = False
+    interactivity_url: str = ""
+    """Where interaction payloads go over HTTP (unused while the app is in Socket Mode)."""
 
     def find_channel(self, ref: str) -> Channel | None:
         """By id, or by name with or without ``#`` (chat.postMessage accepts both)."""

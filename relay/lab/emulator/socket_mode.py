@@ -39,6 +39,7 @@ class SocketHub:
         self._open: dict[str, list[_Connection]] = {}
         self._envelopes: dict[str, str] = {}
         self._waiting: dict[str, asyncio.Future[None]] = {}
+        self._answers: dict[str, asyncio.Future[Json]] = {}
         self._turn = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.acked: list[str] = []
@@ -102,6 +103,13 @@ class SocketHub:
         except ValueError:
             return
         envelope_id = message.get("envelope_id") if isinstance(message, dict) else None
+        answer = self._answers.pop(envelope_id, None) if isinstance(envelope_id, str) else None
+        if answer is not None and isinstance(envelope_id, str):
+            self.acked.append(envelope_id)
+            if not answer.done():
+                answer.set_result(message)
+            self._state.changes.notify()
+            return
         if not isinstance(envelope_id, str) or envelope_id not in self._envelopes:
             return
         self.acked.append(envelope_id)
@@ -155,6 +163,31 @@ class SocketHub:
             return Attempt(retry_num=retry_num, ok=False, reason="connection_failed")
         self._waiting.pop(record.event_id, None)
         return Attempt(retry_num=retry_num, ok=True)
+
+    async def interactive(self, ws: Workspace, payload: Json) -> Json | None:
+        """Send an ``interactive`` envelope; the client's ack (``{"envelope_id", "payload"?}``)
+        or ``None`` if there is no connection or no ack within ``socket_ack_timeout``. Slack
+        does not redeliver interactions."""
+        conn = self._pick(ws.team_id) if not ws.delivery_failing else None
+        if conn is None:
+            return None
+        envelope_id = str(uuid.uuid4())
+        answer: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
+        self._answers[envelope_id] = answer
+        envelope = {
+            "envelope_id": envelope_id,
+            "payload": payload,
+            "type": "interactive",
+            "accepts_response_payload": True,
+        }
+        try:
+            await conn.sock.send_json(envelope)
+            async with asyncio.timeout(self._timings.socket_ack_timeout):
+                return await answer
+        except (TimeoutError, ConnectionError):
+            return None
+        finally:
+            self._answers.pop(envelope_id, None)
 
     async def disconnect(self, team_id: str, reason: str) -> None:
         """Send ``disconnect`` to every open connection; all but ``warning`` close after the

@@ -127,6 +127,9 @@ class WorkspaceSpec:
     delivery: DeliveryTarget = None
     echo_bot_messages: bool = True
     """Slack delivers an app's own posts back to it as ``message`` events (with ``bot_id``)."""
+    interactivity_url: str = ""
+    """The app's Interactivity Request URL (``POST`` form ``payload``); with Socket Mode
+    interactions go over the socket instead, as on Slack."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

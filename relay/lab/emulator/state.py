@@ -125,6 +125,7 @@ class EmulatorState:
             verification_token=_derived(tid, "verification")[:24],
             delivery=spec.delivery,
             echo_bot_messages=spec.echo_bot_messages,
+            interactivity_url=spec.interactivity_url,
         )
         self.tokens[ws.bot_token] = Token(
             value=ws.bot_token, kind=TokenKind.BOT, team_id=tid, scopes=spec.bot_scopes

@@ -13,9 +13,9 @@ from relay.lab.emulator.model import Json, Workspace
 from relay.lab.emulator.spec import EventsApi, Timings
 from relay.lab.emulator.state import EmulatorState
 
-__all__ = ["HttpTransport", "sign"]
+__all__ = ["USER_AGENT", "HttpTransport", "sign"]
 
-_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
+USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -41,7 +41,7 @@ class HttpTransport:
         timestamp = str(self._state.now())
         return {
             "Content-Type": "application/json",
-            "User-Agent": _USER_AGENT,
+            "User-Agent": USER_AGENT,
             "X-Slack-Request-Timestamp": timestamp,
             "X-Slack-Signature": sign(ws.signing_secret, timestamp, body),
         }
@@ -57,6 +57,11 @@ class HttpTransport:
         ) as resp:
             content = await resp.read()
             return resp.status, content, resp.headers.get("X-Slack-No-Retry") == "1"
+
+    async def post_form(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        """One POST of a form body (interactions); raises aiohttp/timeout errors as they come."""
+        status, content, _ = await self._post(url, headers, body)
+        return status, content
 
     async def attempt(
         self, ws: Workspace, record: DeliveryRecord, retry_num: int, reason: str
