@@ -8,7 +8,8 @@ count: a field that looks like free text is refused (``ValueError`` naming the f
 the value), so no message text can reach the trail.
 
 Records form a hash chain: record ``n`` stores ``prev`` (the hash of record ``n - 1``, or
-:data:`GENESIS`) and ``hash = sha256(JCS({"seq": n, "prev": prev, "record": record}))``.
+:data:`GENESIS`) and ``hash = sha256(JCS({"seq": n, "prev": prev, "record": record}))``; from
+record version 2 on also the row's time: ``JCS({"at", "prev", "record", "seq", "v": 2})``.
 Editing, deleting or reordering a stored record breaks the chain. Truncating the end, or
 rewriting the history and re-hashing it, does not; that is what signed checkpoints are for: the
 relay signs ``(seq, head)`` with its agency key and its partners keep the tokens, so a later
@@ -30,19 +31,22 @@ from relay.core.audit_checkpoint import (
     verify_checkpoint,
 )
 from relay.core.audit_record import (
+    AT_PATTERN,
     GENESIS,
     HEX64,
+    RECORD_VERSION,
     AuditEvent,
     AuditRecord,
     parse_rfc3339,
     rfc3339,
 )
-from relay.core.canonical import canonicalize, parse_json
+from relay.core.canonical import JSONValue, canonicalize, parse_json
 from relay.errors import CheckpointError
 
 __all__ = [
     "CHECKPOINT_TYP",
     "GENESIS",
+    "RECORD_VERSION",
     "AuditEvent",
     "AuditRecord",
     "ChainedRecord",
@@ -54,6 +58,7 @@ __all__ = [
     "checkpoint_claims",
     "link",
     "parse_rfc3339",
+    "prunable",
     "rfc3339",
     "sign_checkpoint",
     "verify_chain",
@@ -72,22 +77,44 @@ class ChainedRecord:
 
 
 class RawRow(NamedTuple):
-    """A chain row as stored, the record still JSON text (it may have been tampered with)."""
+    """A chain row as stored, the record still JSON text (it may have been tampered with), and
+    the row's time column (``None``: not read; the record's own ``at`` stands for it)."""
 
     seq: int
     prev: str
     hash: str
     record_json: str
+    at: str | None = None
 
 
-def link(seq: int, prev: str, record: AuditRecord) -> str:
-    """The hash of record ``seq``: sha256 hex of ``JCS({"seq", "prev", "record"})``, its keys
-    in JCS order (``prev`` < ``record`` < ``seq``)."""
-    if not HEX64.fullmatch(prev) or type(seq) is not int:
+def link(seq: int, prev: str, record: AuditRecord, *, at: str | None = None) -> str:
+    """The hash of record ``seq``. Version 1: sha256 hex of ``JCS({"seq", "prev",
+    "record"})``; version 2: of ``JCS({"at", "prev", "record", "seq", "v"})``, ``at`` the
+    row's time (the store's column; by default the record's own), so the time the store
+    windows and prunes on is under the hash. Keys in JCS order."""
+    when = record.at if at is None else at
+    v2 = record.v >= RECORD_VERSION
+    if (
+        not HEX64.fullmatch(prev)
+        or type(seq) is not int
+        or (v2 and not AT_PATTERN.fullmatch(when))
+    ):
         # a tampered row: the general canonicalizer takes any value
-        general = canonicalize({"seq": seq, "prev": prev, "record": record.to_json()})
+        linked: dict[str, JSONValue] = {"seq": seq, "prev": prev, "record": record.to_json()}
+        if v2:
+            linked.update(at=when, v=record.v)
+        general = canonicalize(linked)
         return hashlib.sha256(general).hexdigest()
-    body = b'{"prev":"%s","record":%s,"seq":%d}' % (prev.encode(), record.canonical(), seq)
+    if v2:
+        body = b'{"at":"%s","prev":"%s","record":%s,"seq":%d,"v":%d}' % (
+            when.encode(),
+            prev.encode(),
+            record.canonical(),
+            seq,
+            record.v,
+        )
+    else:
+        body = b'{"prev":"%s","record":%s,"seq":%d}' % (prev.encode(), record.canonical(), seq)
     return hashlib.sha256(body).hexdigest()
 
 
@@ -111,13 +138,39 @@ class Verdict:
     ``reordered`` (records out of sequence, or one linked to another record than its
     predecessor), ``truncated`` (a checkpoint or the head names a record past the last),
     ``forked`` (a checkpoint's head differs from the recorded hash at its seq),
-    ``bad_record`` (a record that does not parse or validate)."""
+    ``bad_record`` (a record that does not parse or validate). ``time_from``: the first seq
+    from which every record walked is version 2, its row time under its hash (the seq after
+    the last version 1 record walked; the head's seq + 1 when all are version 1)."""
 
     ok: bool
     records: int  # rows checked before the first break (all of them when ok)
     first_bad_seq: int | None = None
     reason: str | None = None
     head: tuple[int, str] = field(default=(0, GENESIS))  # the last good (seq, hash)
+    time_from: int = 1
+
+
+def _row_at(row: RawRow | ChainedRecord) -> str | None:
+    return row.at if isinstance(row, RawRow) else None
+
+
+def _moved(
+    row: RawRow | ChainedRecord, record: AuditRecord, rest: Iterable[RawRow | ChainedRecord]
+) -> bool:
+    """Whether ``row``, whose hash does not match at its own seq, is intact at the seq of a
+    later row: a record moved there (two records swapped), not edited."""
+    for later in rest:
+        for at in {_row_at(row), None}:
+            if type(later.seq) is int and link(later.seq, row.prev, record, at=at) == row.hash:
+                return True
+    return False
+
+
+def _intact(row: RawRow | ChainedRecord, record: AuditRecord) -> bool:
+    """The row's hash matches its seq, prev, record and (version 2) row time, and the row's
+    time is the one in its hashed record (for version 1 the body is all the hash covers)."""
+    at = _row_at(row)
+    return link(row.seq, row.prev, record, at=at) == row.hash and at in (None, record.at)
 
 
 def _parse_row(row: RawRow | ChainedRecord) -> AuditRecord:
@@ -151,6 +204,7 @@ def verify_chain(
     seen: set[str] = {start_hash}
     expected, prev = start_seq + 1, start_hash
     checked = 0
+    last_v1 = start_seq
     breaks: list[tuple[int, str]] = []
     walk = iter(rows)
     for row in walk:
@@ -169,8 +223,8 @@ def verify_chain(
         except ValueError:
             breaks.append((seq, "bad_record"))
             break
-        if link(seq, row.prev, record) != row.hash:
-            breaks.append((seq, "edited"))
+        if not _intact(row, record):
+            breaks.append((seq, "reordered" if _moved(row, record, walk) else "edited"))
             break
         if row.prev != prev:
             # Self-consistent but linked elsewhere: to another record of this chain (moved),
@@ -181,6 +235,8 @@ def verify_chain(
                 breaks.append((seq - 1 if seq - 1 > start_seq else seq, "edited"))
             break
         checked += 1
+        if record.v < RECORD_VERSION:
+            last_v1 = seq
         seen.add(row.hash)
         if seq in wanted:
             at_seq[seq] = row.hash
@@ -199,7 +255,7 @@ def verify_chain(
             breaks.append((seq, "forked"))
         # a seq before the anchor was pruned: nothing left to compare it with
     if not breaks:
-        return Verdict(ok=True, records=checked, head=(last_seq, prev))
+        return Verdict(ok=True, records=checked, head=(last_seq, prev), time_from=last_v1 + 1)
     order = {"deleted": 0, "reordered": 1, "bad_record": 2, "edited": 3, "forked": 4}
     seq, reason = min(breaks, key=lambda b: (b[0], order.get(b[1], 5)))
     return Verdict(
@@ -208,4 +264,29 @@ def verify_chain(
         first_bad_seq=seq,
         reason=reason,
         head=(last_seq, prev),
+        time_from=last_v1 + 1,
     )
+
+
+def prunable(
+    rows: Iterable[RawRow], anchor: tuple[int, str] | None, before: str
+) -> tuple[int, str] | None:
+    """The last ``(seq, hash)`` of the prefix retention may delete: the records from the
+    anchor on, in order, whose *hashed* time is before ``before`` (RFC 3339 text), up to the
+    first that is not. The row's time column is not trusted (it must equal the hashed time),
+    and a record that does not verify stops the prefix before it: a break is evidence, never
+    pruned away. ``None``: nothing to prune."""
+    expected, prev = anchor if anchor is not None else (0, GENESIS)
+    end: tuple[int, str] | None = None
+    for row in rows:
+        if row.seq != expected + 1 or row.prev != prev:
+            break
+        try:
+            record = _parse_row(row)
+        except ValueError:
+            break
+        if not _intact(row, record) or record.at >= before:
+            break
+        end = (row.seq, row.hash)
+        expected, prev = row.seq, row.hash
+    return end

@@ -14,9 +14,24 @@ from typing import Any, Final
 from relay.core.canonical import JSONValue
 from relay.core.ids import KID_PATTERN, ORI_PATTERN
 
-__all__ = ["GENESIS", "HEX64", "AuditEvent", "AuditRecord", "is_count", "parse_rfc3339", "rfc3339"]
+__all__ = [
+    "AT_PATTERN",
+    "GENESIS",
+    "HEX64",
+    "RECORD_VERSION",
+    "AuditEvent",
+    "AuditRecord",
+    "is_count",
+    "parse_rfc3339",
+    "rfc3339",
+]
 
 GENESIS: Final = "0" * 64
+# The record version written now. 1: the chain hash covers the record body (its ``at`` inside
+# it) but not the row's time. 2: the record says ``"v": 2`` and the chain hash covers the
+# row's time too (``relay.core.audit.link``), so the time the store windows and prunes on is
+# hashed. A version 1 record has no ``v`` key, so its bytes and hash are as they were written.
+RECORD_VERSION: Final = 2
 _MAX_COUNT: Final = 2**53 - 1
 
 _USER: Final = re.compile(r"[UW][A-Z0-9]{2,20}", re.ASCII)
@@ -120,6 +135,7 @@ class AuditRecord:
     channel: str | None = None  # a Slack channel id of the relay's own workspace
     old_channel: str | None = None  # the id it had before (channel_change)
     reason: str | None = None  # a reviewer's reason code (review): the "why" of 28 CFR 23.20
+    v: int = RECORD_VERSION  # the record version (1: read from an older ledger)
 
     def __post_init__(self) -> None:
         try:
@@ -143,14 +159,16 @@ class AuditRecord:
         object.__setattr__(self, "rules", rules)
         if self.count is not None and not _is_count(self.count):
             raise ValueError("count")
+        if type(self.v) is not int or self.v not in (1, RECORD_VERSION):
+            raise ValueError("v")
 
     def to_json(self) -> dict[str, JSONValue]:
         """The record as a JSON object: unset fields (None, no rules) are left out."""
         out: dict[str, JSONValue] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None or value == ():
-                continue
+            if value is None or value == () or (f.name == "v" and value == 1):
+                continue  # a version 1 record has no "v": its bytes stay as written
             if f.name == "event":
                 out["event"] = str(value)
             elif f.name == "rules":
@@ -178,20 +196,22 @@ class AuditRecord:
                 if not isinstance(item, list):
                     raise ValueError("rules")
                 kwargs["rules"] = tuple(item)
-            elif name == "count":
+            elif name in ("count", "v"):
                 if isinstance(item, bool) or not isinstance(item, int):
-                    raise ValueError("count")
-                kwargs["count"] = item
+                    raise ValueError(name)
+                kwargs[name] = item
             else:
                 if not isinstance(item, str):
                     raise ValueError(name)
                 kwargs[name] = item
+        if kwargs.setdefault("v", 1) == 1 and "v" in value:
+            raise ValueError("v")  # version 1 is written without the key, never as "v": 1
         return cls(**kwargs)
 
     def canonical(self) -> bytes:
         """The record's RFC 8785 (JCS) bytes. Every string field is held to an ASCII pattern
-        with no quote, backslash or control character, and ``count`` is an integer, so JSON
-        with sorted keys and no whitespace *is* JCS here (a property test holds the two
+        with no quote, backslash or control character, and ``count`` and ``v`` are integers, so
+        JSON with sorted keys and no whitespace *is* JCS here (a property test holds the two
         equal); it is several times faster than the general canonicalizer."""
         return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
 
@@ -200,4 +220,5 @@ _FIELDS: Final = frozenset(f.name for f in fields(AuditRecord))
 
 
 HEX64: Final = _HEX64
+AT_PATTERN: Final = _AT
 is_count: Final = _is_count

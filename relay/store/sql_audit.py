@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from relay.core import audit
@@ -34,17 +34,18 @@ def audit_rows_values(count: int) -> str:
 
 
 SELECT_AUDIT_ROWS: Final = (
-    "SELECT seq, prev, hash, record FROM audit_log "
-    "WHERE seq > $1 AND ($2 = '' OR at >= $2) AND ($3 = '' OR at < $3) "
-    "ORDER BY seq LIMIT $4"
+    "SELECT seq, prev, hash, record FROM audit_log WHERE seq > $1 AND seq <= $2 "
+    "ORDER BY seq LIMIT $3"
 )
-# The last record of the prefix to prune: every record up to it is older than the cut-off.
-SELECT_AUDIT_PRUNE_END: Final = """
-    SELECT seq, hash FROM audit_log
-    WHERE seq < coalesce((SELECT min(seq) FROM audit_log WHERE at >= $1),
-                         (SELECT max(seq) FROM audit_log) + 1)
-    ORDER BY seq DESC LIMIT 1
-"""
+SELECT_AUDIT_RAW: Final = (
+    "SELECT seq, prev, hash, record, at FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+)
+# A time window's seq range, found through the time column's index. The column is only a
+# guide: from record version 2 on it is under the hash, and every row in the range is judged
+# on its hashed time; a row whose column was moved shows in ``relay audit verify``.
+SELECT_AUDIT_WINDOW: Final = (
+    "SELECT min(seq), max(seq) FROM audit_log WHERE ($1 = '' OR at >= $1) AND ($2 = '' OR at < $2)"
+)
 DELETE_AUDIT_UPTO: Final = "DELETE FROM audit_log WHERE seq <= $1"
 INSERT_CHECKPOINT: Final = (
     "INSERT INTO audit_checkpoints (issuer, seq, head, at, token, received_at) "
@@ -85,6 +86,9 @@ DELETE_CHECKPOINTS_BEFORE: Final = """
 
 _RETENTION_FLOOR: Final = 365 * 86400.0  # seconds: CJIS AU-11 keeps audit records a year
 _AUDIT_ROWS_PER_INSERT: Final = 100  # rows per INSERT statement (5 parameters each)
+SELECT_AUDIT_RECORD: Final = "SELECT record FROM audit_log WHERE seq = $1"
+_PAGE: Final = 1000  # rows read at a time by a window and by retention
+_NO_END: Final = 2**62
 
 
 def _at_text(seconds: float | None) -> str:
@@ -150,8 +154,11 @@ class SqlAuditLog(SqlEngine):
 
     def audit_raw_rows(self, *, after_seq: int = 0, limit: int = 10_000) -> list[audit.RawRow]:
         with self._transaction():
-            rows = self._execute(SELECT_AUDIT_ROWS, (int(after_seq), "", "", limit)).rows
-        return [audit.RawRow(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+            return self._raw_rows(after_seq, limit)
+
+    def _raw_rows(self, after_seq: int, limit: int) -> list[audit.RawRow]:
+        rows = self._execute(SELECT_AUDIT_RAW, (int(after_seq), int(limit))).rows
+        return [audit.RawRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
 
     def audit_rows(
         self,
@@ -161,37 +168,74 @@ class SqlAuditLog(SqlEngine):
         until: float | None = None,
         limit: int | None = None,
     ) -> list[audit.ChainedRecord]:
-        """Records in sequence order; ``ValueError`` (field name only) for a stored record
-        that no longer parses (``relay audit verify`` says which)."""
-        bound = limit if limit is not None else 2**62
+        """Records in sequence order, ``since <= at < until`` by each record's hashed time;
+        ``ValueError`` (field name only) for a stored record that no longer parses (``relay
+        audit verify`` says which)."""
+        bound = limit if limit is not None else _NO_END
+        low, high = _at_text(since), _at_text(until)
+        out: list[audit.ChainedRecord] = []
         with self._transaction():
-            rows = self._execute(
-                SELECT_AUDIT_ROWS, (int(after_seq), _at_text(since), _at_text(until), bound)
-            ).rows
-        return [
-            audit.ChainedRecord(
-                seq=int(r[0]),
-                prev=str(r[1]),
-                hash=str(r[2]),
-                record=audit.AuditRecord.from_json(json.loads(r[3])),
-            )
-            for r in rows
-        ]
+            after, last = int(after_seq), _NO_END
+            if low or high:
+                first, last = self._execute(SELECT_AUDIT_WINDOW, (low, high)).rows[0]
+                if first is None:
+                    return []
+                # widen by the neighbours whose hashed time is in the window (a row at the
+                # edge whose column was moved out is still found)
+                first, last = (
+                    self._widen(int(first), -1, low, high),
+                    self._widen(int(last), 1, low, high),
+                )
+                after = max(after, first - 1)
+            while len(out) < bound:
+                page = min(bound - len(out), _PAGE) if low or high else bound
+                rows = self._execute(SELECT_AUDIT_ROWS, (after, last, page)).rows
+                for r in rows:
+                    record = audit.AuditRecord.from_json(json.loads(r[3]))
+                    if (not low or record.at >= low) and (not high or record.at < high):
+                        out.append(audit.ChainedRecord(int(r[0]), str(r[1]), str(r[2]), record))
+                if len(rows) < page:
+                    break
+                after = int(rows[-1][0])
+        return out
 
     def audit_prune(self, before: float, *, now: float) -> int:
-        """Delete the records older than ``before`` (the chain's prefix up to the first one
-        that is not), keeping the last deleted record's ``(seq, hash)`` as the anchor."""
+        """Delete the records older than ``before`` by their *hashed* time (the chain's
+        prefix up to the first one that is not, or that does not verify: see
+        :func:`relay.core.audit.prunable`), keeping the last deleted record's ``(seq, hash)``
+        as the anchor."""
         if before > now - _RETENTION_FLOOR:
             raise ValueError("audit retention must be at least 365 days")
         with self._transaction():
             self._execute(SELECT_AUDIT_HEAD_FOR_UPDATE)  # no append while the anchor moves
-            rows = self._execute(SELECT_AUDIT_PRUNE_END, (_at_text(before),)).rows
-            if not rows:
+            _, _, anchor_seq, anchor_hash = self._execute(SELECT_AUDIT_HEAD).rows[0]
+            anchor = (int(anchor_seq), str(anchor_hash)) if int(anchor_seq) > 0 else None
+            end = audit.prunable(self._rows_from(int(anchor_seq)), anchor, _at_text(before))
+            if end is None:
                 return 0
-            seq, head = int(rows[0][0]), str(rows[0][1])
+            seq, head = end
             deleted = self._execute(DELETE_AUDIT_UPTO, (seq,)).rowcount
             self._execute(UPDATE_AUDIT_ANCHOR, (seq, head))
         return int(deleted)
+
+    def _widen(self, seq: int, step: int, low: str, high: str) -> int:
+        while True:
+            rows = self._execute(SELECT_AUDIT_RECORD, (seq + step,)).rows
+            if not rows:
+                return seq
+            at = audit.AuditRecord.from_json(json.loads(rows[0][0])).at
+            if (low and at < low) or (high and at >= high):
+                return seq
+            seq += step
+
+    def _rows_from(self, after_seq: int) -> Iterator[audit.RawRow]:
+        """Raw rows after ``after_seq``, a page at a time (inside the caller's transaction)."""
+        while True:
+            page = self._raw_rows(after_seq, _PAGE)
+            yield from page
+            if len(page) < _PAGE:
+                return
+            after_seq = page[-1].seq
 
     def put_checkpoint(
         self, *, issuer: str, seq: int, head: str, at: str, token: str, received_at: str

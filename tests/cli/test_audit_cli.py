@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.cli import main
 from relay.commands.audit import CSV_HEADER
-from relay.core.audit import GENESIS, rfc3339, sign_checkpoint
+from relay.core.audit import GENESIS, AuditEvent, AuditRecord, rfc3339, sign_checkpoint
 from relay.core.keys import Keyring
 from relay.core.signing import b64url_encode, public_key_bytes
 from relay.ledger import Ledger
@@ -43,7 +43,10 @@ federation:
   listen: {{host: 127.0.0.1, port: 8443}}
   tls: {{cert: tls.crt, key: tls.key, ca: ca.pem}}
 """
-OK_LINE: Final = re.compile(r"ok: (\d+) records, head (\d+) ([0-9a-f]{12}), (\d+) checkpoints")
+OK_LINE: Final = re.compile(
+    r"ok: (\d+) records, head (\d+) ([0-9a-f]{12}), (\d+) checkpoints\n"
+    r"time: covered from record (\d+)"
+)
 
 
 class Setup:
@@ -131,6 +134,7 @@ def test_verify_ok_then_tampering_names_the_record(
     assert match.group(1) == "6"
     assert match.group(2) == "6"
     assert match.group(4) == "1"  # our own kept checkpoint
+    assert match.group(5) == "1"  # every record is version 2: time covered from the first
     with setup.db() as db:
         db.execute("UPDATE audit_log SET record = replace(record, 'env-2', 'env-9') WHERE seq = 3")
     code, out, err = run("verify", "--config", str(setup.config), capsys=capsys)
@@ -248,7 +252,9 @@ def test_export_jsonl_window(setup: Setup, capsys: pytest.CaptureFixture[str]) -
         "topic": "bolo",
         "prev": lines[0]["prev"],
         "hash": lines[0]["hash"],
+        "v": 2,
     }
+    assert list(lines[0])[-1] == "v"
     assert lines[1]["prev"] == lines[0]["hash"]
 
 
@@ -557,3 +563,79 @@ def test_export_output_is_unchanged_by_its_own_read(
     code, second, _ = run("export", "--config", str(setup.config), capsys=capsys)
     assert second.startswith(first)
     assert [json.loads(x)["seq"] for x in second.splitlines()] == list(range(1, 8))
+
+
+# -- time under the hash, swaps, record versions (#15) ----------------------------------------
+def _export_seqs(setup: Setup, capsys: pytest.CaptureFixture[str], *window: str) -> list[int]:
+    code, out, _ = run("export", "--config", str(setup.config), *window, capsys=capsys)
+    assert code == 0
+    return [json.loads(x)["seq"] for x in out.splitlines()]
+
+
+def test_a_moved_time_is_edited_and_hides_nothing_from_export(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A version 2 record's row time is under its hash: moving it (the column the store
+    windows and prunes on) is ``edited``, and export still goes by the hashed time."""
+    window = ("--since", "2026-11-03", "--until", "2026-11-05")  # seq 2 and 3
+    assert _export_seqs(setup, capsys, *window) == [2, 3]
+    with setup.db() as db:
+        db.execute("UPDATE audit_log SET at = '2026-10-01T00:00:00.000000Z' WHERE seq = 3")
+    assert _export_seqs(setup, capsys, *window) == [2, 3]  # not hidden, even at the edge
+    assert _export_seqs(setup, capsys, "--until", "2026-11-02") == []  # nor moved in
+    code, out, err = run("verify", "--config", str(setup.config), capsys=capsys)
+    assert (code, out, err) == (1, "broken: record 3: edited\n", "")
+
+
+def test_two_swapped_records_are_reordered(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hashes intact, order exchanged: ``reordered``, not ``edited`` (adjacent or apart)."""
+    with setup.db() as db:
+        rows = {s: db.execute("SELECT at, prev, hash, record FROM audit_log WHERE seq = ?",
+                              (s,)).fetchone() for s in (2, 4)}  # fmt: skip
+        for seq, other in ((2, 4), (4, 2)):
+            db.execute("UPDATE audit_log SET at = ?, prev = ?, hash = ?, record = ? "
+                       "WHERE seq = ?", (*rows[other], seq))  # fmt: skip
+    code, out, _ = run("verify", "--config", str(setup.config), capsys=capsys)
+    assert (code, out) == (1, "broken: record 2: reordered\n")
+
+
+def test_version_1_then_version_2_verifies_and_says_from_where_time_is_covered(
+    setup: Setup, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An older ledger (version 1 records: no ``v``, the row's time outside the hash) goes on
+    in version 2; verify accepts both and names the first record whose time is covered."""
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    s = Setup(fresh)
+    store = SqliteStore(fresh / "relay.db")
+    try:
+        old = [AuditRecord(event=AuditEvent.DECISION, at=rfc3339(T0 + dt.timedelta(hours=h)),
+                           relay=CT, outcome="block", v=1) for h in range(3)]  # fmt: skip
+        store.audit_append(old)
+        store.audit_append([s.ledger(store).entry("decision", outcome="block")])
+    finally:
+        store.close()
+    with s.db() as db:
+        texts = [r[0] for r in db.execute("SELECT record FROM audit_log ORDER BY seq")]
+    assert ['"v"' in t for t in texts] == [False, False, False, True]
+    code, out, err = run("verify", "--config", str(s.config), capsys=capsys)
+    match = OK_LINE.fullmatch(out.strip())
+    assert (code, err) == (0, ""), out
+    assert match is not None, out
+    assert (match.group(1), match.group(5)) == ("4", "4")
+    # a version 1 row's time is checked against the time in its hashed body
+    with s.db() as db:
+        db.execute("UPDATE audit_log SET at = '2026-12-01T00:00:00.000000Z' WHERE seq = 2")
+    code, out, _ = run("verify", "--config", str(s.config), capsys=capsys)
+    assert (code, out) == (1, "broken: record 2: edited\n")
+    # the export names each record's version, last
+    with s.db() as db:
+        db.execute("UPDATE audit_log SET at = '2026-11-02T10:30:00.000000Z' WHERE seq = 2")
+    code, out, _ = run("export", "--config", str(s.config), "--format", "csv", capsys=capsys)
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0][-1] == "v"
+    assert [r[-1] for r in rows[1:]] == ["1", "1", "1", "2", "2", "2"]  # then two reads
+    code, out, _ = run("export", "--config", str(s.config), capsys=capsys)
+    assert [json.loads(x)["v"] for x in out.splitlines()][:4] == [1, 1, 1, 2]

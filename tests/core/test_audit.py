@@ -90,7 +90,13 @@ def test_record_round_trips_and_omits_unset_fields() -> None:
     assert wire["event"] == "forward"
     assert wire["rules"] == ["informant.identity"]
     bare = AuditRecord(event=AuditEvent.AUDIT_READ, at=AT, relay=CT, outcome="export")
-    assert bare.to_json() == {"event": "audit_read", "at": AT, "relay": CT, "outcome": "export"}
+    assert bare.to_json() == {
+        "event": "audit_read",
+        "at": AT,
+        "relay": CT,
+        "outcome": "export",
+        "v": 2,
+    }
     assert AuditRecord(event="post", at=AT, relay=CT, outcome="ok").event is AuditEvent.POST  # type: ignore[arg-type]
 
 
@@ -495,5 +501,33 @@ def test_the_fast_canonical_form_is_jcs(seq, prev, rules, count, envelope):
         kid="CT9990100#2026-k1",
     )
     assert record.canonical() == canonicalize(record.to_json())
-    jcs = canonicalize({"seq": seq, "prev": prev, "record": record.to_json()})
+    jcs = canonicalize(
+        {"seq": seq, "prev": prev, "record": record.to_json(), "at": record.at, "v": 2}
+    )
     assert link(seq, prev, record) == hashlib.sha256(jcs).hexdigest()
+    old = dataclasses.replace(record, v=1)  # version 1: the row's time is not linked
+    assert old.canonical() == canonicalize(old.to_json())
+    jcs = canonicalize({"seq": seq, "prev": prev, "record": old.to_json()})
+    assert link(seq, prev, old) == hashlib.sha256(jcs).hexdigest()
+
+
+def test_a_swap_far_apart_is_reordered_and_time_coverage_is_named() -> None:
+    from relay.core.audit import GENESIS, AuditEvent, AuditRecord, RawRow, chain, verify_chain
+
+    def r(n: int, v: int = 2) -> AuditRecord:
+        return AuditRecord(event=AuditEvent.DECISION, at=AT, relay=CT, outcome="ok", count=n, v=v)
+
+    chained = chain(0, GENESIS, [r(1, 1), r(2, 1), r(3), r(4), r(5)])
+    rows = [
+        RawRow(c.seq, c.prev, c.hash, c.record.canonical().decode(), c.record.at) for c in chained
+    ]
+    assert verify_chain(rows, [], None).time_from == 3
+    a, b = rows[1], rows[4]
+    swapped = [*rows]
+    swapped[1], swapped[4] = b._replace(seq=2), a._replace(seq=5)
+    verdict = verify_chain(swapped, [], None)
+    assert (verdict.ok, verdict.first_bad_seq, verdict.reason) == (False, 2, "reordered")
+    moved = [*rows]
+    moved[3] = rows[3]._replace(at="2026-01-01T00:00:00.000000Z")
+    verdict = verify_chain(moved, [], None)
+    assert (verdict.first_bad_seq, verdict.reason) == (4, "edited")

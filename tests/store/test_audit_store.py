@@ -260,3 +260,26 @@ def test_prune_checkpoints_keeps_each_issuers_newest(store: Store) -> None:
     assert store.prune_checkpoints(later - 365 * DAY, now=later) == 2  # 104 and 14: not 105, 15
     assert [c.seq for c in store.checkpoints(MA)] == [105]
     assert [c.seq for c in store.checkpoints(CT)] == [15]
+
+
+def test_prune_goes_by_the_hashed_time_not_the_column(store: SqlStore) -> None:
+    """A recent record whose time column was moved back a year is not pruned: retention reads
+    the hashed time, and a record that does not verify stops the prefix (it is evidence)."""
+    store.audit_append([rec(T0 + dt.timedelta(days=d), count=d) for d in range(6)])
+    with store.unit():
+        store._execute("UPDATE audit_log SET at = '2020-01-01T00:00:00.000000Z' WHERE seq >= 4")
+    now = (T0 + dt.timedelta(days=365 + 2, hours=12)).timestamp()
+    assert store.audit_prune(now - 365 * DAY, now=now) == 3  # days 0..2, by the hash
+    assert [r.seq for r in store.audit_raw_rows()] == [4, 5, 6]
+    later = now + 100 * DAY  # every record older now, but seq 4's row was tampered with
+    assert store.audit_prune(later - 365 * DAY, now=later) == 0
+    assert verify(store) == (False, 0, "edited")
+
+
+def test_a_window_goes_by_the_hashed_time(store: SqlStore) -> None:
+    store.audit_append([rec(T0 + dt.timedelta(days=d), count=d) for d in range(6)])
+    with store.unit():
+        store._execute("UPDATE audit_log SET at = '2020-01-01T00:00:00.000000Z' WHERE seq = 5")
+    since, until = (T0 + dt.timedelta(days=2)).timestamp(), (T0 + dt.timedelta(days=5)).timestamp()
+    assert [r.record.count for r in store.audit_rows(since=since, until=until)] == [2, 3, 4]
+    assert store.audit_rows(until=(T0 - dt.timedelta(days=1)).timestamp()) == []

@@ -8,7 +8,9 @@
   ``audit.previous_keys``). Prints ``ok: N records, head SEQ HASH12, K checkpoints`` (exit 0)
   or ``broken: record SEQ: REASON`` (exit 1; REASON is ``edited``, ``deleted``, ``reordered``,
   ``truncated``, ``forked`` or ``bad_record``) or ``broken: checkpoint SEQ: CODE`` (one of our
-  own kept checkpoints does not verify). ``--fetch`` also asks every partner in relay.yaml,
+  own kept checkpoints does not verify). After ``ok`` a second line, ``time: covered from
+  record SEQ``: from that record on every record is version 2, its time under its hash
+  (earlier records are version 1). ``--fetch`` also asks every partner in relay.yaml,
   over the federation link (mutual TLS), for the checkpoints it keeps of us
   (``GET /v1/audit/checkpoints``: the newest 1000); a partner that cannot be reached, or a
   token that does not verify against our keys, is named on stderr (``relay audit: verify:
@@ -16,9 +18,10 @@
 * ``relay audit export --config FILE [--since T] [--until T] [--format jsonl|csv]
   [--output FILE]``: records with ``since <= at < until`` (T a date, ``2026-11-01`` =
   midnight UTC, or an RFC 3339 time). JSON Lines: ``seq``, the record's fields, ``prev``,
-  ``hash``. CSV: the header ``seq,at,event,relay,outcome,source,destination,actor_user,
-  actor_agency,envelope_id,digest,rules,policy,topic,kid,count,prev,hash``, rules joined by
-  ``;``, unset fields empty.
+  ``hash``, ``v`` (the record version). CSV: the header ``seq,at,event,relay,outcome,source,
+  destination,actor_user,actor_agency,envelope_id,digest,rules,policy,topic,kid,count,prev,
+  hash,v``, rules joined by ``;``, unset fields empty. The window goes by each record's
+  hashed time.
 * ``relay audit disseminations --config FILE --partner ORI [--since T] [--until T]
   [--format table|jsonl]``: the ``forward`` records to that partner: who received what, when,
   under which policy version. Table columns ``TIME ENVELOPE TOPIC DIGEST POLICY OUTCOME``;

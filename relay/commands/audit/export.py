@@ -39,11 +39,13 @@ CSV_HEADER: Final = (
     "count",
     "prev",
     "hash",
+    "v",  # the record version, last: added after the others (tools read them by position)
 )
 
 
 def _flat(item: ChainedRecord) -> dict[str, Any]:
-    return {"seq": item.seq, **item.record.to_json(), "prev": item.prev, "hash": item.hash}
+    fields = {k: v for k, v in item.record.to_json().items() if k != "v"}
+    return {"seq": item.seq, **fields, "prev": item.prev, "hash": item.hash, "v": item.record.v}
 
 
 @contextlib.contextmanager

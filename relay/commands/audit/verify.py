@@ -164,6 +164,8 @@ def run_verify(args: argparse.Namespace, config: RelayConfig, store: Store) -> i
         seq, digest = verdict.head
         many = len(checkpoints)
         print(f"ok: {verdict.records} records, head {seq} {digest[:12]}, {many} checkpoints")
+        # from this record on the row's time is under its hash (record version 2)
+        print(f"time: covered from record {verdict.time_from}")
     sys.stdout.flush()
     read_audited(store, config, "verify", verdict.records)
     return 0 if verdict.ok and broken is None else 1
