@@ -9,7 +9,7 @@ from typing import Self
 
 from aiohttp import web
 
-from relay.lab.emulator import api_chat, api_react, api_read, files, timeline
+from relay.lab.emulator import api_chat, api_links, api_react, api_read, files, timeline
 from relay.lab.emulator.delivery import DeliveryRecord, DeliveryStats, Dispatcher
 from relay.lab.emulator.limits import Fault, Limit
 from relay.lab.emulator.model import Channel, Json, TokenKind, Workspace
@@ -54,7 +54,13 @@ class Emulator(Waits):
             self.state, self.timings, http=self.webhook, socket=self.sockets
         )
         self.state.sink = self.dispatcher
-        methods = {**api_chat.METHODS, **api_read.METHODS, **api_react.METHODS, **files.METHODS}
+        methods = {
+            **api_chat.METHODS,
+            **api_links.METHODS,
+            **api_read.METHODS,
+            **api_react.METHODS,
+            **files.METHODS,
+        }
         methods.update(self.sockets.methods())
         self._app = build_app(self.state, methods)
         files.add_file_routes(self._app, self.state)
