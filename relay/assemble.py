@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relay.assemble_keys import keyring_from_config, load_signing_key, with_own_key
+from relay.assemble_shadow import shadow_from_config
 from relay.commands.policy import read_policy
 from relay.config import ConfigLoadError, RelayConfig
 from relay.core.backoff import Backoff
@@ -31,6 +32,7 @@ from relay.flow.queues import Loop, QueueTuning
 from relay.flow.receipts import ReceiptDesk
 from relay.flow.records import Recorder
 from relay.flow.runtime import Queues
+from relay.flow.shadow import ShadowSink
 from relay.flow.wire import Signer
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
@@ -130,11 +132,13 @@ async def assemble(
     clock: Clock = utc_now,
     observe: Observer | None = None,
     deliver: PostPort | None = None,
+    shadow_sink: ShadowSink | None = None,
 ) -> Parts:
     """Every part of one relay instance from ``config`` (inside the running event loop: the
     HTTP clients are made here, and Slack's ``auth.test`` is called). ``observe`` sees every
     message judged at the publisher (the lab's report); ``deliver`` takes what a relay
-    without a workspace would post (the lab and the tests; without it, nothing is posted)."""
+    without a workspace would post (the lab and the tests; without it, nothing is posted);
+    ``shadow_sink`` takes the candidate policy's samples (default: counted, nothing more)."""
     now = clock()
     policy = read_policy(str(config.policy), now.date())
     if policy.ori != config.agency:
@@ -146,6 +150,7 @@ async def assemble(
     metrics = RelayMetrics()
     metrics.start_time.set(now.timestamp())
     metrics.policy(policy.ori, policy.digest, now.timestamp())
+    shadow = shadow_from_config(config, now.date(), metrics, shadow_sink)  # before any I/O
     signer = Signer(
         key=load_signing_key(config.signing_key, config.source), kid=config.signing_kid
     )
@@ -266,6 +271,7 @@ async def assemble(
         ttl=fed.envelope_ttl,
         clock=clock,
         wake=queues.outbox.wake,
+        shadow=shadow,
     )
     door = Door(
         agency=config.agency,

@@ -97,3 +97,4 @@ SLACK_CATCH_UP: Final = 60.0  # slack.catch_up_seconds
 SLACK_CANCEL_REACTION: Final = "no_entry"  # slack.cancel_reaction: the author's cancel emoji
 SLACK_STATUS_REACTION: Final = "grey_question"  # slack.status_reaction: "what did partners do?"
 SUPERVISOR_GROUP_TTL: Final = 60.0  # seconds slack.supervisors.usergroup's members are kept
+SHADOW_SAMPLE_MINUTES: Final = 10.0  # policy_candidate_sample_minutes: one sample per partner+kind

@@ -38,6 +38,7 @@ from relay.store.contract import Blobs, Outbox, OutboxItem
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
+    from relay.flow.shadow import Shadow
 
 
 class OutboundStore(Outbox, Blobs, Protocol):
@@ -78,6 +79,7 @@ class Outbound:
         ttl: dt.timedelta,
         clock: Callable[[], dt.datetime],
         wake: Callable[[str], None],
+        shadow: Shadow | None = None,
     ) -> None:
         self.agency = agency
         self.policy = policy
@@ -88,6 +90,7 @@ class Outbound:
         self.ttl = ttl
         self.clock = clock
         self.wake = wake  # the outbox loop of a partner: work queued
+        self.shadow = shadow  # the candidate policy: judged after, never in force
 
     async def publish(self, out: Outgoing) -> dict[str, Decision]:
         """Judge ``out`` for every partner and queue for each what it may receive. An edit
@@ -130,6 +133,8 @@ class Outbound:
                     self.recorder.metrics.observe("queued", queued.partner, waited)
         for queued in outgoing:
             self.wake(queued.partner)
+        if self.shadow is not None:  # what leaves is queued: the candidate only compares
+            await self.shadow.judge(out.message, out.topic, out.envelope_id, decisions, now)
         return decisions
 
     def _envelope(
