@@ -314,7 +314,7 @@ async def _start_slack(relay: RunningRelay) -> None:
         asyncio.create_task(_watch_slack_auth(relay, slack.connection.caller)),
     ]
     if slack.review is not None:
-        relay.tasks.append(asyncio.create_task(slack.review.run()))
+        relay.tasks.append(asyncio.create_task(slack.review.board.run()))
 
 
 async def _watch_slack_auth(relay: RunningRelay, caller: SlackCaller, every: float = 60.0) -> None:

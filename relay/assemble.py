@@ -13,13 +13,13 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from relay.assemble_keys import keyring_from_config, load_signing_key, with_own_key
 from relay.assemble_review import assemble_review
+from relay.assemble_shadow import shadow_from_config
+from relay.assemble_store import open_store_from_config, tuning_from_config
 from relay.commands.policy import read_policy
 from relay.config import ConfigLoadError, RelayConfig
-from relay.core.backoff import Backoff
 from relay.core.ids import issuer_of
 from relay.core.keys import Keyring
 from relay.core.policy.model import Policy
@@ -28,10 +28,11 @@ from relay.federation.tls import client_context
 from relay.flow.door import Door
 from relay.flow.inbound import Inbound, PostPort
 from relay.flow.outbound import Outbound
-from relay.flow.queues import Loop, QueueTuning
+from relay.flow.queues import Loop
 from relay.flow.receipts import ReceiptDesk
 from relay.flow.records import Recorder
 from relay.flow.runtime import Queues
+from relay.flow.shadow import ShadowSink
 from relay.flow.wire import Signer
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
@@ -50,7 +51,6 @@ from relay.slack.supervisors import Supervision
 from relay.store.aio import AsyncStore
 from relay.store.contract import Store
 from relay.store.group import GroupWriter
-from relay.store.open import open_store
 
 __all__ = [
     "Clock",
@@ -106,38 +106,19 @@ class Parts:
     slack: SlackParts | None = None
 
 
-def tuning_from_config(config: RelayConfig) -> QueueTuning:
-    d = config.delivery
-    return QueueTuning(
-        lease=d.lease,
-        batch=d.batch,
-        poll=d.poll,
-        backoff=Backoff(base=d.retry_base, cap=d.retry_cap, max_age=d.max_age.total_seconds()),
-    )
-
-
-def _open_store(config: RelayConfig) -> Store:
-    try:
-        return open_store(config.store, base_dir=Path(config.source).parent)
-    except ValueError as exc:
-        raise ConfigLoadError(config.source, [(1, f"store: {exc}")]) from None
-    except Exception as exc:  # noqa: BLE001 - driver text may echo the URL and its password
-        raise ConfigLoadError(
-            config.source, [(1, f"store: cannot open ({type(exc).__name__})")]
-        ) from None
-
-
 async def assemble(
     config: RelayConfig,
     *,
     clock: Clock = utc_now,
     observe: Observer | None = None,
     deliver: PostPort | None = None,
+    shadow_sink: ShadowSink | None = None,
 ) -> Parts:
     """Every part of one relay instance from ``config`` (inside the running event loop: the
     HTTP clients are made here, and Slack's ``auth.test`` is called). ``observe`` sees every
     message judged at the publisher (the lab's report); ``deliver`` takes what a relay
-    without a workspace would post (the lab and the tests; without it, nothing is posted)."""
+    without a workspace would post (the lab and the tests; without it, nothing is posted);
+    ``shadow_sink`` takes the candidate policy's samples (default: counted, nothing more)."""
     now = clock()
     policy = read_policy(str(config.policy), now.date())
     if policy.ori != config.agency:
@@ -149,13 +130,14 @@ async def assemble(
     metrics = RelayMetrics()
     metrics.start_time.set(now.timestamp())
     metrics.policy(policy.ori, policy.digest, now.timestamp())
+    shadow = shadow_from_config(config, now.date(), metrics, shadow_sink)  # before any I/O
     signer = Signer(
         key=load_signing_key(config.signing_key, config.source), kid=config.signing_kid
     )
     pinned = keyring_from_config(config)  # partners' and origins' keys, as relay.yaml pins
     metrics.keys((k.agency, k.kid, k.not_after.timestamp()) for k in pinned.keys if k.not_after)
     keyring = with_own_key(pinned, config.agency, signer)  # what envelopes verify against
-    store = _open_store(config)
+    store = open_store_from_config(config)
     ledger = Ledger(
         store,
         agency=config.agency,
@@ -269,6 +251,7 @@ async def assemble(
         ttl=fed.envelope_ttl,
         clock=clock,
         wake=queues.outbox.wake,
+        shadow=shadow,
     )
     door = Door(
         agency=config.agency,
@@ -355,6 +338,7 @@ async def assemble(
             recorder=recorder,
             metrics=metrics,
             clock=clock,
+            shadow_sink=shadow_sink,
         )
         slack = SlackParts(
             connection=conn,

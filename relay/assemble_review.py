@@ -12,11 +12,13 @@ from relay.core.policy.model import Policy
 from relay.flow.outbound import Outbound
 from relay.flow.records import Recorder
 from relay.flow.review import ReviewQueue
+from relay.flow.shadow import ShadowSink
 from relay.metrics import RelayMetrics
 from relay.slack.connect import Connection
 from relay.slack.inbox import Inbox
 from relay.slack.publisher import Publisher
 from relay.slack.review import ReviewDesk
+from relay.slack.review_board import ReviewBoard
 from relay.slack.review_metrics import ReviewMetrics
 from relay.slack.supervisors import Supervision
 from relay.store.aio import AsyncStore
@@ -37,11 +39,21 @@ def assemble_review(
     recorder: Recorder,
     metrics: RelayMetrics,
     clock: Callable[[], dt.datetime],
+    shadow_sink: ShadowSink | None = None,
 ) -> ReviewDesk | None:
     slack = config.slack
     if slack is None or slack.review is None:
         return None
     queue = ReviewQueue(config=slack.review, policy=policy, store=store)
+    board = ReviewBoard(
+        config=slack.review,
+        policy=policy,
+        caller=conn.caller,
+        store=store,
+        recorder=recorder,
+        metrics=ReviewMetrics(metrics.registry),
+        clock=clock,
+    )
     desk = ReviewDesk(
         agency=config.agency,
         team=slack.team_id,
@@ -54,10 +66,12 @@ def assemble_review(
         store=store,
         recorder=recorder,
         sink=inbox,
-        metrics=ReviewMetrics(metrics.registry),
+        board=board,
         clock=clock,
     )
-    queue.on_change(desk.wake)
+    queue.on_change(board.wake)
+    if outbound.shadow is not None and shadow_sink is None:
+        outbound.shadow.sink = board  # "the candidate policy would have ..." in the channel
     outbound.review = queue
     publisher.review = desk
     return desk

@@ -71,6 +71,8 @@ _TOP: Final = {
     "delivery",
     "agency",
     "policy",
+    "policy_candidate",
+    "policy_candidate_sample_minutes",
     "signing_key",
     "signing_kid",
     "store",
@@ -109,6 +111,24 @@ def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
                         f"certificate {fp[:16]}... is pinned to both {pinned[fp]} and {link.ori}",
                     )
             partners[link.ori] = link
+    candidate: Path | None = None
+    if root.get("policy_candidate") is not None:
+        candidate = base_dir / value(root, "policy_candidate", str, problems, doc.line, "")
+    sample = float(
+        value(
+            root,
+            "policy_candidate_sample_minutes",
+            (int, float),
+            problems,
+            doc.line,
+            defaults.SHADOW_SAMPLE_MINUTES,
+        )
+    )
+    if sample <= 0:
+        problems.add(
+            root["policy_candidate_sample_minutes"].line,
+            "policy_candidate_sample_minutes must be > 0",
+        )
     slack_loc = root.get("slack")
     slack = slack_section(slack_loc, base_dir, problems) if slack_loc is not None else None
     config = RelayConfig(
@@ -116,6 +136,8 @@ def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
         source=source,
         agency=agency,
         policy=base_dir / value(root, "policy", str, problems, doc.line, ""),
+        policy_candidate=candidate,
+        policy_candidate_sample_minutes=sample,
         signing_key=base_dir / value(root, "signing_key", str, problems, doc.line, ""),
         signing_kid=kid,
         store=value(root, "store", str, problems, doc.line, defaults.STORE_URL),

@@ -203,3 +203,7 @@ class RelayConfig:
     admin: AdminConfig | None = None  # no ``admin:`` section: no admin listener
     audit: AuditConfig = AuditConfig()
     logging: LoggingConfig = LoggingConfig()
+    # a candidate policy judged beside the current one, never in force (docs/review.md)
+    policy_candidate: Path | None = None
+    # at most one sample of a difference per partner and kind this often (minutes)
+    policy_candidate_sample_minutes: float = defaults.SHADOW_SAMPLE_MINUTES

@@ -230,6 +230,28 @@ class RelayMetrics:
             ["agency", "kid"],
             registry=r,
         )
+        self.shadow_judged = Counter(
+            "relay_policy_shadow_judged_total",
+            "Outbound decisions the candidate policy (policy_candidate) also made, never in "
+            "force, per partner.",
+            ["partner"],
+            registry=r,
+        )
+        self.shadow_differences = Counter(
+            "relay_policy_shadow_differences_total",
+            "Candidate decisions that differ from the policy in force, per partner, kind "
+            "(more_blocked, less_blocked, more_stripped, less_stripped, rules_changed) and "
+            "rule id behind the difference.",
+            ["partner", "kind", "rule"],
+            registry=r,
+        )
+        self.shadow_errors = Counter(
+            "relay_policy_shadow_errors_total",
+            "Candidate judgements (judge) or difference samples (sample) that failed; the "
+            "message went as the policy in force decided.",
+            ["stage"],
+            registry=r,
+        )
         self.audit_writable.set(1)
         self.slack_auth.set(float("nan"))  # no workspace checked (yet): neither up nor down
 
@@ -255,6 +277,17 @@ class RelayMetrics:
         self.decisions.labels(code(direction), ori(partner), topic(topic_), act).inc()
         for rule in set(rules):
             self.rule_hits.labels(code(direction), _fit(_RULE, rule), act).inc()
+
+    def shadow_judged_for(self, partner: str) -> None:
+        self.shadow_judged.labels(ori(partner)).inc()
+
+    def shadow_difference(self, partner: str, kind: str, rules: Iterable[str]) -> None:
+        """The candidate's decision for ``partner`` differs in ``kind``, by ``rules``."""
+        for rule in set(rules) or {"none"}:
+            self.shadow_differences.labels(ori(partner), code(kind), _fit(_RULE, rule)).inc()
+
+    def shadow_failed(self, stage: str) -> None:
+        self.shadow_errors.labels(code(stage)).inc()
 
     def envelope_sent(self, partner: str, outcome: str, seconds: float | None = None) -> None:
         self.sent.labels(ori(partner), code(outcome)).inc()

@@ -100,3 +100,4 @@ REVIEW_EXPIRE_HOURS: Final = 24.0  # slack.review.expire_hours: an unreviewed ca
 REVIEW_ALERT_MINUTES: Final = 60.0  # slack.review.alert_minutes: a card waiting this long alerts
 REVIEW_REASONS: Final = ("officer_safety", "public_safety", "investigative_need", "other")
 SUPERVISOR_GROUP_TTL: Final = 60.0  # seconds slack.supervisors.usergroup's members are kept
+SHADOW_SAMPLE_MINUTES: Final = 10.0  # policy_candidate_sample_minutes: one sample per partner+kind

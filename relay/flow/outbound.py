@@ -38,6 +38,7 @@ from relay.store.contract import Blobs, Outbox, OutboxItem
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
+    from relay.flow.shadow import Shadow
 
 
 class Declined(Exception):
@@ -102,6 +103,7 @@ class Outbound:
         clock: Callable[[], dt.datetime],
         wake: Callable[[str], None],
         review: ReviewHook | None = None,
+        shadow: Shadow | None = None,
     ) -> None:
         self.agency = agency
         self.policy = policy
@@ -113,6 +115,7 @@ class Outbound:
         self.clock = clock
         self.wake = wake  # the outbox loop of a partner: work queued
         self.review = review  # the supervisor's review queue (None: not configured)
+        self.shadow = shadow  # the candidate policy: judged after, never in force
 
     async def publish(self, out: Outgoing) -> dict[str, Decision]:
         """Judge ``out`` for every partner and queue for each what it may receive. An edit
@@ -128,6 +131,8 @@ class Outbound:
             decisions.update(await self.review.edit_decisions(out, decisions, now))
         extra = self.review.opened(out, decisions, now) if self.review is not None else None
         await self._queue(out, decisions, now, extra=extra)
+        if self.shadow is not None:  # what leaves is queued: the candidate only compares
+            await self.shadow.judge(out.message, out.topic, out.envelope_id, decisions, now)
         return decisions
 
     async def release(

@@ -15,38 +15,31 @@ channel, the buttons and the reason modal, decisions taken once and carried out 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
-from functools import partial
 from typing import Any, Final
 
 import structlog
 
 from relay.config_schema import ReviewConfig
-from relay.core.mrkdwn import line_text
-from relay.core.policy.engine import evaluate_outbound, explain
+from relay.core.policy.engine import evaluate_outbound
 from relay.core.policy.model import Action, Policy
 from relay.core.policy.review import ReviewMode, message_digest, variant
-from relay.core.slack_parse import parse_event
-from relay.errors import DeliveryError, InputError
+from relay.errors import DeliveryError
 from relay.flow.outbound import Declined, Outbound
 from relay.flow.records import Recorder
 from relay.slack.events import EventSink
 from relay.slack.publisher import Publisher
+from relay.slack.review_board import ReviewBoard, partners_of
 from relay.slack.review_card import (
     KEEP,
     RELEASE,
-    PartnerView,
-    card_blocks,
-    decided_blocks,
     modal_view,
     read_submission,
 )
-from relay.slack.review_metrics import ReviewMetrics
 from relay.slack.supervisors import Supervision
 from relay.slack.web import SlackCaller, message_at
 from relay.store.aio import AsyncStore
@@ -57,18 +50,6 @@ __all__ = ["DECISION", "ReviewDesk"]
 log = structlog.get_logger("relay.slack")
 DECISION: Final = "review_decision"  # the inbox document type of a stored decision
 _BATCH: Final = 20
-
-
-def _partners(row: ReviewRow) -> list[tuple[str, tuple[ReviewMode, ...]]]:
-    try:
-        doc = json.loads(row.partners)
-        return [
-            (str(p["partner"]), tuple(ReviewMode(m) for m in p.get("modes", [])))
-            for p in doc
-            if isinstance(p, dict)
-        ]
-    except (ValueError, KeyError, TypeError):
-        return []
 
 
 class ReviewDesk:
@@ -86,20 +67,13 @@ class ReviewDesk:
         store: AsyncStore,
         recorder: Recorder,
         sink: EventSink,
-        metrics: ReviewMetrics,
+        board: ReviewBoard,
         clock: Callable[[], dt.datetime],
-        poll: float = 5.0,
     ) -> None:
         self.agency, self.team, self.config, self.policy = agency, team, config, policy
         self.publisher, self.outbound, self.caller = publisher, outbound, caller
         self.supervision, self.aio, self.store = supervision, store, store.store
-        self.recorder, self.sink, self.metrics, self.clock = recorder, sink, metrics, clock
-        self.poll = poll
-        self._wake = asyncio.Event()
-        metrics.alert_after.set(config.alert_minutes * 60)
-
-    def wake(self) -> None:
-        self._wake.set()
+        self.recorder, self.sink, self.board, self.clock = recorder, sink, board, clock
 
     # -- the 3-second answer -------------------------------------------------------------
     async def interaction(self, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -149,9 +123,9 @@ class ReviewDesk:
             return
         refusal = await self._refusal(user, row)
         if refusal:
-            await self._ephemeral(self.config.channel, user, refusal)
+            await self.board.ephemeral(self.config.channel, user, refusal)
             return
-        partners = [p for p, modes in _partners(row) if ReviewMode(mode) in modes]
+        partners = [p for p, modes in partners_of(row) if ReviewMode(mode) in modes]
         names = [
             self.policy.partners[p].name if p in self.policy.partners else p for p in partners
         ]
@@ -198,12 +172,6 @@ class ReviewDesk:
             return "Relay: only a supervisor (slack.supervisors) may decide on a held post."
         return None
 
-    async def _ephemeral(self, channel: str, user: str, text: str) -> None:
-        with contextlib.suppress(DeliveryError):
-            await self.caller.api(
-                "chat.postEphemeral", channel, channel=channel, user=user, text=text
-            )
-
     # -- carrying a decision out (the inbox worker) ----------------------------------------
     async def decide(self, key: str, doc: dict[str, Any]) -> None:
         row = await self.aio.review(str(doc.get("review")))
@@ -212,11 +180,11 @@ class ReviewDesk:
             return
         refusal = await self._refusal(user, row)
         if refusal:
-            await self._ephemeral(self.config.channel, user, refusal)
+            await self.board.ephemeral(self.config.channel, user, refusal)
             return
         mode, reason = str(doc.get("mode") or ""), str(doc.get("reason") or "")
         now = self.clock()
-        partners = _partners(row)
+        partners = partners_of(row)
         common = {
             "actor_user": user,
             "actor_agency": self.agency,
@@ -246,17 +214,17 @@ class ReviewDesk:
                     return
         except Declined:
             fresh = await self.aio.review(row.id)
-            await self._ephemeral(
+            await self.board.ephemeral(
                 self.config.channel,
                 user,
                 await self._refusal(user, fresh or row) or "Relay: decided before.",
             )
             return
-        self.metrics.decisions.labels(outcome).inc()
+        self.board.metrics.decisions.labels(outcome).inc()
         fresh = await self.aio.review(row.id)
         if fresh is not None:
-            await self.refresh(fresh, comment=str(doc.get("comment") or ""))
-        await self._tell_author(
+            await self.board.refresh(fresh, comment=str(doc.get("comment") or ""))
+        await self.board.tell_author(
             row,
             outcome,
             mode,
@@ -279,7 +247,7 @@ class ReviewDesk:
         if out is None or message_digest(out.message) != row.digest:
             # gone, or changed since the card was made: the reviewer saw other words
             await self.aio.close_review(row.id, outcome="superseded", at=now.timestamp())
-            await self._ephemeral(
+            await self.board.ephemeral(
                 self.config.channel,
                 str(common["actor_user"]),
                 "Relay: the post was edited or deleted since this card was made; nothing was "
@@ -287,7 +255,7 @@ class ReviewDesk:
             )
             fresh = await self.aio.review(row.id)
             if fresh is not None:
-                await self.refresh(fresh)
+                await self.board.refresh(fresh)
             return False
         decisions = {}
         for partner, modes in partners:
@@ -325,145 +293,3 @@ class ReviewDesk:
                 if isinstance(p, dict) and p.get("partner") == partner:
                     return [str(r) for r in p.get("rules", [])]
         return []
-
-    async def _tell_author(
-        self, row: ReviewRow, outcome: str, mode: str, partners: list[str]
-    ) -> None:
-        if not row.author:
-            return
-        names = ", ".join(
-            self.policy.partners[p].name if p in self.policy.partners else p for p in partners
-        )
-        if outcome == "released":
-            how = "as written" if mode == ReviewMode.AS_WRITTEN else "without the flagged parts"
-            text = f"Relay: a supervisor released your post to {names} ({how})."
-        elif outcome == "kept":
-            text = "Relay: a supervisor kept your post from partners."
-        else:
-            text = "Relay: nobody reviewed your held post in time; it was not shared."
-        await self._ephemeral(row.channel, row.author, text)
-
-    # -- cards ---------------------------------------------------------------------------
-    async def _blocks(self, row: ReviewRow) -> list[dict[str, Any]] | None:
-        """The open card for ``row`` from the message as Slack has it (None: gone)."""
-        try:
-            found = await message_at(self.caller, row.channel, row.ts)
-        except DeliveryError as exc:
-            if exc.retryable:
-                raise
-            found = None
-        if found is None:
-            return None
-        try:
-            message = parse_event({"event": {**found, "type": "message", "channel": row.channel}})
-        except InputError:
-            return None
-        now = self.clock()
-        views = []
-        for partner, modes in _partners(row):
-            p = self.policy.partners.get(partner)
-            current = evaluate_outbound(message, self.policy, partner, row.topic, now=now)
-            _, units = explain(
-                message, variant(self.policy, ReviewMode.WITHOUT_FLAGGED), p, now=now
-            )
-            views.append(
-                PartnerView(
-                    partner=partner,
-                    name=p.name if p else partner,
-                    action=current.action.value,
-                    rules=tuple(dict.fromkeys(r.rule for r in current.reasons)),
-                    modes=modes,
-                    units=tuple(units),
-                )
-            )
-        text = "\n".join(line_text(ln) for part in message.parts if part.body for ln in part.lines)
-        return card_blocks(
-            review_id=row.id,
-            author=row.author,
-            channel=row.channel,
-            ts=row.ts,
-            text=text,
-            partners=views,
-        )
-
-    async def post_card(self, row: ReviewRow) -> None:
-        blocks = await self._blocks(row)
-        if blocks is None:
-            await self.aio.close_review(row.id, outcome="superseded", at=self.clock().timestamp())
-            return
-        answer = await self.caller.api(
-            "chat.postMessage",
-            self.config.channel,
-            channel=self.config.channel,
-            text="A post is held for review",
-            blocks=blocks,
-            unfurl_links=False,
-            unfurl_media=False,
-        )
-        await self.aio.review_posted(
-            row.id,
-            channel=str(answer.get("channel") or self.config.channel),
-            ts=str(answer.get("ts")),
-        )
-
-    async def refresh(self, row: ReviewRow, *, comment: str = "") -> None:
-        """The card shows the row's state now (in place, ``chat.update``)."""
-        if not row.card_ts:
-            return
-        blocks = await self._blocks(row) or [
-            {"type": "section", "text": {"type": "mrkdwn", "text": "_(the post is gone)_"}}
-        ]
-        if row.state not in ("pending", "open"):
-            blocks = decided_blocks(
-                blocks,
-                outcome=row.state,
-                by=row.decided_by,
-                mode=row.mode,
-                reason=row.reason,
-                comment=comment,
-            )
-        with contextlib.suppress(DeliveryError):
-            await self.caller.api(
-                "chat.update",
-                row.card_channel,
-                channel=row.card_channel,
-                ts=row.card_ts,
-                text="A post held for review",
-                blocks=blocks,
-            )
-        await self.aio.card_refreshed(
-            row.id, state=row.state if row.state not in ("pending",) else "open"
-        )
-
-    async def tick(self) -> None:
-        """One round: new cards posted, changed ones refreshed, old ones expired, gauges set."""
-        for row in await self.aio.reviews_to_post(limit=_BATCH):
-            await self.post_card(row)
-        now = self.clock()
-        for row in await self.aio.expire_reviews(now=now.timestamp(), limit=_BATCH):
-            records = self.recorder.entry(
-                "review",
-                outcome="expired",
-                envelope_id=row.id,
-                topic=row.topic,
-                policy=self.policy.ref,
-            )
-            await self.aio.durable(partial(self.recorder.append, records))
-            self.metrics.decisions.labels("expired").inc()
-            await self._tell_author(row, "expired", "", [])
-        for row in await self.aio.cards_to_refresh(limit=_BATCH):
-            await self.refresh(row)
-        waiting, oldest = await self.aio.review_stats()
-        self.metrics.open.set(waiting)
-        self.metrics.oldest.set(now.timestamp() - oldest if oldest is not None else 0)
-
-    async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.tick()
-            except Exception as exc:  # noqa: BLE001 - Slack or the store away: next round
-                self.recorder.problem("review", "desk", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll):
-                    await self._wake.wait()

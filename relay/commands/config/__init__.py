@@ -1,7 +1,8 @@
 """`relay config check FILE [--connect]`: the whole configuration, checked before going live.
 
 Checked: ``relay.yaml`` itself (every ``file:line`` problem of the loader); the policy file
-loads (its own ``file:line`` problems) and is this agency's; the signing key loads, is Ed25519
+and the candidate policy (``policy_candidate``, when named) load (their own ``file:line``
+problems) and are this agency's; the signing key loads, is Ed25519
 and is no placeholder; the TLS certificate, key and CA bundle exist, parse, the certificate
 matches its key and is not expired (a warning under 30 days left); every partner: an https
 URL, certificate pins of 64 hex digits, pinned keys that decode to valid 32-byte Ed25519 keys,
@@ -33,7 +34,7 @@ from typing import Any
 
 from relay.commands.config.keys import check_partners, check_previous_keys, check_signing_key
 from relay.commands.config.placeholders import PLACEHOLDERS, scan_placeholders
-from relay.commands.config.policy_file import check_policy
+from relay.commands.config.policy_file import check_candidate, check_policy
 from relay.commands.config.report import Lines, Report, guard
 from relay.commands.config.services import check_listeners, check_slack, check_store
 from relay.commands.config.tls import check_tls
@@ -71,6 +72,11 @@ def check_config(
         src = config.source
         checks: list[tuple[str, str, Callable[[], Any]]] = [
             ("policy", "policy", lambda: check_policy(config, lines, report, now.date())),
+            (
+                "policy_candidate",
+                "policy_candidate",
+                lambda: check_candidate(config, lines, report, now.date()),
+            ),
             ("signing_key", "signing_key", lambda: check_signing_key(config, lines, report)),
             ("audit", "audit", lambda: check_previous_keys(config, lines, report)),
             ("federation", "TLS", lambda: check_tls(config, lines, report, now)),

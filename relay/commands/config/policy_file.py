@@ -1,5 +1,6 @@
 """The policy file relay.yaml names, checked by ``relay config check``: it loads (its own
-``file:line`` problems), it is this agency's, and its partners and topics match relay.yaml's."""
+``file:line`` problems), it is this agency's, and its partners and topics match relay.yaml's;
+and the candidate policy (``policy_candidate``), if named: it loads and is this agency's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from relay.config import RelayConfig
 from relay.core.policy.load import PolicyLoadError
 from relay.core.policy.model import Policy
 
-__all__ = ["check_policy"]
+__all__ = ["check_candidate", "check_policy"]
 
 
 def check_policy(
@@ -72,3 +73,29 @@ def check_policy(
                     f"channel {cid}: topic '{topic}' is not a topic of the policy",
                 )
     return policy
+
+
+def check_candidate(
+    config: RelayConfig, lines: Lines, report: Report, today: dt.date
+) -> Policy | None:
+    """``policy_candidate``: judged beside the policy in force, so it must load as one."""
+    from relay.commands.policy import read_policy
+
+    path = config.policy_candidate
+    if path is None:
+        return None
+    src, at = config.source, lines.at("policy_candidate")
+    if not path.is_file():
+        report.error(src, at, f"policy_candidate {path}: file not found")
+        return None
+    try:
+        candidate = read_policy(str(path), today)
+    except PolicyLoadError as exc:
+        for line, message in exc.problems:
+            report.error(exc.source or str(path), line, message)
+        return None
+    if candidate.ori != config.agency:
+        report.error(
+            src, at, f"policy_candidate {path} is for {candidate.ori}, not {config.agency}"
+        )
+    return candidate

@@ -5,6 +5,9 @@
 * ``relay policy apply FILE --peer ORI --topic TOPIC``: one Slack message event (bare or
   wrapped) as JSON on stdin; exactly one JSON line on stdout:
   ``{"action": ..., "message": {...} | null, "reasons": [{"rule": ..., "count": n}]}``.
+* ``relay policy diff OLD NEW CASES_DIR`` or ``relay policy diff OLD NEW --config relay.yaml
+  --since DATE``: what NEW decides differently from OLD, over cases or the workspace's recent
+  messages; a summary or ``--json``; exit 0 no change, 1 changes, 2 bad input.
 * ``relay policy test FILE CASES_DIR``: run an agency's example cases; a table, exit 1 on any
   failure. With ``--score``: the table, then one line per case class and a total line
   (``CLASS: leaks N/M, over-redaction N/M (P%), actions N/M (P%)``); exit 1 on any leak or a
@@ -19,6 +22,7 @@ from typing import Any
 
 from relay.commands.policy.apply import decision_to_wire, run_apply
 from relay.commands.policy.cases import case_topic, run_case, simple_case_to_event
+from relay.commands.policy.diff import add_diff_parser
 from relay.commands.policy.files import read_policy, run_check
 from relay.commands.policy.score import CaseScore, fold, leak_haystacks, score_case
 from relay.commands.policy.suite import case_class, run_suite
@@ -91,5 +95,6 @@ def add_parser(subparsers: Any) -> None:
         help="with --score: lowest right-action percentage that passes (default 90.0)",
     )
     test.set_defaults(func=run_suite)
-    for p in (check, apply, test):
+    diff = add_diff_parser(sub)
+    for p in (check, apply, test, diff):
         p.add_argument("--now", default=None, help=argparse.SUPPRESS)

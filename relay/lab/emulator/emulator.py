@@ -9,7 +9,7 @@ from typing import Self
 
 from aiohttp import web
 
-from relay.lab.emulator import api_chat, api_react, api_read, files, timeline
+from relay.lab.emulator import api_chat, api_links, api_react, api_read, files, timeline
 from relay.lab.emulator.api_views import ViewStore
 from relay.lab.emulator.delivery import DeliveryRecord, DeliveryStats, Dispatcher
 from relay.lab.emulator.interact_driver import InteractionDriver
@@ -61,7 +61,13 @@ class Emulator(Waits, InteractionDriver):
         self.interactivity = InteractionSender(
             self.state, self.timings, http=self.webhook, socket=self.sockets
         )
-        methods = {**api_chat.METHODS, **api_read.METHODS, **api_react.METHODS, **files.METHODS}
+        methods = {
+            **api_chat.METHODS,
+            **api_links.METHODS,
+            **api_read.METHODS,
+            **api_react.METHODS,
+            **files.METHODS,
+        }
         methods.update(self.sockets.methods())
         methods.update(self.views.methods())
         self._app = build_app(self.state, methods)

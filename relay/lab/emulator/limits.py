@@ -39,6 +39,7 @@ DEFAULT_LIMITS: Final[dict[str, Limit]] = {
     "chat.postEphemeral": TIER_4,
     "chat.update": TIER_3,
     "chat.delete": TIER_3,
+    "chat.getPermalink": _tier(300),  # Slack: "special", hundreds of requests per minute
     "conversations.history": TIER_3,
     "conversations.replies": TIER_3,
     "conversations.info": TIER_3,
