@@ -97,7 +97,7 @@ class SqlRefusals(SqlEngine):
         if keep < 0:
             raise ValueError("keep must not be negative")
         with self._transaction():
-            for record in records[len(records) - keep :] if keep else ():
+            for record in records[max(0, len(records) - keep) :] if keep else ():
                 self._execute(
                     INSERT_REFUSAL,
                     (
