@@ -18,7 +18,9 @@ MA = "MA9990200"
 MINUTE = dt.timedelta(seconds=60)
 
 
-def _refusal(peer: str = "unknown", reason: str = "peer_unknown", at: dt.datetime = T0):
+def _refusal(
+    peer: str = "unknown", reason: str = "peer_unknown", at: dt.datetime = T0
+) -> RefusalRecord:
     return RefusalRecord(at=at, peer=peer, reason=reason, http_status=403)
 
 
@@ -105,7 +107,7 @@ def test_tally_refuses_nonsense_settings():
         RefusalTally(window=MINUTE, keep=-1)
 
 
-def test_store_keeps_the_last_n_refusals_and_every_window(tmp_path: Path):
+def test_store_keeps_the_last_n_refusals_and_every_window(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "relay.db")
     try:
         records = [_refusal(at=T0 + dt.timedelta(seconds=i)) for i in range(30)]
