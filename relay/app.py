@@ -82,6 +82,7 @@ class RunningRelay:
     async def drain(self, rounds: int = 3) -> None:
         """Until the queues have nothing due and the receipts owed are sent (tests, the
         lab)."""
+        await self.parts.refusals.flush()  # what was refused: in the store and the ledger
         await self.parts.queues.drain(rounds)
         receipts = self.parts.receipts
         for _ in range(8):  # bounded: each round sends a batch per peer
@@ -159,6 +160,8 @@ class RunningRelay:
         for task in self.tasks:  # the Slack event worker: what it leased is given back
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        with suppress(Exception):  # the refusal windows closed, with their counts
+            await parts.refusals.flush(closing=True)
         await parts.receipts.close()
         # The queues finish the batches in hand within a bound, then give back their leases:
         # the next start (or another instance) resumes the rest.
@@ -212,6 +215,7 @@ async def start_relay(
     relay.tasks += [
         asyncio.create_task(checkpoint_loop(parts, config.audit.checkpoint_interval)),
         asyncio.create_task(parts.receipts.run()),
+        asyncio.create_task(parts.refusals.run()),
     ]
     log.info(
         "relay_started",

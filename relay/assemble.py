@@ -31,6 +31,7 @@ from relay.flow.outbound import Outbound
 from relay.flow.queues import Loop, QueueTuning
 from relay.flow.receipts import ReceiptDesk
 from relay.flow.records import Recorder
+from relay.flow.refusals import RefusalLog
 from relay.flow.runtime import Queues
 from relay.flow.shadow import ShadowSink
 from relay.flow.wire import Signer
@@ -101,6 +102,7 @@ class Parts:
     queues: Queues
     door: Door
     receipts: ReceiptDesk
+    refusals: RefusalLog  # counted in memory, written in batches (run, flushed at stop)
     instance: str
     slack: SlackParts | None = None
 
@@ -273,6 +275,14 @@ async def assemble(
         wake=queues.outbox.wake,
         shadow=shadow,
     )
+    refusals = RefusalLog(
+        agency=config.agency,
+        store=aio,
+        recorder=recorder,
+        clock=clock,
+        window=fed.refusal_window,
+        keep=fed.refusals_kept,
+    )
     door = Door(
         agency=config.agency,
         inbound=inbound,
@@ -282,6 +292,7 @@ async def assemble(
         keyring=pinned,
         fingerprints={fp: o for o, link in config.partners.items() for fp in link.tls_sha256},
         clock=clock,
+        refusals=refusals,
         receipt=receipts.accepted,
     )
     slack = None
@@ -377,6 +388,7 @@ async def assemble(
         queues=queues,
         door=door,
         receipts=receipts,
+        refusals=refusals,
         instance=instance,
         slack=slack,
     )

@@ -70,6 +70,8 @@ class FederationConfig:
     rate_per_second: float
     rate_burst: int
     envelope_ttl: dt.timedelta
+    refusal_window: float = defaults.REFUSAL_WINDOW  # seconds
+    refusals_kept: int = defaults.REFUSALS_KEPT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

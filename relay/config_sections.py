@@ -197,10 +197,13 @@ _FEDERATION_KEYS: Final = {
     "read_timeout_seconds",
     "rate_limit",
     "envelope_ttl_days",
+    "refusals",
 }
 
 
 def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> FederationConfig:
+    from relay.config_refusals import refusals_section  # it reads with this module's helpers
+
     m = _mapping(loc, "federation", _FEDERATION_KEYS, problems, line)
     fline = loc.line if loc else line
     listen = _mapping(m.get("listen"), "listen", {"host", "port"}, problems, fline)
@@ -238,6 +241,7 @@ def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> F
         envelope_ttl=dt.timedelta(
             days=_value(m, "envelope_ttl_days", int, problems, fline, defaults.ENVELOPE_TTL.days)
         ),
+        **refusals_section(m.get("refusals"), problems, fline),
     )
 
 

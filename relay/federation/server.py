@@ -3,8 +3,8 @@
 
 HTTP concerns only (who the TLS peer is, rate, size, time, status codes); what an envelope
 means is the flow's business (:class:`EnvelopeHandler`, ``relay.flow.door.Door``). Every
-refusal is answered ``{"error": "<reason>"}`` with a stable reason and status, and recorded
-(ids and codes only).
+refusal is answered ``{"error": "<reason>"}`` with a stable reason and status, and counted
+(ids and codes only; ``relay.flow.refusals`` writes them in aggregate, off the loop).
 See ``docs/openapi.yaml``.
 """
 
@@ -63,14 +63,20 @@ class EnvelopeHandler(Protocol):
 
     async def readiness(self) -> dict[str, bool]: ...
 
-    async def record_refusal(self, record: RefusalRecord) -> None: ...
+    async def record_refusal(self, record: RefusalRecord) -> None:
+        """Counted at once, written later in a batch: nothing blocks or is written here."""
 
     async def store_blob(self, sha256: str, mime: str, data: bytes) -> None: ...
 
 
+UNKNOWN_PEER: Final = "unknown"  # every certificate nobody pinned: one peer, one bucket
+MAX_BUCKETS: Final = 4096  # partners are few; a bound all the same
+
+
 @dataclass(slots=True)
 class RateLimiter:
-    """A token bucket per peer: ``rate`` tokens a second, at most ``burst`` saved up."""
+    """A token bucket per peer: ``rate`` tokens a second, at most ``burst`` saved up. The
+    certificates no partner pinned share one bucket (:data:`UNKNOWN_PEER`)."""
 
     rate: float
     burst: int
@@ -80,6 +86,8 @@ class RateLimiter:
     def take(self, peer: str) -> float:
         """0 when allowed; otherwise the seconds to wait before trying again."""
         now = self.clock()
+        if peer not in self._buckets and len(self._buckets) >= MAX_BUCKETS:
+            del self._buckets[next(iter(self._buckets))]  # the oldest: it starts full again
         tokens, last = self._buckets.get(peer, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - last) * self.rate)
         if tokens >= 1.0:
@@ -109,7 +117,8 @@ async def _refusal(
 
 
 async def _record(request: web.Request, reason: Reason, *, peer: str, body: bytes | None) -> int:
-    """A refusal counted, logged and kept (ids and codes only); its HTTP status."""
+    """A refusal counted (ids and codes only; logged and kept in aggregate); its HTTP
+    status."""
     status = reason.http_status or 400
     await request.app[HANDLER].record_refusal(
         RefusalRecord(
@@ -140,20 +149,21 @@ async def _errors(
 
 async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes] | web.Response:
     """Who the TLS peer is, its rate, and the body within ``limit`` bytes and the time
-    allowed; or the refusal to answer."""
+    allowed; or the refusal to answer. The peer and its rate are checked first, and a refusal
+    is only counted (:meth:`EnvelopeHandler.record_refusal` writes nothing on the loop)."""
     handler = request.app[HANDLER]
     fingerprint = peer_fingerprint(request.transport)
     peer = handler.partner_for_fingerprint(fingerprint) if fingerprint else None
-    if peer is None:
-        return await _refusal(request, Reason.PEER_UNKNOWN, peer="unknown")
-    wait = request.app[LIMITER].take(peer)
+    wait = request.app[LIMITER].take(peer or UNKNOWN_PEER)
     if wait > 0:
         return await _refusal(
             request,
             Reason.RATE_LIMITED,
-            peer=peer,
+            peer=peer or UNKNOWN_PEER,
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
+    if peer is None:
+        return await _refusal(request, Reason.PEER_UNKNOWN, peer=UNKNOWN_PEER)
     if request.content_length is not None and request.content_length > limit:
         return await _refusal(request, Reason.TOO_LARGE, peer=peer)
     try:

@@ -3,17 +3,15 @@ refusals to record, this relay's public keys, and its readiness."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable
 from typing import Any, Protocol
-
-import structlog
 
 from relay.core.keys import Keyring, public_jwk
 from relay.federation.server import Accepted
 from relay.flow.inbound import Inbound
 from relay.flow.records import Recorder
+from relay.flow.refusals import RefusalLog
 from relay.flow.wire import Signer
 from relay.store.aio import AsyncStore
 from relay.store.contract import Blobs, Lifecycle, RefusalRecord, Refusals
@@ -24,8 +22,6 @@ class DoorStore(Refusals, Blobs, Lifecycle, Protocol):
 
 
 __all__ = ["Door"]
-
-log = structlog.get_logger("relay.flow")
 
 
 class Door:
@@ -40,6 +36,7 @@ class Door:
         keyring: Keyring,
         fingerprints: dict[str, str],
         clock: Callable[[], dt.datetime],
+        refusals: RefusalLog,
         receipt: Callable[[Accepted], str | None] = lambda accepted: None,
     ) -> None:
         self.agency = agency
@@ -51,6 +48,7 @@ class Door:
         self.keyring = keyring
         self._fingerprints = fingerprints  # certificate sha256 hex -> partner ORI
         self.clock = clock
+        self.refusals = refusals  # counted in memory, written in batches
         self._receipt = receipt  # the signed "accepted" receipt answered with an envelope
 
     async def handle_peer_envelope(
@@ -82,31 +80,8 @@ class Door:
         return {"store": store_ok, "policy": True, "partner_keys": keys_ok}
 
     async def record_refusal(self, record: RefusalRecord) -> None:
-        """Counted, logged, and kept with its audit record (off the event loop)."""
-        recorder = self.recorder
-        recorder.metrics.envelope_refused(record.peer, record.reason)
-        log.info(
-            "envelope_refused",
-            partner=record.peer,
-            reason=record.reason,
-            status=record.http_status,
-            digest=record.digest,
-        )
-        records = recorder.entry(
-            "refusal",
-            source=record.peer if record.peer != "unknown" else None,
-            destination=self.agency,
-            envelope_id=record.envelope_id,
-            digest=record.digest,
-            outcome=record.reason,
-        )
-
-        def write() -> None:
-            self.store.record_refusal(record)
-            with contextlib.suppress(Exception):  # counted and logged by the ledger
-                recorder.append(records)
-
-        await self.aio.run(write)
+        """Counted now, written with the next batch of refusals (off the event loop)."""
+        self.refusals.note(record)
 
     async def store_blob(self, sha256: str, mime: str, data: bytes) -> None:
         await self.aio.run(lambda: self.store.put_blob(sha256=sha256, mime=mime, data=data))

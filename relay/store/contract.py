@@ -18,6 +18,7 @@ from relay.core.backoff import Attempt
 from relay.core.reasons import Reason
 from relay.store.contract_posts import Blobs, PostCopy, PostMap
 from relay.store.contract_receipts import OwedReceipt, ReceiptRow, Receipts
+from relay.store.contract_refusals import RefusalWindow
 
 __all__ = [
     "ROLES",
@@ -42,6 +43,7 @@ __all__ = [
     "Receipts",
     "ReceiveOutcome",
     "RefusalRecord",
+    "RefusalWindow",
     "Refusals",
     "Store",
     "StoredCheckpoint",
@@ -311,6 +313,15 @@ class Refusals(Protocol):
 
     def refusals(self, *, limit: int | None = None) -> list[RefusalRecord]:
         """The refusals in the order recorded; with ``limit``, only the last ``limit``."""
+
+    def record_refusals(
+        self, records: Sequence[RefusalRecord], windows: Sequence[RefusalWindow], *, keep: int
+    ) -> None:
+        """One transaction: ``records`` added, then only the last ``keep`` refusals kept;
+        ``windows`` written (a window already kept, same peer, reason and start, updated)."""
+
+    def refusal_windows(self, *, limit: int) -> list[RefusalWindow]:
+        """The last ``limit`` windows by start, newest first."""
 
 
 class Admin(Protocol):

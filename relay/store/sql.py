@@ -233,6 +233,22 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ("CREATE INDEX posted_at ON posted (channel, ts)",),
     # 9: an envelope's outbox rows found by its id (receipts, the author's view)
     ("CREATE INDEX outbox_envelope ON outbox (envelope_id)",),
+    # 10: refusals counted per peer, reason and window of time (the refusals table keeps only
+    #     the last individual ones)
+    (
+        """
+        CREATE TABLE refusal_windows (
+            peer TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT NOT NULL,
+            count BIGINT NOT NULL,
+            closed INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (peer, reason, started_at)
+        )
+        """,
+        "CREATE INDEX refusal_windows_started ON refusal_windows (started_at)",
+    ),
 )
 
 # -- schema version (a table, so both backends track it alike) --------------------------------
