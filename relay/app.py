@@ -288,7 +288,10 @@ async def _start_slack(relay: RunningRelay) -> None:
                 source, [(1, "slack app token not found (app_token_env / app_token_file)")]
             )
         relay.socket = SocketModeReceiver(
-            slack.inbox, app_token=app_token, web_client=slack.connection.web_client
+            slack.inbox,
+            app_token=app_token,
+            web_client=slack.connection.web_client,
+            refusals=relay.parts.recorder,
         )
         await relay.socket.start()
     else:
@@ -298,7 +301,8 @@ async def _start_slack(relay: RunningRelay) -> None:
                 source,
                 [(1, "slack signing secret not found (signing_secret_env / signing_secret_file)")],
             )
-        runner = web.AppRunner(build_events_app(slack.inbox, secret), access_log=None)
+        events = build_events_app(slack.inbox, secret, refusals=relay.parts.recorder)
+        runner = web.AppRunner(events, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port)
         await site.start()

@@ -160,6 +160,19 @@ class RelayMetrics:
             "Slack events taken and not yet processed.",
             registry=r,
         )
+        self.slack_refused = Counter(
+            "relay_slack_events_refused_total",
+            "Signed Slack events acknowledged and not used (malformed, not JSON, ...), and "
+            "stored events set aside, by reason code.",
+            ["reason"],
+            registry=r,
+        )
+        self.slack_rejected = Counter(
+            "relay_slack_requests_rejected_total",
+            "Unauthenticated requests to the Slack events listener refused, by reason code.",
+            ["reason"],
+            registry=r,
+        )
         self.latency = Histogram(
             "relay_delivery_latency_seconds",
             "Latency per stage: queued (Slack event to outbox), sent (outbox to partner "
@@ -308,6 +321,12 @@ class RelayMetrics:
 
     def photo_unforwarded(self, topic_: str, reason: str) -> None:
         self.photos_unforwarded.labels(topic(topic_), code(reason)).inc()
+
+    def slack_event_refused(self, reason: str) -> None:
+        self.slack_refused.labels(code(reason)).inc()
+
+    def slack_request_rejected(self, reason: str) -> None:
+        self.slack_rejected.labels(code(reason)).inc()
 
     def posted(self, partner: str, kind: str) -> None:
         self.posts.labels(ori(partner), code(kind)).inc()

@@ -52,6 +52,13 @@ class Reason(StrEnum):
     BAD_REQUEST = "bad_request"  # not JSON, wrong content type
     UNAVAILABLE = "unavailable"  # this relay cannot take envelopes now (its audit ledger)
     INTERNAL = "internal"  # anything unexpected (never a traceback to a peer)
+    # -- decided at the Slack listener's edge (and for stored events): never a federation answer
+    TIMESTAMP_INVALID = "timestamp_invalid"  # X-Slack-Request-Timestamp missing, not ASCII digits
+    TIMESTAMP_SKEWED = "timestamp_skewed"  # a Slack request timestamp outside the 5-minute window
+    ENCODING_INVALID = "encoding_invalid"  # a body that is not strict UTF-8
+    JSON_INVALID = "json_invalid"  # not JSON (or NaN, Infinity, a number past the digit limit)
+    JSON_TOO_DEEP = "json_too_deep"  # JSON nested deeper than the reader allows
+    DUPLICATE_KEY = "duplicate_key"  # a JSON object naming one key twice, at any level
     # -- sharing policy and routing ------------------------------------------------------------
     PARTNER_UNKNOWN = "partner_unknown"  # not a partner in our policy
     TOPIC_NOT_SHARED = "topic_not_shared"  # we do not share the topic with the partner
@@ -167,6 +174,17 @@ TABLE: Final[Mapping[Reason, ReasonSpec]] = {
             R.NOTHING_LEFT,
             R.LANGUAGE_NOT_COVERED,
             R.TOO_COMPLEX,
+        )
+    },
+    **{
+        r: ReasonSpec(None, False, _WARN)
+        for r in (
+            R.TIMESTAMP_INVALID,
+            R.TIMESTAMP_SKEWED,
+            R.ENCODING_INVALID,
+            R.JSON_INVALID,
+            R.JSON_TOO_DEEP,
+            R.DUPLICATE_KEY,
         )
     },
     R.UNREACHABLE: ReasonSpec(None, True, _WARN),
