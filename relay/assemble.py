@@ -24,6 +24,7 @@ from relay.core.keys import Keyring
 from relay.core.policy.model import Policy
 from relay.federation.client import PeerClient
 from relay.federation.tls import client_context
+from relay.flow.blobs import FileSweep
 from relay.flow.door import Door
 from relay.flow.inbound import Inbound, PostPort
 from relay.flow.outbound import Outbound
@@ -98,6 +99,7 @@ class Parts:
     inbound: Inbound
     queues: Queues
     door: Door
+    files: FileSweep  # photos deleted once no envelope needs them
     receipts: ReceiptDesk
     instance: str
     slack: SlackParts | None = None
@@ -277,6 +279,7 @@ async def assemble(
         fingerprints={fp: o for o, link in config.partners.items() for fp in link.tls_sha256},
         clock=clock,
         receipt=receipts.accepted,
+        files_quota=(fed.files.partner_quota_bytes, fed.files.partner_quota_files),
     )
     slack = None
     if conn is not None and channels is not None and poster is not None and config.slack:
@@ -370,6 +373,13 @@ async def assemble(
         inbound=inbound,
         queues=queues,
         door=door,
+        files=FileSweep(
+            store=aio,
+            recorder=recorder,
+            clock=lambda: clock().timestamp(),
+            grace=fed.files.orphan_grace,
+            interval=fed.files.sweep_interval,
+        ),
         receipts=receipts,
         instance=instance,
         slack=slack,

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from relay.config_files import FilesConfig
 from relay.core import defaults
 
 __all__ = [
@@ -70,6 +71,7 @@ class FederationConfig:
     rate_per_second: float
     rate_burst: int
     envelope_ttl: dt.timedelta
+    files: FilesConfig = field(default_factory=FilesConfig)  # federation.files: pushed photos
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Final
 
+from relay.config_files import files_section
 from relay.config_schema import (
     AdminConfig,
     AuditConfig,
@@ -197,6 +198,7 @@ _FEDERATION_KEYS: Final = {
     "read_timeout_seconds",
     "rate_limit",
     "envelope_ttl_days",
+    "files",
 }
 
 
@@ -238,6 +240,7 @@ def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> F
         envelope_ttl=dt.timedelta(
             days=_value(m, "envelope_ttl_days", int, problems, fline, defaults.ENVELOPE_TTL.days)
         ),
+        files=files_section(m.get("files"), problems, fline),
     )
 
 

@@ -10,16 +10,17 @@ from typing import Any, Protocol
 
 import structlog
 
+from relay.core import defaults
 from relay.core.keys import Keyring, public_jwk
 from relay.federation.server import Accepted
 from relay.flow.inbound import Inbound
 from relay.flow.records import Recorder
 from relay.flow.wire import Signer
 from relay.store.aio import AsyncStore
-from relay.store.contract import Blobs, Lifecycle, RefusalRecord, Refusals
+from relay.store.contract import BlobHold, BlobHoldings, Lifecycle, RefusalRecord, Refusals
 
 
-class DoorStore(Refusals, Blobs, Lifecycle, Protocol):
+class DoorStore(Refusals, BlobHoldings, Lifecycle, Protocol):
     """What the federation listener's port writes: refusals and pushed files."""
 
 
@@ -41,6 +42,7 @@ class Door:
         fingerprints: dict[str, str],
         clock: Callable[[], dt.datetime],
         receipt: Callable[[Accepted], str | None] = lambda accepted: None,
+        files_quota: tuple[int, int] = (defaults.FILES_QUOTA_BYTES, defaults.FILES_QUOTA_COUNT),
     ) -> None:
         self.agency = agency
         self.inbound = inbound
@@ -52,6 +54,7 @@ class Door:
         self._fingerprints = fingerprints  # certificate sha256 hex -> partner ORI
         self.clock = clock
         self._receipt = receipt  # the signed "accepted" receipt answered with an envelope
+        self.files_quota = files_quota  # bytes and files held per partner, at most
 
     async def handle_peer_envelope(
         self, body: bytes, *, peer: str, data: object | None = None
@@ -108,5 +111,19 @@ class Door:
 
         await self.aio.run(write)
 
-    async def store_blob(self, sha256: str, mime: str, data: bytes) -> None:
-        await self.aio.run(lambda: self.store.put_blob(sha256=sha256, mime=mime, data=data))
+    async def store_blob(self, sha256: str, mime: str, data: bytes, *, peer: str) -> BlobHold:
+        """A checked file kept, charged to ``peer`` within its quota (off the event loop)."""
+        held = await self.aio.hold_blob(
+            sha256=sha256,
+            mime=mime,
+            data=data,
+            peer=peer,
+            at=self.clock().timestamp(),
+            quota_bytes=self.files_quota[0],
+            quota_files=self.files_quota[1],
+        )
+        if held is BlobHold.STORED:
+            self.recorder.metrics.blob_stored(peer, len(data))
+        elif held is BlobHold.OVER_QUOTA:
+            log.warning("file_quota_exceeded", partner=peer, size=len(data))
+        return held
