@@ -3,8 +3,9 @@ file, how much every partner holds here, which envelopes name each file, and the
 deletes the files nothing needs any more.
 
 A file is needed while an envelope naming it is still to be worked: an inbound item pending
-and not expired (to post it, or pass it on), or an outbox row pending or dead-lettered (an
-operator may retry it) and not expired. A file nothing needs is deleted when an envelope named
+and not expired (to post it, or pass it on), or an outbox row pending (unsent, or a retry to
+come) and not expired. Posted, withheld, refused or dead-lettered is settled (a dead letter an
+operator retries goes without the file). A file nothing needs is deleted when an envelope named
 it after its last push (it was used), or else once it has been held longer than the grace
 period (pushed, and never named)."""
 

@@ -24,28 +24,30 @@ INSERT_NAME: Final = (
     "INSERT INTO blob_names (sha256, queue, party, envelope_id, named_at) "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256, queue, party, envelope_id) DO NOTHING"
 )
-# A name is live while its item still needs the file: an inbound item pending and not expired;
-# an outbox row pending, or dead-lettered (``relay queue retry`` may send it again), and not
-# expired. $1: now.
+# A name is live while its item still needs the file: an inbound item or an outbox row
+# pending (a first attempt or a retry to come) and not expired. Done or dead-lettered is
+# settled: a dead letter retried by an operator goes without the file. $1: now.
 _LIVE: Final = """(
     (n.queue = 'inbound' AND EXISTS (
         SELECT 1 FROM inbound i WHERE i.issuer = n.party AND i.envelope_id = n.envelope_id
           AND i.state = 'pending' AND i.expires_at > $1))
     OR (n.queue = 'outbox' AND EXISTS (
         SELECT 1 FROM outbox o WHERE o.partner = n.party AND o.envelope_id = n.envelope_id
-          AND o.state IN ('pending', 'dead') AND o.expires_at > $1))
+          AND o.state = 'pending' AND o.expires_at > $1))
 )"""
 # Files from before migration 10 (no push time) are held as if pushed at $1.
 STAMP_LEGACY: Final = "UPDATE blobs SET pushed_at = $1 WHERE pushed_at IS NULL"
-# Nothing needs it, and it was used (named after its last push) or held past the grace period
-# ($2: now - grace). Oldest first, $3 at most.
+# Nothing needs it, and it was used (named after its last push; this relay's own files are
+# named in the transaction that keeps them) or held past the grace period ($2: now - grace).
+# Oldest first, $3 at most.
 DELETE_UNNEEDED: Final = f"""
     DELETE FROM blobs WHERE sha256 IN (
         SELECT b.sha256 FROM blobs b
         WHERE b.pushed_at IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM blob_names n WHERE n.sha256 = b.sha256 AND {_LIVE})
           AND (b.pushed_at <= $2 OR EXISTS (
-              SELECT 1 FROM blob_names u WHERE u.sha256 = b.sha256 AND u.named_at >= b.pushed_at))
+              SELECT 1 FROM blob_names u
+              WHERE u.sha256 = b.sha256 AND (b.peer = '' OR u.named_at >= b.pushed_at)))
         ORDER BY b.pushed_at LIMIT $3)
     RETURNING size
 """  # noqa: S608 - constant text (_LIVE), values bound

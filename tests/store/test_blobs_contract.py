@@ -130,27 +130,33 @@ def _out(envelope_id: str, sha: str, *, partner: str = PEER, exp: float = FAR) -
 
 
 def test_our_own_file_is_kept_until_every_outbox_row_naming_it_is_sent(store: Store) -> None:
-    """Kept while a row is unsent or waiting for a retry, and while dead-lettered (an operator
-    may retry it) until it expires; the outbox rows themselves stay (receipts need them)."""
+    """Kept while a row is unsent or waiting for a retry; gone once every row is sent or
+    dead-lettered (or expired). The outbox rows themselves stay (receipts need them)."""
     sha, data = _blob(7)
     store.put_blob(sha256=sha, mime="image/jpeg", data=data)
     now, late = T0 + 10, T0 + 2 * GRACE
-    store.enqueue([_out("o1", sha), _out("o2", sha, partner="NY9990300", exp=late + 500)], now=now)
+    store.enqueue([_out("o1", sha), _out("o2", sha, partner="NY9990300")], now=now)
     assert _sweep(store, late) == 0
     (a,) = store.claim_outbox(PEER, owner="w", now=late, lease=30.0, limit=5)
     store.settle_outbox(
         [(a.seq, Attempt(state="pending", next_at=late + 60))], owner="w", now=late
     )
-    assert _sweep(store, late + 1) == 0  # a retry pending
+    (b,) = store.claim_outbox("NY9990300", owner="w", now=late, lease=30.0, limit=5)
+    store.settle_outbox([(b.seq, Attempt(state="dead", reason="x"))], owner="w", now=late + 1)
+    assert _sweep(store, late + 2) == 0  # a retry pending for PEER
     (a,) = store.claim_outbox(PEER, owner="w", now=late + 60, lease=30.0, limit=5)
     store.settle_outbox([(a.seq, Attempt(state="done"))], owner="w", now=late + 61)
-    (b,) = store.claim_outbox("NY9990300", owner="w", now=late + 61, lease=30.0, limit=5)
-    store.settle_outbox([(b.seq, Attempt(state="dead", reason="x"))], owner="w", now=late + 62)
-    assert _sweep(store, late + 400) == 0  # dead-lettered, not expired: may be retried
-    assert store.get_blob(sha) is not None
-    assert _sweep(store, late + 500) == 1
+    assert _sweep(store, late + 62) == 1
     assert store.get_blob(sha) is None
     assert len(store.queue_entries()) == 2  # outbox rows are not pruned
+
+
+def test_an_expired_outbox_row_no_longer_holds_its_file(store: Store) -> None:
+    sha, data = _blob(8)
+    store.put_blob(sha256=sha, mime="image/jpeg", data=data)
+    store.enqueue([_out("o1", sha, exp=T0 + 2 * GRACE)], now=T0)
+    assert _sweep(store, T0 + 2 * GRACE - 1) == 0
+    assert _sweep(store, T0 + 2 * GRACE) == 1
 
 
 def test_a_sweep_is_bounded(store: Store) -> None:
