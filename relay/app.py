@@ -216,6 +216,7 @@ async def start_relay(
         asyncio.create_task(checkpoint_loop(parts, config.audit.checkpoint_interval)),
         asyncio.create_task(parts.receipts.run()),
         asyncio.create_task(parts.refusals.run()),
+        asyncio.create_task(parts.files.run()),
     ]
     log.info(
         "relay_started",
@@ -246,6 +247,7 @@ async def _listen(parts: Parts) -> RunningRelay:
         read_timeout=fed.read_timeout,
         rate_per_second=fed.rate_per_second,
         rate_burst=fed.rate_burst,
+        max_file_bytes=fed.files.max_bytes,
     )
     add_checkpoint_routes(app, ReceivedCheckpoints(parts.ledger, parts.metrics))
     add_receipt_routes(app, parts.receipts)

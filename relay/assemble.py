@@ -25,6 +25,7 @@ from relay.core.keys import Keyring
 from relay.core.policy.model import Policy
 from relay.federation.client import PeerClient
 from relay.federation.tls import client_context
+from relay.flow.blobs import FileSweep
 from relay.flow.door import Door
 from relay.flow.inbound import Inbound, PostPort
 from relay.flow.outbound import Outbound
@@ -101,6 +102,7 @@ class Parts:
     inbound: Inbound
     queues: Queues
     door: Door
+    files: FileSweep  # photos deleted once no envelope needs them
     receipts: ReceiptDesk
     refusals: RefusalLog  # counted in memory, written in batches (run, flushed at stop)
     instance: str
@@ -294,6 +296,7 @@ async def assemble(
         clock=clock,
         refusals=refusals,
         receipt=receipts.accepted,
+        files_quota=(fed.files.partner_quota_bytes, fed.files.partner_quota_files),
     )
     slack = None
     if conn is not None and channels is not None and poster is not None and config.slack:
@@ -387,6 +390,13 @@ async def assemble(
         inbound=inbound,
         queues=queues,
         door=door,
+        files=FileSweep(
+            store=aio,
+            recorder=recorder,
+            clock=lambda: clock().timestamp(),
+            grace=fed.files.orphan_grace,
+            interval=fed.files.sweep_interval,
+        ),
         receipts=receipts,
         refusals=refusals,
         instance=instance,

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from relay.config_files import FilesConfig
 from relay.core import defaults
 
 __all__ = [
@@ -72,6 +73,7 @@ class FederationConfig:
     envelope_ttl: dt.timedelta
     refusal_window: float = defaults.REFUSAL_WINDOW  # seconds
     refusals_kept: int = defaults.REFUSALS_KEPT
+    files: FilesConfig = field(default_factory=FilesConfig)  # federation.files: pushed photos
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

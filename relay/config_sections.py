@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Final
 
+from relay.config_files import files_section
 from relay.config_schema import (
     AdminConfig,
     AuditConfig,
@@ -198,6 +199,7 @@ _FEDERATION_KEYS: Final = {
     "rate_limit",
     "envelope_ttl_days",
     "refusals",
+    "files",
 }
 
 
@@ -242,6 +244,7 @@ def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> F
             days=_value(m, "envelope_ttl_days", int, problems, fline, defaults.ENVELOPE_TTL.days)
         ),
         **refusals_section(m.get("refusals"), problems, fline),
+        files=files_section(m.get("files"), problems, fline),
     )
 
 

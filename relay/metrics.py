@@ -28,7 +28,7 @@ from prometheus_client import (
 
 from relay import __version__
 from relay.core.ids import is_kid, is_ori
-from relay.store.contract import QueueStat
+from relay.store.contract import BlobUsage, QueueStat
 
 __all__ = ["LATENCY_BUCKETS", "RelayMetrics"]
 
@@ -265,6 +265,19 @@ class RelayMetrics:
             ["stage"],
             registry=r,
         )
+        self.blob_bytes = Gauge(
+            "relay_blobs_held_bytes",
+            "Bytes of files held (photos partners pushed, and this relay's own until sent), by "
+            "holder: the partner's ORI, or self.",
+            ["holder"],
+            registry=r,
+        )
+        self.blob_count = Gauge(
+            "relay_blobs_held",
+            "Files held, by holder (as relay_blobs_held_bytes).",
+            ["holder"],
+            registry=r,
+        )
         self.audit_writable.set(1)
         self.slack_auth.set(float("nan"))  # no workspace checked (yet): neither up nor down
 
@@ -355,6 +368,21 @@ class RelayMetrics:
 
     def receipt(self, direction: str, partner: str, outcome: str) -> None:
         self.receipts.labels(code(direction), ori(partner), code(outcome)).inc()
+
+    def blob_stored(self, peer: str, size: int) -> None:
+        """A file a partner pushed, kept (the sweep sets the figures again from the store)."""
+        holder = ori(peer) if peer else "self"
+        self.blob_bytes.labels(holder).inc(size)
+        self.blob_count.labels(holder).inc()
+
+    def blobs_held(self, usage: Iterable[BlobUsage]) -> None:
+        """Set the file gauges from the store's figures (after each sweep)."""
+        self.blob_bytes.clear()
+        self.blob_count.clear()
+        for u in usage:
+            holder = ori(u.peer) if u.peer else "self"
+            self.blob_bytes.labels(holder).inc(u.size)
+            self.blob_count.labels(holder).inc(u.count)
 
     def queues(self, stats: Iterable[QueueStat], *, now: float, pending_events: int) -> None:
         """Set the queue gauges from the store's figures (at every scrape)."""

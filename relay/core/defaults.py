@@ -23,11 +23,18 @@ __all__ = [
     "EVENT_RETRY",
     "FEDERATION_HOST",
     "FEDERATION_PORT",
+    "FILES_LEGACY_HOLD",
+    "FILES_ORPHAN_GRACE",
+    "FILES_QUOTA_BYTES",
+    "FILES_QUOTA_COUNT",
+    "FILES_SWEEP_BATCH",
+    "FILES_SWEEP_INTERVAL",
     "HOP_LIMIT",
     "LEASE",
     "MAX_AGE",
     "MAX_BODY_BYTES",
     "MAX_FILE_BYTES",
+    "MAX_IMAGE_PIXELS",
     "PEER_ATTEMPTS",
     "PEER_RETRY_BASE",
     "PEER_RETRY_CAP",
@@ -63,6 +70,13 @@ MAX_BODY_BYTES: Final = 1 << 20  # federation.max_body_bytes: one envelope
 TRANSACTION_ENVELOPES: Final = 100  # envelopes in one POST /v1/transactions, at most
 TRANSACTION_BYTES: Final = 1 << 20  # a sender keeps a transaction's body under this
 MAX_FILE_BYTES: Final = 10 << 20  # one file pushed with PUT /v1/files/{sha256}
+MAX_IMAGE_PIXELS: Final = 40_000_000  # a pushed image decodes to at most this many pixels
+FILES_QUOTA_BYTES: Final = 200 << 20  # federation.files.partner_quota_bytes: held per partner
+FILES_QUOTA_COUNT: Final = 5_000  # federation.files.partner_quota_files: held per partner
+FILES_ORPHAN_GRACE: Final = 3600.0  # federation.files.orphan_grace_seconds: unnamed, kept
+FILES_SWEEP_INTERVAL: Final = 60.0  # federation.files.sweep_interval_seconds
+FILES_SWEEP_BATCH: Final = 200  # files deleted in one sweep transaction, at most
+FILES_LEGACY_HOLD: Final = 30 * 86400.0  # files from before migration 10: kept this long
 CHECKPOINT_BODY_BYTES: Final = 8192  # POST /v1/audit/checkpoints
 RECEIPT_BATCH: Final = 100  # receipts in one POST /v1/receipts
 RECEIPT_BODY_BYTES: Final = RECEIPT_BATCH * 2200  # a receipt token is at most 2048 chars

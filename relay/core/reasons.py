@@ -50,6 +50,11 @@ class Reason(StrEnum):
     RATE_LIMITED = "rate_limited"
     REPLAYED = "replayed"  # a different envelope reusing an envelope id
     BAD_REQUEST = "bad_request"  # not JSON, wrong content type
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # a file type outside the image allowlist
+    TYPE_MISMATCH = "type_mismatch"  # a file's bytes are not of the type it was declared as
+    UNDECODABLE = "undecodable"  # a file that does not decode as one whole image
+    IMAGE_TOO_LARGE = "image_too_large"  # more pixels than the relay decodes (a bomb)
+    QUOTA_EXCEEDED = "quota_exceeded"  # the partner's files held here are at their quota
     UNAVAILABLE = "unavailable"  # this relay cannot take envelopes now (its audit ledger)
     INTERNAL = "internal"  # anything unexpected (never a traceback to a peer)
     # -- decided at the Slack listener's edge (and for stored events): never a federation answer
@@ -148,6 +153,10 @@ TABLE: Final[Mapping[Reason, ReasonSpec]] = {
     R.TIMEOUT: ReasonSpec(408, True, _INFO),
     R.REPLAYED: ReasonSpec(409, False, _WARN),
     R.TOO_LARGE: ReasonSpec(413, False, _WARN),
+    R.IMAGE_TOO_LARGE: ReasonSpec(413, False, _WARN),
+    R.UNSUPPORTED_MEDIA_TYPE: ReasonSpec(415, False, _WARN),
+    R.TYPE_MISMATCH: ReasonSpec(415, False, _WARN),
+    R.UNDECODABLE: ReasonSpec(422, False, _WARN),
     R.EXPIRED: ReasonSpec(422, False, _INFO),
     R.NOT_YET_VALID: ReasonSpec(422, False, _WARN),
     R.HOP_LIMIT: ReasonSpec(422, False, _INFO),
@@ -155,6 +164,8 @@ TABLE: Final[Mapping[Reason, ReasonSpec]] = {
     # a configuration gap on the receiving side: the sender keeps it queued and retries
     R.TOPIC_NOT_MAPPED: ReasonSpec(422, True, _ERROR),
     R.RATE_LIMITED: ReasonSpec(429, True, _INFO),
+    # space comes back as the envelopes naming the partner's files are settled
+    R.QUOTA_EXCEEDED: ReasonSpec(429, True, _WARN),
     R.INTERNAL: ReasonSpec(500, True, _ERROR),
     R.UNAVAILABLE: ReasonSpec(503, True, _ERROR),
     R.PARTNER_UNKNOWN: ReasonSpec(None, False, _INFO),

@@ -25,7 +25,7 @@ from relay.core import defaults
 from relay.core.reasons import Reason
 from relay.errors import RelayError, VerificationError
 from relay.federation.tls import peer_fingerprint
-from relay.store.contract import RefusalRecord
+from relay.store.contract import BlobHold, RefusalRecord
 
 __all__ = [
     "Accepted",
@@ -66,7 +66,8 @@ class EnvelopeHandler(Protocol):
     async def record_refusal(self, record: RefusalRecord) -> None:
         """Counted at once, written later in a batch: nothing blocks or is written here."""
 
-    async def store_blob(self, sha256: str, mime: str, data: bytes) -> None: ...
+    async def store_blob(self, sha256: str, mime: str, data: bytes, *, peer: str) -> BlobHold:
+        """A checked file kept, charged to ``peer`` (``relay.federation.files``)."""
 
 
 UNKNOWN_PEER: Final = "unknown"  # every certificate nobody pinned: one peer, one bucket
@@ -244,29 +245,6 @@ async def _post_transaction(request: web.Request) -> web.Response:
     return web.json_response({"results": results})
 
 
-async def _put_file(request: web.Request) -> web.Response:
-    """``PUT /v1/files/{sha256}``: a file's bytes, pushed before the envelope naming them.
-
-    Content-addressed: the body must hash to the path. Images only (the types partners'
-    policies allow are images); the receiving policy decides later whether it is posted."""
-    if not request.content_type.startswith("image/"):
-        fingerprint = peer_fingerprint(request.transport)
-        peer = request.app[HANDLER].partner_for_fingerprint(fingerprint) if fingerprint else None
-        return await _refusal(
-            request,
-            Reason.BAD_REQUEST if peer else Reason.PEER_UNKNOWN,
-            peer=peer or "unknown",
-        )
-    got = await _read_from_peer(request, request.app[LIMITS]["max_file"])
-    if isinstance(got, web.Response):
-        return got
-    peer, data = got
-    if hashlib.sha256(data).hexdigest() != request.match_info["sha256"]:
-        return await _refusal(request, Reason.BAD_REQUEST, peer=peer)
-    await request.app[HANDLER].store_blob(request.match_info["sha256"], request.content_type, data)
-    return web.json_response({"status": "stored"})
-
-
 async def _keys(request: web.Request) -> web.Response:
     return web.json_response(request.app[HANDLER].public_jwks())
 
@@ -306,7 +284,9 @@ def build_federation_app(
     }
     app.router.add_post("/v1/envelopes", _post_envelope)
     app.router.add_post("/v1/transactions", _post_transaction)
-    app.router.add_put(r"/v1/files/{sha256:[0-9a-f]{64}}", _put_file)
+    from relay.federation.files import add_file_routes  # it reads the app keys above
+
+    add_file_routes(app)  # PUT /v1/files/{sha256}
     app.router.add_get("/v1/keys", _keys)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)

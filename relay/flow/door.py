@@ -7,6 +7,9 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import structlog
+
+from relay.core import defaults
 from relay.core.keys import Keyring, public_jwk
 from relay.federation.server import Accepted
 from relay.flow.inbound import Inbound
@@ -14,14 +17,18 @@ from relay.flow.records import Recorder
 from relay.flow.refusals import RefusalLog
 from relay.flow.wire import Signer
 from relay.store.aio import AsyncStore
-from relay.store.contract import Blobs, Lifecycle, RefusalRecord, Refusals
+from relay.store.contract import BlobHold, BlobHoldings, Lifecycle, RefusalRecord, Refusals
+
+log = structlog.get_logger("relay.flow")
 
 
-class DoorStore(Refusals, Blobs, Lifecycle, Protocol):
+class DoorStore(Refusals, BlobHoldings, Lifecycle, Protocol):
     """What the federation listener's port writes: refusals and pushed files."""
 
 
 __all__ = ["Door"]
+
+log = structlog.get_logger("relay.flow")
 
 
 class Door:
@@ -38,6 +45,7 @@ class Door:
         clock: Callable[[], dt.datetime],
         refusals: RefusalLog,
         receipt: Callable[[Accepted], str | None] = lambda accepted: None,
+        files_quota: tuple[int, int] = (defaults.FILES_QUOTA_BYTES, defaults.FILES_QUOTA_COUNT),
     ) -> None:
         self.agency = agency
         self.inbound = inbound
@@ -50,6 +58,7 @@ class Door:
         self.clock = clock
         self.refusals = refusals  # counted in memory, written in batches
         self._receipt = receipt  # the signed "accepted" receipt answered with an envelope
+        self.files_quota = files_quota  # bytes and files held per partner, at most
 
     async def handle_peer_envelope(
         self, body: bytes, *, peer: str, data: object | None = None
@@ -83,5 +92,19 @@ class Door:
         """Counted now, written with the next batch of refusals (off the event loop)."""
         self.refusals.note(record)
 
-    async def store_blob(self, sha256: str, mime: str, data: bytes) -> None:
-        await self.aio.run(lambda: self.store.put_blob(sha256=sha256, mime=mime, data=data))
+    async def store_blob(self, sha256: str, mime: str, data: bytes, *, peer: str) -> BlobHold:
+        """A checked file kept, charged to ``peer`` within its quota (off the event loop)."""
+        held = await self.aio.hold_blob(
+            sha256=sha256,
+            mime=mime,
+            data=data,
+            peer=peer,
+            at=self.clock().timestamp(),
+            quota_bytes=self.files_quota[0],
+            quota_files=self.files_quota[1],
+        )
+        if held is BlobHold.STORED:
+            self.recorder.metrics.blob_stored(peer, len(data))
+        elif held is BlobHold.OVER_QUOTA:
+            log.warning("file_quota_exceeded", partner=peer, size=len(data))
+        return held

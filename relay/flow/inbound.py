@@ -38,6 +38,7 @@ from relay.flow.wire import Signer, order_key
 from relay.lab.crashpoints import crash_point
 from relay.store.aio import AsyncStore
 from relay.store.contract import (
+    BlobHoldings,
     Blobs,
     ClaimedInbound,
     InboundQueue,
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
 
 
-class InboundStore(InboundQueue, PostMap, Blobs, Protocol):
+class InboundStore(InboundQueue, PostMap, Blobs, BlobHoldings, Protocol):
     """The inbound queue, where copies were posted, and the photos partners pushed."""
 
 
@@ -181,6 +182,14 @@ class Inbound:
                 order_key=order_key(verified.thread, verified.target, verified.envelope_id),
                 expires_at=verified.expires_at.timestamp(),
             )
+            if got is ReceiveOutcome.NEW and verified.files:  # kept while this item needs them
+                self.store.name_blobs(
+                    queue="inbound",
+                    party=verified.issuer,
+                    envelope_id=verified.envelope_id,
+                    sha256s=[f.file.sha256 for f in verified.files],
+                    at=now.timestamp(),
+                )
             if got is not ReceiveOutcome.CONFLICT:
                 self.recorder.append(
                     self.recorder.entry(

@@ -16,6 +16,7 @@ from typing import Any, Final, Protocol
 from relay.core.audit import AuditRecord, ChainedRecord, RawRow
 from relay.core.backoff import Attempt
 from relay.core.reasons import Reason
+from relay.store.contract_blobs import BlobHold, BlobHoldings, BlobSweep, BlobUsage
 from relay.store.contract_posts import Blobs, PostCopy, PostMap
 from relay.store.contract_receipts import OwedReceipt, ReceiptRow, Receipts
 from relay.store.contract_refusals import RefusalWindow
@@ -25,6 +26,10 @@ __all__ = [
     "Admin",
     "Attempt",
     "AuditLog",
+    "BlobHold",
+    "BlobHoldings",
+    "BlobSweep",
+    "BlobUsage",
     "Blobs",
     "ClaimedEnvelope",
     "ClaimedInbound",
@@ -352,6 +357,7 @@ class Store(
     Leases,
     PostMap,
     Blobs,
+    BlobHoldings,
     AuditLog,
     Refusals,
     Receipts,
@@ -370,6 +376,7 @@ ROLES: Final[tuple[type[Any], ...]] = (
     Leases,
     PostMap,
     Blobs,
+    BlobHoldings,
     AuditLog,
     Refusals,
     Receipts,

@@ -249,6 +249,27 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
         "CREATE INDEX refusal_windows_started ON refusal_windows (started_at)",
     ),
+    # 11: files held per partner (who pushed each, its size, when: quota and sweep), and the
+    #     envelopes naming each file (a file is deleted once none of them needs it). Files
+    #     from before get a NULL push time: the first sweep gives them the legacy hold.
+    (
+        "ALTER TABLE blobs ADD COLUMN peer TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE blobs ADD COLUMN size BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE blobs ADD COLUMN pushed_at DOUBLE PRECISION",
+        "UPDATE blobs SET size = length(data)",
+        "CREATE INDEX blobs_peer ON blobs (peer)",
+        """
+        CREATE TABLE blob_names (
+            id BIGSERIAL PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            party TEXT NOT NULL,
+            envelope_id TEXT NOT NULL,
+            named_at DOUBLE PRECISION NOT NULL,
+            UNIQUE (sha256, queue, party, envelope_id)
+        )
+        """,
+    ),
 )
 
 # -- schema version (a table, so both backends track it alike) --------------------------------

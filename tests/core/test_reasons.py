@@ -28,7 +28,9 @@ STATUSES = {
     "signature_invalid": 403, "key_not_pinned": 403, "key_revoked": 403, "key_invalid": 403,
     "issuer_mismatch": 403, "peer_unknown": 403, "not_addressed": 403,
     "onward_forbidden": 403, "topic_not_accepted": 403,
-    "timeout": 408, "replayed": 409, "too_large": 413,
+    "timeout": 408, "replayed": 409, "too_large": 413, "image_too_large": 413,
+    "unsupported_media_type": 415, "type_mismatch": 415, "undecodable": 422,
+    "quota_exceeded": 429,
     "expired": 422, "not_yet_valid": 422, "hop_limit": 422, "loop": 422,
     "topic_not_mapped": 422, "rate_limited": 429, "unavailable": 503,
 }  # fmt: skip
@@ -65,6 +67,7 @@ def test_retryable_is_what_a_sender_may_try_again():
     assert {r for r in HTTP_REASONS if r.retryable} == {
         Reason.TIMEOUT,
         Reason.RATE_LIMITED,
+        Reason.QUOTA_EXCEEDED,  # the partner's files here are settled and swept: it goes
         Reason.INTERNAL,
         Reason.UNAVAILABLE,
         Reason.TOPIC_NOT_MAPPED,  # the receiving agency's relay.yaml is put right: it goes
