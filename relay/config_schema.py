@@ -70,6 +70,9 @@ class FederationConfig:
     rate_per_second: float
     rate_burst: int
     envelope_ttl: dt.timedelta
+    # what an accepted envelope may be (``relay.core.envelope_verify.verify_envelope``)
+    envelope_max_age: dt.timedelta = defaults.ENVELOPE_MAX_AGE
+    envelope_max_lifetime: dt.timedelta = defaults.ENVELOPE_MAX_LIFETIME
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

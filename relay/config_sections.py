@@ -39,6 +39,7 @@ __all__ = [
 
 _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 _B64URL: Final = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_AGE, _LIFETIME = defaults.ENVELOPE_MAX_AGE, defaults.ENVELOPE_MAX_LIFETIME
 
 
 def _seconds(delta: dt.timedelta) -> int:
@@ -197,6 +198,8 @@ _FEDERATION_KEYS: Final = {
     "read_timeout_seconds",
     "rate_limit",
     "envelope_ttl_days",
+    "envelope_max_age_hours",
+    "envelope_max_lifetime_days",
 }
 
 
@@ -237,6 +240,12 @@ def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> F
         rate_burst=_value(rate, "burst", int, problems, fline, defaults.RATE_BURST),
         envelope_ttl=dt.timedelta(
             days=_value(m, "envelope_ttl_days", int, problems, fline, defaults.ENVELOPE_TTL.days)
+        ),
+        envelope_max_age=dt.timedelta(
+            hours=_value(m, "envelope_max_age_hours", int, problems, fline, _hours(_AGE))
+        ),
+        envelope_max_lifetime=dt.timedelta(
+            days=_value(m, "envelope_max_lifetime_days", int, problems, fline, _LIFETIME.days)
         ),
     )
 
