@@ -35,7 +35,7 @@ def ring_with_a_from(not_before: datetime) -> Keyring:
 
 
 def test_the_defaults_hold_a_senders_queue_and_the_ttl_we_sign() -> None:
-    assert ENVELOPE_MAX_AGE > MAX_AGE + timedelta(seconds=120)
+    assert MAX_AGE + timedelta(seconds=120) < ENVELOPE_MAX_AGE
     assert ENVELOPE_MAX_LIFETIME == ENVELOPE_TTL == timedelta(days=30)
 
 
@@ -158,7 +158,11 @@ def test_time_claims_give_an_answer_or_a_time_refusal(
             as_wire(env), ring, now=T0 + timedelta(seconds=now), receiver=AgencyId(receiver)
         )
     except VerificationError as exc:
-        assert exc.code in TIME_CODES | {Reason.NOT_YET_VALID, Reason.EXPIRED}
+        refused: str = exc.code
+    else:
+        refused = ""
+    if refused:
+        assert refused in TIME_CODES
         return
     at = T0 + timedelta(seconds=now)
     assert got.issued_at >= ring.keys[0].not_before - SKEW
