@@ -248,6 +248,7 @@ async def assemble(
         clock=clock,
         wake=stored.wake,
         mapped=channels.lands if channels and poster else None,
+        bounds=(fed.envelope_max_age, fed.envelope_max_lifetime),
     )
     queues = Queues(
         agency=config.agency,

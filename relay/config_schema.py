@@ -74,6 +74,9 @@ class FederationConfig:
     refusal_window: float = defaults.REFUSAL_WINDOW  # seconds
     refusals_kept: int = defaults.REFUSALS_KEPT
     files: FilesConfig = field(default_factory=FilesConfig)  # federation.files: pushed photos
+    # what an accepted envelope may be (``relay.core.envelope_verify.verify_envelope``)
+    envelope_max_age: dt.timedelta = defaults.ENVELOPE_MAX_AGE
+    envelope_max_lifetime: dt.timedelta = defaults.ENVELOPE_MAX_LIFETIME
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -40,6 +40,7 @@ __all__ = [
 
 _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 _B64URL: Final = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_AGE, _LIFETIME = defaults.ENVELOPE_MAX_AGE, defaults.ENVELOPE_MAX_LIFETIME
 
 
 def _seconds(delta: dt.timedelta) -> int:
@@ -200,6 +201,8 @@ _FEDERATION_KEYS: Final = {
     "envelope_ttl_days",
     "refusals",
     "files",
+    "envelope_max_age_hours",
+    "envelope_max_lifetime_days",
 }
 
 
@@ -245,6 +248,12 @@ def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> F
         ),
         **refusals_section(m.get("refusals"), problems, fline),
         files=files_section(m.get("files"), problems, fline),
+        envelope_max_age=dt.timedelta(
+            hours=_value(m, "envelope_max_age_hours", int, problems, fline, _hours(_AGE))
+        ),
+        envelope_max_lifetime=dt.timedelta(
+            days=_value(m, "envelope_max_lifetime_days", int, problems, fline, _LIFETIME.days)
+        ),
     )
 
 

@@ -19,6 +19,8 @@ __all__ = [
     "CHECKPOINT_INTERVAL",
     "CHECKPOINT_SKEW",
     "CLOCK_SKEW",
+    "ENVELOPE_MAX_AGE",
+    "ENVELOPE_MAX_LIFETIME",
     "ENVELOPE_TTL",
     "EVENT_RETRY",
     "FEDERATION_HOST",
@@ -59,6 +61,11 @@ __all__ = [
 # -- envelopes ---------------------------------------------------------------------------------
 HOP_LIMIT: Final = 4  # federation.hop_limit: hops an envelope may carry (we send what we accept)
 ENVELOPE_TTL: Final = dt.timedelta(days=30)  # federation.envelope_ttl_days
+# What an accepted envelope may be: its newest signature (``iat``, or the last hop's ``at``) at
+# most this old, longer than a sender's outbox keeps it (delivery.max_age_hours) plus the skew;
+# and ``exp - iat`` at most the lifetime, what a relay signs by default (envelope_ttl_days).
+ENVELOPE_MAX_AGE: Final = dt.timedelta(hours=48)  # federation.envelope_max_age_hours
+ENVELOPE_MAX_LIFETIME: Final = ENVELOPE_TTL  # federation.envelope_max_lifetime_days
 CLOCK_SKEW: Final = dt.timedelta(seconds=120)  # federation.clock_skew_seconds (a running relay)
 VERIFY_SKEW: Final = dt.timedelta(seconds=60)  # verify_envelope's own, `relay envelope verify`
 CHECKPOINT_SKEW: Final = dt.timedelta(minutes=5)  # an audit checkpoint's time ahead of ours

@@ -30,9 +30,21 @@ _OPEN: Final = frozenset(b"[{")
 class JsonRefused(InputError):
     """Bytes :func:`loads_strict` will not turn into a document; ``code`` says why."""
 
-    def __init__(self, code: Reason) -> None:
+    def __init__(self, code: Reason, *, constant: bool = False) -> None:
         super().__init__(f"JSON refused: {code}", code=code)
         self.reason = code
+        self.constant = constant  # NaN or Infinity: JSON's shape, with a value it has not
+
+    @property
+    def peer_code(self) -> Reason:
+        """The code a federation peer is answered with (``docs/openapi.yaml``): text that is
+        not JSON at all ``bad_request``; too large ``too_large``; JSON in a form the relay
+        does not take (another encoding, a name twice, too deep) ``malformed``."""
+        if self.reason is Reason.JSON_INVALID and not self.constant:
+            return Reason.BAD_REQUEST
+        if self.reason is Reason.TOO_LARGE:
+            return Reason.TOO_LARGE
+        return Reason.MALFORMED
 
 
 def nesting_depth(body: bytes, limit: int) -> int:
@@ -63,10 +75,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _no_constant(name: str) -> Any:
-    raise JsonRefused(Reason.JSON_INVALID)  # NaN, Infinity, -Infinity: not JSON
+    raise JsonRefused(Reason.JSON_INVALID, constant=True)  # NaN, Infinity: not JSON
 
 
-def loads_strict(body: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int) -> Any:
+def loads_strict(
+    body: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int = 1 << 20
+) -> Any:
     """The JSON value in ``body``, or :class:`JsonRefused` with one of ``too_large``,
     ``encoding_invalid`` (not strict UTF-8, a byte-order mark, an escaped lone surrogate),
     ``json_too_deep``, ``duplicate_key`` (at any level) or ``json_invalid``. Never
@@ -77,7 +91,7 @@ def loads_strict(body: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: 
         text = body.decode("utf-8", errors="strict")
     except UnicodeDecodeError:
         raise JsonRefused(Reason.ENCODING_INVALID) from None
-    if text.startswith("\ufeff"):
+    if text.startswith("\ufeff") or "\x00" in text:  # a BOM; UTF-16/32 (NUL bytes)
         raise JsonRefused(Reason.ENCODING_INVALID)
     if nesting_depth(body, max_depth) > max_depth:
         raise JsonRefused(Reason.JSON_TOO_DEEP)

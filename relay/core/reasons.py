@@ -42,6 +42,9 @@ class Reason(StrEnum):
     LOOP = "loop"  # an agency appears twice on the path
     NOT_ADDRESSED = "not_addressed"  # a direct envelope whose signed aud is another agency
     ONWARD_FORBIDDEN = "onward_forbidden"  # a hop where the previous signer said "no onward"
+    ISSUED_BEFORE_KEY = "issued_before_key"  # iat (a hop's at) before its key's not_before
+    TOO_OLD = "too_old"  # the newest signature (iat, or last hop's at) older than the max age
+    LIFETIME_TOO_LONG = "lifetime_too_long"  # exp - iat longer than the maximum lifetime
     WRONG_TYPE = "wrong_type"  # an audit checkpoint token of another ``typ``
     # -- decided at the federation listener's HTTP edge ----------------------------------------
     PEER_UNKNOWN = "peer_unknown"  # TLS client certificate not pinned to any partner
@@ -49,7 +52,7 @@ class Reason(StrEnum):
     TIMEOUT = "timeout"  # the body did not arrive in time
     RATE_LIMITED = "rate_limited"
     REPLAYED = "replayed"  # a different envelope reusing an envelope id
-    BAD_REQUEST = "bad_request"  # not JSON, wrong content type
+    BAD_REQUEST = "bad_request"  # not a request this endpoint takes (e.g. not JSON)
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # a file type outside the image allowlist
     TYPE_MISMATCH = "type_mismatch"  # a file's bytes are not of the type it was declared as
     UNDECODABLE = "undecodable"  # a file that does not decode as one whole image
@@ -160,6 +163,9 @@ TABLE: Final[Mapping[Reason, ReasonSpec]] = {
     R.EXPIRED: ReasonSpec(422, False, _INFO),
     R.NOT_YET_VALID: ReasonSpec(422, False, _WARN),
     R.HOP_LIMIT: ReasonSpec(422, False, _INFO),
+    R.ISSUED_BEFORE_KEY: ReasonSpec(422, False, _WARN),
+    R.TOO_OLD: ReasonSpec(422, False, _INFO),
+    R.LIFETIME_TOO_LONG: ReasonSpec(422, False, _WARN),
     R.LOOP: ReasonSpec(422, False, _INFO),
     # a configuration gap on the receiving side: the sender keeps it queued and retries
     R.TOPIC_NOT_MAPPED: ReasonSpec(422, True, _ERROR),

@@ -22,6 +22,7 @@ from typing import Any, Final, Protocol
 from aiohttp import web
 
 from relay.core import defaults
+from relay.core.json_strict import JsonRefused, loads_strict
 from relay.core.reasons import Reason
 from relay.errors import RelayError, VerificationError
 from relay.federation.tls import peer_fingerprint
@@ -182,13 +183,35 @@ async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes]
 read_from_peer: Final = _read_from_peer  # for routes added elsewhere (audit checkpoints)
 
 
+def _json_media_type(request: web.Request) -> bool:
+    """``application/json``, with no charset or UTF-8 (RFC 8259 section 8.1)."""
+    charset = request.charset
+    return request.content_type == "application/json" and (
+        charset is None or charset.lower() in ("utf-8", "utf8")
+    )
+
+
+def _parse_body(request: web.Request, body: bytes, limit: int) -> object | Reason:
+    """The body as strict JSON (UTF-8, no duplicate names, bounded depth), or the reason."""
+    if not _json_media_type(request):
+        return Reason.UNSUPPORTED_MEDIA_TYPE
+    try:
+        doc: object = loads_strict(body, max_bytes=limit)
+    except JsonRefused as exc:
+        return exc.peer_code
+    return doc
+
+
 async def _post_envelope(request: web.Request) -> web.Response:
     got = await _read_from_peer(request, request.app[LIMITS]["max_body"])
     if isinstance(got, web.Response):
         return got
     peer, body = got
+    data = _parse_body(request, body, request.app[LIMITS]["max_body"])
+    if isinstance(data, Reason):
+        return await _refusal(request, data, peer=peer, body=body)
     try:
-        accepted = await request.app[HANDLER].handle_peer_envelope(body, peer=peer)
+        accepted = await request.app[HANDLER].handle_peer_envelope(body, peer=peer, data=data)
     except VerificationError as exc:
         return await _refusal(request, exc.code, peer=peer, body=body)
     answer = {
@@ -209,10 +232,9 @@ async def _post_transaction(request: web.Request) -> web.Response:
     if isinstance(got, web.Response):
         return got
     peer, body = got
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
-        doc = None
+    doc = _parse_body(request, body, request.app[LIMITS]["max_transaction"])
+    if isinstance(doc, Reason):  # not JSON at all is "not a transaction": bad_request
+        return await _refusal(request, doc, peer=peer, body=body)
     envelopes = doc.get("envelopes") if isinstance(doc, dict) and len(doc) == 1 else None
     if not isinstance(envelopes, list) or not 0 < len(envelopes) <= MAX_TRANSACTION:
         return await _refusal(request, Reason.BAD_REQUEST, peer=peer, body=body)

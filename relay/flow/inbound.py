@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from relay.core import routing
 from relay.core.canonical import canonicalize
+from relay.core.defaults import ENVELOPE_MAX_AGE, ENVELOPE_MAX_LIFETIME
 from relay.core.envelope import EnvelopeKind, VerifiedEnvelope, verify_envelope
+from relay.core.json_strict import JsonRefused, loads_strict
 from relay.core.keys import Keyring
 from relay.core.model import AgencyId, MessageKind
 from relay.core.policy.content import envelope_content
@@ -102,6 +104,7 @@ class Inbound:
         clock: Callable[[], dt.datetime],
         wake: Callable[[], None],
         mapped: Callable[[str], bool] | None = None,
+        bounds: tuple[dt.timedelta, dt.timedelta] = (ENVELOPE_MAX_AGE, ENVELOPE_MAX_LIFETIME),
     ) -> None:
         self.agency = agency
         self.policy = policy
@@ -113,6 +116,7 @@ class Inbound:
         self.poster = poster  # None: a relay without a workspace judges and passes on only
         self.hop_limit = hop_limit
         self.skew = skew
+        self.max_age, self.max_lifetime = bounds  # federation.envelope_max_{age,lifetime}
         self.clock = clock
         self.wake = wake  # the inbound queue: work stored
         # Whether a topic has a channel to post in (None: no workspace, nothing is posted).
@@ -127,13 +131,11 @@ class Inbound:
     async def accept(self, body: bytes, *, peer: str, data: object | None = None) -> Accepted:
         """``body`` as the partner sent it (``data``: already parsed, in a transaction)."""
         now = self.clock()
-        if data is None:
+        if data is None:  # the listener parses it; strictly here too, for other callers
             try:
-                data = json.loads(body)
-            except (ValueError, RecursionError):
-                raise VerificationError(
-                    "body is not JSON", code=Reason.BAD_REQUEST, http_status=400
-                ) from None
+                data = loads_strict(body, max_bytes=len(body))
+            except JsonRefused as exc:
+                raise VerificationError("body is not strict JSON", code=exc.peer_code) from None
         verified = self.verify(data, now)
         if verified.last_signer != peer:
             raise VerificationError("TLS peer is not the last signer", code="issuer_mismatch")
@@ -232,6 +234,8 @@ class Inbound:
             max_hops=self.hop_limit,
             skew=self.skew,
             receiver=AgencyId(self.agency),
+            max_age=self.max_age,
+            max_lifetime=self.max_lifetime,
         )
 
     # -- the inbound queue's work --------------------------------------------------------

@@ -96,6 +96,7 @@ async def test_only_whole_images_of_the_declared_type_are_kept(fed: Federation) 
         assert (await put(fed, data, mime))[:2] == (200, {"status": "stored"})
         assert (await put(fed, data, mime))[:2] == (200, {"status": "stored"})  # again
         assert fed.relays[MA].store.get_blob(hashlib.sha256(data).hexdigest()) == (mime, data)
+    await fed.settle()  # refusals are written in batches
     reasons = [r.reason for r in fed.relays[MA].store.refusals()]
     assert reasons.count("type_mismatch") == 3
     assert reasons.count("undecodable") == 2

@@ -34,6 +34,10 @@ STATUSES = {
     "expired": 422, "not_yet_valid": 422, "hop_limit": 422, "loop": 422,
     "topic_not_mapped": 422, "rate_limited": 429, "unavailable": 503,
 }  # fmt: skip
+ADDED = {
+    "unsupported_media_type": 415, "issued_before_key": 422, "too_old": 422,
+    "lifetime_too_long": 422,
+}  # fmt: skip
 HELD = {"onward_forbidden", "partner_unknown", "topic_not_accepted", "agreement_expired"}
 CHECKPOINT = {"malformed", "wrong_type", "issuer_mismatch", "signature_invalid", "key_invalid"}
 CHECKPOINT |= {"key_not_pinned", "key_revoked", "not_yet_valid", "expired"}
@@ -48,7 +52,17 @@ def test_http_statuses_are_the_ones_answered_before():
     for value, status in STATUSES.items():
         assert Reason(value).http_status == status, value
     assert Reason.INTERNAL.http_status == 500
-    assert {Reason(v) for v in STATUSES} | {Reason.INTERNAL, Reason.WRONG_TYPE} == HTTP_REASONS
+    added = {Reason(v) for v in ADDED}
+    assert {Reason(v) for v in STATUSES} | {Reason.INTERNAL, Reason.WRONG_TYPE} | added == (
+        HTTP_REASONS
+    )
+
+
+def test_the_envelope_bound_and_media_type_reasons_keep_their_statuses():
+    """Added by issue 15: a contract like the older ones (docs/openapi.yaml x-reasons)."""
+    for value, status in ADDED.items():
+        assert Reason(value).http_status == status, value
+        assert not Reason(value).retryable
 
 
 def test_every_old_code_is_a_reason():
