@@ -82,6 +82,7 @@ class RunningRelay:
     async def drain(self, rounds: int = 3) -> None:
         """Until the queues have nothing due and the receipts owed are sent (tests, the
         lab)."""
+        await self.parts.refusals.flush()  # what was refused: in the store and the ledger
         await self.parts.queues.drain(rounds)
         receipts = self.parts.receipts
         for _ in range(8):  # bounded: each round sends a batch per peer
@@ -159,6 +160,8 @@ class RunningRelay:
         for task in self.tasks:  # the Slack event worker: what it leased is given back
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        with suppress(Exception):  # the refusal windows closed, with their counts
+            await parts.refusals.flush(closing=True)
         await parts.receipts.close()
         # The queues finish the batches in hand within a bound, then give back their leases:
         # the next start (or another instance) resumes the rest.
@@ -212,6 +215,8 @@ async def start_relay(
     relay.tasks += [
         asyncio.create_task(checkpoint_loop(parts, config.audit.checkpoint_interval)),
         asyncio.create_task(parts.receipts.run()),
+        asyncio.create_task(parts.refusals.run()),
+        asyncio.create_task(parts.files.run()),
     ]
     log.info(
         "relay_started",
@@ -242,6 +247,7 @@ async def _listen(parts: Parts) -> RunningRelay:
         read_timeout=fed.read_timeout,
         rate_per_second=fed.rate_per_second,
         rate_burst=fed.rate_burst,
+        max_file_bytes=fed.files.max_bytes,
     )
     add_checkpoint_routes(app, ReceivedCheckpoints(parts.ledger, parts.metrics))
     add_receipt_routes(app, parts.receipts)
@@ -288,6 +294,7 @@ async def _start_slack(relay: RunningRelay) -> None:
             app_token=app_token,
             web_client=slack.connection.web_client,
             interactions=slack.review,
+            refusals=relay.parts.recorder,
         )
         await relay.socket.start()
     else:
@@ -297,9 +304,10 @@ async def _start_slack(relay: RunningRelay) -> None:
                 source,
                 [(1, "slack signing secret not found (signing_secret_env / signing_secret_file)")],
             )
-        runner = web.AppRunner(
-            build_events_app(slack.inbox, secret, interactions=slack.review), access_log=None
+        events = build_events_app(
+            slack.inbox, secret, refusals=relay.parts.recorder, interactions=slack.review
         )
+        runner = web.AppRunner(events, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port)
         await site.start()

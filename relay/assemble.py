@@ -25,12 +25,14 @@ from relay.core.keys import Keyring
 from relay.core.policy.model import Policy
 from relay.federation.client import PeerClient
 from relay.federation.tls import client_context
+from relay.flow.blobs import FileSweep
 from relay.flow.door import Door
 from relay.flow.inbound import Inbound, PostPort
 from relay.flow.outbound import Outbound
 from relay.flow.queues import Loop
 from relay.flow.receipts import ReceiptDesk
 from relay.flow.records import Recorder
+from relay.flow.refusals import RefusalLog
 from relay.flow.runtime import Queues
 from relay.flow.shadow import ShadowSink
 from relay.flow.wire import Signer
@@ -101,7 +103,9 @@ class Parts:
     inbound: Inbound
     queues: Queues
     door: Door
+    files: FileSweep  # photos deleted once no envelope needs them
     receipts: ReceiptDesk
+    refusals: RefusalLog  # counted in memory, written in batches (run, flushed at stop)
     instance: str
     slack: SlackParts | None = None
 
@@ -224,6 +228,7 @@ async def assemble(
         clock=clock,
         wake=stored.wake,
         mapped=channels.lands if channels and poster else None,
+        bounds=(fed.envelope_max_age, fed.envelope_max_lifetime),
     )
     queues = Queues(
         agency=config.agency,
@@ -253,6 +258,14 @@ async def assemble(
         wake=queues.outbox.wake,
         shadow=shadow,
     )
+    refusals = RefusalLog(
+        agency=config.agency,
+        store=aio,
+        recorder=recorder,
+        clock=clock,
+        window=fed.refusal_window,
+        keep=fed.refusals_kept,
+    )
     door = Door(
         agency=config.agency,
         inbound=inbound,
@@ -262,7 +275,9 @@ async def assemble(
         keyring=pinned,
         fingerprints={fp: o for o, link in config.partners.items() for fp in link.tls_sha256},
         clock=clock,
+        refusals=refusals,
         receipt=receipts.accepted,
+        files_quota=(fed.files.partner_quota_bytes, fed.files.partner_quota_files),
     )
     slack = None
     if conn is not None and channels is not None and poster is not None and config.slack:
@@ -372,7 +387,15 @@ async def assemble(
         inbound=inbound,
         queues=queues,
         door=door,
+        files=FileSweep(
+            store=aio,
+            recorder=recorder,
+            clock=lambda: clock().timestamp(),
+            grace=fed.files.orphan_grace,
+            interval=fed.files.sweep_interval,
+        ),
         receipts=receipts,
+        refusals=refusals,
         instance=instance,
         slack=slack,
     )

@@ -12,6 +12,7 @@ The schema (dataclasses) is :mod:`relay.config_schema`, the section readers
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Final
 
@@ -43,7 +44,7 @@ from relay.config_sections import (
 from relay.config_slack import slack_section
 from relay.core import defaults
 from relay.core.ids import is_kid, is_ori
-from relay.core.policy.yamlnodes import Problems, parse_yaml
+from relay.core.policy.yamlnodes import Loc, Problems, parse_yaml
 from relay.errors import ConfigLoadError
 
 __all__ = [
@@ -149,9 +150,44 @@ def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
         audit=audit_section(root.get("audit"), problems, doc.line, agency, kid),
         logging=logging_section(root.get("logging"), problems, doc.line),
     )
+    _check_envelope_bounds(config, root, problems, doc.line)
     if problems.items:
         raise ConfigLoadError(source, problems.items)
     return config
+
+
+def _check_envelope_bounds(
+    config: RelayConfig, root: dict[str, Loc], problems: Problems, line: int
+) -> None:
+    """The envelope bounds must not contradict the rest: a partner's outbox keeps an envelope
+    up to ``delivery.max_age_hours`` (as ours does), the clocks differ by up to the skew, and
+    what we sign (``envelope_ttl_days``) must be what a relay like us accepts."""
+    fed, delivery = config.federation, config.delivery
+    fed_loc = root.get("federation")
+    keys = fed_loc.value if fed_loc is not None and isinstance(fed_loc.value, dict) else {}
+
+    def where(key: str) -> int:
+        return keys[key].line if key in keys else (fed_loc.line if fed_loc else line)
+
+    age, lifetime = fed.envelope_max_age, fed.envelope_max_lifetime
+    if age <= dt.timedelta(0):
+        problems.add(where("envelope_max_age_hours"), "envelope_max_age_hours must be > 0")
+    elif age < delivery.max_age + fed.clock_skew:
+        problems.add(
+            where("envelope_max_age_hours"),
+            f"envelope_max_age_hours ({age.total_seconds() / 3600:g}) is shorter than "
+            f"delivery.max_age_hours + clock_skew_seconds "
+            f"({(delivery.max_age + fed.clock_skew).total_seconds() / 3600:g} hours): "
+            "envelopes a partner may still send would be refused as too_old",
+        )
+    if lifetime <= dt.timedelta(0):
+        problems.add(where("envelope_max_lifetime_days"), "envelope_max_lifetime_days must be > 0")
+    elif lifetime < fed.envelope_ttl:
+        problems.add(
+            where("envelope_max_lifetime_days"),
+            f"envelope_max_lifetime_days ({lifetime.days}) is shorter than envelope_ttl_days "
+            f"({fed.envelope_ttl.days}): what this relay signs would be lifetime_too_long",
+        )
 
 
 def read_config(path: str | Path) -> RelayConfig:

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from relay.config_files import FilesConfig
 from relay.core import defaults
 
 __all__ = [
@@ -70,6 +71,12 @@ class FederationConfig:
     rate_per_second: float
     rate_burst: int
     envelope_ttl: dt.timedelta
+    refusal_window: float = defaults.REFUSAL_WINDOW  # seconds
+    refusals_kept: int = defaults.REFUSALS_KEPT
+    files: FilesConfig = field(default_factory=FilesConfig)  # federation.files: pushed photos
+    # what an accepted envelope may be (``relay.core.envelope_verify.verify_envelope``)
+    envelope_max_age: dt.timedelta = defaults.ENVELOPE_MAX_AGE
+    envelope_max_lifetime: dt.timedelta = defaults.ENVELOPE_MAX_LIFETIME
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Final
 
+from relay.config_files import files_section
 from relay.config_schema import (
     AdminConfig,
     AuditConfig,
@@ -39,6 +40,7 @@ __all__ = [
 
 _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 _B64URL: Final = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_AGE, _LIFETIME = defaults.ENVELOPE_MAX_AGE, defaults.ENVELOPE_MAX_LIFETIME
 
 
 def _seconds(delta: dt.timedelta) -> int:
@@ -197,10 +199,16 @@ _FEDERATION_KEYS: Final = {
     "read_timeout_seconds",
     "rate_limit",
     "envelope_ttl_days",
+    "refusals",
+    "files",
+    "envelope_max_age_hours",
+    "envelope_max_lifetime_days",
 }
 
 
 def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> FederationConfig:
+    from relay.config_refusals import refusals_section  # it reads with this module's helpers
+
     m = _mapping(loc, "federation", _FEDERATION_KEYS, problems, line)
     fline = loc.line if loc else line
     listen = _mapping(m.get("listen"), "listen", {"host", "port"}, problems, fline)
@@ -237,6 +245,14 @@ def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> F
         rate_burst=_value(rate, "burst", int, problems, fline, defaults.RATE_BURST),
         envelope_ttl=dt.timedelta(
             days=_value(m, "envelope_ttl_days", int, problems, fline, defaults.ENVELOPE_TTL.days)
+        ),
+        **refusals_section(m.get("refusals"), problems, fline),
+        files=files_section(m.get("files"), problems, fline),
+        envelope_max_age=dt.timedelta(
+            hours=_value(m, "envelope_max_age_hours", int, problems, fline, _hours(_AGE))
+        ),
+        envelope_max_lifetime=dt.timedelta(
+            days=_value(m, "envelope_max_lifetime_days", int, problems, fline, _LIFETIME.days)
         ),
     )
 

@@ -28,7 +28,7 @@ from prometheus_client import (
 
 from relay import __version__
 from relay.core.ids import is_kid, is_ori
-from relay.store.contract import QueueStat
+from relay.store.contract import BlobUsage, QueueStat
 
 __all__ = ["LATENCY_BUCKETS", "RelayMetrics"]
 
@@ -160,6 +160,19 @@ class RelayMetrics:
             "Slack events taken and not yet processed.",
             registry=r,
         )
+        self.slack_refused = Counter(
+            "relay_slack_events_refused_total",
+            "Signed Slack events acknowledged and not used (malformed, not JSON, ...), and "
+            "stored events set aside, by reason code.",
+            ["reason"],
+            registry=r,
+        )
+        self.slack_rejected = Counter(
+            "relay_slack_requests_rejected_total",
+            "Unauthenticated requests to the Slack events listener refused, by reason code.",
+            ["reason"],
+            registry=r,
+        )
         self.latency = Histogram(
             "relay_delivery_latency_seconds",
             "Latency per stage: queued (Slack event to outbox), sent (outbox to partner "
@@ -252,6 +265,19 @@ class RelayMetrics:
             ["stage"],
             registry=r,
         )
+        self.blob_bytes = Gauge(
+            "relay_blobs_held_bytes",
+            "Bytes of files held (photos partners pushed, and this relay's own until sent), by "
+            "holder: the partner's ORI, or self.",
+            ["holder"],
+            registry=r,
+        )
+        self.blob_count = Gauge(
+            "relay_blobs_held",
+            "Files held, by holder (as relay_blobs_held_bytes).",
+            ["holder"],
+            registry=r,
+        )
         self.audit_writable.set(1)
         self.slack_auth.set(float("nan"))  # no workspace checked (yet): neither up nor down
 
@@ -309,6 +335,12 @@ class RelayMetrics:
     def photo_unforwarded(self, topic_: str, reason: str) -> None:
         self.photos_unforwarded.labels(topic(topic_), code(reason)).inc()
 
+    def slack_event_refused(self, reason: str) -> None:
+        self.slack_refused.labels(code(reason)).inc()
+
+    def slack_request_rejected(self, reason: str) -> None:
+        self.slack_rejected.labels(code(reason)).inc()
+
     def posted(self, partner: str, kind: str) -> None:
         self.posts.labels(ori(partner), code(kind)).inc()
 
@@ -336,6 +368,21 @@ class RelayMetrics:
 
     def receipt(self, direction: str, partner: str, outcome: str) -> None:
         self.receipts.labels(code(direction), ori(partner), code(outcome)).inc()
+
+    def blob_stored(self, peer: str, size: int) -> None:
+        """A file a partner pushed, kept (the sweep sets the figures again from the store)."""
+        holder = ori(peer) if peer else "self"
+        self.blob_bytes.labels(holder).inc(size)
+        self.blob_count.labels(holder).inc()
+
+    def blobs_held(self, usage: Iterable[BlobUsage]) -> None:
+        """Set the file gauges from the store's figures (after each sweep)."""
+        self.blob_bytes.clear()
+        self.blob_count.clear()
+        for u in usage:
+            holder = ori(u.peer) if u.peer else "self"
+            self.blob_bytes.labels(holder).inc(u.size)
+            self.blob_count.labels(holder).inc(u.count)
 
     def queues(self, stats: Iterable[QueueStat], *, now: float, pending_events: int) -> None:
         """Set the queue gauges from the store's figures (at every scrape)."""

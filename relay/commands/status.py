@@ -25,6 +25,11 @@ table by default; with ``--json`` one JSON object (a contract)::
       "slack_pending_events": 0,                       # Slack events taken, not processed
       "refusals": [                                    # the last 5, oldest first
         {"at": "2026-11-26T11:58:00Z", "peer": "unknown", "reason": "signature_invalid"}
+      ],
+      "refusal_windows": [                             # the last 10 by start, newest first
+        {"peer": "unknown", "reason": "peer_unknown",  # every refusal, counted per window
+         "started_at": "2026-11-26T11:58:00Z", "ended_at": "2026-11-26T11:59:00Z",
+         "count": 2000, "open": false}                 # open: counted up to ended_at so far
       ]
     }
 
@@ -62,6 +67,7 @@ __all__ = ["add_parser", "collect_status", "probe_admin"]
 
 _LIMIT: Final = 100_000
 _REFUSALS: Final = 5
+_WINDOWS: Final = 10
 _TIMEOUT: Final = 2.0
 
 
@@ -145,6 +151,7 @@ def collect_status(
         c.leased = leased.get(("outbox", ori), 0)
     inbound.leased = sum(n for (queue, _), n in leased.items() if queue == "inbound")
     refusals = store.refusals(limit=_REFUSALS)
+    windows = store.refusal_windows(limit=_WINDOWS)
     return {
         "agency": config.agency,
         "generated_at": _rfc3339(now),
@@ -155,6 +162,17 @@ def collect_status(
         "refusals": [
             {"at": _rfc3339(r.at.timestamp()), "peer": r.peer, "reason": r.reason}
             for r in refusals
+        ],
+        "refusal_windows": [
+            {
+                "peer": w.peer,
+                "reason": w.reason,
+                "started_at": _rfc3339(w.started.timestamp()),
+                "ended_at": _rfc3339(w.ended.timestamp()),
+                "count": w.count,
+                "open": not w.closed,
+            }
+            for w in windows
         ],
     }
 
@@ -203,6 +221,25 @@ def render(status: dict[str, Any]) -> str:
         )
     out += _table(rows)
     out += ["", f"Slack events pending: {status['slack_pending_events']}", ""]
+    windows = status.get("refusal_windows") or []
+    if windows:
+        out.append(f"Refusals counted, last {len(windows)} windows:")
+        out += _table(
+            [
+                ["START", "END", "PEER", "REASON", "COUNT"],
+                *(
+                    [
+                        w["started_at"],
+                        w["ended_at"] + (" (open)" if w["open"] else ""),
+                        _cell(w["peer"]),
+                        _cell(w["reason"]),
+                        str(w["count"]),
+                    ]
+                    for w in windows
+                ),
+            ]
+        )
+        out.append("")
     if status["refusals"]:
         out.append(f"Last {len(status['refusals'])} refusals:")
         out += _table(

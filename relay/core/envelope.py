@@ -116,7 +116,7 @@ def build_envelope(
     expires_at: datetime,
     kind: EnvelopeKind,
     topic: str,
-    marking: str,
+    marking: str | None,
     author: Author,
     lines: Sequence[str],
     files: Sequence[FileRef] = (),
@@ -131,7 +131,8 @@ def build_envelope(
     (see ``relay.core.routing.onward_allowed``). One envelope per partner: each names its own.
     ``audience=None`` leaves ``aud`` out: the envelope is addressed to no one in particular
     (``relay envelope sign`` without ``--peer``), and ``onward`` must then be false, as no
-    agency could sign hop 1 of it.
+    agency could sign hop 1 of it. ``marking`` is the highest portion mark the lines carry
+    (``relay.core.policy.marking.portion_text``), None for an unmarked message.
     """
     if audience == issuer:
         raise ValueError("audience must be another agency than the issuer")

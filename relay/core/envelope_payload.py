@@ -6,10 +6,13 @@ optional)::
 
     {"iss": "CT9990100", "aud": "NY0300000", "onward": false,
      "jti": "<envelope id>", "iat": 1760000000, "exp": 1760086400,
-     "kind": "post" | "edit" | "delete" | "cancel", "topic": "bolo", "marking": "LES",
+     "kind": "post" | "edit" | "delete" | "cancel", "topic": "bolo", "marking": "U//LES",
      "author": {"name": "Det. A. Smith", "agency": "CT9990100"},
      "thread": "<envelope id of the thread root>", "target": "<envelope id edited/deleted>",
      "_sd_alg": "sha-256", "_sd": ["<digest>", ...]}
+
+``marking`` is the highest portion mark among the lines the origin sent (``U//LES``,
+``CUI//SP-INV``), absent when none of them is marked.
 
 ``aud`` is the partner the origin sent the envelope to and ``onward`` says whether that partner
 may pass it on to its own partners: both are signed by the origin, so no relay can change who
@@ -80,7 +83,7 @@ class Payload:
     exp: int
     kind: EnvelopeKind
     topic: str
-    marking: str
+    marking: str | None  # the highest surviving portion mark; None: the message is unmarked
     author: Author
     thread: EnvelopeId | None
     target: EnvelopeId | None
@@ -96,13 +99,14 @@ class Payload:
             "exp": self.exp,
             "kind": self.kind.value,
             "topic": self.topic,
-            "marking": self.marking,
             "author": {"name": self.author.name, "agency": self.author.agency},
             "_sd_alg": SD_ALG,
             "_sd": list(self.sd),
         }
         if self.aud is not None:
             out["aud"] = self.aud
+        if self.marking is not None:
+            out["marking"] = self.marking
         if self.thread is not None:
             out["thread"] = self.thread
         if self.target is not None:
@@ -147,7 +151,7 @@ _PAYLOAD_JCS: Final = re.compile(
     r',"exp":(0|[1-9][0-9]{0,14}),"iat":(0|[1-9][0-9]{0,14})'
     rf',"iss":{_quoted(ORI_PATTERN)},"jti":{_quoted(ENVELOPE_ID_PATTERN)}'
     rf',"kind":"({"|".join(kind.value for kind in EnvelopeKind)})"'
-    rf',"marking":{_quoted(_MARKING)}(?:,"onward":(true|false))?'
+    rf'(?:,"marking":{_quoted(_MARKING)})?(?:,"onward":(true|false))?'
     rf'(?:,"target":{_quoted(ENVELOPE_ID_PATTERN)})?(?:,"thread":{_quoted(ENVELOPE_ID_PATTERN)})?'
     rf',"topic":{_quoted(_TOPIC)}\}}'
 )
@@ -161,8 +165,8 @@ def payload_jcs_text(payload: Payload) -> str | None:
     differently from JCS can only send the builder down its exact path.
     """
     p, author = payload, payload.author
-    strings = (p.iss, p.jti, p.topic, p.marking, author.name, author.agency, *p.sd)
-    optional = (p.aud, p.thread, p.target)
+    strings = (p.iss, p.jti, p.topic, author.name, author.agency, *p.sd)
+    optional = (p.aud, p.thread, p.target, p.marking)
     types = (type(p.iat), type(p.exp), type(p.onward), type(p.kind), type(p.broadcast))
     if (
         not all(type(item) is str for item in strings)
@@ -179,7 +183,8 @@ def payload_jcs_text(payload: Payload) -> str | None:
             f'"author":{{"agency":"{author.agency}","name":{_quote(author.name)}}},',
             '"broadcast":true,' if p.broadcast else "",
             f'"exp":{p.exp},"iat":{p.iat},"iss":"{p.iss}","jti":"{p.jti}",',
-            f'"kind":"{p.kind.value}","marking":"{p.marking}",',
+            f'"kind":"{p.kind.value}",',
+            "" if p.marking is None else f'"marking":"{p.marking}",',
             f'"onward":{"true" if p.onward else "false"},',
             "" if p.target is None else f'"target":"{p.target}",',
             "" if p.thread is None else f'"thread":"{p.thread}",',
@@ -264,7 +269,7 @@ def payload_from_json(value: JSONValue) -> Payload:
         exp=fields.integer("exp"),
         kind=kind,
         topic=_text(fields, "topic", _TOPIC),
-        marking=_text(fields, "marking", _MARKING),
+        marking=_text(fields, "marking", _MARKING) if fields.has("marking") else None,
         author=Author(
             name=text_member(author, "name", where="payload.author", max_len=_MAX_NAME),
             agency=AgencyId(

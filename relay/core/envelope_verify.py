@@ -8,7 +8,11 @@ Order of checks (the first failure is the refusal reason):
 4. every signature, origin first: kid pinned and usable now (``key_not_pinned``,
    ``key_revoked``, ``not_yet_valid``, ``expired``), origin key pinned to ``iss``
    (``issuer_mismatch``), strict Ed25519 (``signature_invalid``);
-5. ``iat``/``exp`` against ``now`` with ``skew`` (``not_yet_valid``, ``expired``);
+5. times: ``iat`` not before the origin key's ``not_before`` minus ``skew`` (nor a hop's ``at``
+   before its key's: ``issued_before_key``), ``exp - iat`` at most ``max_lifetime``
+   (``lifetime_too_long``), ``iat``/``exp`` against ``now`` with ``skew`` (``not_yet_valid``,
+   ``expired``), the newest signature (``iat``, or the last hop's ``at``) at most ``max_age``
+   old (``too_old``);
 6. the path of agencies holds no agency twice (``loop``);
 7. addressing: a direct envelope's ``aud`` is the ``receiver`` (``not_addressed``); hop 1 is
    signed by ``aud``, and hop records chain: number, previous-signature digest, from/to, times,
@@ -28,7 +32,12 @@ from operator import attrgetter
 from typing import Final
 
 from relay.core.canonical import JSONValue
-from relay.core.defaults import HOP_LIMIT, VERIFY_SKEW
+from relay.core.defaults import (
+    ENVELOPE_MAX_AGE,
+    ENVELOPE_MAX_LIFETIME,
+    HOP_LIMIT,
+    VERIFY_SKEW,
+)
 from relay.core.envelope_claims import (
     Author,
     DisclosedFile,
@@ -58,10 +67,20 @@ from relay.core.model import AgencyId
 from relay.core.reasons import Reason
 from relay.errors import VerificationError
 
-__all__ = ["DEFAULT_MAX_HOPS", "DEFAULT_SKEW", "Hop", "VerifiedEnvelope", "verify_envelope"]
+__all__ = [
+    "DEFAULT_MAX_AGE",
+    "DEFAULT_MAX_HOPS",
+    "DEFAULT_MAX_LIFETIME",
+    "DEFAULT_SKEW",
+    "Hop",
+    "VerifiedEnvelope",
+    "verify_envelope",
+]
 
 DEFAULT_MAX_HOPS: Final = HOP_LIMIT
 DEFAULT_SKEW: Final = VERIFY_SKEW
+DEFAULT_MAX_AGE: Final = ENVELOPE_MAX_AGE
+DEFAULT_MAX_LIFETIME: Final = ENVELOPE_MAX_LIFETIME
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _INDEX: Final = attrgetter("index")
 
@@ -93,7 +112,7 @@ class VerifiedEnvelope:
     expires_at: datetime
     kind: EnvelopeKind
     topic: str
-    marking: str
+    marking: str | None  # the highest portion mark the message carries, None: unmarked
     author: Author
     thread: EnvelopeId | None
     target: EnvelopeId | None
@@ -118,6 +137,8 @@ def verify_envelope(
     max_hops: int = DEFAULT_MAX_HOPS,
     skew: timedelta = DEFAULT_SKEW,
     receiver: AgencyId | None = None,
+    max_age: timedelta = DEFAULT_MAX_AGE,
+    max_lifetime: timedelta = DEFAULT_MAX_LIFETIME,
 ) -> VerifiedEnvelope:
     """Verify everything or raise ``VerificationError`` with a :class:`Reason` code.
 
@@ -125,6 +146,11 @@ def verify_envelope(
     when the payload has no ``aud``) and the last hop's ``to`` otherwise (``hop_invalid``).
     Relays should always pass it: without it a direct envelope is not checked against its
     addressee. An envelope without ``aud`` can have no hops (hop 1 must be signed by ``aud``).
+
+    ``max_age`` bounds the age of the newest signature: ``iat`` for a direct envelope, the
+    last hop's ``at`` for a relayed one (each relay's outbox holds it up to its own
+    ``delivery.max_age_hours``); ``max_lifetime`` bounds ``exp - iat``, and so how long after
+    ``iat`` anything can still verify.
     """
     env = data if isinstance(data, SignedEnvelope) else SignedEnvelope.from_wire(data)
     if len(env.signatures) - 1 > max_hops:
@@ -143,10 +169,25 @@ def verify_envelope(
         chain.append((key, record))
 
     now_s, skew_s = now.timestamp(), skew.total_seconds()
+    if payload.iat < origin.not_before.timestamp() - skew_s:
+        raise _refuse(
+            f"envelope {payload.jti} iat before key {origin.kid} was valid",
+            Reason.ISSUED_BEFORE_KEY,
+        )
+    for number, (key, record) in enumerate(chain, start=1):
+        if record.at < key.not_before.timestamp() - skew_s:
+            raise _refuse(
+                f"hop {number} at before key {key.kid} was valid", Reason.ISSUED_BEFORE_KEY
+            )
+    if payload.exp - payload.iat > max_lifetime.total_seconds():
+        raise _refuse(f"envelope {payload.jti} lifetime too long", Reason.LIFETIME_TOO_LONG)
     if payload.iat > now_s + skew_s:
         raise _refuse(f"envelope {payload.jti} iat in the future", Reason.NOT_YET_VALID)
     if now_s - skew_s >= payload.exp:
         raise _refuse(f"envelope {payload.jti} expired", Reason.EXPIRED)
+    signed_at = chain[-1][1].at if chain else payload.iat
+    if now_s - signed_at > max_age.total_seconds():
+        raise _refuse(f"envelope {payload.jti} too old", Reason.TOO_OLD)
 
     # A direct envelope goes to receiver, which must be aud (not_addressed below; an issuer
     # receiving its own envelope is a loop first). With hops, hop 1 must be signed by aud.

@@ -42,6 +42,9 @@ class Reason(StrEnum):
     LOOP = "loop"  # an agency appears twice on the path
     NOT_ADDRESSED = "not_addressed"  # a direct envelope whose signed aud is another agency
     ONWARD_FORBIDDEN = "onward_forbidden"  # a hop where the previous signer said "no onward"
+    ISSUED_BEFORE_KEY = "issued_before_key"  # iat (a hop's at) before its key's not_before
+    TOO_OLD = "too_old"  # the newest signature (iat, or last hop's at) older than the max age
+    LIFETIME_TOO_LONG = "lifetime_too_long"  # exp - iat longer than the maximum lifetime
     WRONG_TYPE = "wrong_type"  # an audit checkpoint token of another ``typ``
     # -- decided at the federation listener's HTTP edge ----------------------------------------
     PEER_UNKNOWN = "peer_unknown"  # TLS client certificate not pinned to any partner
@@ -49,9 +52,21 @@ class Reason(StrEnum):
     TIMEOUT = "timeout"  # the body did not arrive in time
     RATE_LIMITED = "rate_limited"
     REPLAYED = "replayed"  # a different envelope reusing an envelope id
-    BAD_REQUEST = "bad_request"  # not JSON, wrong content type
+    BAD_REQUEST = "bad_request"  # not a request this endpoint takes (e.g. not JSON)
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # a file type outside the image allowlist
+    TYPE_MISMATCH = "type_mismatch"  # a file's bytes are not of the type it was declared as
+    UNDECODABLE = "undecodable"  # a file that does not decode as one whole image
+    IMAGE_TOO_LARGE = "image_too_large"  # more pixels than the relay decodes (a bomb)
+    QUOTA_EXCEEDED = "quota_exceeded"  # the partner's files held here are at their quota
     UNAVAILABLE = "unavailable"  # this relay cannot take envelopes now (its audit ledger)
     INTERNAL = "internal"  # anything unexpected (never a traceback to a peer)
+    # -- decided at the Slack listener's edge (and for stored events): never a federation answer
+    TIMESTAMP_INVALID = "timestamp_invalid"  # X-Slack-Request-Timestamp missing, not ASCII digits
+    TIMESTAMP_SKEWED = "timestamp_skewed"  # a Slack request timestamp outside the 5-minute window
+    ENCODING_INVALID = "encoding_invalid"  # a body that is not strict UTF-8
+    JSON_INVALID = "json_invalid"  # not JSON (or NaN, Infinity, a number past the digit limit)
+    JSON_TOO_DEEP = "json_too_deep"  # JSON nested deeper than the reader allows
+    DUPLICATE_KEY = "duplicate_key"  # a JSON object naming one key twice, at any level
     # -- sharing policy and routing ------------------------------------------------------------
     PARTNER_UNKNOWN = "partner_unknown"  # not a partner in our policy
     TOPIC_NOT_SHARED = "topic_not_shared"  # we do not share the topic with the partner
@@ -141,13 +156,22 @@ TABLE: Final[Mapping[Reason, ReasonSpec]] = {
     R.TIMEOUT: ReasonSpec(408, True, _INFO),
     R.REPLAYED: ReasonSpec(409, False, _WARN),
     R.TOO_LARGE: ReasonSpec(413, False, _WARN),
+    R.IMAGE_TOO_LARGE: ReasonSpec(413, False, _WARN),
+    R.UNSUPPORTED_MEDIA_TYPE: ReasonSpec(415, False, _WARN),
+    R.TYPE_MISMATCH: ReasonSpec(415, False, _WARN),
+    R.UNDECODABLE: ReasonSpec(422, False, _WARN),
     R.EXPIRED: ReasonSpec(422, False, _INFO),
     R.NOT_YET_VALID: ReasonSpec(422, False, _WARN),
     R.HOP_LIMIT: ReasonSpec(422, False, _INFO),
+    R.ISSUED_BEFORE_KEY: ReasonSpec(422, False, _WARN),
+    R.TOO_OLD: ReasonSpec(422, False, _INFO),
+    R.LIFETIME_TOO_LONG: ReasonSpec(422, False, _WARN),
     R.LOOP: ReasonSpec(422, False, _INFO),
     # a configuration gap on the receiving side: the sender keeps it queued and retries
     R.TOPIC_NOT_MAPPED: ReasonSpec(422, True, _ERROR),
     R.RATE_LIMITED: ReasonSpec(429, True, _INFO),
+    # space comes back as the envelopes naming the partner's files are settled
+    R.QUOTA_EXCEEDED: ReasonSpec(429, True, _WARN),
     R.INTERNAL: ReasonSpec(500, True, _ERROR),
     R.UNAVAILABLE: ReasonSpec(503, True, _ERROR),
     R.PARTNER_UNKNOWN: ReasonSpec(None, False, _INFO),
@@ -167,6 +191,17 @@ TABLE: Final[Mapping[Reason, ReasonSpec]] = {
             R.NOTHING_LEFT,
             R.LANGUAGE_NOT_COVERED,
             R.TOO_COMPLEX,
+        )
+    },
+    **{
+        r: ReasonSpec(None, False, _WARN)
+        for r in (
+            R.TIMESTAMP_INVALID,
+            R.TIMESTAMP_SKEWED,
+            R.ENCODING_INVALID,
+            R.JSON_INVALID,
+            R.JSON_TOO_DEEP,
+            R.DUPLICATE_KEY,
         )
     },
     R.UNREACHABLE: ReasonSpec(None, True, _WARN),

@@ -3,8 +3,8 @@
 
 HTTP concerns only (who the TLS peer is, rate, size, time, status codes); what an envelope
 means is the flow's business (:class:`EnvelopeHandler`, ``relay.flow.door.Door``). Every
-refusal is answered ``{"error": "<reason>"}`` with a stable reason and status, and recorded
-(ids and codes only).
+refusal is answered ``{"error": "<reason>"}`` with a stable reason and status, and counted
+(ids and codes only; ``relay.flow.refusals`` writes them in aggregate, off the loop).
 See ``docs/openapi.yaml``.
 """
 
@@ -22,10 +22,11 @@ from typing import Any, Final, Protocol
 from aiohttp import web
 
 from relay.core import defaults
+from relay.core.json_strict import JsonRefused, loads_strict
 from relay.core.reasons import Reason
 from relay.errors import RelayError, VerificationError
 from relay.federation.tls import peer_fingerprint
-from relay.store.contract import RefusalRecord
+from relay.store.contract import BlobHold, RefusalRecord
 
 __all__ = [
     "Accepted",
@@ -63,14 +64,21 @@ class EnvelopeHandler(Protocol):
 
     async def readiness(self) -> dict[str, bool]: ...
 
-    async def record_refusal(self, record: RefusalRecord) -> None: ...
+    async def record_refusal(self, record: RefusalRecord) -> None:
+        """Counted at once, written later in a batch: nothing blocks or is written here."""
 
-    async def store_blob(self, sha256: str, mime: str, data: bytes) -> None: ...
+    async def store_blob(self, sha256: str, mime: str, data: bytes, *, peer: str) -> BlobHold:
+        """A checked file kept, charged to ``peer`` (``relay.federation.files``)."""
+
+
+UNKNOWN_PEER: Final = "unknown"  # every certificate nobody pinned: one peer, one bucket
+MAX_BUCKETS: Final = 4096  # partners are few; a bound all the same
 
 
 @dataclass(slots=True)
 class RateLimiter:
-    """A token bucket per peer: ``rate`` tokens a second, at most ``burst`` saved up."""
+    """A token bucket per peer: ``rate`` tokens a second, at most ``burst`` saved up. The
+    certificates no partner pinned share one bucket (:data:`UNKNOWN_PEER`)."""
 
     rate: float
     burst: int
@@ -80,6 +88,8 @@ class RateLimiter:
     def take(self, peer: str) -> float:
         """0 when allowed; otherwise the seconds to wait before trying again."""
         now = self.clock()
+        if peer not in self._buckets and len(self._buckets) >= MAX_BUCKETS:
+            del self._buckets[next(iter(self._buckets))]  # the oldest: it starts full again
         tokens, last = self._buckets.get(peer, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - last) * self.rate)
         if tokens >= 1.0:
@@ -109,7 +119,8 @@ async def _refusal(
 
 
 async def _record(request: web.Request, reason: Reason, *, peer: str, body: bytes | None) -> int:
-    """A refusal counted, logged and kept (ids and codes only); its HTTP status."""
+    """A refusal counted (ids and codes only; logged and kept in aggregate); its HTTP
+    status."""
     status = reason.http_status or 400
     await request.app[HANDLER].record_refusal(
         RefusalRecord(
@@ -140,20 +151,21 @@ async def _errors(
 
 async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes] | web.Response:
     """Who the TLS peer is, its rate, and the body within ``limit`` bytes and the time
-    allowed; or the refusal to answer."""
+    allowed; or the refusal to answer. The peer and its rate are checked first, and a refusal
+    is only counted (:meth:`EnvelopeHandler.record_refusal` writes nothing on the loop)."""
     handler = request.app[HANDLER]
     fingerprint = peer_fingerprint(request.transport)
     peer = handler.partner_for_fingerprint(fingerprint) if fingerprint else None
-    if peer is None:
-        return await _refusal(request, Reason.PEER_UNKNOWN, peer="unknown")
-    wait = request.app[LIMITER].take(peer)
+    wait = request.app[LIMITER].take(peer or UNKNOWN_PEER)
     if wait > 0:
         return await _refusal(
             request,
             Reason.RATE_LIMITED,
-            peer=peer,
+            peer=peer or UNKNOWN_PEER,
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
+    if peer is None:
+        return await _refusal(request, Reason.PEER_UNKNOWN, peer=UNKNOWN_PEER)
     if request.content_length is not None and request.content_length > limit:
         return await _refusal(request, Reason.TOO_LARGE, peer=peer)
     try:
@@ -171,13 +183,35 @@ async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes]
 read_from_peer: Final = _read_from_peer  # for routes added elsewhere (audit checkpoints)
 
 
+def _json_media_type(request: web.Request) -> bool:
+    """``application/json``, with no charset or UTF-8 (RFC 8259 section 8.1)."""
+    charset = request.charset
+    return request.content_type == "application/json" and (
+        charset is None or charset.lower() in ("utf-8", "utf8")
+    )
+
+
+def _parse_body(request: web.Request, body: bytes, limit: int) -> object | Reason:
+    """The body as strict JSON (UTF-8, no duplicate names, bounded depth), or the reason."""
+    if not _json_media_type(request):
+        return Reason.UNSUPPORTED_MEDIA_TYPE
+    try:
+        doc: object = loads_strict(body, max_bytes=limit)
+    except JsonRefused as exc:
+        return exc.peer_code
+    return doc
+
+
 async def _post_envelope(request: web.Request) -> web.Response:
     got = await _read_from_peer(request, request.app[LIMITS]["max_body"])
     if isinstance(got, web.Response):
         return got
     peer, body = got
+    data = _parse_body(request, body, request.app[LIMITS]["max_body"])
+    if isinstance(data, Reason):
+        return await _refusal(request, data, peer=peer, body=body)
     try:
-        accepted = await request.app[HANDLER].handle_peer_envelope(body, peer=peer)
+        accepted = await request.app[HANDLER].handle_peer_envelope(body, peer=peer, data=data)
     except VerificationError as exc:
         return await _refusal(request, exc.code, peer=peer, body=body)
     answer = {
@@ -198,10 +232,9 @@ async def _post_transaction(request: web.Request) -> web.Response:
     if isinstance(got, web.Response):
         return got
     peer, body = got
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
-        doc = None
+    doc = _parse_body(request, body, request.app[LIMITS]["max_transaction"])
+    if isinstance(doc, Reason):  # not JSON at all is "not a transaction": bad_request
+        return await _refusal(request, doc, peer=peer, body=body)
     envelopes = doc.get("envelopes") if isinstance(doc, dict) and len(doc) == 1 else None
     if not isinstance(envelopes, list) or not 0 < len(envelopes) <= MAX_TRANSACTION:
         return await _refusal(request, Reason.BAD_REQUEST, peer=peer, body=body)
@@ -232,29 +265,6 @@ async def _post_transaction(request: web.Request) -> web.Response:
     # envelopes are queued in the order they came.
     results = await asyncio.gather(*(one(data) for data in envelopes))
     return web.json_response({"results": results})
-
-
-async def _put_file(request: web.Request) -> web.Response:
-    """``PUT /v1/files/{sha256}``: a file's bytes, pushed before the envelope naming them.
-
-    Content-addressed: the body must hash to the path. Images only (the types partners'
-    policies allow are images); the receiving policy decides later whether it is posted."""
-    if not request.content_type.startswith("image/"):
-        fingerprint = peer_fingerprint(request.transport)
-        peer = request.app[HANDLER].partner_for_fingerprint(fingerprint) if fingerprint else None
-        return await _refusal(
-            request,
-            Reason.BAD_REQUEST if peer else Reason.PEER_UNKNOWN,
-            peer=peer or "unknown",
-        )
-    got = await _read_from_peer(request, request.app[LIMITS]["max_file"])
-    if isinstance(got, web.Response):
-        return got
-    peer, data = got
-    if hashlib.sha256(data).hexdigest() != request.match_info["sha256"]:
-        return await _refusal(request, Reason.BAD_REQUEST, peer=peer)
-    await request.app[HANDLER].store_blob(request.match_info["sha256"], request.content_type, data)
-    return web.json_response({"status": "stored"})
 
 
 async def _keys(request: web.Request) -> web.Response:
@@ -296,7 +306,9 @@ def build_federation_app(
     }
     app.router.add_post("/v1/envelopes", _post_envelope)
     app.router.add_post("/v1/transactions", _post_transaction)
-    app.router.add_put(r"/v1/files/{sha256:[0-9a-f]{64}}", _put_file)
+    from relay.federation.files import add_file_routes  # it reads the app keys above
+
+    add_file_routes(app)  # PUT /v1/files/{sha256}
     app.router.add_get("/v1/keys", _keys)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)

@@ -3,23 +3,26 @@ refusals to record, this relay's public keys, and its readiness."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import structlog
 
+from relay.core import defaults
 from relay.core.keys import Keyring, public_jwk
 from relay.federation.server import Accepted
 from relay.flow.inbound import Inbound
 from relay.flow.records import Recorder
+from relay.flow.refusals import RefusalLog
 from relay.flow.wire import Signer
 from relay.store.aio import AsyncStore
-from relay.store.contract import Blobs, Lifecycle, RefusalRecord, Refusals
+from relay.store.contract import BlobHold, BlobHoldings, Lifecycle, RefusalRecord, Refusals
+
+log = structlog.get_logger("relay.flow")
 
 
-class DoorStore(Refusals, Blobs, Lifecycle, Protocol):
+class DoorStore(Refusals, BlobHoldings, Lifecycle, Protocol):
     """What the federation listener's port writes: refusals and pushed files."""
 
 
@@ -40,7 +43,9 @@ class Door:
         keyring: Keyring,
         fingerprints: dict[str, str],
         clock: Callable[[], dt.datetime],
+        refusals: RefusalLog,
         receipt: Callable[[Accepted], str | None] = lambda accepted: None,
+        files_quota: tuple[int, int] = (defaults.FILES_QUOTA_BYTES, defaults.FILES_QUOTA_COUNT),
     ) -> None:
         self.agency = agency
         self.inbound = inbound
@@ -51,7 +56,9 @@ class Door:
         self.keyring = keyring
         self._fingerprints = fingerprints  # certificate sha256 hex -> partner ORI
         self.clock = clock
+        self.refusals = refusals  # counted in memory, written in batches
         self._receipt = receipt  # the signed "accepted" receipt answered with an envelope
+        self.files_quota = files_quota  # bytes and files held per partner, at most
 
     async def handle_peer_envelope(
         self, body: bytes, *, peer: str, data: object | None = None
@@ -82,31 +89,22 @@ class Door:
         return {"store": store_ok, "policy": True, "partner_keys": keys_ok}
 
     async def record_refusal(self, record: RefusalRecord) -> None:
-        """Counted, logged, and kept with its audit record (off the event loop)."""
-        recorder = self.recorder
-        recorder.metrics.envelope_refused(record.peer, record.reason)
-        log.info(
-            "envelope_refused",
-            partner=record.peer,
-            reason=record.reason,
-            status=record.http_status,
-            digest=record.digest,
+        """Counted now, written with the next batch of refusals (off the event loop)."""
+        self.refusals.note(record)
+
+    async def store_blob(self, sha256: str, mime: str, data: bytes, *, peer: str) -> BlobHold:
+        """A checked file kept, charged to ``peer`` within its quota (off the event loop)."""
+        held = await self.aio.hold_blob(
+            sha256=sha256,
+            mime=mime,
+            data=data,
+            peer=peer,
+            at=self.clock().timestamp(),
+            quota_bytes=self.files_quota[0],
+            quota_files=self.files_quota[1],
         )
-        records = recorder.entry(
-            "refusal",
-            source=record.peer if record.peer != "unknown" else None,
-            destination=self.agency,
-            envelope_id=record.envelope_id,
-            digest=record.digest,
-            outcome=record.reason,
-        )
-
-        def write() -> None:
-            self.store.record_refusal(record)
-            with contextlib.suppress(Exception):  # counted and logged by the ledger
-                recorder.append(records)
-
-        await self.aio.run(write)
-
-    async def store_blob(self, sha256: str, mime: str, data: bytes) -> None:
-        await self.aio.run(lambda: self.store.put_blob(sha256=sha256, mime=mime, data=data))
+        if held is BlobHold.STORED:
+            self.recorder.metrics.blob_stored(peer, len(data))
+        elif held is BlobHold.OVER_QUOTA:
+            log.warning("file_quota_exceeded", partner=peer, size=len(data))
+        return held

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from relay.core import routing
 from relay.core.canonical import canonicalize
+from relay.core.defaults import ENVELOPE_MAX_AGE, ENVELOPE_MAX_LIFETIME
 from relay.core.envelope import EnvelopeKind, VerifiedEnvelope, verify_envelope
+from relay.core.json_strict import JsonRefused, loads_strict
 from relay.core.keys import Keyring
 from relay.core.model import AgencyId, MessageKind
 from relay.core.policy.content import envelope_content
@@ -38,6 +40,7 @@ from relay.flow.wire import Signer, order_key
 from relay.lab.crashpoints import crash_point
 from relay.store.aio import AsyncStore
 from relay.store.contract import (
+    BlobHoldings,
     Blobs,
     ClaimedInbound,
     InboundQueue,
@@ -51,7 +54,7 @@ if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
 
 
-class InboundStore(InboundQueue, PostMap, Blobs, Protocol):
+class InboundStore(InboundQueue, PostMap, Blobs, BlobHoldings, Protocol):
     """The inbound queue, where copies were posted, and the photos partners pushed."""
 
 
@@ -101,6 +104,7 @@ class Inbound:
         clock: Callable[[], dt.datetime],
         wake: Callable[[], None],
         mapped: Callable[[str], bool] | None = None,
+        bounds: tuple[dt.timedelta, dt.timedelta] = (ENVELOPE_MAX_AGE, ENVELOPE_MAX_LIFETIME),
     ) -> None:
         self.agency = agency
         self.policy = policy
@@ -112,6 +116,7 @@ class Inbound:
         self.poster = poster  # None: a relay without a workspace judges and passes on only
         self.hop_limit = hop_limit
         self.skew = skew
+        self.max_age, self.max_lifetime = bounds  # federation.envelope_max_{age,lifetime}
         self.clock = clock
         self.wake = wake  # the inbound queue: work stored
         # Whether a topic has a channel to post in (None: no workspace, nothing is posted).
@@ -126,13 +131,11 @@ class Inbound:
     async def accept(self, body: bytes, *, peer: str, data: object | None = None) -> Accepted:
         """``body`` as the partner sent it (``data``: already parsed, in a transaction)."""
         now = self.clock()
-        if data is None:
+        if data is None:  # the listener parses it; strictly here too, for other callers
             try:
-                data = json.loads(body)
-            except (ValueError, RecursionError):
-                raise VerificationError(
-                    "body is not JSON", code=Reason.BAD_REQUEST, http_status=400
-                ) from None
+                data = loads_strict(body, max_bytes=len(body))
+            except JsonRefused as exc:
+                raise VerificationError("body is not strict JSON", code=exc.peer_code) from None
         verified = self.verify(data, now)
         if verified.last_signer != peer:
             raise VerificationError("TLS peer is not the last signer", code="issuer_mismatch")
@@ -181,6 +184,14 @@ class Inbound:
                 order_key=order_key(verified.thread, verified.target, verified.envelope_id),
                 expires_at=verified.expires_at.timestamp(),
             )
+            if got is ReceiveOutcome.NEW and verified.files:  # kept while this item needs them
+                self.store.name_blobs(
+                    queue="inbound",
+                    party=verified.issuer,
+                    envelope_id=verified.envelope_id,
+                    sha256s=[f.file.sha256 for f in verified.files],
+                    at=now.timestamp(),
+                )
             if got is not ReceiveOutcome.CONFLICT:
                 self.recorder.append(
                     self.recorder.entry(
@@ -223,6 +234,8 @@ class Inbound:
             max_hops=self.hop_limit,
             skew=self.skew,
             receiver=AgencyId(self.agency),
+            max_age=self.max_age,
+            max_lifetime=self.max_lifetime,
         )
 
     # -- the inbound queue's work --------------------------------------------------------

@@ -239,7 +239,7 @@ class Outbound:
                 expires_at=now + self.ttl,
                 kind=kind,
                 topic=out.topic,
-                marking="LES",
+                marking=decision.marking,
                 author=Author(name=out.author, agency=AgencyId(self.agency)),
                 lines=lines,
                 files=refs,

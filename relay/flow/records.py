@@ -111,6 +111,18 @@ class Recorder:
         self.recent.append(Problem(where, id_, reason))
         log.warning("relay_problem", where=where, id=id_, reason=reason)
 
+    def slack_rejected(self, reason: str) -> None:
+        """An unauthenticated request to the Slack listener refused: counted, not logged
+        (anyone can send them, as many as they like)."""
+        self.metrics.slack_request_rejected(reason)
+
+    def slack_refused(self, reason: str, event_id: str | None, field: str | None = None) -> None:
+        """A signed or stored Slack event that cannot be used: acknowledged or set aside,
+        counted, kept for ``/status`` and logged (reason, field path, event id: never text)."""
+        self.metrics.slack_event_refused(reason)
+        self.recent.append(Problem("slack", event_id or "-", reason))
+        log.warning("slack_event_refused", reason=reason, field=field, event_id=event_id)
+
     def dead_letter(self, queue: str, peer: str, envelope_id: str, reason: str) -> None:
         self.metrics.dead_letter(queue, peer, reason)
         self.recent.append(Problem(queue, envelope_id, reason))

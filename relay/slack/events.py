@@ -1,29 +1,37 @@
 """Slack Events API over HTTP: ``POST /slack/events``.
 
-Verifies Slack's request signature (v0 HMAC-SHA256, 5-minute window, constant-time compare,
-slack-sdk's ``SignatureVerifier``) before reading anything else, answers ``url_verification``,
-and acknowledges an ``event_callback`` only after it is stored durably. Slack's retries
+Verifies Slack's request signature (v0 HMAC-SHA256, 5-minute window, constant-time compare:
+:mod:`relay.slack.signed`) before reading anything else, answers ``url_verification``, and
+acknowledges an ``event_callback`` only after it is stored durably. Slack's retries
 (``X-Slack-Retry-Num``, same ``event_id``) find the event already taken and are acknowledged
-without doing anything twice. A request that fails verification is answered 401 and nothing of
-it is stored or logged.
+without doing anything twice.
+
+No input gets a 5xx but "cannot take work now" (the store failing: 503 ``unavailable``):
+
+- unauthenticated (too large, slow, bad or missing signing headers, a wrong signature): a 4xx
+  with ``{"error": reason}``, counted, nothing of it stored or logged;
+- signed but unusable (not strict UTF-8, not JSON, too deep, a duplicate key, a field of the
+  wrong shape): 200 with ``{"error": reason}`` so Slack stops retrying, counted, logged with
+  its reason, field path and event id only, never stored or forwarded.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
+import structlog
 from aiohttp import web
-from slack_sdk.signature import Clock, SignatureVerifier
 
-from relay.slack.interactivity import INTERACTIONS, Interactions, interactivity_route
+from relay.core.reasons import Reason
+from relay.core.slack_shape import MAX_EVENT_BYTES, Refused, read_event
+from relay.slack.interactivity import INTERACTIONS, Interactions, interactivity
+from relay.slack.signed import Refusals, Rejected, read_signed_body
 
-__all__ = ["EventSink", "build_events_app", "verify_request"]
+__all__ = ["MAX_EVENT_BYTES", "EventSink", "build_events_app"]
 
-MAX_EVENT_BYTES: Final = 1 << 20
+log = structlog.get_logger("relay.slack")
 
 
 class EventSink(Protocol):
@@ -33,63 +41,44 @@ class EventSink(Protocol):
         """Store the event durably; False when it was already taken (a retry)."""
 
 
-class _Clock(Clock):
-    def __init__(self, now: Callable[[], float]) -> None:
-        self._now = now
-
-    def now(self) -> float:
-        return self._now()
-
-
-SINK: Final = web.AppKey("sink", EventSink)
-VERIFIER: Final = web.AppKey("verifier", SignatureVerifier)
+class _Edge:
+    def __init__(
+        self, sink: EventSink, secret: bytes, refusals: Refusals, clock: Callable[[], float]
+    ) -> None:
+        self.sink, self.secret, self.refusals, self.clock = sink, secret, refusals, clock
 
 
-def _error(reason: str, status: int) -> web.Response:
-    return web.json_response({"error": reason}, status=status)
+EDGE: Final = web.AppKey("slack_edge", _Edge)
 
 
-def verify_request(request: web.Request, body: bytes) -> web.Response | None:
-    """Slack's signature over ``body`` (None: good), else the 401 to answer."""
-    verifier = request.app[VERIFIER]
-    if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
-        return _error("invalid_signature", 401)
-    if not verifier.is_valid(
-        body=body,
-        timestamp=request.headers.get("X-Slack-Request-Timestamp", ""),
-        signature=request.headers.get("X-Slack-Signature", ""),
-    ):
-        return _error("invalid_signature", 401)
-    return None
+def _answer(reason: Reason, status: int) -> web.Response:
+    return web.json_response({"error": reason.value}, status=status)
 
 
 async def _events(request: web.Request) -> web.Response:
-    if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
-        return _error("too_large", 413)
+    edge = request.app[EDGE]
     try:
-        async with asyncio.timeout(10):
-            body = await request.read()
-    except (TimeoutError, web.HTTPRequestEntityTooLarge):
-        return _error("bad_request", 400)
-    refused = verify_request(request, body)
-    if refused is not None:
-        return refused
-    try:
-        doc: Any = json.loads(body)
-    except ValueError:
-        return _error("bad_request", 400)
-    if not isinstance(doc, dict):
-        return _error("bad_request", 400)
-    kind = doc.get("type")
-    if kind == "url_verification":
-        return web.json_response({"challenge": str(doc.get("challenge", ""))})
-    if kind == "event_callback":
-        event_id = doc.get("event_id")
-        if not isinstance(event_id, str) or not event_id:
-            return _error("bad_request", 400)
-        await request.app[SINK].take_slack_event(
-            team=str(doc.get("team_id", "")), event_id=event_id, body=body, doc=doc
+        body = await read_signed_body(
+            request, secret=edge.secret, now=edge.clock(), max_bytes=MAX_EVENT_BYTES
         )
+    except Rejected as rejected:
+        edge.refusals.slack_rejected(rejected.reason)
+        return rejected.response()
+    doc = read_event(body)
+    if isinstance(doc, Refused):  # signed: Slack would retry a 4xx, so acknowledged
+        edge.refusals.slack_refused(doc.reason, doc.event_id, doc.field)
+        return _answer(doc.reason, 200)
+    kind = doc["type"]
+    if kind == "url_verification":
+        return web.json_response({"challenge": doc["challenge"]})
+    if kind == "event_callback":
+        try:
+            await edge.sink.take_slack_event(
+                team=str(doc.get("team_id") or ""), event_id=doc["event_id"], body=body, doc=doc
+            )
+        except Exception as exc:  # noqa: BLE001 - the store away: Slack retries later
+            log.warning("slack_event_not_taken", exc_type=type(exc).__name__)
+            return _answer(Reason.UNAVAILABLE, 503)
     return web.Response(status=200)
 
 
@@ -97,16 +86,23 @@ def build_events_app(
     sink: EventSink,
     signing_secret: str,
     *,
+    refusals: Refusals,
     clock: Callable[[], float] = time.time,
     interactions: Interactions | None = None,
 ) -> web.Application:
     """``POST /slack/events``; with ``interactions``, ``POST /slack/interactivity`` too (the
     same signature check)."""
-    app = web.Application(client_max_size=MAX_EVENT_BYTES)
-    app[SINK] = sink
-    app[VERIFIER] = SignatureVerifier(signing_secret, clock=_Clock(clock))
+    # client_max_size one past the limit: a body of exactly the limit is read whole
+    app = web.Application(client_max_size=MAX_EVENT_BYTES + 1)
+    edge = app[EDGE] = _Edge(sink, signing_secret.encode("utf-8"), refusals, clock)
     app.router.add_post("/slack/events", _events)
     if interactions is not None:
         app[INTERACTIONS] = interactions
-        app.router.add_post("/slack/interactivity", interactivity_route(verify_request))
+
+        async def interact(request: web.Request) -> web.Response:
+            return await interactivity(
+                request, secret=edge.secret, now=edge.clock(), refusals=edge.refusals
+            )
+
+        app.router.add_post("/slack/interactivity", interact)
     return app

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from typing import Any, Final, NamedTuple
 import structlog
 
 from relay.core import defaults
+from relay.core.slack_shape import Refused, check_event, read_event
 from relay.errors import DeliveryError
 from relay.flow.queues import QueueTuning
 from relay.flow.records import Recorder
@@ -91,12 +91,11 @@ class Inbox:
         self, *, team: str, event_id: str, body: bytes, doc: dict[str, Any] | None = None
     ) -> bool:
         """Store one event durably (``doc``: its parse, when the listener has it)."""
-        if doc is None:
-            try:
-                loaded = json.loads(body)
-            except (ValueError, RecursionError):
-                loaded = None
-            doc = loaded if isinstance(loaded, dict) else {}
+        checked = read_event(body) if doc is None else check_event(doc)
+        if isinstance(checked, Refused):  # never stored: nothing would ever come of it
+            self.recorder.slack_refused(checked.reason, checked.event_id, checked.field)
+            return True
+        doc = checked
         if self.ignore(doc):
             return True
         key, order = event_key(doc) or (event_id, "")
@@ -165,10 +164,13 @@ class Inbox:
                 published = None  # the message is gone: its late post or edit is not shared
                 log.info("slack_event_after_delete", event=shown(key))
             else:
-                if doc is None:
-                    loaded = json.loads(body)
-                    doc = loaded if isinstance(loaded, dict) else {}
-                published = await self.handler(key, doc)
+                if doc is None:  # stored by another instance, or before a restart
+                    checked = read_event(body)
+                    if isinstance(checked, Refused):  # a poison event: set aside, once
+                        self.recorder.slack_refused(checked.reason, shown(key), checked.field)
+                    else:
+                        doc = checked
+                published = await self.handler(key, doc) if doc is not None else None
             if published is not None and published.ts:
                 await self.seen(published.channel, published.ts)
         except Exception as exc:  # noqa: BLE001 - a poison event must not stop sharing

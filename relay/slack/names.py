@@ -10,6 +10,7 @@ from collections.abc import Callable
 from relay.core.policy.engine import judge
 from relay.core.policy.model import Policy
 from relay.core.slack_parse import parse_event
+from relay.core.text import strip_invisible
 from relay.errors import DeliveryError
 from relay.slack.web import SlackCaller
 
@@ -28,7 +29,10 @@ def judged(
     refuse_control: bool = False,
 ) -> str:
     """``text`` if the policy forwards it as a line; "" when it trips a rule or holds
-    control characters."""
+    control characters. Invisible characters (zero-width, bidi controls, fillers) are taken
+    out first, as they are from every line of a message: a partner's author name, photo
+    title or alt text shows here only without them."""
+    text = strip_invisible(text)
     clean = "".join(ch for ch in text if ch.isprintable())[:limit].strip()
     if not clean or (refuse_control and clean != text.strip()[:limit]):
         return ""

@@ -18,6 +18,7 @@ from relay.core.ids import issuer_of, message_place
 from relay.core.model import MessageKind
 from relay.core.policy.model import Policy
 from relay.core.policy.outbound import rich_text_block
+from relay.core.text import strip_invisible
 from relay.errors import DeliveryError
 from relay.flow.inbound import Delivery
 from relay.lab.crashpoints import crash_point
@@ -310,10 +311,10 @@ class Poster:
                 }
             ],
         }
-        args: dict[str, Any] = {
-            "text": text or " ",
+        args: dict[str, Any] = {  # a partner's text: no invisible characters (as outbound)
+            "text": strip_invisible(text) or " ",
             "blocks": [*([rich_text_block(lines)] if lines else []), context],
-            "username": (
+            "username": strip_invisible(
                 agency
                 if self.policy.attribution == "agency_only"
                 else f"{agency} · {self._names(env.author.name)}"

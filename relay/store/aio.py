@@ -4,9 +4,9 @@
 PostgreSQL) and offers every role method as a coroutine with the same name and arguments,
 run in a thread pool of its own (:mod:`relay.store.aio_pool`). A consumer takes only the
 roles it uses: ``AsyncInbox``, ``AsyncOutbox``, ``AsyncInboundQueue``, ``AsyncLeases``,
-``AsyncPostMap``, ``AsyncBlobs``, ``AsyncAuditLog``, ``AsyncRefusals``, ``AsyncReceipts``,
-``AsyncAdmin``, ``AsyncLifecycle`` (each wraps one role, so a test may pass a fake of just
-that role); ``AsyncStore`` is all of them.
+``AsyncPostMap``, ``AsyncBlobs``, ``AsyncBlobHoldings``, ``AsyncAuditLog``, ``AsyncRefusals``,
+``AsyncReceipts``, ``AsyncAdmin``, ``AsyncLifecycle`` (each wraps one role, so a test may pass
+a fake of just that role); ``AsyncStore`` is all of them.
 
 Writes that are acknowledged to someone (a Slack event taken, an envelope received) go
 through the group commit instead: ``await astore.durable(lambda: astore.store.take_event(...))``
@@ -29,6 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TypeVar
 
+from relay.store.aio_blobs import AsyncBlobHoldings
 from relay.store.aio_pool import Facade
 from relay.store.aio_receipts import AsyncReceipts, AsyncReviews
 from relay.store.aio_roles import (
@@ -49,6 +50,7 @@ from relay.store.group import GroupWriter
 __all__ = [
     "AsyncAdmin",
     "AsyncAuditLog",
+    "AsyncBlobHoldings",
     "AsyncBlobs",
     "AsyncInboundQueue",
     "AsyncInbox",
@@ -72,6 +74,7 @@ class AsyncStore(
     AsyncLeases,
     AsyncPostMap,
     AsyncBlobs,
+    AsyncBlobHoldings,
     AsyncAuditLog,
     AsyncRefusals,
     AsyncReceipts,
@@ -97,6 +100,7 @@ class AsyncStore(
         self._store = store
         self._inbox = self._outbox = self._inbound = self._leases = store
         self._posts = self._blobs = self._audit = self._refusals = store
+        self._holdings = store
         self._admin = self._lifecycle = self._receipts = self._reviews = store
         self.writer = writer if writer is not None else GroupWriter(store)
 

@@ -28,6 +28,7 @@ from relay.store.contract import (
     ReceiveOutcome,
     RefusalRecord,
     Refusals,
+    RefusalWindow,
     StoredCheckpoint,
 )
 
@@ -322,6 +323,14 @@ class AsyncRefusals(_Facade):
 
     async def refusals(self, *, limit: int | None = None) -> list[RefusalRecord]:
         return await self.run(self._refusals.refusals, limit=limit)
+
+    async def record_refusals(
+        self, records: Sequence[RefusalRecord], windows: Sequence[RefusalWindow], *, keep: int
+    ) -> None:
+        return await self.run(self._refusals.record_refusals, records, windows, keep=keep)
+
+    async def refusal_windows(self, *, limit: int) -> list[RefusalWindow]:
+        return await self.run(self._refusals.refusal_windows, limit=limit)
 
 
 class AsyncAdmin(_Facade):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from relay.store.engine import Result, SqlEngine
 from relay.store.sql_admin import SqlAdmin
 from relay.store.sql_audit import SqlAuditLog
+from relay.store.sql_blobs import SqlBlobHoldings
 from relay.store.sql_inbound import SqlInboundQueue
 from relay.store.sql_inbox import SqlInbox, ts_order
 from relay.store.sql_leases import SqlLeases
@@ -31,6 +32,7 @@ class SqlStore(
     SqlLeases,
     SqlPostMap,
     SqlBlobs,
+    SqlBlobHoldings,
     SqlAuditLog,
     SqlRefusals,
     SqlReceipts,

@@ -16,8 +16,10 @@ from typing import Any, Final, Protocol
 from relay.core.audit import AuditRecord, ChainedRecord, RawRow
 from relay.core.backoff import Attempt
 from relay.core.reasons import Reason
+from relay.store.contract_blobs import BlobHold, BlobHoldings, BlobSweep, BlobUsage
 from relay.store.contract_posts import Blobs, PostCopy, PostMap
 from relay.store.contract_receipts import OwedReceipt, ReceiptRow, Receipts
+from relay.store.contract_refusals import RefusalWindow
 from relay.store.contract_reviews import ReviewRow, Reviews
 
 __all__ = [
@@ -25,6 +27,10 @@ __all__ = [
     "Admin",
     "Attempt",
     "AuditLog",
+    "BlobHold",
+    "BlobHoldings",
+    "BlobSweep",
+    "BlobUsage",
     "Blobs",
     "ClaimedEnvelope",
     "ClaimedInbound",
@@ -43,6 +49,7 @@ __all__ = [
     "Receipts",
     "ReceiveOutcome",
     "RefusalRecord",
+    "RefusalWindow",
     "Refusals",
     "ReviewRow",
     "Reviews",
@@ -315,6 +322,15 @@ class Refusals(Protocol):
     def refusals(self, *, limit: int | None = None) -> list[RefusalRecord]:
         """The refusals in the order recorded; with ``limit``, only the last ``limit``."""
 
+    def record_refusals(
+        self, records: Sequence[RefusalRecord], windows: Sequence[RefusalWindow], *, keep: int
+    ) -> None:
+        """One transaction: ``records`` added, then only the last ``keep`` refusals kept;
+        ``windows`` written (a window already kept, same peer, reason and start, updated)."""
+
+    def refusal_windows(self, *, limit: int) -> list[RefusalWindow]:
+        """The last ``limit`` windows by start, newest first."""
+
 
 class Admin(Protocol):
     """The queues as operators see them (``relay queue``, ``relay status``, metrics)."""
@@ -344,6 +360,7 @@ class Store(
     Leases,
     PostMap,
     Blobs,
+    BlobHoldings,
     AuditLog,
     Refusals,
     Receipts,
@@ -363,6 +380,7 @@ ROLES: Final[tuple[type[Any], ...]] = (
     Leases,
     PostMap,
     Blobs,
+    BlobHoldings,
     AuditLog,
     Refusals,
     Receipts,

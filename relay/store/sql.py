@@ -233,7 +233,44 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ("CREATE INDEX posted_at ON posted (channel, ts)",),
     # 9: an envelope's outbox rows found by its id (receipts, the author's view)
     ("CREATE INDEX outbox_envelope ON outbox (envelope_id)",),
-    # 10: the supervisor's review queue (issue 16): ids, codes and Slack places only
+    # 10: refusals counted per peer, reason and window of time (the refusals table keeps only
+    #     the last individual ones)
+    (
+        """
+        CREATE TABLE refusal_windows (
+            peer TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT NOT NULL,
+            count BIGINT NOT NULL,
+            closed INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (peer, reason, started_at)
+        )
+        """,
+        "CREATE INDEX refusal_windows_started ON refusal_windows (started_at)",
+    ),
+    # 11: files held per partner (who pushed each, its size, when: quota and sweep), and the
+    #     envelopes naming each file (a file is deleted once none of them needs it). Files
+    #     from before get a NULL push time: the first sweep gives them the legacy hold.
+    (
+        "ALTER TABLE blobs ADD COLUMN peer TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE blobs ADD COLUMN size BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE blobs ADD COLUMN pushed_at DOUBLE PRECISION",
+        "UPDATE blobs SET size = length(data)",
+        "CREATE INDEX blobs_peer ON blobs (peer)",
+        """
+        CREATE TABLE blob_names (
+            id BIGSERIAL PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            party TEXT NOT NULL,
+            envelope_id TEXT NOT NULL,
+            named_at DOUBLE PRECISION NOT NULL,
+            UNIQUE (sha256, queue, party, envelope_id)
+        )
+        """,
+    ),
+    # 12: the supervisor's review queue (issue 16): ids, codes and Slack places only
     (
         """
         CREATE TABLE reviews (

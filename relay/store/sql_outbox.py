@@ -10,6 +10,7 @@ from typing import Final
 
 from relay.store.contract import Attempt, ClaimedEnvelope, OutboxItem
 from relay.store.engine import SqlEngine
+from relay.store.sql_blobs import name_rows
 from relay.store.sql_inbox import FINISH_EVENT
 
 __all__ = ["SqlOutbox", "enqueue_rows", "settle_params"]
@@ -79,6 +80,15 @@ def enqueue_rows(engine: SqlEngine, items: Sequence[OutboxItem], now: float) -> 
                 item.expires_at,
             ),
         ).rowcount
+        if item.blobs:  # kept while this row may still be sent
+            name_rows(
+                engine,
+                queue="outbox",
+                party=item.partner,
+                envelope_id=item.envelope_id,
+                sha256s=[sha for sha, _ in item.blobs],
+                at=now,
+            )
     return added
 
 

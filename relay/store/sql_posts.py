@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Final
 
 from relay.store.engine import SqlEngine
@@ -20,8 +21,11 @@ SELECT_POST_AT: Final = (
     "AND envelope_id NOT LIKE '%#%' ORDER BY envelope_id LIMIT 1"
 )
 DELETE_POST: Final = "DELETE FROM posted WHERE issuer = $1 AND envelope_id = $2"
+# This relay's own files (peer ''), pushed now: their outbox rows name them in the same
+# transaction (:mod:`relay.store.sql_blobs`).
 INSERT_BLOB: Final = (
-    "INSERT INTO blobs (sha256, mime, data) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING"
+    "INSERT INTO blobs (sha256, mime, data, size, pushed_at) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (sha256) DO UPDATE SET pushed_at = excluded.pushed_at"
 )
 SELECT_BLOB: Final = "SELECT mime, data FROM blobs WHERE sha256 = $1"
 
@@ -51,7 +55,7 @@ class SqlPostMap(SqlEngine):
 class SqlBlobs(SqlEngine):
     def put_blob(self, *, sha256: str, mime: str, data: bytes) -> None:
         with self._transaction():
-            self._execute(INSERT_BLOB, (sha256, mime, data))
+            self._execute(INSERT_BLOB, (sha256, mime, data, len(data), time.time()))
 
     def get_blob(self, sha256: str) -> tuple[str, bytes] | None:
         with self._transaction():

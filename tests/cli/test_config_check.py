@@ -745,3 +745,68 @@ def test_each_origins_mistake_names_file_and_line(
         assert found[0]["line"] == str(at), (words, found)
         assert code == 2
         assert summary == f"config invalid: {len(_errors(problems))} errors"
+
+
+_ENVELOPE_BOUNDS: Final = {
+    # (what replaces the tls: line's end, the line the problem names, words)
+    "age_under_queue_and_skew": (
+        "    ca: tls/ca.pem\n  envelope_max_age_hours: 24\n",
+        "envelope_max_age_hours: 24",
+        "shorter than delivery.max_age_hours + clock_skew_seconds",
+    ),
+    "age_under_a_longer_queue": (
+        "    ca: tls/ca.pem\n  envelope_max_age_hours: 48\ndelivery:\n  max_age_hours: 72\n",
+        "envelope_max_age_hours: 48",
+        "too_old",
+    ),
+    "age_zero": (
+        "    ca: tls/ca.pem\n  envelope_max_age_hours: 0\n",
+        "envelope_max_age_hours: 0",
+        "must be > 0",
+    ),
+    "lifetime_under_ttl": (
+        "    ca: tls/ca.pem\n  envelope_ttl_days: 30\n  envelope_max_lifetime_days: 7\n",
+        "envelope_max_lifetime_days: 7",
+        "shorter than envelope_ttl_days",
+    ),
+    "lifetime_wrong_type": (
+        "    ca: tls/ca.pem\n  envelope_max_lifetime_days: soon\n",
+        "envelope_max_lifetime_days: soon",
+        "wrong type",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_ENVELOPE_BOUNDS))
+def test_envelope_bounds_that_contradict_the_rest_name_file_and_line(
+    setup: Setup, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    """``relay config check`` (and so ``relay run``, through the same loader) refuses bounds
+    that would refuse what a partner may still send, or what this relay signs itself."""
+    replacement, needle, words = _ENVELOPE_BOUNDS[case]
+    setup.replace("    ca: tls/ca.pem\n", replacement)
+    code, problems, summary = _check(capsys, setup.path)
+    found = [p for p in _errors(problems) if words in p["msg"]]
+    assert found, problems
+    assert (found[0]["file"], found[0]["line"]) == (str(setup.path), str(setup.line_of(needle)))
+    assert code == 2
+    assert summary.startswith("config invalid: ")
+
+
+def test_envelope_bounds_are_read_with_their_defaults(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fed = read_config(setup.path).federation
+    assert fed.envelope_max_age == dt.timedelta(hours=48)
+    assert fed.envelope_max_lifetime == dt.timedelta(days=30)
+    setup.replace(
+        "    ca: tls/ca.pem\n",
+        "    ca: tls/ca.pem\n  envelope_max_age_hours: 30\n  envelope_max_lifetime_days: 60\n",
+    )
+    code, problems, _ = _check(capsys, setup.path)
+    assert (code, _errors(problems)) == (0, [])
+    fed = read_config(setup.path).federation
+    assert (fed.envelope_max_age, fed.envelope_max_lifetime) == (
+        dt.timedelta(hours=30),
+        dt.timedelta(days=60),
+    )

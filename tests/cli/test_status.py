@@ -24,7 +24,7 @@ from relay.cli import main
 from relay.commands.status import probe_admin
 from relay.config import AdminConfig
 from relay.core.backoff import DONE, Attempt
-from relay.store.contract import OutboxItem, RefusalRecord
+from relay.store.contract import OutboxItem, RefusalRecord, RefusalWindow
 from relay.store.sqlite import SqliteStore
 
 MA: Final = "MA9990200"
@@ -110,6 +110,29 @@ def _fill(path: Path, now: float) -> None:
                     http_status=400,
                 )
             )
+        start = dt.datetime.fromtimestamp(t0, dt.UTC)
+        store.record_refusals(
+            [],
+            [
+                RefusalWindow(
+                    peer="unknown",
+                    reason="peer_unknown",
+                    started=start,
+                    ended=start + dt.timedelta(seconds=60),
+                    count=2000,
+                    closed=True,
+                ),
+                RefusalWindow(
+                    peer=MA,
+                    reason="rate_limited",
+                    started=start + dt.timedelta(seconds=5),
+                    ended=start + dt.timedelta(seconds=65),
+                    count=12,
+                    closed=False,
+                ),
+            ],
+            keep=1000,
+        )
     finally:
         store.close()
 
@@ -183,6 +206,7 @@ def test_json_from_the_store_and_a_ready_relay(
         "inbound",
         "slack_pending_events",
         "refusals",
+        "refusal_windows",
     }
     assert status["agency"] == "CT9990100"
     assert status["generated_at"].endswith("Z")
@@ -225,6 +249,13 @@ def test_json_from_the_store_and_a_ready_relay(
     assert status["slack_pending_events"] == 1
     assert [r["reason"] for r in status["refusals"]] == [f"reason_{i}" for i in range(2, 7)]
     assert set(status["refusals"][0]) == {"at", "peer", "reason"}
+    windows = status["refusal_windows"]
+    assert [(w["peer"], w["reason"], w["count"], w["open"]) for w in windows] == [
+        (MA, "rate_limited", 12, True),
+        ("unknown", "peer_unknown", 2000, False),
+    ]
+    assert windows[1]["ended_at"].endswith("Z")
+    assert set(windows[0]) == {"peer", "reason", "started_at", "ended_at", "count", "open"}
 
 
 def test_table(
@@ -254,6 +285,9 @@ def test_table(
     assert inbound[-1] == "policy_blocked"
     assert "Slack events pending: 1" in lines
     assert "Last 5 refusals:" in lines
+    assert "Refusals counted, last 2 windows:" in lines
+    counted = next(line for line in lines if "peer_unknown" in line).split()
+    assert counted[2:] == ["unknown", "peer_unknown", "2000"]
     assert lines[-1].split()[-1] == "reason_6"
 
 

@@ -28,9 +28,15 @@ STATUSES = {
     "signature_invalid": 403, "key_not_pinned": 403, "key_revoked": 403, "key_invalid": 403,
     "issuer_mismatch": 403, "peer_unknown": 403, "not_addressed": 403,
     "onward_forbidden": 403, "topic_not_accepted": 403,
-    "timeout": 408, "replayed": 409, "too_large": 413,
+    "timeout": 408, "replayed": 409, "too_large": 413, "image_too_large": 413,
+    "unsupported_media_type": 415, "type_mismatch": 415, "undecodable": 422,
+    "quota_exceeded": 429,
     "expired": 422, "not_yet_valid": 422, "hop_limit": 422, "loop": 422,
     "topic_not_mapped": 422, "rate_limited": 429, "unavailable": 503,
+}  # fmt: skip
+ADDED = {
+    "unsupported_media_type": 415, "issued_before_key": 422, "too_old": 422,
+    "lifetime_too_long": 422,
 }  # fmt: skip
 HELD = {"onward_forbidden", "partner_unknown", "topic_not_accepted", "agreement_expired"}
 CHECKPOINT = {"malformed", "wrong_type", "issuer_mismatch", "signature_invalid", "key_invalid"}
@@ -46,7 +52,17 @@ def test_http_statuses_are_the_ones_answered_before():
     for value, status in STATUSES.items():
         assert Reason(value).http_status == status, value
     assert Reason.INTERNAL.http_status == 500
-    assert {Reason(v) for v in STATUSES} | {Reason.INTERNAL, Reason.WRONG_TYPE} == HTTP_REASONS
+    added = {Reason(v) for v in ADDED}
+    assert {Reason(v) for v in STATUSES} | {Reason.INTERNAL, Reason.WRONG_TYPE} | added == (
+        HTTP_REASONS
+    )
+
+
+def test_the_envelope_bound_and_media_type_reasons_keep_their_statuses():
+    """Added by issue 15: a contract like the older ones (docs/openapi.yaml x-reasons)."""
+    for value, status in ADDED.items():
+        assert Reason(value).http_status == status, value
+        assert not Reason(value).retryable
 
 
 def test_every_old_code_is_a_reason():
@@ -65,6 +81,7 @@ def test_retryable_is_what_a_sender_may_try_again():
     assert {r for r in HTTP_REASONS if r.retryable} == {
         Reason.TIMEOUT,
         Reason.RATE_LIMITED,
+        Reason.QUOTA_EXCEEDED,  # the partner's files here are settled and swept: it goes
         Reason.INTERNAL,
         Reason.UNAVAILABLE,
         Reason.TOPIC_NOT_MAPPED,  # the receiving agency's relay.yaml is put right: it goes

@@ -290,6 +290,7 @@ async def test_bad_body_and_too_large(fed):
     assert (await post(fed, CT, MA, b"{not json"))[:2] == (400, {"error": "bad_request"})
     big = json.dumps({"payload": "A" * (80 * 1024)}).encode()
     assert (await post(fed, CT, MA, big))[:2] == (413, {"error": "too_large"})
+    await fed.settle()  # refusals are written in batches
     assert {"bad_request", "too_large"} <= set(refused(fed, MA))
 
 
@@ -315,6 +316,7 @@ async def test_refusal_records_hold_codes_and_digests_never_content(fed):
     env = envelope(fed, lines=(secret_line,)).to_wire()
     env["extra"] = True
     await post(fed, CT, MA, env)
+    await fed.settle()  # refusals are written in batches
     service = fed.relays[MA]
     assert service is not None
     records = service.store.refusals()

@@ -328,8 +328,8 @@ async def _events_endpoint(net: Network) -> list[str]:
         (forged, wrong, 401),  # a bad signature
         (forged, {"X-Slack-Request-Timestamp": CANARY["bad_signature"]}, 401),  # none at all
         (junk, wrong, 401),
-        (junk, signed(junk), 400),  # signed, but not JSON
-        (poison, signed(poison), 200),  # signed, stored, judged and dropped
+        (junk, signed(junk), 200),  # signed, but not JSON: acknowledged, refused
+        (poison, signed(poison), 200),  # signed, text not a string: refused (malformed)
     ]
     bodies = []
     async with aiohttp.ClientSession() as session:

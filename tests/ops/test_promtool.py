@@ -22,6 +22,7 @@ ALERTS = {
     "RelayKeyExpiringSoon",
     "RelaySlackAuthFailing",
     "RelayAuditCheckpointStale",
+    "RelaySlackEventsRefused",
 }
 
 

@@ -39,6 +39,18 @@ class Sink:
             await self.arrived.wait_for(lambda: len(self.taken) >= n)
 
 
+class Refusals:
+    def __init__(self) -> None:
+        self.refused: list[tuple[str, str | None, str | None]] = []
+        self.rejected: list[str] = []
+
+    def slack_rejected(self, reason: str) -> None:
+        self.rejected.append(reason)
+
+    def slack_refused(self, reason: str, event_id: str | None, field: str | None = None) -> None:
+        self.refused.append((reason, event_id, field))
+
+
 def _spec() -> WorkspaceSpec:
     return WorkspaceSpec(
         team_id=TEAM,
@@ -59,6 +71,7 @@ async def test_events_survive_a_refresh_and_are_taken_once():
             sink,
             app_token=ws.app_token,
             web_client=AsyncWebClient(token=ws.bot_token, base_url=emu.api_url),
+            refusals=Refusals(),
         )
         await receiver.start()
         try:

@@ -6,6 +6,7 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
+from relay.core import defaults
 from relay.store.contract import ReceiveOutcome
 from relay.store.dialect import postgres_params, to_postgres, to_sqlite
 from relay.store.sql import MIGRATIONS
@@ -76,5 +77,33 @@ def test_sqlite_keeps_wal_and_full_sync(tmp_path: Path) -> None:
         db = store._db
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        store.close()
+
+
+def test_files_held_before_migration_10_are_sized_and_kept_for_the_legacy_hold(
+    tmp_path: Path,
+) -> None:
+    """A file from a version-9 database: its size counted, nobody charged, and (never named
+    by an envelope the new schema knows) kept FILES_LEGACY_HOLD from the first sweep."""
+    path = tmp_path / "v9.db"
+    SqliteStore(path).close()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("DROP TABLE blob_names")
+    db.execute("DROP INDEX blobs_peer")
+    db.execute("DROP TABLE blobs")
+    db.execute(to_sqlite(MIGRATIONS[1][2]))  # blobs as version 2 made it
+    db.execute("UPDATE schema_version SET version = 9")
+    db.execute("INSERT INTO blobs VALUES ('ab', 'image/png', x'00010203')")
+    db.close()
+    store = SqliteStore(path)
+    try:
+        assert store.schema_version() == len(MIGRATIONS)
+        assert [(u.peer, u.count, u.size) for u in store.blob_usage()] == [("", 1, 4)]
+        now = 1_800_000_000.0
+        assert store.sweep_blobs(now=now, grace=3600.0, limit=10).deleted == 0
+        hold = defaults.FILES_LEGACY_HOLD
+        assert store.sweep_blobs(now=now + hold - 1, grace=3600.0, limit=10).deleted == 0
+        assert store.sweep_blobs(now=now + hold, grace=3600.0, limit=10).deleted == 1
     finally:
         store.close()

@@ -12,6 +12,7 @@ from relay.core.model import Line, SlackFile, SlackMessage
 from relay.core.policy.analysis import Analysis
 from relay.core.policy.decision import Decision, block_decision, sorted_reasons
 from relay.core.policy.detect import units_hit
+from relay.core.policy.marking import Mark, portion_text
 from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage, Unit
 from relay.core.policy.outbound import OutboundMessage
 from relay.core.policy.redact import Rebuild, has_substance, rebuild_part
@@ -124,6 +125,7 @@ def _assemble(
         if n > reasons[rule]:
             reasons[rule] = n
     out_lines: list[Line] = []
+    top: Mark | None = None
     for pi, part in enumerate(message.parts):
         start = scan.part_start[pi]
         if start < 0:
@@ -144,6 +146,8 @@ def _assemble(
         )
         out_lines.extend(built.lines)
         reasons.update(built.reasons)
+        if built.top is not None and (top is None or built.top.rank > top.rank):
+            top = built.top
     survivors = {id(line) for line in out_lines}
     kept_lines: set[int] = set()
     k = 0
@@ -198,4 +202,5 @@ def _assemble(
         kept_lines=frozenset(kept_lines),
         kept_files=frozenset(kept_files),
         trace=tuple(trace),
+        marking=None if top is None else portion_text(top),
     )

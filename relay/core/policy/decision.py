@@ -26,7 +26,8 @@ class Decision:
     """What a partner receives. ``kept_lines`` and ``kept_files`` index the body lines (in
     display order across the body parts) and files that leave exactly as they came in, so a
     relay passing a signed envelope on withholds the rest without comparing text; ``trace``
-    lists the removed units with their rule ids (for ``relay policy apply --explain``)."""
+    lists the removed units with their rule ids (for ``relay policy apply --explain``);
+    ``marking`` the highest portion mark that survives."""
 
     action: Action
     message: OutboundMessage | None
@@ -34,6 +35,9 @@ class Decision:
     kept_lines: frozenset[int] = frozenset()
     kept_files: frozenset[int] = frozenset()
     trace: tuple[tuple[int, str], ...] = ()
+    # the highest portion mark among the lines that leave (``U//LES``), None when unmarked:
+    # the envelope's ``marking`` claim
+    marking: str | None = None
 
 
 def block_decision(*rules: tuple[str, int]) -> Decision:

@@ -19,6 +19,7 @@ __all__ = [
     "is_tearline",
     "parse_banner",
     "parse_portion",
+    "portion_text",
     "releasable",
     "render_banner",
 ]
@@ -192,6 +193,27 @@ def releasable(mark: Mark, partner: Partner | None, ceiling: Level) -> bool:
     if mark.level is Level.SPECIFIED and not mark.limited and partner is not None:
         return set(mark.specified) <= partner.allow_categories
     return False
+
+
+_NOT_IN_CLAIM: Final = re.compile(r"[^A-Z0-9 /_.-]+")
+
+
+def portion_text(mark: Mark) -> str:
+    """The mark as a portion mark's body (``U//LES``, ``CUI//SP-INF//NOFORN``): the envelope's
+    ``marking`` claim. Characters the claim cannot hold (the comma of ``REL TO USA, FVEY``)
+    become a space; a text over 64 characters is left long, so the envelope refuses it."""
+    if mark.family == "CUI":
+        parts = ["CUI"]
+        cats = [*(f"SP-{c}" for c in mark.specified), *mark.controls]
+    else:
+        parts = ["U"]
+        cats = list(mark.controls)
+    if cats:
+        parts.append("/".join(cats))
+    if mark.limited:
+        parts.append("/".join(mark.limited))
+    text = "//".join(parts)
+    return " ".join(_NOT_IN_CLAIM.sub(" ", text).split())
 
 
 def render_banner(mark: Mark) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from relay.core.model import Line, LineKind, Link, MessageKind, SlackFile, SlackTs, Text
 from relay.core.mrkdwn import render_lines
+from relay.core.text import strip_invisible
 
 __all__ = ["OutboundMessage", "rich_text_block"]
 
@@ -66,7 +67,7 @@ def _elements(line: Line) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for seg in line.segments:
         if isinstance(seg, Text):
-            el: dict[str, Any] = {"type": "text", "text": seg.text}
+            el: dict[str, Any] = {"type": "text", "text": strip_invisible(seg.text)}
             style = {k: True for k in ("bold", "italic", "strike", "code") if getattr(seg, k)}
             if style and line.kind is not LineKind.PREFORMATTED:
                 el["style"] = style
@@ -74,7 +75,7 @@ def _elements(line: Line) -> list[dict[str, Any]]:
         elif isinstance(seg, Link):
             link: dict[str, Any] = {"type": "link", "url": seg.url}
             if seg.label:
-                link["text"] = seg.label
+                link["text"] = strip_invisible(seg.label)
             out.append(link)
     return out
 

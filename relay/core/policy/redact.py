@@ -60,6 +60,7 @@ _PLACEHOLDERS: Final = re.compile(r"\[(?:link|mention|channel|SSN) removed\]", r
 class Rebuild:
     lines: list[Line]
     reasons: Counter[str]
+    top: Mark | None = None  # the highest mark of the lines that survive
 
 
 def _host_allowed(url: str, hosts: tuple[str, ...]) -> bool:
@@ -207,7 +208,8 @@ def rebuild_part(
                 )
         else:
             lines.append(ln)
-    return Rebuild(lines=tidy(lines), reasons=reasons)
+    top_mark = max(surviving, key=lambda m: m.rank) if surviving else None
+    return Rebuild(lines=tidy(lines), reasons=reasons, top=top_mark)
 
 
 def _width(seg: Segment) -> int:
