@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from relay.assemble_keys import keyring_from_config, load_signing_key, with_own_key
-from relay.assemble_review import assemble_review
 from relay.assemble_shadow import shadow_from_config
+from relay.assemble_slack import SlackParts, workspace_side
 from relay.assemble_store import open_store_from_config, tuning_from_config
 from relay.commands.policy import read_policy
 from relay.config import ConfigLoadError, RelayConfig
@@ -38,18 +38,11 @@ from relay.flow.shadow import ShadowSink
 from relay.flow.wire import Signer
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
-from relay.slack.catchup import CatchUp
-from relay.slack.channels import ChannelMap, ChannelMoves
-from relay.slack.connect import Connection, connect
+from relay.slack.channels import ChannelMap
+from relay.slack.connect import connect
 from relay.slack.feedback import Feedback
-from relay.slack.inbox import Inbox
-from relay.slack.names import Directory
 from relay.slack.poster import Poster
-from relay.slack.publisher import Observer, Publisher
-from relay.slack.reactions import ReactionCancels
-from relay.slack.review import ReviewDesk
-from relay.slack.roots import ThreadRoots
-from relay.slack.supervisors import Supervision
+from relay.slack.publisher import Observer
 from relay.store.aio import AsyncStore
 from relay.store.contract import Store
 from relay.store.group import GroupWriter
@@ -70,19 +63,6 @@ Clock = Callable[[], dt.datetime]
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass
-class SlackParts:
-    """The workspace side: events in (inbox -> publisher), posts out (poster)."""
-
-    connection: Connection
-    channels: ChannelMap
-    inbox: Inbox
-    publisher: Publisher
-    poster: Poster
-    catch_up: CatchUp
-    review: ReviewDesk | None = None  # slack.review configured: the supervisor's desk
 
 
 @dataclass
@@ -281,96 +261,23 @@ async def assemble(
     )
     slack = None
     if conn is not None and channels is not None and poster is not None and config.slack:
-        moves = ChannelMoves(
-            team_id=config.slack.team_id,
-            channels=channels,
-            store=aio,
-            recorder=recorder,
-            clock=clock,
-        )
-        await moves.restore()
-        directory = Directory(conn.caller, policy, clock)
-        supervision = Supervision(config.slack.supervisors, conn.caller, recorder)
-        reactions = ReactionCancels(
-            agency=config.agency,
-            team_id=config.slack.team_id,
-            reaction=config.slack.cancel_reaction,
-            channels=channels,
-            outbound=outbound,
-            caller=conn.caller,
-            directory=directory,
-            supervision=supervision,
-            recorder=recorder,
-            bot_user_id=conn.bot_user_id,
-            bot_id=conn.bot_id,
-            observe=observe,
-            status=config.slack.status_reaction,
-            shared=lambda envelope_id: _shared(aio, envelope_id),
-            explain=feedback.explain if feedback is not None else None,
-        )
-        publisher = Publisher(
-            agency=config.agency,
-            policy=policy,
-            outbound=outbound,
-            channels=channels,
-            moves=moves,
-            caller=conn.caller,
-            fetcher=conn.fetcher,
-            directory=directory,
-            recorder=recorder,
-            bot_user_id=conn.bot_user_id,
-            bot_id=conn.bot_id,
-            observe=observe,
-            reactions=reactions,
-            thread_root=aio.post_at,
-            roots=ThreadRoots(
-                team_id=config.slack.team_id,
-                store=aio,
-                caller=conn.caller,
-                bot_user_id=conn.bot_user_id,
-                bot_id=conn.bot_id,
-                clock=clock,
-            ),
-        )
-        inbox = Inbox(
-            store=aio,
-            recorder=recorder,
-            handler=publisher.handle,
-            ignore=publisher.echo,
-            owner=instance,
-            tuning=tuning,
-            clock=clock,
-        )
-        review = assemble_review(
+        slack = await workspace_side(
             config=config,
+            slack=config.slack,
             policy=policy,
-            outbound=outbound,
-            publisher=publisher,
-            inbox=inbox,
             conn=conn,
-            supervision=supervision,
-            store=aio,
+            channels=channels,
+            poster=poster,
+            feedback=feedback,
+            outbound=outbound,
+            aio=aio,
             recorder=recorder,
             metrics=metrics,
             clock=clock,
+            observe=observe,
+            instance=instance,
+            tuning=tuning,
             shadow_sink=shadow_sink,
-        )
-        slack = SlackParts(
-            connection=conn,
-            channels=channels,
-            inbox=inbox,
-            publisher=publisher,
-            poster=poster,
-            catch_up=CatchUp(
-                team_id=config.slack.team_id,
-                store=aio,
-                caller=conn.caller,
-                channels=channels,
-                take=inbox.take_slack_event,
-                ignore=publisher.echo,
-                recorder=recorder,
-            ),
-            review=review,
         )
     return Parts(
         config=config,
@@ -399,8 +306,3 @@ async def assemble(
         instance=instance,
         slack=slack,
     )
-
-
-async def _shared(aio: AsyncStore, envelope_id: str) -> bool:
-    """Did the message with this envelope id go to any partner (an outbox row of its own)?"""
-    return any(row[1] == envelope_id for row in await aio.message_shared(envelope_id))
