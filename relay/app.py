@@ -293,6 +293,7 @@ async def _start_slack(relay: RunningRelay) -> None:
             slack.inbox,
             app_token=app_token,
             web_client=slack.connection.web_client,
+            interactions=slack.review,
             refusals=relay.parts.recorder,
         )
         await relay.socket.start()
@@ -303,7 +304,9 @@ async def _start_slack(relay: RunningRelay) -> None:
                 source,
                 [(1, "slack signing secret not found (signing_secret_env / signing_secret_file)")],
             )
-        events = build_events_app(slack.inbox, secret, refusals=relay.parts.recorder)
+        events = build_events_app(
+            slack.inbox, secret, refusals=relay.parts.recorder, interactions=slack.review
+        )
         runner = web.AppRunner(events, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port)
@@ -318,6 +321,8 @@ async def _start_slack(relay: RunningRelay) -> None:
         asyncio.create_task(slack.catch_up.run(config.catch_up_seconds)),
         asyncio.create_task(_watch_slack_auth(relay, slack.connection.caller)),
     ]
+    if slack.review is not None:
+        relay.tasks.append(asyncio.create_task(slack.review.board.run()))
 
 
 async def _watch_slack_auth(relay: RunningRelay, caller: SlackCaller, every: float = 60.0) -> None:

@@ -13,13 +13,13 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from relay.assemble_keys import keyring_from_config, load_signing_key, with_own_key
 from relay.assemble_shadow import shadow_from_config
+from relay.assemble_slack import SlackParts, workspace_side
+from relay.assemble_store import open_store_from_config, tuning_from_config
 from relay.commands.policy import read_policy
 from relay.config import ConfigLoadError, RelayConfig
-from relay.core.backoff import Backoff
 from relay.core.ids import issuer_of
 from relay.core.keys import Keyring
 from relay.core.policy.model import Policy
@@ -29,7 +29,7 @@ from relay.flow.blobs import FileSweep
 from relay.flow.door import Door
 from relay.flow.inbound import Inbound, PostPort
 from relay.flow.outbound import Outbound
-from relay.flow.queues import Loop, QueueTuning
+from relay.flow.queues import Loop
 from relay.flow.receipts import ReceiptDesk
 from relay.flow.records import Recorder
 from relay.flow.refusals import RefusalLog
@@ -38,21 +38,14 @@ from relay.flow.shadow import ShadowSink
 from relay.flow.wire import Signer
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
-from relay.slack.catchup import CatchUp
-from relay.slack.channels import ChannelMap, ChannelMoves
-from relay.slack.connect import Connection, connect
+from relay.slack.channels import ChannelMap
+from relay.slack.connect import connect
 from relay.slack.feedback import Feedback
-from relay.slack.inbox import Inbox
-from relay.slack.names import Directory
 from relay.slack.poster import Poster
-from relay.slack.publisher import Observer, Publisher
-from relay.slack.reactions import ReactionCancels
-from relay.slack.roots import ThreadRoots
-from relay.slack.supervisors import Supervision
+from relay.slack.publisher import Observer
 from relay.store.aio import AsyncStore
 from relay.store.contract import Store
 from relay.store.group import GroupWriter
-from relay.store.open import open_store
 
 __all__ = [
     "Clock",
@@ -70,18 +63,6 @@ Clock = Callable[[], dt.datetime]
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass
-class SlackParts:
-    """The workspace side: events in (inbox -> publisher), posts out (poster)."""
-
-    connection: Connection
-    channels: ChannelMap
-    inbox: Inbox
-    publisher: Publisher
-    poster: Poster
-    catch_up: CatchUp
 
 
 @dataclass
@@ -107,27 +88,6 @@ class Parts:
     refusals: RefusalLog  # counted in memory, written in batches (run, flushed at stop)
     instance: str
     slack: SlackParts | None = None
-
-
-def tuning_from_config(config: RelayConfig) -> QueueTuning:
-    d = config.delivery
-    return QueueTuning(
-        lease=d.lease,
-        batch=d.batch,
-        poll=d.poll,
-        backoff=Backoff(base=d.retry_base, cap=d.retry_cap, max_age=d.max_age.total_seconds()),
-    )
-
-
-def _open_store(config: RelayConfig) -> Store:
-    try:
-        return open_store(config.store, base_dir=Path(config.source).parent)
-    except ValueError as exc:
-        raise ConfigLoadError(config.source, [(1, f"store: {exc}")]) from None
-    except Exception as exc:  # noqa: BLE001 - driver text may echo the URL and its password
-        raise ConfigLoadError(
-            config.source, [(1, f"store: cannot open ({type(exc).__name__})")]
-        ) from None
 
 
 async def assemble(
@@ -161,7 +121,7 @@ async def assemble(
     pinned = keyring_from_config(config)  # partners' and origins' keys, as relay.yaml pins
     metrics.keys((k.agency, k.kid, k.not_after.timestamp()) for k in pinned.keys if k.not_after)
     keyring = with_own_key(pinned, config.agency, signer)  # what envelopes verify against
-    store = _open_store(config)
+    store = open_store_from_config(config)
     ledger = Ledger(
         store,
         agency=config.agency,
@@ -301,80 +261,23 @@ async def assemble(
     )
     slack = None
     if conn is not None and channels is not None and poster is not None and config.slack:
-        moves = ChannelMoves(
-            team_id=config.slack.team_id,
-            channels=channels,
-            store=aio,
-            recorder=recorder,
-            clock=clock,
-        )
-        await moves.restore()
-        directory = Directory(conn.caller, policy, clock)
-        reactions = ReactionCancels(
-            agency=config.agency,
-            team_id=config.slack.team_id,
-            reaction=config.slack.cancel_reaction,
-            channels=channels,
-            outbound=outbound,
-            caller=conn.caller,
-            directory=directory,
-            supervision=Supervision(config.slack.supervisors, conn.caller, recorder),
-            recorder=recorder,
-            bot_user_id=conn.bot_user_id,
-            bot_id=conn.bot_id,
-            observe=observe,
-            status=config.slack.status_reaction,
-            shared=lambda envelope_id: _shared(aio, envelope_id),
-            explain=feedback.explain if feedback is not None else None,
-        )
-        publisher = Publisher(
-            agency=config.agency,
+        slack = await workspace_side(
+            config=config,
+            slack=config.slack,
             policy=policy,
-            outbound=outbound,
+            conn=conn,
             channels=channels,
-            moves=moves,
-            caller=conn.caller,
-            fetcher=conn.fetcher,
-            directory=directory,
-            recorder=recorder,
-            bot_user_id=conn.bot_user_id,
-            bot_id=conn.bot_id,
-            observe=observe,
-            reactions=reactions,
-            thread_root=aio.post_at,
-            roots=ThreadRoots(
-                team_id=config.slack.team_id,
-                store=aio,
-                caller=conn.caller,
-                bot_user_id=conn.bot_user_id,
-                bot_id=conn.bot_id,
-                clock=clock,
-            ),
-        )
-        inbox = Inbox(
-            store=aio,
-            recorder=recorder,
-            handler=publisher.handle,
-            ignore=publisher.echo,
-            owner=instance,
-            tuning=tuning,
-            clock=clock,
-        )
-        slack = SlackParts(
-            connection=conn,
-            channels=channels,
-            inbox=inbox,
-            publisher=publisher,
             poster=poster,
-            catch_up=CatchUp(
-                team_id=config.slack.team_id,
-                store=aio,
-                caller=conn.caller,
-                channels=channels,
-                take=inbox.take_slack_event,
-                ignore=publisher.echo,
-                recorder=recorder,
-            ),
+            feedback=feedback,
+            outbound=outbound,
+            aio=aio,
+            recorder=recorder,
+            metrics=metrics,
+            clock=clock,
+            observe=observe,
+            instance=instance,
+            tuning=tuning,
+            shadow_sink=shadow_sink,
         )
     return Parts(
         config=config,
@@ -403,8 +306,3 @@ async def assemble(
         instance=instance,
         slack=slack,
     )
-
-
-async def _shared(aio: AsyncStore, envelope_id: str) -> bool:
-    """Did the message with this envelope id go to any partner (an outbox row of its own)?"""
-    return any(row[1] == envelope_id for row in await aio.message_shared(envelope_id))

@@ -16,6 +16,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Final
 
+from relay.config_federation import federation_section
 from relay.config_origins import origins_section
 from relay.config_schema import (
     AdminConfig,
@@ -35,7 +36,6 @@ from relay.config_sections import (
     admin_section,
     audit_section,
     delivery_section,
-    federation_section,
     logging_section,
     mapping,
     partner_section,

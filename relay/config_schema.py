@@ -157,6 +157,18 @@ class Supervisors:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewConfig:
+    """``slack.review``: the supervisor's review queue (issue 16) in a private channel of this
+    workspace; who decides is ``slack.supervisors``."""
+
+    channel: str  # a private channel id (G... or C...)
+    redactions: bool = False  # also review what reviewable rules removed (not only blocks)
+    expire_hours: float = defaults.REVIEW_EXPIRE_HOURS
+    alert_minutes: float = defaults.REVIEW_ALERT_MINUTES
+    reasons: tuple[str, ...] = defaults.REVIEW_REASONS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SlackConfig:
     team_id: str
     mode: str  # "events" (HTTP) or "socket"
@@ -179,6 +191,7 @@ class SlackConfig:
     cancel_reaction: str = defaults.SLACK_CANCEL_REACTION  # an emoji name, no colons
     # the emoji an author (or a supervisor) adds to be told each partner's outcome
     status_reaction: str = defaults.SLACK_STATUS_REACTION
+    review: ReviewConfig | None = None  # no ``review:``: blocked messages simply do not go
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 from typing import Any, Final
 
-from relay.config_files import files_section
 from relay.config_schema import (
     AdminConfig,
     AuditConfig,
     DeliveryConfig,
-    FederationConfig,
     LoggingConfig,
     PartnerLink,
     PinnedKeyConfig,
 )
-from relay.core import defaults
 from relay.core.ids import is_kid, is_ori
 from relay.core.policy.yamlnodes import Loc, Problems
 
@@ -30,17 +26,17 @@ __all__ = [
     "admin_section",
     "audit_section",
     "delivery_section",
-    "federation_section",
+    "hours_of",
     "key_section",
     "logging_section",
     "mapping",
     "partner_section",
+    "seconds_of",
     "value",
 ]
 
 _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 _B64URL: Final = re.compile(r"^[A-Za-z0-9_-]{43}$")
-_AGE, _LIFETIME = defaults.ENVELOPE_MAX_AGE, defaults.ENVELOPE_MAX_LIFETIME
 
 
 def _seconds(delta: dt.timedelta) -> int:
@@ -190,73 +186,6 @@ def _partner(loc: Loc, problems: Problems) -> PartnerLink | None:
     )
 
 
-_FEDERATION_KEYS: Final = {
-    "listen",
-    "tls",
-    "hop_limit",
-    "clock_skew_seconds",
-    "max_body_bytes",
-    "read_timeout_seconds",
-    "rate_limit",
-    "envelope_ttl_days",
-    "refusals",
-    "files",
-    "envelope_max_age_hours",
-    "envelope_max_lifetime_days",
-}
-
-
-def _federation(loc: Loc | None, base: Path, problems: Problems, line: int) -> FederationConfig:
-    from relay.config_refusals import refusals_section  # it reads with this module's helpers
-
-    m = _mapping(loc, "federation", _FEDERATION_KEYS, problems, line)
-    fline = loc.line if loc else line
-    listen = _mapping(m.get("listen"), "listen", {"host", "port"}, problems, fline)
-    tls = _mapping(m.get("tls"), "tls", {"cert", "key", "ca"}, problems, fline)
-    rate = _mapping(
-        m.get("rate_limit") or Loc({}, fline),
-        "rate_limit",
-        {"per_second", "burst"},
-        problems,
-        fline,
-    )
-    port = _value(listen, "port", int, problems, fline, defaults.FEDERATION_PORT)
-    if not 0 <= port <= 65535:
-        problems.add(listen["port"].line, "port must be 0-65535")
-    return FederationConfig(
-        host=_value(listen, "host", str, problems, fline, defaults.FEDERATION_HOST),
-        port=port,
-        tls_cert=base / _value(tls, "cert", str, problems, fline, ""),
-        tls_key=base / _value(tls, "key", str, problems, fline, ""),
-        tls_ca=base / _value(tls, "ca", str, problems, fline, ""),
-        hop_limit=_value(m, "hop_limit", int, problems, fline, defaults.HOP_LIMIT),
-        clock_skew=dt.timedelta(
-            seconds=_value(
-                m, "clock_skew_seconds", int, problems, fline, _seconds(defaults.CLOCK_SKEW)
-            )
-        ),
-        max_body_bytes=_value(m, "max_body_bytes", int, problems, fline, defaults.MAX_BODY_BYTES),
-        read_timeout=float(
-            _value(m, "read_timeout_seconds", (int, float), problems, fline, defaults.READ_TIMEOUT)
-        ),
-        rate_per_second=float(
-            _value(rate, "per_second", (int, float), problems, fline, defaults.RATE_PER_SECOND)
-        ),
-        rate_burst=_value(rate, "burst", int, problems, fline, defaults.RATE_BURST),
-        envelope_ttl=dt.timedelta(
-            days=_value(m, "envelope_ttl_days", int, problems, fline, defaults.ENVELOPE_TTL.days)
-        ),
-        **refusals_section(m.get("refusals"), problems, fline),
-        files=files_section(m.get("files"), problems, fline),
-        envelope_max_age=dt.timedelta(
-            hours=_value(m, "envelope_max_age_hours", int, problems, fline, _hours(_AGE))
-        ),
-        envelope_max_lifetime=dt.timedelta(
-            days=_value(m, "envelope_max_lifetime_days", int, problems, fline, _LIFETIME.days)
-        ),
-    )
-
-
 _DELIVERY_KEYS: Final = {
     "max_age_hours",
     "retry_base_seconds",
@@ -396,10 +325,11 @@ def _logging(loc: Loc | None, problems: Problems, line: int) -> LoggingConfig:
 
 
 mapping = _mapping
+seconds_of = _seconds
+hours_of = _hours
 value = _value
 partner_section = _partner
 key_section = _key
-federation_section = _federation
 delivery_section = _delivery
 admin_section = _admin
 audit_section = _audit

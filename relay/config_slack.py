@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Final
 
+from relay.config_review import review_section
 from relay.config_schema import Secret, SlackConfig, Supervisors
 from relay.config_sections import mapping as _mapping
 from relay.config_sections import value as _value
@@ -35,6 +36,7 @@ _SLACK: Final = {
     "supervisors",
     "cancel_reaction",
     "status_reaction",
+    "review",
 }
 _FORBIDDEN_SECRETS: Final = {"bot_token", "signing_secret", "app_token", "token"}
 _REACTION: Final = re.compile(r"[a-z0-9_+'-]{1,100}", re.ASCII)  # an emoji name, no colons
@@ -120,6 +122,7 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
         supervisors=_supervisors(m.get("supervisors"), problems),
         cancel_reaction=cancel,
         status_reaction=status,
+        review=review_section(m.get("review"), problems),
     )
 
 

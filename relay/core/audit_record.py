@@ -66,6 +66,7 @@ class AuditEvent(StrEnum):
     RETENTION = "retention"  # records older than the retention period were pruned
     CHANNEL_CHANGE = "channel_change"  # Slack moved a federated channel to a new id
     RECEIPT = "receipt"  # a partner's signed receipt for an envelope: kept, or passed back
+    REVIEW = "review"  # a supervisor released or kept a held message, or its card expired
 
 
 def rfc3339(moment: dt.datetime) -> str:
@@ -108,6 +109,7 @@ _PATTERNS: Final[Mapping[str, re.Pattern[str]]] = {
     "kid": KID_PATTERN,
     "channel": _CHANNEL,
     "old_channel": _CHANNEL,
+    "reason": _CODE,
 }
 
 
@@ -132,6 +134,7 @@ class AuditRecord:
     count: int | None = None
     channel: str | None = None  # a Slack channel id of the relay's own workspace
     old_channel: str | None = None  # the id it had before (channel_change)
+    reason: str | None = None  # a reviewer's reason code (review): the "why" of 28 CFR 23.20
     v: int = RECORD_VERSION  # the record version (1: read from an older ledger)
 
     def __post_init__(self) -> None:

@@ -41,11 +41,34 @@ if TYPE_CHECKING:
     from relay.flow.shadow import Shadow
 
 
+class Declined(Exception):
+    """Raised by an ``extra`` write (a review decided before) to undo the transaction: nothing
+    is queued or recorded, and it is not an audit failure."""
+
+
 class OutboundStore(Outbox, Blobs, Protocol):
     """What the outbound flow writes: the outbox, and the photos it pushes."""
 
 
-__all__ = ["Outbound", "Outgoing"]
+class ReviewHook(Protocol):
+    """The supervisor's review queue as the outbound flow sees it
+    (:class:`relay.flow.review.ReviewQueue`)."""
+
+    async def edit_decisions(
+        self, out: Outgoing, decisions: dict[str, Decision], now: dt.datetime
+    ) -> dict[str, Decision]:
+        """For an edit of a released message: each released partner's decision as the
+        release judged it."""
+
+    def opened(
+        self, out: Outgoing, decisions: dict[str, Decision], now: dt.datetime
+    ) -> Callable[[], object] | None:
+        """The store write that opens a review of ``out`` (None: nothing to review)."""
+
+    def wake(self) -> None: ...
+
+
+__all__ = ["Declined", "Outbound", "Outgoing", "ReviewHook"]
 
 log = structlog.get_logger("relay.flow")
 # Reasons that mean the partner never was to get this message at all (nothing to retract).
@@ -79,6 +102,7 @@ class Outbound:
         ttl: dt.timedelta,
         clock: Callable[[], dt.datetime],
         wake: Callable[[str], None],
+        review: ReviewHook | None = None,
         shadow: Shadow | None = None,
     ) -> None:
         self.agency = agency
@@ -90,16 +114,45 @@ class Outbound:
         self.ttl = ttl
         self.clock = clock
         self.wake = wake  # the outbox loop of a partner: work queued
+        self.review = review  # the supervisor's review queue (None: not configured)
         self.shadow = shadow  # the candidate policy: judged after, never in force
 
     async def publish(self, out: Outgoing) -> dict[str, Decision]:
         """Judge ``out`` for every partner and queue for each what it may receive. An edit
         no longer safe for a partner retracts that partner's copy (a ``delete`` envelope)
-        instead of leaving the old text standing."""
+        instead of leaving the old text standing; an edit of a message a supervisor released
+        is judged as the release was (its mode). What the policy stopped on rules a person
+        may decide on opens a review (``review``), in the same transaction."""
         if not await self.recorder.ready():
             raise AuditUnavailable("audit writes are failing: nothing is forwarded")
         now = self.clock()
         decisions = evaluate_outbound_all(out.message, self.policy, out.topic, now=now)
+        if self.review is not None and out.kind is EnvelopeKind.EDIT and out.target:
+            decisions.update(await self.review.edit_decisions(out, decisions, now))
+        extra = self.review.opened(out, decisions, now) if self.review is not None else None
+        await self._queue(out, decisions, now, extra=extra)
+        if self.shadow is not None:  # what leaves is queued: the candidate only compares
+            await self.shadow.judge(out.message, out.topic, out.envelope_id, decisions, now)
+        return decisions
+
+    async def release(
+        self, out: Outgoing, decisions: dict[str, Decision], *, inside: Callable[[], object]
+    ) -> None:
+        """Queue what a supervisor released (``decisions``: only the partners released to),
+        with ``inside`` (the review's decision and its records) in the same transaction: if
+        ``inside`` raises, nothing is queued."""
+        if not await self.recorder.ready():
+            raise AuditUnavailable("audit writes are failing: nothing is forwarded")
+        await self._queue(out, decisions, self.clock(), extra=inside)
+
+    async def _queue(
+        self,
+        out: Outgoing,
+        decisions: dict[str, Decision],
+        now: dt.datetime,
+        *,
+        extra: Callable[[], object] | None,
+    ) -> None:
         outgoing: list[OutboxItem] = []
         records: list[AuditRecord] = []
         blobs: dict[str, Prepared] = {}
@@ -112,7 +165,9 @@ class Outbound:
 
         def write() -> None:
             # One transaction: the audit records, the photos and envelopes for every partner,
-            # and the Slack event marked done.
+            # a review opened or decided, and the Slack event marked done.
+            if extra is not None:
+                extra()
             self.recorder.append(records)
             for blob in blobs.values():
                 self.store.put_blob(sha256=blob.ref.sha256, mime=blob.ref.mime, data=blob.data)
@@ -120,6 +175,8 @@ class Outbound:
 
         try:
             await self.aio.durable(write)
+        except Declined:
+            raise
         except Exception:
             if records:
                 self.recorder.commit_failed()
@@ -133,9 +190,8 @@ class Outbound:
                     self.recorder.metrics.observe("queued", queued.partner, waited)
         for queued in outgoing:
             self.wake(queued.partner)
-        if self.shadow is not None:  # what leaves is queued: the candidate only compares
-            await self.shadow.judge(out.message, out.topic, out.envelope_id, decisions, now)
-        return decisions
+        if self.review is not None:
+            self.review.wake()
 
     def _envelope(
         self, out: Outgoing, partner: str, decision: Decision, now: dt.datetime

@@ -57,6 +57,11 @@ class Agency:
     def channel(self, topic: str) -> str:
         return f"C{self.team[2:6]}{TOPICS.index(topic):02d}"
 
+    @property
+    def review_channel(self) -> str:
+        """The private channel supervisors review held posts in (``slack.review``)."""
+        return f"G{self.team[2:6]}RV"
+
 
 @dataclass
 class Node:
@@ -145,7 +150,10 @@ class Network:
                     UserSpec(id=u, name=n.lower().replace(" ", "."), display_name=n)
                     for u, n in a.officers
                 ),
-                channels=tuple(ChannelSpec(id=a.channel(t), name=t) for t in TOPICS),
+                channels=(
+                    *(ChannelSpec(id=a.channel(t), name=t) for t in TOPICS),
+                    ChannelSpec(id=a.review_channel, name="relay-review", private=True),
+                ),
             )
             for a in self.agencies
         ]
@@ -252,6 +260,9 @@ class Network:
             host, _, port = node.relay.url.removeprefix("https://").rpartition(":")
             self.fed_proxy[ori].retarget(host, int(port))
         self.emu.set_event_url(node.agency.team, str(node.relay.slack_url))
+        self.emu.set_interactivity_url(
+            node.agency.team, str(node.relay.slack_url).replace("/events", "/interactivity")
+        )
 
     async def _start(self, agency: Agency, index: int) -> Node:
         config = self.configs[agency.ori]

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from relay.core.reasons import Reason
 from relay.core.slack_shape import MAX_EVENT_BYTES, Refused, read_event
+from relay.slack.interactivity import INTERACTIONS, Interactions, interactivity
 from relay.slack.signed import Refusals, Rejected, read_signed_body
 
 __all__ = ["MAX_EVENT_BYTES", "EventSink", "build_events_app"]
@@ -87,9 +88,21 @@ def build_events_app(
     *,
     refusals: Refusals,
     clock: Callable[[], float] = time.time,
+    interactions: Interactions | None = None,
 ) -> web.Application:
+    """``POST /slack/events``; with ``interactions``, ``POST /slack/interactivity`` too (the
+    same signature check)."""
     # client_max_size one past the limit: a body of exactly the limit is read whole
     app = web.Application(client_max_size=MAX_EVENT_BYTES + 1)
-    app[EDGE] = _Edge(sink, signing_secret.encode("utf-8"), refusals, clock)
+    edge = app[EDGE] = _Edge(sink, signing_secret.encode("utf-8"), refusals, clock)
     app.router.add_post("/slack/events", _events)
+    if interactions is not None:
+        app[INTERACTIONS] = interactions
+
+        async def interact(request: web.Request) -> web.Response:
+            return await interactivity(
+                request, secret=edge.secret, now=edge.clock(), refusals=edge.refusals
+            )
+
+        app.router.add_post("/slack/interactivity", interact)
     return app

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
-from relay.core.model import MessageKind
+from relay.core.model import MessageKind, SlackMessage
 from relay.core.policy.engine import Decision
 from relay.core.policy.model import Policy
 from relay.core.slack_parse import parse_event
@@ -26,10 +26,15 @@ from relay.slack.reactions import ReactionCancels
 from relay.slack.roots import ThreadRoots
 from relay.slack.web import SlackCaller
 
-__all__ = ["Observer", "Publisher"]
+__all__ = ["Observer", "Publisher", "ReviewDecisions"]
 
 Observer = Callable[[str, dict[str, Decision]], None]  # (envelope id, decisions): the lab's
 ThreadRoot = Callable[[str, str], Awaitable[tuple[str, str] | None]]  # (channel, ts) -> root
+
+
+class ReviewDecisions(Protocol):
+    async def decide(self, key: str, doc: dict[str, Any]) -> None:
+        """Carry out a supervisor's decision stored in the inbox."""
 
 
 async def _no_root(channel: str, ts: str) -> tuple[str, str] | None:
@@ -72,6 +77,7 @@ class Publisher:
         self.thread_root = thread_root or _no_root
         self.roots = roots  # a reply's own thread root, taken first when Slack has not yet
         self.reactions = reactions
+        self.review: ReviewDecisions | None = None  # the review desk, set once it is built
 
     def echo(self, doc: dict[str, Any]) -> bool:
         """The relay's own post (or its edit or deletion) echoed back by Slack, or a reaction
@@ -89,6 +95,10 @@ class Publisher:
     async def handle(self, key: str, doc: dict[str, Any]) -> Published | None:
         """The message published (its envelopes queued and the event marked done with
         them), or None: nothing to share."""
+        if doc.get("type") == "review_decision":  # a supervisor's, stored by the review desk
+            if self.review is not None:
+                await self.review.decide(key, doc)
+            return None
         event = doc.get("event")
         if not isinstance(event, dict):
             return None
@@ -131,6 +141,21 @@ class Publisher:
             first = await self.roots.untaken(str(message.channel), message.target_ts)
             if first is not None:
                 await self.handle(*first)
+        prepared = await self._outgoing(key, message, event, topic, root)
+        out, unforwarded = prepared
+        decisions = await self.outbound.publish(out)
+        if self.observe is not None:
+            self.observe(out.envelope_id, decisions)
+        channel = str(message.channel)
+        if message.user and message.kind is not MessageKind.DELETE:
+            await self._tell_author(channel, message.user, decisions, unforwarded)
+        return Published(channel=channel, ts=message.ts or "")
+
+    async def _outgoing(
+        self, key: str, message: SlackMessage, event: dict[str, Any], topic: str, root: str | None
+    ) -> tuple[Outgoing, list[str]]:
+        """The message as the outbound flow takes it (ids, officer's name, photos fetched),
+        and the reasons of photos that could not be fetched."""
         ids = envelope_ids(
             self.agency,
             message,
@@ -145,25 +170,37 @@ class Publisher:
         for reason in unforwarded:
             self.recorder.metrics.photo_unforwarded(topic, reason)
         author = await self.directory.name(message.user) if message.user else "relay"
-        decisions = await self.outbound.publish(
-            Outgoing(
-                message=message,
-                topic=topic,
-                author=author,
-                envelope_id=ids.envelope_id,
-                kind=ids.kind,
-                thread=ids.thread,
-                target=ids.target,
-                files=files,
-                event_key=key,
-            )
+        out = Outgoing(
+            message=message,
+            topic=topic,
+            author=author,
+            envelope_id=ids.envelope_id,
+            kind=ids.kind,
+            thread=ids.thread,
+            target=ids.target,
+            files=files,
+            event_key=key,
         )
-        if self.observe is not None:
-            self.observe(ids.envelope_id, decisions)
-        channel = str(message.channel)
-        if message.user and message.kind is not MessageKind.DELETE:
-            await self._tell_author(channel, message.user, decisions, unforwarded)
-        return Published(channel=channel, ts=message.ts or "")
+        return out, unforwarded
+
+    async def released(
+        self, key: str, message_doc: dict[str, Any], channel: str
+    ) -> Outgoing | None:
+        """A top-level message a supervisor released, read back from Slack (``message_doc``:
+        ``conversations.history``'s message), as the outbound flow takes it; None when it is
+        not a post the relay would share (its channel no longer federated, a bot's)."""
+        topic = self.channels.topic(channel)
+        event = {**message_doc, "type": "message", "channel": channel}
+        if topic is None or is_own(event, bot_user_id=self.bot_user_id, bot_id=self.bot_id):
+            return None
+        try:
+            message = parse_event({"event": event})
+        except InputError:
+            return None
+        if message.kind is not MessageKind.POST:
+            return None
+        out, _ = await self._outgoing(key, message, event, topic, None)
+        return out
 
     async def _tell_author(
         self,

@@ -30,6 +30,7 @@ from relay.core.json_strict import JsonRefused, loads_strict
 from relay.core.reasons import Reason
 from relay.core.slack_shape import MAX_EVENT_BYTES, MAX_EVENT_DEPTH, Refused, check_event
 from relay.slack.events import EventSink
+from relay.slack.interactivity import Interactions, answer
 from relay.slack.signed import Refusals
 
 __all__ = ["SocketModeReceiver"]
@@ -83,9 +84,11 @@ class SocketModeReceiver:
         app_token: str,
         web_client: AsyncWebClient,
         refusals: Refusals,
+        interactions: Interactions | None = None,
     ) -> None:
         self.sink = sink
         self.refusals = refusals
+        self.interactions = interactions
         self.client = _StrictClient(
             refusals=refusals,
             app_token=app_token,
@@ -115,7 +118,16 @@ class SocketModeReceiver:
                 except Exception as exc:  # noqa: BLE001 - not stored: not acknowledged
                     log.warning("slack_event_not_taken", exc_type=type(exc).__name__)
                     return  # Slack delivers it again
-        await client.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
+        answered = None
+        if req.type == "interactive" and self.interactions is not None:
+            payload: Any = req.payload  # slack-sdk does not check the frame
+            if isinstance(payload, dict):  # stored before the ack, or a modal opened
+                answered = await answer(self.interactions, payload)
+            else:
+                self.refusals.slack_refused(Reason.MALFORMED, None, "payload")
+        await client.send_socket_mode_response(
+            SocketModeResponse(envelope_id=envelope_id, payload=answered)
+        )
         self.acked += 1
 
     async def start(self) -> None:

@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from relay.store.aio_blobs import AsyncBlobHoldings
 from relay.store.aio_pool import Facade
-from relay.store.aio_receipts import AsyncReceipts
+from relay.store.aio_receipts import AsyncReceipts, AsyncReviews
 from relay.store.aio_roles import (
     AsyncAdmin,
     AsyncAuditLog,
@@ -60,6 +60,7 @@ __all__ = [
     "AsyncPostMap",
     "AsyncReceipts",
     "AsyncRefusals",
+    "AsyncReviews",
     "AsyncStore",
 ]
 
@@ -77,6 +78,7 @@ class AsyncStore(
     AsyncAuditLog,
     AsyncRefusals,
     AsyncReceipts,
+    AsyncReviews,
     AsyncAdmin,
     AsyncLifecycle,
 ):
@@ -99,7 +101,7 @@ class AsyncStore(
         self._inbox = self._outbox = self._inbound = self._leases = store
         self._posts = self._blobs = self._audit = self._refusals = store
         self._holdings = store
-        self._admin = self._lifecycle = self._receipts = store
+        self._admin = self._lifecycle = self._receipts = self._reviews = store
         self.writer = writer if writer is not None else GroupWriter(store)
 
     @property

@@ -20,6 +20,7 @@ from relay.store.sql_outbox import SqlOutbox
 from relay.store.sql_posts import SqlBlobs, SqlPostMap
 from relay.store.sql_receipts import SqlReceipts
 from relay.store.sql_refusals import SqlRefusals
+from relay.store.sql_reviews import SqlReviews
 
 __all__ = ["Result", "SqlStore", "ts_order"]
 
@@ -35,6 +36,7 @@ class SqlStore(
     SqlAuditLog,
     SqlRefusals,
     SqlReceipts,
+    SqlReviews,
     SqlAdmin,
     SqlEngine,
 ):

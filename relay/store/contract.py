@@ -20,6 +20,7 @@ from relay.store.contract_blobs import BlobHold, BlobHoldings, BlobSweep, BlobUs
 from relay.store.contract_posts import Blobs, PostCopy, PostMap
 from relay.store.contract_receipts import OwedReceipt, ReceiptRow, Receipts
 from relay.store.contract_refusals import RefusalWindow
+from relay.store.contract_reviews import ReviewRow, Reviews
 
 __all__ = [
     "ROLES",
@@ -50,6 +51,8 @@ __all__ = [
     "RefusalRecord",
     "RefusalWindow",
     "Refusals",
+    "ReviewRow",
+    "Reviews",
     "Store",
     "StoredCheckpoint",
     "role_methods",
@@ -361,6 +364,7 @@ class Store(
     AuditLog,
     Refusals,
     Receipts,
+    Reviews,
     Admin,
     Lifecycle,
     Protocol,
@@ -380,6 +384,7 @@ ROLES: Final[tuple[type[Any], ...]] = (
     AuditLog,
     Refusals,
     Receipts,
+    Reviews,
     Admin,
     Lifecycle,
 )

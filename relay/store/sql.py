@@ -270,6 +270,41 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )
         """,
     ),
+    # 12: the supervisor's review queue (issue 16): ids, codes and Slack places only
+    (
+        """
+        CREATE TABLE reviews (
+            id TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            author TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            partners TEXT NOT NULL,
+            policy TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            card_channel TEXT NOT NULL,
+            card_ts TEXT NOT NULL,
+            card_state TEXT NOT NULL DEFAULT '',
+            decided_by TEXT NOT NULL,
+            decided_at DOUBLE PRECISION,
+            outcome TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            mode TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX reviews_state ON reviews (state, created_at)",
+        """
+        CREATE TABLE releases (
+            envelope_id TEXT NOT NULL,
+            partner TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            PRIMARY KEY (envelope_id, partner)
+        )
+        """,
+    ),
 )
 
 # -- schema version (a table, so both backends track it alike) --------------------------------

@@ -105,7 +105,7 @@ def test_event_set_is_closed() -> None:
         "decision", "sign", "forward", "receive", "refusal", "post", "edit", "cancel",
         "delete", "key_change", "policy_change", "audit_read", "audit_recovered",
         "checkpoint", "checkpoint_received", "checkpoint_conflict", "retention",
-        "channel_change", "receipt",
+        "channel_change", "receipt", "review",
     }  # fmt: skip
     with pytest.raises(ValueError, match=r"^event$"):
         AuditRecord(event="chat", at=AT, relay=CT, outcome="ok")  # type: ignore[arg-type]

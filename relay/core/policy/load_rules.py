@@ -9,6 +9,7 @@ from typing import Final
 
 from relay.core.policy.model import Action, Detector, PatternSet, Policy, Scope, Stage, Unit
 from relay.core.policy.reader import Reader
+from relay.core.policy.reviewable import never_reviewable
 from relay.core.policy.yamlnodes import Loc, Problems
 
 __all__ = ["read_rules"]
@@ -102,6 +103,7 @@ def _detector(loc: Loc, sets: dict[str, PatternSet], problems: Problems) -> Dete
             "unit",
             "replacement",
             "protects",
+            "reviewable",
             "note",
         },
         problems,
@@ -140,9 +142,10 @@ def _detector(loc: Loc, sets: dict[str, PatternSet], problems: Problems) -> Dete
         problems.add(r.line_of("protects"), "protects must name a rule id")
     if protects and action is Action.BLOCK:
         problems.add(r.line_of("protects"), "protects only applies to strip detectors")
+    reviewable = r.get("reviewable", bool, False) is True
     if rule_id is None or action is None or not when:
         return None
-    return Detector(
+    det = Detector(
         id=rule_id,
         action=action,
         when=tuple(tuple(n for n, _ in g) for g in when),
@@ -153,7 +156,16 @@ def _detector(loc: Loc, sets: dict[str, PatternSet], problems: Problems) -> Dete
         unit=unit,
         replacement=r.get("replacement", str, "") or "",
         protects=protects,
+        reviewable=reviewable,
     )
+    if reviewable and never_reviewable(det):
+        problems.add(
+            r.line_of("reviewable"),
+            f"detector '{rule_id}' can never be reviewable (classified markings, criminal"
+            " history, informants, undercover officers, juveniles, sex-offence victims,"
+            " sealed and protected records)",
+        )
+    return det
 
 
 def read_rules(

@@ -87,6 +87,9 @@ class Detector:
     # The rule id under which people bound to this detector's matches (a source, an
     # undercover officer) are removed wherever the message mentions them; "" for none.
     protects: str = ""
+    # A supervisor may release what this detector stops (issue 16); never for the rule
+    # families of :data:`relay.core.policy.review.NEVER_REVIEWABLE`.
+    reviewable: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,206 @@
+"""The supervisor's review queue (issue 16), end to end: real relays, the emulator's Slack,
+clicks and modal submissions delivered signed over HTTP. No sleeps."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from relay.commands.demo import agencies
+from relay.config import Supervisors
+from relay.config_schema import ReviewConfig
+from relay.lab.emulator.model import Json
+from relay.lab.network import Agency, Network
+from relay.slack.review_card import KEEP, RELEASE
+
+CT, MA, NY, FC = "CT9990100", "MA9990200", "NY9990300", "CT999FC00"
+OFFICER, SERGEANT, OTHER = "U0OKAFOR01", "U0SGTBAKR1", "U0FERREIR1"
+BOLO = (
+    "BOLO: armed robbery at the Sunoco on Whitney Ave last night. Suspect vehicle grey Honda "
+    "Civic, CT reg 3KD-119, white male, 30s, red hoodie."
+)
+CAVEAT = "Do not forward this to other agencies until the DA signs off."
+
+
+def _agencies() -> list[Agency]:
+    officers = (
+        (OFFICER, "Det. Sgt. R. Okafor"),
+        (SERGEANT, "Sgt. A. Baker"),
+        (OTHER, "Det. L. Ferreira"),
+    )
+    return [dataclasses.replace(a, officers=officers) if a.ori == CT else a for a in agencies()]
+
+
+class _Reviewed(Network):
+    """Havenport reviews held posts in its private channel; the sergeant is a supervisor."""
+
+    expire_hours = 24.0
+
+    async def _write_configs(self) -> None:
+        await super()._write_configs()
+        config = self.configs[CT]
+        assert config.slack is not None
+        ct = next(a for a in self.agencies if a.ori == CT)
+        review = ReviewConfig(channel=ct.review_channel, expire_hours=self.expire_hours)
+        slack = dataclasses.replace(
+            config.slack, supervisors=Supervisors(users=frozenset({SERGEANT})), review=review
+        )
+        self.configs[CT] = dataclasses.replace(config, slack=slack)
+
+
+@pytest.fixture
+async def net(tmp_path: Path) -> AsyncIterator[Network]:
+    async with _Reviewed(tmp_path, _agencies()) as network:
+        yield network
+
+
+def _ct(net: Network) -> Agency:
+    return net.nodes[CT].agency
+
+
+def cards(net: Network) -> list[Json]:
+    assert net.emu is not None
+    ct = _ct(net)
+    return [m for m in net.emu.messages(ct.team, ct.review_channel) if m.get("blocks")]
+
+
+async def one_card(net: Network) -> Json:
+    assert net.emu is not None
+    ct = _ct(net)
+    await net.emu.wait_for_posts(ct.team, ct.review_channel, 1)
+    found = cards(net)
+    assert len(found) == 1
+    return found[0]
+
+
+def copies(net: Network, ori: str) -> list[Json]:
+    assert net.emu is not None
+    agency = net.nodes[ori].agency
+    return [
+        p
+        for p in net.emu.messages(agency.team, agency.channel("bolo"))
+        if ((p.get("metadata") or {}).get("event_payload") or {}).get("origin") == CT
+    ]
+
+
+async def release(
+    net: Network, card: Json, user: str, mode: str, reason: str
+) -> tuple[Json, Json]:
+    """Click a release button and submit the modal; the two payloads Slack delivered."""
+    assert net.emu is not None
+    ct = _ct(net)
+    started = time.monotonic()
+    clicked = await net.emu.click(ct.team, ct.review_channel, card["ts"], user, RELEASE + mode)
+    assert clicked.acked_within(3.0)
+    (view,) = await net.emu.wait_for_views(ct.team, user=user)
+    assert time.monotonic() - started < 3.0, "the modal opened while the trigger was valid"
+    submitted = await net.emu.submit_view(
+        ct.team,
+        user,
+        view.id,
+        {"reason": {"code": reason}, "comment": {"text": "DA agreed by phone at 10:40"}},
+    )
+    assert submitted.acked_within(3.0)
+    return clicked.payload, submitted.payload
+
+
+def notes(net: Network, user: str) -> list[str]:
+    """Ephemeral notes the relay showed ``user`` in Havenport's workspace."""
+    assert net.emu is not None
+    return [str(e["text"]) for e in net.emu.ephemeral(_ct(net).team) if e.get("user") == user]
+
+
+def review_records(net: Network) -> list[object]:
+    return [r.record for r in net.nodes[CT].relay.store.audit_rows() if r.record.event == "review"]
+
+
+async def test_a_held_bolo_released_by_a_supervisor_reaches_partners_once(net: Network) -> None:
+    net.post(CT, "bolo", OFFICER, BOLO + "\n" + CAVEAT)
+    await net.settle(CT, 1)
+    assert copies(net, MA) == []  # held: nothing left
+    card = await one_card(net)
+    shown = str(card["blocks"])
+    assert "Do not forward" in shown  # the agency's own workspace: the original text
+    assert "caveat.dissemination" in shown
+    click, submission = await release(net, card, SERGEANT, "without_flagged", "officer_safety")
+    await net.settle(CT, 2)
+    for partner in (MA, NY):
+        (copy,) = copies(net, partner)
+        assert "Honda" in copy["text"], partner
+        assert "Do not forward" not in copy["text"], partner
+    (record, *more) = review_records(net)
+    released = [record, *more]
+    assert {r.actor_user for r in released} == {SERGEANT}  # type: ignore[attr-defined]
+    assert {r.reason for r in released} == {"officer_safety"}  # type: ignore[attr-defined]
+    assert {r.outcome for r in released} == {"released.without_flagged"}  # type: ignore[attr-defined]
+    assert {r.destination for r in released} == {MA, FC}  # type: ignore[attr-defined]
+    assert all("DA agreed" not in str(r) for r in released)  # the comment stays in Slack
+    updated = cards(net)[0]
+    assert "Released without the flagged parts" in str(updated["blocks"])
+    assert "DA agreed" in str(updated["blocks"])  # on the card, in the agency's workspace
+    assert not any(b.get("type") == "actions" for b in updated["blocks"])
+    assert net.emu is not None
+    assert any("released your post" in n for n in notes(net, OFFICER))
+
+    # a second click (a card still open in another client) and a retried submission change
+    # nothing, and say so
+    ct = _ct(net)
+    for payload in (click, submission):
+        again = await net.emu.deliver_interaction(ct.team, payload)
+        assert again.status == 200
+    await net.settle(CT, 0)
+    assert len(review_records(net)) == len(released)
+    assert [len(copies(net, p)) for p in (MA, NY)] == [1, 1]
+    assert any("closed already" in n for n in notes(net, SERGEANT))
+
+
+async def test_only_a_supervisor_other_than_the_author_decides(net: Network) -> None:
+    assert net.emu is not None
+    net.post(CT, "bolo", OFFICER, BOLO + "\n" + CAVEAT)
+    await net.settle(CT, 1)
+    card = await one_card(net)
+    ct = _ct(net)
+    for user in (OTHER, OFFICER):  # not a supervisor; the author
+        clicked = await net.emu.click(
+            ct.team, ct.review_channel, card["ts"], user, RELEASE + "as_written"
+        )
+        assert clicked.acked_within(3.0)
+        assert net.emu.open_views(ct.team, user) == []
+        await net.emu.click(ct.team, ct.review_channel, card["ts"], user, KEEP)
+    await net.settle(CT, 0)
+    assert review_records(net) == []
+    assert copies(net, MA) == []
+    assert any("only a supervisor" in n for n in notes(net, OTHER))
+    assert any("own post" in n for n in notes(net, OFFICER))
+    # kept blocked by the sergeant: recorded once, nothing goes
+    await net.emu.click(ct.team, ct.review_channel, card["ts"], SERGEANT, KEEP)
+    await net.settle(CT, 0)
+    (kept,) = review_records(net)
+    assert kept.outcome == "kept"  # type: ignore[attr-defined]
+    assert copies(net, MA) == []
+    assert "Kept blocked" in str(cards(net)[0]["blocks"])
+
+
+async def test_forged_and_stale_interactivity_payloads_are_refused(net: Network) -> None:
+    assert net.emu is not None
+    net.post(CT, "bolo", OFFICER, BOLO + "\n" + CAVEAT)
+    await net.settle(CT, 1)
+    card = await one_card(net)
+    ct = _ct(net)
+    payload = {
+        "type": "block_actions",
+        "user": {"id": SERGEANT},
+        "actions": [{"action_id": KEEP, "value": card["blocks"][-1]["elements"][-1]["value"]}],
+    }
+    forged = await net.emu.deliver_interaction(ct.team, payload, secret="not-the-secret")
+    assert forged.status == 401
+    stale = await net.emu.deliver_interaction(
+        ct.team, payload, timestamp=str(int(time.time()) - 3600)
+    )
+    assert stale.status == 401
+    await net.settle(CT, 0)
+    assert review_records(net) == []
