@@ -29,6 +29,7 @@ from relay.flow.blobs import FileSweep
 from relay.flow.door import Door
 from relay.flow.inbound import Inbound, PostPort
 from relay.flow.outbound import Outbound
+from relay.flow.photos import PhotoCheck
 from relay.flow.queues import Loop
 from relay.flow.receipts import ReceiptDesk
 from relay.flow.records import Recorder
@@ -38,6 +39,7 @@ from relay.flow.shadow import ShadowSink
 from relay.flow.wire import Signer
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
+from relay.ocr.reader import PhotoReader
 from relay.slack.channels import ChannelMap
 from relay.slack.connect import connect
 from relay.slack.feedback import Feedback
@@ -88,6 +90,7 @@ class Parts:
     refusals: RefusalLog  # counted in memory, written in batches (run, flushed at stop)
     instance: str
     slack: SlackParts | None = None
+    photos: PhotoReader | None = None  # the OCR's process pool (started on first photo)
 
 
 async def assemble(
@@ -195,6 +198,7 @@ async def assemble(
             receipts.later(feedback.undeliverable(envelope_id, partner))
 
     stored = Loop()  # the inbound queue's signal: an envelope was stored
+    photos = PhotoReader(config.ocr)  # the text in photos (issue 17, docs/ocr.md)
     inbound = Inbound(
         agency=config.agency,
         policy=policy,
@@ -237,6 +241,7 @@ async def assemble(
         clock=clock,
         wake=queues.outbox.wake,
         shadow=shadow,
+        photos=PhotoCheck(photos, policy),
     )
     refusals = RefusalLog(
         agency=config.agency,
@@ -280,6 +285,7 @@ async def assemble(
             shadow_sink=shadow_sink,
         )
     return Parts(
+        photos=photos,
         config=config,
         policy=policy,
         pinned=pinned,

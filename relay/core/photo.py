@@ -27,6 +27,7 @@ __all__ = [
     "line_of",
     "low_confidence",
     "merge_boxes",
+    "outside",
     "pad_box",
 ]
 
@@ -110,3 +111,19 @@ def pad_box(box: Box, size: tuple[int, int], pad: int = PAD) -> Box:
 def merge_boxes(boxes: Sequence[Box], size: tuple[int, int]) -> tuple[Box, ...]:
     """Padded, clipped, sorted, duplicates dropped: a stable value to sign and compare."""
     return tuple(sorted({pad_box(b, size) for b in boxes}))
+
+
+def outside(photo: PhotoText, boxes: Sequence[Box]) -> PhotoText:
+    """``photo`` without the words read inside ``boxes`` (the regions painted black: what an
+    engine reads in a black rectangle is noise, not text that survived)."""
+
+    def inside(box: Box) -> bool:
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        return any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes)
+
+    lines = []
+    for line in photo.lines:
+        kept = [(w.text, w.box, w.conf) for w in line.words if not inside(w.box)]
+        if kept:
+            lines.append(line_of(kept))
+    return PhotoText(status=photo.status, lines=tuple(lines), code=photo.code, size=photo.size)

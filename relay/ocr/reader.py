@@ -132,8 +132,13 @@ class PhotoReader:
         """``data`` with ``boxes`` painted black, re-encoded (off the loop)."""
         return await asyncio.to_thread(blackout, data, boxes)
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the worker processes (``wait=False``: killed, as a crash would)."""
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
+        if pool is None:
+            return
+        if wait:
             pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            self._recycle(pool)

@@ -77,13 +77,15 @@ def read_photo(data: bytes, tessdata: str | None = None) -> PhotoText:
         current: list[tuple[str, Box, int]] = []
         it = api.GetIterator()
         while it is not None:
-            text = it.GetUTF8Text(level_word)
-            box = it.BoundingBox(level_word)
-            if text and box is not None:
-                if it.IsAtBeginningOf(level_line) and current:
-                    lines.append(line_of(current))
-                    current = []
-                current.append((text, norm.to_photo(box), round(it.Confidence(level_word))))
+            if not it.Empty(level_word):
+                text = it.GetUTF8Text(level_word)
+                box = it.BoundingBox(level_word)
+                if text and box is not None:
+                    if it.IsAtBeginningOf(level_line) and current:
+                        lines.append(line_of(current))
+                        current = []
+                    conf = round(it.Confidence(level_word))
+                    current.append((text, norm.to_photo(box), conf))
             if not it.Next(level_word):
                 break
         if current:

@@ -1,0 +1,131 @@
+"""The text in a message's photos, read before it is judged and redacted before it is signed
+(issue 17).
+
+Before the policy: every photo fetched from Slack is read by the OCR (off the event loop, in
+the reader's process pool) and its text attached to its file, so the policy judges it as units
+of that file. After: a photo whose decision blacks out boxes is painted, re-encoded and read
+again; what is read outside the black boxes is judged again for the same partner, and the
+photo goes only if that comes back clean. Otherwise, and when the OCR failed, the photo is
+withheld: the partner sees a line saying so, the author's note names the rule.
+
+Nothing here logs recognised text: the flow records rule ids and counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Final
+
+from relay.core.envelope import FileRef
+from relay.core.model import SlackFile, SlackMessage
+from relay.core.photo import Box, PhotoStatus, outside
+from relay.core.policy.decision import Decision, RuleCount
+from relay.core.policy.engine import judge
+from relay.core.policy.model import Action, Policy
+from relay.flow.wire import Prepared
+from relay.ocr.reader import PhotoReader
+
+__all__ = ["NOT_CLEAN", "PhotoCheck", "Ready"]
+
+NOT_CLEAN: Final = "photo_text.not_clean"  # still held text to remove once blacked out
+NOT_CHECKED: Final = "photo_text_not_checked"  # a photo the OCR was never asked to read
+
+# Per partner: a Slack file id -> the bytes that go (redacted where needed) or why not.
+Ready = dict[str, dict[str, Prepared | str]]
+
+
+class PhotoCheck:
+    def __init__(self, reader: PhotoReader, policy: Policy) -> None:
+        self.reader = reader
+        self.policy = policy
+
+    async def read(self, message: SlackMessage, files: Mapping[str, Prepared]) -> SlackMessage:
+        """``message`` with the text read in each of its fetched photos."""
+        if self.policy.photo_text != "checked" or not files:
+            return message
+        out: list[SlackFile] = []
+        for f in message.files:
+            prepared = files.get(f.id)
+            if prepared is None or not prepared.ref.mime.startswith("image/"):
+                out.append(f)
+                continue
+            out.append(replace(f, photo=await self.reader.read(prepared.data)))
+        return replace(message, files=tuple(out))
+
+    async def finish(
+        self,
+        message: SlackMessage,
+        files: Mapping[str, Prepared],
+        decisions: dict[str, Decision],
+        now: dt.datetime,
+    ) -> tuple[dict[str, Decision], Ready]:
+        """Each partner's photos as they go, and its decision with ``photo_text.not_clean``
+        where a redacted photo still read as text to remove (that photo is withheld)."""
+        ready: Ready = {}
+        painted: dict[tuple[str, tuple[Box, ...]], Prepared] = {}
+        out = dict(decisions)
+        checked = self.policy.photo_text == "checked"
+        for ori, decision in decisions.items():
+            if decision.message is None or decision.action is Action.BLOCK:
+                continue
+            mine: dict[str, Prepared | str] = {}
+            unclean = 0
+            for fi, f in enumerate(decision.message.files):
+                prepared = files.get(f.id)
+                if prepared is None:
+                    continue  # not fetched: the outbound flow says so
+                if f.withheld:
+                    mine[f.id] = f.withheld
+                elif checked and f.photo is None and f.mimetype.startswith("image/"):
+                    mine[f.id] = NOT_CHECKED  # never read: never passed as clean
+                elif f.blackout:
+                    key = (f.id, f.blackout)
+                    if key not in painted:
+                        painted[key] = await self._paint(prepared, f.blackout)
+                    redacted = painted[key]
+                    if await self._clean(message, fi, redacted, f.blackout, ori, now):
+                        mine[f.id] = redacted
+                    else:
+                        mine[f.id] = "photo_text_not_clean"
+                        unclean += 1
+            ready[ori] = mine
+            if unclean:
+                reasons = (*decision.reasons, RuleCount(rule=NOT_CLEAN, count=unclean))
+                out[ori] = replace(
+                    decision,
+                    action=Action.REDACT,
+                    reasons=tuple(sorted(reasons, key=lambda r: r.rule)),
+                )
+        return out, ready
+
+    async def _paint(self, prepared: Prepared, boxes: tuple[Box, ...]) -> Prepared:
+        data, mime = await self.reader.blackout(prepared.data, boxes)
+        ref = FileRef(sha256=hashlib.sha256(data).hexdigest(), mime=mime, size=len(data))
+        return Prepared(ref=ref, data=data)
+
+    async def _clean(
+        self,
+        message: SlackMessage,
+        fi: int,
+        redacted: Prepared,
+        boxes: tuple[Box, ...],
+        ori: str,
+        now: dt.datetime,
+    ) -> bool:
+        """The redacted photo read again: nothing left for this partner's policy to remove."""
+        again = await self.reader.read(redacted.data)
+        if again.status is not PhotoStatus.READ:
+            return False
+        files = tuple(
+            replace(f, photo=outside(again, boxes)) if i == fi else replace(f, photo=None)
+            for i, f in enumerate(message.files)
+        )
+        partner = self.policy.partners.get(ori)
+        decision = judge(replace(message, files=files), self.policy, partner, now=now)
+        if decision.action is Action.BLOCK or decision.message is None:
+            return False
+        f = decision.message.files[fi]
+        return not f.blackout and not f.withheld

