@@ -213,6 +213,7 @@ async def assemble(
         wake=stored.wake,
         mapped=channels.lands if channels and poster else None,
         bounds=(fed.envelope_max_age, fed.envelope_max_lifetime),
+        photos=photos,
     )
     queues = Queues(
         agency=config.agency,

@@ -34,10 +34,12 @@ from relay.core.reasons import Reason
 from relay.errors import AuditWriteError, VerificationError
 from relay.federation.server import Accepted
 from relay.flow.hops import blobs_present, pass_on
+from relay.flow.photos import read_received, said_withheld
 from relay.flow.queues import Outcome, Worked
 from relay.flow.records import Recorder, digest
 from relay.flow.wire import Signer, order_key
 from relay.lab.crashpoints import crash_point
+from relay.ocr.reader import PhotoReader
 from relay.store.aio import AsyncStore
 from relay.store.contract import (
     BlobHoldings,
@@ -105,6 +107,7 @@ class Inbound:
         wake: Callable[[], None],
         mapped: Callable[[str], bool] | None = None,
         bounds: tuple[dt.timedelta, dt.timedelta] = (ENVELOPE_MAX_AGE, ENVELOPE_MAX_LIFETIME),
+        photos: PhotoReader | None = None,
     ) -> None:
         self.agency = agency
         self.policy = policy
@@ -121,6 +124,7 @@ class Inbound:
         self.wake = wake  # the inbound queue: work stored
         # Whether a topic has a channel to post in (None: no workspace, nothing is posted).
         self.mapped = mapped
+        self.photos = photos  # reads the text in partners' photos (None: not read)
         # Envelopes this instance verified when it accepted them, until judged: the queue
         # need not verify them again. After a restart, or on another instance, it verifies
         # the stored bytes.
@@ -283,6 +287,11 @@ class Inbound:
             [line.text for line in verified.lines],
             [(f.file.title, f.file.alt, f.file.mime, f.file.size) for f in verified.files],
         )
+        if self.photos is not None and verified.files:  # read here, not taken on trust
+            held = [await self.aio.run(self.store.get_blob, f.file.sha256) for f in verified.files]
+            content = await read_received(
+                self.photos, self.policy, content, [b[1] if b else None for b in held]
+            )
         targets = routing.relay_targets(
             self.policy,
             own=AgencyId(self.agency),
@@ -305,6 +314,7 @@ class Inbound:
                 evaluate_inbound(content, self.policy, sender, verified.topic, now=now),
                 {},
             )
+        decision = said_withheld(decision)
         if verified.kind is EnvelopeKind.DELETE:
             decision = _RETRACT  # a retraction carries no content to judge
         elif decision.action is Action.BLOCK and verified.kind is EnvelopeKind.EDIT:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Final
 
 from relay.core.envelope import FileRef
-from relay.core.model import SlackFile, SlackMessage
+from relay.core.model import Line, SlackFile, SlackMessage, Text
 from relay.core.photo import Box, PhotoStatus, outside
 from relay.core.policy.decision import Decision, RuleCount
 from relay.core.policy.engine import judge
@@ -28,7 +28,7 @@ from relay.core.policy.model import Action, Policy
 from relay.flow.wire import Prepared
 from relay.ocr.reader import PhotoReader
 
-__all__ = ["NOT_CLEAN", "PhotoCheck", "Ready"]
+__all__ = ["NOT_CLEAN", "PhotoCheck", "Ready", "kept_back", "read_received", "said_withheld"]
 
 NOT_CLEAN: Final = "photo_text.not_clean"  # still held text to remove once blacked out
 NOT_CHECKED: Final = "photo_text_not_checked"  # a photo the OCR was never asked to read
@@ -129,3 +129,40 @@ class PhotoCheck:
             return False
         f = decision.message.files[fi]
         return not f.blackout and not f.withheld
+
+
+async def read_received(
+    reader: PhotoReader,
+    policy: Policy,
+    content: SlackMessage,
+    blobs: Sequence[bytes | None],
+) -> SlackMessage:
+    """A partner's message with the text this relay reads in its photos (``blobs``: each
+    file's bytes as pushed, None when not held). The receiving agency reads the pixels
+    itself rather than trusting a sender's text (docs/ocr.md)."""
+    if policy.photo_text != "checked" or not content.files:
+        return content
+    files = []
+    for f, data in zip(content.files, blobs, strict=True):
+        files.append(f if data is None else replace(f, photo=await reader.read(data)))
+    return replace(content, files=tuple(files))
+
+
+def said_withheld(decision: Decision) -> Decision:
+    """``decision`` with a line saying how many photos this agency's policy keeps back (the
+    poster does not upload them: the text in them is withheld or would be blacked out)."""
+    message = decision.message
+    if message is None:
+        return decision
+    n = sum(1 for f in message.files if f.withheld or f.blackout)
+    if not n:
+        return decision
+    line = Line((Text(f"({n} photo(s) withheld by this agency's policy: text in them)"),))
+    return replace(decision, message=replace(message, lines=(*message.lines, line)))
+
+
+def kept_back(decision: Decision) -> frozenset[int]:
+    """The positions of a partner's photos this agency's policy withholds or would black
+    out: the poster does not upload them (the decision's lines say so)."""
+    files = decision.message.files if decision.message is not None else ()
+    return frozenset(n for n, f in enumerate(files) if f.withheld or f.blackout)

@@ -70,6 +70,7 @@ def read_photo(data: bytes, tessdata: str | None = None) -> PhotoText:
     except (ImportError, RuntimeError):
         return PhotoText(status=PhotoStatus.FAILED, code="ocr_unavailable")
     lines: list[PhotoLine] = []
+    grey = photo.convert("L")
     try:
         api.SetImage(norm.image)
         api.Recognize()
@@ -80,7 +81,7 @@ def read_photo(data: bytes, tessdata: str | None = None) -> PhotoText:
             if not it.Empty(level_word):
                 text = it.GetUTF8Text(level_word)
                 box = it.BoundingBox(level_word)
-                if text and box is not None:
+                if text and box is not None and not _painted(grey, norm.to_photo(box)):
                     if it.IsAtBeginningOf(level_line) and current:
                         lines.append(line_of(current))
                         current = []
@@ -99,6 +100,29 @@ def read_photo(data: bytes, tessdata: str | None = None) -> PhotoText:
         lines=tuple(line for line in lines if line.words),
         size=photo.size,
     )
+
+
+def _painted(grey: Image.Image, box: Box) -> bool:
+    """A word read on a region painted black (a redaction bar): what an engine reads there
+    is noise, not text. Across the middle half of its box every row is all dark (the bar)
+    or all light (the ground around it); any text has rows that cross a stroke."""
+    left, top, right, bottom = box
+    dx = (right - left) // 4
+    region = grey.crop((left + dx, top, right - dx, bottom))
+    if not region.width or not region.height:
+        return False
+    dark_rows = 0
+    for y in range(region.height):
+        row = region.crop((0, y, region.width, y + 1)).tobytes()  # one grey byte a pixel
+        low, high = min(row), max(row)
+        if high < _DARK:
+            dark_rows += 1
+        elif low < _DARK:
+            return False  # a row crossing a stroke: text
+    return dark_rows > 0
+
+
+_DARK: Final = 48  # grey levels below this are the black of a bar
 
 
 def blackout(data: bytes, boxes: tuple[Box, ...]) -> tuple[bytes, str]:

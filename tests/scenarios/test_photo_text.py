@@ -52,8 +52,10 @@ async def test_a_sources_line_on_a_whiteboard_is_blacked_out_at_the_partner(
     await net.settle(CT, 1)
     [post] = [p for p in _partner_posts(net) if p.get("files")]
     assert net.emu is not None
-    [shared] = post["files"]  # type: ignore[misc]
-    stored = net.emu.workspace(net.nodes[MA].agency.team).files[shared["id"]]
+    files = post["files"]
+    assert isinstance(files, list)
+    assert len(files) == 1
+    stored = net.emu.workspace(net.nodes[MA].agency.team).files[files[0]["id"]]
     assert stored.content is not None
     reader = PhotoReader()
     try:
@@ -70,3 +72,33 @@ async def test_an_ncic_screenshot_blocks_the_message(net: Network) -> None:
     net.post(CT, "bolo", OFFICER, BOLO, files=[("IMG_0413.png", png(ncic.image), "", "")])
     await net.settle(CT, 1)
     assert _partner_posts(net) == [], "nothing of it reached the partner"
+
+
+async def test_without_the_ocr_engine_the_photo_is_withheld_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed: the engine missing (no language data found), the photo does not leave;
+    the partner sees the text and a line saying a photo was withheld, the author a note
+    naming the rule. The only test that runs without the engine, on purpose."""
+    monkeypatch.setattr("relay.ocr.reader.tessdata_path", lambda configured=None: None)
+    agencies = [
+        Agency(
+            CT,
+            "Havenport PD",
+            "T0HAVENPT1",
+            EXAMPLES / "ct9990100-havenport.yaml",
+            officers=((OFFICER, "Det. Sgt. R. Okafor"),),
+        ),
+        Agency(MA, "Millbrook PD", "T0MILLBRK1", EXAMPLES / "ma9990200-millbrook.yaml"),
+    ]
+    async with Network(tmp_path, agencies) as net:
+        plate = PHOTOS["plate.png"]
+        net.post(CT, "bolo", OFFICER, BOLO, files=[("IMG_0414.png", png(plate.image), "", "")])
+        await net.settle(CT, 1)
+        [post] = _partner_posts(net)
+        assert not post.get("files"), "the photo did not leave"
+        assert "photo(s) withheld by the relay" in str(post["text"])
+        assert "blue Honda Civic" in str(post["text"])
+        assert net.emu is not None
+        notes = [e["text"] for e in net.emu.ephemeral(net.nodes[CT].agency.team)]
+        assert any("photo_text.unread" in n for n in notes), "the author is told"
