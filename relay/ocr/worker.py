@@ -45,6 +45,8 @@ def tessdata_path(configured: str | None = None) -> Path | None:
 def _engine(path: Path) -> Any:
     api = _api.get(str(path))
     if api is None:
+        # one core per worker: the pool's size is the relay's bound on OCR CPU
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         tesserocr = importlib.import_module("tesserocr")
         api = tesserocr.PyTessBaseAPI(
             path=str(path) + "/", lang="eng", psm=tesserocr.PSM.AUTO, oem=tesserocr.OEM.LSTM_ONLY
