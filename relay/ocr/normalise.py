@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from relay.core.photo import Box
 
@@ -74,7 +74,9 @@ def upright(data: bytes) -> Image.Image:
 def normalise(data: bytes) -> tuple[Image.Image, Normalised]:
     """The photo upright in colour (what is redacted) and its normalised grey view."""
     photo = upright(data)
-    grey = photo.convert("L")
+    # grey, and speckles (sensor noise, JPEG dust) smoothed away: the engine's local
+    # threshold reads them as marks otherwise
+    grey = photo.convert("L").filter(ImageFilter.MedianFilter(3))
     angle = skew_angle(grey)
     rotated = grey
     if angle:
@@ -112,6 +114,10 @@ def skew_angle(grey: Image.Image) -> float:
     small.thumbnail((360, 360))
     bg = _background(small)
     ink = small.point(lambda v: 255 if abs(v - bg) > 48 else 0)
+    # solid regions (a redaction bar, a photo's dark patch) are not lines of text: the
+    # opening keeps only what is thicker than a stroke, and it is taken out
+    solid = ink.filter(ImageFilter.MinFilter(5)).filter(ImageFilter.MaxFilter(5))
+    ink = ImageChops.subtract(ink, solid)
     if not ink.getbbox():
         return 0.0
 

@@ -51,6 +51,9 @@ def _engine(path: Path) -> Any:
         api = tesserocr.PyTessBaseAPI(
             path=str(path) + "/", lang="eng", psm=tesserocr.PSM.AUTO, oem=tesserocr.OEM.LSTM_ONLY
         )
+        # Leptonica's local Otsu: a black bar painted over redacted words must not pull the
+        # global threshold past faint text around it
+        api.SetVariable("thresholding_method", "1")
         _api[str(path)] = api
     return api
 
