@@ -13,7 +13,6 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from relay.lab.photos import font
 from relay.ocr.reader import OcrSettings, PhotoReader
 
 __all__ = ["add_parser", "bench_photos"]
@@ -36,6 +35,8 @@ def _encode(img: Image.Image, fmt: str) -> bytes:
 def bench_photos(n: int) -> list[bytes]:
     """The ``n``-th round of photos: a screenshot, a phone photo, a form (numbered, so no
     two rounds are the same bytes)."""
+    from relay.lab.photos import font  # a lab tool: loaded when the bench runs
+
     shot = Image.new("RGB", (1280, 720), (250, 250, 250))
     d = ImageDraw.Draw(shot)
     d.rectangle((0, 0, 1280, 48), fill=(40, 60, 110))
