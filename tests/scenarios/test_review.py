@@ -296,3 +296,39 @@ async def test_a_candidate_policy_that_would_block_more_shows_in_the_review_chan
     registry = net.nodes[CT].relay.metrics.registry
     labels = {"partner": MA, "kind": "more_blocked", "rule": "medical.detail"}
     assert registry.get_sample_value("relay_policy_shadow_differences_total", labels) == 1
+
+
+async def test_a_signed_payload_the_relay_cannot_read_is_acknowledged_and_counted(
+    net: Network,
+) -> None:
+    import hashlib
+    import hmac
+
+    import aiohttp
+
+    assert net.emu is not None
+    ct = _ct(net)
+    secret = net.emu.workspace(ct.team).signing_secret.encode()
+    url = str(net.nodes[CT].relay.slack_url).replace("/events", "/interactivity")
+    registry = net.nodes[CT].relay.metrics.registry
+    for body, reason in [
+        (b"payload=%7Bnot-json", "json_invalid"),
+        (b"payload=%5B%5D", "malformed"),  # JSON, not an object
+        (b"payload=1&payload=2", "duplicate_key"),
+    ]:
+        stamp = str(int(time.time()))
+        mac = hmac.new(secret, b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
+        headers = {
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": "v0=" + mac.hexdigest(),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body, headers=headers) as answer,
+        ):
+            assert answer.status == 200, reason
+            assert await answer.json() == {"error": reason}
+        counted = registry.get_sample_value("relay_slack_events_refused_total", {"reason": reason})
+        assert counted == 1, reason
+    assert review_records(net) == []
