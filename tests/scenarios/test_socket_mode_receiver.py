@@ -120,3 +120,42 @@ def test_edits_in_the_same_second_have_distinct_keys():
     }
     assert len(keys) == 3
     assert event_key(edit("1700000001.000100", "first")) in keys, "a retry keeps its key"
+
+
+class Answering:
+    """An interactivity handler that records the payload and answers with a modal error."""
+
+    def __init__(self) -> None:
+        self.payloads: list[dict[str, Any]] = []
+
+    async def interaction(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        self.payloads.append(payload)
+        return {"response_action": "errors", "errors": {"reason": "Choose a listed reason"}}
+
+
+async def test_interactive_envelopes_are_answered_and_acked_within_three_seconds():
+    async with Emulator([_spec()]) as emu:
+        emu.use_socket_mode(TEAM)
+        ws = emu.workspace(TEAM)
+        handler = Answering()
+        receiver = SocketModeReceiver(
+            Sink(),
+            app_token=ws.app_token,
+            web_client=AsyncWebClient(token=ws.bot_token, base_url=emu.api_url),
+            refusals=Refusals(),
+            interactions=handler,
+        )
+        await receiver.start()
+        try:
+            await emu.wait_for_socket_connections(TEAM, 1, timeout=5)
+            payload = {"type": "block_actions", "user": {"id": USER}, "actions": []}
+            got = await emu.deliver_interaction(TEAM, payload)
+            assert got.via == "socket"
+            assert got.acked_within(3.0)
+            assert got.response == {
+                "response_action": "errors",
+                "errors": {"reason": "Choose a listed reason"},
+            }
+            assert handler.payloads == [payload]
+        finally:
+            await receiver.stop()
