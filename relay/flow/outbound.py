@@ -130,7 +130,14 @@ class Outbound:
         if self.review is not None and out.kind is EnvelopeKind.EDIT and out.target:
             decisions.update(await self.review.edit_decisions(out, decisions, now))
         extra = self.review.opened(out, decisions, now) if self.review is not None else None
-        await self._queue(out, decisions, now, extra=extra)
+        unsent: set[str] = set()
+        if out.kind is EnvelopeKind.EDIT and out.target:  # nothing to retract where it never went
+            for partner, decision in decisions.items():
+                if decision.action is Action.BLOCK and not await self.aio.sent_to(
+                    partner, out.target
+                ):
+                    unsent.add(partner)
+        await self._queue(out, decisions, now, extra=extra, unsent=frozenset(unsent))
         if self.shadow is not None:  # what leaves is queued: the candidate only compares
             await self.shadow.judge(out.message, out.topic, out.envelope_id, decisions, now)
         return decisions
@@ -152,12 +159,13 @@ class Outbound:
         now: dt.datetime,
         *,
         extra: Callable[[], object] | None,
+        unsent: frozenset[str] = frozenset(),
     ) -> None:
         outgoing: list[OutboxItem] = []
         records: list[AuditRecord] = []
         blobs: dict[str, Prepared] = {}
         for partner, decision in decisions.items():
-            item, made = self._envelope(out, partner, decision, now)
+            item, made = self._envelope(out, partner, decision, now, partner in unsent)
             records += made
             if item is not None:
                 outgoing.append(item[0])
@@ -194,7 +202,12 @@ class Outbound:
             self.review.wake()
 
     def _envelope(
-        self, out: Outgoing, partner: str, decision: Decision, now: dt.datetime
+        self,
+        out: Outgoing,
+        partner: str,
+        decision: Decision,
+        now: dt.datetime,
+        unsent: bool = False,
     ) -> tuple[tuple[OutboxItem, list[Prepared]] | None, list[AuditRecord]]:
         """The signed envelope for one partner (None: nothing goes) and its records."""
         rules = tuple(dict.fromkeys(r.rule for r in decision.reasons))
@@ -216,7 +229,11 @@ class Outbound:
         ]
         kind, lines, refs, blobs = out.kind, [], [], []
         if decision.action is Action.BLOCK or decision.message is None:
-            if out.kind is not EnvelopeKind.EDIT or decision.reasons[0].rule in _NOT_SHARED:
+            if (
+                out.kind is not EnvelopeKind.EDIT
+                or unsent  # the partner never had it (held for review, say): no retraction
+                or decision.reasons[0].rule in _NOT_SHARED
+            ):
                 return None, records
             kind = EnvelopeKind.DELETE  # retract what the partner has
         else:

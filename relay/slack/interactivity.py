@@ -60,5 +60,9 @@ async def interactivity(
     except JsonRefused as exc:
         refusals.slack_refused(exc.reason, None, "payload")
         return web.json_response({"error": exc.reason.value}, status=200)
-    got = await answer(request.app[INTERACTIONS], payload)
+    try:
+        got = await answer(request.app[INTERACTIONS], payload)
+    except Exception as exc:  # noqa: BLE001 - the store away: "cannot take work now"
+        log.warning("slack_interaction_not_taken", exc_type=type(exc).__name__)
+        return web.json_response({"error": "unavailable"}, status=503)
     return web.Response(status=200) if got is None else web.json_response(got)

@@ -122,7 +122,11 @@ class SocketModeReceiver:
         if req.type == "interactive" and self.interactions is not None:
             payload: Any = req.payload  # slack-sdk does not check the frame
             if isinstance(payload, dict):  # stored before the ack, or a modal opened
-                answered = await answer(self.interactions, payload)
+                try:
+                    answered = await answer(self.interactions, payload)
+                except Exception as exc:  # noqa: BLE001 - not taken: not acknowledged
+                    log.warning("slack_interaction_not_taken", exc_type=type(exc).__name__)
+                    return
             else:
                 self.refusals.slack_refused(Reason.MALFORMED, None, "payload")
         await client.send_socket_mode_response(

@@ -332,3 +332,34 @@ async def test_a_signed_payload_the_relay_cannot_read_is_acknowledged_and_counte
         counted = registry.get_sample_value("relay_slack_events_refused_total", {"reason": reason})
         assert counted == 1, reason
     assert review_records(net) == []
+
+
+async def test_edits_follow_the_released_view_and_update_an_open_card(net: Network) -> None:
+    assert net.emu is not None
+    ct = _ct(net)
+    root = net.post(CT, "bolo", OFFICER, BOLO + "\n" + CAVEAT)
+    await net.settle(CT, 1)
+    card = await one_card(net)
+    # an edit while the card is open: the card shows the post as it reads now
+    edited = BOLO.replace("3KD-119", "3KD-191") + "\n" + CAVEAT
+    net.emu.edit_as_user(ct.team, ct.channel("bolo"), OFFICER, root, edited)
+    await net.settle(CT, 1)
+    slack = net.nodes[CT].relay.parts.slack
+    assert slack is not None
+    assert slack.review is not None
+    await slack.review.board.tick()
+    assert "3KD-191" in str(cards(net)[0]["blocks"])
+    assert copies(net, MA) == []
+    await release(net, card, SERGEANT, "without_flagged", "investigative_need")
+    await net.settle(CT, 2)
+    (copy,) = copies(net, MA)
+    assert "3KD-191" in copy["text"]
+    assert "Do not forward" not in copy["text"]
+    # an edit of the released post is judged as the release was (its caveat still removed):
+    # updated at the partner, not retracted as the policy alone would
+    again = BOLO.replace("3KD-119", "3KD-911") + "\n" + CAVEAT
+    net.emu.edit_as_user(ct.team, ct.channel("bolo"), OFFICER, root, again)
+    await net.settle(CT, 1)
+    (copy,) = copies(net, MA)
+    assert "3KD-911" in copy["text"]
+    assert "Do not forward" not in copy["text"]
