@@ -4,10 +4,13 @@ clicks and modal submissions delivered signed over HTTP. No sleeps."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from relay.commands.demo import agencies
@@ -301,11 +304,6 @@ async def test_a_candidate_policy_that_would_block_more_shows_in_the_review_chan
 async def test_a_signed_payload_the_relay_cannot_read_is_acknowledged_and_counted(
     net: Network,
 ) -> None:
-    import hashlib
-    import hmac
-
-    import aiohttp
-
     assert net.emu is not None
     ct = _ct(net)
     secret = net.emu.workspace(ct.team).signing_secret.encode()
