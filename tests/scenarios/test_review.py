@@ -392,7 +392,6 @@ async def test_replies_to_a_held_post_are_held_and_shared_after_the_release(
     net: Network,
 ) -> None:
     assert net.emu is not None
-    ct = _ct(net)
     root = net.post(CT, "bolo", OFFICER, BOLO + "\n" + CAVEAT)
     await net.settle(CT, 1)
     card = await one_card(net)
