@@ -54,11 +54,11 @@ class ReviewHook(Protocol):
     """The supervisor's review queue as the outbound flow sees it
     (:class:`relay.flow.review.ReviewQueue`)."""
 
-    async def edit_decisions(
+    async def adjust(
         self, out: Outgoing, decisions: dict[str, Decision], now: dt.datetime
     ) -> dict[str, Decision]:
-        """For an edit of a released message: each released partner's decision as the
-        release judged it."""
+        """The decisions as the review queue has them: an edit of a released message judged
+        as the release was for its partners; a reply to a post held for review held too."""
 
     def opened(
         self, out: Outgoing, decisions: dict[str, Decision], now: dt.datetime
@@ -66,6 +66,8 @@ class ReviewHook(Protocol):
         """The store write that opens a review of ``out`` (None: nothing to review)."""
 
     def wake(self) -> None: ...
+
+    def held_for(self, envelope_id: str) -> frozenset[str]: ...
 
 
 __all__ = ["Declined", "Outbound", "Outgoing", "ReviewHook"]
@@ -127,8 +129,8 @@ class Outbound:
             raise AuditUnavailable("audit writes are failing: nothing is forwarded")
         now = self.clock()
         decisions = evaluate_outbound_all(out.message, self.policy, out.topic, now=now)
-        if self.review is not None and out.kind is EnvelopeKind.EDIT and out.target:
-            decisions.update(await self.review.edit_decisions(out, decisions, now))
+        if self.review is not None:  # released posts' edits; replies to a held post
+            decisions = await self.review.adjust(out, decisions, now)
         extra = self.review.opened(out, decisions, now) if self.review is not None else None
         unsent: set[str] = set()
         if out.kind is EnvelopeKind.EDIT and out.target:  # nothing to retract where it never went

@@ -37,13 +37,10 @@ INTERACTIONS: Final = web.AppKey("interactions", Interactions)
 
 
 async def answer(handler: Interactions, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """The handler's answer, or None when it took longer than Slack waits."""
-    try:
-        async with asyncio.timeout(ANSWER_WITHIN):
-            return await handler.interaction(payload)
-    except TimeoutError:
-        log.warning("slack_interaction_slow")
-        return None
+    """The handler's answer; :class:`TimeoutError` when it takes longer than Slack waits (a
+    decision not known to be stored is never acknowledged as if it were)."""
+    async with asyncio.timeout(ANSWER_WITHIN):
+        return await handler.interaction(payload)
 
 
 async def interactivity(

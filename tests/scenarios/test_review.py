@@ -361,3 +361,77 @@ async def test_edits_follow_the_released_view_and_update_an_open_card(net: Netwo
     (copy,) = copies(net, MA)
     assert "3KD-911" in copy["text"]
     assert "Do not forward" not in copy["text"]
+
+
+async def test_a_release_decided_on_words_the_post_no_longer_has_is_refused(
+    net: Network,
+) -> None:
+    """The modal is open; the author edits; the supervisor submits: nothing goes."""
+    assert net.emu is not None
+    ct = _ct(net)
+    root = net.post(CT, "bolo", OFFICER, BOLO + "\n" + CAVEAT)
+    await net.settle(CT, 1)
+    card = await one_card(net)
+    clicked = await net.emu.click(
+        ct.team, ct.review_channel, card["ts"], SERGEANT, RELEASE + "without_flagged"
+    )
+    assert clicked.acked_within(3.0)
+    (view,) = await net.emu.wait_for_views(ct.team, user=SERGEANT)
+    net.emu.edit_as_user(
+        ct.team, ct.channel("bolo"), OFFICER, root, BOLO + " Armed: shoot on sight.\n" + CAVEAT
+    )
+    await net.settle(CT, 1)
+    await net.emu.submit_view(ct.team, SERGEANT, view.id, {"reason": {"code": "other"}})
+    await net.settle(CT, 0)
+    assert copies(net, MA) == []
+    assert review_records(net) == []
+    assert any("edited after the card" in n for n in notes(net, SERGEANT))
+
+
+async def test_replies_to_a_held_post_are_held_and_shared_after_the_release(
+    net: Network,
+) -> None:
+    assert net.emu is not None
+    root = net.post(CT, "bolo", OFFICER, BOLO + "\n" + CAVEAT)
+    await net.settle(CT, 1)
+    card = await one_card(net)
+    net.post(
+        CT, "bolo", OTHER, "Saw a grey Civic at the Route 9 Dunkin 20 min ago.", thread_ts=root
+    )
+    await net.settle(CT, 1)
+    assert copies(net, MA) == []  # the reply waits with its post
+    assert any("review.held" in n for n in notes(net, OTHER))
+    await release(net, card, SERGEANT, "without_flagged", "public_safety")
+    await net.settle(CT, 3)
+    root_copy, reply_copy = copies(net, MA)
+    assert "Honda" in root_copy["text"]
+    assert "Dunkin" in reply_copy["text"]
+    assert reply_copy["thread_ts"] == root_copy["ts"]  # in the released copy's thread
+
+
+async def test_a_review_channel_slack_refuses_does_not_stop_the_queue(tmp_path: Path) -> None:
+    async with _Expiring(tmp_path, _agencies()) as net:
+        assert net.emu is not None
+        ct = _ct(net)
+        net.emu.set_bot_member(ct.team, ct.review_channel, False)  # the bot never invited
+        net.post(CT, "bolo", OFFICER, BOLO + "\n" + CAVEAT)
+        await net.settle(CT, 1)
+        slack = net.nodes[CT].relay.parts.slack
+        assert slack is not None
+        assert slack.review is not None
+        await slack.review.board.tick()  # the card refused; the expiry and gauges still run
+        assert cards(net) == []
+        (expired,) = review_records(net)
+        assert expired.outcome == "expired"  # type: ignore[attr-defined]
+        assert any("nobody reviewed" in n for n in notes(net, OFFICER))
+        registry = net.nodes[CT].relay.metrics.registry
+        assert registry.get_sample_value("relay_review_cards_open") == 0
+        recent = net.nodes[CT].relay.parts.recorder.recent
+        assert any(p.where == "review" for p in recent), "the refused card is counted"
+
+
+async def test_the_author_is_told_the_post_is_held(net: Network) -> None:
+    net.post(CT, "bolo", OFFICER, BOLO + "\n" + CAVEAT)
+    await net.settle(CT, 1)
+    await one_card(net)
+    assert any("held for a supervisor's review" in n for n in notes(net, OFFICER))
