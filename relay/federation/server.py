@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from relay.core import defaults
 from relay.core.json_strict import JsonRefused, loads_strict
 from relay.core.reasons import Reason
 from relay.errors import RelayError, VerificationError
 from relay.federation.tls import peer_fingerprint
+from relay.http_edge import content_coded, listener_args
 from relay.store.contract import BlobHold, RefusalRecord
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "EnvelopeHandler",
     "RateLimiter",
     "build_federation_app",
+    "parse_body",
     "read_from_peer",
 ]
 
@@ -166,6 +169,8 @@ async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes]
         )
     if peer is None:
         return await _refusal(request, Reason.PEER_UNKNOWN, peer=UNKNOWN_PEER)
+    if content_coded(request):  # never decompressed (relay.http_edge): refused unread
+        return await _refusal(request, Reason.UNSUPPORTED_MEDIA_TYPE, peer=peer)
     if request.content_length is not None and request.content_length > limit:
         return await _refusal(request, Reason.TOO_LARGE, peer=peer)
     try:
@@ -200,6 +205,9 @@ def _parse_body(request: web.Request, body: bytes, limit: int) -> object | Reaso
     except JsonRefused as exc:
         return exc.peer_code
     return doc
+
+
+parse_body: Final = _parse_body  # for routes added elsewhere (receipts, audit checkpoints)
 
 
 async def _post_envelope(request: web.Request) -> web.Response:
@@ -292,9 +300,15 @@ def build_federation_app(
     rate_per_second: float,
     rate_burst: int,
     max_file_bytes: int = defaults.MAX_FILE_BYTES,
+    registry: CollectorRegistry | None = None,
 ) -> web.Application:
+    """The listener's routes; ``registry``: where ``relay_http_bad_requests_total`` is
+    counted (None: not counted)."""
+    largest = max(max_body_bytes * TRANSACTION_BODIES, max_body_bytes, max_file_bytes)
     app = web.Application(
-        middlewares=[_errors], client_max_size=max(max_body_bytes, max_file_bytes)
+        middlewares=[_errors],
+        client_max_size=largest,  # each route checks its own, smaller limit
+        handler_args=listener_args("federation", registry),
     )
     app[HANDLER] = handler
     app[LIMITER] = RateLimiter(rate=rate_per_second, burst=rate_burst)
