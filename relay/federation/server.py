@@ -34,8 +34,10 @@ __all__ = [
     "Accepted",
     "EnvelopeHandler",
     "RateLimiter",
+    "admit",
     "build_federation_app",
     "parse_body",
+    "read_body",
     "read_from_peer",
 ]
 
@@ -72,6 +74,9 @@ class EnvelopeHandler(Protocol):
 
     async def store_blob(self, sha256: str, mime: str, data: bytes, *, peer: str) -> BlobHold:
         """A checked file kept, charged to ``peer`` (``relay.federation.files``)."""
+
+    async def blob_room(self, sha256: str, size: int, *, peer: str) -> BlobHold:
+        """What :meth:`store_blob` would answer now (a read, nothing kept)."""
 
 
 UNKNOWN_PEER: Final = "unknown"  # every certificate nobody pinned: one peer, one bucket
@@ -152,10 +157,9 @@ async def _errors(
         return web.json_response({"error": Reason.INTERNAL}, status=500)
 
 
-async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes] | web.Response:
-    """Who the TLS peer is, its rate, and the body within ``limit`` bytes and the time
-    allowed; or the refusal to answer. The peer and its rate are checked first, and a refusal
-    is only counted (:meth:`EnvelopeHandler.record_refusal` writes nothing on the loop)."""
+async def _admit(request: web.Request) -> str | web.Response:
+    """Who the TLS peer is and its rate, before anything is read; or the refusal to answer
+    (only counted: :meth:`EnvelopeHandler.record_refusal` writes nothing on the loop)."""
     handler = request.app[HANDLER]
     fingerprint = peer_fingerprint(request.transport)
     peer = handler.partner_for_fingerprint(fingerprint) if fingerprint else None
@@ -169,7 +173,13 @@ async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes]
         )
     if peer is None:
         return await _refusal(request, Reason.PEER_UNKNOWN, peer=UNKNOWN_PEER)
-    if content_coded(request):  # never decompressed (relay.http_edge): refused unread
+    return peer
+
+
+async def _read_body(request: web.Request, peer: str, limit: int) -> bytes | web.Response:
+    """The body of an admitted peer's request within ``limit`` bytes and the time allowed, or
+    the refusal to answer. A content-coded body is refused unread."""
+    if content_coded(request):  # never decompressed (relay.http_edge)
         return await _refusal(request, Reason.UNSUPPORTED_MEDIA_TYPE, peer=peer)
     if request.content_length is not None and request.content_length > limit:
         return await _refusal(request, Reason.TOO_LARGE, peer=peer)
@@ -182,9 +192,23 @@ async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes]
         return await _refusal(request, Reason.TOO_LARGE, peer=peer)
     if len(body) > limit:
         return await _refusal(request, Reason.TOO_LARGE, peer=peer)
+    return body
+
+
+async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes] | web.Response:
+    """Who the TLS peer is, its rate, and the body within ``limit`` bytes and the time
+    allowed; or the refusal to answer. The peer and its rate are checked first."""
+    peer = await _admit(request)
+    if isinstance(peer, web.Response):
+        return peer
+    body = await _read_body(request, peer, limit)
+    if isinstance(body, web.Response):
+        return body
     return peer, body
 
 
+admit: Final = _admit  # for routes that do more between the two (files: upload slots)
+read_body: Final = _read_body
 read_from_peer: Final = _read_from_peer  # for routes added elsewhere (audit checkpoints)
 
 
