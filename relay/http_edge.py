@@ -9,9 +9,8 @@ tracebacks.
   cut off) it logs at ERROR with a traceback, one per request, from anyone who can connect.
   :func:`listener_args` gives each listener a logger that writes one line instead (no
   traceback, no message: the exception's class only), at most :data:`LINES_PER_MINUTE` a
-  minute, and counts each in ``relay_http_bad_requests_total{listener}``.
-  :func:`quiet_aiohttp` (``relay.logs``) strips tracebacks from ``aiohttp.server`` and
-  ``aiohttp.access`` records that come another way (the admin listener, the lab).
+  minute, and counts each in ``relay_http_bad_requests_total{listener}``. (Whatever else
+  aiohttp logs goes through :mod:`relay.logs`, which never writes a traceback either.)
 """
 
 from __future__ import annotations
@@ -35,13 +34,11 @@ __all__ = [
     "bad_requests",
     "content_coded",
     "listener_args",
-    "quiet_aiohttp",
 ]
 
 Listener = Literal["federation", "slack"]
 LINES_PER_MINUTE: Final = 10  # log lines per listener a minute; every one is counted
 _SERVER: Final = "aiohttp.server"
-_ACCESS: Final = "aiohttp.access"
 
 
 class BadRequests:
@@ -150,28 +147,3 @@ def listener_args(listener: Listener, registry: CollectorRegistry | None) -> Map
         child = bad_requests(registry).total.labels(listener=listener)
         count = child.inc
     return {"auto_decompress": False, "logger": _ListenerLog(listener, count)}
-
-
-class _NoTraceback(logging.Filter):
-    """A record of aiohttp's server or access logger as one line: its traceback dropped."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info or record.exc_text or record.stack_info:
-            info = record.exc_info
-            name = info[0].__name__ if info and info[0] is not None else "none"
-            record.msg = f"{record.getMessage()} exc_type={name}"
-            record.args = None
-            record.exc_info, record.exc_text, record.stack_info = None, None, None
-        return True
-
-
-_QUIET: Final = _NoTraceback()
-
-
-def quiet_aiohttp() -> None:
-    """No traceback from ``aiohttp.server`` or ``aiohttp.access``, however they are used
-    (idempotent)."""
-    for name in (_SERVER, _ACCESS):
-        logger = logging.getLogger(name)
-        if _QUIET not in logger.filters:
-            logger.addFilter(_QUIET)

@@ -17,8 +17,8 @@ not own, every record (ours and the stdlib's, e.g. aiohttp's) goes through the s
 and an exception is reduced to its class name (``exc_type``) and where it was raised
 (``exc_at``, ``file.py:LINE``): exception messages and tracebacks may echo request or message
 text. Other libraries' loggers (aiohttp, asyncio, psycopg) are shown at WARNING and above only;
-aiohttp's server and access loggers never with a traceback (:mod:`relay.http_edge`, which also
-counts the malformed requests aiohttp refuses on the relay's listeners).
+on the relay's listeners, aiohttp's refusals of malformed requests are one line each, at most
+ten a minute, and counted (:mod:`relay.http_edge`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ from typing import IO, Any, Final
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
-
-from relay.http_edge import quiet_aiohttp
 
 __all__ = ["configure_logging", "get_logger"]
 
@@ -131,7 +129,6 @@ def configure_logging(
     root.setLevel(max(threshold, logging.WARNING))
     logging.getLogger(_ROOT_NAME).setLevel(threshold)
     logging.captureWarnings(False)
-    quiet_aiohttp()  # aiohttp's tracebacks of malformed requests: one line each
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
