@@ -194,6 +194,14 @@ async def assemble(
         elif feedback is not None:
             receipts.later(feedback.undeliverable(envelope_id, partner))
 
+    refusals = RefusalLog(
+        agency=config.agency,
+        store=aio,
+        recorder=recorder,
+        clock=clock,
+        window=fed.refusal_window,
+        keep=fed.refusals_kept,
+    )
     stored = Loop()  # the inbound queue's signal: an envelope was stored
     inbound = Inbound(
         agency=config.agency,
@@ -209,6 +217,7 @@ async def assemble(
         wake=stored.wake,
         mapped=channels.lands if channels and poster else None,
         bounds=(fed.envelope_max_age, fed.envelope_max_lifetime),
+        duplicates=refusals.note_duplicate,  # replays: one record per peer and window
     )
     queues = Queues(
         agency=config.agency,
@@ -237,14 +246,6 @@ async def assemble(
         clock=clock,
         wake=queues.outbox.wake,
         shadow=shadow,
-    )
-    refusals = RefusalLog(
-        agency=config.agency,
-        store=aio,
-        recorder=recorder,
-        clock=clock,
-        window=fed.refusal_window,
-        keep=fed.refusals_kept,
     )
     door = Door(
         agency=config.agency,

@@ -173,3 +173,63 @@ async def test_flood_of_unpinned_and_rate_limited_requests_leaves_an_aggregate_t
         key=str,
     )
     assert all(w.closed for w in closed)
+
+
+REPLAYS = 300
+
+
+async def test_replayed_envelopes_leave_an_aggregate_trace_not_a_record_each(fed):
+    """One envelope sent 1 + 300 times: each replay answered ``duplicate`` as before, with its
+    receipt, but the ledger gets one ``receive ... duplicate`` record for the window's first
+    replay and one closing record with the count."""
+    ma, ct = fed.relays[MA], fed.relays[CT]
+    good = client_context(ct.dir / "cert.pem", ct.dir / "key.pem", ct.dir / "ca.pem")
+    body = json.dumps(_envelope(fed)).encode()
+    before = len(ma.store.audit_rows())
+    answers: Counter[str] = Counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as session:
+
+        async def one() -> None:
+            async with session.post(
+                f"{ma.url}/v1/envelopes",
+                data=body,
+                ssl=good,
+                headers={"Content-Type": "application/json"},
+            ) as resp:
+                answer = await resp.json()
+                assert resp.status == 200
+                assert answer["envelope"] == "ct-after-the-flood"
+                answers[answer["status"]] += 1
+                assert ("receipt" in answer) == first_receipt
+
+        first_receipt = "receipt" in await _accepted(session, ma.url, good, body)
+        await asyncio.gather(*(one() for _ in range(REPLAYS)))
+    assert answers == {"duplicate": REPLAYS}
+    await fed.settle()
+    assert ma.delivered.qsize() == 1, "accepted once, posted once"
+    await fed.stop()  # the window closes with its count
+    store = SqliteStore(ma.dir / "relay.db")
+    try:
+        receives = [
+            (c.record.outcome, c.record.envelope_id, c.record.count)
+            for c in store.audit_rows()[before:]
+            if c.record.event == "receive"
+        ]
+    finally:
+        store.close()
+    assert receives == [
+        ("new", "ct-after-the-flood", None),
+        ("duplicate", "ct-after-the-flood", None),
+        ("duplicate", None, REPLAYS),
+    ]
+
+
+async def _accepted(
+    session: aiohttp.ClientSession, url: str, ctx: ssl.SSLContext, body: bytes
+) -> dict[str, Any]:
+    async with session.post(
+        f"{url}/v1/envelopes", data=body, ssl=ctx, headers={"Content-Type": "application/json"}
+    ) as resp:
+        answer: dict[str, Any] = await resp.json()
+    assert answer["status"] == "accepted"
+    return answer

@@ -78,7 +78,9 @@ class Relay:
             tuning=QueueTuning(poll=0.05, lease=30.0),
             clock=lambda: dt.datetime.now(dt.UTC),
         )
-        self.app = build_events_app(self.inbox, SECRET, refusals=self.recorder)
+        self.app = build_events_app(
+            self.inbox, SECRET, refusals=self.recorder, registry=self.recorder.metrics.registry
+        )
         self.url = ""
 
     async def _handle(self, key: str, doc: dict[str, Any]) -> Published | None:
