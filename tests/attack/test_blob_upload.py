@@ -8,8 +8,6 @@ import hashlib
 import io
 import json
 import secrets
-import struct
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import pytest
 from PIL import Image
 
 from relay.federation.tls import client_context
+from tests.attack.helpers import bomb, image
 from tests.federation.harness import Federation, policy_text
 
 CT, MA, XX = "CT9990100", "MA9990200", "NY9990300"
@@ -35,21 +34,6 @@ async def fed(tmp_path: Path) -> AsyncIterator[Federation]:
     await federation.start(policies, pins={MA: [CT], CT: [MA]}, rate=1000.0, burst=1000)
     yield federation
     await federation.stop()
-
-
-def image(fmt: str, size: tuple[int, int] = (16, 16), colour: int = 0) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (colour, 80, 160)).save(out, fmt)
-    return out.getvalue()
-
-
-def bomb(width: int, height: int) -> bytes:
-    """A tiny PNG whose header declares a huge canvas (a decompression bomb's shape)."""
-    png = bytearray(image("PNG", (1, 1)))
-    ihdr = struct.pack(">II", width, height) + bytes(png[24:29])
-    png[16:29] = ihdr
-    png[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    return bytes(png)
 
 
 async def put(

@@ -8,10 +8,8 @@ in one line, never with a traceback; a genuine request afterwards is served."""
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import logging
-import ssl
 import time
 from pathlib import Path
 
@@ -19,57 +17,17 @@ import pytest
 
 from relay.federation.tls import client_context
 from relay.http_edge import LINES_PER_MINUTE
-from tests.attack.test_slack_ingress import _callback, _message, _relay, _signature
+from tests.attack.helpers import BOMB, callback, message, raw, request, signature
+from tests.attack.test_slack_ingress import _relay
 from tests.federation.harness import Federation, policy_text
 
 CT, MA = "CT9990100", "MA9990200"
-
-
-async def _raw(port: int, request: bytes, ctx: ssl.SSLContext | None = None) -> tuple[int, str]:
-    """One request as bytes; the status and the body of the answer."""
-    reader, writer = await asyncio.open_connection(
-        "127.0.0.1", port, ssl=ctx, server_hostname="127.0.0.1" if ctx else None
-    )
-    writer.write(request)
-    await writer.drain()
-    data = b""
-    try:
-        async with asyncio.timeout(5):
-            while not _complete(data):
-                chunk = await reader.read(4096)
-                if not chunk:
-                    break
-                data += chunk
-    finally:
-        writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body.decode("latin-1")
-
-
-def _complete(data: bytes) -> bool:
-    head, sep, body = data.partition(b"\r\n\r\n")
-    if not sep:
-        return False
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return len(body) >= int(value)
-    return False
-
-
-def _request(path: str, body: bytes, headers: dict[str, str], method: str = "POST") -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def _bad_chunks(path: str, headers: dict[str, str]) -> bytes:
     lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Transfer-Encoding: chunked"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n").encode("latin-1")
-
-
-BOMB = gzip.compress(b" " * (20 << 20))  # 20 MiB of spaces in ~20 KiB
 
 
 def _quiet(caplog: pytest.LogCaptureFixture) -> None:
@@ -91,27 +49,27 @@ async def test_slack_listener_refuses_encodings_and_counts_bad_framing(
             (b"not gzip at all", "gzip", unsigned),
             (b"not brotli", "br", unsigned),
             (BOMB, "gzip", {"X-Slack-Request-Timestamp": now,
-                            "X-Slack-Signature": _signature(now, BOMB)}),
+                            "X-Slack-Signature": signature(now, BOMB)}),
             (BOMB, "identity, gzip", unsigned),
         ]  # fmt: skip
         for body, coding, headers in coded:
-            got = await _raw(
-                port, _request("/slack/events", body, {**headers, "Content-Encoding": coding})
+            got = await raw(
+                port, request("/slack/events", body, {**headers, "Content-Encoding": coding})
             )
             assert got == (415, json.dumps({"error": "unsupported_media_type"})), coding
         assert relay.rejected("unsupported_media_type") == len(coded)
         for _ in range(LINES_PER_MINUTE + 5):
-            status, _ = await _raw(port, _bad_chunks("/slack/events", unsigned))
+            status, _ = await raw(port, _bad_chunks("/slack/events", unsigned))
             assert status == 400
         registry = relay.recorder.metrics.registry
         counted = registry.get_sample_value("relay_http_bad_requests_total", {"listener": "slack"})
         assert counted == LINES_PER_MINUTE + 5
         lines = [r for r in caplog.records if "http_bad_request" in r.getMessage()]
         assert len(lines) == LINES_PER_MINUTE  # the rest counted, not written
-        genuine = json.dumps(_callback(_message("1700000000.000900"), "Ev0FRAME01")).encode()
+        genuine = json.dumps(callback(message("1700000000.000900"), "Ev0FRAME01")).encode()
         ts = str(int(time.time()))
-        headers = {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": _signature(ts, genuine)}
-        assert (await _raw(port, _request("/slack/events", genuine, headers)))[0] == 200
+        headers = {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature(ts, genuine)}
+        assert (await raw(port, request("/slack/events", genuine, headers)))[0] == 200
         await asyncio.wait_for(relay.inbox.wait_idle(), timeout=10)
         assert relay.handled == ["Ev0FRAME01"]
     _quiet(caplog)
@@ -135,17 +93,17 @@ async def test_federation_listener_refuses_encodings_and_counts_bad_framing(
             ("/v1/receipts", BOMB, "deflate"),
         ]:
             headers = {**json_type, "Content-Encoding": coding}
-            got = await _raw(port, _request(path, body, headers), ctx)
+            got = await raw(port, request(path, body, headers), ctx)
             assert got == (415, json.dumps({"error": "unsupported_media_type"})), (path, coding)
         for _ in range(3):
-            status, _ = await _raw(port, _bad_chunks("/v1/envelopes", json_type), ctx)
+            status, _ = await raw(port, _bad_chunks("/v1/envelopes", json_type), ctx)
             assert status == 400
         metrics = fed.relays[MA].metrics.registry
         assert (
             metrics.get_sample_value("relay_http_bad_requests_total", {"listener": "federation"})
             == 3
         )
-        status, answer = await _raw(port, _request("/healthz", b"", {}, "GET"), ctx)
+        status, answer = await raw(port, request("/healthz", b"", {}, "GET"), ctx)
         assert (status, json.loads(answer)) == (200, {"status": "ok"})
         await fed.settle()
         refused = [r.reason for r in fed.relays[MA].store.refusals()]
