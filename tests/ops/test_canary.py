@@ -391,7 +391,7 @@ async def _federation_paths(net: Network) -> tuple[list[str], list[str]]:
         (as_stranger, "POST", envelopes, misaddressed, as_json, 403),  # peer_unknown
         (as_stranger, "POST", envelopes, stranger_body, text_plain, 403),
         (as_ma, "PUT", files + "ab" * 32, file_body, "image/jpeg", 400),  # wrong hash
-        (as_ma, "PUT", files + "cd" * 32, file_body, text_plain, 400),  # not an image
+        (as_ma, "PUT", files + "cd" * 32, file_body, text_plain, 415),  # not an image
     ]
     bodies: list[str] = []
     for ctx, method, path, body, mime, status in requests:
