@@ -252,6 +252,7 @@ async def _listen(parts: Parts) -> RunningRelay:
         rate_per_second=fed.rate_per_second,
         rate_burst=fed.rate_burst,
         max_file_bytes=fed.files.max_bytes,
+        registry=parts.metrics.registry,
     )
     add_checkpoint_routes(app, ReceivedCheckpoints(parts.ledger, parts.metrics))
     add_receipt_routes(app, parts.receipts)
@@ -309,7 +310,11 @@ async def _start_slack(relay: RunningRelay) -> None:
                 [(1, "slack signing secret not found (signing_secret_env / signing_secret_file)")],
             )
         events = build_events_app(
-            slack.inbox, secret, refusals=relay.parts.recorder, interactions=slack.review
+            slack.inbox,
+            secret,
+            refusals=relay.parts.recorder,
+            interactions=slack.review,
+            registry=relay.metrics.registry,
         )
         runner = web.AppRunner(events, access_log=None)
         await runner.setup()

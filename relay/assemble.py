@@ -197,6 +197,14 @@ async def assemble(
         elif feedback is not None:
             receipts.later(feedback.undeliverable(envelope_id, partner))
 
+    refusals = RefusalLog(
+        agency=config.agency,
+        store=aio,
+        recorder=recorder,
+        clock=clock,
+        window=fed.refusal_window,
+        keep=fed.refusals_kept,
+    )
     stored = Loop()  # the inbound queue's signal: an envelope was stored
     photos = PhotoReader(config.ocr)  # the text in photos (issue 17, docs/ocr.md)
     inbound = Inbound(
@@ -214,6 +222,7 @@ async def assemble(
         mapped=channels.lands if channels and poster else None,
         bounds=(fed.envelope_max_age, fed.envelope_max_lifetime),
         photos=photos,
+        duplicates=refusals.note_duplicate,  # replays: one record per peer and window
     )
     queues = Queues(
         agency=config.agency,
@@ -243,14 +252,6 @@ async def assemble(
         wake=queues.outbox.wake,
         shadow=shadow,
         photos=PhotoCheck(photos, policy),
-    )
-    refusals = RefusalLog(
-        agency=config.agency,
-        store=aio,
-        recorder=recorder,
-        clock=clock,
-        window=fed.refusal_window,
-        keep=fed.refusals_kept,
     )
     door = Door(
         agency=config.agency,

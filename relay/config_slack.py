@@ -98,6 +98,15 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
                 f"slack.{key} '{name}' is taken: cancel_reaction and status_reaction must "
                 "differ, and neither may be white_check_mark or warning (the relay's own marks)",
             )
+    review = review_section(m.get("review"), problems)
+    landing = {cid for routes in partner_channels.values() for cid in routes.values()}
+    if review is not None and (review.channel in channels or review.channel in landing):
+        where = m.get("review")
+        problems.add(
+            where.line if where is not None else loc.line,
+            "slack.review.channel must be a channel of its own, not a federated channel or one "
+            "partners' posts land in (the cards show the original text)",
+        )
     every = m.get("catch_up_seconds")
     if every is not None and (not isinstance(every.value, int | float) or every.value < 1):
         problems.add(every.line, "slack.catch_up_seconds must be a number of seconds >= 1")
@@ -122,7 +131,7 @@ def _slack(loc: Loc, base: Path, problems: Problems) -> SlackConfig:
         supervisors=_supervisors(m.get("supervisors"), problems),
         cancel_reaction=cancel,
         status_reaction=status,
-        review=review_section(m.get("review"), problems),
+        review=review,
     )
 
 

@@ -16,7 +16,9 @@ Log ids, counts and reason codes only, never message text. To keep it that way f
 not own, every record (ours and the stdlib's, e.g. aiohttp's) goes through the same processors,
 and an exception is reduced to its class name (``exc_type``) and where it was raised
 (``exc_at``, ``file.py:LINE``): exception messages and tracebacks may echo request or message
-text. Other libraries' loggers (aiohttp, asyncio, psycopg) are shown at WARNING and above only.
+text. Other libraries' loggers (aiohttp, asyncio, psycopg) are shown at WARNING and above only;
+on the relay's listeners, aiohttp's refusals of malformed requests are one line each, at most
+ten a minute, and counted (:mod:`relay.http_edge`).
 """
 
 from __future__ import annotations

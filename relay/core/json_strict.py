@@ -23,7 +23,9 @@ __all__ = ["DEFAULT_MAX_DEPTH", "JsonRefused", "loads_strict", "nesting_depth"]
 
 DEFAULT_MAX_DEPTH: Final = 64
 # A string (escapes included) or one structural bracket: brackets inside strings are skipped.
-_TOKEN: Final = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# Possessive: a string that never closes is one token to the end, not a scan restarted at
+# every quote (which made `"` + `\\"` * n quadratic).
+_TOKEN: Final = re.compile(rb'"(?:[^"\\]|\\.)*+(?:"|\Z)|[\[\]{}]', re.DOTALL)
 _OPEN: Final = frozenset(b"[{")
 
 
@@ -74,6 +76,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e999: Infinity by another spelling
+        raise JsonRefused(Reason.JSON_INVALID, constant=True)
+    return value
+
+
 def _no_constant(name: str) -> Any:
     raise JsonRefused(Reason.JSON_INVALID, constant=True)  # NaN, Infinity: not JSON
 
@@ -96,7 +105,12 @@ def loads_strict(
     if nesting_depth(body, max_depth) > max_depth:
         raise JsonRefused(Reason.JSON_TOO_DEEP)
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+        )
     except RecursionError:  # pragma: no cover - the scan above keeps the parser shallow
         raise JsonRefused(Reason.JSON_TOO_DEEP) from None
     except ValueError:  # JSONDecodeError, or an integer past Python's digit limit

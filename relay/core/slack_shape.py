@@ -37,7 +37,7 @@ _TYPE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ID: Final = re.compile(r"[A-Za-z0-9]{1,32}")  # team, channel, user, bot ids
 _EVENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # Ev..., catchup.C...
 _TS: Final = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")
-_REACTION: Final = re.compile(r"[\w+'-]{1,100}")
+_REACTION: Final = re.compile(r"[\w+'-]{1,100}(?:::skin-tone-[2-6])?")  # '+1::skin-tone-2'
 _CHALLENGE: Final = re.compile(r"[\x21-\x7e]{1,256}")
 
 Check = Callable[[Any], bool]

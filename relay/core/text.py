@@ -39,7 +39,9 @@ _INVISIBLE: Final = [
     *range(0x2060, 0x2070),
     *range(0xFE00, 0xFE10),
     *range(0x1D173, 0x1D17B),
-    *range(0xE0000, 0xE0080),
+    *range(0xE0000, 0xE1000),  # tags, variation selectors supplement, unassigned: ignorable
+    *range(0xFFF0, 0xFFF9),  # unassigned specials: Default_Ignorable_Code_Point
+    0x16FE4,  # Khitan small script filler
     # every other format (Cf) character: Arabic/Syriac marks, interlinear annotation,
     # Egyptian hieroglyph and Kaithi format controls
     *range(0x0600, 0x0606),

@@ -7,12 +7,14 @@ the checkpoints this relay keeps *of that peer* (the newest
 :data:`~relay.ledger.SERVED_CHECKPOINTS`, 1000, oldest first), so a relay can collect what
 others hold of it. The peer is the one its pinned TLS client certificate names, exactly as
 for envelopes (:func:`relay.federation.server.read_from_peer`: pinning, rate limit, size and
-time limits).
+time limits), the body read as strictly (:func:`relay.federation.server.parse_body`:
+``application/json``, strict UTF-8, no name twice).
 
 Answers: ``200 {"status": "stored"|"conflict"|"stale"}``, ``200 {"checkpoints": [token,
-...]}``; refusals ``{"error": code}`` with 400 (``bad_request``, ``malformed``, ...), 403
-(``signature_invalid``, ``key_not_pinned``, ``issuer_mismatch``, ``peer_unknown``, ...) or
-503 (``unavailable``: this relay's audit writes are failing).
+...]}``; refusals ``{"error": code}`` with 400 (``bad_request``, ``malformed``,
+``unsupported_media_type``, ...), 403 (``signature_invalid``, ``key_not_pinned``,
+``issuer_mismatch``, ``peer_unknown``, ...) or 503 (``unavailable``: this relay's audit writes
+are failing).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import json
 from typing import Final, Protocol
 
 from aiohttp import web
@@ -28,7 +29,7 @@ from aiohttp import web
 from relay.core.defaults import CHECKPOINT_BODY_BYTES
 from relay.core.reasons import Reason
 from relay.errors import AuditWriteError, CheckpointError
-from relay.federation.server import HANDLER, read_from_peer
+from relay.federation.server import HANDLER, parse_body, read_from_peer
 from relay.ledger import SERVED_CHECKPOINTS
 from relay.store.contract import RefusalRecord
 
@@ -77,12 +78,11 @@ async def _post(request: web.Request) -> web.Response:
     if isinstance(got, web.Response):
         return got
     peer, body = got
-    try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
-        value = None
-    token = value.get("token") if isinstance(value, dict) else None
-    if not isinstance(token, str) or set(value) != {"token"}:
+    value = parse_body(request, body, MAX_CHECKPOINT_BODY)  # as strict as an envelope's
+    if isinstance(value, Reason):
+        return await _refuse(request, value, peer=peer, body=body)
+    token = value.get("token") if isinstance(value, dict) and len(value) == 1 else None
+    if not isinstance(token, str):
         return await _refuse(request, Reason.BAD_REQUEST, peer=peer, body=body)
     handler = request.app[CHECKPOINT_HANDLER]
     try:

@@ -1,16 +1,17 @@
 """Receipts between relays: ``POST /v1/receipts``.
 
-``{"receipts": [token, ...]}`` (at most 100) from a
-pinned peer, exactly as envelopes come (:func:`relay.federation.server.read_from_peer`:
-certificate pinning, rate limit, size and time limits). Each receipt is answered on its own,
-in order: ``{"status": "stored" | "duplicate" | "forwarded"}`` or ``{"error": code}`` (a
-receipt that does not verify, or is about an envelope this relay never passed on). A request
-that is not a list of receipts is refused whole: 400 ``{"error": "bad_request"}``.
+``{"receipts": [token, ...]}`` (at most 100) from a pinned peer, exactly as envelopes come
+(:func:`relay.federation.server.read_from_peer`: certificate pinning, rate limit, size and time
+limits) and read as strictly (:func:`relay.federation.server.parse_body`: ``application/json``,
+strict UTF-8, no name twice; else 400 with ``unsupported_media_type``, ``malformed`` or
+``bad_request``). Each receipt is answered on its own, in order: ``{"status": "stored" |
+"duplicate" | "forwarded"}`` or ``{"error": code}`` (a receipt that does not verify, or is
+about an envelope this relay never passed on). A request that is not a list of receipts is
+refused whole: 400 ``{"error": "bad_request"}``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Final, Protocol
 
@@ -19,7 +20,7 @@ from aiohttp import web
 from relay.core.defaults import RECEIPT_BATCH, RECEIPT_BODY_BYTES
 from relay.core.reasons import Reason
 from relay.errors import AuditWriteError
-from relay.federation.server import read_from_peer
+from relay.federation.server import parse_body, read_from_peer
 
 __all__ = ["RECEIPTS_PATH", "ReceiptHandler", "add_receipt_routes"]
 
@@ -41,10 +42,10 @@ async def _post(request: web.Request) -> web.Response:
     if isinstance(got, web.Response):
         return got
     peer, body = got
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
-        doc = None
+    doc = parse_body(request, body, RECEIPT_BODY_BYTES)  # as strict as an envelope's
+    if isinstance(doc, Reason):
+        status = 413 if doc is Reason.TOO_LARGE else 400
+        return web.json_response({"error": doc}, status=status)
     tokens = doc.get("receipts") if isinstance(doc, dict) and len(doc) == 1 else None
     if not isinstance(tokens, list) or not 0 < len(tokens) <= MAX_BATCH:
         return web.json_response({"error": Reason.BAD_REQUEST}, status=400)

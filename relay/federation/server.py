@@ -20,19 +20,24 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from relay.core import defaults
 from relay.core.json_strict import JsonRefused, loads_strict
 from relay.core.reasons import Reason
 from relay.errors import RelayError, VerificationError
 from relay.federation.tls import peer_fingerprint
+from relay.http_edge import content_coded, listener_args
 from relay.store.contract import BlobHold, RefusalRecord
 
 __all__ = [
     "Accepted",
     "EnvelopeHandler",
     "RateLimiter",
+    "admit",
     "build_federation_app",
+    "parse_body",
+    "read_body",
     "read_from_peer",
 ]
 
@@ -69,6 +74,9 @@ class EnvelopeHandler(Protocol):
 
     async def store_blob(self, sha256: str, mime: str, data: bytes, *, peer: str) -> BlobHold:
         """A checked file kept, charged to ``peer`` (``relay.federation.files``)."""
+
+    async def blob_room(self, sha256: str, size: int, *, peer: str) -> BlobHold:
+        """What :meth:`store_blob` would answer now (a read, nothing kept)."""
 
 
 UNKNOWN_PEER: Final = "unknown"  # every certificate nobody pinned: one peer, one bucket
@@ -149,10 +157,9 @@ async def _errors(
         return web.json_response({"error": Reason.INTERNAL}, status=500)
 
 
-async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes] | web.Response:
-    """Who the TLS peer is, its rate, and the body within ``limit`` bytes and the time
-    allowed; or the refusal to answer. The peer and its rate are checked first, and a refusal
-    is only counted (:meth:`EnvelopeHandler.record_refusal` writes nothing on the loop)."""
+async def _admit(request: web.Request) -> str | web.Response:
+    """Who the TLS peer is and its rate, before anything is read; or the refusal to answer
+    (only counted: :meth:`EnvelopeHandler.record_refusal` writes nothing on the loop)."""
     handler = request.app[HANDLER]
     fingerprint = peer_fingerprint(request.transport)
     peer = handler.partner_for_fingerprint(fingerprint) if fingerprint else None
@@ -166,6 +173,14 @@ async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes]
         )
     if peer is None:
         return await _refusal(request, Reason.PEER_UNKNOWN, peer=UNKNOWN_PEER)
+    return peer
+
+
+async def _read_body(request: web.Request, peer: str, limit: int) -> bytes | web.Response:
+    """The body of an admitted peer's request within ``limit`` bytes and the time allowed, or
+    the refusal to answer. A content-coded body is refused unread."""
+    if content_coded(request):  # never decompressed (relay.http_edge)
+        return await _refusal(request, Reason.UNSUPPORTED_MEDIA_TYPE, peer=peer)
     if request.content_length is not None and request.content_length > limit:
         return await _refusal(request, Reason.TOO_LARGE, peer=peer)
     try:
@@ -177,9 +192,23 @@ async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes]
         return await _refusal(request, Reason.TOO_LARGE, peer=peer)
     if len(body) > limit:
         return await _refusal(request, Reason.TOO_LARGE, peer=peer)
+    return body
+
+
+async def _read_from_peer(request: web.Request, limit: int) -> tuple[str, bytes] | web.Response:
+    """Who the TLS peer is, its rate, and the body within ``limit`` bytes and the time
+    allowed; or the refusal to answer. The peer and its rate are checked first."""
+    peer = await _admit(request)
+    if isinstance(peer, web.Response):
+        return peer
+    body = await _read_body(request, peer, limit)
+    if isinstance(body, web.Response):
+        return body
     return peer, body
 
 
+admit: Final = _admit  # for routes that do more between the two (files: upload slots)
+read_body: Final = _read_body
 read_from_peer: Final = _read_from_peer  # for routes added elsewhere (audit checkpoints)
 
 
@@ -200,6 +229,9 @@ def _parse_body(request: web.Request, body: bytes, limit: int) -> object | Reaso
     except JsonRefused as exc:
         return exc.peer_code
     return doc
+
+
+parse_body: Final = _parse_body  # for routes added elsewhere (receipts, audit checkpoints)
 
 
 async def _post_envelope(request: web.Request) -> web.Response:
@@ -292,9 +324,15 @@ def build_federation_app(
     rate_per_second: float,
     rate_burst: int,
     max_file_bytes: int = defaults.MAX_FILE_BYTES,
+    registry: CollectorRegistry | None = None,
 ) -> web.Application:
+    """The listener's routes; ``registry``: where ``relay_http_bad_requests_total`` is
+    counted (None: not counted)."""
+    largest = max(max_body_bytes * TRANSACTION_BODIES, max_body_bytes, max_file_bytes)
     app = web.Application(
-        middlewares=[_errors], client_max_size=max(max_body_bytes, max_file_bytes)
+        middlewares=[_errors],
+        client_max_size=largest,  # each route checks its own, smaller limit
+        handler_args=listener_args("federation", registry),
     )
     app[HANDLER] = handler
     app[LIMITER] = RateLimiter(rate=rate_per_second, burst=rate_burst)

@@ -92,6 +92,16 @@ class Door:
         """Counted now, written with the next batch of refusals (off the event loop)."""
         self.refusals.note(record)
 
+    async def blob_room(self, sha256: str, size: int, *, peer: str) -> BlobHold:
+        """Whether ``peer``'s quota has room for a file of ``size`` bytes (a read)."""
+        return await self.aio.blob_room(
+            sha256=sha256,
+            peer=peer,
+            size=size,
+            quota_bytes=self.files_quota[0],
+            quota_files=self.files_quota[1],
+        )
+
     async def store_blob(self, sha256: str, mime: str, data: bytes, *, peer: str) -> BlobHold:
         """A checked file kept, charged to ``peer`` within its quota (off the event loop)."""
         held = await self.aio.hold_blob(

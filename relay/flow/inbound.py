@@ -108,6 +108,7 @@ class Inbound:
         mapped: Callable[[str], bool] | None = None,
         bounds: tuple[dt.timedelta, dt.timedelta] = (ENVELOPE_MAX_AGE, ENVELOPE_MAX_LIFETIME),
         photos: PhotoReader | None = None,
+        duplicates: Callable[..., None] | None = None,
     ) -> None:
         self.agency = agency
         self.policy = policy
@@ -120,6 +121,9 @@ class Inbound:
         self.hop_limit = hop_limit
         self.skew = skew
         self.max_age, self.max_lifetime = bounds  # federation.envelope_max_{age,lifetime}
+        # A replay's "receive ... duplicate" record, aggregated per peer and window
+        # (RefusalLog.note_duplicate); None: one record per replay, in its transaction.
+        self.duplicates = duplicates
         self.clock = clock
         self.wake = wake  # the inbound queue: work stored
         # Whether a topic has a channel to post in (None: no workspace, nothing is posted).
@@ -177,6 +181,18 @@ class Inbound:
     ) -> ReceiveOutcome:
         hashed = digest(canonicalize(verified.envelope.to_wire()))
 
+        def record(got: ReceiveOutcome) -> dict[str, Any]:
+            return {
+                "source": peer,
+                "destination": self.agency,
+                "actor_agency": verified.issuer,
+                "envelope_id": verified.envelope_id,
+                "digest": hashed,
+                "topic": verified.topic,
+                "kid": verified.origin_kid,
+                "outcome": "duplicate" if got is not ReceiveOutcome.NEW else "new",
+            }
+
         def write() -> ReceiveOutcome:
             got = self.store.record_received(
                 issuer=verified.issuer,
@@ -196,20 +212,10 @@ class Inbound:
                     sha256s=[f.file.sha256 for f in verified.files],
                     at=now.timestamp(),
                 )
-            if got is not ReceiveOutcome.CONFLICT:
-                self.recorder.append(
-                    self.recorder.entry(
-                        "receive",
-                        source=peer,
-                        destination=self.agency,
-                        actor_agency=verified.issuer,
-                        envelope_id=verified.envelope_id,
-                        digest=hashed,
-                        topic=verified.topic,
-                        kid=verified.origin_kid,
-                        outcome="duplicate" if got is not ReceiveOutcome.NEW else "new",
-                    )
-                )
+            if got is ReceiveOutcome.NEW or (
+                got is not ReceiveOutcome.CONFLICT and self.duplicates is None
+            ):
+                self.recorder.append(self.recorder.entry("receive", **record(got)))
             return got
 
         try:
@@ -221,6 +227,12 @@ class Inbound:
         except Exception:
             self.recorder.commit_failed()  # the commit with the receipt's record failed
             raise
+        if (
+            outcome is not ReceiveOutcome.NEW
+            and outcome is not ReceiveOutcome.CONFLICT
+            and (self.duplicates is not None)
+        ):
+            self.duplicates(peer, **record(outcome))  # counted; written in aggregate
         if outcome is ReceiveOutcome.CONFLICT:
             raise VerificationError(
                 "envelope id reused for another envelope",
@@ -289,9 +301,7 @@ class Inbound:
         )
         if self.photos is not None and verified.files:  # read here, not taken on trust
             held = [await self.aio.run(self.store.get_blob, f.file.sha256) for f in verified.files]
-            content = await read_received(
-                self.photos, self.policy, content, [b[1] if b else None for b in held]
-            )
+            content = await read_received(self.photos, self.policy, content, held)
         targets = routing.relay_targets(
             self.policy,
             own=AgencyId(self.agency),

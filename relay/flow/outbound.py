@@ -55,11 +55,11 @@ class ReviewHook(Protocol):
     """The supervisor's review queue as the outbound flow sees it
     (:class:`relay.flow.review.ReviewQueue`)."""
 
-    async def edit_decisions(
+    async def adjust(
         self, out: Outgoing, decisions: dict[str, Decision], now: dt.datetime
     ) -> dict[str, Decision]:
-        """For an edit of a released message: each released partner's decision as the
-        release judged it."""
+        """The decisions as the review queue has them: an edit of a released message judged
+        as the release was for its partners; a reply to a post held for review held too."""
 
     def opened(
         self, out: Outgoing, decisions: dict[str, Decision], now: dt.datetime
@@ -67,6 +67,8 @@ class ReviewHook(Protocol):
         """The store write that opens a review of ``out`` (None: nothing to review)."""
 
     def wake(self) -> None: ...
+
+    def held_for(self, envelope_id: str) -> frozenset[str]: ...
 
 
 __all__ = ["Declined", "Outbound", "Outgoing", "ReviewHook"]
@@ -132,11 +134,18 @@ class Outbound:
         if self.photos is not None and out.files:  # the text in its photos, read first
             out = replace(out, message=await self.photos.read(out.message, out.files))
         decisions = evaluate_outbound_all(out.message, self.policy, out.topic, now=now)
-        if self.review is not None and out.kind is EnvelopeKind.EDIT and out.target:
-            decisions.update(await self.review.edit_decisions(out, decisions, now))
+        if self.review is not None:  # released posts' edits; replies to a held post
+            decisions = await self.review.adjust(out, decisions, now)
         decisions, ready = await self._photos(out, decisions, now)
         extra = self.review.opened(out, decisions, now) if self.review is not None else None
-        await self._queue(out, decisions, now, extra=extra, ready=ready)
+        unsent: set[str] = set()
+        if out.kind is EnvelopeKind.EDIT and out.target:  # nothing to retract where it never went
+            for partner, decision in decisions.items():
+                if decision.action is Action.BLOCK and not await self.aio.sent_to(
+                    partner, out.target
+                ):
+                    unsent.add(partner)
+        await self._queue(out, decisions, now, extra=extra, ready=ready, unsent=frozenset(unsent))
         if self.shadow is not None:  # what leaves is queued: the candidate only compares
             await self.shadow.judge(out.message, out.topic, out.envelope_id, decisions, now)
         return decisions
@@ -169,12 +178,15 @@ class Outbound:
         *,
         extra: Callable[[], object] | None,
         ready: Ready,
+        unsent: frozenset[str] = frozenset(),
     ) -> None:
         outgoing: list[OutboxItem] = []
         records: list[AuditRecord] = []
         blobs: dict[str, Prepared] = {}
         for partner, decision in decisions.items():
-            item, made = self._envelope(out, partner, decision, now, ready.get(partner, {}))
+            item, made = self._envelope(
+                out, partner, decision, now, ready.get(partner, {}), partner in unsent
+            )
             records += made
             if item is not None:
                 outgoing.append(item[0])
@@ -217,6 +229,7 @@ class Outbound:
         decision: Decision,
         now: dt.datetime,
         ready: Mapping[str, Prepared | str],
+        unsent: bool = False,
     ) -> tuple[tuple[OutboxItem, list[Prepared]] | None, list[AuditRecord]]:
         """The signed envelope for one partner (None: nothing goes) and its records."""
         rules = tuple(dict.fromkeys(r.rule for r in decision.reasons))
@@ -238,7 +251,11 @@ class Outbound:
         ]
         kind, lines, refs, blobs = out.kind, [], [], []
         if decision.action is Action.BLOCK or decision.message is None:
-            if out.kind is not EnvelopeKind.EDIT or decision.reasons[0].rule in _NOT_SHARED:
+            if (
+                out.kind is not EnvelopeKind.EDIT
+                or unsent  # the partner never had it (held for review, say): no retraction
+                or decision.reasons[0].rule in _NOT_SHARED
+            ):
                 return None, records
             kind = EnvelopeKind.DELETE  # retract what the partner has
         else:

@@ -135,16 +135,16 @@ async def read_received(
     reader: PhotoReader,
     policy: Policy,
     content: SlackMessage,
-    blobs: Sequence[bytes | None],
+    blobs: Sequence[tuple[str, bytes] | None],
 ) -> SlackMessage:
     """A partner's message with the text this relay reads in its photos (``blobs``: each
-    file's bytes as pushed, None when not held). The receiving agency reads the pixels
-    itself rather than trusting a sender's text (docs/ocr.md)."""
+    file's media type and bytes as pushed, None when not held). The receiving agency reads
+    the pixels itself rather than trusting a sender's text (docs/ocr.md)."""
     if policy.photo_text != "checked" or not content.files:
         return content
     files = []
-    for f, data in zip(content.files, blobs, strict=True):
-        files.append(f if data is None else replace(f, photo=await reader.read(data)))
+    for f, blob in zip(content.files, blobs, strict=True):
+        files.append(f if blob is None else replace(f, photo=await reader.read(blob[1])))
     return replace(content, files=tuple(files))
 
 

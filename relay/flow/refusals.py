@@ -10,6 +10,11 @@ store keeps every window's count (``refusal_windows``) and the last
 ``federation.refusals.keep`` refusals one by one. Every refusal is counted in
 ``relay_envelopes_refused_total`` at once. A flood of refused requests costs a counter each
 and a write a second, whatever its size.
+
+Replayed envelopes (answered ``duplicate``: nothing new stored) are aggregated the same way, per
+peer and window (:meth:`RefusalLog.note_duplicate`): the first duplicate of a window gets the
+``receive`` record with outcome ``duplicate`` it always had, and the window closes with one
+more (no envelope id, its ``count``). No refusal row or window is kept for them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import structlog
 
 from relay.flow.refusal_tally import UNKNOWN, RefusalTally, Taken
 from relay.store.contract import RefusalRecord
+from relay.store.contract_refusals import RefusalWindow
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["FLUSH_EVERY", "RefusalLog"]
 
 FLUSH_EVERY: Final = 1.0  # seconds between two batches written
+_DUPLICATE: Final = "duplicate"  # a receive record's outcome, a window's reason
 
 log = structlog.get_logger("relay.flow")
 
@@ -58,6 +65,8 @@ class RefusalLog:
         self.keep = keep
         self.every = every
         self.tally = RefusalTally(window=dt.timedelta(seconds=window), keep=keep)
+        self.duplicates = RefusalTally(window=dt.timedelta(seconds=window), keep=0)
+        self._duplicates_opened: list[AuditRecord] = []  # first duplicates, not yet written
 
     def note(self, record: RefusalRecord) -> None:
         """One refusal: counted now, written with the next batch (no I/O here)."""
@@ -72,6 +81,17 @@ class RefusalLog:
                 status=record.http_status,
             )
 
+    def note_duplicate(self, peer: str, **fields: object) -> None:
+        """An envelope received again (``fields``: its ``receive`` record): counted; the first
+        of its peer's window gets the record, written with the next batch (no I/O here)."""
+        now = self.clock()
+        first = RefusalRecord(at=now, peer=peer, reason=_DUPLICATE, http_status=200)
+        if self.duplicates.note(first, now):
+            try:
+                self._duplicates_opened += self.recorder.entry("receive", **fields)
+            except ValueError:  # an id that fits no record: the window's count still closes
+                return
+
     async def run(self) -> None:
         """Write a batch every ``every`` seconds, until cancelled."""
         while True:
@@ -81,15 +101,19 @@ class RefusalLog:
     async def flush(self, *, closing: bool = False) -> int:
         """Write what was noted since the last batch (and close every window when
         ``closing``); the ledger records written."""
-        taken = self.tally.take(self.clock(), closing=closing)
-        if not taken:
+        now = self.clock()
+        taken = self.tally.take(now, closing=closing)
+        repeats = self.duplicates.take(now, closing=closing)
+        records = self._duplicate_records(repeats.closed)
+        if not taken and not records:
             return 0
-        records = self._records(taken)
+        records = self._records(taken) + records
         store, recorder = self.aio.store, self.recorder
 
         def write() -> None:
             try:
-                store.record_refusals(taken.records, taken.windows, keep=self.keep)
+                if taken:
+                    store.record_refusals(taken.records, taken.windows, keep=self.keep)
             except Exception:  # noqa: BLE001 - counts lost, never the relay: logged
                 log.warning(
                     "refusals_unwritten", windows=len(taken.windows), refusals=len(taken.records)
@@ -103,6 +127,20 @@ class RefusalLog:
         for w in taken.closed:
             log.info("refusals_closed", partner=w.peer, reason=w.reason, count=w.count)
         return len(records)
+
+    def _duplicate_records(self, closed: tuple[RefusalWindow, ...]) -> list[AuditRecord]:
+        """The first duplicates noted since the last batch, then a ``receive`` record with
+        outcome ``duplicate`` and the count for each window of duplicates that closed."""
+        out, self._duplicates_opened = self._duplicates_opened, []
+        for w in closed:
+            out += self.recorder.entry(
+                "receive",
+                source=None if w.peer == UNKNOWN else w.peer,
+                destination=self.agency,
+                outcome=_DUPLICATE,
+                count=w.count,
+            )
+        return out
 
     def _records(self, taken: Taken) -> list[AuditRecord]:
         """An opening record per window opened, then a closing one (with the count) per

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import OrderedDict
 from collections.abc import Callable
+from typing import Final
 
 from relay.config_schema import ReviewConfig
 from relay.core.envelope import EnvelopeKind
-from relay.core.policy.decision import Decision
+from relay.core.policy.decision import Decision, block_decision
 from relay.core.policy.engine import evaluate_outbound
 from relay.core.policy.model import Action, Policy
 from relay.core.policy.review import (
@@ -30,7 +32,10 @@ from relay.flow.outbound import Outgoing
 from relay.store.aio import AsyncStore
 from relay.store.contract import ReviewRow
 
-__all__ = ["ReviewQueue", "cases_json"]
+__all__ = ["HELD", "ReviewQueue", "cases_json"]
+
+HELD: Final = "review.held"
+_HELD_KEPT: Final = 256  # the rule id of a reply held with its post
 
 
 def cases_json(cases: dict[str, ReviewCase]) -> str:
@@ -58,9 +63,16 @@ class ReviewQueue:
         self.aio = store
         self.store = store.store  # blocking: only inside a durable write
         self._wake = wake
+        # envelope id -> the partners its review holds it for (recent posts: the author's note)
+        self._held: OrderedDict[str, frozenset[str]] = OrderedDict()
 
     def wake(self) -> None:
         self._wake()
+
+    def held_for(self, envelope_id: str) -> frozenset[str]:
+        """The partners a review was just opened for, for ``envelope_id`` (the author's note
+        says "held for a supervisor's review" for them)."""
+        return self._held.get(envelope_id, frozenset())
 
     def on_change(self, wake: Callable[[], None]) -> None:
         """Who to wake when a review is opened or changed (the desk)."""
@@ -105,6 +117,9 @@ class ReviewQueue:
         cases = self.cases(out, decisions, now)
         if not cases:
             return None
+        self._held[out.envelope_id] = frozenset(cases)
+        while len(self._held) > _HELD_KEPT:
+            self._held.popitem(last=False)
         row = ReviewRow(
             id=out.envelope_id,
             channel=str(out.message.channel),
@@ -120,11 +135,25 @@ class ReviewQueue:
         store = self.store
         return lambda: store.open_review(row)
 
-    async def edit_decisions(
+    async def adjust(
         self, out: Outgoing, decisions: dict[str, Decision], now: dt.datetime
     ) -> dict[str, Decision]:
-        if out.target is None:
-            return {}
+        if out.thread is not None:  # a reply: held while its post is (shared after a release)
+            root = await self.aio.review(out.thread)
+            if root is not None and root.state in ("pending", "open"):
+                held = block_decision((HELD, 1))
+                return {partner: held for partner in decisions}
+        if out.kind is EnvelopeKind.EDIT and out.target:
+            return {**decisions, **await self._edit_decisions(out, decisions, now)}
+        return decisions
+
+    async def _edit_decisions(
+        self, out: Outgoing, decisions: dict[str, Decision], now: dt.datetime
+    ) -> dict[str, Decision]:
+        """An edit of a released message, for each partner it was released to: judged with
+        the units of reviewable rules removed (a supervisor saw the words they released, not
+        the edit's), so it updates the copy instead of retracting it."""
+        assert out.target is not None  # noqa: S101 - checked by the caller
         changed: dict[str, Decision] = {}
         for partner, decision in decisions.items():
             if decision.action is Action.FORWARD:

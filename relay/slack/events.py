@@ -23,9 +23,11 @@ from typing import Any, Final, Protocol
 
 import structlog
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from relay.core.reasons import Reason
 from relay.core.slack_shape import MAX_EVENT_BYTES, Refused, read_event
+from relay.http_edge import listener_args
 from relay.slack.interactivity import INTERACTIONS, Interactions, interactivity
 from relay.slack.signed import Refusals, Rejected, read_signed_body
 
@@ -89,11 +91,14 @@ def build_events_app(
     refusals: Refusals,
     clock: Callable[[], float] = time.time,
     interactions: Interactions | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> web.Application:
     """``POST /slack/events``; with ``interactions``, ``POST /slack/interactivity`` too (the
-    same signature check)."""
+    same signature check). ``registry``: where ``relay_http_bad_requests_total`` is counted."""
     # client_max_size one past the limit: a body of exactly the limit is read whole
-    app = web.Application(client_max_size=MAX_EVENT_BYTES + 1)
+    app = web.Application(
+        client_max_size=MAX_EVENT_BYTES + 1, handler_args=listener_args("slack", registry)
+    )
     edge = app[EDGE] = _Edge(sink, signing_secret.encode("utf-8"), refusals, clock)
     app.router.add_post("/slack/events", _events)
     if interactions is not None:

@@ -37,13 +37,10 @@ INTERACTIONS: Final = web.AppKey("interactions", Interactions)
 
 
 async def answer(handler: Interactions, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """The handler's answer, or None when it took longer than Slack waits."""
-    try:
-        async with asyncio.timeout(ANSWER_WITHIN):
-            return await handler.interaction(payload)
-    except TimeoutError:
-        log.warning("slack_interaction_slow")
-        return None
+    """The handler's answer; :class:`TimeoutError` when it takes longer than Slack waits (a
+    decision not known to be stored is never acknowledged as if it were)."""
+    async with asyncio.timeout(ANSWER_WITHIN):
+        return await handler.interaction(payload)
 
 
 async def interactivity(
@@ -60,5 +57,9 @@ async def interactivity(
     except JsonRefused as exc:
         refusals.slack_refused(exc.reason, None, "payload")
         return web.json_response({"error": exc.reason.value}, status=200)
-    got = await answer(request.app[INTERACTIONS], payload)
+    try:
+        got = await answer(request.app[INTERACTIONS], payload)
+    except Exception as exc:  # noqa: BLE001 - the store away: "cannot take work now"
+        log.warning("slack_interaction_not_taken", exc_type=type(exc).__name__)
+        return web.json_response({"error": "unavailable"}, status=503)
     return web.Response(status=200) if got is None else web.json_response(got)

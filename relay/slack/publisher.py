@@ -148,7 +148,9 @@ class Publisher:
             self.observe(out.envelope_id, decisions)
         channel = str(message.channel)
         if message.user and message.kind is not MessageKind.DELETE:
-            await self._tell_author(channel, message.user, decisions, unforwarded)
+            review = self.outbound.review
+            held = review.held_for(out.envelope_id) if review is not None else frozenset()
+            await self._tell_author(channel, message.user, decisions, unforwarded, held)
         return Published(channel=channel, ts=message.ts or "")
 
     async def _outgoing(
@@ -208,6 +210,7 @@ class Publisher:
         user: str,
         decisions: dict[str, Decision],
         unforwarded: list[str] | None = None,
+        held: frozenset[str] = frozenset(),
     ) -> None:
         """An ephemeral note when something was held back: rule ids, never text."""
         notes = []
@@ -221,7 +224,9 @@ class Publisher:
             rules = ", ".join(f"{r.rule} ({r.count})" for r in decision.reasons)
             partner = self.policy.partners.get(ori)
             who = partner.name if partner else ori
-            if decision.action.value == "block" and rules and not rules.startswith("topic_"):
+            if ori in held:
+                notes.append(f"held for a supervisor's review for {who}: {rules}")
+            elif decision.action.value == "block" and rules and not rules.startswith("topic_"):
                 notes.append(f"not shared with {who}: {rules}")
             elif decision.action.value == "redact":
                 notes.append(f"shared with {who} after removing: {rules}")

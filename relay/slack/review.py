@@ -80,22 +80,26 @@ class ReviewDesk:
         """What to answer Slack (None: an empty 200). Never raises for a payload's shape."""
         user = payload.get("user")
         user_id = user.get("id") if isinstance(user, dict) else None
-        if not isinstance(user_id, str):
-            return None
+        team = payload.get("team")
+        team_id = team.get("id") if isinstance(team, dict) else None
+        if not isinstance(user_id, str) or (self.team and team_id != self.team):
+            return None  # another workspace's click is nothing to this agency
         if payload.get("type") == "block_actions":
             actions = payload.get("actions")
             action = actions[0] if isinstance(actions, list) and actions else None
             if not isinstance(action, dict):
                 return None
-            action_id, review_id = action.get("action_id"), action.get("value")
-            if not isinstance(action_id, str) or not isinstance(review_id, str):
+            action_id, value = action.get("action_id"), action.get("value")
+            if not isinstance(action_id, str) or not isinstance(value, str):
                 return None
+            review_id, _, seen = value.partition(" ")  # the card's digest of what it showed
             if action_id == KEEP:
                 await self._store(
-                    review_id, user_id, "kept", "", "", "", str(action.get("action_ts"))
+                    review_id, user_id, "kept", "", "", "", str(action.get("action_ts")), seen
                 )
             elif action_id.startswith(RELEASE):
-                await self._open_modal(payload, review_id, user_id, action_id[len(RELEASE) :])
+                mode = action_id[len(RELEASE) :]
+                await self._open_modal(payload, review_id, user_id, mode, seen)
             return None
         if payload.get("type") == "view_submission":
             view = payload.get("view")
@@ -104,19 +108,19 @@ class ReviewDesk:
             got = read_submission(view)
             if got is None:
                 return None
-            review_id, mode, code, comment = got
+            review_id, mode, code, comment, seen = got
             if code not in self.config.reasons or mode not in set(ReviewMode):
                 return {
                     "response_action": "errors",
                     "errors": {"reason": "Choose a listed reason"},
                 }
             await self._store(
-                review_id, user_id, "released", mode, code, comment, str(view.get("id"))
+                review_id, user_id, "released", mode, code, comment, str(view.get("id")), seen
             )
         return None
 
     async def _open_modal(
-        self, payload: dict[str, Any], review_id: str, user: str, mode: str
+        self, payload: dict[str, Any], review_id: str, user: str, mode: str, seen: str
     ) -> None:
         row = await self.aio.review(review_id)
         if row is None or mode not in set(ReviewMode):
@@ -130,7 +134,11 @@ class ReviewDesk:
             self.policy.partners[p].name if p in self.policy.partners else p for p in partners
         ]
         view = modal_view(
-            review_id=review_id, mode=ReviewMode(mode), reasons=self.config.reasons, partners=names
+            review_id=review_id,
+            mode=ReviewMode(mode),
+            reasons=self.config.reasons,
+            partners=names,
+            seen=seen,
         )
         trigger = payload.get("trigger_id")
         with contextlib.suppress(DeliveryError):
@@ -145,6 +153,7 @@ class ReviewDesk:
         reason: str,
         comment: str,
         nonce: str,
+        seen: str,
     ) -> None:
         """The decision in the inbox, durably, before Slack is answered."""
         doc = {
@@ -155,6 +164,7 @@ class ReviewDesk:
             "mode": mode,
             "reason": reason,
             "comment": comment,
+            "seen": seen,  # the digest of the post as the card showed it
         }
         key = hashlib.sha256(f"{review_id}\n{user}\n{outcome}\n{nonce}".encode()).hexdigest()
         body = json.dumps(doc, ensure_ascii=False).encode()
@@ -200,6 +210,7 @@ class ReviewDesk:
                 raise Declined("review decided before")
             self.recorder.append(records)
 
+        released: list[str] | None = []
         try:
             if outcome == "kept":
                 records = self.recorder.entry(
@@ -207,10 +218,10 @@ class ReviewDesk:
                 )
                 await self.aio.durable(lambda: take(records))
             else:
-                done = await self._release(
-                    key, row, ReviewMode(mode), partners, now, take, common, reason
+                released = await self._release(
+                    key, row, ReviewMode(mode), partners, now, take, common, reason, doc
                 )
-                if not done:
+                if released is None:
                     return
         except Declined:
             fresh = await self.aio.review(row.id)
@@ -221,15 +232,12 @@ class ReviewDesk:
             )
             return
         self.board.metrics.decisions.labels(outcome).inc()
+        if released:
+            await self._held_replies(row)
         fresh = await self.aio.review(row.id)
         if fresh is not None:
             await self.board.refresh(fresh, comment=str(doc.get("comment") or ""))
-        await self.board.tell_author(
-            row,
-            outcome,
-            mode,
-            [p for p, m in partners if outcome == "released" and ReviewMode(mode) in m],
-        )
+        await self.board.tell_author(row, outcome, mode, released or [])
 
     async def _release(
         self,
@@ -241,22 +249,28 @@ class ReviewDesk:
         take: Callable[[list[Any]], None],
         common: dict[str, Any],
         reason: str,
-    ) -> bool:
+        doc: dict[str, Any],
+    ) -> list[str] | None:
+        """The partners released to (queued in one transaction with the decision), or None:
+        nothing released (the reviewer is told why)."""
+        reviewer = str(common["actor_user"])
         message = await message_at(self.caller, row.channel, row.ts)
         out = await self.publisher.released(key, message, row.channel) if message else None
-        if out is None or message_digest(out.message) != row.digest:
-            # gone, or changed since the card was made: the reviewer saw other words
+        if out is None:  # gone (deleted): the card is closed
             await self.aio.close_review(row.id, outcome="superseded", at=now.timestamp())
-            await self.board.ephemeral(
-                self.config.channel,
-                str(common["actor_user"]),
-                "Relay: the post was edited or deleted since this card was made; nothing was "
-                "released.",
+            await self._said(reviewer, "the post was deleted; nothing was released.", row.id)
+            return None
+        seen = str(doc.get("seen") or "")
+        if message_digest(out.message)[: len(seen) or None] != (seen or row.digest):
+            # the reviewer saw other words: decided on nothing, the card shows the post now
+            await self._said(
+                reviewer,
+                "the post was edited after the card you decided on was made; nothing was "
+                "released. Look at the card again.",
+                row.id,
+                stale=True,
             )
-            fresh = await self.aio.review(row.id)
-            if fresh is not None:
-                await self.board.refresh(fresh)
-            return False
+            return None
         decisions = {}
         for partner, modes in partners:
             if mode in modes:
@@ -265,6 +279,9 @@ class ReviewDesk:
                 )
                 if d.action is not Action.BLOCK:
                     decisions[partner] = d
+        if not decisions:  # every partner refused meanwhile (agreement, topic): still open
+            await self._said(reviewer, "no partner can receive this post now.", row.id)
+            return None
         records = [
             r
             for p in decisions
@@ -284,7 +301,36 @@ class ReviewDesk:
                 self.store.record_release(row.id, p, mode.value)
 
         await self.outbound.release(out, decisions, inside=inside)
-        return True
+        return list(decisions)
+
+    async def _held_replies(self, row: ReviewRow) -> None:
+        """The replies made in the post's thread while it was held (not shared then), shared
+        now it is released: each judged and queued as when it was made (its envelope id is
+        its own, so one already shared is not shared again)."""
+        try:
+            page = await self.caller.api(
+                "conversations.replies", row.channel, channel=row.channel, ts=row.ts, limit=200
+            )
+        except DeliveryError as exc:
+            self.recorder.problem("review", row.id, exc.code or "replies_unreadable")
+            return
+        for reply in page.get("messages") or []:
+            if not isinstance(reply, dict) or reply.get("ts") == row.ts:
+                continue
+            event = {**reply, "type": "message", "channel": row.channel}
+            doc = {"type": "event_callback", "team_id": self.team, "event": event}
+            try:
+                await self.publisher.handle(f"review.reply.{row.id}.{reply.get('ts')}", doc)
+            except Exception as exc:  # noqa: BLE001 - one reply's failure is its own
+                self.recorder.problem("review", row.id, type(exc).__name__)
+
+    async def _said(self, reviewer: str, text: str, review_id: str, stale: bool = False) -> None:
+        """Tell the reviewer why nothing was released; bring the card up to date."""
+        await self.board.ephemeral(self.config.channel, reviewer, "Relay: " + text)
+        fresh = await self.aio.review(review_id)
+        if fresh is not None and fresh.card_ts:
+            with contextlib.suppress(DeliveryError):
+                await self.board.refresh(fresh)
 
     @staticmethod
     def _rules(row: ReviewRow, partner: str) -> list[str]:

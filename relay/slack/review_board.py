@@ -9,7 +9,6 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable
-from functools import partial
 from typing import Any, Final
 
 from relay.config_schema import ReviewConfig
@@ -18,7 +17,7 @@ from relay.core.policy.compare import Kind
 from relay.core.policy.engine import evaluate_outbound, explain
 from relay.core.policy.model import Policy
 from relay.core.policy.outbound import OutboundMessage
-from relay.core.policy.review import ReviewMode, variant
+from relay.core.policy.review import ReviewMode, message_digest, variant
 from relay.core.slack_parse import parse_event
 from relay.errors import DeliveryError, InputError
 from relay.flow.records import Recorder
@@ -31,6 +30,8 @@ from relay.store.contract import ReviewRow
 __all__ = ["ReviewBoard", "partners_of"]
 
 _BATCH: Final = 20
+_RETRY: Final = 60.0  # seconds before a card Slack refused is tried again
+_KEPT: Final = 1000  # cards waiting to be tried again, at most
 _WOULD: Final = {
     Kind.MORE_BLOCKED: "have blocked what is shared today",
     Kind.LESS_BLOCKED: "have shared what is blocked today",
@@ -70,6 +71,7 @@ class ReviewBoard:
         self.aio, self.recorder, self.metrics, self.clock = store, recorder, metrics, clock
         self.poll = poll
         self._wake = asyncio.Event()
+        self._retry_at: dict[str, float] = {}  # review id -> when to try its card again
         metrics.alert_after.set(config.alert_minutes * 60)
 
     def wake(self) -> None:
@@ -137,6 +139,7 @@ class ReviewBoard:
             )
         text = "\n".join(line_text(ln) for part in message.parts if part.body for ln in part.lines)
         return card_blocks(
+            seen=message_digest(message),
             review_id=row.id,
             author=row.author,
             channel=row.channel,
@@ -181,40 +184,74 @@ class ReviewBoard:
                 reason=row.reason,
                 comment=comment,
             )
-        with contextlib.suppress(DeliveryError):
-            await self.caller.api(
-                "chat.update",
-                row.card_channel,
-                channel=row.card_channel,
-                ts=row.card_ts,
-                text="A post held for review",
-                blocks=blocks,
-            )
+        await self.caller.api(  # refused: not marked refreshed, tried again next round
+            "chat.update",
+            row.card_channel,
+            channel=row.card_channel,
+            ts=row.card_ts,
+            text="A post held for review",
+            blocks=blocks,
+        )
         await self.aio.card_refreshed(
             row.id, state=row.state if row.state not in ("pending",) else "open"
         )
 
     async def tick(self) -> None:
-        """One round: new cards posted, changed ones refreshed, old ones expired, gauges set."""
-        for row in await self.aio.reviews_to_post(limit=_BATCH):
-            await self.post_card(row)
+        """One round: new cards posted, old ones expired, changed ones refreshed, gauges set.
+        A card Slack refuses (the channel gone, the bot not in it) is counted and tried again
+        later; it never holds up the rest, the expiry or the gauges."""
         now = self.clock()
-        for row in await self.aio.expire_reviews(now=now.timestamp(), limit=_BATCH):
-            records = self.recorder.entry(
-                "review",
-                outcome="expired",
-                envelope_id=row.id,
-                topic=row.topic,
-                policy=self.policy.ref,
+        try:
+            for row in await self.aio.reviews_to_post(limit=_BATCH):
+                await self._each(row, self.post_card)
+            await self._expire(now)
+            for row in await self.aio.cards_to_refresh(limit=_BATCH):
+                await self._each(row, self.refresh)
+        finally:
+            waiting, oldest = await self.aio.review_stats()
+            self.metrics.open.set(waiting)
+            self.metrics.oldest.set(now.timestamp() - oldest if oldest is not None else 0)
+
+    async def _each(self, row: ReviewRow, step: Callable[[ReviewRow], Any]) -> None:
+        now = self.clock().timestamp()
+        if self._retry_at.get(row.id, 0.0) > now:
+            return
+        try:
+            await step(row)
+        except Exception as exc:  # noqa: BLE001 - Slack or the store: this card later
+            self.recorder.problem(
+                "review", row.id, getattr(exc, "code", None) or type(exc).__name__
             )
-            await self.aio.durable(partial(self.recorder.append, records))
+            self._retry_at[row.id] = now + _RETRY
+            while len(self._retry_at) > _KEPT:
+                del self._retry_at[next(iter(self._retry_at))]
+        else:
+            self._retry_at.pop(row.id, None)
+
+    async def _expire(self, now: dt.datetime) -> None:
+        """Reviews past their time, expired with their ledger records in one transaction."""
+        store, expired = self.aio.store, []
+
+        def write() -> None:
+            rows = store.expire_reviews(now=now.timestamp(), limit=_BATCH)
+            records = [
+                r
+                for row in rows
+                for r in self.recorder.entry(
+                    "review",
+                    outcome="expired",
+                    envelope_id=row.id,
+                    topic=row.topic,
+                    policy=self.policy.ref,
+                )
+            ]
+            self.recorder.append(records)
+            expired.extend(rows)
+
+        await self.aio.durable(write)
+        for row in expired:
             self.metrics.decisions.labels("expired").inc()
             await self.tell_author(row, "expired", "", [])
-        for row in await self.aio.cards_to_refresh(limit=_BATCH):
-            await self.refresh(row)
-        waiting, oldest = await self.aio.review_stats()
-        self.metrics.open.set(waiting)
-        self.metrics.oldest.set(now.timestamp() - oldest if oldest is not None else 0)
 
     async def run(self) -> None:
         while True:

@@ -89,6 +89,7 @@ def card_blocks(
     ts: str,
     text: str,
     partners: Sequence[PartnerView],
+    seen: str = "",
 ) -> list[dict[str, Any]]:
     """The open card: who, where, when, the text, each partner's decision and view, and the
     buttons (a release button only for a mode some partner may get)."""
@@ -112,13 +113,18 @@ def card_blocks(
                 "elements": [{"type": "mrkdwn", "text": _cut(_view_text(p.units))}],
             }
         )
+    more = len(partners) - _PARTNERS
+    if more > 0:
+        blocks.append(_section(f"_… and {more} more partner(s), judged the same way._"))
+    # the button carries what the card showed: a release of a post edited since is refused
+    value = f"{review_id} {seen[:16]}" if seen else review_id
     modes = [m for m in ReviewMode if any(m in p.modes for p in partners)]
     buttons: list[dict[str, Any]] = [
         {
             "type": "button",
             "action_id": RELEASE + m.value,
             "text": {"type": "plain_text", "text": _LABELS[m]},
-            "value": review_id,
+            "value": value,
             **({"style": "primary"} if m is ReviewMode.WITHOUT_FLAGGED else {}),
         }
         for m in modes
@@ -128,7 +134,7 @@ def card_blocks(
             "type": "button",
             "action_id": KEEP,
             "text": {"type": "plain_text", "text": "Keep blocked"},
-            "value": review_id,
+            "value": value,
             "style": "danger",
         }
     )
@@ -164,7 +170,12 @@ def decided_blocks(
 
 
 def modal_view(
-    *, review_id: str, mode: ReviewMode, reasons: Sequence[str], partners: Sequence[str]
+    *,
+    review_id: str,
+    mode: ReviewMode,
+    reasons: Sequence[str],
+    partners: Sequence[str],
+    seen: str = "",
 ) -> dict[str, Any]:
     """The reason modal a release button opens (``views.open`` with the click's trigger)."""
     options = [
@@ -174,7 +185,7 @@ def modal_view(
     return {
         "type": "modal",
         "callback_id": CALLBACK,
-        "private_metadata": json.dumps({"review": review_id, "mode": mode.value}),
+        "private_metadata": json.dumps({"review": review_id, "mode": mode.value, "seen": seen}),
         "title": {"type": "plain_text", "text": "Release to partners"},
         "submit": {"type": "plain_text", "text": "Release"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -206,9 +217,9 @@ def modal_view(
     }
 
 
-def read_submission(view: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
-    """(review id, mode, reason code, comment) of a submitted reason modal; None when it is
-    not one of ours or is malformed."""
+def read_submission(view: Mapping[str, Any]) -> tuple[str, str, str, str, str] | None:
+    """(review id, mode, reason code, comment, the card's digest of the post) of a submitted
+    reason modal; None when it is not one of ours or is malformed."""
     if view.get("callback_id") != CALLBACK:
         return None
     try:
@@ -220,7 +231,7 @@ def read_submission(view: Mapping[str, Any]) -> tuple[str, str, str, str] | None
         return None
     if not isinstance(meta, dict):
         return None
-    review, mode = meta.get("review"), meta.get("mode")
-    if not all(isinstance(v, str) for v in (review, mode, code, comment)):
+    review, mode, seen = meta.get("review"), meta.get("mode"), meta.get("seen", "")
+    if not all(isinstance(v, str) for v in (review, mode, code, comment, seen)):
         return None
-    return str(review), str(mode), str(code), str(comment)[:500]
+    return str(review), str(mode), str(code), str(comment)[:500], str(seen)

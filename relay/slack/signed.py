@@ -18,6 +18,7 @@ from aiohttp import web
 
 from relay.core.reasons import Reason
 from relay.core.slack_request import MAX_SIGNATURE_HEADER, MAX_TIMESTAMP_DIGITS, check_signature
+from relay.http_edge import content_coded
 
 __all__ = ["BODY_TIMEOUT", "EDGE_STATUS", "Refusals", "Rejected", "read_signed_body"]
 
@@ -27,6 +28,7 @@ EDGE_STATUS: Final = {
     Reason.TOO_LARGE: 413,
     Reason.TIMEOUT: 408,
     Reason.BAD_REQUEST: 400,
+    Reason.UNSUPPORTED_MEDIA_TYPE: 415,  # a Content-Encoding: bodies are never decompressed
     Reason.TIMESTAMP_INVALID: 401,
     Reason.TIMESTAMP_SKEWED: 401,
     Reason.SIGNATURE_INVALID: 401,
@@ -73,6 +75,8 @@ async def read_signed_body(
     """The body of a request Slack signed, or :class:`Rejected`."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise Rejected(Reason.TOO_LARGE)
+    if content_coded(request):  # Slack sends none; never decompressed (relay.http_edge)
+        raise Rejected(Reason.UNSUPPORTED_MEDIA_TYPE)
     # Headers first: a request without a plausible signature is not read at all.
     timestamp = _header(request, _TIMESTAMP, MAX_TIMESTAMP_DIGITS)
     signature = _header(request, _SIGNATURE, MAX_SIGNATURE_HEADER)

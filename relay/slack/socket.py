@@ -10,7 +10,10 @@ strict UTF-8, a depth and size limit, no duplicate keys) before slack-sdk sees i
 ``events_api`` payload is checked like one (:func:`relay.core.slack_shape.check_event`). A
 payload that fails is acknowledged (Slack stops redelivering), reported to the recorder and
 never stored; a frame that is not even JSON has no envelope id to acknowledge and is only
-reported. Other request types (``interactive``, ``slash_commands``) are acknowledged, unused.
+reported. A request frame (``events_api``, ``interactive``, ``slash_commands``) whose
+``envelope_id`` is not a short token or whose ``payload`` is not an object is refused before
+slack-sdk reads it (``malformed``), and acknowledged when its envelope id can be. Other request
+types (``interactive``, ``slash_commands``) are acknowledged, unused.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ __all__ = ["SocketModeReceiver"]
 log = structlog.get_logger("relay.slack")
 
 _ENVELOPE_ID: Final = re.compile(r"[A-Za-z0-9-]{1,128}")
+# The request types slack-sdk turns into a SocketModeRequest (hello, disconnect: not requests)
+_REQUESTS: Final = frozenset({"events_api", "interactive", "slash_commands"})
 # A frame holds one payload and its envelope: a little more than an HTTP body.
 _MAX_FRAME: Final = MAX_EVENT_BYTES + 4096
 
@@ -70,10 +75,30 @@ class _StrictClient(SocketModeClient):
         if not isinstance(message, dict):
             self._refusals.slack_refused(Reason.MALFORMED, None, "frame")
             return
+        kind = message.get("type")
+        if (not isinstance(kind, str) or kind in _REQUESTS) and not await self._well_formed(
+            message, kind
+        ):
+            return
         # as slack-sdk does, the listeners run beside the reader; the task is kept until done
         task = asyncio.ensure_future(self.run_message_listeners(message, raw))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+
+    async def _well_formed(self, message: dict[str, Any], kind: object) -> bool:
+        """Whether a request frame has what slack-sdk reads without checking (an envelope id,
+        an object payload). One that has not is reported (``malformed``) and acknowledged
+        when its envelope id can be: Slack stops redelivering it."""
+        given = message.get("envelope_id")
+        envelope_id = given if isinstance(given, str) and _ENVELOPE_ID.fullmatch(given) else None
+        has_id = envelope_id is not None
+        if has_id and isinstance(kind, str) and isinstance(message.get("payload"), dict):
+            return True
+        field = "envelope_id" if not has_id else "type" if not isinstance(kind, str) else "payload"
+        self._refusals.slack_refused(Reason.MALFORMED, None, field)
+        if envelope_id is not None:
+            await self.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
+        return False
 
 
 class SocketModeReceiver:
@@ -122,7 +147,11 @@ class SocketModeReceiver:
         if req.type == "interactive" and self.interactions is not None:
             payload: Any = req.payload  # slack-sdk does not check the frame
             if isinstance(payload, dict):  # stored before the ack, or a modal opened
-                answered = await answer(self.interactions, payload)
+                try:
+                    answered = await answer(self.interactions, payload)
+                except Exception as exc:  # noqa: BLE001 - not taken: not acknowledged
+                    log.warning("slack_interaction_not_taken", exc_type=type(exc).__name__)
+                    return
             else:
                 self.refusals.slack_refused(Reason.MALFORMED, None, "payload")
         await client.send_socket_mode_response(

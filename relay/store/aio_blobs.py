@@ -42,6 +42,18 @@ class AsyncBlobHoldings(Facade):
             quota_files=quota_files,
         )
 
+    async def blob_room(
+        self, *, sha256: str, peer: str, size: int, quota_bytes: int, quota_files: int
+    ) -> BlobHold:
+        return await self.run(
+            self._holdings.blob_room,
+            sha256=sha256,
+            peer=peer,
+            size=size,
+            quota_bytes=quota_bytes,
+            quota_files=quota_files,
+        )
+
     async def name_blobs(
         self,
         *,

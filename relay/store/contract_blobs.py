@@ -59,6 +59,12 @@ class BlobHoldings(Protocol):
     ) -> BlobHold:
         """Keep a file ``peer`` pushed unless its holdings with it would pass a quota."""
 
+    def blob_room(
+        self, *, sha256: str, peer: str, size: int, quota_bytes: int, quota_files: int
+    ) -> BlobHold:
+        """What :meth:`hold_blob` would answer now for a file of ``size`` bytes (a read,
+        nothing kept): ``KEPT`` when held already, ``OVER_QUOTA``, else ``STORED``."""
+
     def name_blobs(
         self,
         *,

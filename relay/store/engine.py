@@ -54,6 +54,11 @@ class SqlEngine(ABC):
         """Keep a second process from migrating at the same time (inside the transaction)."""
 
     @abstractmethod
+    def _lock_key(self, key: str) -> None:
+        """Keep other connections' transactions that lock ``key`` waiting until this one
+        ends (inside the transaction): a read-then-write (a quota) that must not interleave."""
+
+    @abstractmethod
     def _unversioned_schema(self) -> int:
         """The version of a database that has no ``schema_version`` row yet."""
 

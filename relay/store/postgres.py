@@ -25,6 +25,10 @@ _LOCK_MIGRATIONS: Final = (
     f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK}, hashtext(coalesce(current_schema(), '')))"
 )
 
+# Per key (a partner's ORI): a read-then-write that READ COMMITTED would let interleave.
+_KEY_LOCK: Final = 0x424C4F42  # "BLOB"
+_LOCK_KEY: Final = f"SELECT pg_advisory_xact_lock({_KEY_LOCK}, hashtext($1))"
+
 
 class PostgresStore(SqlStore):
     def __init__(self, dsn: str, *, schema: str | None = None) -> None:
@@ -71,6 +75,9 @@ class PostgresStore(SqlStore):
 
     def _lock_migrations(self) -> None:
         self._execute(_LOCK_MIGRATIONS)
+
+    def _lock_key(self, key: str) -> None:
+        self._execute(_LOCK_KEY, (key,))
 
     def _unversioned_schema(self) -> int:
         return 0

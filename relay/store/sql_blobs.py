@@ -90,6 +90,9 @@ class SqlBlobHoldings(SqlEngine):
         quota_files: int,
     ) -> BlobHold:
         with self._transaction():
+            # One partner's pushes one at a time (PostgreSQL: an advisory lock until commit),
+            # or two instances could both pass the quota check under READ COMMITTED.
+            self._lock_key(f"blobs:{peer}")
             if self._execute(SELECT_HELD, (sha256,)).rows:
                 self._execute(RENEW_PUSH, (sha256, at))
                 return BlobHold.KEPT
@@ -97,6 +100,17 @@ class SqlBlobHoldings(SqlEngine):
             if int(count) + 1 > quota_files or int(size) + len(data) > quota_bytes:
                 return BlobHold.OVER_QUOTA
             self._execute(INSERT_HELD, (sha256, mime, data, peer, len(data), at))
+        return BlobHold.STORED
+
+    def blob_room(
+        self, *, sha256: str, peer: str, size: int, quota_bytes: int, quota_files: int
+    ) -> BlobHold:
+        with self._transaction():
+            if self._execute(SELECT_HELD, (sha256,)).rows:
+                return BlobHold.KEPT
+            count, held = self._execute(PEER_USAGE, (peer,)).rows[0]
+        if int(count) + 1 > quota_files or int(held) + size > quota_bytes:
+            return BlobHold.OVER_QUOTA
         return BlobHold.STORED
 
     def name_blobs(

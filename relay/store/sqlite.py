@@ -45,6 +45,9 @@ class SqliteStore(SqlStore):
     def _lock_migrations(self) -> None:
         """``BEGIN IMMEDIATE`` already excludes every other writer."""
 
+    def _lock_key(self, key: str) -> None:
+        """``BEGIN IMMEDIATE`` already excludes every other writer."""
+
     def _unversioned_schema(self) -> int:
         # Databases from before the schema_version table counted in PRAGMA user_version.
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])

@@ -8,16 +8,16 @@ import hashlib
 import io
 import json
 import secrets
-import struct
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from PIL import Image
 
 from relay.federation.tls import client_context
+from tests.attack.helpers import bomb, image
 from tests.federation.harness import Federation, policy_text
 
 CT, MA, XX = "CT9990100", "MA9990200", "NY9990300"
@@ -34,21 +34,6 @@ async def fed(tmp_path: Path) -> AsyncIterator[Federation]:
     await federation.start(policies, pins={MA: [CT], CT: [MA]}, rate=1000.0, burst=1000)
     yield federation
     await federation.stop()
-
-
-def image(fmt: str, size: tuple[int, int] = (16, 16), colour: int = 0) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (colour, 80, 160)).save(out, fmt)
-    return out.getvalue()
-
-
-def bomb(width: int, height: int) -> bytes:
-    """A tiny PNG whose header declares a huge canvas (a decompression bomb's shape)."""
-    png = bytearray(image("PNG", (1, 1)))
-    ihdr = struct.pack(">II", width, height) + bytes(png[24:29])
-    png[16:29] = ihdr
-    png[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    return bytes(png)
 
 
 async def put(
@@ -143,3 +128,57 @@ async def test_no_input_answers_5xx(fed: Federation) -> None:
         assert status < 500, (i, status, body)
         assert set(body) == ({"status"} if status == 200 else {"error"})
     assert statuses - {200} <= {413, 415, 422}
+
+
+async def test_a_partner_has_two_uploads_in_flight_and_no_decode_over_its_quota(
+    fed: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A third upload while two bodies are still arriving is refused before its body is read
+    (429 ``rate_limited``, ``Retry-After``); a file over the partner's quota is refused before
+    it is decoded."""
+    import asyncio
+
+    import relay.federation.files as files
+
+    decoded: list[str] = []
+    real_check = files.check_image
+
+    def counting(data: bytes, declared: str) -> Any:
+        decoded.append(declared)
+        return real_check(data, declared)
+
+    monkeypatch.setattr(files, "check_image", counting)
+    relay = fed.relays[CT]
+    ctx = client_context(relay.dir / "cert.pem", relay.dir / "key.pem", relay.dir / "ca.pem")
+    port = int(fed.relays[MA].url.rsplit(":", 1)[1])
+    slow = [image("PNG", (16, 16), colour=100 + n) for n in range(2)]
+    streams = []
+    for data in slow:  # headers and half the body, the rest held back
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=ctx, server_hostname="127.0.0.1"
+        )
+        head = (
+            f"PUT /v1/files/{hashlib.sha256(data).hexdigest()} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: image/png\r\nContent-Length: {len(data)}\r\n\r\n"
+        )
+        writer.write(head.encode() + data[: len(data) // 2])
+        await writer.drain()
+        streams.append((reader, writer, data))
+    await asyncio.sleep(0.2)  # both are reading their bodies now
+    status, body, headers = await put(fed, image("PNG", colour=9), "image/png")
+    assert (status, body) == (429, {"error": "rate_limited"})
+    assert int(headers["Retry-After"]) >= 1
+    assert (await put(fed, image("PNG", colour=9), "image/png", src=XX))[0] == 403  # not CT's
+    for reader, writer, data in streams:
+        writer.write(data[len(data) // 2 :])
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readuntil(b"}"), 5)
+        assert b" 200 " in answer.split(b"\r\n")[0]
+        writer.close()
+    assert len(decoded) == 2
+    assert (await put(fed, image("PNG", colour=9), "image/png"))[0] == 200  # slots freed
+    fed.relays[MA].parts.door.files_quota = (1_000, 100)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (64, 64), secrets.token_bytes(64 * 64 * 3)).save(out, "PNG")
+    assert (await put(fed, out.getvalue(), "image/png"))[:2] == (429, {"error": "quota_exceeded"})
+    assert len(decoded) == 3  # the one over its quota was never decoded

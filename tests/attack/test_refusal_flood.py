@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import secrets
 import ssl
 from collections import Counter
 from typing import Any
@@ -18,18 +17,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from relay.core.envelope import (
-    Author,
-    EnvelopeId,
-    EnvelopeKind,
-    build_envelope,
-    sign_origin,
-)
-from relay.core.model import AgencyId
 from relay.federation.server import LIMITER
 from relay.federation.tls import client_context
 from relay.flow.refusal_tally import PER_WINDOW
 from relay.store.sqlite import SqliteStore
+from tests.attack.helpers import envelope, send
 from tests.federation.harness import NOW, Federation, policy_text
 
 CT, MA = "CT9990100", "MA9990200"
@@ -53,37 +45,15 @@ async def fed(tmp_path):
 
 def _envelope(fed: Federation) -> dict[str, Any]:
     relay = fed.relays[CT]
-    unsigned = build_envelope(
-        issuer=AgencyId(CT),
-        audience=AgencyId(MA),
-        onward=False,
-        envelope_id=EnvelopeId("ct-after-the-flood"),
+    return envelope(
+        issuer=CT,
+        audience=MA,
+        key=relay.key,
+        kid=relay.kid,
+        envelope_id="ct-after-the-flood",
         issued_at=NOW,
         expires_at=NOW + dt.timedelta(days=1),
-        kind=EnvelopeKind.POST,
-        topic="bolo",
-        marking="LES",
-        author=Author(name="Det. Okafor", agency=AgencyId(CT)),
-        lines=["BOLO: white van, CT reg 1AB234"],
-        salts=[secrets.token_urlsafe(16)],
     )
-    return sign_origin(unsigned, key=relay.key, kid=relay.kid).to_wire()
-
-
-async def _send(
-    session: aiohttp.ClientSession, url: str, ctx: ssl.SSLContext, body: bytes, n: int
-) -> Counter[int]:
-    async def one() -> int:
-        async with session.post(
-            f"{url}/v1/envelopes",
-            data=body,
-            ssl=ctx,
-            headers={"Content-Type": "application/json"},
-        ) as resp:
-            await resp.read()
-            return resp.status
-
-    return Counter(await asyncio.gather(*(one() for _ in range(n))))
 
 
 def _refusal_records(store: Any) -> list[tuple[str | None, str, int | None]]:
@@ -112,8 +82,8 @@ async def test_flood_of_unpinned_and_rate_limited_requests_leaves_an_aggregate_t
     connector = aiohttp.TCPConnector(limit=50)
     async with aiohttp.ClientSession(connector=connector) as session:
         flood, over = await asyncio.gather(
-            _send(session, ma.url, bad, b'{"payload": "x"}', FLOOD),
-            _send(session, ma.url, good, b"{}", OVER),
+            send(session, ma.url, bad, b'{"payload": "x"}', FLOOD),
+            send(session, ma.url, good, b"{}", OVER),
         )
         assert flood == {403: BURST, 429: FLOOD - BURST}, "the unpinned share one bucket"
         assert over == {429: OVER}
@@ -150,8 +120,8 @@ async def test_flood_of_unpinned_and_rate_limited_requests_leaves_an_aggregate_t
         limiter.rate, limiter.burst = 1000.0, 1000
         limiter._buckets.clear()
         body = json.dumps(_envelope(fed)).encode()
-        first = await _send(session, ma.url, good, body, 1)
-        again = await _send(session, ma.url, good, body, 1)
+        first = await send(session, ma.url, good, body, 1)
+        again = await send(session, ma.url, good, body, 1)
     assert (first, again) == ({200: 1}, {200: 1})
     await fed.settle()
     assert ma.delivered.qsize() == 1, "accepted once, posted once"
@@ -173,3 +143,63 @@ async def test_flood_of_unpinned_and_rate_limited_requests_leaves_an_aggregate_t
         key=str,
     )
     assert all(w.closed for w in closed)
+
+
+REPLAYS = 300
+
+
+async def test_replayed_envelopes_leave_an_aggregate_trace_not_a_record_each(fed):
+    """One envelope sent 1 + 300 times: each replay answered ``duplicate`` as before, with its
+    receipt, but the ledger gets one ``receive ... duplicate`` record for the window's first
+    replay and one closing record with the count."""
+    ma, ct = fed.relays[MA], fed.relays[CT]
+    good = client_context(ct.dir / "cert.pem", ct.dir / "key.pem", ct.dir / "ca.pem")
+    body = json.dumps(_envelope(fed)).encode()
+    before = len(ma.store.audit_rows())
+    answers: Counter[str] = Counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as session:
+
+        async def one() -> None:
+            async with session.post(
+                f"{ma.url}/v1/envelopes",
+                data=body,
+                ssl=good,
+                headers={"Content-Type": "application/json"},
+            ) as resp:
+                answer = await resp.json()
+                assert resp.status == 200
+                assert answer["envelope"] == "ct-after-the-flood"
+                answers[answer["status"]] += 1
+                assert ("receipt" in answer) == first_receipt
+
+        first_receipt = "receipt" in await _accepted(session, ma.url, good, body)
+        await asyncio.gather(*(one() for _ in range(REPLAYS)))
+    assert answers == {"duplicate": REPLAYS}
+    await fed.settle()
+    assert ma.delivered.qsize() == 1, "accepted once, posted once"
+    await fed.stop()  # the window closes with its count
+    store = SqliteStore(ma.dir / "relay.db")
+    try:
+        receives = [
+            (c.record.outcome, c.record.envelope_id, c.record.count)
+            for c in store.audit_rows()[before:]
+            if c.record.event == "receive"
+        ]
+    finally:
+        store.close()
+    assert receives == [
+        ("new", "ct-after-the-flood", None),
+        ("duplicate", "ct-after-the-flood", None),
+        ("duplicate", None, REPLAYS),
+    ]
+
+
+async def _accepted(
+    session: aiohttp.ClientSession, url: str, ctx: ssl.SSLContext, body: bytes
+) -> dict[str, Any]:
+    async with session.post(
+        f"{url}/v1/envelopes", data=body, ssl=ctx, headers={"Content-Type": "application/json"}
+    ) as resp:
+        answer: dict[str, Any] = await resp.json()
+    assert answer["status"] == "accepted"
+    return answer

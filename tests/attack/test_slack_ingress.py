@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
-import hmac
-import io
 import json
 import time
 import uuid
@@ -28,39 +25,17 @@ from hypothesis import strategies as st
 from relay.flow.queues import QueueTuning
 from relay.slack.events import build_events_app
 from relay.slack.inbox import Inbox, Published
+from tests.attack.helpers import (
+    CANARY,
+    SECRET,
+    callback,
+    message,
+    post,
+    signed,
+    signed_garbage,
+    unauthenticated,
+)
 from tests.helpers import sqlite_recorder
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-CANARY = "informant-canary-4410"  # message text: never in a log line, an answer or an error
-
-
-def _signature(ts: str, body: bytes, secret: str = SECRET) -> str:
-    base = f"v0:{ts}:".encode() + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-
-
-def _signed(body: bytes, ts: str | None = None) -> dict[str, str]:
-    ts = ts or str(int(time.time()))
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": _signature(ts, body)}
-
-
-def _message(ts: str, text: str = f"BOLO: white van, Route 9 ({CANARY})") -> dict[str, Any]:
-    return {
-        "type": "message",
-        "channel": "C0HBOLO01",
-        "user": "U0OKAFOR01",
-        "ts": ts,
-        "text": text,
-    }
-
-
-def _callback(event: Any, event_id: str = "Ev0ATTACK01") -> dict[str, Any]:
-    return {
-        "type": "event_callback",
-        "team_id": "T0HAVENPT1",
-        "event_id": event_id,
-        "event": event,
-    }
 
 
 class Relay:
@@ -78,7 +53,9 @@ class Relay:
             tuning=QueueTuning(poll=0.05, lease=30.0),
             clock=lambda: dt.datetime.now(dt.UTC),
         )
-        self.app = build_events_app(self.inbox, SECRET, refusals=self.recorder)
+        self.app = build_events_app(
+            self.inbox, SECRET, refusals=self.recorder, registry=self.recorder.metrics.registry
+        )
         self.url = ""
 
     async def _handle(self, key: str, doc: dict[str, Any]) -> Published | None:
@@ -114,76 +91,6 @@ async def _relay(tmp_path: Path) -> AsyncIterator[Relay]:
     assert not worker.done() or worker.cancelled(), "the inbox worker died"
 
 
-async def _post(
-    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
-) -> tuple[int, str]:
-    data = io.BytesIO(body) if len(body) > 1 << 19 else body  # aiohttp warns on big bytes
-    async with session.post(url, data=data, headers=headers) as resp:
-        return resp.status, await resp.text()
-
-
-def _unauthenticated() -> list[tuple[str, bytes, dict[str, str], int, str]]:
-    body = json.dumps(_callback(_message("1700000000.000100"))).encode()
-    now = str(int(time.time()))
-    good = _signature(now, body)
-    return [
-        ("non-ASCII signature", body, {"X-Slack-Request-Timestamp": now,
-                                       "X-Slack-Signature": "v0=é" + good[4:]}, 401,
-         "signature_invalid"),
-        ("superscript timestamp", body, {"X-Slack-Request-Timestamp": "¹⁷⁰⁰⁰⁰⁰⁰⁰⁰",
-                                         "X-Slack-Signature": good}, 401, "timestamp_invalid"),
-        ("5,000-digit timestamp", body, {"X-Slack-Request-Timestamp": "1" * 5000,
-                                         "X-Slack-Signature": good}, 401, "timestamp_invalid"),
-        ("stale timestamp", body, _signed(body, str(int(time.time()) - 3600)), 401,
-         "timestamp_skewed"),
-        ("no headers", body, {}, 401, "timestamp_invalid"),
-        ("wrong signature", body, {"X-Slack-Request-Timestamp": now,
-                                   "X-Slack-Signature": "v0=" + "0" * 64}, 401,
-         "signature_invalid"),
-        ("non-UTF-8 body, unsigned", b"\xff\xfe" + body, {"X-Slack-Request-Timestamp": now,
-                                                          "X-Slack-Signature": good}, 401,
-         "signature_invalid"),
-        ("too large", b"x" * ((1 << 20) + 1), _signed(b"x"), 413, "too_large"),
-    ]  # fmt: skip
-
-
-def _signed_garbage() -> list[tuple[str, bytes, str]]:
-    def doc(d: Any) -> bytes:
-        return json.dumps(d).encode()
-
-    msg = _message("1700000000.000200")
-    return [
-        ("non-UTF-8 body", b'{"type": "event_callback", "x": "\xff"}', "encoding_invalid"),
-        ("not JSON", f"not json {CANARY}".encode(), "json_invalid"),
-        ("100k levels deep", b"[" * 100_000 + b"]" * 100_000, "json_too_deep"),
-        (
-            "duplicate keys",
-            b'{"type": "event_callback", "event_id": "Ev0DUP01", "event_id": "Ev0DUP02"}',
-            "duplicate_key",
-        ),
-        ("event not an object", doc(_callback(f"{CANARY}", "Ev0BAD01")), "malformed"),
-        ("event a list", doc(_callback([CANARY], "Ev0BAD02")), "malformed"),
-        (
-            "message not an object",
-            doc(_callback({**msg, "subtype": "message_changed", "message": CANARY}, "Ev0BAD03")),
-            "malformed",
-        ),
-        (
-            "edited not an object",
-            doc(
-                _callback(
-                    {**msg, "subtype": "message_changed", "message": {**msg, "edited": [CANARY]}},
-                    "Ev0BAD04",
-                )
-            ),
-            "malformed",
-        ),
-        ("text an object", doc(_callback({**msg, "text": {CANARY: 1}}, "Ev0BAD05")), "malformed"),
-        ("ts an object", doc(_callback({**msg, "ts": {"t": CANARY}}, "Ev0BAD06")), "malformed"),
-        ("files not objects", doc(_callback({**msg, "files": [CANARY]}, "Ev0BAD07")), "malformed"),
-    ]
-
-
 @contextmanager
 def _no_canary_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     yield
@@ -196,22 +103,22 @@ async def test_malformed_requests_get_codes_never_5xx_and_nothing_is_forwarded(
 ) -> None:
     with _no_canary_in_logs(caplog):
         async with _relay(tmp_path) as relay, aiohttp.ClientSession() as session:
-            for name, body, headers, status, code in _unauthenticated():
+            for name, body, headers, status, code in unauthenticated():
                 before = relay.rejected(code)
-                got = await _post(session, relay.url, body, headers)
+                got = await post(session, relay.url, body, headers)
                 assert got == (status, json.dumps({"error": code})), name
                 assert relay.rejected(code) == before + 1, name
-            for name, body, code in _signed_garbage():
+            for name, body, code in signed_garbage():
                 before = relay.refused(code)
-                got = await _post(session, relay.url, body, _signed(body))
+                got = await post(session, relay.url, body, signed(body))
                 assert got == (200, json.dumps({"error": code})), name
                 assert CANARY not in got[1]
                 assert relay.refused(code) == before + 1, name
             assert relay.store.pending_event_count() == 0
             # a genuine event afterwards: taken and handed on once, a retry changes nothing
-            genuine = json.dumps(_callback(_message("1700000000.000300"), "Ev0GOOD01")).encode()
+            genuine = json.dumps(callback(message("1700000000.000300"), "Ev0GOOD01")).encode()
             for _ in range(2):
-                assert await _post(session, relay.url, genuine, _signed(genuine)) == (200, "")
+                assert await post(session, relay.url, genuine, signed(genuine)) == (200, "")
             await asyncio.wait_for(relay.inbox.wait_idle(), timeout=10)
             assert relay.handled == ["Ev0GOOD01"]
             problems = [p.reason for p in relay.recorder.recent]
@@ -226,12 +133,12 @@ async def test_a_poison_event_in_the_store_is_set_aside_once(tmp_path: Path) -> 
         at = dt.datetime.now(dt.UTC)
         poison = [
             ("post.C1.1.1", b"[" * 50_000),
-            ("post.C1.1.2", json.dumps(_callback([CANARY], "Ev0POISON1")).encode()),
+            ("post.C1.1.2", json.dumps(callback([CANARY], "Ev0POISON1")).encode()),
             ("post.C1.1.3", b'{"type": "event_callback", "\xff": 1}'),
         ]
         for key, body in poison:
             relay.store.take_event(event_id=key, team="T1", body=body, at=at, order_key=key)
-        genuine = json.dumps(_callback(_message("1700000000.000400"), "Ev0GOOD02")).encode()
+        genuine = json.dumps(callback(message("1700000000.000400"), "Ev0GOOD02")).encode()
         assert await relay.inbox.take_slack_event(team="T1", event_id="Ev0GOOD02", body=genuine)
         await asyncio.wait_for(relay.inbox.wait_idle(), timeout=10)
         assert relay.handled == ["Ev0GOOD02"]
@@ -259,21 +166,21 @@ def _requests(draw: st.DrawFn) -> tuple[bytes, dict[str, str], bool]:
     if kind == "json":
         body = json.dumps(draw(_JSONISH)).encode()
     elif kind == "event":
-        event = draw(st.dictionaries(st.sampled_from(list(_message("1.1"))), _JSONISH))
-        body = json.dumps(_callback(event | {"type": "message"})).encode()
+        event = draw(st.dictionaries(st.sampled_from(list(message("1.1"))), _JSONISH))
+        body = json.dumps(callback(event | {"type": "message"})).encode()
     elif kind == "bytes":
         body = draw(st.binary(max_size=200))
     else:
         body = draw(st.sampled_from([b"[", b'{"a":'])) * draw(st.integers(50, 5000))
-    signed = draw(st.booleans())
-    if signed:
-        headers = _signed(body)
+    with_signature = draw(st.booleans())
+    if with_signature:
+        headers = signed(body)
     else:
         headers = {
             "X-Slack-Request-Timestamp": draw(_HEADER_TEXT | st.just(str(int(time.time())))),
             "X-Slack-Signature": draw(_HEADER_TEXT),
         }
-    return body, headers, signed
+    return body, headers, with_signature
 
 
 @settings(
@@ -285,17 +192,17 @@ def _requests(draw: st.DrawFn) -> tuple[bytes, dict[str, str], bool]:
 def test_no_request_gets_a_5xx(
     tmp_path: Path, request: tuple[bytes, dict[str, str], bool]
 ) -> None:
-    body, headers, signed = request
+    body, headers, with_signature = request
 
     async def run() -> tuple[int, str]:
         where = tmp_path / uuid.uuid4().hex
         where.mkdir()
         async with _relay(where) as relay, aiohttp.ClientSession() as session:
-            return await _post(session, relay.url, body, headers)
+            return await post(session, relay.url, body, headers)
 
     status, text = asyncio.run(run())
     assert status < 500, text
-    if signed:
+    if with_signature:
         assert status == 200  # signed: acknowledged, used or refused
     else:
         assert status in (400, 401, 408, 413)

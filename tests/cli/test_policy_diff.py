@@ -144,6 +144,11 @@ def test_bad_input_exits_2(
     assert "--since" in err
     other = ROOT / "policies" / "examples" / "ma9990200-millbrook.yaml"
     assert _run(capsys, str(BASELINE), str(other), str(cases))[0] == 2
+    (cases / "bolo_bad.json").unlink()
+    for flag, value in (("--peer", "ZZ0000000"), ("--topic", "no-such-topic")):
+        code, _, err = _run(capsys, str(BASELINE), str(stricter), str(cases), flag, value)
+        assert code == 2, flag
+        assert "of neither policy" in err
 
 
 def _agencies() -> list[Agency]:

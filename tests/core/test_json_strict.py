@@ -189,6 +189,14 @@ def test_good_shapes_pass() -> None:
         _callback({**_MSG, "subtype": "message_deleted", "deleted_ts": "1.2", "ts": "1.3"}),
         _callback({"type": "app_home_opened", "anything": {"goes": [1]}}),
         {"type": "app_rate_limited", "minute_rate_limited": 1},
+        _callback(  # a reaction with a skin tone, as Slack sends it
+            {
+                "type": "reaction_added",
+                "user": "U1",
+                "reaction": "+1::skin-tone-2",
+                "item": {"type": "message", "channel": "C1", "ts": "1700000000.000100"},
+            }
+        ),
         {"type": "url_verification", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7"},
     ):
         assert event_problem(doc) is None

@@ -64,3 +64,21 @@ def test_any_bytes_give_a_value_or_a_strict_json_error(body: bytes) -> None:
         loads_strict(body)
     except JsonRefused as exc:
         assert exc.peer_code in ("malformed", "bad_request", "too_large")  # noqa: PT017
+
+
+def test_an_unclosed_string_is_one_token_not_a_scan_restarted_at_every_quote() -> None:
+    # '"' + '\\"' * n: a string pattern that must close failed at the end and was tried again
+    # from every later quote (quadratic: hours at 1 MiB); now the string runs to the end once
+    from relay.core.json_strict import _TOKEN
+
+    body = b'"' + b'\\"' * 300_000
+    assert [m.span() for m in _TOKEN.finditer(body)] == [(0, len(body))]
+    with pytest.raises(JsonRefused):
+        loads_strict(body, max_bytes=1 << 24)
+
+
+def test_infinity_by_another_spelling_is_refused() -> None:
+    with pytest.raises(JsonRefused) as info:
+        loads_strict(b"[1e999]")
+    assert info.value.peer_code == "malformed"
+    assert loads_strict(b"[1.5, -2e10]") == [1.5, -2e10]

@@ -43,7 +43,11 @@ def _sent(
     )
 
 
-_MEDICAL = "  - id: medical.detail\n    action: strip\n    when: [[medical, medical_es_pt]]\n"
+_MEDICAL = (
+    "  - id: medical.detail\n    action: strip\n"
+    "    reviewable: true          # with review.redactions on, a supervisor may keep it\n"
+    "    when: [[medical, medical_es_pt]]\n"
+)
 
 
 def _variant(old: str, new: str) -> Policy:

@@ -255,6 +255,10 @@ def test_greek_look_alike_informant_token_is_not_leaked(token, decide, make_even
         pytest.param("\u180e", id="mongolian_vowel_separator"),
         pytest.param("\u3164", id="hangul_filler"),
         pytest.param("\u2800", id="braille_pattern_blank"),
+        pytest.param("\U000e0100", id="variation_selector_17"),
+        pytest.param("\U000e0fff", id="unassigned_default_ignorable"),
+        pytest.param("\ufff0", id="unassigned_special"),
+        pytest.param("\U00016fe4", id="khitan_filler"),
     ],
 )
 def test_invisible_character_inside_token_is_not_leaked(invisible, decide, make_event, readable):

@@ -144,3 +144,31 @@ def test_a_policy_may_not_make_protected_families_reviewable(tmp_path: Path, rul
     lines = "\n".join(err.value.lines())
     assert "can never be reviewable" in lines
     assert ":5:" in lines
+
+
+@pytest.mark.parametrize(
+    ("rule", "when"),
+    [
+        ("bolo.youth_named", "[[juvenile_term, juvenile_es_pt]]\n    context: [juvenile_name]"),
+        ("records.ncic", "[ncic_response]"),
+        ("bolo.named_source", "[source_token]"),
+        ("bolo.victim", "[victim_identity]\n    context: [sex_offense]"),
+    ],
+)
+def test_a_protected_rule_renamed_is_still_never_reviewable(
+    tmp_path: Path, rule: str, when: str
+) -> None:
+    base = Path(__file__).resolve().parents[2] / "policies" / "baseline.yaml"
+    path = tmp_path / "agency.yaml"
+    path.write_text(
+        f"extends: {base}\n"
+        "detectors:\n"
+        f"  - id: {rule}\n"
+        "    action: block\n"
+        "    reviewable: true\n"
+        f"    when: {when}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PolicyLoadError) as err:
+        read_policy(str(path), NOW.date())
+    assert "can never be reviewable" in "\n".join(err.value.lines())

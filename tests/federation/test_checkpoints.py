@@ -228,7 +228,9 @@ async def test_bad_bodies_are_400(net: Net, body: bytes) -> None:
     ct, ma = net.nodes[CT], net.nodes[MA]
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ct.ssl(client=True))) as session,
-        session.post(ma.url + CHECKPOINTS_PATH, data=body) as resp,
+        session.post(
+            ma.url + CHECKPOINTS_PATH, data=body, headers={"Content-Type": "application/json"}
+        ) as resp,
     ):
         assert resp.status == 400
         assert await resp.json() == {"error": "bad_request"}

@@ -111,3 +111,43 @@ async def test_very_deep_json_is_malformed_not_a_crash(fed: Any) -> None:
     body = b"[" * 5000 + b"]" * 5000
     assert await send(fed, "/v1/envelopes", body) == (400, {"error": "malformed"})
     assert await send(fed, "/v1/transactions", body) == (400, {"error": "malformed"})
+
+
+@pytest.mark.parametrize(
+    ("path", "member"), [("/v1/receipts", "receipts"), ("/v1/audit/checkpoints", "token")]
+)
+async def test_receipts_and_checkpoints_read_bodies_as_strictly(
+    fed: Any, path: str, member: str
+) -> None:
+    """Not declared JSON, a name twice, another encoding: refused whole (400 with the code,
+    as these routes answer a request they do not take), nothing handed on."""
+    value: Any = ["e30.e30.sig"] if member == "receipts" else "e30.e30.sig"
+    text = json.dumps({member: value})
+    twice = "{" + f'"{member}": {json.dumps(value)}, "{member}": {json.dumps(value)}' + "}"
+    cases = [
+        (text.encode(), None, "unsupported_media_type"),
+        (text.encode(), "text/plain", "unsupported_media_type"),
+        (twice.encode(), "application/json", "malformed"),
+        (text.encode("utf-16"), "application/json", "malformed"),
+        (b"\xef\xbb\xbf" + text.encode(), "application/json", "malformed"),
+    ]
+    for body, content_type, code in cases:
+        assert await send(fed, path, body, content_type) == (400, {"error": code}), code
+
+
+def test_the_listener_reads_a_whole_transaction_whatever_the_file_limit() -> None:
+    """``client_max_size`` is the largest limit of the three: a file limit smaller than a
+    transaction's must not cut transactions short."""
+    from typing import cast
+
+    from relay.federation.server import TRANSACTION_BODIES, EnvelopeHandler, build_federation_app
+
+    app = build_federation_app(
+        cast("EnvelopeHandler", object()),
+        max_body_bytes=100_000,
+        read_timeout=1.0,
+        rate_per_second=1.0,
+        rate_burst=1,
+        max_file_bytes=200_000,
+    )
+    assert app._client_max_size == 100_000 * TRANSACTION_BODIES

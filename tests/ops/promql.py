@@ -11,6 +11,7 @@ from typing import Final
 import pytest
 
 from relay.metrics import RelayMetrics
+from relay.slack.review_metrics import ReviewMetrics
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 DEPLOY: Final = ROOT / "deploy"
@@ -46,7 +47,9 @@ def exported_names() -> frozenset[str]:
     """Every sample name a RelayMetrics can export (``_total``, ``_bucket``, ``_info``...),
     whether or not a labelled child exists yet."""
     names: set[str] = set()
-    for family in RelayMetrics().registry.collect():
+    metrics = RelayMetrics()
+    ReviewMetrics(metrics.registry)  # registered when slack.review is configured
+    for family in metrics.registry.collect():
         for suffix in _SUFFIXES[family.type]:
             names.add(family.name + suffix)
     return frozenset(names)

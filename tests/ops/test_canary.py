@@ -391,7 +391,7 @@ async def _federation_paths(net: Network) -> tuple[list[str], list[str]]:
         (as_stranger, "POST", envelopes, misaddressed, as_json, 403),  # peer_unknown
         (as_stranger, "POST", envelopes, stranger_body, text_plain, 403),
         (as_ma, "PUT", files + "ab" * 32, file_body, "image/jpeg", 400),  # wrong hash
-        (as_ma, "PUT", files + "cd" * 32, file_body, text_plain, 400),  # not an image
+        (as_ma, "PUT", files + "cd" * 32, file_body, text_plain, 415),  # not an image
     ]
     bodies: list[str] = []
     for ctx, method, path, body, mime, status in requests:
@@ -579,8 +579,9 @@ async def test_canaries_reach_no_log_metric_audit_record_or_error(
     log_text = json_logs.getvalue()
     lines = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
     events = {line.get("event") for line in lines}
-    assert {"envelope_refused", "dead_letter"} <= events, events
-    refused = [line for line in lines if line.get("event") == "envelope_refused"]
+    assert {"refusals_opened", "dead_letter"} <= events, events
+    # one line when a peer and reason first refuse in a window (#15), the count at its close
+    refused = [line for line in lines if line.get("event") == "refusals_opened"]
     assert {line["reason"] for line in refused} >= {
         "bad_request",
         "signature_invalid",

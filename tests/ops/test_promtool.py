@@ -23,6 +23,7 @@ ALERTS = {
     "RelaySlackAuthFailing",
     "RelayAuditCheckpointStale",
     "RelaySlackEventsRefused",
+    "RelayReviewCardWaiting",
 }
 
 

@@ -120,3 +120,102 @@ def test_edits_in_the_same_second_have_distinct_keys():
     }
     assert len(keys) == 3
     assert event_key(edit("1700000001.000100", "first")) in keys, "a retry keeps its key"
+
+
+class Answering:
+    """An interactivity handler that records the payload and answers with a modal error."""
+
+    def __init__(self) -> None:
+        self.payloads: list[dict[str, Any]] = []
+
+    async def interaction(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        self.payloads.append(payload)
+        return {"response_action": "errors", "errors": {"reason": "Choose a listed reason"}}
+
+
+async def test_interactive_envelopes_are_answered_and_acked_within_three_seconds():
+    async with Emulator([_spec()]) as emu:
+        emu.use_socket_mode(TEAM)
+        ws = emu.workspace(TEAM)
+        handler = Answering()
+        receiver = SocketModeReceiver(
+            Sink(),
+            app_token=ws.app_token,
+            web_client=AsyncWebClient(token=ws.bot_token, base_url=emu.api_url),
+            refusals=Refusals(),
+            interactions=handler,
+        )
+        await receiver.start()
+        try:
+            await emu.wait_for_socket_connections(TEAM, 1, timeout=5)
+            payload = {"type": "block_actions", "user": {"id": USER}, "actions": []}
+            got = await emu.deliver_interaction(TEAM, payload)
+            assert got.via == "socket"
+            assert got.acked_within(3.0)
+            assert got.response == {
+                "response_action": "errors",
+                "errors": {"reason": "Choose a listed reason"},
+            }
+            assert handler.payloads == [payload]
+        finally:
+            await receiver.stop()
+
+
+async def test_request_frames_slack_sdk_cannot_read_are_refused_acked_and_counted(caplog):
+    """A payload that is not an object (slack-sdk's ``from_dict`` would raise, unacked and
+    uncounted), a type that is not a string, a missing or odd envelope id: each refused
+    (``malformed``) before slack-sdk reads it, acknowledged when it has an envelope id; a good
+    frame afterwards is taken and acked."""
+    import json
+    import logging
+
+    from slack_sdk.socket_mode.response import SocketModeResponse
+
+    caplog.set_level(logging.WARNING)
+    sink, refusals = Sink(), Refusals()
+    receiver = SocketModeReceiver(
+        sink, app_token="xapp-1", web_client=AsyncWebClient(token="xoxb-1"), refusals=refusals
+    )
+    acked: list[str] = []
+
+    async def send(response: dict[str, Any] | SocketModeResponse) -> None:
+        assert isinstance(response, SocketModeResponse)
+        acked.append(response.envelope_id)
+
+    async def session_id() -> str:
+        return "s1"
+
+    receiver.client.send_socket_mode_response = send  # type: ignore[method-assign]
+    receiver.client.session_id = session_id  # type: ignore[method-assign]
+    event = {"type": "message", "channel": CHANNEL, "user": USER, "ts": "1.2", "text": "hi"}
+    frames: list[dict[str, Any]] = [
+        {"type": "events_api", "envelope_id": "e1", "payload": [1, 2]},
+        {"type": "events_api", "envelope_id": "e2", "payload": 5},
+        {"type": "events_api", "envelope_id": "e3", "payload": None},
+        {"type": "interactive", "envelope_id": "e4", "payload": "x"},
+        {"type": ["events_api"], "envelope_id": "e5", "payload": {}},
+        {"type": "events_api", "payload": {}},
+        {"type": "events_api", "envelope_id": "x" * 500, "payload": {}},
+        {"type": "events_api", "envelope_id": 7, "payload": {}},
+        {
+            "type": "events_api",
+            "envelope_id": "e9",
+            "payload": {"type": "event_callback", "event_id": "Ev1", "team_id": TEAM,
+                        "event": event},
+        },
+    ]  # fmt: skip
+    try:
+        for frame in frames:
+            await receiver.client.message_queue.put(json.dumps(frame))
+            await receiver.client.process_message()
+        await sink.wait(1)
+        await asyncio.sleep(0.05)
+    finally:
+        await receiver.client.close()  # type: ignore[no-untyped-call]
+    assert [r[0] for r in refusals.refused] == ["malformed"] * 8
+    assert [r[2] for r in refusals.refused] == ["payload"] * 4 + ["type"] + ["envelope_id"] * 3
+    assert acked == ["e1", "e2", "e3", "e4", "e5", "e9"]
+    assert len(sink.taken) == 1
+    assert sink.offered == 1
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Final
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
 
 from relay.store.contract import Attempt, BlobHold, BlobUsage, OutboxItem, Store
 
@@ -173,3 +175,30 @@ def test_settled_names_are_forgotten(store: Store) -> None:
     _receive(store, "e1", [sha, "f" * 64], at=T0 + 1, exp=T0 + 50)
     report = store.sweep_blobs(now=T0 + 60, grace=GRACE, limit=10)
     assert (report.deleted, report.size, report.names_dropped) == (1, 100, 2)
+
+
+def test_blob_room_answers_what_hold_blob_would_and_keeps_nothing(store: Store) -> None:
+    limits = {"quota_bytes": 1000, "quota_files": 2}
+    sha, _ = _hold(store, 1, size=600, quota_bytes=1000, quota_files=2)
+    assert store.blob_room(sha256=sha, peer=PEER, size=600, **limits) is BlobHold.KEPT
+    other = _blob(2, 500)[0]
+    assert store.blob_room(sha256=other, peer=PEER, size=500, **limits) is BlobHold.OVER_QUOTA
+    assert store.blob_room(sha256=other, peer=PEER, size=400, **limits) is BlobHold.STORED
+    assert store.get_blob(other) is None  # a read: nothing kept
+    assert store.blob_usage() == [BlobUsage(peer=PEER, count=1, size=600)]
+
+
+def test_two_instances_cannot_both_pass_a_partners_quota(opener: Any) -> None:
+    """Instances on one database pushing a partner's files at once: the quota holds (on
+    PostgreSQL a per-partner advisory lock; SQLite has one writer)."""
+    stores = [opener() for _ in range(6)]
+    start = threading.Barrier(len(stores))
+
+    def push(n: int) -> BlobHold:
+        start.wait()
+        return _hold(stores[n], 100 + n, size=100, quota_bytes=10_000, quota_files=3)[1]
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        got = list(pool.map(push, range(len(stores))))
+    assert got.count(BlobHold.STORED) == 3
+    assert stores[0].blob_usage() == [BlobUsage(peer=PEER, count=3, size=300)]

@@ -103,6 +103,10 @@ def run_diff(args: argparse.Namespace) -> int:
         return 2
     if old.ori != new.ori:
         return _usage(f"OLD is a policy of {old.ori}, NEW of {new.ori}")
+    if args.peer is not None and args.peer not in {*old.partners, *new.partners}:
+        return _usage(f"--peer {safe(args.peer, 20)}: a partner of neither policy")
+    if args.topic is not None and args.topic not in old.topics | new.topics:
+        return _usage(f"--topic {safe(args.topic, 40)}: a topic of neither policy")
     try:
         if args.config is not None:
             from relay.commands.policy.replay import diff_workspace
