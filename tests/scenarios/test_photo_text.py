@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 
 from relay.lab.network import Agency, Network
 from relay.lab.photos import drawn_photos, png
@@ -65,6 +66,21 @@ async def test_a_sources_line_on_a_whiteboard_is_blacked_out_at_the_partner(
     words = {w.text for line in seen.lines for w in line.words}
     assert not words & set(board.must_go), "the source's name and phone are not readable"
     assert set(board.must_stay) <= words, "the vehicle line still reads"
+    # recognised text is message content: never in an audit record or a metric
+    for node in net.nodes.values():
+        kept = repr(node.relay.store.audit_rows()) + generate_latest(
+            node.relay.metrics.registry
+        ).decode(errors="replace")
+        assert "Okafor" not in kept
+        assert "Lantern" not in kept
+    ct = net.nodes[CT].relay.metrics.registry
+    assert (
+        ct.get_sample_value(
+            "relay_rule_hits_total",
+            {"direction": "outbound", "rule": "photo_text.informant.source", "action": "redact"},
+        )
+        == 2.0
+    ), "the rule id is what is counted (one decision per partner)"
 
 
 async def test_an_ncic_screenshot_blocks_the_message(net: Network) -> None:
