@@ -39,6 +39,7 @@ from relay.flow.shadow import ShadowSink
 from relay.flow.wire import Signer
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
+from relay.ocr.metrics import OcrMetrics
 from relay.ocr.reader import PhotoReader
 from relay.slack.channels import ChannelMap
 from relay.slack.connect import connect
@@ -206,7 +207,8 @@ async def assemble(
         keep=fed.refusals_kept,
     )
     stored = Loop()  # the inbound queue's signal: an envelope was stored
-    photos = PhotoReader(config.ocr)  # the text in photos (issue 17, docs/ocr.md)
+    # the text in photos (issue 17, docs/ocr.md): a process pool started on the first photo
+    photos = PhotoReader(config.ocr, observe=OcrMetrics(metrics.registry).observe)
     inbound = Inbound(
         agency=config.agency,
         policy=policy,

@@ -20,7 +20,9 @@ import hashlib
 import importlib.util
 import multiprocessing
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -48,8 +50,15 @@ DEFAULT_OCR: Final = OcrSettings()
 class PhotoReader:
     """Reads photos for the policy. ``read`` for the event loop, ``read_now`` for a CLI."""
 
-    def __init__(self, settings: OcrSettings = DEFAULT_OCR) -> None:
+    def __init__(
+        self,
+        settings: OcrSettings = DEFAULT_OCR,
+        *,
+        observe: Callable[[str, float | None], None] | None = None,
+    ) -> None:
         self.settings = settings
+        # counts each reading's outcome code and time (relay.ocr.metrics): never the text
+        self.observe = observe or (lambda outcome, seconds: None)
         self._lock = threading.Lock()
         self._pool: cf.ProcessPoolExecutor | None = None
         self._cache: OrderedDict[str, PhotoText] = OrderedDict()
@@ -99,11 +108,19 @@ class PhotoReader:
     def read_now(self, data: bytes) -> PhotoText:
         """Blocking: for the CLI and the bench (never on the event loop)."""
         if not self.available:
+            self.observe("ocr_unavailable", None)
             return PhotoText(status=PhotoStatus.FAILED, code="ocr_unavailable")
         digest = hashlib.sha256(data).hexdigest()
         hit = self._cached(digest)
         if hit is not None:
+            self.observe("cached", None)
             return hit
+        started = time.monotonic()
+        result = self._read(data, digest)
+        self.observe(result.code or "read", time.monotonic() - started)
+        return result
+
+    def _read(self, data: bytes, digest: str) -> PhotoText:
         for _attempt in range(2):
             pool = self._executor()
             future = pool.submit(read_photo, data, self.settings.tessdata)

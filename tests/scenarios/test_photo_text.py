@@ -81,6 +81,9 @@ async def test_a_sources_line_on_a_whiteboard_is_blacked_out_at_the_partner(
         )
         == 2.0
     ), "the rule id is what is counted (one decision per partner)"
+    read = ct.get_sample_value("relay_ocr_photos_total", {"outcome": "read"})
+    assert read is not None
+    assert read >= 2, "the photo, then the painted photo"
 
 
 async def test_an_ncic_screenshot_blocks_the_message(net: Network) -> None:
@@ -118,3 +121,5 @@ async def test_without_the_ocr_engine_the_photo_is_withheld_and_said(
         assert net.emu is not None
         notes = [e["text"] for e in net.emu.ephemeral(net.nodes[CT].agency.team)]
         assert any("photo_text.unread" in n for n in notes), "the author is told"
+        ct = net.nodes[CT].relay.metrics.registry
+        assert ct.get_sample_value("relay_ocr_photos_total", {"outcome": "ocr_unavailable"})
