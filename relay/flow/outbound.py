@@ -131,8 +131,7 @@ class Outbound:
         if not await self.recorder.ready():
             raise AuditUnavailable("audit writes are failing: nothing is forwarded")
         now = self.clock()
-        if self.photos is not None and out.files:  # the text in its photos, read first
-            out = replace(out, message=await self.photos.read(out.message, out.files))
+        out = await self.read_photos(out)  # the text in its photos, read first
         decisions = evaluate_outbound_all(out.message, self.policy, out.topic, now=now)
         if self.review is not None:  # released posts' edits; replies to a held post
             decisions = await self.review.adjust(out, decisions, now)
@@ -161,6 +160,13 @@ class Outbound:
         now = self.clock()
         decisions, ready = await self._photos(out, decisions, now)
         await self._queue(out, decisions, now, extra=inside, ready=ready)
+
+    async def read_photos(self, out: Outgoing) -> Outgoing:
+        """``out`` with the text read in its photos attached to its files (issue 17): what
+        the policy judges before anything is decided about it."""
+        if self.photos is None or not out.files:
+            return out
+        return replace(out, message=await self.photos.read(out.message, out.files))
 
     async def _photos(
         self, out: Outgoing, decisions: dict[str, Decision], now: dt.datetime
