@@ -123,3 +123,41 @@ async def test_without_the_ocr_engine_the_photo_is_withheld_and_said(
         assert any("photo_text.unread" in n for n in notes), "the author is told"
         ct = net.nodes[CT].relay.metrics.registry
         assert ct.get_sample_value("relay_ocr_photos_total", {"outcome": "ocr_unavailable"})
+
+
+async def test_a_held_post_released_by_a_supervisor_sends_its_photo_blacked_out(
+    tmp_path: Path,
+) -> None:
+    """Held for review (a dissemination caveat), released without the flagged parts: the
+    photo goes too, read like any other, its source's line blacked out."""
+    from tests.scenarios.test_review import CAVEAT, SERGEANT, _agencies, _Reviewed, one_card
+    from tests.scenarios.test_review import release as click_release
+
+    board = PHOTOS["whiteboard.png"]
+    async with _Reviewed(tmp_path, _agencies()) as net:
+        net.post(
+            CT,
+            "bolo",
+            OFFICER,
+            BOLO + "\n" + CAVEAT,
+            files=[("IMG_0415.png", png(board.image), "", "")],
+        )
+        await net.settle(CT, 1)
+        assert [p for p in _partner_posts(net) if p.get("files")] == []  # held
+        card = await one_card(net)
+        await click_release(net, card, SERGEANT, "without_flagged", "officer_safety")
+        await net.settle(CT, 2)
+        [post] = [p for p in _partner_posts(net) if p.get("files")]
+        files = post["files"]
+        assert isinstance(files, list)
+        assert net.emu is not None
+        stored = net.emu.workspace(net.nodes[MA].agency.team).files[files[0]["id"]]
+        assert stored.content is not None
+        reader = PhotoReader()
+        try:
+            seen = reader.read_now(stored.content)
+        finally:
+            reader.close()
+        words = {w.text for line in seen.lines for w in line.words}
+        assert "Okafor" not in words
+        assert "Honda" in words
