@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from relay.commands.demo import agencies
-from relay.lab.relayproc import RelayProcess as Proc
 
 if TYPE_CHECKING:
     from relay.lab.emulator import Emulator
+    from relay.lab.relayproc import RelayProcess
 
-__all__ = ["Proc", "accepted", "relays", "store_urls"]
+__all__ = ["accepted", "relays", "store_urls"]
 
 _BASELINE = Path(__file__).resolve().parents[2] / "policies" / "baseline.yaml"
 
@@ -27,12 +27,13 @@ _BASELINE = Path(__file__).resolve().parents[2] / "policies" / "baseline.yaml"
 @contextlib.asynccontextmanager
 async def relays(
     emu: Emulator, tmp: Path, stores: dict[str, str], instances: int
-) -> AsyncIterator[dict[str, list[Proc]]]:
+) -> AsyncIterator[dict[str, list[RelayProcess]]]:
     import datetime as dt
 
     from relay.lab.labinit import LabAgency, lab_policy
     from relay.lab.pki import ThrowawayCA
     from relay.lab.ports import free_ports
+    from relay.lab.relayproc import RelayProcess
     from relay.lab.relayyaml import Delivery, Listen, Slack, throwaway_tls, write_material
 
     ct, ma = agencies()[:2]
@@ -52,7 +53,7 @@ async def relays(
         policies[lab_agency.ori].write_text(
             lab_policy(lab_agency, pair, dt.date.today(), extends=str(baseline))
         )
-    procs: dict[str, list[Proc]] = {ct.ori: [], ma.ori: []}
+    procs: dict[str, list[RelayProcess]] = {ct.ori: [], ma.ori: []}
     # Each agency's first instance listens where the other's relay.yaml says (either side
     # sends: the partner's officer replies in threads); further instances on any port.
     ports = dict(zip((ct.ori, ma.ori), free_ports(2), strict=True))
@@ -85,7 +86,7 @@ async def relays(
                 path = dataclasses.replace(config, listen=listen).write(
                     tmp / agency.ori / f"relay-{i}.yaml"
                 )
-                procs[agency.ori].append(await Proc.start(path, env))
+                procs[agency.ori].append(await RelayProcess.start(path, env))
             emu.set_event_url(agency.team, str(procs[agency.ori][0].started["slack_events"]))
         yield procs
     finally:

@@ -30,7 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when the soa
 __all__ = ["add_parser", "run_soak"]
 
 GROWTH_LIMIT: Final = 10.0  # per cent, after the warm-up
+_IDLE: Final = 20.0  # seconds of quiet before the last count of descriptors (keep-alive: 15 s)
 RESTARTED: Final = (MA,)  # the relays the faults kill and restart
 Sample = tuple[float, str, int, int, int]  # (seconds into the run, ORI, pid, RSS KiB, fds)
 
@@ -148,6 +149,7 @@ async def run_soak(
         async with ProcessNetwork(Path(tmp), agencies(), lab_options()) as net:
             loosen_limits(net)
             traffic = Traffic(net, officers_rng)
+            before = {o: p.fds() for o, p in net.procs.items()}
             stop = asyncio.Event()
             t0, wall0 = time.monotonic(), time.time()
             sampler = asyncio.create_task(_sample(net, samples, t0, every, stop))
@@ -172,8 +174,15 @@ async def run_soak(
             seen = copies(net)
             differing = compare(net, wants)
             latency = _latency(net, traffic, wall0)
+            await asyncio.sleep(_IDLE)  # idle keep-alive connections closed by now
+            idle = {o: p.fds() for o, p in net.procs.items()}
+            items = {i.envelope: i for i in traffic.items}
     delivered = sum(1 for k in expected if seen[k] > 0)
-    relays = {a.ori: _growth(samples, a.ori, ran) for a in agencies()}
+    relays = {
+        a.ori: _growth(samples, a.ori, ran)
+        | {"fds_before": before[a.ori], "fds_idle": idle[a.ori]}
+        for a in agencies()
+    }
     judged = [r for o, r in relays.items() if o not in RESTARTED]
     growth = max(max(r["rss_growth_pct"], r["fds_growth_pct"]) for r in judged)
     result = {
@@ -196,9 +205,15 @@ async def run_soak(
         "growth_pct": growth,
         "hop_latency_ms": latency,
     }
+    twice = Counter(
+        f"duplicate_{'reply' if items[e].root else 'bolo'}_in_{ws}"
+        for (ws, e), c in seen.items()
+        if c > 1 and e in items
+        for _ in range(c - 1)
+    )
     return result, dict(sorted(tally.faults.items())) | {
         f"mismatched_{k}": v for k, v in sorted(differing.items()) if v
-    }
+    } | dict(sorted(twice.items()))
 
 
 def _soak(args: argparse.Namespace) -> int:
@@ -213,7 +228,10 @@ def _soak(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
         print(f"relay bench soak: failed: {type(exc).__name__}", file=sys.stderr)
         return 1
-    print(f"relay bench soak: faults injected: {json.dumps(faults)}", file=sys.stderr)
+    injected = {k: v for k, v in faults.items() if not k.startswith(("mismatched_", "dup"))}
+    print(f"relay bench soak: faults injected: {json.dumps(injected)}", file=sys.stderr)
+    if differing := {k: v for k, v in faults.items() if k not in injected}:  # kinds, no text
+        print(f"relay bench soak: differences by kind: {json.dumps(differing)}", file=sys.stderr)
     print(json.dumps(result), flush=True)
     ok = result["lost"] == 0 and result["duplicates"] == 0 and result["growth_pct"] < GROWTH_LIMIT
     return 0 if ok else 1

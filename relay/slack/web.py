@@ -25,7 +25,7 @@ from relay.errors import DeliveryError
 if TYPE_CHECKING:
     from relay.metrics import RelayMetrics
 
-__all__ = ["Pacer", "SlackCaller", "map_slack_errors"]
+__all__ = ["Pacer", "SlackCaller", "map_slack_errors", "message_at", "pages"]
 
 T = TypeVar("T")
 
@@ -178,3 +178,21 @@ async def message_at(caller: SlackCaller, channel: str, ts: str) -> dict[str, An
         if isinstance(m, dict) and m.get("ts") == ts:
             return m
     return None
+
+
+async def pages(
+    caller: SlackCaller, method: str, channel: str, *, max_pages: int = 0, **kwargs: Any
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The pages of ``conversations.history`` or ``.replies`` (200 messages each, in the
+    order Slack answers), following the cursor; at most ``max_pages`` of them (0: all)."""
+    cursor: str | None = None
+    read = 0
+    while True:
+        extra: dict[str, str] = {"cursor": cursor} if cursor else {}
+        page = await caller.api(method, channel, channel=channel, limit=200, **kwargs, **extra)
+        yield list(page.get("messages") or [])
+        read += 1
+        next_cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not page.get("has_more") or not next_cursor or read == max_pages:
+            return
+        cursor = str(next_cursor)
