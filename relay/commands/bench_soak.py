@@ -14,10 +14,13 @@ stop, the system settles (at most ``--timeout``), and one JSON line is printed.
 
 Start and end of the growth figures: the first 10 % of the run is the warm-up; ``*_warm``
 is the median of the samples in the next 10 %, ``*_end`` the median of those in the last
-10 %, ``*_growth_pct`` the change between them. Millbrook's relay is the one restarted, so
-its figures are those of several processes and it is left out of the verdict. Exit 0 when
-``lost`` and ``duplicates`` are 0 and no other relay grew by 10 % or more in memory or
-descriptors; 1 otherwise; 2 on bad arguments.
+10 %, ``*_growth_pct`` the change between them. Under load the descriptors follow the
+connections in flight (Slack's keep-alive pool, events coming in), so two more counts say
+whether any stay open: ``fds_before`` (before the traffic) and ``fds_idle`` (after the
+settling and 20 s of quiet). Millbrook's relay is the one restarted, so its figures are
+those of several processes and it is left out of the verdict. Exit 0 when ``lost`` and
+``duplicates`` are 0 and no other relay grew by 10 % or more in memory or descriptors
+(``growth_pct``: the largest such growth); 1 otherwise; 2 on bad arguments.
 """
 
 from __future__ import annotations
@@ -176,6 +179,8 @@ async def run_soak(
             latency = _latency(net, traffic, wall0)
             await asyncio.sleep(_IDLE)  # idle keep-alive connections closed by now
             idle = {o: p.fds() for o, p in net.procs.items()}
+            for failure in net.start_failures:
+                print(f"relay bench soak: a restart failed: {failure}", file=sys.stderr)
             items = {i.envelope: i for i in traffic.items}
     delivered = sum(1 for k in expected if seen[k] > 0)
     relays = {
@@ -199,6 +204,7 @@ async def run_soak(
         "duplicates": sum(c - 1 for c in seen.values() if c > 1),
         "mismatched": differing.pop("pairs", 0),
         "faults": sum(tally.faults.values()),
+        "restart_failures": len(net.start_failures),
         "warm_up_s": round(0.1 * ran, 1),
         "relays": relays,
         "restarted": list(RESTARTED),
@@ -225,6 +231,9 @@ def _soak(args: argparse.Namespace) -> int:
         result, faults = asyncio.run(
             run_soak(seconds=seconds, rate=args.rate, seed=args.seed, timeout=args.timeout)
         )
+    except RuntimeError as exc:  # a relay that did not start: our own words, its exit code
+        print(f"relay bench soak: failed: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
         print(f"relay bench soak: failed: {type(exc).__name__}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ reached where the last one was."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ class ProcessNetwork(Network):
         super().__init__(directory, agencies, options)
         self.procs: dict[str, RelayProcess] = {}
         self.restarts: dict[str, int] = {a.ori: 0 for a in agencies}
+        self.start_failures: list[str] = []  # restarts that did not start, and why
 
     async def __aenter__(self) -> ProcessNetwork:
         try:
@@ -62,9 +64,19 @@ class ProcessNetwork(Network):
             await proc.kill()
 
     async def restart(self, ori: str, index: int = 0) -> float:
+        """A new process; one that does not start is noted (:attr:`start_failures`) and
+        tried again, twice at most, a second later."""
         started = time.monotonic()
         await self.kill(ori)
-        await self._spawn(ori)
+        for attempt in range(3):
+            try:
+                await self._spawn(ori)
+                break
+            except RuntimeError as exc:
+                self.start_failures.append(f"{ori}: {exc}")
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(1.0)
         self.restarts[ori] += 1
         return time.monotonic() - started
 

@@ -28,6 +28,15 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child before ex
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _last_line(log: Path) -> str:
+    """The log's last line (the relay's stderr: JSON log lines and its one-line errors,
+    which carry codes and ids, never message text), for a relay that did not start."""
+    with contextlib.suppress(OSError):
+        lines = log.read_text(errors="replace").strip().splitlines()
+        return lines[-1][:500] if lines else ""
+    return ""
+
+
 @dataclass
 class RelayProcess:
     proc: subprocess.Popen[str]
@@ -64,7 +73,8 @@ class RelayProcess:
             if proc.stderr is not None:
                 print(proc.stderr.read(), file=sys.stderr)
             await relay.kill()
-            raise RuntimeError(f"relay did not start (exit {proc.poll()})")
+            last = _last_line(log) if log is not None else ""
+            raise RuntimeError(f"relay did not start (exit {proc.poll()}): {last}")
         relay.started = json.loads(line)
         return relay
 

@@ -20,6 +20,7 @@ KEYS = [
     "duplicates",
     "mismatched",
     "faults",
+    "restart_failures",
     "warm_up_s",
     "relays",
     "restarted",
