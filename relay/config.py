@@ -19,6 +19,7 @@ from typing import Final
 from relay.config_federation import federation_section
 from relay.config_ocr import ocr_section
 from relay.config_origins import origins_section
+from relay.config_placeholders import placeholder_problems
 from relay.config_schema import (
     AdminConfig,
     AuditConfig,
@@ -193,10 +194,19 @@ def _check_envelope_bounds(
         )
 
 
-def read_config(path: str | Path) -> RelayConfig:
+def read_config(path: str | Path, *, refuse_examples: bool = False) -> RelayConfig:
+    """The configuration at ``path``. ``refuse_examples`` (``relay run``): values left over
+    from relay.example.yaml are problems too, as ``relay config check`` reports them."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigLoadError(str(p), [(1, f"cannot read file ({type(exc).__name__})")]) from None
-    return load_config(text, source=str(p), base_dir=p.parent)
+    examples = placeholder_problems(text) if refuse_examples else []
+    try:
+        config = load_config(text, source=str(p), base_dir=p.parent)
+    except ConfigLoadError as exc:  # every problem at once, the example values among them
+        raise ConfigLoadError(str(p), [*exc.problems, *examples]) from None
+    if examples:
+        raise ConfigLoadError(str(p), examples)
+    return config

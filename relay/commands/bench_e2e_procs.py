@@ -5,79 +5,35 @@ bench reads from them."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import json
-import os
 import secrets
 import sqlite3
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from relay.commands.demo import agencies
 
 if TYPE_CHECKING:
     from relay.lab.emulator import Emulator
+    from relay.lab.relayproc import RelayProcess
 
-__all__ = ["Proc", "accepted", "relays", "store_urls"]
+__all__ = ["accepted", "relays", "store_urls"]
 
 _BASELINE = Path(__file__).resolve().parents[2] / "policies" / "baseline.yaml"
-
-
-@dataclass
-class Proc:
-    proc: subprocess.Popen[str]
-    started: dict[str, Any] = field(default_factory=dict)
-
-    def rss_mib(self) -> float:
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return float("nan")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the process has used so far."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return float("nan")
-
-
-async def _start(config: Path, env: dict[str, str]) -> Proc:
-    proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own CLI, fixed arguments; quick
-        [sys.executable, "-m", "relay", "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE if os.environ.get("RELAY_BENCH_DEBUG") else subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, **env},
-    )
-    assert proc.stdout is not None  # noqa: S101
-    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), timeout=60)
-    if not line:
-        if proc.stderr is not None:
-            print(proc.stderr.read(), file=sys.stderr)
-        raise RuntimeError("relay did not start")
-    return Proc(proc, json.loads(line))
 
 
 @contextlib.asynccontextmanager
 async def relays(
     emu: Emulator, tmp: Path, stores: dict[str, str], instances: int
-) -> AsyncIterator[dict[str, list[Proc]]]:
+) -> AsyncIterator[dict[str, list[RelayProcess]]]:
     import datetime as dt
 
     from relay.lab.labinit import LabAgency, lab_policy
     from relay.lab.pki import ThrowawayCA
     from relay.lab.ports import free_ports
+    from relay.lab.relayproc import RelayProcess
     from relay.lab.relayyaml import Delivery, Listen, Slack, throwaway_tls, write_material
 
     ct, ma = agencies()[:2]
@@ -97,7 +53,7 @@ async def relays(
         policies[lab_agency.ori].write_text(
             lab_policy(lab_agency, pair, dt.date.today(), extends=str(baseline))
         )
-    procs: dict[str, list[Proc]] = {ct.ori: [], ma.ori: []}
+    procs: dict[str, list[RelayProcess]] = {ct.ori: [], ma.ori: []}
     # Each agency's first instance listens where the other's relay.yaml says (either side
     # sends: the partner's officer replies in threads); further instances on any port.
     ports = dict(zip((ct.ori, ma.ori), free_ports(2), strict=True))
@@ -130,17 +86,14 @@ async def relays(
                 path = dataclasses.replace(config, listen=listen).write(
                     tmp / agency.ori / f"relay-{i}.yaml"
                 )
-                procs[agency.ori].append(await _start(path, env))
+                procs[agency.ori].append(await RelayProcess.start(path, env))
             emu.set_event_url(agency.team, str(procs[agency.ori][0].started["slack_events"]))
         yield procs
     finally:
         for p in (p for ps in procs.values() for p in ps):
             p.proc.terminate()
         for p in (p for ps in procs.values() for p in ps):
-            try:
-                await asyncio.wait_for(asyncio.to_thread(p.proc.wait), timeout=20)
-            except TimeoutError:
-                p.proc.kill()
+            await p.stop()
 
 
 def accepted(store: str, ids: set[str]) -> dict[str, float]:

@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,21 +60,50 @@ from relay.store.contract import Store
 
 if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when chaos runs
     from relay.commands.chaos_views import Want
-    from relay.lab.network import Network
+    from relay.lab.network import Network, NetworkOptions
 
-__all__ = ["add_parser", "run_chaos"]
+__all__ = ["add_parser", "copies", "lab_options", "loosen_limits", "run_chaos", "settle"]
 
 _PEER_WAIT = 1.0  # one more look after everything matched: a late duplicate would show now
 
 
-def _copies(net: Network) -> Counter[tuple[str, str]]:
+def copies(net: Network) -> Counter[tuple[str, str]]:
     """(workspace, envelope id) -> how many live relay posts carry it."""
     assert net.emu is not None  # noqa: S101
     seen: Counter[tuple[str, str]] = Counter()
-    for ori, node in net.nodes.items():
-        for envelope_id, _ in net.emu.marked_posts(node.agency.team, node.agency.channel(TOPIC)):
-            seen[(ori, envelope_id)] += 1
+    for agency in net.agencies:
+        for envelope_id, _ in net.emu.marked_posts(agency.team, agency.channel(TOPIC)):
+            seen[(agency.ori, envelope_id)] += 1
     return seen
+
+
+def lab_options(store: Callable[[str], str] | None = None, instances: int = 1) -> NetworkOptions:
+    """The network chaos and the soak run: fault proxies everywhere, short queue timings,
+    the emulator's (faster) limits and its 429s pacing the relays, a catch-up every 3 s."""
+    from relay.flow.queues import QueueTuning
+    from relay.lab.emulator import Timings
+    from relay.lab.network import NetworkOptions
+
+    return NetworkOptions(
+        store=store,
+        instances=instances,
+        proxies=True,
+        tuning=QueueTuning(lease=2.0, batch=32, poll=0.2, backoff=Backoff(base=0.1, cap=2.0)),
+        slack_pacing=False,
+        catch_up_every=3.0,
+        timings=Timings(http_timeout=2.0, retry_delays=(0.0, 0.5, 1.5)),
+    )
+
+
+def loosen_limits(net: Network) -> None:
+    """The emulator's rate limits faster than Slack's (200 a second per channel)."""
+    from relay.lab.emulator.limits import Limit
+
+    assert net.emu is not None  # noqa: S101
+    for method in ("chat.postMessage", "chat.update", "chat.delete"):
+        net.emu.set_rate_limit(method, Limit(rate=200.0, burst=100, per_channel=True))
+    for method in ("conversations.history", "conversations.replies", "users.info"):
+        net.emu.set_rate_limit(method, Limit(rate=200.0, burst=100))
 
 
 async def _officers(net: Network, traffic: Traffic, n: int, tally: Tally) -> None:
@@ -91,29 +120,26 @@ async def _watch(net: Network, tally: Tally, stop: asyncio.Event) -> None:
     """Note when each copy first arrived (for the recovery times)."""
     while not stop.is_set():
         now = time.monotonic()
-        for key in _copies(net):
+        for key in copies(net):
             tally.arrived.setdefault(key, now)
         await pause(0.1, stop)
 
 
-async def _settle(
+async def settle(
     net: Network,
-    expected: dict[tuple[str, str], int],
+    expected: Iterable[tuple[str, str]],
     wants: dict[tuple[str, str], Want],
     timeout: float,  # noqa: ASYNC109
+    quiet: Callable[[], bool] = lambda: True,
 ) -> None:
-    """Until every expected copy arrived, every view is as expected and no queue has work
-    due, or ``timeout``."""
+    """Until every expected copy arrived, every view is as expected and ``quiet()`` (no
+    queue has work due), or ``timeout``."""
     from relay.commands.chaos_views import compare
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        copies = _copies(net)
-        if (
-            all(copies[k] for k in expected)
-            and all(_quiet(net, n.relay.store) for n in _live(net))
-            and compare(net, wants)["pairs"] == 0
-        ):
+        seen = copies(net)
+        if all(seen[k] for k in expected) and quiet() and compare(net, wants)["pairs"] == 0:
             await asyncio.sleep(_PEER_WAIT)
             return
         await asyncio.sleep(0.25)
@@ -173,32 +199,16 @@ async def run_chaos(
     """The result line, and what was injected and done: faults, officers' actions, and (when
     views differ) ``mismatched_<kind>`` counts."""
     from relay.commands.chaos_views import Paths, compare, expect
-    from relay.flow.queues import QueueTuning
-    from relay.lab.emulator import Timings
-    from relay.lab.emulator.limits import Limit
     from relay.lab.faultproxy import Mode
-    from relay.lab.network import Network, NetworkOptions
+    from relay.lab.network import Network
 
     # two streams: what officers do does not depend on how the fault tasks interleave
     faults_rng = random.Random(f"{seed}/faults")  # noqa: S311 - reproducible, not a secret
     officers_rng = random.Random(f"{seed}/officers")  # noqa: S311
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="relay-chaos-") as tmp, _stores(store) as opener:
-        options = NetworkOptions(
-            store=opener,
-            instances=instances,
-            proxies=True,
-            tuning=QueueTuning(lease=2.0, batch=32, poll=0.2, backoff=Backoff(base=0.1, cap=2.0)),
-            slack_pacing=False,  # the emulator's (faster) limits and its 429s pace the relays
-            catch_up_every=3.0,
-            timings=Timings(http_timeout=2.0, retry_delays=(0.0, 0.5, 1.5)),
-        )
-        async with Network(Path(tmp), agencies(), options) as net:
-            assert net.emu is not None  # noqa: S101
-            for method in ("chat.postMessage", "chat.update", "chat.delete"):
-                net.emu.set_rate_limit(method, Limit(rate=200.0, burst=100, per_channel=True))
-            for method in ("conversations.history", "conversations.replies", "users.info"):
-                net.emu.set_rate_limit(method, Limit(rate=200.0, burst=100))
+        async with Network(Path(tmp), agencies(), lab_options(opener, instances)) as net:
+            loosen_limits(net)
             traffic = Traffic(net, officers_rng)
             stop, done = asyncio.Event(), asyncio.Event()
             chaos = asyncio.create_task(Faults(net, faults_rng, tally).run(stop))
@@ -223,13 +233,19 @@ async def run_chaos(
                 for key, want in wants.items()
                 if want.texts and want.item.root is None
             }
-            await _settle(net, expected, wants, timeout)
+            await settle(
+                net,
+                expected,
+                wants,
+                timeout,
+                quiet=lambda: all(_quiet(net, n.relay.store) for n in _live(net)),
+            )
             done.set()
             await watch
-            copies = _copies(net)
+            seen = copies(net)
             differing = compare(net, wants)
-    delivered = sum(1 for k in expected if copies[k] > 0)
-    duplicates = sum(c - 1 for c in copies.values() if c > 1)
+    delivered = sum(1 for k in expected if seen[k] > 0)
+    duplicates = sum(c - 1 for c in seen.values() if c > 1)
     made = traffic.made
     result = {
         "sent": messages,

@@ -9,7 +9,7 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +44,21 @@ async def pause(seconds: float, stop: asyncio.Event | None = None) -> None:
 
 
 class Faults:
-    def __init__(self, net: Network, rng: random.Random, tally: Tally) -> None:
-        self.net, self.rng, self.tally = net, rng, tally
-        self.oris = list(net.nodes)
+    """``gap``: seconds between two faults (drawn uniformly); ``restartable``: the agencies
+    whose relays may be killed and restarted (default: every agency)."""
+
+    def __init__(
+        self,
+        net: Network,
+        rng: random.Random,
+        tally: Tally,
+        *,
+        gap: tuple[float, float] = (0.2, 0.8),
+        restartable: Sequence[str] | None = None,
+    ) -> None:
+        self.net, self.rng, self.tally, self.gap = net, rng, tally, gap
+        self.oris = [a.ori for a in net.agencies]
+        self.restartable = list(restartable) if restartable is not None else self.oris
 
     async def run(self, stop: asyncio.Event) -> None:
         actions: list[Callable[[], Any]] = [
@@ -58,11 +70,11 @@ class Faults:
         while not stop.is_set():
             await self.rng.choice(actions)()
             self.tally.fault_ends.append((time.monotonic(), len(self.tally.posted)))
-            await pause(self.rng.uniform(0.2, 0.8), stop)
+            await pause(self.rng.uniform(*self.gap), stop)
 
     async def kill_restart(self) -> None:
-        ori = self.rng.choice(self.oris)
-        index = self.rng.randrange(len(self.net.instances[ori]))
+        ori = self.rng.choice(self.restartable)
+        index = self.rng.randrange(self.net.options.instances)
         self.tally.faults["kill_restart"] += 1
         await self.net.kill(ori, index)
         await pause(self.rng.uniform(0.3, 1.5))

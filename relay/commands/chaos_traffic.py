@@ -84,12 +84,12 @@ class Traffic:
         self.made: Counter[str] = Counter()
         self.weights = {  # agencies without officers (a relaying hub) post nothing
             ori: (3 if i == 0 else 1)
-            for i, (ori, node) in enumerate(net.nodes.items())
-            if node.agency.officers
+            for i, (ori, agency) in enumerate((a.ori, a) for a in net.agencies)
+            if agency.officers
         }
 
     def _agency(self, ori: str) -> Agency:
-        return self.net.nodes[ori].agency
+        return self.net.agency(ori)
 
     def _bolo(self, n: int, rev: int) -> str:
         rng = self.rng

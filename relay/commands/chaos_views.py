@@ -47,7 +47,7 @@ class Paths:
 
     def __init__(self, net: Network, *, now: dt.datetime | None = None) -> None:
         self.now = now or dt.datetime.now(dt.UTC)
-        self.policies: dict[str, Policy] = {o: n.relay.policy for o, n in net.nodes.items()}
+        self.policies: dict[str, Policy] = net.policies()
         self.links: dict[str, tuple[str, ...]] = dict(net.links)  # who has a link with whom
         self.routes = {o: self._routes(o) for o in self.policies}
         self._shown: dict[tuple[Route, str], str | None] = {}
@@ -193,8 +193,9 @@ def compare(net: Network, wants: dict[tuple[str, str], Want]) -> Counter[str]:
     assert net.emu is not None  # noqa: S101
     live: dict[tuple[str, str], list[RelayCopy]] = defaultdict(list)
     roots: dict[tuple[str, str], str] = {}  # (workspace, ts) -> envelope id, tombstones too
-    for ori, node in net.nodes.items():
-        for copy in net.emu.relay_copies(node.agency.team, node.agency.channel(TOPIC)):
+    for agency in net.agencies:
+        ori = agency.ori
+        for copy in net.emu.relay_copies(agency.team, agency.channel(TOPIC)):
             roots[(ori, copy.ts)] = copy.envelope_id
             if not copy.tombstone:
                 live[(ori, copy.envelope_id)].append(copy)

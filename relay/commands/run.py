@@ -26,7 +26,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        config = read_config(args.config)
+        config = read_config(args.config, refuse_examples=True)
         from relay.app import run_forever
         from relay.logs import configure_logging
 

@@ -19,7 +19,7 @@ import aiohttp
 
 from relay.core import defaults
 from relay.core.reasons import HTTP_REASONS, Reason
-from relay.errors import DeliveryError, TransactionsUnsupported
+from relay.errors import DeliveryError, TransactionsUnsupported, connect_race
 
 __all__ = ["PeerClient", "RetryPolicy", "SendResult"]
 
@@ -281,7 +281,9 @@ async def _mapped(partner: str) -> AsyncIterator[None]:
         raise DeliveryError(
             f"TLS with partner {partner} failed", code=Reason.TLS_FAILED, retryable=True
         ) from None
-    except (TimeoutError, aiohttp.ClientError, OSError):
+    except (TimeoutError, aiohttp.ClientError, OSError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and not connect_race(exc):
+            raise
         raise DeliveryError(
             f"partner {partner} unreachable", code=Reason.UNREACHABLE, retryable=True
         ) from None

@@ -79,6 +79,7 @@ class Delivery:
     decision: Decision
     sender: str
     attempt: int = 1  # more than 1: an earlier attempt may have posted (reconcile first)
+    since: float = 0.0  # when the envelope was accepted: no attempt posted it before then
     # Copies made, mapped with the item's settlement (else the retry finds them by mark).
     posts: list[PostCopy] = field(default_factory=list)
 
@@ -272,7 +273,7 @@ class Inbound:
         posts: list[PostCopy] = []
         try:
             forwards, outcome = await self._judge_and_pass_on(
-                verified, item.sender, item.attempts, records, posts
+                verified, item.sender, item.attempts, records, posts, since=item.created_at
             )
         except Exception:
             if posts:  # posted, then failed: the copy stays findable for the retry
@@ -292,6 +293,8 @@ class Inbound:
         attempt: int,
         records: list[AuditRecord],
         posts: list[PostCopy],
+        *,
+        since: float = 0.0,
     ) -> tuple[list[OutboxItem], Outcome]:
         """The envelopes to pass on, and what was done here (a receipt's status, reason)."""
         now = self.clock()
@@ -350,7 +353,12 @@ class Inbound:
             outcome = ("relayed", None) if targets else ("withheld", "not_passed_on")
         if decision.action is not Action.BLOCK and self.poster is not None:
             delivery = Delivery(
-                envelope=verified, decision=decision, sender=sender, attempt=attempt, posts=posts
+                envelope=verified,
+                decision=decision,
+                sender=sender,
+                attempt=attempt,
+                posts=posts,
+                since=since,
             )
             shown = await self.poster(delivery) is not False  # posted before we go on
             what = "delete" if decision is _RETRACT else _POSTED.get(verified.kind, "post")

@@ -24,6 +24,7 @@ from typing import IO, Any, Final
 
 from relay.config import ConfigLoadError, RelayConfig, read_config
 from relay.lab.emulator import Emulator
+from relay.lab.relayproc import die_with_parent
 from relay.lab.workspaces import WorkspacesError, emulator_line, read_workspaces
 
 __all__ = ["LabUpError", "run_lab"]
@@ -150,14 +151,6 @@ async def _await_ready(emu: Emulator, relay: _Relay, stop: asyncio.Event) -> boo
     )
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: the relay gets SIGTERM if ``relay lab up`` dies without stopping it (SIGKILL)."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def _start(relay: _Relay) -> None:
     relay.log = (relay.home / "relay.log").open("ab")
     relay.proc = subprocess.Popen(
@@ -167,7 +160,7 @@ def _start(relay: _Relay) -> None:
         stdout=relay.log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        preexec_fn=die_with_parent if sys.platform == "linux" else None,
     )
 
 

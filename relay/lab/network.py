@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from relay.app import RunningRelay, start_relay
 from relay.config import RelayConfig, read_config
 from relay.core.policy.engine import Decision
+from relay.core.policy.model import Policy
 from relay.errors import DeliveryError
 from relay.flow.inbound import Delivery as Posted
 from relay.flow.inbound import PostPort
@@ -141,6 +142,17 @@ class Network:
         self.received: dict[tuple[str, str, str], Posted] = {}
 
     async def __aenter__(self) -> Network:
+        await self._open()
+        for agency in self.agencies:
+            self.judged[agency.ori] = []
+            nodes = [await self._start(agency, i) for i in range(self.options.instances)]
+            self.instances[agency.ori] = nodes
+            self.nodes[agency.ori] = nodes[0]
+            await self._route(agency.ori)
+        return self
+
+    async def _open(self) -> None:
+        """The emulator (and the proxies) started, every agency's ``relay.yaml`` written."""
         specs = [
             WorkspaceSpec(
                 team_id=a.team,
@@ -160,13 +172,13 @@ class Network:
         self.emu = Emulator(specs, timings=self.options.timings)
         await self.emu.__aenter__()
         await self._write_configs()
-        for agency in self.agencies:
-            self.judged[agency.ori] = []
-            nodes = [await self._start(agency, i) for i in range(self.options.instances)]
-            self.instances[agency.ori] = nodes
-            self.nodes[agency.ori] = nodes[0]
-            await self._route(agency.ori)
-        return self
+
+    def agency(self, ori: str) -> Agency:
+        return next(a for a in self.agencies if a.ori == ori)
+
+    def policies(self) -> dict[str, Policy]:
+        """Each agency's policy, as its relay holds it."""
+        return {o: n.relay.policy for o, n in self.nodes.items()}
 
     def api_url(self, ori: str) -> str:
         assert self.emu is not None  # noqa: S101 - started first

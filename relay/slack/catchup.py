@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from relay.errors import DeliveryError
 from relay.flow.records import Recorder
 from relay.slack.channels import ChannelMap
-from relay.slack.web import SlackCaller
+from relay.slack.web import SlackCaller, pages
 from relay.store.aio import AsyncStore
 
 __all__ = ["CatchUp"]
@@ -165,19 +165,9 @@ class CatchUp:
         return await self._take_event(event, f"catchup.edit.{channel}.{edited_ts}")
 
     async def _pages(self, method: str, channel: str, **kwargs: Any) -> AsyncIterator[Any]:
-        cursor: str | None = None
-        while True:
-            extra: dict[str, str] = {"cursor": cursor} if cursor else {}
-            page = await self.caller.api(
-                method, channel, channel=channel, limit=200, **kwargs, **extra
-            )
-            messages = page.get("messages") or []
-            for msg in reversed(messages) if method == "conversations.history" else messages:
+        async for page in pages(self.caller, method, channel, **kwargs):
+            for msg in reversed(page) if method == "conversations.history" else page:
                 yield msg
-            next_cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not page.get("has_more") or not next_cursor:
-                return
-            cursor = str(next_cursor)
 
     async def _take_history(self, channel: str, msg: dict[str, Any]) -> int:
         event = dict(msg) | {"channel": channel, "type": "message"}

@@ -27,7 +27,7 @@ from relay.slack.channels import ChannelMap
 from relay.slack.files import FileFetcher, reencode
 from relay.slack.keys import RELAY_MARK
 from relay.slack.names import JudgedNames, safe_text
-from relay.slack.web import SlackCaller
+from relay.slack.web import SlackCaller, pages
 from relay.store.aio import AsyncStore
 from relay.store.contract import Blobs, PostCopy, PostMap
 
@@ -40,6 +40,10 @@ __all__ = ["Poster"]
 
 _CANCELLED: Final = "#cancelled"  # post map key suffix: this copy was cancelled
 _ORPHAN: Final = "#orphan"  # ...: this copy was posted as a reply in a thread not shared
+# Where an earlier attempt's post is looked for: back to a minute (clocks differ) before the
+# envelope was accepted, at most this many pages of 200 (a busy channel: not only the last 200)
+_LOOK_BACK: Final = 60.0
+_LOOK_PAGES: Final = 25
 
 
 class Poster:
@@ -183,7 +187,7 @@ class Poster:
             return True
         ts = None
         if delivery.attempt > 1:  # an earlier attempt's outcome is unknown: look, not repeat
-            ts = await self._find_posted(channel, key, thread)
+            ts = await self._find_posted(channel, key, thread, delivery.since)
         if ts is None:
             try:
                 response = await self.caller.api(
@@ -198,7 +202,7 @@ class Poster:
                     return False
                 args, orphan = self._render(delivery, key, orphan=True), True
                 channel, thread = self.channels.landing(env.topic, env.issuer) or channel, None
-                response = {"ts": await self._find_posted(channel, key, None)}
+                response = {"ts": await self._find_posted(channel, key, None, delivery.since)}
                 if not response["ts"]:  # not posted so by an earlier attempt either
                     response = await self.caller.api(
                         "chat.postMessage", channel, channel=channel, **args
@@ -259,32 +263,38 @@ class Poster:
         await self.aio.durable(partial(store.forget_post, issuer=issuer, envelope_id=envelope_id))
 
     async def _find_posted(
-        self, channel: str, envelope_id: str, thread: tuple[str, str] | None
+        self, channel: str, envelope_id: str, thread: tuple[str, str] | None, since: float
     ) -> str | None:
-        """The ts of this relay's post of ``envelope_id`` (found by its metadata mark) among
-        the channel's (or the thread's) recent messages, if an earlier attempt made it."""
-        if thread is not None:
-            method, extra = "conversations.replies", {"ts": thread[1]}
-        else:
-            method, extra = "conversations.history", {}
+        """The ts of this relay's post of ``envelope_id`` (found by its metadata mark) in the
+        channel (or the thread) since the envelope was accepted, if an earlier attempt made
+        it."""
+        extra = {"ts": thread[1]} if thread is not None else {}
+        if since > 0:
+            extra["oldest"] = f"{max(0.0, since - _LOOK_BACK):.6f}"
+        method = "conversations.replies" if thread is not None else "conversations.history"
         try:
-            page = await self.caller.api(
-                method, channel, channel=channel, limit=200, include_all_metadata=True, **extra
-            )
+            async for page in pages(
+                self.caller,
+                method,
+                channel,
+                max_pages=_LOOK_PAGES,
+                include_all_metadata=True,
+                **extra,
+            ):
+                for msg in page:
+                    meta = msg.get("metadata") or {}
+                    payload = meta.get("event_payload") or {} if isinstance(meta, dict) else {}
+                    if (
+                        isinstance(payload, dict)
+                        and meta.get("event_type") == RELAY_MARK
+                        and payload.get("envelope_id") == envelope_id
+                    ):
+                        return str(msg.get("ts"))
         except DeliveryError as exc:
             if exc.code != "thread_not_found" or thread is None:
                 raise
             # the thread is gone: an earlier attempt may have posted it as an orphan
-            return await self._find_posted(channel, envelope_id, None)
-        for msg in page.get("messages") or []:
-            meta = msg.get("metadata") or {}
-            payload = meta.get("event_payload") or {} if isinstance(meta, dict) else {}
-            if (
-                isinstance(payload, dict)
-                and meta.get("event_type") == RELAY_MARK
-                and payload.get("envelope_id") == envelope_id
-            ):
-                return str(msg.get("ts"))
+            return await self._find_posted(channel, envelope_id, None, since)
         return None
 
     def _render(self, delivery: Delivery, key: str, *, orphan: bool = False) -> dict[str, Any]:

@@ -20,12 +20,12 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from relay.errors import DeliveryError
+from relay.errors import DeliveryError, connect_race
 
 if TYPE_CHECKING:
     from relay.metrics import RelayMetrics
 
-__all__ = ["Pacer", "SlackCaller", "map_slack_errors"]
+__all__ = ["Pacer", "SlackCaller", "map_slack_errors", "message_at", "pages"]
 
 T = TypeVar("T")
 
@@ -71,7 +71,9 @@ async def map_slack_errors(method: str) -> AsyncIterator[None]:
             retryable=code in _RETRYABLE or status >= 500,
             retry_after=retry_after,
         ) from None
-    except (TimeoutError, SlackClientError, aiohttp.ClientError, OSError) as exc:
+    except (TimeoutError, SlackClientError, aiohttp.ClientError, OSError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and not connect_race(exc):
+            raise
         raise DeliveryError(
             f"slack {method} failed: {type(exc).__name__}", code="unreachable", retryable=True
         ) from None
@@ -178,3 +180,21 @@ async def message_at(caller: SlackCaller, channel: str, ts: str) -> dict[str, An
         if isinstance(m, dict) and m.get("ts") == ts:
             return m
     return None
+
+
+async def pages(
+    caller: SlackCaller, method: str, channel: str, *, max_pages: int = 0, **kwargs: Any
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The pages of ``conversations.history`` or ``.replies`` (200 messages each, in the
+    order Slack answers), following the cursor; at most ``max_pages`` of them (0: all)."""
+    cursor: str | None = None
+    read = 0
+    while True:
+        extra: dict[str, str] = {"cursor": cursor} if cursor else {}
+        page = await caller.api(method, channel, channel=channel, limit=200, **kwargs, **extra)
+        yield list(page.get("messages") or [])
+        read += 1
+        next_cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not page.get("has_more") or not next_cursor or read == max_pages:
+            return
+        cursor = str(next_cursor)

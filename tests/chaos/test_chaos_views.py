@@ -101,10 +101,8 @@ class _Emu:
 
 
 def _net(copies: dict[str, list[RelayCopy]]) -> SimpleNamespace:
-    agency = {o: SimpleNamespace(team=o, channel=lambda topic: "C1") for o in (CT, MA, NY)}
-    return SimpleNamespace(
-        emu=_Emu(copies), nodes={o: SimpleNamespace(agency=a) for o, a in agency.items()}
-    )
+    agencies = [SimpleNamespace(ori=o, team=o, channel=lambda topic: "C1") for o in (CT, MA, NY)]
+    return SimpleNamespace(emu=_Emu(copies), agencies=agencies)
 
 
 class _Partners(_Paths):

@@ -424,7 +424,7 @@ CASES: Final[dict[str, tuple[Mutation, str | None, str, str]]] = {
         "cannot read",
     ),
     "slack_team_placeholder": (
-        lambda s: s.replace("T0TESTWS01", "T0HAVENPT1"),
+        lambda s: s.replace("T0TESTWS01", "T0EXAMPLE01"),
         "team_id:",
         "error",
         "example Slack team id",

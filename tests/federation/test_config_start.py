@@ -229,3 +229,35 @@ def test_relay_run_with_a_policy_that_does_not_load_names_its_line_and_exits_2(
     assert lines
     assert all(line.startswith(f"{policy}:") for line in lines), lines
     assert "Traceback" not in result.stderr
+
+
+def test_relay_run_refuses_the_example_pins_by_line_and_starts_nothing(tmp_path: Path) -> None:
+    """A relay.yaml still holding relay.example.yaml's all-zero fingerprint and a ``.example``
+    partner URL: exit 2 with ``FILE:LINE`` for each, no relay_started line, no store made."""
+    ca = trustme.CA()
+    ct, ma = write_relay(tmp_path, CT, ca), write_relay(tmp_path, MA, ca)
+    write_bolo_policies(ct, ma)
+    path = write_config(ct, relay_config(ct, [(ma, "https://relay.millbrook.example:8443")]))
+    text = path.read_text()
+    pin = ma.fingerprint
+    assert pin in text
+    path.write_text(text.replace(pin, f"'{'0' * 64}'"))
+    lines = path.read_text().splitlines()
+    expected = {
+        n for n, line in enumerate(lines, 1) if "0" * 64 in line or "millbrook.example" in line
+    }
+    assert len(expected) == 2
+    result = subprocess.run(
+        [sys.executable, "-m", "relay", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    got = result.stderr.strip().splitlines()
+    assert {int(line.split(":")[1]) for line in got} == expected, got
+    assert all(line.startswith(f"{path}:") for line in got), got
+    assert "Traceback" not in result.stderr
+    assert not (ct.dir / "relay.db").exists()

@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from relay.commands.config.keys import check_partners, check_previous_keys, check_signing_key
-from relay.commands.config.placeholders import PLACEHOLDERS, scan_placeholders
 from relay.commands.config.policy_file import check_candidate, check_policy
 from relay.commands.config.report import Lines, Report, guard
 from relay.commands.config.services import check_listeners, check_slack, check_store
 from relay.commands.config.tls import check_tls
 from relay.config import ConfigLoadError, RelayConfig, load_config
+from relay.config_placeholders import PLACEHOLDERS, find_placeholders
 from relay.core.policy.model import Policy
 from relay.core.policy.yamlnodes import Problems, parse_yaml
 
@@ -66,7 +66,8 @@ def check_config(
         for line, message in exc.problems:
             report.error(str(p), line, message)
     if doc is not None:
-        scan_placeholders(doc, str(p), report)
+        for line, message in find_placeholders(doc):
+            report.error(str(p), line, message)
     policy: Policy | None = None
     if config is not None:
         src = config.source

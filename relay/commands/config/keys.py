@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from relay.commands.config.placeholders import PLACEHOLDERS
 from relay.commands.config.report import Lines, Report, mode_warning
 from relay.config import ConfigLoadError, PinnedKeyConfig, RelayConfig
+from relay.config_placeholders import PLACEHOLDERS
 
 __all__ = ["check_partners", "check_previous_keys", "check_signing_key"]
 

@@ -1,0 +1,83 @@
+"""`relay bench soak` as tools call it: one JSON line, real relay processes, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+KEYS = [
+    "seconds",
+    "rate",
+    "officer_messages",
+    "sent",
+    "edits",
+    "replies",
+    "deletes",
+    "expected_posts",
+    "delivered",
+    "lost",
+    "duplicates",
+    "mismatched",
+    "faults",
+    "restart_failures",
+    "warm_up_s",
+    "relays",
+    "restarted",
+    "growth_pct",
+    "hop_latency_ms",
+]
+PER_RELAY = [
+    "rss_warm_kib",
+    "rss_end_kib",
+    "rss_growth_pct",
+    "fds_warm",
+    "fds_end",
+    "fds_growth_pct",
+    "processes",
+    "fds_before",
+    "fds_idle",
+]
+
+
+def test_a_short_soak_prints_one_json_line_and_loses_nothing() -> None:
+    """Eight seconds at 10 messages a second, with faults: too short to judge growth (the
+    exit code may be 1 for it), long enough for the line's shape and for nothing lost."""
+    done = subprocess.run(
+        [sys.executable, "-m", "relay", "bench", "soak", "--seconds", "8", "--rate", "10"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, done.stdout
+    result = json.loads(lines[0])
+    assert list(result) == KEYS
+    assert result["sent"] > 0
+    assert result["delivered"] == result["expected_posts"] > 0
+    assert (result["lost"], result["duplicates"]) == (0, 0)
+    assert set(result["relays"]) == {"CT9990100", "MA9990200", "NY9990300", "CT999FC00"}
+    for figures in result["relays"].values():
+        assert list(figures) == PER_RELAY
+        assert figures["rss_warm_kib"] > 0
+        assert figures["fds_warm"] > 0
+    (minute,) = result["hop_latency_ms"]
+    assert list(minute) == ["minute", "p50_ms", "p99_ms", "n"]
+    assert minute["n"] > 0
+    growth_ok = result["growth_pct"] < 10
+    assert (done.returncode == 0) == growth_ok
+    assert "Traceback" not in done.stderr
+
+
+def test_a_soak_of_no_time_is_refused() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "relay", "bench", "soak", "--seconds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
