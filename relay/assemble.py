@@ -29,7 +29,7 @@ from relay.flow.blobs import FileSweep
 from relay.flow.door import Door
 from relay.flow.inbound import Inbound, PostPort
 from relay.flow.outbound import Outbound
-from relay.flow.photos import PhotoCheck
+from relay.flow.photos import PhotoCheck, Received
 from relay.flow.queues import Loop
 from relay.flow.receipts import ReceiptDesk
 from relay.flow.records import Recorder
@@ -223,7 +223,7 @@ async def assemble(
         wake=stored.wake,
         mapped=channels.lands if channels and poster else None,
         bounds=(fed.envelope_max_age, fed.envelope_max_lifetime),
-        photos=photos,
+        photos=Received(photos, policy, aio),
         duplicates=refusals.note_duplicate,  # replays: one record per peer and window
     )
     queues = Queues(

@@ -19,16 +19,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Final
 
-from relay.core.envelope import FileRef
+from relay.core.envelope import FileRef, VerifiedEnvelope
 from relay.core.model import Line, SlackFile, SlackMessage, Text, TextPart
 from relay.core.photo import Box, PhotoStatus, outside
+from relay.core.policy.content import envelope_content
 from relay.core.policy.decision import Decision, RuleCount
 from relay.core.policy.engine import judge
 from relay.core.policy.model import Action, Policy
 from relay.flow.wire import Prepared
 from relay.ocr.reader import PhotoReader
+from relay.store.aio import AsyncStore
 
-__all__ = ["NOT_CLEAN", "PhotoCheck", "Ready", "kept_back", "read_received", "said_withheld"]
+__all__ = [
+    "NOT_CLEAN",
+    "PhotoCheck",
+    "Ready",
+    "Received",
+    "read_received",
+    "said_withheld",
+    "shown_photos",
+]
 
 NOT_CLEAN: Final = "photo_text.not_clean"  # still held text to remove once blacked out
 NOT_CHECKED: Final = "photo_text_not_checked"  # a photo the OCR was never asked to read
@@ -170,8 +180,31 @@ def said_withheld(decision: Decision) -> Decision:
     return replace(decision, message=replace(message, lines=(*message.lines, line)))
 
 
-def kept_back(decision: Decision) -> frozenset[int]:
-    """The positions of a partner's photos this agency's policy withholds or would black
-    out: the poster does not upload them (the decision's lines say so)."""
+def shown_photos(verified: VerifiedEnvelope, decision: Decision) -> VerifiedEnvelope:
+    """``verified`` without the photos this agency's policy withholds or would black out: the
+    poster does not upload them (the decision's lines say so, :func:`said_withheld`)."""
     files = decision.message.files if decision.message is not None else ()
-    return frozenset(n for n, f in enumerate(files) if f.withheld or f.blackout)
+    back = {n for n, f in enumerate(files) if f.withheld or f.blackout}
+    if not back:
+        return verified
+    return replace(verified, files=tuple(f for n, f in enumerate(verified.files) if n not in back))
+
+
+class Received:
+    """A partner's envelope as this relay judges it: its disclosed lines and files, and the
+    text this relay reads in its photos (``reader`` None: not read)."""
+
+    def __init__(self, reader: PhotoReader | None, policy: Policy, store: AsyncStore) -> None:
+        self.reader = reader
+        self.policy = policy
+        self.aio = store
+
+    async def content(self, verified: VerifiedEnvelope) -> SlackMessage:
+        content = envelope_content(
+            [line.text for line in verified.lines],
+            [(f.file.title, f.file.alt, f.file.mime, f.file.size) for f in verified.files],
+        )
+        if self.reader is None or not verified.files:
+            return content
+        held = [await self.aio.run(self.aio.store.get_blob, f.file.sha256) for f in verified.files]
+        return await read_received(self.reader, self.policy, content, held)

@@ -21,7 +21,6 @@ from relay.core.policy.outbound import rich_text_block
 from relay.core.text import strip_invisible
 from relay.errors import DeliveryError
 from relay.flow.inbound import Delivery
-from relay.flow.photos import kept_back
 from relay.lab.crashpoints import crash_point
 from relay.slack.channels import ChannelMap
 from relay.slack.files import FileFetcher, reencode
@@ -179,9 +178,7 @@ class Poster:
         if earlier is not None:
             # Posted and recorded by an earlier attempt, which may have stopped before its
             # photos or the cancellation mark: those are done now (each only once).
-            await self._upload_files(
-                env, channel, thread[1] if thread is not None else earlier[1], kept_back(decision)
-            )
+            await self._upload_files(env, channel, thread[1] if thread is not None else earlier[1])
             if env.kind is EnvelopeKind.CANCEL and target is not None and env.target:
                 await self._cancel_original(env.issuer, env.target, *target)
             return True
@@ -225,9 +222,7 @@ class Poster:
                 if attempt == 2:
                     raise
                 await asyncio.sleep(0.5)
-        await self._upload_files(
-            env, channel, thread[1] if thread is not None else ts, kept_back(decision)
-        )
+        await self._upload_files(env, channel, thread[1] if thread is not None else ts)
         if env.kind is EnvelopeKind.CANCEL and target is not None and env.target:
             await self._cancel_original(env.issuer, env.target, *target)
         return True
@@ -346,15 +341,10 @@ class Poster:
             args["icon_url"] = icon
         return args
 
-    async def _upload_files(
-        self, env: VerifiedEnvelope, channel: str, ts: str, skip: frozenset[int] = frozenset()
-    ) -> None:
-        """Upload the envelope's photos (but ``skip``: positions this agency's policy keeps
-        back); each one uploaded is recorded, so a retry of a post that stopped half-way
-        uploads only what is missing."""
-        for n, f in enumerate(env.files):
-            if n in skip:
-                continue
+    async def _upload_files(self, env: VerifiedEnvelope, channel: str, ts: str) -> None:
+        """Upload the envelope's photos; each one uploaded is recorded, so a retry of a post
+        that stopped half-way uploads only what is missing."""
+        for f in env.files:
             mark = f"{env.envelope_id}#file{f.index}"
             if await self._lookup(env.issuer, mark) is not None:
                 continue  # uploaded by an earlier attempt

@@ -161,3 +161,33 @@ async def test_a_held_post_released_by_a_supervisor_sends_its_photo_blacked_out(
         words = {w.text for line in seen.lines for w in line.words}
         assert "Okafor" not in words
         assert "Honda" in words
+
+
+async def test_the_receiving_relay_reads_the_photo_itself(tmp_path: Path) -> None:
+    """Havenport's policy does not read photos (``photo_text: not_checked``): the whiteboard
+    leaves unread. Millbrook's relay reads the pixels it received, its own policy finds the
+    source's line, and the photo is kept back there with a line saying so."""
+    text = (EXAMPLES / "ct9990100-havenport.yaml").read_text(encoding="utf-8")
+    lax = tmp_path / "havenport-unread.yaml"
+    lax.write_text(
+        text.replace(
+            "extends: ../baseline.yaml", f"extends: {ROOT / 'policies' / 'baseline.yaml'}"
+        )
+        + "\nphoto_text: not_checked\n",
+        encoding="utf-8",
+    )
+    agencies = [
+        Agency(
+            CT, "Havenport PD", "T0HAVENPT1", lax, officers=((OFFICER, "Det. Sgt. R. Okafor"),)
+        ),
+        Agency(MA, "Millbrook PD", "T0MILLBRK1", EXAMPLES / "ma9990200-millbrook.yaml"),
+    ]
+    board = PHOTOS["whiteboard.png"]
+    async with Network(tmp_path / "net", agencies) as net:
+        net.post(CT, "bolo", OFFICER, BOLO, files=[("IMG_0416.png", png(board.image), "", "")])
+        await net.settle(CT, 1)
+        await net.nodes[MA].relay.drain()
+        [post] = _partner_posts(net)
+        assert not post.get("files"), "kept back by the receiving agency's policy"
+        assert "photo(s) withheld by this agency's policy" in str(post["text"])
+        assert "blue Honda Civic" in str(post["text"])
