@@ -172,6 +172,8 @@ class RunningRelay:
         if self.admin is not None:
             await self.admin.cleanup()  # last: /healthz answers until the relay is down
         await parts.aio.close()
+        if parts.photos is not None:  # the OCR's worker processes
+            await asyncio.to_thread(parts.photos.close)
 
     async def kill(self) -> None:
         """Stop as a crash would (the lab): tasks cancelled mid-flight, listeners gone,
@@ -190,6 +192,8 @@ class RunningRelay:
             await self.parts.slack.connection.close()
         if self.admin is not None:
             await self.admin.cleanup()
+        if self.parts.photos is not None:
+            self.parts.photos.close(wait=False)
         await self.parts.aio.close()
 
 

@@ -29,6 +29,7 @@ from relay.flow.blobs import FileSweep
 from relay.flow.door import Door
 from relay.flow.inbound import Inbound, PostPort
 from relay.flow.outbound import Outbound
+from relay.flow.photos import PhotoCheck, Received
 from relay.flow.queues import Loop
 from relay.flow.receipts import ReceiptDesk
 from relay.flow.records import Recorder
@@ -38,6 +39,8 @@ from relay.flow.shadow import ShadowSink
 from relay.flow.wire import Signer
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
+from relay.ocr.metrics import OcrMetrics
+from relay.ocr.reader import PhotoReader
 from relay.slack.channels import ChannelMap
 from relay.slack.connect import connect
 from relay.slack.feedback import Feedback
@@ -88,6 +91,7 @@ class Parts:
     refusals: RefusalLog  # counted in memory, written in batches (run, flushed at stop)
     instance: str
     slack: SlackParts | None = None
+    photos: PhotoReader | None = None  # the OCR's process pool (started on first photo)
 
 
 async def assemble(
@@ -203,6 +207,8 @@ async def assemble(
         keep=fed.refusals_kept,
     )
     stored = Loop()  # the inbound queue's signal: an envelope was stored
+    # the text in photos (issue 17, docs/ocr.md): a process pool started on the first photo
+    photos = PhotoReader(config.ocr, observe=OcrMetrics(metrics.registry).observe)
     inbound = Inbound(
         agency=config.agency,
         policy=policy,
@@ -217,6 +223,7 @@ async def assemble(
         wake=stored.wake,
         mapped=channels.lands if channels and poster else None,
         bounds=(fed.envelope_max_age, fed.envelope_max_lifetime),
+        photos=Received(photos, policy, aio),
         duplicates=refusals.note_duplicate,  # replays: one record per peer and window
     )
     queues = Queues(
@@ -246,6 +253,7 @@ async def assemble(
         clock=clock,
         wake=queues.outbox.wake,
         shadow=shadow,
+        photos=PhotoCheck(photos, policy),
     )
     door = Door(
         agency=config.agency,
@@ -281,6 +289,7 @@ async def assemble(
             shadow_sink=shadow_sink,
         )
     return Parts(
+        photos=photos,
         config=config,
         policy=policy,
         pinned=pinned,

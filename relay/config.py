@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Final
 
 from relay.config_federation import federation_section
+from relay.config_ocr import ocr_section
 from relay.config_origins import origins_section
 from relay.config_placeholders import placeholder_problems
 from relay.config_schema import (
@@ -82,6 +83,7 @@ _TOP: Final = {
     "partners",
     "origins",
     "slack",
+    "ocr",
 }
 
 
@@ -150,6 +152,7 @@ def load_config(text: str, *, source: str, base_dir: Path) -> RelayConfig:
         admin=admin_section(root.get("admin"), problems, doc.line),
         audit=audit_section(root.get("audit"), problems, doc.line, agency, kid),
         logging=logging_section(root.get("logging"), problems, doc.line),
+        ocr=ocr_section(root.get("ocr"), problems),
     )
     _check_envelope_bounds(config, root, problems, doc.line)
     if problems.items:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from relay.config_files import FilesConfig
 from relay.core import defaults
+from relay.ocr.reader import DEFAULT_OCR, OcrSettings
 
 __all__ = [
     "AdminConfig",
@@ -210,6 +211,7 @@ class RelayConfig:
     admin: AdminConfig | None = None  # no ``admin:`` section: no admin listener
     audit: AuditConfig = AuditConfig()
     logging: LoggingConfig = LoggingConfig()
+    ocr: OcrSettings = DEFAULT_OCR  # reading the text in photos (``ocr:``, docs/ocr.md)
     # a candidate policy judged beside the current one, never in force (docs/review.md)
     policy_candidate: Path | None = None
     # at most one sample of a difference per partner and kind this often (minutes)

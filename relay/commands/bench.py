@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from relay.commands import bench_e2e, bench_envelope, bench_flood, bench_soak
+from relay.commands import bench_e2e, bench_envelope, bench_flood, bench_ocr, bench_soak
 from relay.commands.policy import read_policy
 from relay.core.policy.engine import evaluate_outbound, evaluate_outbound_all
 from relay.core.policy.load import PolicyLoadError
@@ -112,4 +112,5 @@ def add_parser(subparsers: Any) -> None:
     bench_envelope.add_parser(sub)
     bench_e2e.add_parser(sub)
     bench_flood.add_parser(sub)
+    bench_ocr.add_parser(sub)
     bench_soak.add_parser(sub)

@@ -6,7 +6,9 @@ Center (CT999FC00) are Havenport's partners and receive directly; Eastfield PD (
 is linked to the fusion center only and receives what the fusion center passes on: the
 origin's signature intact (Eastfield's relay.yaml pins Havenport's keys under ``origins:``),
 the fusion center's own policy applied (it withholds lines with a direct phone number).
-Then the conversation comes back: in the thread of Millbrook's copy of Havenport's BOLO with
+A photo of the briefing whiteboard names a source: the relays read the text in it, and
+partners receive it with that line blacked out in the pixels. Then the conversation comes
+back: in the thread of Millbrook's copy of Havenport's BOLO with
 the suspect's photo, Sgt. P. Dunne identifies the suspect; the reply lands in Havenport's
 thread under the BOLO and, through Havenport and the fusion center as hops, in the thread of
 the fusion center's and Eastfield's copies. Every copy goes through each agency's policy.
@@ -49,6 +51,12 @@ CT, MA, NY, FC = "CT9990100", "MA9990200", "NY9990300", "CT999FC00"
 OKAFOR, FERREIRA, DUNNE = "U0OKAFOR01", "U0FERREI02", "U0MILLBR01"
 # The case study's story: a partner's officer identifies the suspect in the photo BOLO.
 PHOTO_BOLO = "15_photo_with_leaky_metadata"
+# A photo of the morning's whiteboard: it names a source; the relay blacks that line out in
+# the pixels (issue 17) and the rest of the board reaches partners.
+BOARD = (
+    "Briefing board from this morning: blue Honda Civic, plate 7KD-193, seen at the Ridge "
+    "Road lot. Photo of the board attached."
+)
 IDENTIFIED = (
     "That is Dale Kessling, we arrested him last year for a gas station robbery on Route 9, "
     "same camo jacket. He stays with his sister on Elm St in Millbrook."
@@ -147,7 +155,16 @@ async def _post_examples(net: Network) -> tuple[int, dict[str, str]]:
         net.nodes[CT].agency.team, net.nodes[CT].agency.channel("bolo"), OKAFOR, root, edited
     )
     net.post(CT, "bolo", OKAFOR, cases["12_cancellation"]["text"], thread_ts=root)
-    return events + 3, posted
+    posted["board"] = net.post(CT, "bolo", FERREIRA, BOARD, files=[board_photo()])
+    return events + 4, posted
+
+
+def board_photo() -> tuple[str, bytes, str, str]:
+    """The whiteboard photo (drawn, see relay/lab/photos.py): name, bytes, title, alt text."""
+    from relay.lab.photos import drawn_photos, png
+
+    board = next(p for p in drawn_photos() if p.name == "whiteboard.png")
+    return ("IMG_0412.png", png(board.image), "Briefing board", "")
 
 
 async def _identify(net: Network, bolo_ts: str) -> str:

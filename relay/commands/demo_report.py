@@ -115,13 +115,24 @@ def _units(text: str, removed: int, indent: int, withheld: tuple[int, str] = (0,
     return f"\n{'':{indent}}".join(shown) if shown else "(no text)"
 
 
-def _view(net: Network, got: tuple[dict[str, Any], Post], units: str, indent: int) -> str:
+def _view(
+    net: Network, got: tuple[dict[str, Any], Post], units: str, indent: int, blacked: int = 0
+) -> str:
     line, post = got
     where = _where(net, line, post)
     shown = (f"↳ {where}\n{'':{indent}}" if where else "") + units
     if line["files"]:
-        shown += f"\n{'':{indent}}[photo: {', '.join(line['files'])}]"
+        shown += f"\n{'':{indent}}[photo: {', '.join(line['files'])}"
+        if blacked:  # the photo's own text, judged and blacked out in the pixels (issue 17)
+            shown += f"; text in it blacked out in {blacked} place{'s' if blacked > 1 else ''}"
+        shown += "]"
     return shown
+
+
+def blacked_out(decision: Any) -> int:
+    """How many regions of its photos a decision blacks out (0: none)."""
+    message = decision.message
+    return sum(len(f.blackout) for f in message.files) if message is not None else 0
 
 
 def _dead_letters(net: Network) -> dict[tuple[str, str], tuple[str, str]]:
@@ -173,7 +184,8 @@ class _Report:
             own = net.received.get((ori, author, jti))  # its relay's view: its own rules applied
             removed = len(decision.trace) + (len(own.decision.trace) if own else 0)
             if got is not None:
-                shown = _view(net, got, _units(got[0]["text"], removed, indent), indent)
+                units = _units(got[0]["text"], removed, indent)
+                shown = _view(net, got, units, indent, blacked_out(decision))
             elif ori not in net.nodes:  # named in the writer's policy, with no relay here
                 shown = "not delivered: it has no relay in the demo"
             else:
@@ -245,6 +257,7 @@ def print_report(net: Network, seconds: float, reply: str) -> None:
         for jti, decisions in net.judged[author]:
             report.envelope(author, jti, decisions)
     print()
+    print(_photo_line(net))
     print(report.conversation(reply))
     print(_audit_line(net))
     s = summary(net)
@@ -265,6 +278,26 @@ def summary(net: Network) -> dict[str, int]:
         "blocked": actions.count("block"),
         "redacted": actions.count("redact"),
     }
+
+
+def _photo_line(net: Network) -> str:
+    """The photos whose text the writer's relay blacked out before they left (issue 17)."""
+    names = {a.ori: a.name for a in net.agencies}
+    found = []
+    for judged in net.judged.values():
+        for jti, decisions in judged:
+            to = [names.get(o, o) for o, d in decisions.items() if blacked_out(d)]
+            if to:
+                rules = sorted(
+                    {r.rule for d in decisions.values() if blacked_out(d) for r in d.reasons}
+                )
+                found.append(
+                    f"{jti} ({', '.join(r for r in rules if r.startswith('photo_text.'))}) "
+                    f"to {', '.join(to)}"
+                )
+    if not found:
+        return "photo text: no photo's text was blacked out"
+    return "photo text: read and blacked out in the pixels before it left: " + "; ".join(found)
 
 
 def _audit_line(net: Network) -> str:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import NamedTuple, NewType
 
 from relay.core.ids import AgencyId, ChannelId
+from relay.core.photo import Box, PhotoText
 
 __all__ = [
     "AgencyId",
@@ -110,6 +111,13 @@ class SlackFile:
     filetype: str
     size: int
     mode: str = "hosted"
+    # The text read in the photo's pixels (None: no image data was there to read; the
+    # policy reports the file's text as not checked, never as clean).
+    photo: PhotoText | None = None
+    # On a decided file: the boxes to black out before it leaves, or why it is withheld
+    # (its bytes do not leave; the partner sees a line saying so).
+    blackout: tuple[Box, ...] = ()
+    withheld: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

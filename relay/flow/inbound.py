@@ -26,7 +26,6 @@ from relay.core.envelope import EnvelopeKind, VerifiedEnvelope, verify_envelope
 from relay.core.json_strict import JsonRefused, loads_strict
 from relay.core.keys import Keyring
 from relay.core.model import AgencyId, MessageKind
-from relay.core.policy.content import envelope_content
 from relay.core.policy.engine import Decision, evaluate_inbound, evaluate_relay
 from relay.core.policy.model import Action, Policy
 from relay.core.policy.outbound import OutboundMessage
@@ -34,6 +33,7 @@ from relay.core.reasons import Reason
 from relay.errors import AuditWriteError, VerificationError
 from relay.federation.server import Accepted
 from relay.flow.hops import blobs_present, pass_on
+from relay.flow.photos import Received, said_withheld, shown_photos
 from relay.flow.queues import Outcome, Worked
 from relay.flow.records import Recorder, digest
 from relay.flow.wire import Signer, order_key
@@ -106,6 +106,7 @@ class Inbound:
         wake: Callable[[], None],
         mapped: Callable[[str], bool] | None = None,
         bounds: tuple[dt.timedelta, dt.timedelta] = (ENVELOPE_MAX_AGE, ENVELOPE_MAX_LIFETIME),
+        photos: Received | None = None,
         duplicates: Callable[..., None] | None = None,
     ) -> None:
         self.agency = agency
@@ -126,6 +127,7 @@ class Inbound:
         self.wake = wake  # the inbound queue: work stored
         # Whether a topic has a channel to post in (None: no workspace, nothing is posted).
         self.mapped = mapped
+        self.received = photos or Received(None, policy, store)  # lines, files, photo text
         # Envelopes this instance verified when it accepted them, until judged: the queue
         # need not verify them again. After a restart, or on another instance, it verifies
         # the stored bytes.
@@ -294,10 +296,7 @@ class Inbound:
     ) -> tuple[list[OutboxItem], Outcome]:
         """The envelopes to pass on, and what was done here (a receipt's status, reason)."""
         now = self.clock()
-        content = envelope_content(
-            [line.text for line in verified.lines],
-            [(f.file.title, f.file.alt, f.file.mime, f.file.size) for f in verified.files],
-        )
+        content = await self.received.content(verified)  # its photos read here, not trusted
         targets = routing.relay_targets(
             self.policy,
             own=AgencyId(self.agency),
@@ -320,6 +319,7 @@ class Inbound:
                 evaluate_inbound(content, self.policy, sender, verified.topic, now=now),
                 {},
             )
+        decision = said_withheld(decision)
         if verified.kind is EnvelopeKind.DELETE:
             decision = _RETRACT  # a retraction carries no content to judge
         elif decision.action is Action.BLOCK and verified.kind is EnvelopeKind.EDIT:
@@ -345,7 +345,7 @@ class Inbound:
             outcome = ("relayed", None) if targets else ("withheld", "not_passed_on")
         if decision.action is not Action.BLOCK and self.poster is not None:
             delivery = Delivery(
-                envelope=verified,
+                envelope=shown_photos(verified, decision),  # not the photos kept back
                 decision=decision,
                 sender=sender,
                 attempt=attempt,

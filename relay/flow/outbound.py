@@ -38,6 +38,7 @@ from relay.store.contract import Blobs, Outbox, OutboxItem
 
 if TYPE_CHECKING:
     from relay.core.audit import AuditRecord
+    from relay.flow.photos import PhotoCheck, Ready
     from relay.flow.shadow import Shadow
 
 
@@ -106,6 +107,7 @@ class Outbound:
         wake: Callable[[str], None],
         review: ReviewHook | None = None,
         shadow: Shadow | None = None,
+        photos: PhotoCheck | None = None,
     ) -> None:
         self.agency = agency
         self.policy = policy
@@ -118,6 +120,7 @@ class Outbound:
         self.wake = wake  # the outbox loop of a partner: work queued
         self.review = review  # the supervisor's review queue (None: not configured)
         self.shadow = shadow  # the candidate policy: judged after, never in force
+        self.photos = photos  # the text in photos read, and redacted (None: never read)
 
     async def publish(self, out: Outgoing) -> dict[str, Decision]:
         """Judge ``out`` for every partner and queue for each what it may receive. An edit
@@ -128,9 +131,11 @@ class Outbound:
         if not await self.recorder.ready():
             raise AuditUnavailable("audit writes are failing: nothing is forwarded")
         now = self.clock()
+        out = await self.read_photos(out)  # the text in its photos, read first
         decisions = evaluate_outbound_all(out.message, self.policy, out.topic, now=now)
         if self.review is not None:  # released posts' edits; replies to a held post
             decisions = await self.review.adjust(out, decisions, now)
+        decisions, ready = await self._photos(out, decisions, now)
         extra = self.review.opened(out, decisions, now) if self.review is not None else None
         unsent: set[str] = set()
         if out.kind is EnvelopeKind.EDIT and out.target:  # nothing to retract where it never went
@@ -139,7 +144,7 @@ class Outbound:
                     partner, out.target
                 ):
                     unsent.add(partner)
-        await self._queue(out, decisions, now, extra=extra, unsent=frozenset(unsent))
+        await self._queue(out, decisions, now, extra=extra, ready=ready, unsent=frozenset(unsent))
         if self.shadow is not None:  # what leaves is queued: the candidate only compares
             await self.shadow.judge(out.message, out.topic, out.envelope_id, decisions, now)
         return decisions
@@ -152,7 +157,24 @@ class Outbound:
         ``inside`` raises, nothing is queued."""
         if not await self.recorder.ready():
             raise AuditUnavailable("audit writes are failing: nothing is forwarded")
-        await self._queue(out, decisions, self.clock(), extra=inside)
+        now = self.clock()
+        decisions, ready = await self._photos(out, decisions, now)
+        await self._queue(out, decisions, now, extra=inside, ready=ready)
+
+    async def read_photos(self, out: Outgoing) -> Outgoing:
+        """``out`` with the text read in its photos attached to its files (issue 17): what
+        the policy judges before anything is decided about it."""
+        if self.photos is None or not out.files:
+            return out
+        return replace(out, message=await self.photos.read(out.message, out.files))
+
+    async def _photos(
+        self, out: Outgoing, decisions: dict[str, Decision], now: dt.datetime
+    ) -> tuple[dict[str, Decision], Ready]:
+        """Photos blacked out where the decisions say, read again, withheld unless clean."""
+        if self.photos is None or not out.files:
+            return decisions, {}
+        return await self.photos.finish(out.message, out.files, decisions, now)
 
     async def _queue(
         self,
@@ -161,13 +183,16 @@ class Outbound:
         now: dt.datetime,
         *,
         extra: Callable[[], object] | None,
+        ready: Ready,
         unsent: frozenset[str] = frozenset(),
     ) -> None:
         outgoing: list[OutboxItem] = []
         records: list[AuditRecord] = []
         blobs: dict[str, Prepared] = {}
         for partner, decision in decisions.items():
-            item, made = self._envelope(out, partner, decision, now, partner in unsent)
+            item, made = self._envelope(
+                out, partner, decision, now, ready.get(partner, {}), partner in unsent
+            )
             records += made
             if item is not None:
                 outgoing.append(item[0])
@@ -209,6 +234,7 @@ class Outbound:
         partner: str,
         decision: Decision,
         now: dt.datetime,
+        ready: Mapping[str, Prepared | str],
         unsent: bool = False,
     ) -> tuple[tuple[OutboxItem, list[Prepared]] | None, list[AuditRecord]]:
         """The signed envelope for one partner (None: nothing goes) and its records."""
@@ -240,16 +266,29 @@ class Outbound:
             kind = EnvelopeKind.DELETE  # retract what the partner has
         else:
             lines = [render_line(line) for line in decision.message.lines]
-            missing = 0
+            missing = withheld = 0
             for f in decision.message.files:
-                prepared = out.files.get(f.id)
-                if prepared is not None:  # title and alt text as the policy let them go
+                prepared = ready.get(f.id, out.files.get(f.id))
+                unread = (
+                    prepared is not None
+                    and self.policy.photo_text == "checked"
+                    and f.photo is None
+                    and f.mimetype.startswith("image/")
+                )
+                if isinstance(prepared, str) or f.withheld or unread:
+                    withheld += 1  # its text could not be checked or cleaned (issue 17)
+                elif prepared is not None:  # title and alt text as the policy let them go
                     refs.append(replace(prepared.ref, title=f.title[:1000], alt=f.alt_txt[:1000]))
                     blobs.append(prepared)
                 else:  # Slack would not hand it over: said, never dropped without a trace
                     missing += 1
             if missing:
                 lines.append(f"_({missing} photo(s) could not be forwarded by the relay)_")
+            if withheld:
+                lines.append(
+                    f"_({withheld} photo(s) withheld by the relay: the text in them could not "
+                    "be checked)_"
+                )
         try:
             unsigned = build_envelope(
                 issuer=AgencyId(self.agency),

@@ -169,7 +169,7 @@ class FileFetcher:
                         retryable=resp.status >= 500 or resp.status == 429,
                         retry_after=_seconds(resp.headers.get("Retry-After")),
                     )
-                data = await resp.content.read(MAX_IMAGE_BYTES + 1)
+                data = await _read_bounded(resp.content, MAX_IMAGE_BYTES + 1)
         except (aiohttp.ClientError, TimeoutError, OSError):
             raise DeliveryError(
                 "file download failed", code="unreachable", retryable=True
@@ -213,6 +213,20 @@ class FileFetcher:
             return await self.caller.client.files_upload_v2(**kwargs)  # type: ignore[arg-type]
 
         await self.caller.call("files.getUploadURLExternal", channel, go)
+
+
+async def _read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The whole body, or its first ``limit`` bytes: ``read(n)`` alone returns what has
+    arrived so far, a truncated photo whenever the body comes in several chunks."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await stream.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _seconds(value: str | None) -> float | None:

@@ -271,6 +271,7 @@ class ReviewDesk:
                 stale=True,
             )
             return None
+        out = await self.outbound.read_photos(out)  # a released photo is read like any other
         decisions = {}
         for partner, modes in partners:
             if mode in modes:

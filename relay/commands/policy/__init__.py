@@ -68,6 +68,13 @@ def add_parser(subparsers: Any) -> None:
         help="after the JSON line, list every unit with what happened to it (shows the text:"
         " for the agency's own analyst)",
     )
+    apply.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="judge the event's file NAME with the text read in the image at PATH (repeatable)",
+    )
     apply.set_defaults(func=run_apply)
     test = sub.add_parser("test", help="run example cases against a policy")
     test.add_argument("file", metavar="FILE")

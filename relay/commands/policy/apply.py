@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from relay.commands.policy.files import load_or_report, now_of
+from relay.commands.policy.images import with_images
 from relay.core.policy.engine import Decision, UnitView, evaluate_outbound, explain
 from relay.core.slack_parse import parse_event
 from relay.errors import InputError
@@ -45,8 +47,19 @@ def run_apply(args: argparse.Namespace) -> int:
         msg = exc.message if isinstance(exc, InputError) else "document nested too deeply"
         print(f"relay: stdin: {msg}", file=sys.stderr)
         return 2
+    images: dict[str, Path] = {}
+    for spec in getattr(args, "image", None) or []:
+        name, sep, path = str(spec).partition("=")
+        if not sep or not name or not path:
+            print("relay: --image must be NAME=PATH", file=sys.stderr)
+            return 2
+        if not Path(path).is_file():
+            print(f"relay: --image {name}: no such file", file=sys.stderr)
+            return 2
+        images[name] = Path(path)
     views: list[UnitView] = []
     try:
+        message, _ = with_images(message, images)
         decision = evaluate_outbound(message, policy, args.peer, args.topic, now=now)
         if args.explain:
             partner = policy.partners.get(args.peer)

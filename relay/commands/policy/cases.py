@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import mimetypes
+from pathlib import Path
 from typing import Any, Final
 
 from relay.commands.policy.apply import decision_to_wire
+from relay.commands.policy.images import case_images, photo_view, with_images
 from relay.core.policy.engine import evaluate_outbound
 from relay.core.policy.model import Policy
 from relay.core.slack_parse import parse_event
@@ -16,6 +18,7 @@ from relay.core.slack_parse import parse_event
 __all__ = [
     "case_topic",
     "decide",
+    "resolve_images",
     "run_case",
     "safe",
     "simple_case_to_event",
@@ -23,7 +26,7 @@ __all__ = [
     "visible",
 ]
 
-_CASE_ONLY_KEYS: Final = frozenset({"expected", "note", "case_channel"})
+_CASE_ONLY_KEYS: Final = frozenset({"expected", "note", "case_channel", "_images"})
 
 
 def _is_full_event(case: dict[str, Any]) -> bool:
@@ -87,7 +90,8 @@ def visible(message: dict[str, Any] | None) -> str:
         return ""
     text = unescape(str(message.get("text", "")))
     files = " ".join(
-        f"{f.get('name', '')} {f.get('title', '')} {f.get('alt_txt', '')}"
+        f"{f.get('name', '')} {f.get('title', '')} {f.get('alt_txt', '')} "
+        f"{f.get('photo_text', '')}"
         for f in message.get("files", [])
     )
     return f"{text}\n{files}"
@@ -103,14 +107,29 @@ def decide(
     case: dict[str, Any], policy: Policy, peer: str | None, topic: str | None, now: dt.datetime
 ) -> dict[str, Any]:
     """The decision on the case as wire JSON; without ``topic`` the case's own, without
-    ``peer`` the first partner the topic is shared with."""
+    ``peer`` the first partner the topic is shared with. A case's images (``"image"`` in a
+    file, resolved by the loader into ``_images``) are read, and what a partner could read
+    in each photo that leaves is the file's ``photo_text`` (visible text, never sent)."""
     topic = topic or case_topic(case)
     if peer is None:
         peer = next((p.ori for p in policy.partners.values() if topic in p.share), "")
-    decision = evaluate_outbound(
-        parse_event(simple_case_to_event(case)), policy, peer, topic, now=now
-    )
-    return decision_to_wire(decision)
+    message, data = with_images(parse_event(simple_case_to_event(case)), case.get(_IMAGES, {}))
+    decision = evaluate_outbound(message, policy, peer, topic, now=now)
+    wire = decision_to_wire(decision)
+    seen = photo_view(decision, data)
+    for f in (wire.get("message") or {}).get("files", []):
+        if f["id"] in seen:
+            f["photo_text"] = seen[f["id"]]
+    return wire
+
+
+_IMAGES: Final = "_images"  # set by the loader: file name -> image path
+
+
+def resolve_images(case: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``case`` with its ``"image"`` paths resolved against ``base`` (the case's folder)."""
+    images = case_images(case, base)
+    return {**case, _IMAGES: images} if images else case
 
 
 def run_case(

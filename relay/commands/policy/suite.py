@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from relay.commands.policy.cases import run_case, safe
+from relay.commands.policy.cases import resolve_images, run_case, safe
 from relay.commands.policy.files import load_or_report, now_of
 from relay.commands.policy.score import CaseScore, score_case, unreadable_score
 from relay.core.policy.model import Policy
@@ -107,6 +107,7 @@ def run_suite(args: argparse.Namespace) -> int:
             case = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(case, dict):
                 raise InputError("case must be a JSON object")
+            case = resolve_images(case, path.parent)
             if args.score:
                 score = _score_or_unreadable(case, policy, args.peer, args.topic, now)
                 got, failures = score.action, score.failures

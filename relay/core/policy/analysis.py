@@ -17,6 +17,7 @@ from relay.core.policy.marking import may_carry_mark, parse_banner
 from relay.core.policy.model import Action, Detector, Policy, Scope, Stage
 from relay.core.policy.outbound import OutboundMessage
 from relay.core.policy.people import Anchor, People, TooComplexError, find_people
+from relay.core.policy.photo_units import split_hits
 from relay.core.policy.redact import has_substance, tidy
 from relay.core.policy.release import BANNER_START
 from relay.core.policy.scan import Scan, scan_message
@@ -63,28 +64,29 @@ def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analy
             blocked[Reason.FILE_TYPE_NOT_ALLOWED] = (
                 blocked.get(Reason.FILE_TYPE_NOT_ALLOWED, 0) + 1
             )
-    scan = scan_message(message)
+    scan = scan_message(message, photos=policy.photo_text == "checked")
     uncovered = _uncovered_units(scan, policy)
     if uncovered:
         blocked[Reason.LANGUAGE_NOT_COVERED] = uncovered
     matcher = Matcher(policy, scan, now)
     firing = matcher.firing(policy.detectors)
-    if not firing and not blocked:
+    if not firing and not blocked and not _photos_to_check(message, policy):
         quick = _forward_untouched(message, policy, scan)
         if quick is not None:
             return Analysis(message, policy, quick)
     seg = scan.seg
     every = set(range(len(seg.blocks)))
-    text_blocks = {b for b in every if seg.blocks[b].kind == "text"}
-    file_blocks = every - text_blocks
+    photo_blocks = {b for b in every if seg.blocks[b].kind == "photo"}
+    text_blocks = {b for b in every if seg.blocks[b].kind == "text"} | photo_blocks
+    file_blocks = every - text_blocks | photo_blocks
     for det in firing:
         if det.stage is Stage.WHOLE_MESSAGE and det.action is Action.BLOCK:
             allowed = (text_blocks if Scope.TEXT in det.scope else set()) | (
                 file_blocks if Scope.FILES in det.scope else set()
             )
             hit = matcher.detect(det, allowed)
-            if hit:
-                blocked[det.id] = blocked.get(det.id, 0) + len(hit)
+            for rule, n in split_hits(seg, det.id, hit):
+                blocked[rule] = blocked.get(rule, 0) + n
     if blocked:
         return Analysis(message, policy, block_decision(*blocked.items()))
     try:
@@ -98,6 +100,14 @@ def analyze(message: SlackMessage, policy: Policy, *, now: dt.datetime) -> Analy
             rules[rule] = max(rules[rule], 1)
         return Analysis(message, policy, block_decision(*rules.items()))
     return Analysis(message, policy, None, scan, matcher, firing, people)
+
+
+def _photos_to_check(message: SlackMessage, policy: Policy) -> bool:
+    """Images whose text the policy reads: the full path decides (blackout, withheld, not
+    checked)."""
+    return policy.photo_text == "checked" and any(
+        f.mimetype.startswith("image/") for f in message.files
+    )
 
 
 def _uncovered_units(scan: Scan, policy: Policy) -> int:

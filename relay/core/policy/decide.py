@@ -15,6 +15,7 @@ from relay.core.policy.detect import units_hit
 from relay.core.policy.marking import Mark, portion_text
 from relay.core.policy.model import Action, Detector, Partner, Policy, Scope, Stage, Unit
 from relay.core.policy.outbound import OutboundMessage
+from relay.core.policy.photo_units import NOT_CHECKED, photo_outcome, split_hits
 from relay.core.policy.redact import Rebuild, has_substance, rebuild_part
 from relay.core.policy.release import Released, release
 from relay.core.policy.scan import Scan
@@ -41,6 +42,9 @@ def decide(analysis: Analysis, partner: Partner | None) -> Decision:
     for b, block in enumerate(seg.blocks):
         if block.kind == "file":
             file_blocks.add(b)
+        elif block.kind == "photo":  # a photo's text: read by every detector
+            file_blocks.add(b)
+            text_blocks.add(b)
         elif any(i in released.lines for i in block.lines):
             text_blocks.add(b)
     scopes = {
@@ -58,7 +62,8 @@ def decide(analysis: Analysis, partner: Partner | None) -> Decision:
         if not hit:
             continue
         if det.action is Action.BLOCK:
-            blocked[det.id] = blocked.get(det.id, 0) + len(hit)
+            for rule, n in split_hits(seg, det.id, hit):
+                blocked[rule] = blocked.get(rule, 0) + n
             continue
         for u in units_hit(scan, matcher, det, hit):
             if det.unit is Unit.MATCH and seg.blocks[seg.units[u].block].kind == "text":
@@ -109,8 +114,8 @@ def _assemble(
             body_lines.update(range(start, start + len(part.lines)))
     for u, rule in sorted(removed.items()):
         unit = seg.units[u]
-        if seg.blocks[unit.block].kind == "file":
-            continue
+        if seg.blocks[unit.block].kind != "text":
+            continue  # a file's fields and photo text: with the files below
         lines = [i for i, _, _ in unit.spans]
         if not all(i in released.lines for i in lines):
             continue  # above the ceiling or before the tearline: gone already, counted there
@@ -175,12 +180,14 @@ def _assemble(
             title = ""
         if fields[2] is not None:
             alt = ""
-        if (name, title, alt) == (f.name, f.title, f.alt_txt):
-            files.append(f)
+        named = f
+        if (name, title, alt) != (f.name, f.title, f.alt_txt):
+            named = replace(f, name=name, title=title, alt_txt=alt)
+        decided = photo_outcome(named, fi, policy, scan, removed, reasons, trace)
+        files.append(decided)
+        if decided is message.files[fi]:
             kept_files.add(fi)
-        else:
-            files.append(replace(f, name=name, title=title, alt_txt=alt))
-    if not has_substance(out_lines, policy.min_words) and not files:
+    if not has_substance(out_lines, policy.min_words) and all(f.withheld for f in files):
         reasons[Reason.NOTHING_LEFT] += 1
         return Decision(
             action=Action.BLOCK, message=None, reasons=sorted_reasons(reasons), trace=tuple(trace)
@@ -194,7 +201,8 @@ def _assemble(
         target_ts=message.target_ts,
         rich_text=message.from_blocks,
     )
-    action = Action.REDACT if reasons else Action.FORWARD
+    # a photo with no pixels to read is reported (never as clean) but changes nothing
+    action = Action.REDACT if set(reasons) - {NOT_CHECKED} else Action.FORWARD
     return Decision(
         action=action,
         message=out,

@@ -49,7 +49,10 @@ def explain(
     views: list[UnitView] = []
     for u, unit in enumerate(seg.units):
         lines = [i for i, _, _ in unit.spans]
-        if seg.blocks[unit.block].kind == "file":
+        if seg.blocks[unit.block].kind == "photo":
+            fi, k = scan.photo_lines[lines[0]]
+            where = f"file {fi + 1} photo {k + 1}"
+        elif seg.blocks[unit.block].kind == "file":
             k = lines[0] - scan.file_start
             where = f"file {k // 3 + 1} {fields[k % 3]}"
         else:
@@ -66,7 +69,9 @@ def explain(
         elif (
             released is not None
             and lines
-            and not all(i in released for i in lines if i < scan.file_start)
+            and not all(
+                i in released for i in lines if i < scan.file_start and i not in scan.photo_lines
+            )
         ):
             status = "not released"
         elif blocked:

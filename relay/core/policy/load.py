@@ -55,6 +55,8 @@ _TOP_KEYS: Final = {
     "languages",
     "orphan_replies",
     "attribution",
+    "photo_text",
+    "photo_text_unreadable",
 }
 _LANGUAGE: Final = re.compile(r"^[a-z]{2}$")
 
@@ -123,6 +125,17 @@ def load_policy(
     attribution = root.get("attribution", str, base.attribution if base else "officer")
     if attribution not in ("officer", "agency_only"):
         problems.add(root.line_of("attribution"), "attribution must be 'officer' or 'agency_only'")
+    photo_text = root.get("photo_text", str, base.photo_text if base else "checked")
+    if photo_text not in ("checked", "not_checked"):
+        problems.add(root.line_of("photo_text"), "photo_text must be 'checked' or 'not_checked'")
+    unreadable = root.get(
+        "photo_text_unreadable", str, base.photo_text_unreadable if base else "blackout"
+    )
+    if unreadable not in ("blackout", "withhold"):
+        problems.add(
+            root.line_of("photo_text_unreadable"),
+            "photo_text_unreadable must be 'blackout' or 'withhold'",
+        )
     on_source = root.get("on_source_identity", str, base.on_source_identity if base else "strip")
     if on_source not in ("strip", "block"):
         problems.add(
@@ -170,6 +183,8 @@ def load_policy(
         on_source_identity=on_source,
         orphan_replies=orphans or "post",
         attribution=attribution or "officer",
+        photo_text=photo_text or "checked",
+        photo_text_unreadable=unreadable or "blackout",
         languages=frozenset(lang for lang, _ in languages)
         if languages
         else (base.languages if base else frozenset({"en"})),

@@ -139,6 +139,12 @@ class Policy:
     # How partners' posts are signed here: "officer" (agency and officer's name) or
     # "agency_only" (for agencies that do not show other agencies' officers' names).
     attribution: str = "officer"
+    # The text in photos (issue 17): "checked" (read by OCR and judged as the message's own
+    # text; a photo that cannot be read is withheld) or "not_checked" (photos go unread).
+    photo_text: str = "checked"
+    # Words the OCR read with low confidence (handwriting, blur): "blackout" (painted over
+    # like stripped text) or "withhold" (the photo does not leave).
+    photo_text_unreadable: str = "blackout"
 
     @property
     def ref(self) -> str:

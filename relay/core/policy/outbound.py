@@ -43,17 +43,7 @@ class OutboundMessage:
             out["text"] = self.text
             if self.rich_text and self.lines:
                 out["blocks"] = [rich_text_block(self.lines)]
-            out["files"] = [
-                {
-                    "id": f.id,
-                    "name": f.name,
-                    "title": f.title,
-                    "alt_txt": f.alt_txt,
-                    "mimetype": f.mimetype,
-                    "size": f.size,
-                }
-                for f in self.files
-            ]
+            out["files"] = [_file_wire(f) for f in self.files]
         if self.thread_ts is not None:
             out["thread_ts"] = self.thread_ts
         if self.broadcast:
@@ -113,3 +103,19 @@ def rich_text_block(lines: tuple[Line, ...]) -> dict[str, Any]:
         else:
             containers.append({"type": kind, "elements": elements})
     return {"type": "rich_text", "elements": containers}
+
+
+def _file_wire(f: SlackFile) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": f.id,
+        "name": f.name,
+        "title": f.title,
+        "alt_txt": f.alt_txt,
+        "mimetype": f.mimetype,
+        "size": f.size,
+    }
+    if f.blackout:  # how many regions of the photo are blacked out (issue 17)
+        out["blacked_out"] = len(f.blackout)
+    if f.withheld:  # the photo does not leave: why (a code)
+        out["withheld"] = f.withheld
+    return out

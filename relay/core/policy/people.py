@@ -62,7 +62,9 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
     bound = bind_anchors(seg, anchors)  # name -> rule
     units = seg.units
     # Identity around each source unit.
-    text_units = [i for i, u in enumerate(units) if seg.blocks[u.block].kind == "text"]
+    # a photo's lines are read like the message's (issue 17): a source line on a whiteboard
+    # takes the phone number on the line after it
+    text_units = [i for i, u in enumerate(units) if seg.blocks[u.block].kind != "file"]
     position = {u: k for k, u in enumerate(text_units)}
     for u, rule in sorted(source_units.items()):
         k = position.get(u)

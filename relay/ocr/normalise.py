@@ -1,0 +1,140 @@
+"""A photo made ready for the OCR: upright (EXIF orientation), bounded in size, grey, and
+straightened when its lines are tilted; with the way back from the OCR's coordinates to the
+photo's own pixels, where the boxes are blacked out.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from PIL import Image, ImageChops, ImageFilter, ImageOps
+
+from relay.core.photo import Box
+
+__all__ = ["MAX_PIXELS", "Normalised", "normalise", "skew_angle", "upright"]
+
+MAX_PIXELS: Final = 40_000_000  # what the relay decodes at all (as slack/files.py)
+MAX_SIDE: Final = 2400  # longer side the OCR reads; larger photos are scaled down
+MIN_SIDE: Final = 900  # shorter photos are scaled up: small screenshot text reads better
+_ANGLES: Final = tuple(a / 2 for a in range(-24, 25))  # -12..12 degrees, half-degree steps
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """The grey image the OCR reads; ``scale`` and ``angle`` map its boxes back onto the
+    photo as it was given (``size``: upright, after EXIF orientation)."""
+
+    image: Image.Image
+    size: tuple[int, int]
+    scale: float
+    angle: float
+    rotated: tuple[int, int]  # size of the straightened image before scaling
+
+    def to_photo(self, box: Box) -> Box:
+        """``box`` in the OCR's image -> the smallest box that covers it in the photo."""
+        left, top, right, bottom = (v / self.scale for v in box)
+        if not self.angle:
+            corners = [(left, top), (right, bottom)]
+        else:
+            theta = math.radians(self.angle)
+            cx, cy = self.rotated[0] / 2, self.rotated[1] / 2
+            ox, oy = self.size[0] / 2, self.size[1] / 2
+            corners = []
+            for x, y in ((left, top), (right, top), (left, bottom), (right, bottom)):
+                dx, dy = x - cx, y - cy
+                # Pillow's rotate(angle) turns counter-clockwise; undo it
+                corners.append(
+                    (
+                        ox + dx * math.cos(theta) - dy * math.sin(theta),
+                        oy + dx * math.sin(theta) + dy * math.cos(theta),
+                    )
+                )
+        xs = [c[0] for c in corners]
+        ys = [c[1] for c in corners]
+        w, h = self.size
+        return (
+            max(0, math.floor(min(xs))),
+            max(0, math.floor(min(ys))),
+            min(w, math.ceil(max(xs))),
+            min(h, math.ceil(max(ys))),
+        )
+
+
+def upright(data: bytes) -> Image.Image:
+    """The photo in colour, turned as its EXIF orientation says: the frame of the boxes."""
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        return ImageOps.exif_transpose(img).convert("RGB")
+
+
+def normalise(data: bytes) -> tuple[Image.Image, Normalised]:
+    """The photo upright in colour (what is redacted) and its normalised grey view."""
+    photo = upright(data)
+    # grey, and speckles (sensor noise, JPEG dust) smoothed away: the engine's local
+    # threshold reads them as marks otherwise
+    grey = photo.convert("L").filter(ImageFilter.MedianFilter(3))
+    angle = skew_angle(grey)
+    rotated = grey
+    if angle:
+        rotated = grey.rotate(
+            angle, expand=True, fillcolor=_background(grey), resample=Image.Resampling.BICUBIC
+        )
+    scale = 1.0
+    longest = max(rotated.size)
+    if longest > MAX_SIDE:
+        scale = MAX_SIDE / longest
+    elif longest < MIN_SIDE:
+        scale = min(2.0, MIN_SIDE / max(1, longest))
+    view = rotated
+    if scale != 1.0:
+        view = rotated.resize(
+            (max(1, round(rotated.width * scale)), max(1, round(rotated.height * scale))),
+            Image.Resampling.LANCZOS,
+        )
+    return photo, Normalised(
+        image=view, size=photo.size, scale=scale, angle=angle, rotated=rotated.size
+    )
+
+
+def _background(grey: Image.Image) -> int:
+    """The photo's most common grey: what a straightened photo's new corners are filled with."""
+    hist = grey.histogram()
+    return max(range(256), key=hist.__getitem__)
+
+
+def skew_angle(grey: Image.Image) -> float:
+    """The tilt of a photo's lines of text, in degrees (0 when it reads straight): the angle
+    whose rotation makes the row profile of a small binarised copy most uneven (text rows
+    and the gaps between them)."""
+    small = grey.copy()
+    small.thumbnail((360, 360))
+    bg = _background(small)
+    ink = small.point(lambda v: 255 if abs(v - bg) > 48 else 0)
+    # solid regions (a redaction bar, a photo's dark patch) are not lines of text: the
+    # opening keeps only what is thicker than a stroke, and it is taken out
+    solid = ink.filter(ImageFilter.MinFilter(5)).filter(ImageFilter.MaxFilter(5))
+    ink = ImageChops.subtract(ink, solid)
+    if not ink.getbbox():
+        return 0.0
+
+    def score(angle: float) -> float:
+        rows = ink.rotate(angle, expand=True, fillcolor=0).resize(
+            (1, ink.height), Image.Resampling.BILINEAR
+        )
+        values = list(rows.tobytes())  # one grey byte per row
+        mean = sum(values) / len(values)
+        return sum((v - mean) ** 2 for v in values)
+
+    straight = score(0.0)
+    best, best_score = 0.0, straight
+    for angle in _ANGLES:
+        if angle:
+            s = score(angle)
+            if s > best_score:
+                best, best_score = angle, s
+    # a clear improvement only: a straight photo is not turned by noise
+    return best if best_score > straight * 1.15 else 0.0

