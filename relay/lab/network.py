@@ -35,7 +35,7 @@ from relay.flow.queues import QueueTuning
 from relay.lab.emulator import ChannelSpec, Emulator, Timings, UserSpec, WorkspaceSpec
 from relay.lab.faultproxy import FaultProxy
 from relay.lab.pki import Leaf, ThrowawayCA
-from relay.lab.ports import free_port
+from relay.lab.ports import free_ports
 from relay.lab.relayyaml import Delivery, Listen, Slack, throwaway_tls, write_material
 
 __all__ = ["TOPICS", "Agency", "Network", "NetworkOptions", "Node"]
@@ -84,9 +84,6 @@ class NetworkOptions:
     slack_pacing: bool = True
     catch_up_every: float = 0.0  # seconds between catch-ups (events Slack gave up on); 0: off
     timings: Timings = field(default_factory=lambda: Timings(retry_delays=(0.0, 0.1, 0.2)))
-
-
-_free_port = free_port  # below the ephemeral range: see relay.lab.ports
 
 
 def _links(agencies: list[Agency]) -> dict[str, tuple[str, ...]]:
@@ -202,9 +199,11 @@ class Network:
             for o, m in material.items()
         }
         urls = self.urls
-        ports: dict[str, int] = {}
+        # chosen together, so no two agencies draw the same port (each is bound only later)
+        ports = dict(
+            zip((a.ori for a in self.agencies), free_ports(len(self.agencies)), strict=True)
+        )
         for a in self.agencies:
-            ports[a.ori] = _free_port()
             if self.options.proxies:
                 fed = FaultProxy("127.0.0.1", ports[a.ori])
                 await fed.start()

@@ -25,7 +25,7 @@ from relay.core.slack_parse import parse_event
 from relay.federation.tls import client_context
 from relay.flow.inbound import Delivery
 from relay.flow.outbound import Outgoing
-from relay.lab.ports import free_port
+from relay.lab.ports import free_ports
 from relay.lab.relayyaml import Listen, Material, TlsPems, write_material
 from relay.ledger import Ledger
 from relay.metrics import RelayMetrics
@@ -185,9 +185,6 @@ async def publish(
     )
 
 
-_free_port = free_port  # below the ephemeral range: see relay.lab.ports
-
-
 def trustme_tls(ca: trustme.CA, *names: str) -> TlsPems:
     """A leaf from a trustme CA for ``names`` (a host, an IP address), as PEM."""
     cert = ca.issue_cert(*names)
@@ -204,7 +201,8 @@ class Federation:
         self.tmp = tmp
         self.relays: dict[str, Relay] = {}
         self.clock = [NOW]
-        for ori in oris:
+        ports = free_ports(len(oris))  # chosen together: no two relays draw the same port
+        for ori, port in zip(oris, ports, strict=True):
             tls = trustme_tls(self.ca, "127.0.0.1", f"relay-{ori.lower()}.example")
             m = write_material(
                 tmp / ori, ori, f"{ori}#2026-k1", tls, cert="cert.pem", tls_key="key.pem"
@@ -216,7 +214,7 @@ class Federation:
                 material=m,
                 fingerprint=m.fingerprint,
                 dir=m.dir,
-                port=_free_port(),
+                port=port,
             )
 
     def now(self) -> dt.datetime:
