@@ -4,6 +4,7 @@ image, each asserting the partner never receives readable sensitive text."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
@@ -42,7 +43,7 @@ def test_recycling_a_pool_already_shut_down_does_not_raise() -> None:
     try:
         dead = reader._executor()
         dead.shutdown(wait=True)
-        dead._processes = None  # type: ignore[attr-defined]  # as after another timeout
+        setattr(dead, "_processes", None)  # noqa: B010 - as after another timeout
         reader._recycle(dead)  # no AttributeError
         reader._pool = dead  # a second photo in flight still holds the dead pool
         photo = reader.read_now(png(_board()))
@@ -72,12 +73,13 @@ def test_a_cancelled_reading_is_tried_again() -> None:
         real = pool.submit
         calls = []
 
-        def submit(*args: object) -> cf.Future[PhotoText]:
+        def submit(*args: Any) -> cf.Future[PhotoText]:
             calls.append(1)
-            return cancelled if len(calls) == 1 else real(*args)  # type: ignore[arg-type]
+            return cancelled if len(calls) == 1 else real(*args)
 
-        pool.submit = submit  # type: ignore[method-assign]
+        setattr(pool, "submit", submit)  # noqa: B010
         photo = reader.read_now(png(_board()))
-        assert photo.status is not PhotoStatus.READ or "Okafor" in _words(photo)
+        assert len(calls) == 2
+        assert photo.status is PhotoStatus.READ
     finally:
         reader.close(wait=False)
