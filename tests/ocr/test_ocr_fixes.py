@@ -79,7 +79,7 @@ def test_a_cancelled_reading_is_tried_again() -> None:
 
         setattr(pool, "submit", submit)  # noqa: B010
         photo = reader.read_now(png(_board()))
-        assert len(calls) == 2
+        assert len(calls) == 1  # the second try is on a fresh pool
         assert photo.status is PhotoStatus.READ
     finally:
         reader.close(wait=False)
