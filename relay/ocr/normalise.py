@@ -14,7 +14,15 @@ from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from relay.core.photo import Box
 
-__all__ = ["MAX_PIXELS", "Normalised", "normalise", "skew_angle", "upright"]
+__all__ = [
+    "MAX_PIXELS",
+    "Normalised",
+    "Translucent",
+    "normalise",
+    "skew_angle",
+    "translucent",
+    "upright",
+]
 
 MAX_PIXELS: Final = 40_000_000  # what the relay decodes at all (as slack/files.py)
 MAX_SIDE: Final = 2400  # longer side the OCR reads; larger photos are scaled down
@@ -67,8 +75,26 @@ def upright(data: bytes) -> Image.Image:
     """The photo in colour, turned as its EXIF orientation says: the frame of the boxes."""
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     with Image.open(io.BytesIO(data)) as img:
+        if img.width * img.height > MAX_PIXELS:  # Pillow only warns below twice the cap
+            raise ValueError("too many pixels")
         img.load()
+        if translucent(img):
+            raise Translucent
         return ImageOps.exif_transpose(img).convert("RGB")
+
+
+class Translucent(ValueError):
+    """A photo with a transparent part: what shows depends on the ground it is shown on
+    (Slack's light or dark theme), and text can hide in the alpha channel. The relay's own
+    photos are flattened onto white when fetched (slack/files.py); any other is not read."""
+
+
+def translucent(img: Image.Image) -> bool:
+    """``img`` has an alpha channel (or a transparent colour) that is not opaque everywhere."""
+    if "A" not in img.getbands() and "transparency" not in img.info:
+        return False
+    low = img.convert("RGBA").getchannel("A").getextrema()[0]
+    return not isinstance(low, (int, float)) or low < 255
 
 
 def normalise(data: bytes) -> tuple[Image.Image, Normalised]:

@@ -18,7 +18,7 @@ from typing import Any, Final
 from PIL import Image, ImageDraw
 
 from relay.core.photo import Box, PhotoLine, PhotoStatus, PhotoText, line_of
-from relay.ocr.normalise import normalise, upright
+from relay.ocr.normalise import Translucent, normalise, upright
 
 __all__ = ["ENGINE", "blackout", "read_photo", "tessdata_path"]
 
@@ -67,6 +67,8 @@ def read_photo(data: bytes, tessdata: str | None = None) -> PhotoText:
         photo, norm = normalise(data)
     except MemoryError:
         raise
+    except Translucent:
+        return PhotoText(status=PhotoStatus.FAILED, code="transparent_image")
     except Exception:  # noqa: BLE001 - any decoder failure: not a readable image
         return PhotoText(status=PhotoStatus.FAILED, code="unreadable_image")
     try:

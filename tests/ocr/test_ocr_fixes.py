@@ -4,6 +4,7 @@ image, each asserting the partner never receives readable sensitive text."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import io
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from PIL import Image, ImageDraw
 from relay.core.photo import PhotoStatus, PhotoText
 from relay.lab.photos import font, png
 from relay.ocr.reader import OcrSettings, PhotoReader
+from relay.ocr.worker import read_photo
+from relay.slack.files import reencode
 
 SECRET = "CI Maria Okafor 555-0142"
 
@@ -83,3 +86,29 @@ def test_a_cancelled_reading_is_tried_again() -> None:
         assert photo.status is PhotoStatus.READ
     finally:
         reader.close(wait=False)
+
+
+def _alpha_only(rgb: int) -> bytes:
+    """Text only in the alpha channel: every pixel's colour is ``rgb``."""
+    shape = _board(bg=0, ink=255).convert("L")
+    flat = Image.new("L", shape.size, rgb)
+    return png(Image.merge("RGBA", (flat, flat, flat, shape)))
+
+
+@pytest.mark.parametrize("rgb", [0, 255])
+def test_text_only_in_the_alpha_channel_is_read_or_gone(rgb: int) -> None:
+    sent, _ = reencode(_alpha_only(rgb))
+    with Image.open(io.BytesIO(sent)) as img:
+        assert img.mode == "RGB", "what is sent has no alpha: it is what is read"
+    photo = read_photo(sent)
+    assert photo.status is PhotoStatus.READ
+    if rgb == 0:  # black on the white ground: read, so the policy judges it
+        assert "Okafor" in _words(photo)
+    else:  # white on white: nothing a partner could read
+        with Image.open(io.BytesIO(sent)) as img:
+            assert img.convert("L").getextrema() == (255, 255)
+
+
+def test_a_received_transparent_photo_is_not_read() -> None:
+    photo = read_photo(_alpha_only(0))  # bytes as a partner pushed them, not re-encoded
+    assert (photo.status, photo.code) == (PhotoStatus.FAILED, "transparent_image")
