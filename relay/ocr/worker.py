@@ -111,8 +111,11 @@ def read_photo(data: bytes, tessdata: str | None = None) -> PhotoText:
 
 def _painted(grey: Image.Image, box: Box) -> bool:
     """A word read on a region painted black (a redaction bar): what an engine reads there
-    is noise, not text. Across the middle half of its box every row is all dark (the bar)
-    or all light (the ground around it); any text has rows that cross a stroke."""
+    is noise, not text. Across the middle half of its box every row is pure black (the bar:
+    the painter fills 0, and PNG keeps it) or all light (the ground around it); any text has
+    rows that cross a stroke. Dark text on a near-black ground (40 on 0, 45 on 8) is text:
+    its rows are not pure black. (A sender's bars are read by the receiver first time, so
+    this applies to every reading.)"""
     left, top, right, bottom = box
     dx = (right - left) // 4
     region = grey.crop((left + dx, top, right - dx, bottom))
@@ -122,14 +125,15 @@ def _painted(grey: Image.Image, box: Box) -> bool:
     for y in range(region.height):
         row = region.crop((0, y, region.width, y + 1)).tobytes()  # one grey byte a pixel
         low, high = min(row), max(row)
-        if high < _DARK:
+        if high <= _BAR:
             dark_rows += 1
         elif low < _DARK:
             return False  # a row crossing a stroke: text
     return dark_rows > 0
 
 
-_DARK: Final = 48  # grey levels below this are the black of a bar
+_DARK: Final = 48  # grey levels below this cross a stroke (or a bar)
+_BAR: Final = 2  # a row of a bar: every pixel at most this (the painter's 0, exactly)
 
 
 def blackout(data: bytes, boxes: tuple[Box, ...]) -> tuple[bytes, str]:

@@ -59,7 +59,7 @@ def test_recycling_a_pool_already_shut_down_does_not_raise() -> None:
 def test_any_failure_in_the_reader_is_an_unread_photo(monkeypatch: pytest.MonkeyPatch) -> None:
     reader = PhotoReader(OcrSettings(workers=1, budget=30.0))
 
-    def boom(data: bytes, digest: str) -> PhotoText:
+    def boom(*args: object) -> PhotoText:
         raise AttributeError("'NoneType' object has no attribute 'values'")
 
     monkeypatch.setattr(reader, "_read", boom)
@@ -76,9 +76,9 @@ def test_a_cancelled_reading_is_tried_again() -> None:
         real = pool.submit
         calls = []
 
-        def submit(*args: Any) -> cf.Future[PhotoText]:
+        def submit(*args: Any, **kw: Any) -> cf.Future[PhotoText]:
             calls.append(1)
-            return cancelled if len(calls) == 1 else real(*args)
+            return cancelled if len(calls) == 1 else real(*args, **kw)
 
         setattr(pool, "submit", submit)  # noqa: B010
         photo = reader.read_now(png(_board()))
@@ -112,3 +112,10 @@ def test_text_only_in_the_alpha_channel_is_read_or_gone(rgb: int) -> None:
 def test_a_received_transparent_photo_is_not_read() -> None:
     photo = read_photo(_alpha_only(0))  # bytes as a partner pushed them, not re-encoded
     assert (photo.status, photo.code) == (PhotoStatus.FAILED, "transparent_image")
+
+
+@pytest.mark.parametrize(("bg", "ink"), [(0, 40), (8, 45)])
+def test_dark_text_on_near_black_is_read_the_first_time(bg: int, ink: int) -> None:
+    photo = read_photo(png(_board(bg=bg, ink=ink)))
+    assert photo.status is PhotoStatus.READ
+    assert "Okafor" in _words(photo), "read, so the policy judges it (not dropped as a bar)"
