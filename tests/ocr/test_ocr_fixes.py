@@ -4,19 +4,36 @@ image, each asserting the partner never receives readable sensitive text."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import datetime as dt
 import io
+import warnings
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
 
+from relay.core.model import MessageKind, SlackFile, SlackMessage, TextPart
+from relay.core.mrkdwn import parse_mrkdwn
 from relay.core.photo import PhotoStatus, PhotoText
+from relay.core.policy.engine import evaluate_outbound
+from relay.core.policy.load import load_policy
+from relay.core.policy.scan import ocr_letters
 from relay.lab.photos import font, png
+from relay.ocr.normalise import upright
 from relay.ocr.reader import OcrSettings, PhotoReader
 from relay.ocr.worker import read_photo
 from relay.slack.files import reencode
 
 SECRET = "CI Maria Okafor 555-0142"
+ROOT = Path(__file__).resolve().parents[2]
+NOW = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+POLICY = load_policy(
+    (ROOT / "policies" / "baseline.yaml").read_text(encoding="utf-8"),
+    source="baseline.yaml",
+    today=NOW.date(),
+)
 
 
 def _board(
@@ -119,3 +136,60 @@ def test_dark_text_on_near_black_is_read_the_first_time(bg: int, ink: int) -> No
     photo = read_photo(png(_board(bg=bg, ink=ink)))
     assert photo.status is PhotoStatus.READ
     assert "Okafor" in _words(photo), "read, so the policy judges it (not dropped as a bar)"
+
+
+def _judged(photo: PhotoText) -> SlackFile:
+    """The photo's file as it would go to a partner under the baseline policy."""
+    f = SlackFile(
+        id="F1", name="IMG.png", title="", alt_txt="", mimetype="image/png", filetype="", size=1
+    )
+    text = "BOLO: blue Honda Civic seen leaving the Ridge Road lot. Photo attached."
+    message = SlackMessage(
+        kind=MessageKind.POST,
+        subtype="file_share",
+        channel=None,
+        ts=None,
+        target_ts=None,
+        thread_ts=None,
+        broadcast=False,
+        user=None,
+        team=None,
+        bot_id=None,
+        parts=(TextPart(where="text", lines=tuple(parse_mrkdwn(text)), body=True),),
+        files=(replace(f, photo=photo),),
+        from_blocks=False,
+    )
+    decision = evaluate_outbound(message, POLICY, "MA9990200", "bolo", now=NOW)
+    assert decision.message is not None
+    return decision.message.files[0]
+
+
+def test_dotted_ci_read_as_pipe_is_an_informant() -> None:
+    assert ocr_letters("C.|. Maria Okafor") == "C.I. Maria Okafor"
+    assert ocr_letters("C.l. Maria") == "C.I. Maria"
+    photo = read_photo(png(_board(("Blue Honda Civic", "C.I. Maria Okafor 555-0142"))))
+    f = _judged(photo)
+    assert f.withheld or f.blackout, "the source's line does not go as it is"
+
+
+def test_the_pixel_cap_is_width_times_height() -> None:
+    big = io.BytesIO()
+    Image.new("1", (8000, 5001), 1).save(big, "PNG")  # 40.008 Mpx: Pillow only warns
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # as in production
+        with pytest.raises(ValueError, match="not a readable image"):
+            reencode(big.getvalue())
+        with pytest.raises(ValueError, match="pixels"):
+            upright(big.getvalue())
+
+
+def test_exif_orientation_is_applied_when_re_encoded() -> None:
+    stored = _board(size=(900, 300)).rotate(90, expand=True)  # stored sideways
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 degrees clockwise to view
+    raw = io.BytesIO()
+    stored.save(raw, "JPEG", quality=92, exif=exif.tobytes())
+    sent, _ = reencode(raw.getvalue())
+    with Image.open(io.BytesIO(sent)) as img:
+        assert img.size == (900, 300), "sent upright, as it was read"
+        assert not img.getexif()
