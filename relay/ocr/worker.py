@@ -12,13 +12,15 @@ import importlib
 import io
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from PIL import Image, ImageDraw
 
 from relay.core.photo import Box, PhotoLine, PhotoStatus, PhotoText, line_of
-from relay.ocr.normalise import Translucent, normalise, upright
+from relay.ocr.normalise import Translucent, normalise, tiles, upright
 
 __all__ = ["ENGINE", "blackout", "read_photo", "tessdata_path"]
 
@@ -79,25 +81,21 @@ def read_photo(data: bytes, tessdata: str | None = None) -> PhotoText:
     lines: list[PhotoLine] = []
     grey = photo.convert("L")
     try:
-        api.SetImage(norm.image)
-        api.Recognize()
-        level_word, level_line = tesserocr.RIL.WORD, tesserocr.RIL.TEXTLINE
-        current: list[tuple[str, Box, int]] = []
-        it = api.GetIterator()
-        while it is not None:
-            if not it.Empty(level_word):
-                text = it.GetUTF8Text(level_word)
-                box = it.BoundingBox(level_word)
-                if text and box is not None and not _painted(grey, norm.to_photo(box)):
-                    if it.IsAtBeginningOf(level_line) and current:
-                        lines.append(line_of(current))
-                        current = []
-                    conf = round(it.Confidence(level_word))
-                    current.append((text, norm.to_photo(box), conf))
-            if not it.Next(level_word):
-                break
-        if current:
-            lines.append(line_of(current))
+        lines += _lines(api, tesserocr, norm.image, grey, norm.to_photo)
+        if norm.full is not None:
+            # a large photo: read again at full resolution, a tile at a time (what the
+            # scaled view shrank below the engine's reach); words read twice are judged twice
+            whole = replace(norm, scale=1.0)
+            for tile in tiles(norm.full.size):
+                part = norm.full.crop(tile)
+                low, high = cast("tuple[int, int]", part.getextrema())  # grey: one band
+                if high - low < _BLANK:
+                    continue
+
+                def back(box: Box, x: int = tile[0], y: int = tile[1]) -> Box:
+                    return whole.to_photo((box[0] + x, box[1] + y, box[2] + x, box[3] + y))
+
+                lines += _lines(api, tesserocr, part, grey, back)
     except RuntimeError:
         return PhotoText(status=PhotoStatus.FAILED, code="ocr_error")
     finally:
@@ -107,6 +105,40 @@ def read_photo(data: bytes, tessdata: str | None = None) -> PhotoText:
         lines=tuple(line for line in lines if line.words),
         size=photo.size,
     )
+
+
+def _lines(
+    api: Any,
+    tesserocr: Any,
+    image: Image.Image,
+    grey: Image.Image,
+    to_photo: Callable[[Box], Box],
+) -> list[PhotoLine]:
+    """The lines Tesseract reads in ``image``, their boxes mapped by ``to_photo``."""
+    lines: list[PhotoLine] = []
+    api.SetImage(image)
+    api.Recognize()
+    level_word, level_line = tesserocr.RIL.WORD, tesserocr.RIL.TEXTLINE
+    current: list[tuple[str, Box, int]] = []
+    it = api.GetIterator()
+    while it is not None:
+        if not it.Empty(level_word):
+            text = it.GetUTF8Text(level_word)
+            box = it.BoundingBox(level_word)
+            if text and box is not None and not _painted(grey, to_photo(box)):
+                if it.IsAtBeginningOf(level_line) and current:
+                    lines.append(line_of(current))
+                    current = []
+                conf = round(it.Confidence(level_word))
+                current.append((text, to_photo(box), conf))
+        if not it.Next(level_word):
+            break
+    if current:
+        lines.append(line_of(current))
+    return lines
+
+
+_BLANK: Final = 24  # a tile whose greys span less than this holds no text
 
 
 def _painted(grey: Image.Image, box: Box) -> bool:

@@ -193,3 +193,25 @@ def test_exif_orientation_is_applied_when_re_encoded() -> None:
     with Image.open(io.BytesIO(sent)) as img:
         assert img.size == (900, 300), "sent upright, as it was read"
         assert not img.getexif()
+
+
+@pytest.mark.parametrize("px", [11, 13])
+def test_small_screenshot_text_is_not_erased_by_the_median(px: int) -> None:
+    shot = _board(
+        ("RMS Incident 26-00412", "Vehicle: grey Ford F-150", SECRET),
+        size=(1280, 720),
+        px=px,
+        bg=255,
+    )
+    photo = read_photo(png(shot))
+    f = _judged(photo)
+    assert f.withheld or f.blackout, "the source's line does not go as it is"
+    assert "Okafor" in _words(photo) or f.withheld
+
+
+def test_small_text_on_a_large_screenshot_is_read_in_tiles() -> None:
+    shot = _board(("Blue Honda Civic", SECRET), size=(3840, 2160), px=12, bg=255, at=(2000, 1200))
+    photo = read_photo(png(shot))
+    f = _judged(photo)
+    assert f.withheld or f.blackout, "the source's line does not go as it is"
+    assert f.withheld or any(b[0] >= 1900 and b[1] >= 1150 for b in f.blackout)
