@@ -20,7 +20,8 @@ from typing import Any, Final, cast
 from PIL import Image, ImageDraw
 
 from relay.core.photo import Box, PhotoLine, PhotoStatus, PhotoText, line_of
-from relay.ocr.normalise import Translucent, normalise, tiles, upright
+from relay.ocr.ink import unexplained
+from relay.ocr.normalise import Normalised, Translucent, normalise, tiles, upright
 
 __all__ = ["ENGINE", "blackout", "read_photo", "tessdata_path"]
 
@@ -96,10 +97,16 @@ def read_photo(data: bytes, tessdata: str | None = None) -> PhotoText:
                     return whole.to_photo((box[0] + x, box[1] + y, box[2] + x, box[3] + y))
 
                 lines += _lines(api, tesserocr, part, grey, back)
+        lines += _doubtful(api, tesserocr, norm, grey, lines)
     except RuntimeError:
         return PhotoText(status=PhotoStatus.FAILED, code="ocr_error")
     finally:
         api.Clear()
+    rest = unexplained(grey, [w.box for line in lines for w in line.words])
+    if rest is not None:
+        # strokes still unexplained: text the engine cannot read. A word of confidence 0
+        # over them: the policy blacks it out or withholds the photo (photo_text.unreadable)
+        lines.append(line_of([(UNREAD_MARK, rest, 0)]))
     return PhotoText(
         status=PhotoStatus.READ,
         lines=tuple(line for line in lines if line.words),
@@ -138,6 +145,62 @@ def _lines(
     return lines
 
 
+def _doubtful(
+    api: Any, tesserocr: Any, norm: Normalised, grey: Image.Image, lines: list[PhotoLine]
+) -> list[PhotoLine]:
+    """More readings of a photo read with doubt (low mean confidence, or strokes outside
+    the words read): sparse text, and turned a quarter, a half and three quarters (text
+    sideways or upside down reads as middling-confidence garbage). The reading that is
+    clearly surer than the first is added; its boxes mapped back."""
+    words = [w for line in lines for w in line.words]
+    mean = sum(w.conf for w in words) / len(words) if words else 0.0
+    boxes = [w.box for w in words]
+    if mean >= _SURE and unexplained(grey, boxes) is None:
+        return []
+    view = norm.image
+    w, h = view.size
+    turns: list[tuple[Image.Image, Callable[[Box], Box], int]] = [
+        (view, lambda b: b, tesserocr.PSM.SPARSE_TEXT),
+        (
+            view.transpose(Image.Transpose.ROTATE_90),
+            lambda b: (w - b[3], b[0], w - b[1], b[2]),
+            tesserocr.PSM.AUTO,
+        ),
+        (
+            view.transpose(Image.Transpose.ROTATE_180),
+            lambda b: (w - b[2], h - b[3], w - b[0], h - b[1]),
+            tesserocr.PSM.AUTO,
+        ),
+        (
+            view.transpose(Image.Transpose.ROTATE_270),
+            lambda b: (b[1], h - b[2], b[3], h - b[0]),
+            tesserocr.PSM.AUTO,
+        ),
+    ]
+    best: list[PhotoLine] = []
+    best_mean = mean
+    for image, back, psm in turns:
+
+        def to_photo(b: Box, back: Callable[[Box], Box] = back) -> Box:
+            return norm.to_photo(back(b))
+
+        api.SetPageSegMode(psm)
+        api.SetVariable("user_defined_dpi", "300")  # not a guess from the image's metadata
+        try:
+            got = _lines(api, tesserocr, image, grey, to_photo)
+        finally:
+            api.SetPageSegMode(tesserocr.PSM.AUTO)
+            api.SetVariable("user_defined_dpi", "0")
+        found = [x.conf for line in got for x in line.words]
+        m = sum(found) / len(found) if found else 0.0
+        if found and m > best_mean + _GAIN:
+            best, best_mean = got, m
+    return best
+
+
+_SURE: Final = 75  # a first reading with a mean confidence below this is read again
+_GAIN: Final = 15  # a reading this much surer (mean confidence) than the first is added
+UNREAD_MARK: Final = "\u2592"  # the "word" over strokes no reading explained
 _BLANK: Final = 24  # a tile whose greys span less than this holds no text
 
 

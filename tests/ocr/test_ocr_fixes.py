@@ -21,9 +21,10 @@ from relay.core.policy.engine import evaluate_outbound
 from relay.core.policy.load import load_policy
 from relay.core.policy.scan import ocr_letters
 from relay.lab.photos import font, png
+from relay.ocr.ink import unexplained
 from relay.ocr.normalise import upright
 from relay.ocr.reader import OcrSettings, PhotoReader
-from relay.ocr.worker import read_photo
+from relay.ocr.worker import blackout, read_photo
 from relay.slack.files import reencode
 
 SECRET = "CI Maria Okafor 555-0142"
@@ -215,3 +216,23 @@ def test_small_text_on_a_large_screenshot_is_read_in_tiles() -> None:
     f = _judged(photo)
     assert f.withheld or f.blackout, "the source's line does not go as it is"
     assert f.withheld or any(b[0] >= 1900 and b[1] >= 1150 for b in f.blackout)
+
+
+@pytest.mark.parametrize("turn", [90, 180])
+def test_text_turned_sideways_or_upside_down_is_not_passed_as_clean(turn: int) -> None:
+    board = _board()
+    photo = read_photo(png(board.rotate(turn, expand=True)))
+    f = _judged(photo)
+    assert f.withheld or f.blackout, "the source's line does not go as it is"
+    if f.blackout:  # the secret's line is covered: redact and read again at that turn
+        painted, _ = blackout(png(board.rotate(turn, expand=True)), f.blackout)
+        with Image.open(io.BytesIO(painted)) as img:
+            upright_again = img.rotate(-turn, expand=True)
+        assert "Okafor" not in _words(read_photo(png(upright_again)))
+
+
+def test_strokes_no_reading_explains_are_unreadable() -> None:
+    grey = _board(("Blue Honda Civic", SECRET)).convert("L")
+    assert unexplained(grey, []) is not None, "strokes outside any word"
+    assert unexplained(grey, [(0, 0, *grey.size)]) is None, "all explained"
+    assert unexplained(_board(()).convert("L"), []) is None, "a blank board"
