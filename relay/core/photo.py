@@ -58,8 +58,8 @@ class PhotoStatus(StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PhotoText:
     """What the OCR read in one photo. ``code`` for a failure: ``ocr_timeout``,
-    ``ocr_error``, ``ocr_unavailable``, ``unreadable_image``. ``size``: the photo's pixel
-    size, the frame the boxes are in."""
+    ``ocr_error``, ``ocr_unavailable``, ``unreadable_image``, ``transparent_image``.
+    ``size``: the photo's pixel size, the frame the boxes are in."""
 
     status: PhotoStatus
     lines: tuple[PhotoLine, ...] = ()

@@ -14,10 +14,22 @@ from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from relay.core.photo import Box
 
-__all__ = ["MAX_PIXELS", "Normalised", "normalise", "skew_angle", "upright"]
+__all__ = [
+    "MAX_PIXELS",
+    "Normalised",
+    "Translucent",
+    "flat",
+    "normalise",
+    "skew_angle",
+    "tiles",
+    "translucent",
+    "upright",
+]
 
 MAX_PIXELS: Final = 40_000_000  # what the relay decodes at all (as slack/files.py)
 MAX_SIDE: Final = 2400  # longer side the OCR reads; larger photos are scaled down
+TILE: Final = 1600  # a large photo's full-resolution tiles (see tiles)
+OVERLAP: Final = 240  # text up to this high is whole in one tile or the next
 MIN_SIDE: Final = 900  # shorter photos are scaled up: small screenshot text reads better
 _ANGLES: Final = tuple(a / 2 for a in range(-24, 25))  # -12..12 degrees, half-degree steps
 
@@ -32,6 +44,7 @@ class Normalised:
     scale: float
     angle: float
     rotated: tuple[int, int]  # size of the straightened image before scaling
+    full: Image.Image | None = None  # straightened, unscaled: a large photo's tiles
 
     def to_photo(self, box: Box) -> Box:
         """``box`` in the OCR's image -> the smallest box that covers it in the photo."""
@@ -67,8 +80,26 @@ def upright(data: bytes) -> Image.Image:
     """The photo in colour, turned as its EXIF orientation says: the frame of the boxes."""
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     with Image.open(io.BytesIO(data)) as img:
+        if img.width * img.height > MAX_PIXELS:  # Pillow only warns below twice the cap
+            raise ValueError("too many pixels")
         img.load()
+        if translucent(img):
+            raise Translucent
         return ImageOps.exif_transpose(img).convert("RGB")
+
+
+class Translucent(ValueError):
+    """A photo with a transparent part: what shows depends on the ground it is shown on
+    (Slack's light or dark theme), and text can hide in the alpha channel. The relay's own
+    photos are flattened onto white when fetched (slack/files.py); any other is not read."""
+
+
+def translucent(img: Image.Image) -> bool:
+    """``img`` has an alpha channel (or a transparent colour) that is not opaque everywhere."""
+    if "A" not in img.getbands() and "transparency" not in img.info:
+        return False
+    low = img.convert("RGBA").getchannel("A").getextrema()[0]
+    return not isinstance(low, (int, float)) or low < 255
 
 
 def normalise(data: bytes) -> tuple[Image.Image, Normalised]:
@@ -76,7 +107,12 @@ def normalise(data: bytes) -> tuple[Image.Image, Normalised]:
     photo = upright(data)
     # grey, and speckles (sensor noise, JPEG dust) smoothed away: the engine's local
     # threshold reads them as marks otherwise
-    grey = photo.convert("L").filter(ImageFilter.MedianFilter(3))
+    # threshold reads them as marks otherwise. Not on a flat ground (a screenshot) whose
+    # strokes it erases (the 1-px strokes of 11-13 px text): there is no noise to smooth
+    grey = photo.convert("L")
+    smooth = grey.filter(ImageFilter.MedianFilter(3))
+    if not flat(grey) or _ink(smooth) >= _ink(grey) * 0.9:
+        grey = smooth
     angle = skew_angle(grey)
     rotated = grey
     if angle:
@@ -96,8 +132,40 @@ def normalise(data: bytes) -> tuple[Image.Image, Normalised]:
             Image.Resampling.LANCZOS,
         )
     return photo, Normalised(
-        image=view, size=photo.size, scale=scale, angle=angle, rotated=rotated.size
+        image=view,
+        size=photo.size,
+        scale=scale,
+        angle=angle,
+        rotated=rotated.size,
+        full=rotated if scale < 1.0 else None,
     )
+
+
+def flat(grey: Image.Image) -> bool:
+    """A screenshot-like image: a third of its pixels or more are one exact grey (a
+    camera's noise spreads even a white wall over many levels)."""
+    hist = grey.histogram()
+    return max(hist) * 3 >= grey.width * grey.height
+
+
+def _ink(grey: Image.Image) -> int:
+    """Pixels far from the most common grey: strokes, marks."""
+    hist = grey.histogram()
+    bg = max(range(256), key=hist.__getitem__)
+    return sum(n for v, n in enumerate(hist) if abs(v - bg) > 48)
+
+
+def tiles(size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Boxes of at most ``TILE`` px a side, overlapping by ``OVERLAP``, covering ``size``:
+    a large photo is also read at full resolution, a tile at a time, so small text is not
+    shrunk below what the engine reads."""
+    w, h = size
+    step = TILE - OVERLAP
+
+    def starts(n: int) -> list[int]:
+        return list(range(0, max(1, n - OVERLAP), step))
+
+    return [(x, y, min(w, x + TILE), min(h, y + TILE)) for y in starts(h) for x in starts(w)]
 
 
 def _background(grey: Image.Image) -> int:

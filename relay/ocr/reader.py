@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import importlib.util
 import multiprocessing
@@ -85,9 +86,17 @@ class PhotoReader:
         with self._lock:
             if self._pool is pool:
                 self._pool = None
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        # a pool another photo's timeout already shut down has ``_processes`` None: nothing
+        # here may raise into the reading of a photo (the caller fails closed instead)
+        try:
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+        except Exception:  # noqa: BLE001 - a private attribute: best effort
+            procs = []
+        for proc in procs:
+            with contextlib.suppress(Exception):  # already gone
+                proc.kill()
+        with contextlib.suppress(Exception):  # already shut down
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _cached(self, digest: str) -> PhotoText | None:
         with self._lock:
@@ -116,14 +125,22 @@ class PhotoReader:
             self.observe("cached", None)
             return hit
         started = time.monotonic()
-        result = self._read(data, digest)
+        try:
+            result = self._read(data, digest)
+        except Exception as exc:  # noqa: BLE001 - any failure: the photo is not read (withheld)
+            log.warning("ocr_error", sha256=digest[:16], error=type(exc).__name__)
+            result = PhotoText(status=PhotoStatus.FAILED, code="ocr_error")
         self.observe(result.code or "read", time.monotonic() - started)
         return result
 
     def _read(self, data: bytes, digest: str) -> PhotoText:
         for _attempt in range(2):
             pool = self._executor()
-            future = pool.submit(read_photo, data, self.settings.tessdata)
+            try:
+                future = pool.submit(read_photo, data, self.settings.tessdata)
+            except (RuntimeError, cf.process.BrokenProcessPool):
+                self._recycle(pool)  # shut down by another photo's timeout: a fresh pool
+                continue
             try:
                 result = future.result(timeout=self.settings.budget)
             except cf.TimeoutError:
@@ -131,7 +148,7 @@ class PhotoReader:
                 log.warning("ocr_timeout", sha256=digest[:16], budget=self.settings.budget)
                 self._recycle(pool)
                 return PhotoText(status=PhotoStatus.FAILED, code="ocr_timeout")
-            except cf.process.BrokenProcessPool:
+            except (cf.process.BrokenProcessPool, cf.CancelledError):
                 self._recycle(pool)  # another photo's timeout killed it: once more
                 continue
             except Exception as exc:  # noqa: BLE001 - any engine failure withholds the photo

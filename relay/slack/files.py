@@ -19,7 +19,7 @@ from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
 import aiohttp
-from PIL import Image
+from PIL import Image, ImageOps
 
 from relay.core.envelope import FileRef
 from relay.core.model import SlackFile
@@ -27,7 +27,7 @@ from relay.errors import DeliveryError
 from relay.flow.wire import Prepared
 from relay.slack.web import SlackCaller
 
-__all__ = ["Fetched", "FileFetcher", "PhotoRetry", "reencode"]
+__all__ = ["Fetched", "FileFetcher", "PhotoRetry", "flatten", "reencode"]
 
 MAX_IMAGE_BYTES: Final = 10 << 20
 MAX_PIXELS: Final = 40_000_000
@@ -39,6 +39,16 @@ _FORMATS: Final = {
 }
 
 
+def flatten(img: Image.Image) -> Image.Image:
+    """``img`` in RGB; a transparent one composited onto white first."""
+    if "A" in img.getbands() or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        ground = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        ground.alpha_composite(rgba)
+        return ground.convert("RGB")
+    return img.convert("RGB")
+
+
 def reencode(data: bytes) -> tuple[bytes, str]:
     """Pixels only, in a new file: JPEG stays JPEG, everything else becomes PNG."""
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -47,9 +57,13 @@ def reencode(data: bytes) -> tuple[bytes, str]:
             fmt = img.format or ""
             if fmt not in _FORMATS:
                 raise ValueError("not an allowed image format")
+            if img.width * img.height > MAX_PIXELS:  # Pillow only warns below twice the cap
+                raise ValueError("too many pixels")
             img.load()
-            mode = "RGB" if fmt == "JPEG" else ("RGBA" if "A" in img.getbands() else "RGB")
-            pixels = img.convert(mode)
+            # what is sent is what the OCR reads: turned as the EXIF says (the EXIF is not
+            # kept), and a transparent image flattened onto white (text only in the alpha
+            # channel is then text in the pixels, or gone)
+            pixels = flatten(ImageOps.exif_transpose(img))
             clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
     except MemoryError:
         raise

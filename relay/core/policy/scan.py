@@ -99,9 +99,9 @@ def scan_message(message: SlackMessage, *, photos: bool = True) -> Scan:
 
 
 _FILENAME_SEPARATORS: Final = str.maketrans({"_": " ", ".": " ", "-": " "})
-# What an OCR engine misreads in short capitals: "CI" read as "Cl" (a lower-case L).
-# Same length, so the photo's character offsets still name its words.
-_OCR_I: Final = re.compile(r"\b(C|CR|SO)[l|](?=\b|[-#.\d])|\b[l|](C)\b")
+# What an OCR engine misreads in short capitals: "CI" read as "Cl" (a lower-case L), "C.I."
+# as "C.|.". Same length, so the photo's character offsets still name its words.
+_OCR_I: Final = re.compile(r"\b(C\.|C|CR|SO)[l|](?=\b|$|\s|[-#.\d])|\b[l|](C)\b")
 
 
 def ocr_letters(text: str) -> str:
