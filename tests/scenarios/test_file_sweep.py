@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from relay.commands.demo import photo
-from relay.lab.network import Agency, Network
+from relay.lab.network import Network
+from tests.scenarios.pair import havenport_and_millbrook
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "policies" / "examples"
 CT, MA = "CT9990100", "MA9990200"
 OFFICER = "U0OKAFOR01"
 BOLO = "BOLO: armed robbery at the Sunoco on Whitney Ave. Suspect in a grey hoodie."
@@ -21,17 +20,7 @@ BOLO = "BOLO: armed robbery at the Sunoco on Whitney Ave. Suspect in a grey hood
 
 @pytest.fixture
 async def net(tmp_path: Path) -> AsyncIterator[Network]:
-    agencies = [
-        Agency(
-            CT,
-            "Havenport PD",
-            "T0HAVENPT1",
-            EXAMPLES / "ct9990100-havenport.yaml",
-            officers=((OFFICER, "Det. Sgt. R. Okafor"),),
-        ),
-        Agency(MA, "Millbrook PD", "T0MILLBRK1", EXAMPLES / "ma9990200-millbrook.yaml"),
-    ]
-    async with Network(tmp_path, agencies) as network:
+    async with Network(tmp_path, havenport_and_millbrook(OFFICER)) as network:
         yield network
 
 

@@ -14,6 +14,7 @@ from prometheus_client import generate_latest
 from relay.lab.network import Agency, Network
 from relay.lab.photos import drawn_photos, png
 from relay.ocr import PhotoReader
+from tests.scenarios.pair import havenport_and_millbrook
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "policies" / "examples"
@@ -25,17 +26,7 @@ PHOTOS = {p.name: p for p in drawn_photos()}
 
 @pytest.fixture
 async def net(tmp_path: Path) -> AsyncIterator[Network]:
-    agencies = [
-        Agency(
-            CT,
-            "Havenport PD",
-            "T0HAVENPT1",
-            EXAMPLES / "ct9990100-havenport.yaml",
-            officers=((OFFICER, "Det. Sgt. R. Okafor"),),
-        ),
-        Agency(MA, "Millbrook PD", "T0MILLBRK1", EXAMPLES / "ma9990200-millbrook.yaml"),
-    ]
-    async with Network(tmp_path, agencies) as network:
+    async with Network(tmp_path, havenport_and_millbrook(OFFICER)) as network:
         yield network
 
 
@@ -100,17 +91,7 @@ async def test_without_the_ocr_engine_the_photo_is_withheld_and_said(
     the partner sees the text and a line saying a photo was withheld, the author a note
     naming the rule. The only test that runs without the engine, on purpose."""
     monkeypatch.setattr("relay.ocr.reader.tessdata_path", lambda configured=None: None)
-    agencies = [
-        Agency(
-            CT,
-            "Havenport PD",
-            "T0HAVENPT1",
-            EXAMPLES / "ct9990100-havenport.yaml",
-            officers=((OFFICER, "Det. Sgt. R. Okafor"),),
-        ),
-        Agency(MA, "Millbrook PD", "T0MILLBRK1", EXAMPLES / "ma9990200-millbrook.yaml"),
-    ]
-    async with Network(tmp_path, agencies) as net:
+    async with Network(tmp_path, havenport_and_millbrook(OFFICER)) as net:
         plate = PHOTOS["plate.png"]
         net.post(CT, "bolo", OFFICER, BOLO, files=[("IMG_0414.png", png(plate.image), "", "")])
         await net.settle(CT, 1)
