@@ -182,11 +182,13 @@ class Emulator(Waits, InteractionDriver):
         status: int = 200,
         times: int = 1,
         retry_after: int = 1,
+        team: str | None = None,
     ) -> None:
-        """Force the next ``times`` calls of ``method``: an error body, a 5xx, or (status 429)
-        ``ratelimited`` with ``Retry-After``."""
+        """Force the next ``times`` calls of ``method`` (made with workspace ``team``'s tokens,
+        if given; else by anyone): an error body, a 5xx, or (status 429) ``ratelimited`` with
+        ``Retry-After``."""
         fault = Fault(error=error, status=status, retry_after=retry_after)
-        self.state.faults.fail_next(method, fault, times)
+        self.state.faults.fail_next(method, fault, times, team)
 
     def set_rate_limit(self, method: str, limit: Limit | None) -> None:
         self.state.limiter.configure(method, limit)

@@ -101,17 +101,20 @@ class Fault:
 
 
 class FaultInjector:
-    """Queues of forced answers per method, consumed one call at a time."""
+    """Queues of forced answers per method (and, where given, per workspace: only calls made
+    with that workspace's tokens take them), consumed one call at a time."""
 
     def __init__(self) -> None:
-        self._queues: dict[str, deque[Fault]] = {}
+        self._queues: dict[tuple[str, str | None], deque[Fault]] = {}
 
-    def fail_next(self, method: str, fault: Fault, times: int = 1) -> None:
-        self._queues.setdefault(method, deque()).extend([fault] * times)
+    def fail_next(
+        self, method: str, fault: Fault, times: int = 1, team: str | None = None
+    ) -> None:
+        self._queues.setdefault((method, team), deque()).extend([fault] * times)
 
-    def take(self, method: str) -> Fault | None:
-        queue = self._queues.get(method)
+    def take(self, method: str, team: str | None = None) -> Fault | None:
+        queue = self._queues.get((method, team))
         return queue.popleft() if queue else None
 
-    def pending(self, method: str) -> int:
-        return len(self._queues.get(method, ()))
+    def pending(self, method: str, team: str | None = None) -> int:
+        return len(self._queues.get((method, team), ()))

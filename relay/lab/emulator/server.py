@@ -11,6 +11,7 @@ from aiohttp import web
 
 from relay.lab.emulator.call import Call, Method
 from relay.lab.emulator.errors import SlackError, missing_scope, ratelimited
+from relay.lab.emulator.limits import Fault
 from relay.lab.emulator.model import Json, Token
 from relay.lab.emulator.request import read_request
 from relay.lab.emulator.state import CallRecord, EmulatorState
@@ -47,16 +48,21 @@ def _authenticate(state: EmulatorState, raw: str | None, method: Method) -> Toke
     return token
 
 
+def _forced(fault: Fault | None) -> None:
+    if fault is None:
+        return
+    if fault.status == 429:
+        raise ratelimited(fault.retry_after)
+    raise SlackError(fault.error, status=fault.status)
+
+
 async def _dispatch(
     state: EmulatorState, request: web.Request, name: str, method: Method
 ) -> tuple[Json, Token]:
-    fault = state.faults.take(name)
-    if fault is not None:
-        if fault.status == 429:
-            raise ratelimited(fault.retry_after)
-        raise SlackError(fault.error, status=fault.status)
+    _forced(state.faults.take(name))
     api = await read_request(request, json_body=method.json)
     token = _authenticate(state, api.token, method)
+    _forced(state.faults.take(name, token.team_id))
     retry_after = state.limiter.check(token.team_id, name, api.args.text("channel"))
     if retry_after is not None:
         raise ratelimited(retry_after)
