@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import statistics
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -137,6 +139,7 @@ async def run_soak(
     rate: float,
     seed: int,
     timeout: float,  # noqa: ASYNC109
+    keep: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """The result line, and the faults injected."""
     from relay.commands.chaos_views import Paths, compare, expect
@@ -148,8 +151,8 @@ async def run_soak(
     tally, samples = Tally(), list[Sample]()
     every = max(1.0, min(5.0, seconds / 60))
     gap = (max(1.0, seconds / 120), max(2.0, seconds / 40))  # 5 to 15 s in 10 minutes
-    with tempfile.TemporaryDirectory(prefix="relay-soak-") as tmp:
-        async with ProcessNetwork(Path(tmp), agencies(), lab_options()) as net:
+    with _home(keep) as tmp:
+        async with ProcessNetwork(tmp, agencies(), lab_options()) as net:
             loosen_limits(net)
             traffic = Traffic(net, officers_rng)
             before = {o: p.fds() for o, p in net.procs.items()}
@@ -211,6 +214,11 @@ async def run_soak(
         "growth_pct": growth,
         "hop_latency_ms": latency,
     }
+    missing = Counter(  # which routes lost copies: origin ORI -> workspace ORI, no text
+        f"lost_{items[e].origin}_to_{ws}"
+        for (ws, e) in expected
+        if not seen[(ws, e)] and e in items
+    )
     twice = Counter(
         f"duplicate_{'reply' if items[e].root else 'bolo'}_in_{ws}"
         for (ws, e), c in seen.items()
@@ -219,7 +227,19 @@ async def run_soak(
     )
     return result, dict(sorted(tally.faults.items())) | {
         f"mismatched_{k}": v for k, v in sorted(differing.items()) if v
-    } | dict(sorted(twice.items()))
+    } | dict(sorted(twice.items())) | dict(sorted(missing.items()))
+
+
+@contextlib.contextmanager
+def _home(keep: Path | None) -> Iterator[Path]:
+    """Where the relays live: ``keep`` (kept after the run: each relay's relay.yaml, store and
+    relay.log), else a temporary directory."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="relay-soak-") as tmp:
+        yield Path(tmp)
 
 
 def _soak(args: argparse.Namespace) -> int:
@@ -227,9 +247,18 @@ def _soak(args: argparse.Namespace) -> int:
     if not 3 <= seconds <= 24 * 3600 or args.rate <= 0:
         print("relay bench soak: the run must be 3 s to 24 h, --rate above 0", file=sys.stderr)
         return 2
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        print(f"relay bench soak: --keep {args.keep}: not an empty directory", file=sys.stderr)
+        return 2
     try:
         result, faults = asyncio.run(
-            run_soak(seconds=seconds, rate=args.rate, seed=args.seed, timeout=args.timeout)
+            run_soak(
+                seconds=seconds,
+                rate=args.rate,
+                seed=args.seed,
+                timeout=args.timeout,
+                keep=args.keep,
+            )
         )
     except RuntimeError as exc:  # a relay that did not start: our own words, its exit code
         print(f"relay bench soak: failed: {exc}", file=sys.stderr)
@@ -237,7 +266,9 @@ def _soak(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
         print(f"relay bench soak: failed: {type(exc).__name__}", file=sys.stderr)
         return 1
-    injected = {k: v for k, v in faults.items() if not k.startswith(("mismatched_", "dup"))}
+    injected = {
+        k: v for k, v in faults.items() if not k.startswith(("mismatched_", "dup", "lost_"))
+    }
     print(f"relay bench soak: faults injected: {json.dumps(injected)}", file=sys.stderr)
     if differing := {k: v for k, v in faults.items() if k not in injected}:  # kinds, no text
         print(f"relay bench soak: differences by kind: {json.dumps(differing)}", file=sys.stderr)
@@ -257,4 +288,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--rate", type=float, default=50.0, help="officers' messages a second")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to settle")
+    p.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the relays' homes (relay.yaml, store, relay.log) in DIR, new or empty",
+    )
     p.set_defaults(func=_soak)
