@@ -161,11 +161,18 @@ class DeliveryError(RelayError):
     http_status = 502
 
     def __init__(
-        self, message: str, *, code: str, retryable: bool, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        code: str,
+        retryable: bool,
+        retry_after: float | None = None,
+        cause: str | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.cause = cause  # the library's exception class behind it (a name, never its text)
 
 
 class TransactionsUnsupported(DeliveryError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,9 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # A crash below Python (a segfault or abort in a C extension) still leaves the threads'
+    # Python stacks on stderr: file and function names, never data.
+    faulthandler.enable()
     try:
         config = read_config(args.config, refuse_examples=True)
         from relay.app import run_forever

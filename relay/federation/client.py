@@ -277,15 +277,21 @@ async def _mapped(partner: str) -> AsyncIterator[None]:
         yield
     except DeliveryError:
         raise
-    except (aiohttp.ClientSSLError, ssl.SSLError):
+    except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
         raise DeliveryError(
-            f"TLS with partner {partner} failed", code=Reason.TLS_FAILED, retryable=True
+            f"TLS with partner {partner} failed",
+            code=Reason.TLS_FAILED,
+            retryable=True,
+            cause=type(exc).__name__,
         ) from None
     except (TimeoutError, aiohttp.ClientError, OSError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and not connect_race(exc):
             raise
         raise DeliveryError(
-            f"partner {partner} unreachable", code=Reason.UNREACHABLE, retryable=True
+            f"partner {partner} unreachable",
+            code=Reason.UNREACHABLE,
+            retryable=True,
+            cause=type(exc).__name__,
         ) from None
 
 

@@ -303,7 +303,7 @@ class Dispatcher:
             envelope=item.envelope_id,
             attempt=item.attempts,
             reason=reason,
-            exc_type=None if error else type(exc).__name__,
+            exc_type=error.cause if error else type(exc).__name__,
         )
         if self.metrics is not None:
             self.metrics.send_failed(item.partner, reason)
