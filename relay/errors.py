@@ -46,7 +46,6 @@ __all__ = [
     "RelayError",
     "TransactionsUnsupported",
     "VerificationError",
-    "connect_race",
     "exit_code",
 ]
 
@@ -227,10 +226,3 @@ def exit_code(error: BaseException) -> int:
     if isinstance(error, RelayError) and error.code in _INPUT_REASONS:
         return EXIT_INPUT
     return EXIT_FAILURE
-
-
-def connect_race(exc: BaseException) -> bool:
-    """uvloop's ``RuntimeError: File descriptor N is used by transport`` while aiohttp opens a
-    connection under load (MagicStack/uvloop#653, aio-libs/aiohttp#10506, not fixed
-    upstream): a connection that failed, to be retried like any other."""
-    return isinstance(exc, RuntimeError) and "is used by transport" in str(exc)

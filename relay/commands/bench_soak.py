@@ -171,6 +171,11 @@ async def run_soak(
             for ori, proxy in net.fed_proxy.items():  # every link up, every relay running
                 proxy.set_mode(Mode.PASS)
                 net.slack_proxy[ori].set_mode(Mode.PASS)
+            for ori, code in net.exited().items():  # a crash, not a fault: said, then restarted
+                print(
+                    f"relay bench soak: relay {ori} exited on its own (exit {code})",
+                    file=sys.stderr,
+                )
             for agency in net.agencies:
                 if not net.alive(agency.ori):
                     await net.restart(agency.ori)

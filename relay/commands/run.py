@@ -15,14 +15,11 @@ from relay.errors import EXIT_FAILURE, EXIT_OK, LoadError, exit_code
 __all__ = ["add_parser"]
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop where it is installed (Linux, macOS): the same asyncio API, a
-    faster loop and transports; else asyncio's own."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """asyncio's own event loop. (uvloop, used before, aborts the process when TLS
+    connections are reset during the handshake: a partner, a firewall or an outsider on the
+    path could stop the relay. ``tests/ops/test_event_loop.py`` keeps that from coming back.)"""
+    return asyncio.new_event_loop
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -36,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
 
         configure_logging(config.logging.format, config.logging.level)
 
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(run_forever(config))
     except LoadError as exc:  # relay.yaml or the policy it names: file:line, exit 2
         for line in exc.lines():

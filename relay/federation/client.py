@@ -19,7 +19,7 @@ import aiohttp
 
 from relay.core import defaults
 from relay.core.reasons import HTTP_REASONS, Reason
-from relay.errors import DeliveryError, TransactionsUnsupported, connect_race
+from relay.errors import DeliveryError, TransactionsUnsupported
 
 __all__ = ["PeerClient", "RetryPolicy", "SendResult"]
 
@@ -284,9 +284,7 @@ async def _mapped(partner: str) -> AsyncIterator[None]:
             retryable=True,
             cause=type(exc).__name__,
         ) from None
-    except (TimeoutError, aiohttp.ClientError, OSError, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and not connect_race(exc):
-            raise
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise DeliveryError(
             f"partner {partner} unreachable",
             code=Reason.UNREACHABLE,

@@ -81,7 +81,16 @@ class ProcessNetwork(Network):
         return time.monotonic() - started
 
     def alive(self, ori: str) -> bool:
-        return ori in self.procs
+        """Started by the lab and still running (not killed, not exited on its own)."""
+        proc = self.procs.get(ori)
+        return proc is not None and proc.proc.poll() is None
+
+    def exited(self) -> dict[str, int]:
+        """The relays that exited on their own (the lab did not kill them): ORI -> exit code
+        (negative: the signal that ended it)."""
+        return {
+            ori: code for ori, proc in self.procs.items() if (code := proc.proc.poll()) is not None
+        }
 
     async def __aexit__(self, *exc: object) -> None:
         for ori in list(self.procs):

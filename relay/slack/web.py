@@ -20,7 +20,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from relay.errors import DeliveryError, connect_race
+from relay.errors import DeliveryError
 
 if TYPE_CHECKING:
     from relay.metrics import RelayMetrics
@@ -71,9 +71,7 @@ async def map_slack_errors(method: str) -> AsyncIterator[None]:
             retryable=code in _RETRYABLE or status >= 500,
             retry_after=retry_after,
         ) from None
-    except (TimeoutError, SlackClientError, aiohttp.ClientError, OSError, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and not connect_race(exc):
-            raise
+    except (TimeoutError, SlackClientError, aiohttp.ClientError, OSError) as exc:
         raise DeliveryError(
             f"slack {method} failed: {type(exc).__name__}", code="unreachable", retryable=True
         ) from None
