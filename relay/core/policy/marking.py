@@ -62,6 +62,10 @@ _LIMITED: Final = (
 )
 _CATEGORY: Final = re.compile(r"^(SP-)?([A-Z][A-Z0-9]{1,11})$")
 _SOURCE_ABBREVIATION: Final = re.compile(r"^\s*[Cc]\s?/\s?[IiSsWw]\s*$")
+# One letter after a single slash is report shorthand, not a control: "(U/K)" unknown,
+# "(S/B)" southbound, "(N/B)", "(U/C)". A sloppy single slash reads as a mark only before a
+# control of two letters or more ("(U/LES)", "(CUI/SP-INF)").
+_SHORTHAND: Final = re.compile(r"^\s*[A-Za-z]{1,2}\s?/\s?[A-Za-z]\s*$")
 _LEGACY_BANNER: Final = {
     "FOUO": "UNCLASSIFIED//FOR OFFICIAL USE ONLY",
     "LES": "UNCLASSIFIED//LAW ENFORCEMENT SENSITIVE",
@@ -96,7 +100,7 @@ def _parse(body: str) -> Mark | None:
     relay does not understand (which blocks: fail closed).
     """
     body = body.split(" - ", 1)[0]  # "UNCLASSIFIED//LES - NOT FOR PUBLIC RELEASE": a remark
-    if _SOURCE_ABBREVIATION.match(body):
+    if _SOURCE_ABBREVIATION.match(body) or _SHORTHAND.match(body):
         return None  # "(C/I) #5521", "(C/S)": a source's abbreviation, not a mark
     body = body.upper()
     if "//" not in body and "/" in body:  # "(U/LES)": a sloppy single slash
@@ -152,7 +156,7 @@ def parse_portion(folded: str) -> tuple[Mark, int] | None:
     if m is None:
         return None
     body = m.group(1)
-    if _SOURCE_ABBREVIATION.match(body):
+    if _SOURCE_ABBREVIATION.match(body) or _SHORTHAND.match(body):
         return None
     mark = _parse(body)
     if mark is None and "/" in body and _MARK_HEAD.match(body.strip()):
