@@ -37,8 +37,9 @@ _MARK_HEAD: Final = re.compile(
 )
 _BANNER: Final = re.compile(r"^(?:UNCLASSIFIED|CUI|CONTROLLED|U)(?://[A-Z0-9 /,-]*)?$")
 _TEARLINE: Final = re.compile(
-    r"^\W*TEAR[\s-]?LINE\b(?:[\W_]+(?:RELEASABLE|RELEASE|BELOW|FOR|TO|THE|PUBLIC|LAW|"
-    r"ENFORCEMENT|LE|PARTNERS?|DISSEMINATION|WIDER|AUDIENCE)\b)*\W*$",
+    r"^\W*TEAR[\s-]?LINE\b(?:[\W_]+(?:RELEASABLE|RELEASE|REL|BELOW|FOR|TO|THE|PUBLIC|LAW|"
+    r"ENFORCEMENT|LE|LEA|PARTNERS?|AGENCIES|ALL|DISSEMINATION|WIDER|AUDIENCE|USA)\b"
+    r"|\s*[(\[][A-Za-z]{1,5}(?:/{1,2}[A-Za-z -]{1,30})*[)\]])*\W*$",  # "TEARLINE (U//LES)"
     re.IGNORECASE,
 )
 _LEGACY: Final = {

@@ -173,6 +173,10 @@ class CompiledRules:
         unless = self.set_unless.get(name)
         for idx in self.set_patterns.get(name, ()):
             lines: Iterable[int]
+            if name in self.across and len(folds) > 1:
+                for block, span in across(self.patterns[idx], folds, quoted=name in self.quoted):
+                    if unless is None or not _looks_alike(span[3], span[4], unless):
+                        hits.setdefault(block, []).append(span[:3])
             if candidates is None:
                 lines = range(len(folds))
             elif idx not in candidates:
@@ -203,10 +207,6 @@ class CompiledRules:
                         )
                     if spans:
                         hits.setdefault(i, []).extend(spans)
-            if name in self.across and len(folds) > 1:
-                for block, span in across(pattern, folds, quoted=name in self.quoted):
-                    if unless is None or not _looks_alike(span[3], span[4], unless):
-                        hits.setdefault(block, []).append(span[:3])
         terms = self.set_terms.get(name)
         if terms and compacts is not None:
             joined = "\n".join(compacts)
