@@ -4,8 +4,8 @@ quoted from someone else.
 
 Block detectors judge a block (a line, a wrapped sentence), but chat splits one remark over
 several lines ("pls dont" / "fwd this one"): a pattern set marked ``across_lines`` is also
-matched over the message read as one text, its blocks joined by a space, and a match that
-straddles blocks counts in the block where it starts.
+matched over each block read with the one or two after it (joined by a space), and a match
+that straddles blocks counts in the block where it starts.
 """
 
 from __future__ import annotations
