@@ -329,7 +329,14 @@ def test_every_set_is_tested_and_the_brief_names_are_all_there():
 def test_every_language_set_is_there_and_written_for_the_folded_view():
     assert len(SETS) == 9
     for name, spec in SETS.items():
-        assert set(spec) <= {"regex", "terms", "case_sensitive", "unless_near"}, name
+        assert set(spec) <= {
+            "regex",
+            "terms",
+            "case_sensitive",
+            "unless_near",
+            "across_lines",
+            "unless_quoted",
+        }, name
         assert spec["regex"], name
         for pattern in spec["regex"]:
             assert pattern == pattern.strip(), name

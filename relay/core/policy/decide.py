@@ -75,6 +75,8 @@ def decide(analysis: Analysis, partner: Partner | None) -> Decision:
                 removed.setdefault(u, det.id)
     if blocked:
         return block_decision(*blocked.items())
+    for u, rule in released.cut_units.items():
+        removed.setdefault(u, rule)
     if analysis.people is not None:
         for u, rule in analysis.people.units.items():
             removed.setdefault(u, rule)

@@ -68,6 +68,13 @@ class Matcher:
         names: set[str] = set()
         for idx in self.candidates:
             names |= self.rules.sets_of_pattern[idx]
+        if self.rules.across and "\n" in self.scan.joined:
+            # a match over two blocks (read as one text): the prefilter on that view too
+            flat = self.rules.candidates(self.scan.joined.replace("\n", " "), [0])
+            if flat is None:
+                return None
+            for idx in flat:
+                names |= self.rules.sets_of_pattern[idx] & self.rules.across
         pattern = self.rules.term_pattern
         if pattern is not None:
             joined = self.compact_joined = compact(self.scan.joined)

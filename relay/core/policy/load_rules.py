@@ -29,6 +29,9 @@ def _pattern_set(name: str, loc: Loc, problems: Problems) -> PatternSet:
             "unless_before",
             "unless_after",
             "unless_near",
+            "across_lines",
+            "list_letters",
+            "unless_quoted",
         },
         problems,
     )
@@ -68,6 +71,9 @@ def _pattern_set(name: str, loc: Loc, problems: Problems) -> PatternSet:
         unless_before=unless["unless_before"],
         unless_after=unless["unless_after"],
         unless_near=unless["unless_near"],
+        across_lines=bool(r.get("across_lines", bool, False)),
+        list_letters=bool(r.get("list_letters", bool, False)),
+        unless_quoted=bool(r.get("unless_quoted", bool, False)),
     )
 
 

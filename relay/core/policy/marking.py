@@ -17,6 +17,7 @@ __all__ = [
     "UNKNOWN_MARK",
     "Mark",
     "is_tearline",
+    "line_portions",
     "parse_banner",
     "parse_portion",
     "portion_text",
@@ -28,7 +29,16 @@ __all__ = [
 # officer put in front of it ("- (U//LES)", "> (U//LES)", ":warning: (CUI//SP-INV)"); any case
 # ("(u//les)"); single or double slashes.
 _PREFIX: Final = r"^(?:\s|[-*>•·]|&gt;|:[a-z0-9_+-]+:|\d+[.)]|[A-Za-z][\w /]{0,24}:\s)*"
-_PORTION: Final = re.compile(_PREFIX + r"\(([A-Za-z][A-Za-z ]*(?:/{1,2}[^)]*)?)\)")
+_PORTION: Final = re.compile(_PREFIX + r"[(\[]([A-Za-z][A-Za-z ]*(?:/{1,2}[^)\]]*)?)[)\]]")
+# A portion mark elsewhere on a line: after the end of a sentence or a dash ("(ADW).
+# (CUI//SP-CHRI) Arrests: ..."), or closing the line ("... (nolle). (CUI//SP-CHRI)"); in
+# parentheses or square brackets. Only a body with a slash or a bare "CUI"/"U" in capitals.
+_ANY_PORTION: Final = re.compile(
+    r"(?:(?<=[.!?;]\s)|(?<=\s-\s))[(\[]([A-Za-z][A-Za-z ]*(?:/{1,2}[^)\]]*))[)\]]"
+    r"|(?<=\s)[(\[]([A-Za-z][A-Za-z ]*/{1,2}[^)\]]*|CUI|U)[)\]]\W*$"
+    r"|(?:(?<=[.!?;]\s)|(?<=\s-\s))[(\[](CUI|U)[)\]]"
+)
+_LEAD: Final = re.compile(_PREFIX)
 # Tokens that look like a mark; one the parser cannot read blocks (fail closed).
 _MARK_HEAD: Final = re.compile(
     r"^(?:U|CUI|C|S|TS|FOUO|LES|SBU|UNCLASSIFIED|CONFIDENTIAL|SECRET|TOP SECRET|CONTROLLED)"
@@ -37,8 +47,9 @@ _MARK_HEAD: Final = re.compile(
 )
 _BANNER: Final = re.compile(r"^(?:UNCLASSIFIED|CUI|CONTROLLED|U)(?://[A-Z0-9 /,-]*)?$")
 _TEARLINE: Final = re.compile(
-    r"^\W*TEAR[\s-]?LINE\b(?:[\W_]+(?:RELEASABLE|RELEASE|BELOW|FOR|TO|THE|PUBLIC|LAW|"
-    r"ENFORCEMENT|LE|PARTNERS?|DISSEMINATION|WIDER|AUDIENCE)\b)*\W*$",
+    r"^\W*TEAR[\s-]?LINE\b(?:[\W_]+(?:RELEASABLE|RELEASE|REL|BELOW|FOR|TO|THE|PUBLIC|LAW|"
+    r"ENFORCEMENT|LE|LEA|PARTNERS?|AGENCIES|ALL|DISSEMINATION|WIDER|AUDIENCE|USA)\b"
+    r"|\s*[(\[][A-Za-z]{1,5}(?:/{1,2}[A-Za-z -]{1,30})*[)\]])*\W*$",  # "TEARLINE (U//LES)"
     re.IGNORECASE,
 )
 _LEGACY: Final = {
@@ -62,6 +73,10 @@ _LIMITED: Final = (
 )
 _CATEGORY: Final = re.compile(r"^(SP-)?([A-Z][A-Z0-9]{1,11})$")
 _SOURCE_ABBREVIATION: Final = re.compile(r"^\s*[Cc]\s?/\s?[IiSsWw]\s*$")
+# One letter after a single slash is report shorthand, not a control: "(U/K)" unknown,
+# "(S/B)" southbound, "(N/B)", "(U/C)". A sloppy single slash reads as a mark only before a
+# control of two letters or more ("(U/LES)", "(CUI/SP-INF)").
+_SHORTHAND: Final = re.compile(r"^\s*[A-Za-z]{1,2}\s?/\s?[A-Za-z]\s*$")
 _LEGACY_BANNER: Final = {
     "FOUO": "UNCLASSIFIED//FOR OFFICIAL USE ONLY",
     "LES": "UNCLASSIFIED//LAW ENFORCEMENT SENSITIVE",
@@ -96,7 +111,7 @@ def _parse(body: str) -> Mark | None:
     relay does not understand (which blocks: fail closed).
     """
     body = body.split(" - ", 1)[0]  # "UNCLASSIFIED//LES - NOT FOR PUBLIC RELEASE": a remark
-    if _SOURCE_ABBREVIATION.match(body):
+    if _SOURCE_ABBREVIATION.match(body) or _SHORTHAND.match(body):
         return None  # "(C/I) #5521", "(C/S)": a source's abbreviation, not a mark
     body = body.upper()
     if "//" not in body and "/" in body:  # "(U/LES)": a sloppy single slash
@@ -152,7 +167,7 @@ def parse_portion(folded: str) -> tuple[Mark, int] | None:
     if m is None:
         return None
     body = m.group(1)
-    if _SOURCE_ABBREVIATION.match(body):
+    if _SOURCE_ABBREVIATION.match(body) or _SHORTHAND.match(body):
         return None
     mark = _parse(body)
     if mark is None and "/" in body and _MARK_HEAD.match(body.strip()):
@@ -160,9 +175,36 @@ def parse_portion(folded: str) -> tuple[Mark, int] | None:
     return (mark, m.end()) if mark is not None else None
 
 
+def line_portions(folded: str) -> list[tuple[int, int, Mark]]:
+    """Every portion mark on a line: the one that opens it (see ``parse_portion``), those
+    after a sentence's end and one that closes the line; (start, end, mark) in order."""
+    out: list[tuple[int, int, Mark]] = []
+    first = parse_portion(folded)
+    if first is not None:
+        lead = _LEAD.match(folded)
+        out.append((lead.end() if lead else 0, first[1], first[0]))
+    if "(" not in folded[1:] and "[" not in folded[1:]:
+        return out
+    for m in _ANY_PORTION.finditer(folded):
+        if out and m.start() < out[-1][1]:
+            continue
+        body = m.group(1) or m.group(2) or m.group(3) or ""
+        if _SOURCE_ABBREVIATION.match(body) or _SHORTHAND.match(body):
+            continue
+        mark = _parse(body)
+        if mark is None and "/" in body and _MARK_HEAD.match(body.strip()):
+            mark = UNKNOWN_MARK
+        if mark is not None:
+            out.append((m.start(), m.end(), mark))
+    return out
+
+
 def may_carry_mark(folded: str) -> bool:
-    """Cheap: could this line open with a portion mark (see ``parse_portion``)?"""
-    return "(" in folded[:48]
+    """Cheap: could this line hold a portion mark (see ``line_portions``)?"""
+    head = folded[:48]
+    if "(" in head or "[" in head:
+        return True
+    return ("(" in folded or "[" in folded) and ("/" in folded or "U)" in folded or "U]" in folded)
 
 
 _SLASHES: Final = re.compile(r"\s*/\s*/\s*")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from relay.core.policy.model import PatternSet
+from relay.core.policy.spanning import across, in_context
 from relay.core.policy.units import sentence_ends
 from relay.core.text import compact
 
@@ -138,6 +139,9 @@ class CompiledRules:
     # whenever the detectors tuple is not the one it was built for
     detector_index: tuple[object, dict[str, tuple[int, ...]]] | None = None
     sets_of_term: dict[str, frozenset[str]] = field(default_factory=dict)
+    across: frozenset[str] = frozenset()  # sets also matched over blocks joined
+    list_letters: frozenset[str] = frozenset()
+    quoted: frozenset[str] = frozenset()
     database: Any = None
     always: frozenset[int] = frozenset()
     use_fast_path: bool = True
@@ -169,6 +173,10 @@ class CompiledRules:
         unless = self.set_unless.get(name)
         for idx in self.set_patterns.get(name, ()):
             lines: Iterable[int]
+            if name in self.across and len(folds) > 1:
+                for block, span in across(self.patterns[idx], folds, quoted=name in self.quoted):
+                    if unless is None or not _looks_alike(span[3], span[4], unless):
+                        hits.setdefault(block, []).append(span[:3])
             if candidates is None:
                 lines = range(len(folds))
             elif idx not in candidates:
@@ -188,7 +196,17 @@ class CompiledRules:
                 if unless is not None:
                     found = [m for m in found if not _looks_alike(line, m, unless)]
                 if found:
-                    hits.setdefault(i, []).extend((m.start(), m.end(), m.group(0)) for m in found)
+                    spans = [(m.start(), m.end(), m.group(0)) for m in found]
+                    if name in self.list_letters or name in self.quoted:
+                        spans = in_context(
+                            folds,
+                            i,
+                            spans,
+                            letters=name in self.list_letters,
+                            quoted=name in self.quoted,
+                        )
+                    if spans:
+                        hits.setdefault(i, []).extend(spans)
         terms = self.set_terms.get(name)
         if terms and compacts is not None:
             joined = "\n".join(compacts)
@@ -292,6 +310,9 @@ def compile_rules(sets: dict[str, PatternSet], *, fast_path: bool = True) -> Com
                 re.compile(ps.unless_near, flags) if ps.unless_near else None,
             )
     rules = CompiledRules(
+        across=frozenset(n for n, ps in sets.items() if ps.across_lines),
+        list_letters=frozenset(n for n, ps in sets.items() if ps.list_letters),
+        quoted=frozenset(n for n, ps in sets.items() if ps.unless_quoted),
         set_unless=set_unless,
         patterns=patterns,
         set_patterns=set_patterns,

@@ -69,6 +69,15 @@ class PatternSet:
     unless_before: str = ""
     unless_after: str = ""
     unless_near: str = ""
+    # ``across_lines``: also matched over the whole message read as one text (blocks joined
+    # by a space), for a caveat typed over two chat lines ("pls dont" / "fwd this one").
+    across_lines: bool = False
+    # ``list_letters``: a lone letter in parentheses ("(C)") is a list label, not a match,
+    # when the letter before it ("(B)") stands in parentheses earlier in the message.
+    list_letters: bool = False
+    # ``unless_quoted``: a match inside a quotation opened after a reporting verb (``an
+    # email saying "do not forward this"``) is someone else's words, not the author's.
+    unless_quoted: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

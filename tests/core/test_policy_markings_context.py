@@ -1,0 +1,48 @@
+"""Portion marks anywhere a portion opens or closes, and matches read in the message's
+context (list letters, quoted words, a caveat over two chat lines)."""
+
+from __future__ import annotations
+
+import re
+
+from relay.core.policy.marking import line_portions
+from relay.core.policy.spanning import across, in_context, is_list_letter, quoted_spans
+
+
+def test_several_portions_on_one_line_are_all_read() -> None:
+    line = "(U//LES) Wanted: X. (CUI//SP-CHRI) Arrests: 2009 (conv). (U//LES) Vehicle: red."
+    found = line_portions(line)
+    assert [m.family for _, _, m in found] == ["U", "CUI", "U"]
+    assert found[1][2].specified == ("CHRI",)
+
+
+def test_trailing_and_bracketed_marks_are_read() -> None:
+    assert line_portions("Arrests: 2009 robbery (conv). (CUI//SP-CHRI)")
+    assert line_portions("[CUI//SP-CHRI] Arrests: 2009 robbery (conv)")
+
+
+def test_one_letter_after_a_single_slash_is_shorthand() -> None:
+    assert line_portions("Tag: (U/K)") == []
+    assert line_portions("Direction: (S/B) on Route 9") == []
+    assert line_portions("(U/LES) Vehicle: red Civic")
+
+
+def test_a_letter_after_its_predecessor_is_a_list_letter() -> None:
+    assert is_list_letter("(C)", "(A) Suspect\n(B) Vehicle\n")
+    assert not is_list_letter("(C)", "Vehicle: red Civic\n")
+    assert not is_list_letter("(S//NF)", "(R) Route\n")
+
+
+def test_quoted_words_after_a_reporting_verb() -> None:
+    text = 'the email saying "do not forward this" came from a Gmail account'
+    (start, end), *_ = quoted_spans(text)
+    assert text[start:end] == "do not forward this"
+    spans = [(text.index("do not"), text.index("do not") + 14, "do not forward")]
+    assert in_context([text], 0, spans, letters=False, quoted=True) == []
+    assert quoted_spans('Caveat: "do not forward"') == []
+
+
+def test_a_match_over_two_chat_lines_counts_where_it_starts() -> None:
+    pattern = re.compile(r"\bdont fwd this\b")
+    found = across(pattern, ["red Civic on Main", "pls dont", "fwd this one"], quoted=False)
+    assert [(block, span[2]) for block, span in found] == [(1, "dont fwd this")]
