@@ -61,6 +61,8 @@ def _score(cases: Path) -> dict[str, dict[str, str]]:
     [
         pytest.param(ROOT / "tests" / "data" / "corpus", id="corpus"),
         pytest.param(ROOT / "tests" / "data" / "blind", id="blind"),
+        pytest.param(ROOT / "tests" / "data" / "heldout", id="heldout"),
+        pytest.param(ROOT / "tests" / "data" / "redteam_markings", id="redteam_markings"),
         pytest.param(ROOT / "policies" / "cases" / "baseline", id="reference"),
     ],
 )
