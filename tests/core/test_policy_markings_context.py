@@ -33,13 +33,24 @@ def test_a_letter_after_its_predecessor_is_a_list_letter() -> None:
     assert not is_list_letter("(S//NF)", "(R) Route\n")
 
 
-def test_quoted_words_after_a_reporting_verb() -> None:
-    text = 'the email saying "do not forward this" came from a Gmail account'
+def test_quoted_words_of_someone_outside_the_agency() -> None:
+    text = 'the victim got an email saying "do not forward this" from a Gmail account'
     (start, end), *_ = quoted_spans(text)
     assert text[start:end] == "do not forward this"
     spans = [(text.index("do not"), text.index("do not") + 14, "do not forward")]
     assert in_context([text], 0, spans, letters=False, quoted=True) == []
+    said = 'suspect texted the victim "dont forward this or else"'
+    assert [said[a:z] for a, z in quoted_spans(said)] == ["dont forward this or else"]
     assert quoted_spans('Caveat: "do not forward"') == []
+
+
+def test_the_agencys_own_people_quoted_are_still_a_caveat() -> None:
+    for text in (
+        'Sarge said "do not forward this outside the unit"',
+        'Lt. Ames wrote in the email: "keep this in-house"',
+        'per the captain: "not for dissemination"',
+    ):
+        assert quoted_spans(text) == [], text
 
 
 def test_a_match_over_two_chat_lines_counts_where_it_starts() -> None:

@@ -33,13 +33,20 @@ def is_list_letter(matched: str, before: str) -> bool:
     return re.search(rf"\(\s?{previous}\s?\)", before) is not None
 
 
-# A quotation opened after a reporting verb: "an email saying "pay or ..."", "the note read:
-# '...'". Only a closed quotation counts (an open one is not someone else's words).
+# Someone else's words, quoted: a message the victim received ("got an email saying "..."",
+# "a text reading '...'") or what a suspect said or wrote. Only these: a supervisor's
+# instruction quoted in chat ("Lt said "do not forward"") is the agency's own caveat and
+# still counts. Only a closed quotation counts.
 _QUOTED: Final = re.compile(
-    r"\b(?:say|says|said|saying|read|reads|reading|wrote|writes|writing|text(?:s|ed)?|"
-    r"messag(?:e|es|ed)|email(?:s|ed)?|stat(?:e|es|ed|ing)|post(?:s|ed)?|threaten(?:s|ed)?|"
-    r"told (?:him|her|them|the victim)|yell(?:s|ed)|shout(?:s|ed))"
-    r"(?: that)?\s?[:,]?\s?\"([^\"\n]{1,400})\"",
+    r"\b(?:"
+    r"(?:got|gets|received|receives|receiving|sent|sends|left|found|showed|shows)\s"
+    r"(?:an?|the|this|that|his|her|their|several|multiple|\d+)\s(?:\w+\s)?"
+    r"(?:e-?mails?|texts?|text messages?|messages?|dms?|notes?|letters?|voicemails?|posts?)\s"
+    r"(?:saying|that said|that says|reading|that read|that reads|stating|that stated)"
+    r"|(?:suspects?|subjects?|offenders?|caller|extortionists?|scammers?)\s"
+    r"(?:texted|wrote|emailed|e-mailed|messaged|posted|said|says|told (?:him|her|them|the victim)|"
+    r"threatened|demanded|yelled|shouted)(?:\s(?:him|her|them|the \w+|\w+)){0,3}?"
+    r")(?: that)?\s?[:,]?\s?\"([^\"\n]{1,400})\"",
     re.IGNORECASE,
 )
 
