@@ -35,8 +35,15 @@ CAP: Final = (
 )
 UP: Final = r"(?:(?:MC|MAC|O'|D')?[A-Z]{2,}(?:[-'][A-Z]{2,})*)"
 LOW: Final = r"(?:[a-z]{2,}(?:-[a-z]{2,})?)"
+# Words that open a sentence capitalised and are never the first word of a name ("Per Maria
+# Okafor (CI)", "Via Maria Okafor"): a name starts after them.
+_OPENER: Final = (
+    r"(?!(?i:per|via|thru|through|from|according|fyi|btw|also|and|but|met|called|talked|"
+    r"spoke|told|asked|contact|call|see|ask|tell|note|update|then|when|if|the|our|my|his|"
+    r"her|their|this|that|with|to|for|by|at|in|on|of)\b)"
+)
 PERSON: Final = (
-    rf"(?:{TITLE}?(?:{CAP}(?:\s+[A-Z]\.?)?(?:\s+{CAP}){{1,2}}"
+    rf"(?:{TITLE}?{_OPENER}(?:{CAP}(?:\s+[A-Z]\.?)?(?:\s+{CAP}){{1,2}}"
     rf"|{CAP},\s?{CAP}(?:\s+[A-Z]\.?)?"
     rf"|{UP},\s?{UP}|{UP},\s?{CAP}|{UP}\s+{UP}(?:\s+{UP})?)"
     rf"|{TITLE}{CAP}|{TITLE}{UP})"
@@ -62,7 +69,11 @@ _STREETS: Final = _words(
     terrace cir circle hwy highway pkwy parkway sq square"""
 )
 # The words a person is never named by again.
-_FUNCTION: Final = _PRONOUNS | _IBERIAN | _words("of to in on at by for with from is was")
+_FUNCTION: Final = (
+    _PRONOUNS
+    | _IBERIAN
+    | _words("of to in on at by for with from is was per via thru through according fyi")
+)
 # What a sentence opens with that is not a person: openers, roles, directions.
 _NOT_FIRST: Final = _PRONOUNS | _words(
     """these those if when then there here per fyi bolo note update alert heads attention
@@ -111,7 +122,7 @@ NOT_LOWER_NAME: Final = NOT_NAME | _words(
     """who whom whose which has have had does did can could would should will than what
     where why how new old solid legit paid active working going saying telling was is are
     been being at in on with for from to by of not just also still very really back out up
-    down over home gone done signed documented"""
+    down over home gone done signed documented code name codename nickname"""
 )
 
 

@@ -140,7 +140,10 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
     if single:  # "Ray has been working for us" also binds the "Ray Kessler" named before
         for each in units:
             for name in names_in(each.fold):
-                if name not in bound and any(t in single for t in tokens(name)):
+                # "Okafor, Pike is ..." is two people, not "Surname, Given"
+                if name in bound or "," in name:
+                    continue
+                if any(t in single for t in tokens(name)):
                     bound[name] = bound[next(t for t in tokens(name) if t in single)]
     people.count = len(bound)
     people.rules.update(bound.values())
