@@ -4,9 +4,11 @@ case, possessive; common words that are also names only as names are written.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
-from relay.core.policy.names import WORDS, names_in, tokens
+from relay.core.policy.contacts import agency_contact
+from relay.core.policy.names import TITLE, WORDS, names_in, tokens
 from relay.core.policy.units import Segmented
 
 __all__ = ["mark_mentions"]
@@ -24,13 +26,24 @@ _COMMON: Final = frozenset(
 def mark_mentions(
     seg: Segmented, bound: dict[str, str], source_units: dict[int, str], taken: dict[int, str]
 ) -> None:
-    # Names that are not protected (a suspect in the same sentence) lend none of their
-    # tokens to the search: "Marcus" the suspect is not "Marcus" the source.
+    # Names that are not protected (a suspect anywhere in the message) lend none of their
+    # tokens to the search: "Marcus" the suspect is not "Marcus" the source. A name with a
+    # protected person's surname is that person written another way, not somebody else.
+    surnames = {tokens(name)[-1].lower() for name in bound if tokens(name)}
     others: set[str] = set()
-    for u in source_units:
-        for name in names_in(seg.units[u].fold):
-            if name not in bound:
-                others.update(t.lower() for t in tokens(name))
+    for unit in seg.units:
+        for name in names_in(unit.fold):
+            words = [t.lower() for t in tokens(name)]
+            if name not in bound and len(words) > 1 and words[-1] not in surnames:
+                others.update(words)
+    # An officer bound as a source's handler keeps the agency's contact lines: they are
+    # where partners call, not the source's identity.
+    handlers = {
+        t.lower()
+        for name, rule in bound.items()
+        if re.match(TITLE, name) and rule.startswith("informant")
+        for t in tokens(name)
+    }
     caseless: dict[str, str] = {}
     cased: dict[str, str] = {}
     for name, rule in bound.items():
@@ -59,6 +72,8 @@ def mark_mentions(
                 word = word[:-2]
             word = word.rstrip("'-")
             hit = caseless.get(word.lower()) or cased.get(word)
+            if hit is not None and word.lower() in handlers and agency_contact(unit.fold):
+                continue
             if hit is not None:
                 taken[i] = hit
                 break

@@ -90,7 +90,8 @@ _TITLE_ANCHOR: Final = re.compile(
     r"(?i)[(\s]*(?:(?:per|via|from|thru|through|according to|our|my|the|a|his|her|their|"
     r"your|another|same|paid|registered|reliable)\s+)?(?:c\W{0,3}[iswd]|c\W{0,2}h\W{0,2}s|"
     r"s\W{0,2}o\W{0,2}i|c\W{0,2}r\W{0,2}i|informants?|sources?|cooperators?|u\W?c|"
-    r"(?:source'?s? |informant'?s? )?code ?name|codename)\.?[)\s]*$"
+    r"(?:source'?s? |informant'?s? )?code ?name|codename)\.?(?:[\s#-]{0,2}\d{1,4}(?:-\d{1,6})?)?"
+    r"[)\s]*$"
 )
 _SURNAME_AFTER_TITLE: Final = re.compile(
     r"^(?:'s)?(?:\W{0,3}(?i:name is|named|called|true name|real name|aka|is)\W{1,4}(?!\w+'s)|"
@@ -106,8 +107,9 @@ _CAPS_AFTER_TITLE: Final = re.compile(
 _CODE_NAME: Final = re.compile(r"(?i)code ?name\W*$")
 _CODE_AFTER: Final = re.compile(rf"^\W{{0,3}}(?P<name>{UP}|{CAP})(?![\w-])")
 _LOWER_AFTER_TITLE: Final = re.compile(
-    rf"^(?:\s*[:=(/]\s*|[\s-]+)(?P<name>{LOW})(?:'s)?\s+(?:says|said|told|tells|advises|"
-    r"advised|reports|reported|states|stated|saw|heard|called|texted|wants|thinks|claims)\b"
+    rf"^(?:\s*[:=(/]\s*|[\s-]+)(?:(?i:det|detective|ofc|officer|sgt|tpr|agent|inv)\.?\s+"
+    rf"(?P<officer>{LOW})\b|(?P<name>{LOW})(?:'s)?\s+(?:says|said|told|tells|advises|"
+    r"advised|reports|reported|states|stated|saw|heard|called|texted|wants|thinks|claims)\b)"
 )
 # A name right before a parenthesised title: "Okafor (CI-1)", "per okafor (ci)",
 # "Kenji Moreau (paid CS"
@@ -131,6 +133,8 @@ _ANONYMITY: Final = re.compile(
     r"(?i)anonym|condition|(?:his|her|their|my) name|not (?:to )?be (?:named|identified)|"
     r"anonimat|anonim"
 )
+# An officer named in a clause of time is at the scene, not the source's handler.
+_PASSING: Final = re.compile(r"(?i)\b(?:when|while|as|after|before|until|once|by the time)\W+$")
 _ROLE_BEFORE: Final = re.compile(
     r"(?i)\b(?:suspects?|subjects?|driver|owner|wanted|target|seller|dealer|supplier|shooter|"
     r"offender|accused|sospechoso|suspeito)\W+(?:\w+\W+){0,2}$"
@@ -256,6 +260,8 @@ def bind_anchors(seg: Segmented, anchors: Iterable[Anchor]) -> dict[str, str]:
             if not plausible(name) or name in bound:
                 continue
             titled = re.match(TITLE, name) is not None and not _CIVIL.match(name)
+            if titled and not anonymity and _PASSING.search(text, 0, start):
+                continue  # "... when Ofc. Grady pulled in": an officer arriving, no handler
             if (titled or anonymity) and not _ROLE_BEFORE.search(text, 0, start):
                 bound[name] = rule
     return bound
@@ -275,8 +281,8 @@ def _title_surname(after: str, *, code: bool) -> list[str]:
         if m is not None and _may_name(m.group("name")):
             return [m.group("name")]
     m = _LOWER_AFTER_TITLE.match(after)
-    if m is not None and _may_name(m.group("name")):
-        return [m.group("name")]
+    if m is not None and _may_name(m.group("officer") or m.group("name")):
+        return [m.group("officer") or m.group("name")]
     return []
 
 
