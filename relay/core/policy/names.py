@@ -33,7 +33,22 @@ TITLE: Final = (
 CAP: Final = (
     r"(?:(?:Mc|Mac|O'|D'|De|Di|Da|Du|La|Le|Van|Von|St\.\s?)?[A-Z][a-z]+(?:[-'][A-Za-z][a-z]+)*)"
 )
-UP: Final = r"(?:(?:MC|MAC|O'|D')?[A-Z]{2,}(?:[-'][A-Z]{2,})*)"
+# In capitals (teletype), a word of a BOLO card is never part of a name: "VEH: GRY HONDA
+# ACCORD", "STAYING ON OAK ST HAVENPORT", "RAMON AGUILAR DOB ..." (the name stops there).
+_CARD_WORDS: Final = """
+    ST STREET AVE AVENUE RD ROAD LN LANE DR DRIVE BLVD CT COURT WAY PL TER CIR HWY RT RTE
+    VEH VEHICLE PLATE TAG LIC REG VIN DOB SSN SOC AGE HGT WGT GRY GRAY GREY BLK BLACK WHT
+    WHITE SLV SILVER BLU BLUE GRN GREEN BRN BROWN RED TAN GLD GOLD MAR MAROON CHEV CHEVY
+    HONDA TOYOTA FORD KIA NISSAN DODGE JEEP BMW HYUNDAI SUBARU MAZDA ACCORD CIVIC CAMRY
+    TAHOE ALTIMA CHARGER CONTACT OCCUPANTS OCCUPANT ARMED DANGEROUS CONSIDER CAUTION WANTED
+    SUBJ SUBJECT SUSPECT BOLO ATL ATTN ALL UNITS PD POLICE DEPT VICE ADVISES ADVISED STATES
+    STATED SAYS SAID REPORTS IDENTIFIED ALSO IS WAS ARE HAS IN ON AT OF TO FOR AND THE WITH
+    FROM STAYING LIVES CARRIES DRIVES SEEN LAST USED FOR NAME TRUE AKA SOI CI CS CW CHS UC
+    HAVENPORT MILLBROOK EASTFIELD GRANITE FALLS NB SB EB WB
+""".split()  # noqa: SIM905 - a word list reads best as words
+UP: Final = (
+    rf"(?:(?!(?:{'|'.join(_CARD_WORDS)})\b)(?:MC|MAC|O'|D')?[A-Z]{{2,}}(?:[-'][A-Z]{{2,}})*)"
+)
 LOW: Final = r"(?:[a-z]{2,}(?:-[a-z]{2,})?)"
 # Words that open a sentence capitalised and are never the first word of a name ("Per Maria
 # Okafor (CI)", "Via Maria Okafor"): a name starts after them.
