@@ -11,7 +11,17 @@ from relay.core.policy.contacts import agency_contact
 from relay.core.policy.names import TITLE, WORDS, names_in, tokens
 from relay.core.policy.units import Segmented
 
-__all__ = ["mark_mentions"]
+__all__ = ["REPORT", "mark_mentions"]
+
+# Initials a person is named by ("M.O."): matched as written.
+_INITIALS: Final = re.compile(r"(?:[A-Z]\.\s?){2,3}")
+# A sentence that carries on what the person just named reported: "She says ...",
+# "He also told us ...", "She's Maria Okafor, ..." (the person's name after a pronoun).
+REPORT: Final = re.compile(
+    r"(?i)^\W*(?:she|he)(?:'s|\s+is)?\s+(?:also\s+|then\s+)?(?:says|said|told|tells|"
+    r"advises|advised|reports|reported|states|stated|thinks|believes|claims|added|adds|"
+    r"mentioned|heard|swears|insists)\b|^\W*(?:she|he)(?:'s|\s+is)\s+(?-i:[A-Z][a-z]+\s+[A-Z])"
+)
 
 _COMMON: Final = frozenset(
     """
@@ -62,10 +72,16 @@ def mark_mentions(
                 for part in token.split("-"):
                     if len(part) >= 4 and part.lower() not in _COMMON | others:
                         caseless.setdefault(part.lower(), rule)
-    if not caseless and not cased:
+    initials = [
+        re.compile(rf"(?<![\w.]){re.escape(n)}(?!\w)") for n in bound if _INITIALS.fullmatch(n)
+    ]
+    if not caseless and not cased and not initials:
         return
     for i, unit in enumerate(seg.units):
         if i in taken or i in source_units:
+            continue
+        if any(p.search(unit.fold) for p in initials):
+            taken[i] = bound[next(n for n in bound if _INITIALS.fullmatch(n))]
             continue
         for word in WORDS.findall(unit.fold):
             if word.endswith(("'s", "'S")):
@@ -77,3 +93,15 @@ def mark_mentions(
             if hit is not None:
                 taken[i] = hit
                 break
+    # "Maria Okafor called me. She says Pike is ...": the protected person's report goes on
+    # in the next sentence, opened by a pronoun and a reporting verb
+    for i in sorted(set(taken) | set(source_units)):
+        nxt = i + 1
+        if (
+            nxt < len(seg.units)
+            and nxt not in taken
+            and nxt not in source_units
+            and seg.units[nxt].block == seg.units[i].block
+            and REPORT.match(seg.units[nxt].fold)
+        ):
+            taken[nxt] = taken.get(i) or source_units[i]

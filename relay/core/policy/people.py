@@ -36,7 +36,7 @@ from relay.core.policy.identity import (
     is_row,
     source_card,
 )
-from relay.core.policy.mentions import mark_mentions
+from relay.core.policy.mentions import REPORT, mark_mentions
 from relay.core.policy.names import NOT_NAME, WORDS, names_in, tokens
 from relay.core.policy.reference import Anchor, TooComplexError, bind_anchors, lower_true_name
 from relay.core.policy.units import Segmented, is_label_line
@@ -102,6 +102,9 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
                 j += 1
                 continue
             nfold = units[nxt].fold
+            if taken == 0 and REPORT.match(nfold) and names_in(nfold):
+                _take(people, nxt, rule, nfold, bound)  # "She's Maria Okafor, the waitress"
+                break
             if is_row(seg, nxt) or not identity_like(nfold, after_source=True, named=bool(bound)):
                 break
             if others and _mentions_any(nfold, others):

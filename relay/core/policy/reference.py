@@ -104,6 +104,9 @@ _CAPS_AFTER_TITLE: Final = re.compile(
     r"^(?:'s)?(?:\W{0,3}(?i:name is|named|called|true name|real name|aka|is)\W{1,4})"
     rf"(?P<name>{UP})(?![\w-])"
 )
+_INITIALS_AFTER_TITLE: Final = re.compile(
+    r"^\s*[,:(=-]?\s*(?P<name>(?:[A-Z]\.\s?){2,3})(?=[\s,;)]|$)"
+)
 _CODE_NAME: Final = re.compile(r"(?i)code ?name\W*$")
 _CODE_AFTER: Final = re.compile(rf"^\W{{0,3}}(?P<name>{UP}|{CAP})(?![\w-])")
 _LOWER_AFTER_TITLE: Final = re.compile(
@@ -264,11 +267,32 @@ def bind_anchors(seg: Segmented, anchors: Iterable[Anchor]) -> dict[str, str]:
                 continue  # "... when Ofc. Grady pulled in": an officer arriving, no handler
             if (titled or anonymity) and not _ROLE_BEFORE.search(text, 0, start):
                 bound[name] = rule
+    _nicknames(seg, bound)
     return bound
+
+
+# A nickname in quotes inside a name: Maria "Mimi" Okafor.
+_NICKNAMED: Final = re.compile(
+    rf"(?P<first>{CAP})\s+[\"'“‘](?P<nick>[A-Za-z][\w-]+)[\"'”’]\s+(?P<last>{CAP})"  # noqa: RUF001
+)
+
+
+def _nicknames(seg: Segmented, bound: dict[str, str]) -> None:
+    """Bind the full name and the nickname of a bound person written with one."""
+    known = {w for name in bound for w in name.split()}
+    for unit in seg.units:
+        for m in _NICKNAMED.finditer(unit.fold):
+            hit = next((w for w in (m["first"], m["last"]) if w in known), None)
+            if hit is not None:
+                rule = next(r for name, r in bound.items() if hit in name.split())
+                bound.setdefault(f"{m['first']} {m['last']}", rule)
+                bound.setdefault(m["nick"], rule)
 
 
 def _may_name(name: str) -> bool:
     """A name the grammar put next to a title: a person's, or one word that is no other."""
+    if "." in name:
+        return name.strip().endswith(".")  # initials: "M.O."
     if " " in name:
         return plausible(name)
     low = name.lower()
@@ -276,7 +300,11 @@ def _may_name(name: str) -> bool:
 
 
 def _title_surname(after: str, *, code: bool) -> list[str]:
-    for pattern in (_CODE_AFTER,) if code else (_SURNAME_AFTER_TITLE, _CAPS_AFTER_TITLE):
+    for pattern in (
+        (_CODE_AFTER,)
+        if code
+        else (_SURNAME_AFTER_TITLE, _CAPS_AFTER_TITLE, _INITIALS_AFTER_TITLE)
+    ):
         m = pattern.match(after)
         if m is not None and _may_name(m.group("name")):
             return [m.group("name")]
