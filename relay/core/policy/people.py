@@ -105,6 +105,12 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
             if taken == 0 and REPORT.match(nfold) and names_in(nfold):
                 _take(people, nxt, rule, nfold, bound)  # "She's Maria Okafor, the waitress"
                 break
+            quoted = _QUOTE_SAID.search(nfold) if taken == 0 else None
+            if quoted is not None and quoted["name"].lower() not in NOT_NAME:
+                # '"He showed everybody the gun," Okafor told Det. Lane': the source's words
+                bound.setdefault(quoted["name"], rule)
+                _take(people, nxt, rule, nfold, bound)
+                break
             if is_row(seg, nxt) or not identity_like(nfold, after_source=True, named=bool(bound)):
                 break
             if others and _mentions_any(nfold, others):
@@ -154,6 +160,10 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
     return people
 
 
+_QUOTE_SAID: Final = re.compile(
+    r"^\W*[\"“][^\"”]{8,}[,.!?]?[\"”]\s*,?\s*(?P<name>[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?)\s+"
+    r"(?:told|said|says|tells|added|explained|texted)\b"
+)
 _CAPITALISED: Final = re.compile(r"\b[A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?\b")
 
 
