@@ -40,11 +40,14 @@ def mark_mentions(
     # tokens to the search: "Marcus" the suspect is not "Marcus" the source. A name with a
     # protected person's surname is that person written another way, not somebody else.
     surnames = {tokens(name)[-1].lower() for name in bound if tokens(name)}
+    whole = [{t.lower() for t in tokens(name)} for name in bound]
     others: set[str] = set()
     for unit in seg.units:
         for name in names_in(unit.fold):
             words = [t.lower() for t in tokens(name)]
-            if name not in bound and len(words) > 1 and words[-1] not in surnames:
+            if name in bound or len(words) < 2 or words[-1] in surnames:
+                continue
+            if not any(w and w <= set(words) for w in whole):  # "Marcus Szabo Nissan"
                 others.update(words)
     # An officer bound as a source's handler keeps the agency's contact lines: they are
     # where partners call, not the source's identity.
@@ -57,9 +60,12 @@ def mark_mentions(
     caseless: dict[str, str] = {}
     cased: dict[str, str] = {}
     for name, rule in bound.items():
-        for token in tokens(name):
+        words = tokens(name)
+        for token in words:
             low = token.lower()
-            if low in others and len(tokens(name)) > 1:
+            # a given name shared with somebody else goes unsearched; the surname never
+            # does (a name glued to a car's make, "Szabo Nissan", is still the person)
+            if low in others and len(words) > 1 and token != words[-1]:
                 continue
             if low in _COMMON or len(token) < 3:
                 cased.setdefault(token[:1].upper() + token[1:].lower(), rule)
