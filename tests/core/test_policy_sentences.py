@@ -64,6 +64,7 @@ def _score(cases: Path) -> dict[str, dict[str, str]]:
         pytest.param(ROOT / "tests" / "data" / "heldout", id="heldout"),
         pytest.param(ROOT / "tests" / "data" / "redteam_markings", id="redteam_markings"),
         pytest.param(ROOT / "policies" / "cases" / "baseline", id="reference"),
+        pytest.param(ROOT / "tests" / "data" / "redteam_people", id="redteam-people"),
     ],
 )
 def test_corpus_scores_without_leaks_within_the_bars(cases: Path) -> None:

@@ -33,10 +33,32 @@ TITLE: Final = (
 CAP: Final = (
     r"(?:(?:Mc|Mac|O'|D'|De|Di|Da|Du|La|Le|Van|Von|St\.\s?)?[A-Z][a-z]+(?:[-'][A-Za-z][a-z]+)*)"
 )
-UP: Final = r"(?:(?:MC|MAC|O'|D')?[A-Z]{2,}(?:[-'][A-Z]{2,})*)"
+# In capitals (teletype), a word of a BOLO card is never part of a name: "VEH: GRY HONDA
+# ACCORD", "STAYING ON OAK ST HAVENPORT", "RAMON AGUILAR DOB ..." (the name stops there).
+_CARD_WORDS: Final = """
+    ST STREET AVE AVENUE RD ROAD LN LANE DR DRIVE BLVD CT COURT WAY PL TER CIR HWY RT RTE
+    VEH VEHICLE PLATE TAG LIC REG VIN DOB SSN SOC AGE HGT WGT GRY GRAY GREY BLK BLACK WHT
+    WHITE SLV SILVER BLU BLUE GRN GREEN BRN BROWN RED TAN GLD GOLD MAR MAROON CHEV CHEVY
+    HONDA TOYOTA FORD KIA NISSAN DODGE JEEP BMW HYUNDAI SUBARU MAZDA ACCORD CIVIC CAMRY
+    TAHOE ALTIMA CHARGER CONTACT OCCUPANTS OCCUPANT ARMED DANGEROUS CONSIDER CAUTION WANTED
+    SUBJ SUBJECT SUSPECT BOLO ATL ATTN ALL UNITS PD POLICE DEPT VICE ADVISES ADVISED STATES
+    STATED SAYS SAID REPORTS IDENTIFIED ALSO IS WAS ARE HAS IN ON AT OF TO FOR AND THE WITH
+    FROM STAYING LIVES CARRIES DRIVES SEEN LAST USED FOR NAME TRUE AKA SOI CI CS CW CHS UC
+    HAVENPORT MILLBROOK EASTFIELD GRANITE FALLS NB SB EB WB
+""".split()  # noqa: SIM905 - a word list reads best as words
+UP: Final = (
+    rf"(?:(?!(?:{'|'.join(_CARD_WORDS)})\b)(?:MC|MAC|O'|D')?[A-Z]{{2,}}(?:[-'][A-Z]{{2,}})*)"
+)
 LOW: Final = r"(?:[a-z]{2,}(?:-[a-z]{2,})?)"
+# Words that open a sentence capitalised and are never the first word of a name ("Per Maria
+# Okafor (CI)", "Via Maria Okafor"): a name starts after them.
+_OPENER: Final = (
+    r"(?!(?i:per|via|thru|through|from|according|fyi|btw|also|and|but|met|called|talked|"
+    r"spoke|told|asked|contact|call|see|ask|tell|note|update|then|when|if|the|our|my|his|"
+    r"her|their|this|that|with|to|for|by|at|in|on|of)\b)"
+)
 PERSON: Final = (
-    rf"(?:{TITLE}?(?:{CAP}(?:\s+[A-Z]\.?)?(?:\s+{CAP}){{1,2}}"
+    rf"(?:{TITLE}?{_OPENER}(?:{CAP}(?:\s+[A-Z]\.?)?(?:\s+{CAP}){{1,2}}"
     rf"|{CAP},\s?{CAP}(?:\s+[A-Z]\.?)?"
     rf"|{UP},\s?{UP}|{UP},\s?{CAP}|{UP}\s+{UP}(?:\s+{UP})?)"
     rf"|{TITLE}{CAP}|{TITLE}{UP})"
@@ -62,7 +84,11 @@ _STREETS: Final = _words(
     terrace cir circle hwy highway pkwy parkway sq square"""
 )
 # The words a person is never named by again.
-_FUNCTION: Final = _PRONOUNS | _IBERIAN | _words("of to in on at by for with from is was")
+_FUNCTION: Final = (
+    _PRONOUNS
+    | _IBERIAN
+    | _words("of to in on at by for with from is was per via thru through according fyi")
+)
 # What a sentence opens with that is not a person: openers, roles, directions.
 _NOT_FIRST: Final = _PRONOUNS | _words(
     """these those if when then there here per fyi bolo note update alert heads attention
@@ -111,7 +137,7 @@ NOT_LOWER_NAME: Final = NOT_NAME | _words(
     """who whom whose which has have had does did can could would should will than what
     where why how new old solid legit paid active working going saying telling was is are
     been being at in on with for from to by of not just also still very really back out up
-    down over home gone done signed documented"""
+    down over home gone done signed documented code name codename nickname"""
 )
 
 

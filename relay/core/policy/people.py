@@ -36,7 +36,7 @@ from relay.core.policy.identity import (
     is_row,
     source_card,
 )
-from relay.core.policy.mentions import mark_mentions
+from relay.core.policy.mentions import REPORT, mark_mentions
 from relay.core.policy.names import NOT_NAME, WORDS, names_in, tokens
 from relay.core.policy.reference import Anchor, TooComplexError, bind_anchors, lower_true_name
 from relay.core.policy.units import Segmented, is_label_line
@@ -102,6 +102,15 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
                 j += 1
                 continue
             nfold = units[nxt].fold
+            if taken == 0 and REPORT.match(nfold) and names_in(nfold):
+                _take(people, nxt, rule, nfold, bound)  # "She's Maria Okafor, the waitress"
+                break
+            quoted = _QUOTE_SAID.search(nfold) if taken == 0 else None
+            if quoted is not None and quoted["name"].lower() not in NOT_NAME:
+                # '"He showed everybody the gun," Okafor told Det. Lane': the source's words
+                bound.setdefault(quoted["name"], rule)
+                _take(people, nxt, rule, nfold, bound)
+                break
             if is_row(seg, nxt) or not identity_like(nfold, after_source=True, named=bool(bound)):
                 break
             if others and _mentions_any(nfold, others):
@@ -140,7 +149,10 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
     if single:  # "Ray has been working for us" also binds the "Ray Kessler" named before
         for each in units:
             for name in names_in(each.fold):
-                if name not in bound and any(t in single for t in tokens(name)):
+                # "Okafor, Pike is ..." is two people, not "Surname, Given"
+                if name in bound or "," in name:
+                    continue
+                if any(t in single for t in tokens(name)):
                     bound[name] = bound[next(t for t in tokens(name) if t in single)]
     people.count = len(bound)
     people.rules.update(bound.values())
@@ -148,6 +160,10 @@ def find_people(seg: Segmented, anchors: Iterable[Anchor], source_units: dict[in
     return people
 
 
+_QUOTE_SAID: Final = re.compile(
+    r"^\W*[\"“][^\"”]{8,}[,.!?]?[\"”]\s*,?\s*(?P<name>[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?)\s+"
+    r"(?:told|said|says|tells|added|explained|texted)\b"
+)
 _CAPITALISED: Final = re.compile(r"\b[A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?\b")
 
 

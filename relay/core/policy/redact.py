@@ -35,7 +35,7 @@ _CLAUSE: Final = re.compile(
 )
 # Openers carry no substance either, but what follows them may ("Heads up: white van on Elm St").
 _OPENER: Final = re.compile(
-    r"^\W*(?:fyi|fysa|heads up|attention|be advised|all units)\b\W*", re.IGNORECASE
+    r"^\W*(?:fyi|fysa|heads up|attention|attn|be advised|all units)\b\W*", re.IGNORECASE
 )
 # Greetings and sign-offs carry nothing either.
 _GREETING: Final = re.compile(
@@ -48,7 +48,7 @@ _GREETING: Final = re.compile(
 _PLAIN_START: Final = re.compile(
     rf"(?i)^\W*(?:{TITLES}|thanks?|thank|thx|ty|regards|cheers|hi|hello|"
     r"hey|morning|afternoon|evening|good|greetings|all|team|folks|everyone|guys|call|contact|"
-    r"questions?|report|poc|see|please|pls|fyi|fysa|heads|attention|be|unclassified|cui|"
+    r"questions?|report|poc|see|please|pls|fyi|fysa|heads|attention|attn|be|unclassified|cui|"
     r"controlled|u|buenos|buenas|hola|gracias|bom|boa|ola|obrigad\w*|"
     r"[A-Z][\w.&'-]* (?:pd|police))\b"
 )

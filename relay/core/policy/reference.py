@@ -48,7 +48,7 @@ _NOT_BETWEEN: Final = re.compile(
 )
 _AFTER: Final = re.compile(
     r"^(?P<between>(?:[\s,]+[\w'/-]+){0,6}?)?"
-    rf"(?:\W{{0,3}}{_NAMING}\W{{1,4}}|\s*[(:=,\-–]\s*)"  # noqa: RUF001
+    rf"(?:\W{{0,3}}{_NAMING}\W{{1,4}}|\s*[(:=,\-–/]\s*)"  # noqa: RUF001
     rf"(?P<name>{PERSON}|(?:[\"'“‘])[A-Za-z][\w-]+(?:[\"'”’]))"  # noqa: RUF001
 )
 # "informant Marcus Delrey", "UC Det. Ramos": a name straight after the term, in mixed case
@@ -83,6 +83,42 @@ _SAID: Final = re.compile(
     r"indicates?|indicated|believes|claims?|confirmed|dice|dijo|disse|diz|informa)\W*$"
 )
 _ANCHORS_PER_UNIT: Final = 32
+# An anchor that is a source's or an officer's title ("CI", "C. I.", "per c-i", "informant",
+# "code name"): a surname alone right after it is the person ("C. I. Okafor last night",
+# "CI: Okafor -", "Informant Okafor's info", "code name BLUEJAY").
+_TITLE_ANCHOR: Final = re.compile(
+    r"(?i)[(\s]*(?:(?:per|via|from|thru|through|according to|our|my|the|a|his|her|their|"
+    r"your|another|same|paid|registered|reliable)\s+)?(?:c\W{0,3}[iswd]|c\W{0,2}h\W{0,2}s|"
+    r"s\W{0,2}o\W{0,2}i|c\W{0,2}r\W{0,2}i|informants?|sources?|cooperators?|u\W?c|"
+    r"(?:source'?s? |informant'?s? )?code ?name|codename)\.?(?:[\s#-]{0,2}\d{1,4}(?:-\d{1,6})?)?"
+    r"[)\s]*$"
+)
+_SURNAME_AFTER_TITLE: Final = re.compile(
+    r"^(?:'s)?(?:\W{0,3}(?i:name is|named|called|true name|real name|aka|is)\W{1,4}(?!\w+'s)|"
+    rf"\s*[:=(/]\s*|[\s-]+)(?P<name>{CAP}(?:\s+[A-Z]\.?)?(?:\s+{CAP}){{0,2}})(?:'s)?(?![\w-])"
+)
+# "(source: Okafor)": the label and the name in one match
+_LABELLED: Final = re.compile(rf"(?i:\(\s?(?:source|src)\s?[:=-]\s?)(?P<name>{CAP})")
+# in capitals only after a naming cue or a code name: "SOI 3 ADVISES" names nobody
+_CAPS_AFTER_TITLE: Final = re.compile(
+    r"^(?:'s)?(?:\W{0,3}(?i:name is|named|called|true name|real name|aka|is)\W{1,4})"
+    rf"(?P<name>{UP})(?![\w-])"
+)
+_INITIALS_AFTER_TITLE: Final = re.compile(
+    r"^\s*[,:(=-]?\s*(?P<name>(?:[A-Z]\.\s?){2,3})(?=[\s,;)]|$)"
+)
+_CODE_NAME: Final = re.compile(r"(?i)code ?name\W*$")
+_CODE_AFTER: Final = re.compile(rf"^\W{{0,3}}(?P<name>{UP}|{CAP})(?![\w-])")
+_LOWER_AFTER_TITLE: Final = re.compile(
+    rf"^(?:\s*[:=(/]\s*|[\s-]+)(?:(?i:det|detective|ofc|officer|sgt|tpr|agent|inv)\.?\s+"
+    rf"(?P<officer>{LOW})\b|(?P<name>{LOW})(?:'s)?\s+(?:says|said|told|tells|advises|"
+    r"advised|reports|reported|states|stated|saw|heard|called|texted|wants|thinks|claims)\b)"
+)
+# A name right before a parenthesised title: "Okafor (CI-1)", "per okafor (ci)",
+# "Kenji Moreau (paid CS"
+_BEFORE_PAREN: Final = re.compile(
+    rf"(?<![\w'])(?P<name>{PERSON}|{CAP}|{LOW})\s*\(\s*(?:[a-z][a-z-]+\s+){{0,2}}$"
+)
 
 
 class TooComplexError(Exception):
@@ -90,7 +126,9 @@ class TooComplexError(Exception):
 
 
 _BEFORE_SURNAME: Final = re.compile(
-    rf"^\W*(?P<name>{CAP})\s+(?i:is|was|has been|will be|is now)\s+(?i:one of\s+)?"
+    r"^\W*(?:(?i:fyi|note|btw|also|and|but|so|ps|update|reminder)\W+)?"
+    rf"(?P<name>{CAP})\s*(?:,\s*(?i:who|that)\s+)?"
+    r"(?i:is|was|has been|have been|will be|is now)\s+(?i:one of\s+)?"
     r"(?i:our|the|a|an|my)\s+(?:[a-z][a-z-]+\s+){0,2}$"
 )
 _CIVIL: Final = re.compile(r"(?i)(?:mr|mrs|ms|miss|sr|sra|srta|senor|senora|don|dona)\b")
@@ -98,6 +136,8 @@ _ANONYMITY: Final = re.compile(
     r"(?i)anonym|condition|(?:his|her|their|my) name|not (?:to )?be (?:named|identified)|"
     r"anonimat|anonim"
 )
+# An officer named in a clause of time is at the scene, not the source's handler.
+_PASSING: Final = re.compile(r"(?i)\b(?:when|while|as|after|before|until|once|by the time)\W+$")
 _ROLE_BEFORE: Final = re.compile(
     r"(?i)\b(?:suspects?|subjects?|driver|owner|wanted|target|seller|dealer|supplier|shooter|"
     r"offender|accused|sospechoso|suspeito)\W+(?:\w+\W+){0,2}$"
@@ -182,6 +222,18 @@ def bind_anchors(seg: Segmented, anchors: Iterable[Anchor]) -> dict[str, str]:
         said = _SAID.search(block.fold, a.start, a.end) is not None
         for name in bound_after(after, reporter=reporter, said=said):
             bound.setdefault(name, rule)
+        if _TITLE_ANCHOR.match(block.fold, a.start, a.end):
+            code = _CODE_NAME.search(block.fold, a.start, a.end) is not None
+            for name in _title_surname(after, code=code):
+                bound.setdefault(name, rule)
+        ml = _LABELLED.match(block.fold, a.start, a.end)
+        if ml is not None and _may_name(ml.group("name")):
+            bound.setdefault(ml.group("name"), rule)
+        mp = _BEFORE_PAREN.search(before)
+        if mp is None and block.fold[a.start : a.start + 1] == "(":
+            mp = _BEFORE_PAREN.search(before + "(")
+        if mp is not None and _may_name(mp.group("name")):
+            bound.setdefault(mp.group("name"), rule)
         m = _BEFORE.search(before)
         # a name right before the term with nothing between ("gray Kia Soul per CI") must
         # look like a person's; after a connector ("June Whitaker, our CI") the grammar says so
@@ -211,9 +263,55 @@ def bind_anchors(seg: Segmented, anchors: Iterable[Anchor]) -> dict[str, str]:
             if not plausible(name) or name in bound:
                 continue
             titled = re.match(TITLE, name) is not None and not _CIVIL.match(name)
+            if titled and not anonymity and _PASSING.search(text, 0, start):
+                continue  # "... when Ofc. Grady pulled in": an officer arriving, no handler
             if (titled or anonymity) and not _ROLE_BEFORE.search(text, 0, start):
                 bound[name] = rule
+    _nicknames(seg, bound)
     return bound
+
+
+# A nickname in quotes inside a name: Maria "Mimi" Okafor.
+_NICKNAMED: Final = re.compile(
+    rf"(?P<first>{CAP})\s+[\"'“‘](?P<nick>[A-Za-z][\w-]+)[\"'”’]\s+(?P<last>{CAP})"  # noqa: RUF001
+)
+
+
+def _nicknames(seg: Segmented, bound: dict[str, str]) -> None:
+    """Bind the full name and the nickname of a bound person written with one."""
+    known = {w for name in bound for w in name.split()}
+    for unit in seg.units:
+        for m in _NICKNAMED.finditer(unit.fold):
+            hit = next((w for w in (m["first"], m["last"]) if w in known), None)
+            if hit is not None:
+                rule = next(r for name, r in bound.items() if hit in name.split())
+                bound.setdefault(f"{m['first']} {m['last']}", rule)
+                bound.setdefault(m["nick"], rule)
+
+
+def _may_name(name: str) -> bool:
+    """A name the grammar put next to a title: a person's, or one word that is no other."""
+    if "." in name:
+        return name.strip().endswith(".")  # initials: "M.O."
+    if " " in name:
+        return plausible(name)
+    low = name.lower()
+    return low not in NOT_LOWER_NAME and len(low) > 2
+
+
+def _title_surname(after: str, *, code: bool) -> list[str]:
+    for pattern in (
+        (_CODE_AFTER,)
+        if code
+        else (_SURNAME_AFTER_TITLE, _CAPS_AFTER_TITLE, _INITIALS_AFTER_TITLE)
+    ):
+        m = pattern.match(after)
+        if m is not None and _may_name(m.group("name")):
+            return [m.group("name")]
+    m = _LOWER_AFTER_TITLE.match(after)
+    if m is not None and _may_name(m.group("officer") or m.group("name")):
+        return [m.group("officer") or m.group("name")]
+    return []
 
 
 def lower_true_name(fold: str) -> str | None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 from relay.core.model import Line, LineKind, Text
+from relay.core.policy.sentences import ends_with_abbreviation, sentence_ends
 from relay.core.policy.wrapping import (
     HYPHEN_BREAK,
     WRAP_LENGTH,
@@ -53,19 +54,6 @@ __all__ = [
     "split_units",
 ]
 
-# Where a sentence may end: terminal punctuation, closing quotes or brackets, then space.
-_END: Final = re.compile(r"[.!?]++[\"'”’)\]]*+(?=\s+\S)")  # possessive: linear on "....."
-_MAYBE_END: Final = re.compile(r"[.!?][\"'”’)\]]*\s+\S")
-_ABBREVIATIONS: Final = frozenset(
-    """
-    det sgt lt capt cpt ofc off tpr cpl insp dep supt cmdr chf sheriff agt asst atty hon
-    mr mrs ms dr prof gen col maj pvt sra srta sr jr dra st ave av rd blvd ln hwy rte rt
-    mt ft apt ste cir ct pl ter pkwy sq bldg fl no nos nr num vs approx appx est inc co
-    corp dept govt univ lic veh reg ht wt hgt wgt tel ph ext jan feb mar apr jun jul aug
-    sep sept oct nov dec mon tue tues wed thu thur thurs fri e.g i.e u.s a.m p.m etc al
-    fig op sgto cb sd sdo tte avda pza dpto depto edif cia dna dona pag cel aprox ref
-    """.split()  # noqa: SIM905 - a word list reads best as words
-)
 _TERMINAL: Final = re.compile(r"[.!?][\"'”’)\]]*\s*$")
 
 
@@ -151,70 +139,16 @@ def _joins(text: str, nxt: str, chat: bool) -> bool:
     line plainly breaks mid-sentence ("... and" / a lower-case continuation)."""
     if is_item(nxt) or is_table_row(nxt) or not _carries_on(text, nxt, chat):
         return False
+    if is_item(text) and not (
+        plainly_carries(text) or nxt[:1].isspace() or nxt.lstrip()[:1].islower()
+    ):
+        return False  # the last item of a list, then a sentence of its own
     if is_label_line(text) and len(text.split()) <= 8:
         return False
     if is_label_line(nxt):
         strong = plainly_carries(text) or nxt.lstrip()[:1].islower()
         return strong and not chat
     return True
-
-
-def _word_start(text: str, end: int) -> int:
-    """Where the word (letters and dots: "Det", "a.m", "C.I") ending at ``end`` starts."""
-    start = end
-    floor = max(0, end - 24)
-    while start > floor and (text[start - 1].isalpha() or text[start - 1] == "."):
-        start -= 1
-    return start
-
-
-def ends_with_abbreviation(text: str) -> bool:
-    """Does ``text`` end on an abbreviation or an initial ("through Det.", "J.")?"""
-    stripped = text.rstrip()
-    if stripped[-1:] != ".":
-        return False
-    start = _word_start(stripped, len(stripped) - 1)
-    word = stripped[start : len(stripped) - 1].lower().lstrip(".")
-    return (word in _ABBREVIATIONS and word not in _STREET) or (
-        len(word) == 1 and word.isascii() and word.isalpha()
-    )
-
-
-def sentence_ends(text: str) -> list[int]:
-    """Offsets in ``text`` where a sentence ends (after its punctuation)."""
-    if _MAYBE_END.search(text) is None:
-        return []  # no end mark with more text after it: one sentence
-    out: list[int] = []
-    for m in _END.finditer(text):
-        if m.group(0)[0] == ".":
-            start = _word_start(text, m.start())
-            if start < m.start():
-                word = text[start : m.start()].lower().lstrip(".")
-                if word in _STREET and _street_end(text, start, m.end()):
-                    out.append(m.end())
-                    continue
-                # an initial, a known abbreviation, an initialism ("C.I.", "U.S.", "a.m.")
-                initial = (
-                    len(word) == 1 and word.isascii() and not text[start - 1 : start].isdigit()
-                )
-                if initial or "." in word or word in _ABBREVIATIONS:
-                    continue
-        out.append(m.end())
-    return out
-
-
-_STREET: Final = frozenset(
-    {"st", "rd", "ave", "av", "blvd", "ln", "dr", "ct", "pl", "ter", "cir", "pkwy", "sq"}
-)
-_PREVIOUS_WORD: Final = re.compile(r"(\S+)\s+$")
-
-
-def _street_end(text: str, word_start: int, end: int) -> bool:
-    """ "on Blackstone Rd. Both were taken": a street name ends the sentence when a capital
-    follows ("Dr. Smith", "St. Mary's" have no capitalised street name before them)."""
-    prev = _PREVIOUS_WORD.search(text, 0, word_start)
-    nxt = text[end:].lstrip()[:1]
-    return prev is not None and prev.group(1)[:1].isupper() and nxt.isupper()
 
 
 def _fold_run(pieces: list[str]) -> str:

@@ -55,6 +55,8 @@ _CARRY_WORDS: Final = frozenset(
 )
 WRAP_LENGTH: Final = 45  # a line at least this long that ends mid-sentence was wrapped
 _SENTENCE_MARK: Final = re.compile(r"[a-z][.!?](?:\s|$)")
+_LOWER_AFTER_STOP: Final = re.compile(r"[a-z]{2}[.!?]\s+[a-z]")
+_UPPER_AFTER_STOP: Final = re.compile(r"[a-z][.!?]\s+[A-Z]")
 # Widths a wrapper cuts at: narrower is a column of words, wider is not wrapped by hand.
 _MIN_WIDTH: Final = 20
 _MAX_WIDTH: Final = 100
@@ -112,6 +114,9 @@ def chat_like(texts: list[str]) -> bool:
         return False
     if not any(_SENTENCE_MARK.search(t) for t in lines):
         return True  # lines in lower case and not one full stop: remarks, not a narrative
+    joined = " ".join(lines)
+    if _LOWER_AFTER_STOP.search(joined) and not _UPPER_AFTER_STOP.search(joined):
+        return True  # "... light him up. pham will be": sentences that start in lower case
     # a wrapped paragraph fills its lines (all but the last) to about the same width
     body = lines[:-1]
     lengths = sorted(len(t) for t in lines)
