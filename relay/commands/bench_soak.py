@@ -17,10 +17,11 @@ is the median of the samples in the next 10 %, ``*_end`` the median of those in 
 10 %, ``*_growth_pct`` the change between them. Under load the descriptors follow the
 connections in flight (Slack's keep-alive pool, events coming in), so two more counts say
 whether any stay open: ``fds_before`` (before the traffic) and ``fds_idle`` (after the
-settling and 20 s of quiet). Millbrook's relay is the one restarted, so its figures are
-those of several processes and it is left out of the verdict. Exit 0 when ``lost`` and
-``duplicates`` are 0 and no other relay grew by 10 % or more in memory or descriptors
-(``growth_pct``: the largest such growth); 1 otherwise; 2 on bad arguments.
+settling and ``--idle`` seconds of quiet, default 20). Millbrook's relay is the one
+restarted, so its figures are those of several processes and it is left out of the verdict.
+Exit 0 when ``lost`` and ``duplicates`` are 0 and no other relay grew by 10 % or more in
+memory or descriptors (``growth_pct``: the largest such growth); 1 otherwise; 2 on bad
+arguments.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ if TYPE_CHECKING:  # the network (aiohttp, the emulator) loads only when the soa
 __all__ = ["add_parser", "run_soak"]
 
 GROWTH_LIMIT: Final = 10.0  # per cent, after the warm-up
-_IDLE: Final = 20.0  # seconds of quiet before the last count of descriptors (keep-alive: 15 s)
+IDLE: Final = 20.0  # seconds of quiet before the last count of descriptors (keep-alive: 15 s)
 RESTARTED: Final = (MA,)  # the relays the faults kill and restart
 Sample = tuple[float, str, int, int, int]  # (seconds into the run, ORI, pid, RSS KiB, fds)
 
@@ -140,6 +141,7 @@ async def run_soak(
     seed: int,
     timeout: float,  # noqa: ASYNC109
     keep: Path | None = None,
+    idle: float = IDLE,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """The result line, and the faults injected."""
     from relay.commands.chaos_views import Paths, compare, expect
@@ -185,15 +187,15 @@ async def run_soak(
             seen = copies(net)
             differing = compare(net, wants)
             latency = _latency(net, traffic, wall0)
-            await asyncio.sleep(_IDLE)  # idle keep-alive connections closed by now
-            idle = {o: p.fds() for o, p in net.procs.items()}
+            await asyncio.sleep(idle)  # idle keep-alive connections closed by now
+            fds_idle = {o: p.fds() for o, p in net.procs.items()}
             for failure in net.start_failures:
                 print(f"relay bench soak: a restart failed: {failure}", file=sys.stderr)
             items = {i.envelope: i for i in traffic.items}
     delivered = sum(1 for k in expected if seen[k] > 0)
     relays = {
         a.ori: _growth(samples, a.ori, ran)
-        | {"fds_before": before[a.ori], "fds_idle": idle[a.ori]}
+        | {"fds_before": before[a.ori], "fds_idle": fds_idle[a.ori]}
         for a in agencies()
     }
     judged = [r for o, r in relays.items() if o not in RESTARTED]
@@ -249,8 +251,11 @@ def _home(keep: Path | None) -> Iterator[Path]:
 
 def _soak(args: argparse.Namespace) -> int:
     seconds = args.seconds if args.seconds is not None else args.minutes * 60
-    if not 3 <= seconds <= 24 * 3600 or args.rate <= 0:
-        print("relay bench soak: the run must be 3 s to 24 h, --rate above 0", file=sys.stderr)
+    if not 3 <= seconds <= 24 * 3600 or args.rate <= 0 or not 0 <= args.idle <= 600:
+        print(
+            "relay bench soak: the run must be 3 s to 24 h, --rate above 0, --idle 0 to 600 s",
+            file=sys.stderr,
+        )
         return 2
     if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
         print(f"relay bench soak: --keep {args.keep}: not an empty directory", file=sys.stderr)
@@ -263,6 +268,7 @@ def _soak(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 timeout=args.timeout,
                 keep=args.keep,
+                idle=args.idle,
             )
         )
     except RuntimeError as exc:  # a relay that did not start: our own words, its exit code
@@ -293,6 +299,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--rate", type=float, default=50.0, help="officers' messages a second")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to settle")
+    p.add_argument(
+        "--idle",
+        type=float,
+        default=IDLE,
+        help="seconds of quiet before fds_idle is counted (default 20: keep-alive closes at 15)",
+    )
     p.add_argument(
         "--keep",
         type=Path,

@@ -63,7 +63,8 @@ def test_a_short_soak_prints_one_json_line_and_loses_nothing(tmp_path: Path) -> 
     exit code says whether the run met its targets: nothing lost, no duplicate, growth under
     10 %. (A Millbrook kill can still, rarely, leave one duplicate copy: an open defect the
     README's soak section states; `relay chaos`'s seeded runs hold duplicates at 0.)"""
-    soak = ["bench", "soak", "--seconds", "8", "--rate", "10", "--keep", str(tmp_path / "soak")]
+    soak = ["bench", "soak", "--seconds", "8", "--rate", "10", "--idle", "1"]
+    soak += ["--keep", str(tmp_path / "soak")]
     done = subprocess.run(
         [sys.executable, "-m", "relay", *soak],
         capture_output=True,
