@@ -311,7 +311,9 @@ def assert_crashed_where_expected(net: Net, point: str) -> None:
         assert count(ct, "SELECT count(*) FROM inbox WHERE done = 0") >= 1
         assert count(ct, "SELECT count(*) FROM outbox") == 0
     elif point == "after_outbox_commit":  # queued for MA, nothing sent
-        assert outbox("pending") == 1
+        # (one BOLO's row, or two when a slow machine let the next event into the same batch)
+        assert outbox("pending") >= 1
+        assert outbox("done") == 0
         assert received == 0
     elif point == "after_partner_answered":  # MA has it, CT does not know
         assert outbox("pending") >= 1
