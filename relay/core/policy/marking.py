@@ -27,20 +27,19 @@ __all__ = [
 
 # A portion mark opens a line, possibly after list, quote or emoji markers a client or an
 # officer put in front of it ("- (U//LES)", "> (U//LES)", ":warning: (CUI//SP-INV)"); any case
-# ("(u//les)"); single or double slashes.
+# ("(u//les)"); single or double slashes, or backslashes and pipes typed for them.
 _PREFIX: Final = (
     r"^(?:\s|&gt;|:[a-z0-9_+ -]+:|\d+[.)]|[A-Za-z][\w /]{0,24}:\s|[(\[]?[a-z][)\]]\s"
     r"|[A-Z][.)]\s|[ivx]{1,4}[.)]\s|#\d+\s|[^\w\s(\[:&])*"
 )
-_PORTION: Final = re.compile(
-    _PREFIX + r"[(\[]([A-Za-z][A-Za-z ]*(?:(?:/{1,2}|\\{1,2}|\|{1,2})[^)\]]*)?)[)\]]"
-)
-# A portion mark elsewhere on a line: after the end of a sentence or a dash ("(ADW).
+_PORTION: Final = re.compile(_PREFIX + r"[(\[]([A-Za-z][A-Za-z ]*(?:[/\\|]{1,2}[^)\]]*)?)[)\]]")
+# A portion mark elsewhere on a line: after the end of a sentence, a comma or a dash ("(ADW).
 # (CUI//SP-CHRI) Arrests: ..."), or closing the line ("... (nolle). (CUI//SP-CHRI)"); in
-# parentheses or square brackets. Only a body with a slash or a bare "CUI"/"U" in capitals.
+# parentheses or square brackets; or closing a sentence ("... in 2009 (CUI//SP-CHRI). Vehicle").
+# Only a body with a slash or a bare "CUI"/"U" in capitals.
 _ANY_PORTION: Final = re.compile(
-    r"(?:(?<=[.!?;]\s)|(?<=\s-\s))[(\[]([A-Za-z][A-Za-z ]*(?:/{1,2}[^)\]]*))[)\]]"
-    r"|(?<=\s)[(\[]([A-Za-z][A-Za-z ]*/{1,2}[^)\]]*|CUI|U)[)\]]\W*$"
+    r"(?:(?<=[.!?;,]\s)|(?<=\s-\s))[(\[]([A-Za-z][A-Za-z ]*(?:[/\\|]{1,2}[^)\]]*))[)\]]"
+    r"|(?<=\s)[(\[]([A-Za-z][A-Za-z ]*[/\\|]{1,2}[^)\]]*|CUI|U)[)\]](?:\W*$|(?=[.!?;]\s))"
     r"|(?:(?<=[.!?;]\s)|(?<=\s-\s))[(\[](CUI|U)[)\]]"
 )
 _LEAD: Final = re.compile(_PREFIX)
@@ -229,7 +228,8 @@ def may_carry_mark(folded: str) -> bool:
     head = folded[:48]
     if "(" in head or "[" in head:
         return True
-    return ("(" in folded or "[" in folded) and ("/" in folded or "U)" in folded or "U]" in folded)
+    slash = "/" in folded or "\\" in folded or "|" in folded
+    return ("(" in folded or "[" in folded) and (slash or "U)" in folded or "U]" in folded)
 
 
 _SLASHES: Final = re.compile(r"\s*/\s*/\s*")
