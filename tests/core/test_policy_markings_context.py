@@ -57,3 +57,36 @@ def test_a_match_over_two_chat_lines_counts_where_it_starts() -> None:
     pattern = re.compile(r"\bdont fwd this\b")
     found = across(pattern, ["red Civic on Main", "pls dont", "fwd this one"], quoted=False)
     assert [(block, span[2]) for block, span in found] == [(1, "dont fwd this")]
+
+
+def test_shorthand_after_one_slash_is_description_not_a_mark() -> None:
+    """ "c/o", "U/K" before ordinary words describe; a control after one slash still marks."""
+    from relay.core.policy.marking import UNKNOWN_MARK, parse_portion
+
+    assert not line_portions("Registered to D. Ruiz (c/o Ruiz Towing)")
+    assert not line_portions("Plate: (U/K, partial 7GH)")
+    assert parse_portion("(U/XYZ) text") == (UNKNOWN_MARK, 7)
+    assert parse_portion("(u/les) text") is not None
+
+
+def test_specified_categories_without_sp_and_other_separators() -> None:
+    from relay.core.policy.marking import parse_portion
+
+    for text in ("(CUI//CHRI) priors", "(CUI\\\\SP-INF) a source", "#2 (CUI|SP-INV) note"):
+        found = parse_portion(text)
+        assert found is not None
+        assert found[0].specified
+
+
+def test_role_labels_are_not_portion_marks() -> None:
+    before = "(V) Ray's Auto Body reports a break-in.\n(W) A neighbor saw a W/M.\n"
+    assert is_list_letter("(S)", before)
+    assert not is_list_letter("(S)", "Per the JTTF liaison, ")
+
+
+def test_tearline_with_a_prefix_and_a_releasability_phrase() -> None:
+    from relay.core.policy.marking import is_tearline
+
+    assert is_tearline("-- BEGIN TEARLINE --")
+    assert is_tearline("TEARLINE - RELEASABLE TO STATE AND LOCAL LAW ENFORCEMENT")
+    assert not is_tearline("Tearline photos are attached below from the scene")

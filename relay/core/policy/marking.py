@@ -27,15 +27,19 @@ __all__ = [
 
 # A portion mark opens a line, possibly after list, quote or emoji markers a client or an
 # officer put in front of it ("- (U//LES)", "> (U//LES)", ":warning: (CUI//SP-INV)"); any case
-# ("(u//les)"); single or double slashes.
-_PREFIX: Final = r"^(?:\s|[-*>•·]|&gt;|:[a-z0-9_+-]+:|\d+[.)]|[A-Za-z][\w /]{0,24}:\s)*"
-_PORTION: Final = re.compile(_PREFIX + r"[(\[]([A-Za-z][A-Za-z ]*(?:/{1,2}[^)\]]*)?)[)\]]")
-# A portion mark elsewhere on a line: after the end of a sentence or a dash ("(ADW).
+# ("(u//les)"); single or double slashes, or backslashes and pipes typed for them.
+_PREFIX: Final = (
+    r"^(?:\s|&gt;|:[a-z0-9_+ -]+:|\d+[.)]|[A-Za-z][\w /]{0,24}:\s|[(\[]?[a-z][)\]]\s"
+    r"|[A-Z][.)]\s|[ivx]{1,4}[.)]\s|#\d+\s|[^\w\s(\[:&])*"
+)
+_PORTION: Final = re.compile(_PREFIX + r"[(\[]([A-Za-z][A-Za-z ]*(?:[/\\|]{1,2}[^)\]]*)?)[)\]]")
+# A portion mark elsewhere on a line: after the end of a sentence, a comma or a dash ("(ADW).
 # (CUI//SP-CHRI) Arrests: ..."), or closing the line ("... (nolle). (CUI//SP-CHRI)"); in
-# parentheses or square brackets. Only a body with a slash or a bare "CUI"/"U" in capitals.
+# parentheses or square brackets; or closing a sentence ("... in 2009 (CUI//SP-CHRI). Vehicle").
+# Only a body with a slash or a bare "CUI"/"U" in capitals.
 _ANY_PORTION: Final = re.compile(
-    r"(?:(?<=[.!?;]\s)|(?<=\s-\s))[(\[]([A-Za-z][A-Za-z ]*(?:/{1,2}[^)\]]*))[)\]]"
-    r"|(?<=\s)[(\[]([A-Za-z][A-Za-z ]*/{1,2}[^)\]]*|CUI|U)[)\]]\W*$"
+    r"(?:(?<=[.!?;,]\s)|(?<=\s-\s))[(\[]([A-Za-z][A-Za-z ]*(?:[/\\|]{1,2}[^)\]]*))[)\]]"
+    r"|(?<=\s)[(\[]([A-Za-z][A-Za-z ]*[/\\|]{1,2}[^)\]]*|CUI|U)[)\]](?:\W*$|(?=[.!?;]\s))"
     r"|(?:(?<=[.!?;]\s)|(?<=\s-\s))[(\[](CUI|U)[)\]]"
 )
 _LEAD: Final = re.compile(_PREFIX)
@@ -47,8 +51,9 @@ _MARK_HEAD: Final = re.compile(
 )
 _BANNER: Final = re.compile(r"^(?:UNCLASSIFIED|CUI|CONTROLLED|U)(?://[A-Z0-9 /,-]*)?$")
 _TEARLINE: Final = re.compile(
-    r"^\W*TEAR[\s-]?LINE\b(?:[\W_]+(?:RELEASABLE|RELEASE|REL|BELOW|FOR|TO|THE|PUBLIC|LAW|"
-    r"ENFORCEMENT|LE|LEA|PARTNERS?|AGENCIES|ALL|DISSEMINATION|WIDER|AUDIENCE|USA)\b"
+    r"^\W*(?:(?:BEGIN|START|END|OPEN)\W+)?TEAR[\s-]?LINE\b(?:[\W_]+(?:RELEASABLE|RELEASE|REL|"
+    r"BELOW|FOR|TO|THE|PUBLIC|LAW|ENFORCEMENT|LE|LEA|PARTNERS?|AGENCIES|ALL|DISSEMINATION|WIDER|"
+    r"AUDIENCE|USA|STATE|LOCAL|TRIBAL|TERRITORIAL|FEDERAL|AND|SLTT|OFFICIALS|BEGINS|STARTS|HERE)\b"
     r"|\s*[(\[][A-Za-z]{1,5}(?:/{1,2}[A-Za-z -]{1,30})*[)\]])*\W*$",  # "TEARLINE (U//LES)"
     re.IGNORECASE,
 )
@@ -72,6 +77,13 @@ _LIMITED: Final = (
     "NF",
 )
 _CATEGORY: Final = re.compile(r"^(SP-)?([A-Z][A-Z0-9]{1,11})$")
+# Specified categories (domain brief §4): specified even when "SP-" was left out ("(CUI//CHRI)")
+_SPECIFIED: Final = frozenset({"INF", "CHRI", "WIT", "HLTH", "INV"})
+# After a single slash, a control: two capitals or a known control in any case ("u/les")
+_CONTROL_AFTER_SLASH: Final = re.compile(
+    r"/\s?(?:[A-Z]{2}|(?i:les|fouo|sbu|sp-|nf\b|noforn|orcon|fed|rel\b|dl\b|nocon|inf\b|chri|"
+    r"wit\b|hlth|inv\b|juv|scv|prior|lei\b|lvic|cvic|display))"
+)
 _SOURCE_ABBREVIATION: Final = re.compile(r"^\s*[Cc]\s?/\s?[IiSsWw]\s*$")
 # One letter after a single slash is report shorthand, not a control: "(U/K)" unknown,
 # "(S/B)" southbound, "(N/B)", "(U/C)". A sloppy single slash reads as a mark only before a
@@ -113,6 +125,9 @@ def _parse(body: str) -> Mark | None:
     body = body.split(" - ", 1)[0]  # "UNCLASSIFIED//LES - NOT FOR PUBLIC RELEASE": a remark
     if _SOURCE_ABBREVIATION.match(body) or _SHORTHAND.match(body):
         return None  # "(C/I) #5521", "(C/S)": a source's abbreviation, not a mark
+    body = body.replace("\\", "/").replace("|", "/")  # "(CUI\\SP-INF)", "(U|LES)"
+    if "//" not in body and "/" in body and not _CONTROL_AFTER_SLASH.search(body):
+        return None  # "(c/o Ruiz Towing)", "(U/K, partial 7GH)": shorthand, not a mark
     body = body.upper()
     if "//" not in body and "/" in body:  # "(U/LES)": a sloppy single slash
         body = body.replace("/", "//", 1)
@@ -147,7 +162,8 @@ def _parse(body: str) -> Mark | None:
                 m = _CATEGORY.match(item)
                 if m is None:
                     return UNKNOWN_MARK
-                (specified if m.group(1) else basic).append(m.group(2))
+                spec = m.group(1) or m.group(2) in _SPECIFIED
+                (specified if spec else basic).append(m.group(2))
         level = Level.SPECIFIED if specified or limited else Level.CONTROLLED
         return Mark(
             level=level,
@@ -161,6 +177,14 @@ def _parse(body: str) -> Mark | None:
     return UNKNOWN_MARK if rest and _MARK_HEAD.match(head + "/") else None
 
 
+def _looks_marked(body: str) -> bool:
+    """A body the parser could not read that still looks like a mark (fail closed): a marking
+    head, then a control after the slash (not "c/o Ruiz", "U/K name")."""
+    if "/" not in body or not _MARK_HEAD.match(body.strip()):
+        return False
+    return "//" in body or _CONTROL_AFTER_SLASH.search(body) is not None
+
+
 def parse_portion(folded: str) -> tuple[Mark, int] | None:
     """The portion mark that opens a line, and where the mark ends; None if unmarked."""
     m = _PORTION.match(folded)
@@ -170,7 +194,7 @@ def parse_portion(folded: str) -> tuple[Mark, int] | None:
     if _SOURCE_ABBREVIATION.match(body) or _SHORTHAND.match(body):
         return None
     mark = _parse(body)
-    if mark is None and "/" in body and _MARK_HEAD.match(body.strip()):
+    if mark is None and _looks_marked(body):
         mark = UNKNOWN_MARK
     return (mark, m.end()) if mark is not None else None
 
@@ -192,7 +216,7 @@ def line_portions(folded: str) -> list[tuple[int, int, Mark]]:
         if _SOURCE_ABBREVIATION.match(body) or _SHORTHAND.match(body):
             continue
         mark = _parse(body)
-        if mark is None and "/" in body and _MARK_HEAD.match(body.strip()):
+        if mark is None and _looks_marked(body):
             mark = UNKNOWN_MARK
         if mark is not None:
             out.append((m.start(), m.end(), mark))
@@ -204,7 +228,8 @@ def may_carry_mark(folded: str) -> bool:
     head = folded[:48]
     if "(" in head or "[" in head:
         return True
-    return ("(" in folded or "[" in folded) and ("/" in folded or "U)" in folded or "U]" in folded)
+    slash = "/" in folded or "\\" in folded or "|" in folded
+    return ("(" in folded or "[" in folded) and (slash or "U)" in folded or "U]" in folded)
 
 
 _SLASHES: Final = re.compile(r"\s*/\s*/\s*")

@@ -176,7 +176,8 @@ def _split_line(
     for u in order:
         own = line_portions(seg.units[u].fold)
         if own:
-            current = own[-1][2] if trailing else own[0][2]
+            # two marks in one sentence ("...; (CUI//SP-INV) a pen register"): the higher
+            current = max((m for _, _, m in own), key=lambda m: m.rank)
         mark = current or (found[-1][2] if trailing else found[0][2])
         if releasable(mark, partner, policy.ceiling):
             kept.append(mark)

@@ -59,6 +59,9 @@ def sentence_ends(text: str) -> list[int]:
             start = _word_start(text, m.start())
             if start == m.start() and _LIST_NUMBER.match(text, 0, m.start()):
                 continue  # "1. CI-2291 ...": the number of a list item, no sentence
+            if start < m.start() and _MARK_NEXT.match(text, m.end()):
+                out.append(m.end())  # "at 41 Birch Ln. (U) Vehicle": a portion mark opens
+                continue
             if start < m.start():
                 word = text[start : m.start()].lower().lstrip(".")
                 if word in _STREET and _street_end(text, start, m.end()):
@@ -78,6 +81,7 @@ def sentence_ends(text: str) -> list[int]:
     return out
 
 
+_MARK_NEXT: Final = re.compile(r"\s+[(\[](?:U|CUI|C|S|TS)(?:/{1,2}[A-Z -]+)*[)\]]\s")
 _APOSTROPHES: Final = ("'", "’")  # the typographic apostrophe too
 _LIST_NUMBER: Final = re.compile(r"\s*\d{1,2}$")
 _STREET: Final = frozenset(

@@ -18,6 +18,9 @@ __all__ = ["across", "in_context", "is_list_letter", "quoted_spans"]
 
 
 _LETTER: Final = re.compile(r"^\(\s?([A-Za-z])\s?\)$")
+# Report role labels opening lines: (V) victim, (W) witness, (RP) reporting party, (O) owner;
+# beside them "(S)" is the suspect and "(C)" the complainant, not marks
+_ROLE_SIBLING: Final = re.compile(r"(?m)^\W{0,3}\(\s?(?:V|W|RP|O)\s?\)\s+[A-Z]")
 
 
 def is_list_letter(matched: str, before: str) -> bool:
@@ -27,6 +30,8 @@ def is_list_letter(matched: str, before: str) -> bool:
     if m is None:
         return False
     letter = m.group(1)
+    if letter in "SC" and _ROLE_SIBLING.search(before):
+        return True  # "(V) ... (W) ... (S) Marcus Hale": victim, witness, suspect
     if letter in "Aa":
         return False
     previous = chr(ord(letter) - 1)
