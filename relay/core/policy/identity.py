@@ -82,7 +82,8 @@ ROLE_WORD: Final = re.compile(
 )
 FIELD_OF_PARTY: Final = re.compile(
     r"(?i)^\W*(?!(?:suspect|subj|susp|driver|owner)\b)[\w ]{0,12}?\b(?:phone|cell|tel|dob|"
-    r"address|addr|aka|alias|email|ssn|employer|relationship)\b[^:]{0,10}:"
+    r"address|addr|aka|alias|email|ssn|employer|relationship|(?:true |full |real |legal )?name)\b"
+    r"[^:]{0,10}:"
 )
 _OTHER_ROLE: Final = re.compile(
     r"(?i)\b(?:landlord|landlady|owner|tenant|neighbou?rs?|manager|clerk|employee|staff|"

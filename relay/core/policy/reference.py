@@ -110,9 +110,19 @@ _INITIALS_AFTER_TITLE: Final = re.compile(
 _CODE_NAME: Final = re.compile(r"(?i)code ?name\W*$")
 _CODE_AFTER: Final = re.compile(rf"^\W{{0,3}}(?P<name>{UP}|{CAP})(?![\w-])")
 _LOWER_AFTER_TITLE: Final = re.compile(
-    rf"^(?:\s*[:=(/]\s*|[\s-]+)(?:(?i:det|detective|ofc|officer|sgt|tpr|agent|inv)\.?\s+"
-    rf"(?P<officer>{LOW})\b|(?P<name>{LOW})(?:'s)?\s+(?:says|said|told|tells|advises|"
-    r"advised|reports|reported|states|stated|saw|heard|called|texted|wants|thinks|claims)\b)"
+    r"^(?:\s*[:=(/]\s*|[\s-]+)(?:(?i:is\s+)?(?i:det|detective|ofc|officer|sgt|tpr|agent|inv)"
+    rf"\.?\s+(?P<officer>{LOW})\b|(?P<name>{LOW})(?:'s)?\s+(?:says|said|told|tells|advises|"
+    r"advised|reports|reported|states|stated|saw|heard|called|texted|wants|thinks|claims)\b"
+    rf"|(?P<pair>{LOW}\s{LOW})(?=[\s,;:]|$))"
+)
+# Words after "my ci" that open a clause, not a name: "my ci dropped off", "our ci got it".
+_NOT_PAIR: Final = re.compile(
+    r"(?:ed|ing|ly)$|^(?:says|tells|knows|thinks|wants|gets|got|gave|put|met|sent|saw|see|"
+    r"heard|told|said|set|ran|went|came|left|made|took|bought|sold|let|can|may|might|must|"
+    r"sees|runs|lives|works|drives|owns|goes|stays|texts|calls|hangs|buys|sells|"
+    r"isnt|wasnt|doesnt|didnt|cant|wont|dont|never|always|usually|again|too|reported|"
+    r"number|handler|phone|cell|info|tip|tips|intel|source|car|truck|van|house|place|"
+    r"guy|girl|dude|man|woman|friend|cousin|brother|sister|wife|husband|mom|dad)$"
 )
 # A name right before a parenthesised title: "Okafor (CI-1)", "per okafor (ci)",
 # "Kenji Moreau (paid CS"
@@ -125,6 +135,12 @@ class TooComplexError(Exception):
     """A message past what the engine weighs (it blocks: ``too_complex``)."""
 
 
+# "Got this from Yusupova, our paid informant": a surname alone after a reporter word,
+# closed by a comma and the title's article
+_FROM_SURNAME: Final = re.compile(
+    r"(?i:\b(?:from|per|via|thru|through|according to|by|with|to|met)\s+)"
+    rf"(?P<name>{CAP}),\s+(?i:who is\s+|is\s+)?(?i:our|my|the|a|an)\s+(?:[a-z][a-z-]+\s+){{0,2}}$"
+)
 _BEFORE_SURNAME: Final = re.compile(
     r"^\W*(?:(?i:fyi|note|btw|also|and|but|so|ps|update|reminder)\W+)?"
     rf"(?P<name>{CAP})\s*(?:,\s*(?i:who|that)\s+)?"
@@ -237,9 +253,12 @@ def bind_anchors(seg: Segmented, anchors: Iterable[Anchor]) -> dict[str, str]:
         m = _BEFORE.search(before)
         # a name right before the term with nothing between ("gray Kia Soul per CI") must
         # look like a person's; after a connector ("June Whitaker, our CI") the grammar says so
-        joined = m is not None and not before[m.end("name") :].strip()
+        # after a dash ("Re: the Ford Escape - my CS") the name must look like a person's too
+        joined = m is not None and before[m.end("name") :].strip()[:1] in ("", "-", "–")  # noqa: RUF001
         if m is not None and (plausible if joined else person_like)(m.group("name")):
             bound.setdefault(m.group("name"), rule)
+        elif (mf := _FROM_SURNAME.search(before)) is not None and _may_name(mf["name"]):
+            bound.setdefault(mf["name"], rule)
         elif before.strip() == block.fold[u_start : a.start].strip():
             # the sentence opens with the name alone: "Hollis is one of our registered CIs"
             m = _BEFORE_SURNAME.match(before)
@@ -309,7 +328,13 @@ def _title_surname(after: str, *, code: bool) -> list[str]:
         if m is not None and _may_name(m.group("name")):
             return [m.group("name")]
     m = _LOWER_AFTER_TITLE.match(after)
-    if m is not None and _may_name(m.group("officer") or m.group("name")):
+    if m is None:
+        return []
+    if m.group("pair"):
+        words = m.group("pair").split()
+        ok = all(_may_name(w) and not _NOT_PAIR.search(w) for w in words)
+        return [m.group("pair")] if ok else []
+    if _may_name(m.group("officer") or m.group("name")):
         return [m.group("officer") or m.group("name")]
     return []
 
