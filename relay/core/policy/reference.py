@@ -161,6 +161,13 @@ _ROLE_BEFORE: Final = re.compile(
 # An appositive closes after the name ("Our CI, Danny Ruiz, says"); "Per CI-607, Bogdan
 # Petran is selling" names what the source reported, not the source.
 _CLOSED: Final = re.compile(r"\s*(?:[,);:.\]]|$|\(|-|(?i:dob|aka|a/k/a|age)\b|\d)")
+# After an appositive name: ", the stolen trailers are ...", ", they moved ..." (a subject,
+# then a verb before the next comma), not ", the owner of the shop, is selling"
+_NEW_CLAUSE: Final = re.compile(
+    r"\s*,\s*(?i:the|a|an|his|her|their|they|he|she|we|our|this|that|these|those)\b"
+    r"[^,.;:()]{0,60}?\b(?i:is|are|was|were|has|have|had|will|would|can|could|should|may|"
+    r"might|keeps?|goes|went|\w{3,}ed)\b"
+)
 _REPORTER: Final = re.compile(
     r"(?i)\b(?:per|according to|via|from|thru|through|seg[uú]n|segundo|de acuerdo con)\W*$"
 )
@@ -193,7 +200,13 @@ def bound_after(text: str, *, reporter: bool = False, said: bool = False) -> lis
         loose = connector[:1] in (",", "-", "–") or not connector  # noqa: RUF001
         closed = _CLOSED.match(text, m2.end("name")) is not None
         if loose and (reporter or not closed):
-            pass  # "Per CI-607, Bogdan Petran is selling ...": the report, not the source
+            # "Per CI-607, Bogdan Petran is selling ...": the report, not the source; but
+            # "According to CW-1, Harlan Beaudry, the trailers are ...": an appositive (the
+            # name closed by a comma, then a clause with its own subject) names the source
+            if reporter and _NEW_CLAUSE.match(text, m2.end("name")):
+                name = m2.group("name").strip("\"'“”‘’")  # noqa: RUF001
+                if person_like(name):
+                    out.append(name)
         elif not between.strip() or not _NOT_BETWEEN.search(between):
             name = m2.group("name").strip("\"'“”‘’")  # noqa: RUF001
             if person_like(name) or (name and name[0].isupper() and " " not in name):
