@@ -62,6 +62,11 @@ def decide(analysis: Analysis, partner: Partner | None) -> Decision:
         if not hit:
             continue
         if det.action is Action.BLOCK:
+            if (
+                released.cut_units
+                and units_hit(scan, matcher, det, hit) <= released.cut_units.keys()
+            ):
+                continue  # only inside portions cut above the ceiling: that text never leaves
             for rule, n in split_hits(seg, det.id, hit):
                 blocked[rule] = blocked.get(rule, 0) + n
             continue
