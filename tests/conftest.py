@@ -8,6 +8,7 @@ need the pure ``re`` path flip ``baseline.rules.use_fast_path`` through :func:`d
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,11 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from relay.commands.policy import decision_to_wire, read_policy
 from relay.core.policy.engine import evaluate_inbound, evaluate_outbound
 from relay.core.policy.model import Policy
 from relay.core.slack_parse import parse_event
+
+# The suite is deterministic: Hypothesis draws the same examples on every run (a CI run never
+# fails on a draw a local run did not make). RELAY_HYPOTHESIS_EXPLORE=1 draws new ones.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile("explore" if os.environ.get("RELAY_HYPOTHESIS_EXPLORE") else "deterministic")
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE_PATH = ROOT / "policies" / "baseline.yaml"

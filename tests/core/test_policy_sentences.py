@@ -65,6 +65,8 @@ def _score(cases: Path) -> dict[str, dict[str, str]]:
         pytest.param(ROOT / "tests" / "data" / "redteam_markings", id="redteam_markings"),
         pytest.param(ROOT / "policies" / "cases" / "baseline", id="reference"),
         pytest.param(ROOT / "tests" / "data" / "redteam_people", id="redteam-people"),
+        pytest.param(ROOT / "tests" / "data" / "redteam2_markings", id="redteam2-markings"),
+        pytest.param(ROOT / "tests" / "data" / "redteam2_people", id="redteam2-people"),
     ],
 )
 def test_corpus_scores_without_leaks_within_the_bars(cases: Path) -> None:

@@ -190,6 +190,9 @@ class Anchor:
 
 def bound_after(text: str, *, reporter: bool = False, said: bool = False) -> list[str]:
     out: list[str] = []
+    nick = _TITLE_NICKNAMED.match(text)  # "cs #4471 is tremaine 'tiny' oyelaran"
+    if nick is not None and not {nick["first"].lower(), nick["last"].lower()} & NOT_LOWER_NAME:
+        out += [f"{nick['first']} {nick['last']}", nick["nick"]]
     m = _QUOTED.match(text)
     if m is not None:
         out.append(m.group("name"))
@@ -306,6 +309,13 @@ def bind_anchors(seg: Segmented, anchors: Iterable[Anchor]) -> dict[str, str]:
 # A nickname in quotes inside a name: Maria "Mimi" Okafor.
 _NICKNAMED: Final = re.compile(
     rf"(?P<first>{CAP})\s+[\"'“‘](?P<nick>[A-Za-z][\w-]+)[\"'”’]\s+(?P<last>{CAP})"  # noqa: RUF001
+)
+
+
+# The same right after a source's title, in any case: "CS #4471 is tremaine 'tiny' oyelaran"
+_TITLE_NICKNAMED: Final = re.compile(
+    r"^\W{0,3}(?:(?i:is|named|name is|aka)\W{1,3})?(?P<first>[A-Za-z][a-z-]+)\s+"
+    r"[\"'“‘](?P<nick>[A-Za-z][\w-]+)[\"'”’]\s+(?P<last>[A-Za-z][a-z-]+)\b"  # noqa: RUF001
 )
 
 
