@@ -25,9 +25,11 @@ from relay.core.slack_parse import parse_event
 
 # The suite is deterministic: Hypothesis draws the same examples on every run (a CI run never
 # fails on a draw a local run did not make). RELAY_HYPOTHESIS_EXPLORE=1 draws new ones.
-settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("deterministic", derandomize=True, database=None, deadline=None)
 settings.register_profile("explore")
-settings.load_profile("explore" if os.environ.get("RELAY_HYPOTHESIS_EXPLORE") else "deterministic")
+settings.load_profile(
+    "explore" if os.environ.get("RELAY_HYPOTHESIS_EXPLORE") == "1" else "deterministic"
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE_PATH = ROOT / "policies" / "baseline.yaml"

@@ -173,7 +173,8 @@ async def run_soak(
             for ori, proxy in net.fed_proxy.items():  # every link up, every relay running
                 proxy.set_mode(Mode.PASS)
                 net.slack_proxy[ori].set_mode(Mode.PASS)
-            for ori, code in net.exited().items():  # a crash, not a fault: said, then restarted
+            exited = net.exited()  # a crash, not a fault: said, counted, then restarted
+            for ori, code in exited.items():
                 print(
                     f"relay bench soak: relay {ori} exited on its own (exit {code})",
                     file=sys.stderr,
@@ -232,7 +233,7 @@ async def run_soak(
         if c > 1 and e in items
         for _ in range(c - 1)
     )
-    return result, dict(sorted(tally.faults.items())) | {
+    return result, {"relay_exited": len(exited)} | dict(sorted(tally.faults.items())) | {
         f"mismatched_{k}": v for k, v in sorted(differing.items()) if v
     } | dict(sorted(twice.items())) | dict(sorted(missing.items()))
 
@@ -242,11 +243,19 @@ def _home(keep: Path | None) -> Iterator[Path]:
     """Where the relays live: ``keep`` (kept after the run: each relay's relay.yaml, store and
     relay.log), else a temporary directory."""
     if keep is not None:
+        keep = keep.resolve()  # the relays' store URLs are made from it: absolute
         keep.mkdir(parents=True, exist_ok=True)
         yield keep
         return
     with tempfile.TemporaryDirectory(prefix="relay-soak-") as tmp:
         yield Path(tmp)
+
+
+def _empty_or_absent(path: Path) -> bool:
+    try:
+        return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+    except OSError:
+        return False
 
 
 def _soak(args: argparse.Namespace) -> int:
@@ -257,7 +266,7 @@ def _soak(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+    if args.keep is not None and not _empty_or_absent(args.keep):
         print(f"relay bench soak: --keep {args.keep}: not an empty directory", file=sys.stderr)
         return 2
     try:
@@ -277,6 +286,7 @@ def _soak(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
         print(f"relay bench soak: failed: {type(exc).__name__}", file=sys.stderr)
         return 1
+    crashed = faults.pop("relay_exited", 0)
     injected = {
         k: v for k, v in faults.items() if not k.startswith(("mismatched_", "dup", "lost_"))
     }
@@ -285,7 +295,7 @@ def _soak(args: argparse.Namespace) -> int:
         print(f"relay bench soak: differences by kind: {json.dumps(differing)}", file=sys.stderr)
     print(json.dumps(result), flush=True)
     ok = result["lost"] == 0 and result["duplicates"] == 0 and result["growth_pct"] < GROWTH_LIMIT
-    return 0 if ok else 1
+    return 0 if ok and not crashed else 1
 
 
 def add_parser(subparsers: Any) -> None:

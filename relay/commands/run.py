@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import faulthandler
 import sys
 from collections.abc import Callable
@@ -25,7 +26,8 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 def _run(args: argparse.Namespace) -> int:
     # A crash below Python (a segfault or abort in a C extension) still leaves the threads'
     # Python stacks on stderr: file and function names, never data.
-    faulthandler.enable()
+    with contextlib.suppress(ValueError, OSError, AttributeError):  # stderr without a fd
+        faulthandler.enable()
     try:
         config = read_config(args.config, refuse_examples=True)
         from relay.app import run_forever

@@ -180,3 +180,17 @@ async def test_a_json_body_on_a_write_method_is_read(client: AsyncWebClient) -> 
     posted = await client.api_call("chat.postMessage", json={"channel": BOLO, "text": "x"})
     deleted = await client.api_call("chat.delete", json={"channel": BOLO, "ts": posted["ts"]})
     assert deleted["ok"] is True
+
+
+async def test_a_fault_scoped_to_one_workspace_leaves_the_others_alone() -> None:
+    from relay.lab.emulator.limits import Fault, FaultInjector
+
+    faults = FaultInjector()
+    faults.fail_next("chat.postMessage", Fault(error="is_archived"), 1, team="T0MILLBRK1")
+    assert faults.take("chat.postMessage") is None  # an unscoped call: nothing queued for it
+    assert faults.take("chat.postMessage", "T0HAVENPT1") is None  # another workspace
+    assert faults.pending("chat.postMessage", "T0MILLBRK1") == 1
+    taken = faults.take("chat.postMessage", "T0MILLBRK1")
+    assert taken is not None
+    assert taken.error == "is_archived"
+    assert faults.take("chat.postMessage", "T0MILLBRK1") is None  # once
