@@ -115,8 +115,17 @@ _NOT_PREFILTERABLE: Final = (
 _CONDITIONAL: Final = re.compile(r"(?<!\\)\(\?\(")
 
 
+# A bounded repeat this wide ("[^\n]{0,60}", "(?:\w+\W){0,40}") makes Hyperscan's automaton,
+# and its compile time, grow fast (seconds for one pattern): such a pattern runs with ``re``
+# on every block instead (a few of them cost less per message than the compile does).
+_WIDE_REPEAT: Final = re.compile(r"\{\d*,(\d{2,})\}")
+_WIDE: Final = 25
+
+
 def _prefilterable(pattern: str) -> bool:
     if any(part in pattern for part in _NOT_PREFILTERABLE if part != "(?("):
+        return False
+    if any(int(m.group(1)) >= _WIDE for m in _WIDE_REPEAT.finditer(pattern)):
         return False
     return _CONDITIONAL.search(pattern) is None  # "\(?(?:" is an optional "(", not "(?("
 
