@@ -115,9 +115,7 @@ _NOT_PREFILTERABLE: Final = (
 _CONDITIONAL: Final = re.compile(r"(?<!\\)\(\?\(")
 
 
-# A bounded repeat this wide ("[^\n]{0,60}", "(?:\w+\W){0,40}") makes Hyperscan's automaton,
-# and its compile time, grow fast (seconds for one pattern): such a pattern runs with ``re``
-# on every block instead (a few of them cost less per message than the compile does).
+# A repeat this wide ("[^\n]{0,60}") costs Hyperscan seconds to compile: such patterns run with re.
 _WIDE_REPEAT: Final = re.compile(r"\{\d*,(\d{2,})\}")
 _WIDE: Final = 25
 
